@@ -18,3 +18,45 @@ def transcripts_dir() -> Path:
     if not TRANSCRIPTS.is_dir():
         pytest.fail(f"real Asterisk transcripts not found at {TRANSCRIPTS}")
     return TRANSCRIPTS
+
+
+# --- databases: every `db` test runs on SQLite and on PostgreSQL -------------------------
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CALLCENTER_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+#: CI sets CI=true: there a missing PostgreSQL fails the run instead of skipping
+REQUIRE_POSTGRES = os.environ.get("CI", "").lower() in {"1", "true", "yes"} or bool(
+    os.environ.get("CALLCENTER_REQUIRE_POSTGRES")
+)
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A fresh, empty database URL per test: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        return
+    import uuid
+
+    import asyncpg
+
+    try:
+        admin = await asyncpg.connect(_asyncpg_dsn(POSTGRES_ADMIN_URL), timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        message = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {exc}"
+        if REQUIRE_POSTGRES:
+            pytest.fail(message)
+        pytest.skip(message)
+    name = f"cc_test_{uuid.uuid4().hex[:12]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = POSTGRES_ADMIN_URL.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

@@ -1,0 +1,29 @@
+"""Builds the FastAPI application from already-constructed services (no globals)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.responses import Response
+
+from api.health import ReadinessCheck
+from api.health import router as health_router
+
+
+def create_app(
+    readiness_checks: dict[str, ReadinessCheck], metrics: CollectorRegistry, version: str
+) -> FastAPI:
+    app = FastAPI(
+        title="12345 hotline call center",
+        version=version,
+        description="Seats, queues, live state and call records of a 12345 hotline "
+        "running on Asterisk.",
+    )
+    app.state.readiness_checks = readiness_checks
+    app.include_router(health_router)
+
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics", response_class=Response)
+    async def metrics_endpoint() -> Response:
+        return Response(generate_latest(metrics), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,101 @@
+"""All configuration, in one place.
+
+Values come, highest priority first, from `CALLCENTER_*` environment variables, then an
+optional TOML file (path in `CALLCENTER_CONFIG_FILE`), then the defaults below. The
+defaults are the embedded demo: a SQLite file under `./var/` and the bundled simulator
+as the PBX, so a fresh clone runs with no setup. No secret has a usable default except
+nothing: `serve --demo` makes up a fresh AMI secret for its simulator on every start.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/callcenter.db"
+DEMO_AMI_USER = "callcenter"
+
+
+class AmiNode(BaseModel):
+    """One Asterisk server reached over AMI. Several make a multi-node deployment."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")
+    host: str = "127.0.0.1"
+    port: int = Field(default=5038, ge=1, le=65535)
+    username: str = DEMO_AMI_USER
+    #: required for a real Asterisk; `serve --demo` generates one for its simulator
+    secret: SecretStr | None = None
+
+
+class Settings(BaseSettings):
+    """The service's settings; see README.md for the table of variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CALLCENTER_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    database_url: str = DEFAULT_DATABASE_URL
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    agi_host: str = "127.0.0.1"
+    agi_port: int = Field(default=4573, ge=0, le=65535)
+    ami_nodes: list[AmiNode] = Field(default_factory=lambda: [AmiNode(name="pbx1")])
+    ami_timeout_s: float = Field(default=5.0, gt=0)
+    log_level: str = "INFO"
+
+    # the embedded demo (`serve --demo`): pbxsim as the PBX, with simulated traffic
+    demo_seats: int = Field(default=60, ge=1, le=5000)
+    demo_calls_per_hour: float = Field(default=800.0, ge=0)
+    demo_speed: float = Field(default=1.0, gt=0, le=1000)
+    demo_seed: int = 12345
+    legacy_csv: Path | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, url: str) -> str:
+        if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "CALLCENTER_DATABASE_URL must start with sqlite+aiosqlite:// or "
+                f"postgresql+asyncpg:// (got {url.split(':', 1)[0]!r})"
+            )
+        return url
+
+    @model_validator(mode="after")
+    def _unique_node_names(self) -> Settings:
+        names = [n.name for n in self.ami_nodes]
+        if len(names) != len(set(names)):
+            raise ValueError(f"CALLCENTER_AMI_NODES: node names must be unique, got {names}")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_path = os.environ.get("CALLCENTER_CONFIG_FILE")
+        if toml_path:
+            if not Path(toml_path).is_file():
+                raise FileNotFoundError(f"CALLCENTER_CONFIG_FILE={toml_path}: no such file")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the environment (and TOML file) now; explicit overrides win."""
+    return Settings(**overrides)

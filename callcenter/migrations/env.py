@@ -1,0 +1,40 @@
+"""Alembic environment. Runs on a connection handed in by callcenter.migrate (the normal
+path, inside the service's event loop) or, for the plain `alembic` CLI, on its own engine."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+from callcenter.db import create_engine
+from callcenter.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",  # SQLite cannot ALTER much
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_own_engine(url: str) -> None:
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(_run)
+    await engine.dispose()
+
+
+connection = config.attributes.get("connection")
+if connection is not None:
+    _run(connection)
+else:
+    asyncio.run(_run_own_engine(config.get_main_option("sqlalchemy.url") or ""))

@@ -1,0 +1,93 @@
+"""Runs the bundled simulator (`python -m pbxsim`) as a child process for `serve --demo`.
+
+A separate process, not a task in our loop: the simulator stands in for a PBX on another
+machine, so it must not share our event loop (a stall on one side would hide a bug on the
+other) and it must be reached only through its sockets, as Asterisk is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class PbxSimProcess:
+    def __init__(
+        self,
+        *,
+        ami_port: int,
+        ami_user: str,
+        ami_secret: str,
+        agi_url: str,
+        seats: int,
+        calls_per_hour: float,
+        speed: float,
+        seed: int,
+        legacy_csv: Path | None,
+    ) -> None:
+        self.ami_port = ami_port
+        self._args = [
+            "--ami-port",
+            str(ami_port),
+            "--ami-user",
+            ami_user,
+            "--ami-secret",
+            ami_secret,
+            "--agi-url",
+            agi_url,
+            "--seats",
+            str(seats),
+            "--calls-per-hour",
+            str(calls_per_hour),
+            "--speed",
+            str(speed),
+            "--seed",
+            str(seed),
+        ]
+        if legacy_csv is not None:
+            self._args += ["--legacy-csv", str(legacy_csv)]
+        self._proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.returncode is None
+
+    async def start(self, ready_timeout: float = 15.0) -> None:
+        """Start the simulator and wait until its AMI port accepts connections."""
+        self._proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "pbxsim", *self._args
+        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + ready_timeout
+        while True:
+            if self._proc.returncode is not None:
+                raise RuntimeError(f"pbxsim exited at start-up with code {self._proc.returncode}")
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.ami_port)
+            except OSError:
+                if loop.time() > deadline:
+                    await self.stop()
+                    raise RuntimeError(
+                        f"pbxsim did not open AMI port {self.ami_port} in {ready_timeout:.0f} s"
+                    ) from None
+                await asyncio.sleep(0.1)
+                continue
+            writer.close()
+            await writer.wait_closed()
+            log.info("pbxsim running (pid %s, AMI 127.0.0.1:%s)", self._proc.pid, self.ami_port)
+            return
+
+    async def stop(self, grace: float = 5.0) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.returncode is not None:
+            return
+        proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), grace)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
