@@ -59,5 +59,5 @@ def test_bad_values_say_what_is_wrong(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_missing_config_file_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CALLCENTER_CONFIG_FILE", "/nonexistent/cc.toml")
-    with pytest.raises(FileNotFoundError, match="/nonexistent/cc.toml"):
+    with pytest.raises(FileNotFoundError, match=r"/nonexistent/cc\.toml"):
         load_settings()
