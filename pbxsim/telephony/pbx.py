@@ -1,0 +1,565 @@
+"""The PBX core: channels, their events, answer/hangup propagation, dials and bridges.
+
+`Pbx` is the facade the other parts talk to (pbxsim/README.md "Telephony services"):
+app_queue asks it for member channels, dial events, bridges and music on hold; the AMI
+actions ask it for channels, variables, hangups and originates. Everything runs on the
+injected `Scheduler`, synchronously, so a replay is deterministic.
+
+Event shapes and their order per channel follow the real Asterisk 22.10.1 transcripts;
+the comments name the transcript behaviour each step reproduces.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pbxsim.channel import DOWN, UP, Channel
+from pbxsim.clock import Scheduler
+from pbxsim.dialplan import Dialplan, Scope
+from pbxsim.dialplan import substitute as _substitute
+from pbxsim.events import EventBus
+from pbxsim.telephony.bridge import Bridge
+from pbxsim.telephony.cdr import CdrEngine
+from pbxsim.telephony.ids import IdAllocator
+from pbxsim.telephony.legs import ChannelCallback, ChannelRegistry, Leg
+
+if TYPE_CHECKING:
+    from pbxsim.telephony.softphone import Softphone
+
+    from pbxsim.telephony.executor import DialplanRun
+
+Done = Callable[[int], None]
+App = Callable[["Pbx", Channel, list[str], Done], None]
+DeviceListener = Callable[[str, str], None]
+
+CAUSE_TEXT = {
+    0: "Unknown",
+    1: "Unallocated (unassigned) number",
+    16: "Normal Clearing",
+    17: "User busy",
+    18: "No user responding",
+    19: "User alerting, no answer",
+    21: "Call Rejected",
+    26: "Answered elsewhere",
+    34: "Circuit/channel congestion",
+    38: "Network out of order",
+}
+
+CID_PRES_ALLOWED = "0 (Presentation Allowed, Not Screened)"
+
+
+class AgiConnector(Protocol):
+    """Starts a FastAGI session for the `AGI()` application (see telephony/agi_app.py)."""
+
+    def __call__(
+        self, pbx: Pbx, channel: Channel, url: str, args: list[str], done: Callable[[str], None]
+    ) -> Callable[[], None]: ...
+
+
+class Pbx:
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        bus: EventBus,
+        rng: random.Random,
+        dialplan: Dialplan | None = None,
+        astdb: Any = None,
+    ) -> None:
+        self.scheduler = scheduler
+        self.bus = bus
+        self.rng = rng
+        self.dialplan = dialplan
+        self.astdb = astdb
+        self.ids = IdAllocator(scheduler)
+        self.legs = ChannelRegistry()
+        self.cdr = CdrEngine(bus)
+        self.globals: dict[str, str] = {}
+        self.apps: dict[str, App] = {}
+        self.endpoints: dict[str, Softphone] = {}
+        self.agi_connector: AgiConnector | None = None
+        #: last state reported per device (DeviceStateChange / queue member status)
+        self.device_states: dict[str, str] = {}
+        self._device_listeners: list[DeviceListener] = []
+        self.runs: dict[str, DialplanRun] = {}
+        self.calls_processed = 0
+        #: astspooldir (MixMonitor relative file names land in <spool>/monitor/)
+        self.spool_dir = "/var/spool/asterisk"
+        #: seconds each sound file plays for (Playback/STREAM FILE); unknown: default
+        self.sound_lengths: dict[str, float] = {}
+        self.default_sound_length = 1.0
+        self.boot_time = scheduler.now()
+
+    # ------------------------------------------------------------------ registry
+
+    def register_app(self, name: str, app: App) -> None:
+        self.apps[name.lower()] = app
+
+    def find_app(self, name: str) -> App | None:
+        return self.apps.get(name.lower())
+
+    def leg(self, channel: Channel) -> Leg:
+        return self.legs.leg(channel)
+
+    def find_channel(self, name_or_uniqueid: str) -> Channel | None:
+        leg = self.legs.find(name_or_uniqueid)
+        return leg.channel if leg is not None else None
+
+    # ------------------------------------------------------------------ dialplan
+
+    def start_dialplan(self, channel: Channel, context: str, exten: str, priority: int = 1) -> None:
+        """Give the channel a pbx thread at that location (`ast_pbx_start`)."""
+        from pbxsim.telephony.executor import DialplanRun
+
+        run = DialplanRun(self, channel)
+        self.runs[channel.uniqueid] = run
+        self.calls_processed += 1
+        run.start(context, exten, priority)
+
+    def redirect(self, channel: Channel, context: str, exten: str, priority: int) -> None:
+        """AMI Redirect: a channel in dialplan jumps (its application is interrupted);
+        a bridged or dialed one leaves its bridge and gets a dialplan run of its own."""
+        run = self.run_of(channel)
+        if run is not None:
+            run.redirect(context, exten, priority)
+            return
+        leg = self.leg(channel)
+        if leg.bridge is not None:
+            leg.bridge.kick(channel)
+        self.start_dialplan(channel, context, exten, priority)
+
+    def find_priority(self, context: str, exten: str, priority: int, callerid: str = ""
+                      ) -> tuple[str, str] | None:  # fmt: skip
+        """(application, raw data) that runs at this location, or None."""
+        if self.dialplan is None:
+            return None
+        hit = self.dialplan.find_priority(context, exten, priority, callerid or None)
+        return (hit[1].app, hit[1].data) if hit is not None else None
+
+    def exten_exists(self, context: str, exten: str, priority: int = 1, callerid: str = "") -> bool:
+        return self.find_priority(context, exten, priority, callerid) is not None
+
+    def find_label(self, context: str, exten: str, label: str, callerid: str = "") -> int | None:
+        if self.dialplan is None:
+            return None
+        return self.dialplan.find_label(context, exten, label, callerid or None)
+
+    def scope(self, channel: Channel | None) -> Scope:
+        """What `${...}` sees for this channel; sets go through `set_var` (VarSet)."""
+
+        def assign(name: str, value: str) -> None:
+            self.set_var(channel, name, value)
+
+        return Scope(
+            channel,
+            lambda name: self.get_var(channel, name),
+            assign,
+            self.scheduler.now,
+            self.astdb,
+            self.globals,
+            assign_global=lambda name, value: self.set_var(None, name, value),
+        )
+
+    def substitute(self, channel: Channel | None, text: str) -> str:
+        return _substitute(text, self.scope(channel)) if "$" in text else text
+
+    def run_of(self, channel: Channel) -> DialplanRun | None:
+        run = self.runs.get(channel.uniqueid)
+        return run if run is not None and not run.finished else None
+
+    def set_app_interrupt(self, channel: Channel, fn: Callable[[], None] | None) -> None:
+        """The running application's cancel hook: called if the channel is redirected
+        or hung up while the application waits (Wait's timer, Queue's entry...)."""
+        run = self.run_of(channel)
+        if run is not None:
+            run.set_app_interrupt(fn)
+
+    # ------------------------------------------------------------------ events
+
+    def emit(self, name: str, privilege: str, channel: Channel, *extra: tuple[str, str]) -> None:
+        self.bus.emit(name, privilege, [*channel.block(), *extra])
+
+    def new_channel(
+        self,
+        name: str,
+        context: str,
+        exten: str,
+        *,
+        state: int = DOWN,
+        linkedid: str | None = None,
+        device: str = "",
+        party_a: bool = True,
+    ) -> Channel:
+        """Create a channel and emit `Newchannel`. `party_a=False` for dialed channels,
+        which never get a CDR of their own (cdr.py)."""
+        uniqueid = self.ids.uniqueid()
+        now = self.scheduler.now()
+        channel = Channel(
+            name=name,
+            uniqueid=uniqueid,
+            linkedid=linkedid or uniqueid,
+            context=context,
+            exten=exten,
+            state=state,
+            created_at=now,
+        )
+        self.legs.add(Leg(channel, device=device))
+        if party_a:
+            self.cdr.start(channel, now)
+        self.emit("Newchannel", "call", channel)
+        return channel
+
+    def set_state(self, channel: Channel, state: int) -> None:
+        if channel.state == state or channel.hungup:
+            return
+        channel.state = state
+        if state == UP and channel.answered_at is None:
+            channel.answered_at = self.scheduler.now()
+            self.cdr.answered(channel, channel.answered_at)
+        self.emit("Newstate", "call", channel)
+
+    def set_callerid(self, channel: Channel, num: str, name: str) -> None:
+        channel.caller_num, channel.caller_name = num, name
+        self.emit("NewCallerid", "call", channel, ("CID-CallingPres", CID_PRES_ALLOWED))
+
+    def set_connected(self, channel: Channel, num: str, name: str) -> None:
+        channel.connected_num, channel.connected_name = num, name
+        self.emit("NewConnectedLine", "call", channel)
+
+    def set_var(self, channel: Channel | None, name: str, value: str) -> None:
+        """Set a channel variable (or a global when `channel` is None) and emit VarSet.
+
+        A leading `__`/`_` (inheritance marker) is kept in the name, as Asterisk does.
+        """
+        if channel is None:
+            self.globals[name] = value
+            fields = [("Channel", "none"), ("Uniqueid", "none")]
+            self.bus.emit("VarSet", "dialplan", [*fields, ("Variable", name), ("Value", value)])
+            return
+        channel.variables[name.lstrip("_")] = value
+        self.emit("VarSet", "dialplan", channel, ("Variable", name), ("Value", value))
+
+    def get_var(self, channel: Channel | None, name: str) -> str | None:
+        """Channel variable, then the built-in read-only ones, then globals."""
+        if channel is not None:
+            if name in channel.variables:
+                return channel.variables[name]
+            builtin = self._builtin_var(channel, name)
+            if builtin is not None:
+                return builtin
+        if name == "EPOCH":
+            return str(int(self.scheduler.now()))
+        return self.globals.get(name)
+
+    def _builtin_var(self, channel: Channel, name: str) -> str | None:
+        leg = self.legs.find(channel.name)
+        values = {
+            "CHANNEL": channel.name,
+            "CONTEXT": channel.context,
+            "EXTEN": channel.exten,
+            "PRIORITY": str(channel.priority),
+            "UNIQUEID": channel.uniqueid,
+            "LINKEDID": channel.linkedid,
+            "CALLERIDNUM": channel.caller_num,
+            "CALLERIDNAME": channel.caller_name,
+            "HANGUPCAUSE": str(leg.hangup_cause) if leg is not None and channel.hungup else None,
+        }
+        return values.get(name)
+
+    def newexten(self, channel: Channel, app: str, data: str) -> None:
+        leg = self.legs.find(channel.name)
+        if leg is not None:
+            leg.last_app, leg.last_data = app, data
+        self.emit("Newexten", "dialplan", channel, ("Extension", channel.exten),
+                  ("Application", app), ("AppData", data))  # fmt: skip
+
+    def last_app(self, channel: Channel) -> tuple[str, str]:
+        leg = self.legs.find(channel.name)
+        return (leg.last_app, leg.last_data) if leg is not None else ("", "")
+
+    def sound_length(self, name: str) -> float:
+        return self.sound_lengths.get(name, self.default_sound_length)
+
+    def dtmf_received(self, channel: Channel, digit: str) -> None:
+        """Hand a digit the channel received to whoever listens (AGI GET DATA)."""
+        leg = self.legs.find(channel.name)
+        if leg is not None:
+            for listener in list(leg.dtmf_listeners):
+                listener(digit)
+
+    # ------------------------------------------------------------------ device state
+
+    def on_device_state(self, listener: DeviceListener) -> None:
+        """`listener(device, state)` for every device state change (app_queue members)."""
+        self._device_listeners.append(listener)
+
+    def device_state_changed(self, device: str, state: str) -> None:
+        self.device_states[device] = state
+        self.bus.emit("DeviceStateChange", "call", [("Device", device), ("State", state)])
+        for listener in list(self._device_listeners):
+            listener(device, state)
+
+    def device_state(self, device: str) -> str:
+        if device in self.device_states:
+            return self.device_states[device]
+        if device.startswith("Local/"):
+            return "NOT_INUSE"
+        return "UNKNOWN"
+
+    # ------------------------------------------------------------------ answer
+
+    def on_answer(self, channel: Channel, fn: ChannelCallback) -> None:
+        self.leg(channel).answer_callbacks.append(fn)
+
+    def on_hangup(self, channel: Channel, fn: ChannelCallback) -> None:
+        """`fn(channel)` runs once, when the channel starts hanging up (before `Hangup`)."""
+        self.leg(channel).hangup_callbacks.append(fn)
+
+    def answer(self, channel: Channel) -> None:
+        """Answer a channel; for a Local `;2` this answers the `;1` that dialed it."""
+        if channel.state == UP or channel.hungup:
+            return
+        self.set_state(channel, UP)
+        leg = self.leg(channel)
+        partner = leg.partner
+        if partner is not None and channel.name.endswith(";2") and not partner.hungup:
+            self._answer_local_one(partner, leg.device)
+        elif leg.device.startswith("PJSIP/"):
+            self.device_state_changed(leg.device, "INUSE")
+            self._fire_answer(channel)
+        else:
+            self._fire_answer(channel)
+
+    def _answer_local_one(self, one: Channel, device: str) -> None:
+        leg = self.leg(one)
+        caller = leg.requester
+        if caller is not None:
+            # app_queue/app_dial copy the caller's extension and connected line to the
+            # outbound channel; the transcripts first show it in the answer snapshot
+            one.exten = caller.exten
+            one.connected_num = caller.caller_num
+            one.connected_name = caller.caller_name
+        self.set_state(one, UP)
+        if caller is not None:
+            self.newexten(one, leg.dial_app, "(Outgoing Line)")
+            self.set_connected(one, one.connected_num, one.connected_name)
+        self._local_device(device, "INUSE")
+        self._fire_answer(one)
+
+    def _local_idle_state(self, device: str) -> str:
+        """chan_local's devicestate: INVALID when the extension does not exist."""
+        from pbxsim.telephony import local
+
+        target = local.parse_local(device.removeprefix("Local/"))
+        return "NOT_INUSE" if local.target_exists(self, target) else "INVALID"
+
+    def _fire_answer(self, channel: Channel) -> None:
+        leg = self.leg(channel)
+        callbacks, leg.answer_callbacks = leg.answer_callbacks, []
+        for fn in callbacks:
+            fn(channel)
+
+    def _local_device(self, device: str, state: str) -> None:
+        # chan_local reports the device once per half
+        self.device_state_changed(device, state)
+        self.device_state_changed(device, state)
+
+    # ------------------------------------------------------------------ hangup
+
+    def soft_hangup(self, channel: Channel, cause: int = 16, *, post: bool = True) -> None:
+        """`ast_softhangup`: ask a channel to hang up.
+
+        The Hangup application posts `SoftHangupRequest` at once (`post=True`); an AMI
+        `Hangup` does not: the running application notices, cleans up (a queued caller
+        posts its QueueCallerAbandon first) and the dialplan run posts it on its way
+        out, which is the order ami-2.log shows. A channel that runs no dialplan
+        (bridged, being dialed) is hung up straight away by its owner.
+        """
+        if channel.hungup:
+            return
+        leg = self.leg(channel)
+        if leg.soft_hangup:
+            return
+        leg.soft_hangup = True
+        leg.hangup_cause = cause
+        if post:
+            self.post_soft_hangup(channel)
+        self._run_hangup_callbacks(leg)
+        if leg.in_dialplan:
+            if leg.interrupt is not None:
+                leg.interrupt()
+        else:
+            self.hangup(channel, cause)
+
+    def post_soft_hangup(self, channel: Channel, cause: int = 16) -> None:
+        leg = self.leg(channel)
+        if not leg.soft_hangup_posted:
+            leg.soft_hangup_posted = True
+            self.emit("SoftHangupRequest", "call", channel, ("Cause", str(cause)))
+
+    def _run_hangup_callbacks(self, leg: Leg) -> None:
+        callbacks, leg.hangup_callbacks = leg.hangup_callbacks, []
+        for fn in callbacks:
+            fn(leg.channel)
+
+    def hangup(self, channel: Channel, cause: int = 16, *, notify_partner: bool = True) -> None:
+        """`ast_hangup`: the channel is gone. The Local partner is told first
+        (`HangupRequest`), then `Hangup` is posted, then the partner hangs up; a bridge
+        that lost a member ejects the survivors last. `notify_partner=False` is a Local
+        call that failed before the pair was joined: each half goes on its own."""
+        if channel.hungup:
+            return
+        leg = self.leg(channel)
+        leg.hangup_cause = cause
+        self._run_hangup_callbacks(leg)
+        self.moh_stop(channel)
+        bridges: list[Bridge] = []
+        self._leave_bridge(leg, bridges)
+        partner = leg.partner
+        partner_leg = self.legs.find(partner.name) if partner is not None else None
+        if partner_leg is not None and (partner_leg.channel.hungup or not notify_partner):
+            partner_leg = None
+        if partner_leg is not None:
+            partner_leg.hangup_cause = cause
+            partner_leg.soft_hangup = True
+            self.emit("HangupRequest", "call", partner_leg.channel, ("Cause", str(cause)))
+            self._run_hangup_callbacks(partner_leg)
+            self._leave_bridge(partner_leg, bridges)
+        self._destroy(leg, cause)
+        if partner_leg is not None:
+            if partner_leg.in_dialplan:
+                # its application notices the hangup; the dialplan run ends the channel
+                if partner_leg.interrupt is not None:
+                    partner_leg.interrupt()
+            else:
+                self._destroy(partner_leg, cause)
+        for bridge in bridges:
+            if not bridge.destroyed:
+                bridge.dissolve()
+
+    @staticmethod
+    def _leave_bridge(leg: Leg, bridges: list[Bridge]) -> None:
+        if leg.bridge is not None:
+            bridges.append(leg.bridge)
+            leg.bridge.hangup_leave(leg.channel)
+
+    def _destroy(self, leg: Leg, cause: int) -> None:
+        channel = leg.channel
+        if channel.hungup:
+            return
+        channel.hungup = True
+        leg.in_dialplan = False
+        now = self.scheduler.now()
+        self.cdr.hangup(channel, now, (leg.last_app, leg.last_data))
+        self.emit(
+            "Hangup",
+            "call",
+            channel,
+            ("Cause", str(cause)),
+            ("Cause-txt", CAUSE_TEXT.get(cause, "Unknown")),
+        )
+        self.legs.remove(channel)
+        run = self.runs.pop(channel.uniqueid, None)
+        if run is not None:
+            run.finished = True
+        if leg.device.startswith("Local/"):
+            partner = leg.partner
+            if partner is None or partner.hungup:
+                self._local_device(leg.device, self._local_idle_state(leg.device))
+        elif leg.device.startswith("PJSIP/"):
+            endpoint = self.endpoints.get(leg.device)
+            if endpoint is not None:
+                endpoint.channel_gone(channel)
+
+    # ------------------------------------------------------------------ dialing
+
+    def request_channel(
+        self, interface: str, requester: Channel | None, app: str = "AppQueue"
+    ) -> Channel | None:
+        """`ast_request` + the dialer's preparation + `ast_call` for one interface.
+
+        `Local/<exten>@<context>[/n]` gives the `;1` of a new pair whose `;2` runs the
+        dialplan; `PJSIP/<endpoint>` a channel on a simulated softphone. Returns None
+        when the interface cannot be called (unknown technology or endpoint, missing
+        extension, unregistered phone): the caller treats it as CHANUNAVAIL.
+        """
+        from pbxsim.telephony import local
+
+        tech, _, resource = interface.partition("/")
+        linkedid = requester.linkedid if requester is not None else None
+        if tech.lower() == "local":
+            target = local.parse_local(resource)
+            one, _two = local.create_pair(self, target, linkedid=linkedid, party_a=False)
+            self._prepare_outbound(one, requester, app, target.dialstring)
+            if not local.local_call(self, one):
+                self.hangup(one, 0)
+                return None
+            return one
+        if tech.upper() == "PJSIP":
+            endpoint = self.endpoints.get(f"PJSIP/{resource}")
+            if endpoint is None:
+                return None
+            return endpoint.request(requester, app)
+        return None
+
+    def _prepare_outbound(
+        self, one: Channel, requester: Channel | None, app: str, dialed: str
+    ) -> None:
+        """What app_queue/app_dial do between request and call: the outbound channel
+        shows the dialing app, takes the caller's caller id, records DIALEDPEERNUMBER."""
+        leg = self.leg(one)
+        leg.requester, leg.dial_app = requester, app
+        if requester is not None:
+            one.caller_num, one.caller_name = requester.caller_num, requester.caller_name
+        self.newexten(one, app, "(Outgoing Line)")
+        if requester is not None:
+            self.set_callerid(one, requester.caller_num, requester.caller_name)
+        self.set_var(one, "DIALEDPEERNUMBER", dialed)
+
+    def dial_begin(self, caller: Channel | None, callee: Channel, dialstring: str) -> None:
+        fields = [] if caller is None else caller.block()
+        self.bus.emit("DialBegin", "call", [*fields, *callee.block("Dest"),
+                                            ("DialString", dialstring)])  # fmt: skip
+        if caller is not None:
+            self.cdr.dial_begin(caller, callee, self.scheduler.now())
+
+    def dial_state(self, caller: Channel | None, callee: Channel, status: str) -> None:
+        """Progress that is not an end (RINGING, PROCEEDING, PROGRESS): `DialState`."""
+        fields = [] if caller is None else caller.block()
+        self.bus.emit("DialState", "call", [*fields, *callee.block("Dest"),
+                                            ("DialStatus", status)])  # fmt: skip
+
+    def dial_end(self, caller: Channel | None, callee: Channel, status: str) -> None:
+        fields = [] if caller is None else caller.block()
+        self.bus.emit("DialEnd", "call", [*fields, *callee.block("Dest"),
+                                          ("DialStatus", status)])  # fmt: skip
+        if caller is not None:
+            self.cdr.dial_end(caller, callee, status, self.scheduler.now(), self.last_app(caller))
+
+    # ------------------------------------------------------------------ music on hold
+
+    def moh_start(self, channel: Channel, klass: str = "default") -> None:
+        leg = self.leg(channel)
+        if not leg.moh:
+            leg.moh = True
+            self.emit("MusicOnHoldStart", "call", channel, ("Class", klass))
+
+    def moh_stop(self, channel: Channel) -> None:
+        leg = self.legs.find(channel.name)
+        if leg is not None and leg.moh:
+            leg.moh = False
+            self.emit("MusicOnHoldStop", "call", channel)
+
+    # ------------------------------------------------------------------ bridges
+
+    def bridge(self, a: Channel, b: Channel) -> Bridge:
+        """Bridge caller `a` with callee `b`: BridgeCreate, the callee enters first (as
+        app_queue's bridge does), then the caller, then BRIDGEPEER on both."""
+        bridge = Bridge(self, str(uuid.UUID(int=self.rng.getrandbits(128), version=4)))
+        self.bus.emit("BridgeCreate", "call", bridge.block())
+        bridge.enter(b)
+        bridge.enter(a)
+        bridge.set_peers()
+        return bridge
