@@ -1,0 +1,1008 @@
+"""The queue engine: app_queue's member/caller state machine, without channels.
+
+Asterisk runs one thread per waiting caller (queue_exec): the caller checks whether it
+is its turn every second (RECHECK), and when it is, rings members chosen by the strategy
+for `timeout` seconds, then waits `retry` seconds and tries again, until answered,
+abandoned or timed out. Members become free through device-state changes and wrap-up
+expiry, which nobody announces: callers only notice at their next check. The engine
+reproduces that loop with Scheduler timers, so waiting-time statistics come out the way
+a real Asterisk produces them (including the up-to-a-second polling lag).
+
+Everything that touches a channel goes through the caller's `CallerHost` (ring a member,
+stop music, set a variable, bridge); the host tells the engine what happened (answer,
+ring failure, caller gone, bridge over). The AMI/telephony glue (`application.py`) and
+the Erlang check (`pbxsim.erlang`) are two hosts for the same engine code.
+
+Queue and member events are emitted through the EventBus with the field order of
+apps/app_queue.c. Events whose body needs channel blocks are only built when somebody
+is subscribed, so the Erlang run does not pay for them.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from typing import Protocol
+
+from pbxsim.app_queue import strategies
+from pbxsim.app_queue.config import QueueConfig, QueuesConf
+from pbxsim.app_queue.members import (
+    BUSY,
+    DEVICE_STATE_CODES,
+    DEVICE_STATE_NAMES,
+    INUSE,
+    INVALID,
+    NOT_INUSE,
+    ONHOLD,
+    RINGING,
+    RINGINUSE,
+    UNAVAILABLE,
+    UNKNOWN,
+    Member,
+    device_key,
+    member_hash,
+    member_status_available,
+)
+from pbxsim.clock import Handle, Scheduler
+from pbxsim.events import EventBus, Fields
+
+RECHECK = 1.0  # seconds between "is it my turn?" checks (app_queue.c RECHECK)
+QUEUE_BUCKETS = 53  # MAX_QUEUE_BUCKETS: the iteration order of QueueStatus / queue show
+MEMBER_BUCKETS = 37
+
+
+def queue_hash(name: str) -> int:
+    """ast_str_case_hash (djb2 with xor, masked to a non-negative int)."""
+    h = 5381
+    for ch in name.lower():
+        h = ((h * 33) ^ ord(ch)) & 0xFFFFFFFF
+    return h & 0x7FFFFFFF
+
+
+class CallerHost(Protocol):
+    """The channel side of one waiting caller. Called by the engine, in event order."""
+
+    def caller_block(self) -> Fields: ...
+
+    def set_var(self, name: str, value: str) -> None: ...
+
+    def hold_start(self, musicclass: str) -> None: ...
+
+    def hold_stop(self) -> None: ...
+
+    def ring(self, attempt: RingAttempt) -> bool:
+        """Create the member's channel. False: it could not be created (CHANUNAVAIL)."""
+        ...
+
+    def dial_begin(self, attempt: RingAttempt) -> None:
+        """Start ringing; later call engine.answered(attempt) or engine.ring_failed()."""
+        ...
+
+    def dest_block(self, attempt: RingAttempt) -> Fields: ...
+
+    def end_ring(self, attempt: RingAttempt, status: str) -> None:
+        """Stop a ring attempt that did not win: NOANSWER (timed out) or CANCEL."""
+        ...
+
+    def connect(self, attempt: RingAttempt) -> None:
+        """Bridge caller and member; later call engine.call_ended(entry, reason)."""
+        ...
+
+    def finished(self, status: str | None) -> None:
+        """Queue() returns. `status` is QUEUESTATUS for a caller that goes on in the
+        dialplan, None for a caller that is hung up (or already gone)."""
+        ...
+
+
+class RingAttempt:
+    """One member actually rung for one caller (app_queue's `struct callattempt` once
+    it has a channel). `stillgoing` turns False when it stops ringing."""
+
+    __slots__ = ("channel", "entry", "member", "metric", "started", "stillgoing")
+
+    def __init__(self, entry: QueueEntry, member: Member, metric: int, now: float) -> None:
+        self.entry = entry
+        self.member = member
+        self.metric = metric
+        self.stillgoing = True
+        self.started = now
+        self.channel: object | None = None  # the host's handle on the member channel
+
+
+#: (metric, tie-break, member): one round's candidates, best first
+Candidate = tuple[int, int, Member]
+
+
+class _RoundRobin:
+    __slots__ = ("rrpos", "wrapped")
+
+    def __init__(self) -> None:
+        self.rrpos = 0
+        self.wrapped = False
+
+
+class QueueEntry:
+    """A caller in a queue (app_queue's `struct queue_ent`)."""
+
+    __slots__ = (
+        "answered_at",
+        "attempts",
+        "callstart",
+        "candidates",
+        "connected",
+        "continue_on_hangup",
+        "cursor",
+        "expire",
+        "host",
+        "joined_at",
+        "lin",
+        "no_retry",
+        "opos",
+        "pos",
+        "prio",
+        "queue",
+        "ring_timer",
+        "state",
+        "timer",
+        "tries",
+    )
+
+    def __init__(self, queue: Queue, host: CallerHost, prio: int, now: float) -> None:
+        self.queue = queue
+        self.host = host
+        self.prio = prio
+        self.pos = 0
+        self.opos = 0
+        self.joined_at = now
+        self.expire = 0.0
+        self.attempts: list[RingAttempt] = []
+        self.candidates: list[Candidate] = []
+        self.cursor = 0
+        self.timer: Handle | None = None
+        self.ring_timer: Handle | None = None
+        self.state = "waiting"  # waiting | ringing | connected | gone
+        self.connected: RingAttempt | None = None
+        self.callstart = 0.0
+        self.answered_at = 0.0
+        self.lin = _RoundRobin()
+        self.continue_on_hangup = False
+        self.no_retry = False
+        self.tries = 0
+
+
+class Queue:
+    """One queue: its configuration, members in iteration order, callers in order."""
+
+    def __init__(self, config: QueueConfig, seq: int) -> None:
+        self.config = config
+        self.name = config.name
+        self.seq = seq
+        self.members: list[Member] = []
+        self._member_seq: dict[Member, int] = {}
+        self._next_member_seq = 0
+        self.entries: list[QueueEntry] = []
+        self.rr = _RoundRobin()
+        self.holdtime = 0
+        self.talktime = 0
+        self.completed = 0
+        self.abandoned = 0
+        self.completed_in_sl = 0
+        self.abandoned_in_sl = 0
+        #: (engine version, valid until, count): num_available is asked at every poll
+        self.avail_cache: tuple[int, float, int] = (-1, 0.0, 0)
+
+    @property
+    def strategy(self) -> str:
+        return self.config.strategy
+
+    def find(self, interface: str) -> Member | None:
+        lowered = interface.lower()
+        for m in self.members:
+            if m.interface.lower() == lowered:
+                return m
+        return None
+
+    def insert_member(self, member: Member) -> None:
+        """Hash strategies list members by bucket (then insertion); linear/rrordered keep
+        insertion order, which is what those strategies walk."""
+        member.queuepos = len(self.members)
+        self._member_seq[member] = self._next_member_seq
+        self._next_member_seq += 1
+        if self.strategy in ("linear", "rrordered"):
+            self.members.append(member)
+            return
+        bucket = member_hash(member.interface) % MEMBER_BUCKETS
+        index = len(self.members)
+        for i, other in enumerate(self.members):
+            if member_hash(other.interface) % MEMBER_BUCKETS > bucket:
+                index = i
+                break
+        self.members.insert(index, member)
+
+    def remove_member(self, member: Member) -> None:
+        self.members.remove(member)
+        del self._member_seq[member]
+        for other in self.members:  # queue_member_decrement_followers
+            if other.queuepos > member.queuepos:
+                other.queuepos -= 1
+
+    def service_level_perf(self) -> tuple[float, float]:
+        sl = 100.0 * self.completed_in_sl / self.completed if self.completed else 0.0
+        total = self.completed + self.abandoned
+        sl2 = 100.0 * (self.abandoned_in_sl + self.completed_in_sl) / total if total else 0.0
+        return sl, sl2
+
+
+class QueueEngine:
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        bus: EventBus,
+        rng: random.Random,
+        conf: QueuesConf | None = None,
+    ) -> None:
+        self.scheduler = scheduler
+        self.bus = bus
+        self.rng = rng
+        self.queues: dict[str, Queue] = {}
+        self.shared_lastcall = True
+        self._device_states: dict[str, int] = {}
+        self._emitted_states: dict[str, str] = {}
+        self._by_device: dict[str, list[tuple[Queue, Member]]] = {}
+        self._version = 0  # bumped whenever any member's availability inputs change
+        self._seq = 0
+        if conf is not None:
+            self.load(conf)
+
+    # ------------------------------------------------------------------ config
+    def load(self, conf: QueuesConf) -> None:
+        self.shared_lastcall = conf.general.shared_lastcall
+        now = self.scheduler.now()
+        for qc in conf.queues:
+            queue = Queue(qc, self._seq)
+            self._seq += 1
+            self.queues[qc.name.lower()] = queue
+            for mc in qc.members:
+                member = Member(
+                    mc.interface,
+                    membername=mc.membername,
+                    state_interface=mc.state_interface,
+                    penalty=mc.penalty,
+                    paused=mc.paused,
+                    ringinuse=qc.ringinuse if mc.ringinuse is None else mc.ringinuse,
+                    wrapuptime=mc.wrapuptime,
+                    dynamic=False,
+                    now=now,
+                    status=self._device_states.get(
+                        device_key(mc.state_interface or mc.interface), UNKNOWN
+                    ),
+                )
+                self._insert(queue, member)
+
+    def queue(self, name: str) -> Queue | None:
+        return self.queues.get(name.lower())
+
+    def ordered_queues(self) -> list[Queue]:
+        """Iteration order of the queues container (hash bucket, then creation)."""
+        return sorted(
+            self.queues.values(), key=lambda q: (queue_hash(q.name) % QUEUE_BUCKETS, q.seq)
+        )
+
+    # ------------------------------------------------------------------ events
+    @property
+    def verbose(self) -> bool:
+        return self.bus.has_subscribers
+
+    def _devstate(self, device: str, state: str) -> None:
+        """DeviceStateChange for app_queue's own pseudo-devices, only when it changes
+        (the device state core caches them)."""
+        if self._emitted_states.get(device) == state:
+            return
+        self._emitted_states[device] = state
+        if self.verbose:
+            self.bus.emit("DeviceStateChange", "call", [("Device", device), ("State", state)])
+
+    def _member_event(self, name: str, queue: Queue, member: Member) -> None:
+        if self.verbose:
+            self.bus.emit(name, "agent", member.blob(queue.name))
+
+    def _update_avail(self, queue: Queue) -> None:
+        state = "NOT_INUSE" if self.num_available(queue, count_all=False) else "INUSE"
+        self._devstate(f"Queue:{queue.name}_avail", state)
+
+    def _caller_event(self, name: str, entry: QueueEntry, extra: Fields) -> None:
+        if self.verbose:
+            self.bus.emit(name, "agent", [*entry.host.caller_block(), *extra])
+
+    def _agent_event(self, name: str, attempt: RingAttempt, extra: Fields) -> None:
+        if self.verbose:
+            entry = attempt.entry
+            member = attempt.member
+            self.bus.emit(
+                name,
+                "agent",
+                [
+                    *entry.host.caller_block(),
+                    *entry.host.dest_block(attempt),
+                    ("Queue", entry.queue.name),
+                    ("Interface", member.interface),
+                    ("MemberName", member.membername),
+                    *extra,
+                ],
+            )
+
+    # ------------------------------------------------------------------ members
+    def add_member(
+        self,
+        queue_name: str,
+        interface: str,
+        *,
+        penalty: int = 0,
+        paused: bool = False,
+        membername: str = "",
+        state_interface: str = "",
+        reason: str = "",
+        wrapuptime: int = 0,
+    ) -> str:
+        """QueueAdd / AddQueueMember. Returns "ok", "exists" or "nosuchqueue"."""
+        queue = self.queue(queue_name)
+        if queue is None:
+            return "nosuchqueue"
+        if queue.find(interface) is not None:
+            return "exists"
+        member = Member(
+            interface,
+            membername=membername,
+            state_interface=state_interface,
+            penalty=penalty,
+            paused=paused,
+            reason_paused=reason,
+            ringinuse=queue.config.ringinuse,
+            wrapuptime=wrapuptime,
+            dynamic=True,
+            now=self.scheduler.now(),
+            status=self._device_states.get(device_key(state_interface or interface), UNKNOWN),
+        )
+        self._insert(queue, member)
+        self._devstate(f"Queue:{queue.name}_pause_{interface}", "INUSE" if paused else "NOT_INUSE")
+        self._member_event("QueueMemberAdded", queue, member)
+        self._update_avail(queue)
+        return "ok"
+
+    def remove_member(self, queue_name: str, interface: str) -> str:
+        """QueueRemove. Returns "ok", "notthere", "nosuchqueue" or "notdynamic"."""
+        queue = self.queue(queue_name)
+        if queue is None:
+            return "nosuchqueue"
+        member = queue.find(interface)
+        if member is None:
+            return "notthere"
+        if not member.dynamic:
+            return "notdynamic"
+        queue.remove_member(member)
+        self._by_device[member.device].remove((queue, member))
+        self._version += 1
+        self._member_event("QueueMemberRemoved", queue, member)
+        return "ok"
+
+    def set_paused(
+        self, interface: str, paused: bool, queue_name: str | None = None, reason: str = ""
+    ) -> bool:
+        """QueuePause: one queue or every queue the interface is in. False: not found."""
+        found = False
+        for queue in self._queues_for(queue_name):
+            member = queue.find(interface)
+            if member is None:
+                continue
+            found = True
+            self._version += 1
+            if member.paused != paused:
+                member.paused = paused
+                if paused:
+                    member.lastpause = self.scheduler.now()
+            member.reason_paused = reason if paused else ""
+            self._devstate(
+                f"Queue:{queue.name}_pause_{member.interface}", "INUSE" if paused else "NOT_INUSE"
+            )
+            self._update_avail(queue)
+            self._member_event("QueueMemberPause", queue, member)
+        return found
+
+    def set_penalty(self, interface: str, penalty: int, queue_name: str | None = None) -> bool:
+        """QueuePenalty. False: no such member (or queue)."""
+        found = False
+        for queue in self._queues_for(queue_name):
+            member = queue.find(interface)
+            if member is None:
+                continue
+            found = True
+            member.penalty = penalty
+            self._member_event("QueueMemberPenalty", queue, member)
+        return found
+
+    def _insert(self, queue: Queue, member: Member) -> None:
+        queue.insert_member(member)
+        self._by_device.setdefault(member.device, []).append((queue, member))
+        self._version += 1
+
+    def _queues_for(self, queue_name: str | None) -> Iterable[Queue]:
+        if queue_name:
+            queue = self.queue(queue_name)
+            return [queue] if queue is not None else []
+        return self.ordered_queues()
+
+    def device_state_changed(self, device: str, state: int | str) -> None:
+        """A device changed state (the device state core's fan-out to app_queue)."""
+        code = DEVICE_STATE_CODES[state] if isinstance(state, str) else state
+        key = device_key(device)
+        self._device_states[key] = code
+        for queue, member in self._by_device.get(key, ()):
+            if member.status != code:
+                self._update_status(queue, member, code)
+
+    def _update_status(self, queue: Queue, member: Member, status: int) -> None:
+        if status == NOT_INUSE and member.starttime:
+            self._update_queue(queue, member, member.callcompletedinsl, member.starttime)
+        member.status = status
+        member.pending = False
+        self._version += 1
+        self._member_event("QueueMemberStatus", queue, member)
+        self._update_avail(queue)
+
+    def device_state(self, device: str) -> str:
+        return DEVICE_STATE_NAMES[self._device_states.get(device_key(device), UNKNOWN)]
+
+    # ------------------------------------------------------------- availability
+    def _wrapuptime(self, queue: Queue, member: Member) -> int:
+        return member.wrapuptime or queue.config.wrapuptime
+
+    def _in_wrapup(self, queue: Queue, member: Member, now: float) -> bool:
+        wrapup = self._wrapuptime(queue, member)
+        return bool(member.lastcall and wrapup and int(now) - wrapup < int(member.lastcall))
+
+    def is_available(self, queue: Queue, member: Member, now: float) -> bool:
+        """is_member_available: device state, paused, ringinuse, wrap-up."""
+        status = member.status
+        if status == INVALID or status == UNAVAILABLE:
+            return False
+        if status in (INUSE, BUSY, RINGING, RINGINUSE, ONHOLD) and not member.ringinuse:
+            return False
+        if member.paused:
+            return False
+        return not self._in_wrapup(queue, member, now)
+
+    def num_available(self, queue: Queue, count_all: bool = True) -> int:
+        """num_available_members. Without autofill, or with ringall, Asterisk stops at
+        the first available member: the answer is only ever 0 or 1.
+
+        Cached until a member changes or the earliest wrap-up ends, because every
+        waiting caller asks once a second."""
+        now = self.scheduler.now()
+        version, valid_until, available = queue.avail_cache
+        if version != self._version or now >= valid_until:
+            available = 0
+            valid_until = float("inf")
+            for member in queue.members:
+                if self.is_available(queue, member, now):
+                    available += 1
+                elif member.lastcall:
+                    wrapup = self._wrapuptime(queue, member)
+                    if wrapup:
+                        ends = float(int(member.lastcall) + wrapup)
+                        if now < ends < valid_until:
+                            valid_until = ends
+            queue.avail_cache = (self._version, valid_until, available)
+        if not count_all or not queue.config.autofill or queue.strategy == "ringall":
+            return min(available, 1)
+        return available
+
+    def _empty(self, queue: Queue, conditions: frozenset[str]) -> bool:
+        """get_member_status != 0: no member is usable under these conditions."""
+        now = self.scheduler.now()
+        for member in queue.members:
+            status = member.status
+            if status == INVALID and "invalid" in conditions:
+                continue
+            if status == UNAVAILABLE and "unavailable" in conditions:
+                continue
+            if status == INUSE and "inuse" in conditions:
+                continue
+            if status == RINGING and "ringing" in conditions:
+                continue
+            if status == UNKNOWN and "unknown" in conditions:
+                continue
+            if member.paused and "paused" in conditions:
+                continue
+            if "wrapup" in conditions and self._in_wrapup(queue, member, now):
+                continue
+            return False
+        return True
+
+    def _can_ring(self, queue: Queue, member: Member, now: float) -> bool:
+        """can_ring_entry, including the pending-members guard for ringinuse=no."""
+        if member.paused:
+            return False
+        if not member.ringinuse and not member_status_available(member.status):
+            return False
+        lastqueue = member.lastqueue if isinstance(member.lastqueue, Queue) else queue
+        wrapup = self._wrapuptime(lastqueue, member)
+        if wrapup and int(now) - int(member.lastcall) < wrapup:
+            return False
+        if not member.ringinuse:
+            if member.pending:
+                return False
+            member.pending = True
+        return True
+
+    # ------------------------------------------------------------------ callers
+    def join(
+        self,
+        queue_name: str,
+        host: CallerHost,
+        *,
+        prio: int = 0,
+        timeout: float | None = None,
+        continue_on_hangup: bool = False,
+        no_retry: bool = False,
+    ) -> QueueEntry | str:
+        """Queue() up to QueueCallerJoin. Returns the entry, or the QUEUESTATUS of a
+        caller that was refused (JOINEMPTY, FULL, UNKNOWN); a refused caller has had
+        its QUEUESTATUS variable set and `finished` is *not* called."""
+        now = self.scheduler.now()
+        for name in (
+            "ANSWEREDTIME",
+            "ANSWEREDTIME_MS",
+            "DIALEDTIME",
+            "DIALEDTIME_MS",
+            "QUEUEWAIT",
+            "QUEUEWAIT_MS",
+        ):
+            host.set_var(name, "")
+        queue = self.queue(queue_name)
+        if queue is None:
+            return "UNKNOWN"
+        cfg = queue.config
+        if cfg.joinempty and self._empty(queue, cfg.joinempty):
+            host.set_var("QUEUESTATUS", "JOINEMPTY")
+            return "JOINEMPTY"
+        if cfg.maxlen and len(queue.entries) >= cfg.maxlen:
+            host.set_var("QUEUESTATUS", "FULL")
+            return "FULL"
+        entry = QueueEntry(queue, host, prio, now)
+        entry.continue_on_hangup = continue_on_hangup
+        entry.no_retry = no_retry
+        if timeout:
+            entry.expire = int(now) + timeout
+        # insert_entry: after every caller of the same or higher priority
+        index = len(queue.entries)
+        for i, other in enumerate(queue.entries):
+            if other.prio < prio:
+                index = i
+                break
+        queue.entries.insert(index, entry)
+        for i, other in enumerate(queue.entries, start=1):
+            other.pos = i
+        entry.opos = entry.pos
+        if len(queue.entries) == 1:
+            self._devstate(f"Queue:{queue.name}", "RINGING")
+        self._caller_event(
+            "QueueCallerJoin",
+            entry,
+            [
+                ("Queue", queue.name),
+                ("Position", str(entry.pos)),
+                ("Count", str(len(queue.entries))),
+            ],
+        )
+        host.hold_start(cfg.musicclass)
+        self._wait_turn(entry)
+        return entry
+
+    def _is_our_turn(self, entry: QueueEntry) -> bool:
+        queue = entry.queue
+        avail = self.num_available(queue)
+        idx = 0
+        for other in queue.entries:
+            if other is entry:
+                break
+            if idx >= avail:
+                return False
+            if other.state != "ringing":
+                idx += 1
+        else:
+            return False
+        return idx < avail and (queue.config.autofill or entry.pos == 1)
+
+    def _wait_turn(self, entry: QueueEntry) -> None:
+        """wait_our_turn: check now, then once per RECHECK second."""
+        entry.timer = None
+        if entry.state != "waiting":
+            return
+        if self._is_our_turn(entry):
+            self._try_calling(entry)
+            return
+        now = self.scheduler.now()
+        if entry.expire and now >= entry.expire:
+            self._timeout(entry)
+            return
+        cfg = entry.queue.config
+        if cfg.leavewhenempty and self._empty(entry.queue, cfg.leavewhenempty):
+            self._exit_waiting(entry, "LEAVEEMPTY")
+            return
+        entry.timer = self.scheduler.call_later(RECHECK, self._recheck, entry)
+
+    def _recheck(self, entry: QueueEntry) -> None:
+        entry.timer = None
+        if entry.state != "waiting":
+            return
+        if entry.expire and self.scheduler.now() >= entry.expire:
+            self._timeout(entry)
+            return
+        self._wait_turn(entry)
+
+    def _try_calling(self, entry: QueueEntry) -> None:
+        """One round (try_calling): expire check, metrics, ring by strategy.
+
+        Asterisk keeps the attempts in a list built by prepending, and `find_best` takes
+        the first lowest metric; sorting (metric, reversed position) once gives the same
+        order without rescanning the list for every member skipped as unavailable.
+        """
+        queue = entry.queue
+        now = self.scheduler.now()
+        if entry.expire and now >= entry.expire:
+            self._timeout(entry)
+            return
+        strategy = queue.strategy
+        members = queue.members
+        last = len(members) - 1
+        metric = strategies.metric
+        rr, lin, rng = queue.rr, entry.lin, self.rng
+        candidates = [
+            (metric(strategy, member, pos, rr, lin, now, rng), last - pos, member)
+            for pos, member in enumerate(members)
+        ]
+        candidates.sort(key=_rank)
+        entry.candidates = candidates
+        entry.cursor = 0
+        entry.attempts = []
+        entry.tries += 1
+        cfg = queue.config
+        if entry.expire and (not cfg.timeout or entry.expire - now <= cfg.timeout):
+            ring_for = entry.expire - now
+        else:
+            ring_for = float(cfg.timeout) if cfg.timeout else 0.0
+        entry.state = "ringing"
+        if self._ring_one(entry):
+            if ring_for > 0:
+                entry.ring_timer = self.scheduler.call_later(ring_for, self._ring_timeout, entry)
+        else:
+            self._round_over(entry)
+
+    def _ring_one(self, entry: QueueEntry) -> bool:
+        """ring_one: ring the best candidate (ringall: every candidate sharing the best
+        metric) until something rings; unringable members drop out on the way."""
+        candidates = entry.candidates
+        ringall = entry.queue.strategy == "ringall"
+        while entry.cursor < len(candidates):
+            best = candidates[entry.cursor][0]
+            rang = False
+            while entry.cursor < len(candidates) and candidates[entry.cursor][0] <= best:
+                candidate = candidates[entry.cursor]
+                entry.cursor += 1
+                rang = self._ring_entry(entry, candidate) or rang
+                if not ringall:
+                    break
+            if rang:
+                return True
+        return False
+
+    def _ring_entry(self, entry: QueueEntry, candidate: Candidate) -> bool:
+        queue = entry.queue
+        now = self.scheduler.now()
+        member = candidate[2]
+        if not self._can_ring(queue, member, now):
+            return False
+        attempt = RingAttempt(entry, member, candidate[0], now)
+        if not entry.host.ring(attempt):
+            member.pending = False
+            return False
+        entry.attempts.append(attempt)
+        self._agent_event("AgentCalled", attempt, [])
+        entry.host.dial_begin(attempt)
+        return True
+
+    def _ring_timeout(self, entry: QueueEntry) -> None:
+        """Nobody answered within the ring time: AgentRingNoAnswer for each, then retry."""
+        entry.ring_timer = None
+        if entry.state != "ringing":
+            return
+        now = self.scheduler.now()
+        for attempt in entry.attempts:
+            if attempt.stillgoing:
+                attempt.stillgoing = False
+                ms = round((now - attempt.started) * 1000)
+                self._agent_event("AgentRingNoAnswer", attempt, [("RingTime", str(ms))])
+                attempt.member.pending = False
+                entry.host.end_ring(attempt, "NOANSWER")
+        self._round_over(entry)
+
+    def ring_failed(self, attempt: RingAttempt, status: str = "BUSY") -> None:
+        """The member's channel gave up before answering (busy, congestion, hangup).
+        wait_for_answer then rings the next candidate within the same round (ringall:
+        once the whole tier is done)."""
+        entry = attempt.entry
+        if entry.state != "ringing" or not attempt.stillgoing:
+            return
+        attempt.stillgoing = False
+        attempt.member.pending = False
+        ms = round((self.scheduler.now() - attempt.started) * 1000)
+        self._agent_event("AgentRingNoAnswer", attempt, [("RingTime", str(ms))])
+        entry.host.end_ring(attempt, status)
+        if any(a.stillgoing for a in entry.attempts):
+            return
+        if self._ring_one(entry):
+            return
+        if entry.ring_timer is not None:
+            entry.ring_timer.cancel()
+            entry.ring_timer = None
+        self._round_over(entry)
+
+    def _store_next(self, entry: QueueEntry) -> None:
+        """store_next_rr / store_next_lin: the next round starts at the best candidate
+        that was not rung in this one."""
+        queue = entry.queue
+        if queue.strategy in ("rrmemory", "rrordered"):
+            state = queue.rr
+        elif queue.strategy == "linear":
+            state = entry.lin
+        else:
+            return
+        candidates = entry.candidates
+        nxt = candidates[entry.cursor][0] if entry.cursor < len(candidates) else None
+        strategies.store_next(state, nxt)
+
+    def _round_over(self, entry: QueueEntry) -> None:
+        """try_calling returned without an answer: expire check, then `retry` seconds."""
+        self._store_next(entry)
+        entry.attempts = []
+        entry.candidates = []
+        entry.state = "waiting"
+        queue = entry.queue
+        cfg = queue.config
+        if cfg.leavewhenempty and self._empty(queue, cfg.leavewhenempty):
+            self._exit_waiting(entry, "LEAVEEMPTY")
+            return
+        if entry.no_retry and entry.tries >= len(queue.members):
+            self._exit_waiting(entry, "TIMEOUT")
+            return
+        if entry.expire and self.scheduler.now() >= entry.expire:
+            self._timeout(entry)
+            return
+        entry.timer = self.scheduler.call_later(cfg.retry, self._after_retry, entry)
+
+    def _after_retry(self, entry: QueueEntry) -> None:
+        entry.timer = None
+        if entry.state != "waiting":
+            return
+        now = self.scheduler.now()
+        if self._is_our_turn(entry):
+            if entry.expire and now >= entry.expire:
+                self._timeout(entry)
+                return
+            self._try_calling(entry)
+        else:
+            self._wait_turn(entry)
+
+    # ------------------------------------------------------------- answer path
+    def answered(self, attempt: RingAttempt) -> None:
+        """The member answered. The first answer wins; a late one is cancelled."""
+        entry = attempt.entry
+        if entry.state != "ringing" or not attempt.stillgoing:
+            entry.host.end_ring(attempt, "CANCEL")
+            return
+        now = self.scheduler.now()
+        queue = entry.queue
+        member = attempt.member
+        entry.state = "connected"
+        entry.connected = attempt
+        if entry.ring_timer is not None:
+            entry.ring_timer.cancel()
+            entry.ring_timer = None
+        self._store_next(entry)
+        for other in entry.attempts:
+            if other is not attempt and other.stillgoing:
+                other.stillgoing = False
+                other.member.pending = False
+                entry.host.end_ring(other, "CANCEL")
+        entry.host.hold_stop()
+        hold = int(now) - int(entry.joined_at)
+        position = entry.pos
+        self._leave(entry)
+        entry.host.set_var("QUEUEPOSITION", str(position))
+        entry.host.set_var("QUEUEWAIT", str(hold))
+        entry.host.set_var("QUEUEWAIT_MS", str(hold * 1000))
+        # recalc_holdtime
+        if queue.completed + queue.abandoned == 0:
+            queue.holdtime = hold
+        else:
+            queue.holdtime = ((queue.holdtime << 2) - queue.holdtime + hold) >> 2
+        member.starttime = now
+        member.callcompletedinsl = hold <= queue.config.servicelevel
+        member.in_call = True
+        member.pending = False
+        entry.callstart = now
+        entry.answered_at = now
+        ring_seconds = int(now - attempt.started)
+        self._agent_event(
+            "AgentConnect", attempt, [("HoldTime", str(hold)), ("RingTime", str(ring_seconds))]
+        )
+        entry.host.connect(attempt)
+
+    def call_ended(self, entry: QueueEntry, reason: str, caller_alive: bool = True) -> None:
+        """The bridge is over: `reason` is caller, agent or transfer (AgentComplete).
+        `caller_alive` False means the caller's channel is gone (no dialplan after)."""
+        attempt = entry.connected
+        if entry.state != "connected" or attempt is None:
+            return
+        entry.state = "gone"
+        now = self.scheduler.now()
+        queue = entry.queue
+        member = attempt.member
+        self._update_queue(queue, member, member.callcompletedinsl, member.starttime)
+        hold = int(entry.callstart) - int(entry.joined_at)
+        talk = int(now) - int(entry.callstart)
+        self._agent_event(
+            "AgentComplete",
+            attempt,
+            [("HoldTime", str(hold)), ("TalkTime", str(talk)), ("Reason", reason)],
+        )
+        self._duration_vars(entry, now)
+        if reason == "agent" and entry.continue_on_hangup and caller_alive:
+            entry.host.set_var("QUEUESTATUS", "CONTINUE")
+            entry.host.finished("CONTINUE")
+        else:
+            entry.host.finished(None)
+
+    def _duration_vars(self, entry: QueueEntry, now: float) -> None:
+        dialed_ms = int((now - entry.joined_at) * 1000)
+        answered_ms = int((now - entry.answered_at) * 1000) if entry.answered_at else 0
+        if entry.answered_at:
+            entry.host.set_var("ANSWEREDTIME", str(answered_ms // 1000))
+            entry.host.set_var("ANSWEREDTIME_MS", str(answered_ms))
+            entry.host.set_var("DIALEDTIME", str(dialed_ms // 1000))
+            entry.host.set_var("DIALEDTIME_MS", str(dialed_ms))
+        else:
+            entry.host.set_var("DIALEDTIME", str(dialed_ms // 1000))
+            entry.host.set_var("DIALEDTIME_MS", str(dialed_ms))
+            entry.host.set_var("ANSWEREDTIME", "0")
+            entry.host.set_var("ANSWEREDTIME_MS", "0")
+
+    def _update_queue(
+        self, queue: Queue, member: Member, completed_in_sl: bool, starttime: float
+    ) -> None:
+        """update_queue: the bridged call is over; counters move once per call."""
+        if not starttime or member.starttime != starttime:
+            return
+        now = self.scheduler.now()
+        targets = [member]
+        if self.shared_lastcall:
+            targets = [
+                m
+                for q in self.queues.values()
+                if (m := q.find(member.interface)) is not None  # noqa: RUF100
+            ]
+        self._version += 1
+        for m in targets:
+            m.lastcall = now
+            m.calls += 1
+            m.callcompletedinsl = False
+            m.starttime = 0.0
+            m.in_call = False
+            m.lastqueue = queue
+            m.pending = False
+        newtalk = int(now) - int(starttime)
+        queue.completed += 1
+        if completed_in_sl:
+            queue.completed_in_sl += 1
+        if queue.completed == 1:
+            queue.talktime = newtalk
+        else:
+            queue.talktime = ((queue.talktime << 2) - queue.talktime + newtalk) >> 2
+
+    # ------------------------------------------------------------ leave paths
+    def _leave(self, entry: QueueEntry) -> None:
+        """leave_queue: renumber, Queue:<name> NOT_INUSE when empty, QueueCallerLeave."""
+        queue = entry.queue
+        position = entry.pos
+        queue.entries.remove(entry)
+        for i, other in enumerate(queue.entries, start=1):
+            other.pos = i
+        if not queue.entries:
+            self._devstate(f"Queue:{queue.name}", "NOT_INUSE")
+        self._caller_event(
+            "QueueCallerLeave",
+            entry,
+            [
+                ("Queue", queue.name),
+                ("Position", str(position)),
+                ("Count", str(len(queue.entries))),
+            ],
+        )
+
+    def _stop_ringing(self, entry: QueueEntry) -> None:
+        if entry.timer is not None:
+            entry.timer.cancel()
+            entry.timer = None
+        if entry.ring_timer is not None:
+            entry.ring_timer.cancel()
+            entry.ring_timer = None
+        for attempt in entry.attempts:
+            if attempt.stillgoing:
+                attempt.stillgoing = False
+                attempt.member.pending = False
+                entry.host.end_ring(attempt, "CANCEL")
+        entry.attempts = []
+        entry.candidates = []
+
+    def _record_abandoned(self, entry: QueueEntry, now: float) -> None:
+        queue = entry.queue
+        entry.host.set_var("ABANDONED", "TRUE")
+        wait = int(now) - int(entry.joined_at)
+        if wait <= queue.config.servicelevel:
+            queue.abandoned_in_sl += 1
+        queue.abandoned += 1
+        self._caller_event(
+            "QueueCallerAbandon",
+            entry,
+            [
+                ("Queue", queue.name),
+                ("Position", str(entry.pos)),
+                ("OriginalPosition", str(entry.opos)),
+                ("HoldTime", str(wait)),
+            ],
+        )
+
+    def abandon(self, entry: QueueEntry) -> None:
+        """The caller left while waiting: hung up, redirected, or hung up by AMI.
+        Asterisk reports all three the same way (QueueCallerAbandon, QueueCallerLeave)."""
+        if entry.state not in ("waiting", "ringing"):
+            if entry.state == "connected":
+                self.call_ended(entry, "caller", caller_alive=False)
+            return
+        now = self.scheduler.now()
+        self._stop_ringing(entry)
+        entry.state = "gone"
+        entry.host.hold_stop()
+        wait = int(now) - int(entry.joined_at)
+        entry.host.set_var("QUEUEWAIT", str(wait))
+        entry.host.set_var("QUEUEWAIT_MS", str(wait * 1000))
+        self._duration_vars(entry, now)
+        position = entry.pos
+        self._record_abandoned(entry, now)
+        self._leave(entry)
+        entry.host.set_var("QUEUEPOSITION", str(position))
+        entry.host.finished(None)
+
+    def _timeout(self, entry: QueueEntry) -> None:
+        self._exit_waiting(entry, "TIMEOUT")
+
+    def _exit_waiting(self, entry: QueueEntry, status: str) -> None:
+        """TIMEOUT / LEAVEEMPTY: record_abandoned, then leave, caller goes on."""
+        now = self.scheduler.now()
+        self._stop_ringing(entry)
+        entry.state = "gone"
+        self._record_abandoned(entry, now)
+        wait = int(now) - int(entry.joined_at)
+        entry.host.set_var("QUEUEWAIT", str(wait))
+        entry.host.set_var("QUEUEWAIT_MS", str(wait * 1000))
+        self._duration_vars(entry, now)
+        entry.host.hold_stop()
+        position = entry.pos
+        self._leave(entry)
+        entry.host.set_var("QUEUEPOSITION", str(position))
+        entry.host.set_var("QUEUESTATUS", status)
+        entry.host.finished(status)
+
+
+def _rank(candidate: Candidate) -> tuple[int, int]:
+    return candidate[0], candidate[1]
