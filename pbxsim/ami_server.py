@@ -466,9 +466,7 @@ class AmiServer:
         if self._server is not None:
             self._server.close()
         for session in list(self.sessions.values()):
-            session.abort()
-        for task in list(self._tasks):
-            task.cancel()
+            session.abort()  # their read() then returns and each session task ends
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._server is not None:
