@@ -43,6 +43,7 @@ from pbxsim.app_queue.members import (
     member_hash,
     member_status_available,
 )
+from pbxsim.app_queue.strategies import Candidate
 from pbxsim.clock import Handle, Scheduler
 from pbxsim.events import EventBus, Fields
 
@@ -107,10 +108,6 @@ class RingAttempt:
         self.stillgoing = True
         self.started = now
         self.channel: object | None = None  # the host's handle on the member channel
-
-
-#: (metric, tie-break, member): one round's candidates, best first
-Candidate = tuple[int, int, Member]
 
 
 class _RoundRobin:
@@ -178,6 +175,7 @@ class Queue:
         self.name = config.name
         self.seq = seq
         self.members: list[Member] = []
+        self._by_interface: dict[str, Member] = {}
         self._member_seq: dict[Member, int] = {}
         self._next_member_seq = 0
         self.entries: list[QueueEntry] = []
@@ -188,24 +186,24 @@ class Queue:
         self.abandoned = 0
         self.completed_in_sl = 0
         self.abandoned_in_sl = 0
-        #: (engine version, valid until, count): num_available is asked at every poll
-        self.avail_cache: tuple[int, float, int] = (-1, 0.0, 0)
+        #: members available by device state, pause and ringinuse (wrap-up aside),
+        #: kept incrementally: every waiting caller asks once a second
+        self.base_available = 0
+        #: members in wrap-up in this queue -> second it ends
+        self.wrapups: dict[Member, float] = {}
 
     @property
     def strategy(self) -> str:
         return self.config.strategy
 
     def find(self, interface: str) -> Member | None:
-        lowered = interface.lower()
-        for m in self.members:
-            if m.interface.lower() == lowered:
-                return m
-        return None
+        return self._by_interface.get(interface.lower())
 
     def insert_member(self, member: Member) -> None:
         """Hash strategies list members by bucket (then insertion); linear/rrordered keep
         insertion order, which is what those strategies walk."""
         member.queuepos = len(self.members)
+        self._by_interface[member.interface.lower()] = member
         self._member_seq[member] = self._next_member_seq
         self._next_member_seq += 1
         if self.strategy in ("linear", "rrordered"):
@@ -221,6 +219,7 @@ class Queue:
 
     def remove_member(self, member: Member) -> None:
         self.members.remove(member)
+        del self._by_interface[member.interface.lower()]
         del self._member_seq[member]
         for other in self.members:  # queue_member_decrement_followers
             if other.queuepos > member.queuepos:
@@ -249,7 +248,6 @@ class QueueEngine:
         self._device_states: dict[str, int] = {}
         self._emitted_states: dict[str, str] = {}
         self._by_device: dict[str, list[tuple[Queue, Member]]] = {}
-        self._version = 0  # bumped whenever any member's availability inputs change
         self._seq = 0
         if conf is not None:
             self.load(conf)
@@ -381,7 +379,8 @@ class QueueEngine:
             return "notdynamic"
         queue.remove_member(member)
         self._by_device[member.device].remove((queue, member))
-        self._version += 1
+        queue.base_available -= _base_ok(member)
+        queue.wrapups.pop(member, None)
         self._member_event("QueueMemberRemoved", queue, member)
         return "ok"
 
@@ -395,9 +394,10 @@ class QueueEngine:
             if member is None:
                 continue
             found = True
-            self._version += 1
             if member.paused != paused:
+                before = _base_ok(member)
                 member.paused = paused
+                queue.base_available += _base_ok(member) - before
                 if paused:
                     member.lastpause = self.scheduler.now()
             member.reason_paused = reason if paused else ""
@@ -423,7 +423,7 @@ class QueueEngine:
     def _insert(self, queue: Queue, member: Member) -> None:
         queue.insert_member(member)
         self._by_device.setdefault(member.device, []).append((queue, member))
-        self._version += 1
+        queue.base_available += _base_ok(member)
 
     def _queues_for(self, queue_name: str | None) -> Iterable[Queue]:
         if queue_name:
@@ -443,9 +443,10 @@ class QueueEngine:
     def _update_status(self, queue: Queue, member: Member, status: int) -> None:
         if status == NOT_INUSE and member.starttime:
             self._update_queue(queue, member, member.callcompletedinsl, member.starttime)
+        before = _base_ok(member)
         member.status = status
+        queue.base_available += _base_ok(member) - before
         member.pending = False
-        self._version += 1
         self._member_event("QueueMemberStatus", queue, member)
         self._update_avail(queue)
 
@@ -473,25 +474,15 @@ class QueueEngine:
 
     def num_available(self, queue: Queue, count_all: bool = True) -> int:
         """num_available_members. Without autofill, or with ringall, Asterisk stops at
-        the first available member: the answer is only ever 0 or 1.
-
-        Cached until a member changes or the earliest wrap-up ends, because every
-        waiting caller asks once a second."""
-        now = self.scheduler.now()
-        version, valid_until, available = queue.avail_cache
-        if version != self._version or now >= valid_until:
-            available = 0
-            valid_until = float("inf")
-            for member in queue.members:
-                if self.is_available(queue, member, now):
-                    available += 1
-                elif member.lastcall:
-                    wrapup = self._wrapuptime(queue, member)
-                    if wrapup:
-                        ends = float(int(member.lastcall) + wrapup)
-                        if now < ends < valid_until:
-                            valid_until = ends
-            queue.avail_cache = (self._version, valid_until, available)
+        the first available member: the answer is then only ever 0 or 1."""
+        available = queue.base_available
+        if queue.wrapups:
+            now = self.scheduler.now()
+            for member, ends in list(queue.wrapups.items()):
+                if now >= ends:
+                    del queue.wrapups[member]
+                elif _base_ok(member):
+                    available -= 1
         if not count_all or not queue.config.autofill or queue.strategy == "ringall":
             return min(available, 1)
         return available
@@ -652,16 +643,9 @@ class QueueEngine:
         if entry.expire and now >= entry.expire:
             self._timeout(entry)
             return
-        strategy = queue.strategy
-        members = queue.members
-        last = len(members) - 1
-        metric = strategies.metric
-        rr, lin, rng = queue.rr, entry.lin, self.rng
-        candidates = [
-            (metric(strategy, member, pos, rr, lin, now, rng), last - pos, member)
-            for pos, member in enumerate(members)
-        ]
-        candidates.sort(key=_rank)
+        candidates = strategies.rank(
+            queue.strategy, queue.members, queue.rr, entry.lin, now, self.rng
+        )
         entry.candidates = candidates
         entry.cursor = 0
         entry.attempts = []
@@ -891,7 +875,6 @@ class QueueEngine:
                 for q in self.queues.values()
                 if (m := q.find(member.interface)) is not None  # noqa: RUF100
             ]
-        self._version += 1
         for m in targets:
             m.lastcall = now
             m.calls += 1
@@ -900,6 +883,12 @@ class QueueEngine:
             m.in_call = False
             m.lastqueue = queue
             m.pending = False
+        for q in self.queues.values() if self.shared_lastcall else (queue,):
+            m2 = q.find(member.interface) if q is not queue else member
+            if m2 is not None:
+                wrapup = self._wrapuptime(q, m2)
+                if wrapup:
+                    q.wrapups[m2] = float(int(now) + wrapup)
         newtalk = int(now) - int(starttime)
         queue.completed += 1
         if completed_in_sl:
@@ -1004,5 +993,12 @@ class QueueEngine:
         entry.host.finished(status)
 
 
-def _rank(candidate: Candidate) -> tuple[int, int]:
-    return candidate[0], candidate[1]
+def _base_ok(member: Member) -> int:
+    """1 if device state, pause and ringinuse let this member take a call (wrap-up is
+    the queue's own, time-based business)."""
+    status = member.status
+    if status == INVALID or status == UNAVAILABLE or member.paused:
+        return 0
+    if not member.ringinuse and status in (INUSE, BUSY, RINGING, RINGINUSE, ONHOLD):
+        return 0
+    return 1

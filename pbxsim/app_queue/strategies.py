@@ -24,46 +24,69 @@ class RoundRobinState(Protocol):
     wrapped: bool
 
 
-def metric(
+#: (metric, tie-break, member): one round's candidates; sorted, best first
+Candidate = tuple[int, int, Member]
+
+
+def rank(
     strategy: str,
-    member: Member,
-    pos: int,
+    members: list[Member],
     rr: RoundRobinState,
     lin: RoundRobinState,
     now: float,
     rng: random.Random,
-) -> int:
-    """calc_metric for one member; `pos` is the member's index in iteration order."""
-    penalty = member.penalty * PENALTY_STEP
+) -> list[Candidate]:
+    """calc_metric for every member, best first.
+
+    Asterisk builds its attempt list by prepending and takes the *first* lowest metric,
+    so among equal metrics the member listed last wins: the tie-break is the reversed
+    position. One loop per strategy keeps this cheap, since it runs for every ring round.
+    """
+    last = len(members) - 1
+    out: list[Candidate] = []
+    append = out.append
     if strategy == "ringall":
-        return penalty
-    if strategy == "rrmemory" or strategy == "rrordered":
-        qpos = member.queuepos
-        if qpos < rr.rrpos:
-            value = 1000 + qpos
+        for pos, m in enumerate(members):
+            append((m.penalty * PENALTY_STEP, last - pos, m))
+    elif strategy == "rrmemory" or strategy == "rrordered" or strategy == "linear":
+        # positions are 0..last (queuepos is renumbered on removal), so "some member is
+        # past the stored position" is simply start < last
+        state = lin if strategy == "linear" else rr
+        start = state.rrpos
+        if strategy == "linear":
+            out = [
+                ((1000 + pos if pos < start else pos) + m.penalty * PENALTY_STEP, last - pos, m)
+                for pos, m in enumerate(members)
+            ]
         else:
-            if qpos > rr.rrpos:
-                rr.wrapped = True
-            value = qpos
-        return value + penalty
-    if strategy == "linear":
-        if pos < lin.rrpos:
-            value = 1000 + pos
-        else:
-            if pos > lin.rrpos:
-                lin.wrapped = True
-            value = pos
-        return value + penalty
-    if strategy == "leastrecent":
-        value = 0 if not member.lastcall else 1_000_000 - (int(now) - int(member.lastcall))
-        return value + penalty
-    if strategy == "fewestcalls":
-        return member.calls + penalty
-    if strategy == "random":
-        return rng.randrange(1000) + penalty
-    if strategy == "wrandom":
-        return rng.randrange((1 + member.penalty) * 1000)
-    raise ValueError(f"unknown strategy {strategy!r}")
+            out = [
+                (
+                    (1000 + m.queuepos if m.queuepos < start else m.queuepos)
+                    + m.penalty * PENALTY_STEP,
+                    last - pos,
+                    m,
+                )
+                for pos, m in enumerate(members)
+            ]
+        state.wrapped = state.wrapped or start < last
+    elif strategy == "leastrecent":
+        inow = int(now)
+        for pos, m in enumerate(members):
+            value = 1_000_000 - (inow - int(m.lastcall)) if m.lastcall else 0
+            append((value + m.penalty * PENALTY_STEP, last - pos, m))
+    elif strategy == "fewestcalls":
+        for pos, m in enumerate(members):
+            append((m.calls + m.penalty * PENALTY_STEP, last - pos, m))
+    elif strategy == "random":
+        for pos, m in enumerate(members):
+            append((rng.randrange(1000) + m.penalty * PENALTY_STEP, last - pos, m))
+    elif strategy == "wrandom":
+        for pos, m in enumerate(members):
+            append((rng.randrange((1 + m.penalty) * 1000), last - pos, m))
+    else:
+        raise ValueError(f"unknown strategy {strategy!r}")
+    out.sort()  # (metric, tie-break) is unique, so members are never compared
+    return out
 
 
 def store_next(state: RoundRobinState, next_metric: int | None) -> None:
