@@ -21,7 +21,8 @@ is subscribed, so the Erlang run does not pay for them.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 from pbxsim.app_queue import strategies
@@ -249,6 +250,7 @@ class QueueEngine:
         self._emitted_states: dict[str, str] = {}
         self._by_device: dict[str, list[tuple[Queue, Member]]] = {}
         self._seq = 0
+        self._held: list[tuple[str, str, Fields]] | None = None
         if conf is not None:
             self.load(conf)
 
@@ -291,6 +293,32 @@ class QueueEngine:
     def verbose(self) -> bool:
         return self.bus.has_subscribers
 
+    def _emit(self, name: str, privilege: str, fields: Fields) -> None:
+        if self._held is not None:
+            self._held.append((name, privilege, fields))
+        else:
+            self.bus.emit(name, privilege, fields)
+
+    @contextmanager
+    def deferred_events(self) -> Iterator[None]:
+        """Member changes made by an AMI action take effect at once, but Asterisk
+        publishes their events asynchronously: the action's response goes out first."""
+        if self._held is not None:
+            yield
+            return
+        held: list[tuple[str, str, Fields]] = []
+        self._held = held
+        try:
+            yield
+        finally:
+            self._held = None
+            if held:
+                self.scheduler.call_soon(self._flush, held)
+
+    def _flush(self, held: list[tuple[str, str, Fields]]) -> None:
+        for name, privilege, fields in held:
+            self.bus.emit(name, privilege, fields)
+
     def _devstate(self, device: str, state: str) -> None:
         """DeviceStateChange for app_queue's own pseudo-devices, only when it changes
         (the device state core caches them)."""
@@ -298,11 +326,11 @@ class QueueEngine:
             return
         self._emitted_states[device] = state
         if self.verbose:
-            self.bus.emit("DeviceStateChange", "call", [("Device", device), ("State", state)])
+            self._emit("DeviceStateChange", "call", [("Device", device), ("State", state)])
 
     def _member_event(self, name: str, queue: Queue, member: Member) -> None:
         if self.verbose:
-            self.bus.emit(name, "agent", member.blob(queue.name))
+            self._emit(name, "agent", member.blob(queue.name))
 
     def _update_avail(self, queue: Queue) -> None:
         state = "NOT_INUSE" if self.num_available(queue, count_all=False) else "INUSE"
@@ -310,13 +338,13 @@ class QueueEngine:
 
     def _caller_event(self, name: str, entry: QueueEntry, extra: Fields) -> None:
         if self.verbose:
-            self.bus.emit(name, "agent", [*entry.host.caller_block(), *extra])
+            self._emit(name, "agent", [*entry.host.caller_block(), *extra])
 
     def _agent_event(self, name: str, attempt: RingAttempt, extra: Fields) -> None:
         if self.verbose:
             entry = attempt.entry
             member = attempt.member
-            self.bus.emit(
+            self._emit(
                 name,
                 "agent",
                 [
