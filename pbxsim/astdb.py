@@ -6,6 +6,7 @@ tree operations use ``LIKE``. That makes them case-insensitive for ASCII and tre
 runs Asterisk's own SQL on an in-memory database (sqlite3 is in the standard library),
 so every quirk is the real one. The limits are Asterisk's too: ``/family/key`` must fit
 in 255 bytes, and a read through the AMI (`DBGet`) returns at most 255 bytes of value.
+`AstDB` also satisfies `dialplan.functions.AstDBLike` for ``${DB()}`` and AGI.
 """
 
 from __future__ import annotations
@@ -62,8 +63,9 @@ class AstDB:
             return False
         return self._run(_PUT, fullkey, value) is not None
 
-    def get(self, family: str, key: str, limit: int = MAX_DB_FIELD - 1) -> str | None:
-        """`ast_db_get` into a `limit + 1` byte buffer; None when absent."""
+    def get(self, family: str, key: str, limit: int | None = None) -> str | None:
+        """`ast_db_get`; None when absent. `limit` is the caller's buffer size minus one:
+        the AMI's DBGet reads into 256 bytes (255), ``${DB()}`` into its workspace."""
         fullkey = self._fullkey(family, key)
         if fullkey is None:
             return None
@@ -71,7 +73,8 @@ class AstDB:
         row = cursor.fetchone() if cursor is not None else None
         if row is None:
             return None
-        return _truncate(str(row[0]), limit)
+        value = str(row[0])
+        return value if limit is None else _truncate(value, limit)
 
     def delete(self, family: str, key: str) -> bool:
         """`ast_db_del2`: False when the entry does not exist (Asterisk 22's DBDel)."""

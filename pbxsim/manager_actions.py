@@ -98,7 +98,7 @@ class AstDBActions:
             return [error(request, "No family specified.")]
         if not key:
             return [error(request, "No key specified.")]
-        value = self.db.get(family, key)
+        value = self.db.get(family, key, limit=MAX_DB_FIELD - 1)  # char tmp[MAX_DB_FIELD]
         if value is None:
             return [error(request, "Database entry not found")]
         return [

@@ -19,7 +19,14 @@ from pbxsim.ami_server import AmiServer, ManagerUser, get_perm, strings_to_mask
 from pbxsim.astdb import AstDB
 from pbxsim.clock import AsyncioScheduler
 from pbxsim.events import EventBus
-from pbxsim.manager_actions import register_manager_actions
+from pbxsim.manager_actions import (
+    AstDBActions,
+    CliFailed,
+    CliShowUsage,
+    CommandAction,
+    parse_cli_args,
+    register_manager_actions,
+)
 from pbxsim.manager_api import (
     ActionError,
     ActionRegistry,
@@ -680,3 +687,152 @@ async def test_panoramisk_logs_in_and_gets_a_ping_reply(env: Env) -> None:
         assert got[1].Val == "v"
     finally:
         manager.close()
+
+
+# --------------------------------------------------------------------------- AstDB
+
+
+def _db_request(action: str, **headers: str) -> Request:
+    return Request((("Action", action), ("ActionID", "d"), *headers.items()))
+
+
+def test_astdb_uses_asterisks_like_semantics() -> None:
+    db = AstDB()
+    assert db.put("hotline-legacy", "043262345678", "social-security")
+    assert db.put("Hotline-Legacy", "000", "upper")
+    assert db.put("hotline-legacyX", "1", "other family")
+    assert db.get("hotline-legacy", "043262345678") == "social-security"
+    assert db.get("hotline-legacy", "000") is None  # get is an exact key match
+    # the tree statements use LIKE: ASCII case-insensitive, family boundary kept
+    assert [k for k, _ in db.gettree("hotline-legacy")] == [
+        "/Hotline-Legacy/000",
+        "/hotline-legacy/043262345678",
+    ]
+    assert db.deltree("HOTLINE-LEGACY") == 2
+    assert len(db) == 1
+    assert db.deltree("h_tline-legacyX") == 1  # "_" is a LIKE wildcard, as in Asterisk
+    assert db.deltree("nothing") == 0
+
+
+def test_astdb_limits() -> None:
+    db = AstDB()
+    assert not db.put("f" * 200, "k" * 54, "v")  # 200 + 54 + 2 > 255
+    assert db.put("f" * 200, "k" * 53, "v")
+    assert db.put("f", "k", "v" * 400)
+    assert db.get("f", "k") == "v" * 400
+    assert db.get("f", "k", limit=255) == "v" * 255
+    assert not db.delete("f", "missing")
+    assert db.delete("f", "k") and db.get("f", "k") is None
+
+
+def test_db_actions_texts() -> None:
+    actions = AstDBActions(AstDB())
+    assert actions.put(_db_request("DBPut", Key="k"))[0][-1] == ("Message", "No family specified")
+    assert actions.put(_db_request("DBPut", Family="f"))[0][-1] == ("Message", "No key specified")
+    assert actions.get(_db_request("DBGet", Key="k"))[0][-1] == ("Message", "No family specified.")
+    assert actions.put(_db_request("DBPut", Family="f", Key="k"))[0][-1] == (
+        "Message",
+        "Updated database successfully",
+    )
+    (ack, item, done) = actions.get(_db_request("DBGet", Family="f", Key="k"))
+    assert item == [
+        ("Event", "DBGetResponse"),
+        ("Family", "f"),
+        ("Key", "k"),
+        ("Val", ""),
+        ("ActionID", "d"),
+    ]
+    assert done[-2:] == [("EventList", "Complete"), ("ListItems", "1")]
+    (ack, *items, done) = actions.get_tree(_db_request("DBGetTree", Family="f"))
+    assert ack[-1] == ("Message", "Result will follow")
+    assert [i[1] for i in items] == [("Key", "/f/k")] and done[0] == ("Event", "DBGetTreeComplete")
+    assert actions.delete(_db_request("DBDel", Family="f", Key="x"))[0][-1] == (
+        "Message",
+        "Database entry could not be deleted",
+    )
+    assert actions.delete_tree(_db_request("DBDelTree", Family="none"))[0][-1] == (
+        "Message",
+        "Database entry not found",
+    )
+    assert actions.delete_tree(_db_request("DBDelTree", Family="f"))[0][-1] == (
+        "Message",
+        "Key tree deleted successfully",
+    )
+
+
+# --------------------------------------------------------------------------- Command
+
+
+def _command(cli: CliRegistry, command: str | None) -> Message:
+    headers: list[tuple[str, str]] = [("Action", "Command"), ("ActionID", "c")]
+    if command is not None:
+        headers.append(("Command", command))
+    (reply,) = CommandAction(cli)(Request(tuple(headers)))
+    return reply
+
+
+def test_command_framing_errors_and_blacklist() -> None:
+    cli = CliRegistry()
+    cli.register("core show channels", lambda words: ["Channel  Location", "0 active channels"])
+    assert _command(cli, None) == [
+        ("Response", "Error"),
+        ("ActionID", "c"),
+        ("Message", "No command provided"),
+    ]
+    assert _command(cli, "module   load x")[-1] == ("Message", "Command blacklisted")
+    assert _command(cli, "Restart gracefully")[-1] == ("Message", "Command blacklisted")
+    assert _command(cli, "module show")[-1] != ("Message", "Command blacklisted")
+    assert _command(cli, "core show channels") == [
+        ("Response", "Success"),
+        ("ActionID", "c"),
+        ("Message", "Command output follows"),
+        ("Output", "Channel  Location"),
+        ("Output", "0 active channels"),
+    ]
+
+
+def test_unknown_cli_command_text() -> None:
+    cli = CliRegistry()
+    cli.register("core show channels", lambda words: [])
+    cli.register("queue show", lambda words: [])
+    reply = _command(cli, "queue shwo hotline")
+    assert reply[0] == ("Response", "Error")
+    assert reply[2:] == [
+        ("Message", "Command output follows"),
+        (
+            "Output",
+            "No such command 'queue shwo hotline' "
+            "(type 'core show help queue' for other possible commands)",
+        ),
+    ]
+
+
+def test_cli_usage_and_failure_are_errors_with_output() -> None:
+    def usage(words: list[str]) -> list[str]:
+        raise CliShowUsage("Usage: queue show\n       Provides summary information.\n")
+
+    def failed(words: list[str]) -> list[str]:
+        raise CliFailed(["partial"])
+
+    cli = CliRegistry()
+    cli.register("queue show", usage)
+    cli.register("queue reset stats", failed)
+    assert _command(cli, "queue show")[2:] == [
+        ("Message", "Command output follows"),
+        ("Output", "Usage: queue show"),
+        ("Output", "       Provides summary information."),
+    ]
+    reply = _command(cli, "queue reset stats")
+    assert reply[0] == ("Response", "Error")
+    assert reply[-2:] == [("Output", "partial"), ("Output", "Command 'queue reset stats' failed.")]
+
+
+def test_cli_args_are_parsed_like_asterisk() -> None:
+    assert parse_cli_args('  queue show "hotline general" a\\ b') == [
+        "queue",
+        "show",
+        "hotline general",
+        "a b",
+    ]
+    assert parse_cli_args('""') == [""]
+    assert parse_cli_args("\t") == []
