@@ -137,6 +137,38 @@ class ManagerUser:
 UserSpec = ManagerUser | tuple[str, str | Iterable[str], str | Iterable[str]]
 
 
+def users_from_manager_conf(text: str) -> dict[str, ManagerUser]:
+    """The users of a manager.conf: every section but ``[general]`` that has a secret.
+
+    Only what pbxsim uses is read: ``secret``, ``read``, ``write`` (the last line wins,
+    as in Asterisk) and ``allowmultiplelogin`` (``[general]`` default, user override).
+    """
+    sections: dict[str, dict[str, str]] = {}
+    current: dict[str, str] | None = None
+    for raw in text.splitlines():
+        line = raw.split(";", 1)[0].strip()
+        if line.startswith("["):
+            name = line[1 : line.index("]")] if "]" in line else line[1:]
+            current = sections.setdefault(name, {})
+        elif current is not None and "=" in line:
+            key, _, value = line.partition("=")
+            current[key.strip().lower()] = value.lstrip(">").strip()
+    general = sections.get("general", {})
+    default_multiple = general.get("allowmultiplelogin", "yes").lower() in _TRUE
+    users: dict[str, ManagerUser] = {}
+    for name, conf in sections.items():
+        if name == "general" or "secret" not in conf:
+            continue
+        multiple = conf.get("allowmultiplelogin")
+        users[name] = ManagerUser(
+            conf["secret"],
+            conf.get("read", ""),
+            conf.get("write", ""),
+            default_multiple if multiple is None else multiple.lower() in _TRUE,
+        )
+    return users
+
+
 def _as_user(spec: UserSpec) -> ManagerUser:
     if isinstance(spec, ManagerUser):
         return spec

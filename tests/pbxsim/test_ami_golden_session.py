@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from pbxsim.ami_server import AmiServer, ManagerUser
+from pbxsim.ami_server import AmiServer, ManagerUser, users_from_manager_conf
 from pbxsim.astdb import AstDB
 from pbxsim.clock import AsyncioScheduler
 from pbxsim.events import EventBus
@@ -41,22 +41,7 @@ VOLATILE = {"Timestamp", "Uptime", "LastReload"}
 
 
 def load_manager_conf(path: Path) -> dict[str, ManagerUser]:
-    """The users of a manager.conf (`[general]` skipped), enough for these replays."""
-    users: dict[str, ManagerUser] = {}
-    section = ""
-    values: dict[str, dict[str, str]] = {}
-    for raw in path.read_text().splitlines():
-        line = raw.split(";", 1)[0].strip()
-        if line.startswith("[") and line.endswith("]"):
-            section = line[1:-1]
-            values[section] = {}
-        elif "=" in line and section:
-            key, _, value = line.partition("=")
-            values[section][key.strip()] = value.strip()
-    for name, conf in values.items():
-        if name != "general" and "secret" in conf:
-            users[name] = ManagerUser(conf["secret"], conf.get("read", ""), conf.get("write", ""))
-    return users
+    return users_from_manager_conf(path.read_text())
 
 
 class Golden:
@@ -195,3 +180,15 @@ def test_manager_conf_of_the_transcripts_is_read(transcripts_dir: Path) -> None:
     assert user.secret == "rec-secret"
     assert user.readperm & user.writeperm  # both class lists parsed
     assert "originate" in user.write and "originate" not in user.read
+    assert user.allow_multiple_login
+
+
+def test_manager_conf_reader_details() -> None:
+    users = users_from_manager_conf(
+        "[general]\nenabled = yes\nallowmultiplelogin = no\n"
+        "[a] ; comment\nsecret = s1\nread = call\nread = agent ; last wins\n"
+        "[b]\nsecret=s2\nallowmultiplelogin=yes\n[nosecret]\nread=all\n"
+    )
+    assert sorted(users) == ["a", "b"]
+    assert users["a"].read == "agent" and not users["a"].allow_multiple_login
+    assert users["b"].allow_multiple_login and users["b"].readperm == 0
