@@ -470,8 +470,12 @@ class FastAgiSession:
         connect_timeout: float = MAX_AGI_CONNECT,
         sighup: bool | None = None,
         exit_on_hangup: bool | None = None,
+        connect_to: tuple[str, int] | None = None,
     ) -> None:
+        """`connect_to` dials another address than the URL's (a test server, a NAT'd
+        backend) while the environment still shows the URL as written."""
         self.host = host
+        self.connect_to = connect_to
         self.url = url
         self.args = list(args or [])
         self.version = version
@@ -591,8 +595,9 @@ class FastAgiSession:
         if parsed.scheme == "hagi" and not parsed.explicit_port:
             return FAILURE  # SRV lookups are not simulated
         try:
+            address = self.connect_to or (parsed.host, parsed.port)
             reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(parsed.host, parsed.port), self.connect_timeout
+                asyncio.open_connection(*address), self.connect_timeout
             )
         except (OSError, TimeoutError):
             return FAILURE

@@ -176,29 +176,18 @@ async def replay(
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     env = dict(transcript.env)
-    url = env["agi_request"].replace("4573", str(port))
     args = [v for k, v in transcript.env if k.startswith("agi_arg_")]
-    session = FastAgiSession(host, url, args, threadid=int(env["agi_threadid"]))
-    # the transcript's URL carries port 4573; the bytes must show it, not the test port
-    session.url = env["agi_request"]
-    status = await asyncio.wait_for(_run_on(session, port), 10)
+    session = FastAgiSession(
+        host,
+        env["agi_request"],
+        args,
+        threadid=int(env["agi_threadid"]),
+        connect_to=("127.0.0.1", port),
+    )
+    status = await asyncio.wait_for(session.run(), 10)
     server.close()
     await server.wait_closed()
     return status, host, mismatches
-
-
-async def _run_on(session: FastAgiSession, port: int) -> str:
-    """Run `session` but connect to the test server's port."""
-    real = asyncio.open_connection
-
-    async def redirect(host: str, _port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        return await real(host, port)
-
-    asyncio.open_connection = redirect  # type: ignore[assignment]
-    try:
-        return await session.run()
-    finally:
-        asyncio.open_connection = real
 
 
 def press_after(seconds: float, digit: str) -> Callable[[FakeHost], None]:
