@@ -21,7 +21,7 @@ is subscribed, so the Erlang run does not pay for them.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
@@ -41,6 +41,7 @@ from pbxsim.app_queue.members import (
     UNKNOWN,
     Member,
     device_key,
+    device_name,
     member_hash,
     member_status_available,
 )
@@ -251,6 +252,9 @@ class QueueEngine:
         self._by_device: dict[str, list[tuple[Queue, Member]]] = {}
         self._seq = 0
         self._held: list[tuple[str, str, Fields]] | None = None
+        #: asks the device state core for a device never reported yet (ast_device_state),
+        #: e.g. a Local channel's NOT_INUSE; without it such a device is UNKNOWN
+        self.device_query: Callable[[str], str] | None = None
         if conf is not None:
             self.load(conf)
 
@@ -273,9 +277,7 @@ class QueueEngine:
                     wrapuptime=mc.wrapuptime,
                     dynamic=False,
                     now=now,
-                    status=self._device_states.get(
-                        device_key(mc.state_interface or mc.interface), UNKNOWN
-                    ),
+                    status=self._initial_status(mc.state_interface or mc.interface),
                 )
                 self._insert(queue, member)
 
@@ -387,7 +389,7 @@ class QueueEngine:
             wrapuptime=wrapuptime,
             dynamic=True,
             now=self.scheduler.now(),
-            status=self._device_states.get(device_key(state_interface or interface), UNKNOWN),
+            status=self._initial_status(state_interface or interface),
         )
         self._insert(queue, member)
         self._devstate(f"Queue:{queue.name}_pause_{interface}", "INUSE" if paused else "NOT_INUSE")
@@ -477,6 +479,14 @@ class QueueEngine:
         member.pending = False
         self._member_event("QueueMemberStatus", queue, member)
         self._update_avail(queue)
+
+    def _initial_status(self, state_interface: str) -> int:
+        key = device_key(state_interface)
+        if key in self._device_states:
+            return self._device_states[key]
+        if self.device_query is not None:
+            return DEVICE_STATE_CODES.get(self.device_query(device_name(state_interface)), UNKNOWN)
+        return UNKNOWN
 
     def device_state(self, device: str) -> str:
         return DEVICE_STATE_NAMES[self._device_states.get(device_key(device), UNKNOWN)]

@@ -39,18 +39,20 @@ DEVICE_STATE_TEXT = (
 )
 
 
-def device_key(state_interface: str) -> str:
-    """The device name a state interface is matched against (device_state_cb).
-
-    `Local/1001@ctx/n` reports device state as `Local/1001@ctx`: the options after the
-    second slash are dropped. Matching is case-insensitive.
-    """
-    key = state_interface
-    if key.lower().startswith("local/"):
-        slash = key.find("/", 6)
+def device_name(state_interface: str) -> str:
+    """The device a state interface reports through (device_state_cb): for
+    `Local/1001@ctx/n` that is `Local/1001@ctx`, the options after the second slash
+    are dropped."""
+    if state_interface.lower().startswith("local/"):
+        slash = state_interface.find("/", 6)
         if slash >= 0:
-            key = key[:slash]
-    return key.lower()
+            return state_interface[:slash]
+    return state_interface
+
+
+def device_key(state_interface: str) -> str:
+    """`device_name`, case-folded: device names match case-insensitively."""
+    return device_name(state_interface).lower()
 
 
 def _compress_char(c: int) -> int:
