@@ -1,0 +1,198 @@
+"""Statistical checks of the traffic model. Every tolerance is computed from the sample
+size (about 4.5 standard errors), so the tests are strict yet do not flake for a seed."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from pbxsim.clock import VirtualScheduler
+from pbxsim.traffic import (
+    DAY,
+    HOUR,
+    Caller,
+    CallerMix,
+    CallerSource,
+    Distribution,
+    HourlyProfile,
+    SeatBehaviour,
+    generate_callers,
+    load_legacy_numbers,
+    poisson_arrivals,
+    seat_response,
+)
+
+Z = 4.5
+START = 1_795_000_000.0 - (1_795_000_000.0 + 8 * HOUR) % DAY  # local (UTC+8) midnight
+
+
+def within(observed: float, expected: float, std_error: float) -> bool:
+    return abs(observed - expected) <= Z * std_error
+
+
+def test_homogeneous_poisson_counts_and_gaps() -> None:
+    rng = random.Random(1)
+    lam = 0.5  # per second
+    horizon = 20_000.0
+    times = list(poisson_arrivals(rng, 0.0, horizon, lambda t: lam, lambda t: math.inf))
+    n = len(times)
+    assert within(n, lam * horizon, math.sqrt(lam * horizon))
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    mean = sum(gaps) / len(gaps)
+    assert within(mean, 1 / lam, (1 / lam) / math.sqrt(len(gaps)))
+    # exponential gaps: P(gap > mean) = e^-1
+    share = sum(g > 1 / lam for g in gaps) / len(gaps)
+    p = math.exp(-1)
+    assert within(share, p, math.sqrt(p * (1 - p) / len(gaps)))
+    assert times == sorted(times) and all(0 <= t < horizon for t in times)
+
+
+def test_hourly_profile_shapes_the_day() -> None:
+    rng = random.Random(2)
+    profile = HourlyProfile()
+    calls_per_day = 40_000.0
+    callers = list(generate_callers(rng, START, START + DAY, calls_per_day, profile))
+    per_hour = Counter(profile.local_hour(c.arrival) for c in callers)
+    for hour in range(24):
+        expected = calls_per_day * profile.share(hour)
+        assert within(per_hour[hour], expected, math.sqrt(expected)), hour
+    # the 12345 shape: night trough, two peaks
+    assert per_hour[3] < per_hour[10] / 10
+    assert per_hour[10] > per_hour[12] and per_hour[15] > per_hour[12]
+    assert [c.index for c in callers] == list(range(len(callers)))
+
+
+def test_profile_uses_local_time() -> None:
+    profile = HourlyProfile()
+    assert profile.local_hour(START) == 0
+    assert profile.local_hour(START + 9.5 * HOUR) == 9
+    assert profile.hour_end(START + 9.5 * HOUR) == START + 10 * HOUR
+    assert HourlyProfile(utc_offset_hours=0).local_hour(START) == 16
+    with pytest.raises(ValueError):
+        HourlyProfile((1.0,) * 23)
+
+
+@pytest.fixture
+def legacy_csv(transcripts_dir: Path) -> Path:
+    return transcripts_dir.parents[1] / "data" / "legacy_numbers.csv"
+
+
+def test_caller_mix_ivr_legacy_and_patience(legacy_csv: Path) -> None:
+    mix = CallerMix.with_legacy_csv(legacy_csv, share=0.2)
+    legacy = mix.legacy_numbers
+    rng = random.Random(3)
+    callers = list(generate_callers(rng, START, START + DAY, 20_000.0, HourlyProfile(), mix))
+    n = len(callers)
+    legacy_share = sum(c.legacy for c in callers) / n
+    assert within(legacy_share, 0.2, math.sqrt(0.2 * 0.8 / n))
+    assert all(c.dialed_number in legacy for c in callers if c.legacy)
+    assert all(c.dialed_number == "12345" for c in callers if not c.legacy)
+    total = sum(w for _, w in mix.ivr_choices)
+    pressed = Counter(c.ivr_digits for c in callers)
+    for digits, weight in mix.ivr_choices:
+        p = weight / total
+        assert within(pressed[digits] / n, p, math.sqrt(p * (1 - p) / n)), digits
+    assert (pressed[""] + pressed["0"]) / n > 0.5  # most press nothing or 0
+    mean_patience = sum(c.patience for c in callers) / n
+    assert within(mean_patience, 120.0, 120.0 / math.sqrt(n))
+    assert all(len(c.caller_number) == 11 and c.caller_number.isdigit() for c in callers)
+
+
+def test_legacy_numbers_from_csv(tmp_path: Path, legacy_csv: Path) -> None:
+    numbers = load_legacy_numbers(legacy_csv)
+    assert "043262264412" in numbers and "12333" in numbers
+    merged = load_legacy_numbers(legacy_csv, modes=("merge",))
+    assert "12333" not in merged and set(merged) < set(numbers)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("number,mode\n")
+    with pytest.raises(ValueError):
+        load_legacy_numbers(empty)
+    with pytest.raises(ValueError):
+        CallerMix(legacy_share=0.1)  # a share of nothing
+
+
+@pytest.mark.parametrize(
+    "dist",
+    [Distribution.exponential(90.0), Distribution.lognormal(240.0, 0.6), Distribution.fixed(5.0)],
+)
+def test_distribution_means(dist: Distribution) -> None:
+    rng = random.Random(4)
+    n = 40_000
+    values = [dist.draw(rng) for _ in range(n)]
+    assert all(v > 0 for v in values)
+    mean = sum(values) / n
+    assert within(mean, dist.mean, dist.std / math.sqrt(n) or 1e-12)
+    if dist.kind == "lognormal":
+        # the median of a lognormal is exp(mu)
+        median = sorted(values)[n // 2]
+        expected = math.exp(math.log(dist.mean) - dist.sigma**2 / 2)
+        assert abs(median / expected - 1) < Z * 1.2533 * dist.sigma / math.sqrt(n)
+
+
+def test_seat_behaviour() -> None:
+    behaviour = SeatBehaviour(no_answer_probability=0.1)
+    rng = random.Random(5)
+    n = 30_000
+    responses = [seat_response(rng, behaviour) for _ in range(n)]
+    missed = sum(not r.answers for r in responses) / n
+    assert within(missed, 0.1, math.sqrt(0.1 * 0.9 / n))
+    talk = sum(r.talk_time for r in responses) / n
+    assert within(talk, 240.0, behaviour.talk_time.std / math.sqrt(n))
+    delay = sum(r.answer_delay for r in responses) / n
+    assert within(delay, 3.0, behaviour.answer_delay.std / math.sqrt(n))
+    with pytest.raises(ValueError):
+        SeatBehaviour(no_answer_probability=1.5)
+
+
+def test_same_seed_same_day() -> None:
+    a = list(generate_callers(random.Random(7), START, START + 4 * HOUR, 5000.0))
+    b = list(generate_callers(random.Random(7), START, START + 4 * HOUR, 5000.0))
+    c = list(generate_callers(random.Random(8), START, START + 4 * HOUR, 5000.0))
+    assert a == b and a != c
+
+
+def test_caller_source_on_the_scheduler() -> None:
+    scheduler = VirtualScheduler(start=START + 9 * HOUR)
+    seen: list[tuple[float, Caller]] = []
+    source = CallerSource(
+        scheduler,
+        random.Random(9),
+        calls_per_day=24 * 3600.0,  # one call per second on a flat profile
+        on_caller=lambda caller: seen.append((scheduler.now(), caller)),
+        profile=HourlyProfile.flat(),
+    )
+    source.start(until=scheduler.now() + 2000.0)
+    assert scheduler.pending() == 1  # only the next arrival is scheduled
+    scheduler.run()
+    assert all(now == caller.arrival for now, caller in seen)
+    assert [c.index for _, c in seen] == list(range(len(seen)))
+    assert within(len(seen), 2000.0, math.sqrt(2000.0))
+    assert not source.running and source.generated == len(seen)
+    # the same seed through the pure generator gives the same callers
+    pure = list(
+        generate_callers(
+            random.Random(9), START + 9 * HOUR, START + 9 * HOUR + 2000.0, 86400.0,
+            HourlyProfile.flat(),
+        )
+    )  # fmt: skip
+    assert pure == [c for _, c in seen]
+
+
+def test_caller_source_stop_from_callback() -> None:
+    scheduler = VirtualScheduler(start=START)
+    seen: list[Caller] = []
+
+    def arrive(caller: Caller) -> None:
+        seen.append(caller)
+        if len(seen) == 5:
+            source.stop()
+
+    source = CallerSource(scheduler, random.Random(10), 86400.0, arrive, HourlyProfile.flat())
+    source.start()
+    scheduler.run(until=START + 3600.0)
+    assert len(seen) == 5 and scheduler.pending() == 0
