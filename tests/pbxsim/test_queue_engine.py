@@ -1,0 +1,392 @@
+"""The queue engine without channels: strategies, penalties, wrap-up, ringinuse,
+joinempty, priorities, abandon, timeouts and the per-path event/variable order."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from pbxsim.app_queue.config import QueueConfig, QueuesConf
+from pbxsim.app_queue.engine import QueueEngine, QueueEntry, RingAttempt
+from pbxsim.clock import VirtualScheduler
+from pbxsim.events import AmiEvent, EventBus, Fields
+
+T0 = 1_795_000_000.0
+
+
+class Host:
+    """Records what the engine asks of the channel side; answers when told to."""
+
+    def __init__(self, rig: Rig, name: str) -> None:
+        self.rig = rig
+        self.name = name
+        self.vars: dict[str, str] = {}
+        self.log: list[str] = []
+        self.ringing: list[RingAttempt] = []
+        self.status: str | bool | None = False  # False: Queue() has not returned
+        self.refuse: set[str] = set()
+
+    def caller_block(self) -> Fields:
+        return [("Channel", self.name), ("Uniqueid", f"u-{self.name}")]
+
+    def dest_block(self, attempt: RingAttempt) -> Fields:
+        return [("DestChannel", attempt.member.interface)]
+
+    def set_var(self, name: str, value: str) -> None:
+        self.vars[name] = value
+        self.log.append(f"var {name}={value}")
+
+    def hold_start(self, musicclass: str) -> None:
+        self.log.append(f"moh start {musicclass}")
+
+    def hold_stop(self) -> None:
+        self.log.append("moh stop")
+
+    def ring(self, attempt: RingAttempt) -> bool:
+        if attempt.member.interface in self.refuse:
+            return False
+        self.log.append(f"ring {attempt.member.interface}")
+        return True
+
+    def dial_begin(self, attempt: RingAttempt) -> None:
+        self.ringing.append(attempt)
+        self.rig.order.append(attempt.member.interface)
+
+    def end_ring(self, attempt: RingAttempt, status: str) -> None:
+        self.log.append(f"end {attempt.member.interface} {status}")
+        self.ringing.remove(attempt)
+
+    def connect(self, attempt: RingAttempt) -> None:
+        self.log.append(f"connect {attempt.member.interface}")
+        self.ringing.remove(attempt)
+
+    def finished(self, status: str | None) -> None:
+        self.status = status
+        self.log.append(f"finished {status}")
+
+    def answer(self, interface: str) -> None:
+        attempt = next(a for a in self.ringing if a.member.interface == interface)
+        self.rig.engine.answered(attempt)
+
+
+class Rig:
+    def __init__(self, **queue: object) -> None:
+        self.scheduler = VirtualScheduler(start=T0)
+        self.bus = EventBus()
+        self.events: list[AmiEvent] = []
+        self.bus.subscribe(self.events.append)
+        config = QueueConfig(name="q", **queue)  # type: ignore[arg-type]
+        self.engine = QueueEngine(
+            self.scheduler, self.bus, random.Random(7), QueuesConf(queues=(config,))
+        )
+        self.order: list[str] = []
+
+    def add(self, *interfaces: str, **kwargs: object) -> None:
+        for interface in interfaces:
+            self.engine.device_state_changed(interface, "NOT_INUSE")
+            assert self.engine.add_member("q", interface, **kwargs) == "ok"  # type: ignore[arg-type]
+
+    def join(self, name: str = "caller", **kwargs: object) -> tuple[Host, QueueEntry]:
+        host = Host(self, name)
+        entry = self.engine.join("q", host, **kwargs)  # type: ignore[arg-type]
+        assert isinstance(entry, QueueEntry), entry
+        return host, entry
+
+    def call(self, member_answers: str | None = None, talk: float = 10.0) -> str:
+        """One caller, answered by whoever rings first (or `member_answers`)."""
+        host, entry = self.join()
+        self.scheduler.run(until=self.scheduler.now())
+        assert host.ringing, "nobody rang"
+        interface = member_answers or host.ringing[0].member.interface
+        host.answer(interface)
+        self.scheduler.run(until=self.scheduler.now() + talk)
+        self.engine.call_ended(entry, "agent")
+        return interface
+
+    def names(self, *wanted: str) -> list[str]:
+        return [e.name for e in self.events if not wanted or e.name in wanted]
+
+
+def test_ringall_rings_everyone_in_reverse_listing_order_and_cancels_losers() -> None:
+    rig = Rig(strategy="ringall", timeout=5)
+    rig.add("Local/3001@a/n", "Local/3002@a/n", "Local/2001@a/n")
+    host, _ = rig.join()
+    # ami-2.log: listed 3001, 3002, 2001; rung 2001, 3002, 3001
+    assert rig.order == ["Local/2001@a/n", "Local/3002@a/n", "Local/3001@a/n"]
+    rig.scheduler.run(until=T0 + 1)
+    host.answer("Local/2001@a/n")
+    assert host.log[-7:] == [
+        "end Local/3002@a/n CANCEL",
+        "end Local/3001@a/n CANCEL",
+        "moh stop",
+        "var QUEUEPOSITION=1",
+        "var QUEUEWAIT=1",
+        "var QUEUEWAIT_MS=1000",
+        "connect Local/2001@a/n",
+    ]
+    assert "AgentRingNoAnswer" not in rig.names()
+    assert rig.names("AgentCalled", "QueueCallerLeave", "AgentConnect") == [
+        "AgentCalled",
+        "AgentCalled",
+        "AgentCalled",
+        "QueueCallerLeave",
+        "AgentConnect",
+    ]
+    connect = rig.events[-1]
+    assert connect.get("HoldTime") == "1" and connect.get("RingTime") == "1"
+
+
+def test_penalty_tiers_skip_to_next_tier_only_when_lower_is_unavailable() -> None:
+    rig = Rig(strategy="ringall")
+    rig.add("PJSIP/p0", penalty=0)
+    rig.add("PJSIP/p1", penalty=1)
+    host, _ = rig.join()
+    assert rig.order == ["PJSIP/p0"]
+    host.answer("PJSIP/p0")
+    rig.engine.set_paused("PJSIP/p0", True, "q", "meal")
+    rig.order.clear()
+    rig.join("second")
+    assert rig.order == ["PJSIP/p1"]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "expected"),
+    [
+        ("rrmemory", ["PJSIP/a", "PJSIP/b", "PJSIP/c", "PJSIP/a", "PJSIP/b"]),
+        ("rrordered", ["PJSIP/a", "PJSIP/b", "PJSIP/c", "PJSIP/a", "PJSIP/b"]),
+        ("linear", ["PJSIP/a", "PJSIP/a", "PJSIP/a", "PJSIP/a", "PJSIP/a"]),
+    ],
+)
+def test_sequential_strategies(strategy: str, expected: list[str]) -> None:
+    rig = Rig(strategy=strategy)
+    rig.add("PJSIP/a", "PJSIP/b", "PJSIP/c")
+    assert [rig.call() for _ in expected] == expected
+
+
+def _listing(rig: Rig) -> list[str]:
+    queue = rig.engine.queue("q")
+    assert queue is not None
+    return [m.interface for m in queue.members]
+
+
+def test_fewestcalls_ties_go_to_the_member_listed_last() -> None:
+    rig = Rig(strategy="fewestcalls")
+    rig.add("PJSIP/a", "PJSIP/b", "PJSIP/c")
+    backwards = _listing(rig)[::-1]
+    assert [rig.call() for _ in range(6)] == backwards * 2
+
+
+def test_leastrecent_prefers_the_member_idle_longest() -> None:
+    rig = Rig(strategy="leastrecent")
+    rig.add("PJSIP/a", "PJSIP/b", "PJSIP/c")
+    first = [rig.call(talk=5) for _ in range(3)]
+    assert sorted(first) == ["PJSIP/a", "PJSIP/b", "PJSIP/c"]
+    assert [rig.call(talk=5) for _ in range(3)] == first  # oldest lastcall first
+
+
+def test_random_uses_the_injected_rng_and_reaches_everyone() -> None:
+    rig = Rig(strategy="random")
+    rig.add("PJSIP/a", "PJSIP/b", "PJSIP/c")
+    picks = [rig.call(talk=1) for _ in range(30)]
+    assert set(picks) == {"PJSIP/a", "PJSIP/b", "PJSIP/c"}
+    again = Rig(strategy="random")
+    again.add("PJSIP/a", "PJSIP/b", "PJSIP/c")
+    assert [again.call(talk=1) for _ in range(30)] == picks
+
+
+def test_ringinuse_no_skips_a_busy_device_but_ringinuse_yes_rings_it() -> None:
+    for ringinuse in (False, True):
+        rig = Rig(strategy="ringall", ringinuse=ringinuse)
+        rig.add("PJSIP/a", "PJSIP/b")
+        rig.engine.device_state_changed("PJSIP/a", "INUSE")
+        rig.join()
+        everyone = _listing(rig)[::-1]
+        assert rig.order == (everyone if ringinuse else ["PJSIP/b"])
+
+
+def test_wrapup_blocks_the_member_until_it_ends() -> None:
+    rig = Rig(strategy="rrmemory", wrapuptime=3, retry=1)
+    rig.add("PJSIP/a")
+    rig.call(talk=2)
+    done_at = rig.scheduler.now()
+    host, _ = rig.join("next")
+    assert host.ringing == []
+    rig.scheduler.run(until=done_at + 2.5)
+    assert host.ringing == []
+    rig.scheduler.run(until=done_at + 3.0)
+    assert [a.member.interface for a in host.ringing] == ["PJSIP/a"]
+
+
+def test_ring_no_answer_then_retry() -> None:
+    rig = Rig(strategy="rrmemory", timeout=4, retry=1)
+    rig.add("PJSIP/a")
+    host, _ = rig.join()
+    rig.scheduler.run(until=T0 + 4)
+    rna = [e for e in rig.events if e.name == "AgentRingNoAnswer"]
+    assert [e.get("RingTime") for e in rna] == ["4000"]
+    assert host.log[-1] == "end PJSIP/a NOANSWER"
+    rig.scheduler.run(until=T0 + 4.9)
+    assert rig.names("AgentCalled") == ["AgentCalled"]
+    rig.scheduler.run(until=T0 + 5)
+    assert rig.names("AgentCalled") == ["AgentCalled", "AgentCalled"]
+
+
+def test_busy_member_hands_over_to_the_next_in_the_same_round() -> None:
+    rig = Rig(strategy="linear")
+    rig.add("PJSIP/a", "PJSIP/b")
+    host, _ = rig.join()
+    rig.engine.ring_failed(host.ringing[0], "BUSY")
+    assert rig.order == ["PJSIP/a", "PJSIP/b"]
+    assert host.log[-2:] == ["end PJSIP/a BUSY", "ring PJSIP/b"]
+
+
+def test_joinempty_refuses_without_a_join_event() -> None:
+    rig = Rig(joinempty=frozenset({"paused", "unavailable", "invalid", "unknown"}))
+    host = Host(rig, "c")
+    assert rig.engine.join("q", host) == "JOINEMPTY"
+    assert host.vars["QUEUESTATUS"] == "JOINEMPTY"
+    assert "QueueCallerJoin" not in rig.names()
+    assert host.status is False  # the application returns on its own, not via finished()
+
+
+def test_maxlen_and_unknown_queue() -> None:
+    rig = Rig(maxlen=1)
+    rig.join()
+    host = Host(rig, "c2")
+    assert rig.engine.join("q", host) == "FULL"
+    assert rig.engine.join("nope", Host(rig, "c3")) == "UNKNOWN"
+
+
+def test_caller_priority_jumps_ahead() -> None:
+    rig = Rig()
+    rig.add("PJSIP/a")
+    rig.engine.set_paused("PJSIP/a", True)
+    _, e1 = rig.join("first")
+    _, e2 = rig.join("second", prio=10)
+    joins = [e for e in rig.events if e.name == "QueueCallerJoin"]
+    assert [(e.get("Position"), e.get("Count")) for e in joins] == [("1", "1"), ("1", "2")]
+    assert (e2.pos, e1.pos) == (1, 2)
+
+
+def test_abandon_path_order_and_statistics() -> None:
+    rig = Rig(servicelevel=15)
+    rig.add("PJSIP/a")
+    rig.engine.set_paused("PJSIP/a", True)
+    host, entry = rig.join()
+    rig.scheduler.run(until=T0 + 5)
+    rig.engine.abandon(entry)
+    assert host.log[-10:] == [
+        "moh stop",
+        "var QUEUEWAIT=5",
+        "var QUEUEWAIT_MS=5000",
+        "var DIALEDTIME=5",
+        "var DIALEDTIME_MS=5000",
+        "var ANSWEREDTIME=0",
+        "var ANSWEREDTIME_MS=0",
+        "var ABANDONED=TRUE",
+        "var QUEUEPOSITION=1",
+        "finished None",
+    ]
+    assert rig.names("QueueCallerAbandon", "QueueCallerLeave", "DeviceStateChange")[-3:] == [
+        "QueueCallerAbandon",
+        "DeviceStateChange",
+        "QueueCallerLeave",
+    ]
+    abandon = next(e for e in rig.events if e.name == "QueueCallerAbandon")
+    assert [(k, v) for k, v in abandon.fields][2:] == [
+        ("Queue", "q"),
+        ("Position", "1"),
+        ("OriginalPosition", "1"),
+        ("HoldTime", "5"),
+    ]
+    queue = rig.engine.queue("q")
+    assert queue is not None
+    assert (queue.abandoned, queue.abandoned_in_sl, queue.service_level_perf()) == (
+        1,
+        1,
+        (0.0, 100.0),
+    )
+
+
+def test_timeout_exits_with_status_after_the_app_timeout() -> None:
+    rig = Rig(retry=1)
+    rig.add("PJSIP/a")
+    rig.engine.set_paused("PJSIP/a", True)
+    host, _ = rig.join(timeout=4)
+    rig.scheduler.run(until=T0 + 3.9)
+    assert host.status is False
+    rig.scheduler.run(until=T0 + 4)
+    assert host.status == "TIMEOUT"
+    order = [line for line in host.log if not line.startswith(("var DIALED", "var ANSWERED"))]
+    assert order[-7:] == [
+        "var ABANDONED=TRUE",
+        "var QUEUEWAIT=4",
+        "var QUEUEWAIT_MS=4000",
+        "moh stop",
+        "var QUEUEPOSITION=1",
+        "var QUEUESTATUS=TIMEOUT",
+        "finished TIMEOUT",
+    ]
+
+
+def test_leavewhenempty_leaves_with_leaveempty() -> None:
+    rig = Rig(leavewhenempty=frozenset({"paused"}))
+    rig.add("PJSIP/a")
+    host, _ = rig.join()
+    rig.engine.set_paused("PJSIP/a", True)
+    rig.engine.ring_failed(host.ringing[0], "BUSY")
+    assert host.status == "LEAVEEMPTY"
+
+
+def test_completion_updates_member_and_queue_counters() -> None:
+    rig = Rig(strategy="ringall", servicelevel=15)
+    rig.add("Local/2001@a/n")
+    host, entry = rig.join()
+    rig.scheduler.run(until=T0 + 1)
+    host.answer("Local/2001@a/n")
+    rig.engine.device_state_changed("Local/2001@a", "INUSE")
+    status = [e for e in rig.events if e.name == "QueueMemberStatus"][-1]
+    assert (status.get("InCall"), status.get("Status"), status.get("CallsTaken")) == ("1", "2", "0")
+    rig.scheduler.run(until=T0 + 5)
+    rig.engine.call_ended(entry, "agent")
+    rig.engine.device_state_changed("Local/2001@a", "NOT_INUSE")
+    complete = next(e for e in rig.events if e.name == "AgentComplete")
+    assert [(k, v) for k, v in complete.fields][-3:] == [
+        ("HoldTime", "1"),
+        ("TalkTime", "4"),
+        ("Reason", "agent"),
+    ]
+    status = [e for e in rig.events if e.name == "QueueMemberStatus"][-1]
+    assert (status.get("InCall"), status.get("Status"), status.get("CallsTaken")) == ("0", "1", "1")
+    assert status.get("LastCall") == str(int(T0 + 5))
+    queue = rig.engine.queue("q")
+    assert queue is not None
+    assert (queue.completed, queue.holdtime, queue.talktime) == (1, 1, 4)
+    assert host.status is None  # no `c` option: the caller is hung up
+
+
+def test_continue_option_sets_queuestatus_continue() -> None:
+    rig = Rig()
+    rig.add("PJSIP/a")
+    host, entry = rig.join(continue_on_hangup=True)
+    host.answer("PJSIP/a")
+    rig.engine.call_ended(entry, "agent")
+    assert host.status == "CONTINUE" and host.vars["QUEUESTATUS"] == "CONTINUE"
+
+
+def test_member_status_avail_and_pause_devices() -> None:
+    rig = Rig(ringinuse=False)
+    rig.add("Local/2102@a/n", state_interface="Custom:2102")
+    rig.events.clear()
+    rig.engine.device_state_changed("Custom:2102", "INUSE")
+    assert [(e.name, e.get("Device"), e.get("State"), e.get("Status")) for e in rig.events] == [
+        ("QueueMemberStatus", None, None, "2"),
+        ("DeviceStateChange", "Queue:q_avail", "INUSE", None),
+    ]
+    rig.events.clear()
+    rig.engine.set_paused("Local/2102@a/n", True, reason="meeting")
+    assert [(e.name, e.get("Device")) for e in rig.events] == [
+        ("DeviceStateChange", "Queue:q_pause_Local/2102@a/n"),
+        ("QueueMemberPause", None),
+    ]
