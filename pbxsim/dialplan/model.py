@@ -84,15 +84,42 @@ class Context:
     includes: list[str] = field(default_factory=list)
     file: str = ""
     line: int = 0
+    _keys: list[_ExtKey] = field(default_factory=list, repr=False)
+    _index: tuple[dict[str, list[Extension]], list[Extension]] | None = field(
+        default=None, repr=False
+    )
+
+    def candidates(self, exten: str, mode: MatchMode) -> list[Extension]:
+        """Extensions that may match `exten`, in `ext_cmp` order.
+
+        For a complete match only the literal extensions equal to `exten` (a dict
+        lookup) and the patterns can match, and literals sort first: a big generated
+        DID map stays cheap to search.
+        """
+        if mode is not MatchMode.MATCH:
+            return self.extensions
+        if self._index is None:
+            literals: dict[str, list[Extension]] = {}
+            patterns: list[Extension] = []
+            for ext in self.extensions:
+                if ext.is_pattern:
+                    patterns.append(ext)
+                else:
+                    literals.setdefault(ext.name.replace("-", ""), []).append(ext)
+            self._index = (literals, patterns)
+        literals, patterns = self._index
+        return literals.get(exten.replace("-", ""), []) + patterns
 
     def get_or_add(self, name: str, cidmatch: str | None) -> Extension:
+        """The extension `name` (`ext_cmp`-equal, so `12-34` is `1234`), created in order."""
         key = _ExtKey(name, cidmatch)
-        keys = [e.sort_key() for e in self.extensions]
-        pos = bisect.bisect_left(keys, key)
-        if pos < len(keys) and keys[pos] == key:
+        pos = bisect.bisect_left(self._keys, key)
+        if pos < len(self._keys) and self._keys[pos] == key:
             return self.extensions[pos]
         ext = Extension(name, cidmatch)
         self.extensions.insert(pos, ext)
+        self._keys.insert(pos, key)
+        self._index = None
         return ext
 
 
@@ -116,7 +143,7 @@ class Dialplan:
         if ctx is None or context in seen:
             return []
         seen.add(context)
-        found = [e for e in ctx.extensions if e.matches(exten, callerid, mode)]
+        found = [e for e in ctx.candidates(exten, mode) if e.matches(exten, callerid, mode)]
         for inc in ctx.includes:
             found.extend(self._walk(inc, exten, callerid, mode, seen))
         return found

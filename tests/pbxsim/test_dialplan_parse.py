@@ -126,3 +126,18 @@ def test_errors_carry_file_and_line(text: str, message: str, line: int) -> None:
     assert message in str(info.value)
     assert info.value.line == line and info.value.file == "x.conf"
     assert str(info.value).startswith(f"x.conf:{line}: ")
+
+
+def test_generated_did_map_lookups() -> None:
+    """A `#include did_map.conf` of thousands of literal DIDs plus a catch-all pattern."""
+    lines = ["[did]", "exten => _X.,1,NoOp(default)", "exten => 0432-6234-5678,1,NoOp(dashed)"]
+    lines += [f"exten => 0431{n:08d},1,Goto(q{n % 7},s,1)" for n in range(3000)]
+    plan = parse_dialplan("\n".join(lines))
+    assert plan.contexts["did"].extensions[-1].name == "_X."  # literals sort first
+    assert plan.find("did", "043100002999")[0].data == "q3,s,1"
+    assert plan.find("did", "043262345678")[0].data == "dashed"  # '-' is decoration
+    assert plan.find("did", "99")[0].data == "default"
+    # a literal without the wanted priority falls through to the pattern (pbx.c)
+    hit = plan.find_priority("did", "043100000001", 1)
+    assert hit is not None and hit[0].name == "043100000001"
+    assert plan.find_priority("did", "043100000001", 2) is None
