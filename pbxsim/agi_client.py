@@ -113,6 +113,25 @@ class AgiHost(Protocol):
 
     def music_on_hold(self, on: bool, moh_class: str | None) -> None: ...
 
+    def locate(self, context: str, exten: str, priority: str) -> int | None:
+        """A priority number or label at `context,exten` that exists; None if not."""
+        ...
+
+    def run_subroutine(
+        self,
+        context: str,
+        exten: str,
+        priority: int,
+        args: str | None,
+        done: Callable[[bool], None],
+    ) -> int:
+        """`Gosub(context,exten,priority(args))` run to its Return() (app_stack.c).
+
+        Returns Gosub's own result (0 started; non-zero: not started, `done` is never
+        called); `done(returned)` tells whether the routine returned normally.
+        """
+        ...
+
 
 # --------------------------------------------------------------------------- usage texts
 
@@ -191,6 +210,8 @@ _DESCRIPTIONS: dict[str, str] = {
             enabled by setting the <variable>AGIEXECFULL</variable> variable to
             <literal>yes</literal>.</para>
         </note>""",
+    "gosub": """<para>Cause the channel to execute the specified dialplan subroutine,
+        returning to the dialplan with execution of a Return().</para>""",
     "get data": """
         <para>Stream the given <replaceable>file</replaceable>, and receive DTMF data.</para>
         <para>Returns the digits received from the channel at the other end.</para>""",
@@ -539,6 +560,7 @@ class FastAgiSession:
             (("speech", "activate", "grammar"), self._speech_args(4), False),
             (("speech", "deactivate", "grammar"), self._speech_args(4), False),
             (("speech", "recognize"), self._speech_recognize, False),
+            (("gosub",), self._gosub, False),  # registered later, by app_stack
         ]
 
     # ------------------------------------------------------------------ wire
@@ -1164,6 +1186,35 @@ class FastAgiSession:
         res = await self._wait_digit(int(m.group(0)))
         self._send(f"200 result={res}\n")
         return _RESULT_SUCCESS if res >= 0 else _RESULT_FAILURE
+
+    async def _gosub(self, argv: list[str]) -> int:
+        if len(argv) not in (4, 5):
+            return _RESULT_SHOWUSAGE
+        context, exten = argv[1], argv[2]
+        m = re.match(r"\s*[+-]?\d+", argv[3])
+        wanted = str(int(m.group(0))) if m and int(m.group(0)) >= 1 else argv[3]
+        priority = self.host.locate(context, exten, wanted)
+        if priority is None:
+            self._send("200 result=-1 Gosub label not found\n")
+            return _RESULT_FAILURE
+        loop = asyncio.get_running_loop()
+        returned: asyncio.Future[bool] = loop.create_future()
+
+        def finished(normal: bool) -> None:
+            if not returned.done():
+                returned.set_result(normal)
+
+        res = self.host.run_subroutine(
+            context, exten, priority, argv[4] if len(argv) == 5 else None, finished
+        )
+        if res:
+            self._send(f"200 result={res} Gosub failed\n")
+            return _RESULT_SUCCESS
+        self._send("100 result=0 Trying...\n")
+        await self._drain()
+        normal = await returned
+        self._send(f"200 result=0 Gosub complete{'' if normal else ' (abnormal exit)'}\n")
+        return _RESULT_SUCCESS
 
     async def _speech_none(self, argv: list[str]) -> int:
         # no speech engine is loaded: create fails, and there is never an object

@@ -107,6 +107,22 @@ class FakeHost:
     def music_on_hold(self, on: bool, moh_class: str | None) -> None:
         pass
 
+    def locate(self, context: str, exten: str, priority: str) -> int | None:
+        known = {("sub", "s", "1"): 1, ("sub", "s", "start"): 1, ("sub", "s", "bad"): 3}
+        return known.get((context, exten, priority))
+
+    def run_subroutine(
+        self,
+        context: str,
+        exten: str,
+        priority: int,
+        args: str | None,
+        done: Callable[[bool], None],
+    ) -> int:
+        self.apps.append(("Gosub", f"{context},{exten},{priority}({args or ''})"))
+        self.scheduler.call_later(0.5, done, priority == 1)
+        return 0
+
     # the simulated caller
     def press(self, digit: str) -> None:
         for callback in list(self._dtmf):
@@ -358,6 +374,19 @@ async def test_garbage_and_usage_errors() -> None:
     assert await server.ask("SET PRIORITY fallback") == "200 result=0\n"
     assert host.gotos == [(None, None, 9)]
     assert await server.ask("WAIT FOR DIGIT 100") == "200 result=0\n"
+    assert await server.ask("GOSUB sub s start a,b", 2) == (
+        "100 result=0 Trying...\n200 result=0 Gosub complete\n"
+    )
+    assert ("Gosub", "sub,s,1(a,b)") in host.apps
+    assert await server.ask("GOSUB sub s bad", 2) == (
+        "100 result=0 Trying...\n200 result=0 Gosub complete (abnormal exit)\n"
+    )
+    assert await server.ask("GOSUB sub s nolabel") == "200 result=-1 Gosub label not found\n"
+    assert await server.ask("GOSUB sub", 3) == (
+        "520-Invalid command syntax.  Proper usage follows:\n"
+        "Cause the channel to execute the specified dialplan subroutine, returning to the "
+        "dialplan with execution of a Return().\n520 End of proper usage.\n"
+    )
     assert await server.ask('STREAM FILE nosuchfile ""') == "200 result=-1 endpos=0\n"
     assert await server.ask('STREAM FILE beep ""') == "200 result=0 endpos=2400\n"
     assert host.varsets[-1] == ("PLAYBACKSTATUS", "SUCCESS")
