@@ -21,6 +21,7 @@ import argparse
 import json
 import math
 import random
+import statistics
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from pbxsim.clock import Handle, VirtualScheduler
 from pbxsim.events import EventBus, Fields
 
 QUEUE = "erlang"
+BATCHES = 20
 
 
 # --------------------------------------------------------------------------- theory
@@ -108,12 +110,13 @@ def erlang_a_reference(
 class _Caller:
     """One simulated caller: the engine's CallerHost without a channel."""
 
-    __slots__ = ("abandon_timer", "arrival", "counted", "entry", "sim", "waited")
+    __slots__ = ("abandon_timer", "arrival", "batch", "counted", "entry", "sim", "waited")
 
-    def __init__(self, sim: _Simulation, arrival: float, counted: bool) -> None:
+    def __init__(self, sim: _Simulation, arrival: float, batch: int) -> None:
         self.sim = sim
         self.arrival = arrival
-        self.counted = counted
+        self.batch = batch
+        self.counted = batch >= 0
         self.entry: QueueEntry | None = None
         self.abandon_timer: Handle | None = None
         self.waited = -1.0
@@ -155,9 +158,9 @@ class _Caller:
         if self.counted:
             sim.answered += 1
             if self.waited > 0:
-                sim.waited += 1
+                sim.waited[self.batch] += 1
             if self.waited <= sim.threshold:
-                sim.in_sl += 1
+                sim.in_sl[self.batch] += 1
             sim.wait_sum += self.waited
 
     def _hangup(self, attempt: RingAttempt) -> None:
@@ -172,8 +175,8 @@ class _Caller:
 
     def finished(self, status: str | None) -> None:
         if self.waited < 0 and self.counted:
-            self.sim.abandoned += 1
-            self.sim.waited += 1
+            self.sim.abandoned[self.batch] += 1
+            self.sim.waited[self.batch] += 1
 
 
 class _Simulation:
@@ -208,20 +211,24 @@ class _Simulation:
         self.warmup = calls // 10
         self.threshold = threshold
         self.arrived = 0
-        self.counted = 0
         self.answered = 0
-        self.abandoned = 0
-        self.waited = 0
-        self.in_sl = 0
         self.wait_sum = 0.0
+        # per-batch counts over consecutive arrivals: batch means give the standard
+        # error of each figure despite the strong autocorrelation of queue waits
+        self.batches = BATCHES
+        self.arrivals = [0] * BATCHES
+        self.abandoned = [0] * BATCHES
+        self.waited = [0] * BATCHES
+        self.in_sl = [0] * BATCHES
 
     def _arrive(self) -> None:
         sim = self
-        counted = sim.arrived >= sim.warmup
+        index = sim.arrived - sim.warmup
         sim.arrived += 1
-        if counted:
-            sim.counted += 1
-        caller = _Caller(sim, sim.scheduler.now(), counted)
+        batch = index * sim.batches // (sim.calls - sim.warmup) if index >= 0 else -1
+        if batch >= 0:
+            sim.arrivals[batch] += 1
+        caller = _Caller(sim, sim.scheduler.now(), batch)
         if sim.theta:
             caller.abandon_timer = sim.scheduler.call_later(
                 sim.rng.expovariate(sim.theta), caller._give_up
@@ -236,13 +243,21 @@ class _Simulation:
     def run(self) -> dict[str, float]:
         self.scheduler.call_later(self.rng.expovariate(self.lam), self._arrive)
         self.scheduler.run()
-        n = self.counted
-        return {
-            "p_wait": self.waited / n,
-            "abandon_rate": self.abandoned / n,
-            "sl": self.in_sl / n,
+        n = sum(self.arrivals)
+        result = {
+            "p_wait": sum(self.waited) / n,
+            "abandon_rate": sum(self.abandoned) / n,
+            "sl": sum(self.in_sl) / n,
             "asa": self.wait_sum / self.answered if self.answered else 0.0,
         }
+        for key, counts in (
+            ("p_wait", self.waited),
+            ("abandon_rate", self.abandoned),
+            ("sl", self.in_sl),
+        ):
+            means = [c / a for c, a in zip(counts, self.arrivals, strict=True) if a]
+            result[f"{key}_se"] = statistics.stdev(means) / math.sqrt(len(means))
+        return result
 
 
 def simulate(
@@ -301,6 +316,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "abandon_rate": round(sim["abandon_rate"], 4),
         sl_key: round(sim["sl"], 4),
         "asa": round(sim["asa"], 2),
+        "stderr": {
+            "p_wait": round(sim["p_wait_se"], 4),
+            "abandon_rate": round(sim["abandon_rate_se"], 4),
+            sl_key: round(sim["sl_se"], 4),
+        },
         "calls": args.calls,
         "seed": args.seed,
         "reference": {
