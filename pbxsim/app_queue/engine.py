@@ -140,6 +140,7 @@ class QueueEntry:
         "pos",
         "prio",
         "queue",
+        "reason",
         "ring_timer",
         "state",
         "timer",
@@ -159,7 +160,8 @@ class QueueEntry:
         self.cursor = 0
         self.timer: Handle | None = None
         self.ring_timer: Handle | None = None
-        self.state = "waiting"  # waiting | ringing | connected | gone
+        self.state = "waiting"  # waiting | ringing | connected | completed | gone
+        self.reason = ""  # AgentComplete reason once the bridged call is over
         self.connected: RingAttempt | None = None
         self.callstart = 0.0
         self.answered_at = 0.0
@@ -589,6 +591,7 @@ class QueueEngine:
             host.set_var(name, "")
         queue = self.queue(queue_name)
         if queue is None:
+            host.set_var("QUEUESTATUS", "UNKNOWN")
             return "UNKNOWN"
         cfg = queue.config
         if cfg.joinempty and self._empty(queue, cfg.joinempty):
@@ -860,13 +863,20 @@ class QueueEngine:
         )
         entry.host.connect(attempt)
 
-    def call_ended(self, entry: QueueEntry, reason: str, caller_alive: bool = True) -> None:
+    def call_ended(
+        self, entry: QueueEntry, reason: str, caller_alive: bool = True, finish: bool = True
+    ) -> None:
         """The bridge is over: `reason` is caller, agent or transfer (AgentComplete).
-        `caller_alive` False means the caller's channel is gone (no dialplan after)."""
+
+        Asterisk posts AgentComplete when the first party hangs up, but the caller only
+        leaves Queue() (its ANSWEREDTIME/DIALEDTIME, QUEUESTATUS) once it is out of the
+        bridge: a host that sees those two moments apart passes `finish=False` and calls
+        `call_finished` later. `caller_alive` False: the caller's channel is gone."""
         attempt = entry.connected
         if entry.state != "connected" or attempt is None:
             return
-        entry.state = "gone"
+        entry.state = "completed"
+        entry.reason = reason
         now = self.scheduler.now()
         queue = entry.queue
         member = attempt.member
@@ -878,8 +888,17 @@ class QueueEngine:
             attempt,
             [("HoldTime", str(hold)), ("TalkTime", str(talk)), ("Reason", reason)],
         )
-        self._duration_vars(entry, now)
-        if reason == "agent" and entry.continue_on_hangup and caller_alive:
+        if finish:
+            self.call_finished(entry, caller_alive)
+
+    def call_finished(self, entry: QueueEntry, caller_alive: bool = True) -> None:
+        """Queue() returns after a bridged call; with option c and an agent hangup the
+        caller goes on in the dialplan with QUEUESTATUS=CONTINUE."""
+        if entry.state != "completed":
+            return
+        entry.state = "gone"
+        self._duration_vars(entry, self.scheduler.now())
+        if entry.reason == "agent" and entry.continue_on_hangup and caller_alive:
             entry.host.set_var("QUEUESTATUS", "CONTINUE")
             entry.host.finished("CONTINUE")
         else:
@@ -991,10 +1010,15 @@ class QueueEngine:
 
     def abandon(self, entry: QueueEntry) -> None:
         """The caller left while waiting: hung up, redirected, or hung up by AMI.
-        Asterisk reports all three the same way (QueueCallerAbandon, QueueCallerLeave)."""
+        Asterisk reports all three the same way (QueueCallerAbandon, QueueCallerLeave).
+        A caller already bridged ends its call instead (AgentComplete, caller)."""
+        if entry.state == "connected":
+            self.call_ended(entry, "caller", caller_alive=False)
+            return
+        if entry.state == "completed":
+            self.call_finished(entry, caller_alive=False)
+            return
         if entry.state not in ("waiting", "ringing"):
-            if entry.state == "connected":
-                self.call_ended(entry, "caller", caller_alive=False)
             return
         now = self.scheduler.now()
         self._stop_ringing(entry)

@@ -1,0 +1,193 @@
+"""`Queue(name[,options[,URL[,announceoverride[,timeout[,AGI[,gosub[,rule[,position]]]]]]]])`:
+the dialplan application, i.e. the engine's CallerHost on real simulated channels.
+
+The engine decides *what* happens and in which order; this module turns each step into
+the telephony calls whose events the transcripts show for the caller and member
+channels: the member's Local pair before `AgentCalled`, `DialBegin` after it,
+`DialEnd NOANSWER` then `CANCEL` and a cause-0 hangup for a ring that timed out, the
+losers of a ringall hung up with cause 26 (answered elsewhere), the bridge after
+`AgentConnect`, `AgentComplete` when the first party of the bridge hangs up, and the
+caller's exit variables once it is out of the bridge.
+
+Options modelled: `c` (continue in the dialplan when the agent hangs up:
+QUEUESTATUS=CONTINUE) and `n` (no retries). The others (t, T, h, H, k, K, i, r, R, w,
+W, x, X, C, ...) only change what DTMF features or ringback a real caller gets, which
+the simulator does not produce, so they are accepted and have no effect.
+"""
+
+from __future__ import annotations
+
+from pbxsim.app_queue.engine import QueueEngine, QueueEntry, RingAttempt
+from pbxsim.channel import Channel
+from pbxsim.events import Fields
+from pbxsim.telephony.pbx import Done, Pbx
+
+#: hangup causes app_queue uses for member channels it gives up on
+CAUSE_NO_ANSWER = 0
+CAUSE_ANSWERED_ELSEWHERE = 26
+
+
+class ChannelCaller:
+    """The CallerHost for one channel inside Queue()."""
+
+    def __init__(self, pbx: Pbx, engine: QueueEngine, channel: Channel, done: Done) -> None:
+        self.pbx = pbx
+        self.engine = engine
+        self.channel = channel
+        self._done: Done | None = done
+        self.entry: QueueEntry | None = None
+
+    # ------------------------------------------------------------ CallerHost
+    def caller_block(self) -> Fields:
+        return self.channel.block()
+
+    def dest_block(self, attempt: RingAttempt) -> Fields:
+        member_channel = attempt.channel
+        assert isinstance(member_channel, Channel)
+        return member_channel.block("Dest")
+
+    def set_var(self, name: str, value: str) -> None:
+        self.pbx.set_var(self.channel, name, value)
+
+    def hold_start(self, musicclass: str) -> None:
+        self.pbx.moh_start(self.channel, musicclass or "default")
+
+    def hold_stop(self) -> None:
+        self.pbx.moh_stop(self.channel)
+
+    def ring(self, attempt: RingAttempt) -> bool:
+        member_channel = self.pbx.request_channel(attempt.member.interface, self.channel)
+        if member_channel is None:
+            return False
+        attempt.channel = member_channel
+        self.pbx.on_answer(member_channel, lambda _ch: self._member_answered(attempt))
+        self.pbx.on_hangup(member_channel, lambda ch: self._member_hangup(attempt, ch))
+        return True
+
+    def dial_begin(self, attempt: RingAttempt) -> None:
+        member_channel = attempt.channel
+        assert isinstance(member_channel, Channel)
+        self.pbx.dial_begin(self.channel, member_channel, attempt.member.interface)
+
+    def end_ring(self, attempt: RingAttempt, status: str) -> None:
+        member_channel = attempt.channel
+        assert isinstance(member_channel, Channel)
+        if member_channel.hungup or self.pbx.leg(member_channel).soft_hangup:
+            # the member side gave up by itself: one DialEnd with its reason
+            self.pbx.dial_end(self.channel, member_channel, status)
+            return
+        self.pbx.dial_end(self.channel, member_channel, status)
+        self.pbx.dial_end(self.channel, member_channel, "CANCEL")
+        answered_elsewhere = status == "CANCEL" and self._answered()
+        self.pbx.hangup(
+            member_channel, CAUSE_ANSWERED_ELSEWHERE if answered_elsewhere else CAUSE_NO_ANSWER
+        )
+
+    def connect(self, attempt: RingAttempt) -> None:
+        member_channel = attempt.channel
+        assert isinstance(member_channel, Channel)
+        bridge = self.pbx.bridge(self.channel, member_channel)
+        bridge.on_exit(self.channel, lambda _ch: self._left_bridge())
+
+    def finished(self, status: str | None) -> None:
+        done, self._done = self._done, None
+        self.pbx.set_app_interrupt(self.channel, None)
+        if done is not None:
+            done(0 if status is not None else -1)
+
+    # ------------------------------------------------------------ telephony side
+    def _answered(self) -> bool:
+        return self.entry is not None and self.entry.connected is not None
+
+    def _member_answered(self, attempt: RingAttempt) -> None:
+        entry = attempt.entry
+        member_channel = attempt.channel
+        assert isinstance(member_channel, Channel)
+        if entry.state == "ringing" and attempt.stillgoing:
+            self.pbx.dial_end(self.channel, member_channel, "ANSWER")
+        self.engine.answered(attempt)
+
+    def _member_hangup(self, attempt: RingAttempt, member_channel: Channel) -> None:
+        entry = attempt.entry
+        if entry.state == "ringing" and attempt.stillgoing:
+            cause = self.pbx.leg(member_channel).hangup_cause
+            status = {17: "BUSY", 34: "CONGESTION"}.get(cause, "CHANUNAVAIL")
+            self.engine.ring_failed(attempt, status)
+        elif entry.state == "connected" and entry.connected is attempt:
+            # AgentComplete goes out as the agent's channel starts hanging up; the caller
+            # leaves Queue() when the bridge has let it go (_left_bridge)
+            self.engine.call_ended(entry, "agent", finish=False)
+
+    def _left_bridge(self) -> None:
+        if self.entry is not None:
+            self.engine.call_finished(self.entry, caller_alive=not self.channel.hungup)
+
+    def interrupted(self) -> None:
+        """The caller hung up or was redirected while inside Queue()."""
+        entry = self.entry
+        if entry is None:
+            return
+        if entry.state == "connected":
+            hung_up = self.pbx.leg(self.channel).soft_hangup or self.channel.hungup
+            self.engine.call_ended(entry, "caller" if hung_up else "transfer", caller_alive=False)
+        else:
+            self.engine.abandon(entry)
+        done, self._done = self._done, None
+        if done is not None:
+            done(-1)
+
+
+def parse_timeout(value: str) -> float | None:
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if seconds > 0 else None
+
+
+def queue_app(pbx: Pbx, engine: QueueEngine, channel: Channel, args: list[str], done: Done) -> None:
+    """Queue(): join, or return at once with QUEUESTATUS set when refused."""
+    name = args[0].strip() if args else ""
+    if not name:
+        done(-1)  # "Queue requires an argument: queuename[,options...]"
+        return
+    options = args[1] if len(args) > 1 else ""
+    timeout = parse_timeout(args[4]) if len(args) > 4 else None
+    try:
+        prio = int((pbx.get_var(channel, "QUEUE_PRIO") or "0").strip() or "0")
+    except ValueError:
+        prio = 0
+    caller = ChannelCaller(pbx, engine, channel, done)
+    result = engine.join(
+        name,
+        caller,
+        prio=prio,
+        timeout=timeout,
+        continue_on_hangup="c" in options,
+        no_retry="n" in options,
+    )
+    if isinstance(result, str):
+        caller.finished(result)
+        return
+    caller.entry = result
+    if caller._done is not None:
+        pbx.set_app_interrupt(channel, caller.interrupted)
+
+
+def install(pbx: Pbx, engine: QueueEngine) -> None:
+    """Register Queue() and connect the engine to the PBX's device states.
+
+    The engine must learn of a device change before the `DeviceStateChange` of that
+    device goes out (ami-2.log: QueueMemberStatus precedes `Custom:2102`'s event); with
+    `Pbx.on_device_state` it is told right after, which only moves the two apart.
+    """
+    engine.device_query = pbx.device_state
+    pbx.on_device_state(engine.device_state_changed)
+
+    def app(p: Pbx, channel: Channel, args: list[str], done: Done) -> None:
+        queue_app(p, engine, channel, args, done)
+
+    pbx.register_app("Queue", app)
