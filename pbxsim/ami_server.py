@@ -288,11 +288,12 @@ class AmiSession:
                     if self.closed:
                         break
                     await self.process(message)
-                if (
-                    not self.closed
-                    and self._writer.transport.get_write_buffer_size() > self.server.high_water
-                ):
-                    await self._writer.drain()
+                    # pace a client that sends faster than it reads its replies
+                    if (
+                        not self.closed
+                        and self._writer.transport.get_write_buffer_size() > self.server.high_water
+                    ):
+                        await self._writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:

@@ -511,8 +511,8 @@ async def test_several_clients_each_get_every_event(env: Env) -> None:
         await client.close()
 
 
-def _small_buffers(sock: socket.socket, option: int) -> None:
-    sock.setsockopt(socket.SOL_SOCKET, option, 4096)
+def _small_buffers(sock: socket.socket, option: int, size: int = 4096) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, option, size)
 
 
 async def test_a_client_that_stops_reading_is_disconnected_others_keep_going() -> None:
@@ -618,20 +618,56 @@ async def test_flood_of_ten_thousand_pings(env: Env) -> None:
     await client.close()
 
 
-async def test_flooding_client_that_does_not_read_is_paced_not_buffered(env: Env) -> None:
-    client = await env.logged_in(events="off")
-    transport_of(client).pause_reading()
-    payload = b"Action: Ping\r\nActionID: 0123456789\r\n\r\n" * 20_000  # ~800 KB of actions
-    client.send_raw(payload)
-    for _ in range(50):
-        await asyncio.sleep(0.005)
-    (session,) = env.server.sessions.values()
-    # the server stopped reading this client once its replies piled up
-    assert session._writer.transport.get_write_buffer_size() < env.server.max_output_bytes
-    transport_of(client).resume_reading()
-    for _ in range(20_000):
-        await client.expect_frame()
-    await client.close()
+async def _tight_env() -> tuple[Env, AmiClient]:
+    """A server with small output bounds and a logged-in client whose kernel buffers
+    (both ends) are small, so pacing and shedding show up without megabytes of data."""
+    environment = await make_env(max_output_bytes=256 * 1024, high_water=32 * 1024)
+    client = await environment.logged_in(events="off")
+    # 64 KiB, not less: tinier loopback buffers make TCP crawl (delayed ACKs)
+    _small_buffers(transport_of(client).get_extra_info("socket"), socket.SO_RCVBUF, 65536)
+    (session,) = environment.server.sessions.values()
+    _small_buffers(session._writer.transport.get_extra_info("socket"), socket.SO_SNDBUF, 65536)
+    return environment, client
+
+
+async def test_flooding_client_that_does_not_read_is_paced_not_shed() -> None:
+    environment, client = await _tight_env()
+    try:
+        transport_of(client).pause_reading()
+        count = 20_000
+        client.send_raw(b"Action: Ping\r\nActionID: 0123456789\r\n\r\n" * count)  # 800 KB
+        for _ in range(20):
+            await asyncio.sleep(0.005)
+        # the server stopped reading this client instead of queueing ~1.4 MB of replies
+        assert environment.server.stats.sessions_shed == 0
+        assert environment.server.stats.actions < count
+        transport_of(client).resume_reading()
+        for _ in range(count):
+            await client.expect_frame()
+        assert environment.server.stats.sessions_shed == 0
+        await client.close()
+    finally:
+        await environment.server.stop()
+
+
+async def test_large_replies_are_paced_per_message_not_shed() -> None:
+    environment, client = await _tight_env()
+    blob = "b" * 100_000
+
+    def big(request: Request) -> list[Message]:
+        return [response(request, None, extra=[("Blob", blob)])]
+
+    environment.registry.register("Big", big)
+    try:
+        count = 40  # 4 MB of replies to one small write: 16 times max_output_bytes
+        client.send_raw(b"".join(b"Action: Big\r\nActionID: %d\r\n\r\n" % n for n in range(count)))
+        for n in range(count):
+            frame = await client.expect_frame()
+            assert frame[1] == ("ActionID", str(n)) and len(frame[2][1]) == len(blob)
+        assert environment.server.stats.sessions_shed == 0
+        await client.close()
+    finally:
+        await environment.server.stop()
 
 
 # --------------------------------------------------------------------------- masks
