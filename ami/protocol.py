@@ -1,0 +1,71 @@
+"""panoramisk's AMI protocol with byte-level framing and visible bad frames.
+
+Everything else of panoramisk (action futures, ActionID routing, list responses) is
+kept; only `data_received` is replaced (see frames.py for why). The module-global
+`panoramisk.utils.EOL`, which `panoramisk.testing` rewrites to '\\n', is never read here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from panoramisk.ami_protocol import AMIProtocol
+from panoramisk.message import Message
+
+from ami.frames import Frame, FrameReader, MalformedFrame, parse_frame
+
+log = logging.getLogger(__name__)
+
+
+def to_message(frame: Frame) -> Message:
+    """A panoramisk Message (repeated headers become lists, as panoramisk does)."""
+    headers: dict[str, Any] = {}
+    for key, value in frame.headers:
+        if key in headers:
+            current = headers[key]
+            if isinstance(current, list):
+                current.append(value)
+            else:
+                headers[key] = [current, value]
+        else:
+            headers[key] = value
+    message = Message(headers)
+    message.frame = frame
+    return message
+
+
+class AmiProtocol(AMIProtocol):  # type: ignore[misc]
+    version: str | None
+    #: called with each malformed frame (for metrics); set by the node
+    on_malformed: Callable[[MalformedFrame], None] | None = None
+    #: called with the number of bytes of each read (for metrics / liveness)
+    on_bytes: Callable[[int], None] | None = None
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self._reader = FrameReader()
+
+    def data_received(self, data: bytes) -> None:
+        if self.on_bytes is not None:
+            self.on_bytes(len(data))
+        try:
+            raws = self._reader.feed(data)
+        except MalformedFrame as exc:
+            self._malformed(exc)
+            return
+        if self.version is None and self._reader.version is not None:
+            self.version = self._reader.version
+        for raw in raws:
+            try:
+                frame = parse_frame(raw)
+            except MalformedFrame as exc:
+                self._malformed(exc)
+                continue
+            self.handle_message(to_message(frame))
+
+    def _malformed(self, exc: MalformedFrame) -> None:
+        log.warning("AMI: skipped a malformed frame (%s): %r", exc.reason, exc.raw[:500])
+        if self.on_malformed is not None:
+            self.on_malformed(exc)
