@@ -42,11 +42,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 import itertools
 import logging
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import cast
 
 from pbxsim.clock import Scheduler
 from pbxsim.events import EVENT_CLASSES, AmiEvent, EventBus
@@ -340,9 +342,9 @@ class AmiSession:
         elif lowered == "events":
             self._events(message, request)
         else:
-            self._dispatch(action, request)
+            await self._dispatch(action, request)
 
-    def _dispatch(self, action: str, request: Request) -> None:
+    async def _dispatch(self, action: str, request: Request) -> None:
         found = self.server.registry.lookup(action)
         if found is None:
             text = (
@@ -356,7 +358,12 @@ class AmiSession:
             self.send(error(request, "Permission denied"))
             return
         try:
-            messages = found.handler(request)
+            result: object = found.handler(request)
+            if inspect.isawaitable(result):
+                # A handler may answer later (a synchronous Originate): like Asterisk's
+                # session thread, this session reads nothing more until it has.
+                result = await result
+            messages = cast(list[Message], result)
         except ActionError as exc:
             messages = [error(request, exc.message)]
         except Exception as exc:  # a bug in pbxsim: say so on the wire, keep serving
@@ -544,10 +551,18 @@ class AmiServer:
         for session in list(self.sessions.values()):
             if session.wants(category):
                 if data is None:
-                    data = encode_message(_event_fields(event))
+                    data = encode_message(_event_fields(event, category))
                 session.queue_event(data)
 
 
-def _event_fields(event: AmiEvent) -> list[tuple[str, str]]:
-    """`AmiEvent.encode(broadcast=True)` as fields, so the encoding keeps surrogates."""
-    return [("Event", event.name), ("Privilege", f"{event.privilege},all"), *event.fields]
+def authority_to_str(authority: int) -> str:
+    """manager.c `authority_to_str`: class names in `perms[]` order, then "all" (every
+    non-zero mask intersects INT_MAX); "<none>" for 0."""
+    labels = [label for label, num in _PERMS[:-1] if authority & num]
+    return ",".join(labels) if labels else "<none>"
+
+
+def _event_fields(event: AmiEvent, category: int) -> list[tuple[str, str]]:
+    """The broadcast form of `event`: ``Privilege`` rebuilt from the class bits as
+    Asterisk does, so "reporting,call" is written "call,reporting,all"."""
+    return [("Event", event.name), ("Privilege", authority_to_str(category)), *event.fields]

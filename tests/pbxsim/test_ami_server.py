@@ -444,6 +444,38 @@ async def test_broadcast_events_carry_privilege_and_no_actionid(env: Env) -> Non
     await client.close()
 
 
+async def test_privilege_is_written_in_asterisk_class_order(env: Env) -> None:
+    client = await env.logged_in()
+    env.bus.emit("Cdr", "cdr,reporting", [("A", "1")])  # perms[]: reporting before cdr
+    assert (await client.expect_frame())[1] == ("Privilege", "reporting,cdr,all")
+    await client.close()
+
+
+async def test_a_handler_may_answer_later_and_the_session_waits(env: Env) -> None:
+    loop = asyncio.get_running_loop()
+    pending: list[asyncio.Future[list[Message]]] = []
+
+    def slow(request: Request) -> asyncio.Future[list[Message]]:
+        future: asyncio.Future[list[Message]] = loop.create_future()
+        env.scheduler.call_later(
+            5.0, lambda: future.set_result([response(request, "Originate successfully queued")])
+        )
+        pending.append(future)
+        return future
+
+    env.registry.register("SlowOriginate", slow)  # type: ignore[arg-type]
+    client = await env.logged_in(events="off")
+    client.send(("Action", "SlowOriginate"), ("ActionID", "o"))
+    client.send(("Action", "Ping"), ("ActionID", "p"))
+    assert (await client.expect_frame())[1:] == [
+        ("ActionID", "o"),
+        ("Message", "Originate successfully queued"),
+    ]
+    assert (await client.expect_frame())[1] == ("ActionID", "p")
+    assert pending and pending[0].done()
+    await client.close()
+
+
 async def test_events_are_filtered_by_read_class(env: Env) -> None:
     limited = await env.client()
     await limited.login(user="caller-only", secret="pw", booted=False)  # read=call
