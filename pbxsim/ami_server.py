@@ -16,13 +16,16 @@ What a session does, in Asterisk's order (main/manager.c `process_message`):
    list, or a number).
 4. Logoff -> ``Goodbye`` / ``Thanks for all the fish.`` and close, logged in or not.
 5. Events reach a logged-in session when it may read the event's class (``read=``) and
-   has it in its mask. They are broadcast with ``Privilege`` (see `AmiEvent.encode`).
-   Events emitted while a message is being handled are written after its response, as
-   Asterisk's session thread does when it flushes its queue after each action.
+   has it in its mask. They are broadcast with ``Privilege``, rebuilt from the class
+   bits in Asterisk's order plus ``all`` (`authority_to_str`). Events emitted while a
+   message is being handled are written after its response, as Asterisk's session
+   thread does when it flushes its queue after each action.
 6. An unauthenticated session is dropped after `authtimeout` (30 s) without a word.
 
 Handlers live in an `ActionRegistry` (manager_api.py): this module owns only the actions
-that change the session itself (Login, Logoff, Events, Challenge).
+that change the session itself (Login, Logoff, Events, Challenge). A handler may return
+an awaitable instead of its messages (a synchronous Originate answers when the call
+is decided); the session then reads nothing more until it resolves, as in Asterisk.
 
 Slow readers. Asterisk writes events from the session thread with a write timeout
 (`writetimeout`, 100 ms of no progress); when it expires the write fails and the session
