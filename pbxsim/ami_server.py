@@ -20,7 +20,9 @@ What a session does, in Asterisk's order (main/manager.c `process_message`):
    bits in Asterisk's order plus ``all`` (`authority_to_str`). Events emitted while a
    message is being handled are written after its response, as Asterisk's session
    thread does when it flushes its queue after each action.
-6. An unauthenticated session is dropped after `authtimeout` (30 s) without a word.
+6. An unauthenticated session is dropped after `authtimeout` (30 s) without a word, and
+   a connection beyond `authlimit` (50) not-yet-logged-in sessions is closed before
+   the banner.
 
 Handlers live in an `ActionRegistry` (manager_api.py): this module owns only the actions
 that change the session itself (Login, Logoff, Events, Challenge). A handler may return
@@ -469,6 +471,7 @@ class AmiServer:
         boot_time: float | None = None,
         reload_time: float | None = None,
         authtimeout: float = 30.0,
+        authlimit: int = 50,
         max_output_bytes: int = 4 * 1024 * 1024,
         high_water: int = 256 * 1024,
         rng: random.Random | None = None,
@@ -483,6 +486,7 @@ class AmiServer:
         self.boot_time = scheduler.now() if boot_time is None else boot_time
         self.reload_time = self.boot_time if reload_time is None else reload_time
         self.authtimeout = authtimeout
+        self.authlimit = authlimit
         self.max_output_bytes = max_output_bytes
         self.high_water = high_water
         self.rng = rng if rng is not None else random.Random(0)
@@ -524,6 +528,10 @@ class AmiServer:
         await self.stop()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        unauthenticated = sum(1 for s in self.sessions.values() if not s.authenticated)
+        if unauthenticated >= self.authlimit:
+            writer.transport.abort()  # session_do: "goto done", no banner
+            return
         session = AmiSession(self, next(self._ids), reader, writer)
         self.sessions[session.id] = session
         self.stats.sessions_opened += 1

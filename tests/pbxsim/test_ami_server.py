@@ -288,6 +288,22 @@ async def test_unauthenticated_session_is_dropped_after_authtimeout() -> None:
         await environment.server.stop()
 
 
+async def test_authlimit_closes_extra_unauthenticated_connections() -> None:
+    environment = await make_env(authlimit=2)
+    try:
+        waiting = [await environment.client() for _ in range(2)]
+        reader, writer = await asyncio.open_connection("127.0.0.1", environment.server.port)
+        assert await asyncio.wait_for(reader.read(), TIMEOUT) == b""  # not even a banner
+        writer.close()
+        await waiting[0].login()  # one logs in: room for one more
+        extra = await environment.client()
+        assert extra.banner.startswith(b"Asterisk Call Manager/")
+        for client in (*waiting, extra):
+            await client.close()
+    finally:
+        await environment.server.stop()
+
+
 # --------------------------------------------------------------------------- errors
 
 
