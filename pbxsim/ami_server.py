@@ -217,6 +217,7 @@ class AmiSession:
         self.shed = False
         self._pending: list[bytes] = []
         self._flush_scheduled = False
+        self._loop = asyncio.get_running_loop()  # the bus may emit from a plain callback
 
     # ------------------------------------------------------------------ output
 
@@ -250,7 +251,7 @@ class AmiSession:
         self._pending.append(data)
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self.flush_events)
+            self._loop.call_soon(self.flush_events)
 
     def flush_events(self) -> None:
         self._flush_scheduled = False
