@@ -275,15 +275,16 @@ async def test_challenge_md5_login(env: Env) -> None:
 
 
 async def test_unauthenticated_session_is_dropped_after_authtimeout() -> None:
-    environment = await make_env(authtimeout=30.0)  # 30 simulated s = 30 ms here
+    # 300 simulated s = 0.3 s here: ample time for the second client to log in first
+    environment = await make_env(authtimeout=300.0)
     try:
-        client = await environment.client()
-        await client.expect_eof()
-        late = await environment.logged_in()  # a logged-in session is not dropped
-        await asyncio.sleep(0.1)
-        late.send(("Action", "Ping"))
-        assert (await late.expect_frame())[0] == ("Response", "Success")
-        await late.close()
+        idle = await environment.client()
+        logged = await environment.logged_in()
+        await idle.expect_eof()  # dropped without a word
+        await asyncio.sleep(0.35)  # past the deadline for the logged-in one too
+        logged.send(("Action", "Ping"))
+        assert (await logged.expect_frame())[0] == ("Response", "Success")
+        await logged.close()
     finally:
         await environment.server.stop()
 
