@@ -14,6 +14,7 @@ from typing import Any
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
+from ami.errors import ConnectionLostDuringAction
 from ami.frames import Frame, FrameReader, MalformedFrame, parse_frame
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,9 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
     on_malformed: Callable[[MalformedFrame], None] | None = None
     #: called with the number of bytes of each read (for metrics / liveness)
     on_bytes: Callable[[int], None] | None = None
+    #: called with the ActionID of every `Response:` frame, in wire order with the
+    #: events (a resync needs to know which events came before a snapshot's reply)
+    on_response: Callable[[str], None] | None = None
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
@@ -63,7 +67,24 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
             except MalformedFrame as exc:
                 self._malformed(exc)
                 continue
+            if self.on_response is not None and frame.headers[0][0].lower() == "response":
+                action_id = frame.get("ActionID")
+                if action_id is not None:
+                    self.on_response(action_id)
             self.handle_message(to_message(frame))
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        # panoramisk forgets some pending actions (Ping, Login, partly answered lists)
+        # and parks the rest for re-sending; every one of them fails here instead
+        pending = list({id(a): a for a in self.responses.values()}.values())
+        super().connection_lost(exc)
+        for action in pending:
+            if not action.future.done():
+                action.future.set_exception(
+                    ConnectionLostDuringAction(
+                        f"connection lost before the reply to {action.get('action')}"
+                    )
+                )
 
     def _malformed(self, exc: MalformedFrame) -> None:
         log.warning("AMI: skipped a malformed frame (%s): %r", exc.reason, exc.raw[:500])
