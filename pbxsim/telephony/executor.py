@@ -121,7 +121,7 @@ class DialplanRun:
         if found is None:
             # auto-fallthrough: no more priorities, the channel hangs up
             self._finish()
-            return True
+            return False
         app_name, raw = found
         data = pbx.substitute(ch, raw)
         app = pbx.find_app(app_name)
@@ -135,7 +135,8 @@ class DialplanRun:
             self._complete(token, result)
 
         app(pbx, ch, split_args(data), done)
-        return True
+        # keep looping only if the application already finished (or the channel ended)
+        return self._pending is not None or self.finished
 
     def _complete(self, token: int, result: int) -> None:
         if token != self._token or self.finished:

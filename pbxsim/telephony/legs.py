@@ -29,6 +29,8 @@ class Leg:
     device: str = ""
     answer_callbacks: list[ChannelCallback] = field(default_factory=list)
     hangup_callbacks: list[ChannelCallback] = field(default_factory=list)
+    #: run when the channel is destroyed (after `Hangup`): sessions tied to it close
+    destroy_callbacks: list[Callable[[], None]] = field(default_factory=list)
     #: called with each DTMF digit the channel receives (AGI GET DATA listens here)
     dtmf_listeners: list[Callable[[str], None]] = field(default_factory=list)
     #: cancels whatever the running application waits for; set by the executor

@@ -38,12 +38,13 @@ class ChannelActions:
         self.originator = Originator(pbx)
 
     def register(self, actions: ActionRegistry, cli: CliRegistry | None = None) -> None:
+        # write classes as main/manager.c registers them (any one of them suffices)
         actions.register("Originate", self.originate, "originate")
         actions.register("Redirect", self.redirect, "call")
-        actions.register("Hangup", self.hangup, "system")
-        actions.register("Getvar", self.getvar, "call")
+        actions.register("Hangup", self.hangup, "system,call")
+        actions.register("Getvar", self.getvar, "call,reporting")
         actions.register("Setvar", self.setvar, "call")
-        actions.register("CoreShowChannels", self.core_show_channels, "system")
+        actions.register("CoreShowChannels", self.core_show_channels, "system,reporting")
         if cli is not None:
             cli.register("core show channels", self.cli_core_show_channels)
 

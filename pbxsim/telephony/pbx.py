@@ -14,13 +14,15 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pbxsim.channel import DOWN, UP, Channel
 from pbxsim.clock import Scheduler
 from pbxsim.dialplan import Dialplan, Scope
 from pbxsim.dialplan import substitute as _substitute
 from pbxsim.events import EventBus
+from pbxsim.manager_api import ActionRegistry, CliRegistry
 from pbxsim.telephony.bridge import Bridge
 from pbxsim.telephony.cdr import CdrEngine
 from pbxsim.telephony.ids import IdAllocator
@@ -51,14 +53,6 @@ CAUSE_TEXT = {
 CID_PRES_ALLOWED = "0 (Presentation Allowed, Not Screened)"
 
 
-class AgiConnector(Protocol):
-    """Starts a FastAGI session for the `AGI()` application (see telephony/agi_app.py)."""
-
-    def __call__(
-        self, pbx: Pbx, channel: Channel, url: str, args: list[str], done: Callable[[str], None]
-    ) -> Callable[[], None]: ...
-
-
 class Pbx:
     def __init__(
         self,
@@ -79,7 +73,9 @@ class Pbx:
         self.globals: dict[str, str] = {}
         self.apps: dict[str, App] = {}
         self.endpoints: dict[str, Softphone] = {}
-        self.agi_connector: AgiConnector | None = None
+        #: FastAGI connects here instead of the URL's host:port (tests, NAT'd servers);
+        #: the AGI environment still shows the URL as written
+        self.agi_connect_to: tuple[str, int] | None = None
         #: last state reported per device (DeviceStateChange / queue member status)
         self.device_states: dict[str, str] = {}
         self._device_listeners: list[DeviceListener] = []
@@ -317,6 +313,9 @@ class Pbx:
         """`fn(channel)` runs once, when the channel starts hanging up (before `Hangup`)."""
         self.leg(channel).hangup_callbacks.append(fn)
 
+    def on_destroy(self, channel: Channel, fn: Callable[[], None]) -> None:
+        self.leg(channel).destroy_callbacks.append(fn)
+
     def answer(self, channel: Channel) -> None:
         """Answer a channel; for a Local `;2` this answers the `;1` that dialed it."""
         if channel.state == UP or channel.hungup:
@@ -464,6 +463,9 @@ class Pbx:
         run = self.runs.pop(channel.uniqueid, None)
         if run is not None:
             run.finished = True
+        for fn in leg.destroy_callbacks:
+            fn()
+        leg.destroy_callbacks.clear()
         if leg.device.startswith("Local/"):
             partner = leg.partner
             if partner is None or partner.hungup:
@@ -563,3 +565,69 @@ class Pbx:
         bridge.enter(a)
         bridge.set_peers()
         return bridge
+
+
+# ---------------------------------------------------------------------- wiring
+
+
+class PbxSystem:
+    """A fully wired simulator core: the Pbx, its queue engine, the AMI action and CLI
+    registries and the manager.conf users, ready for `AmiServer(...)`."""
+
+    def __init__(
+        self,
+        pbx: Pbx,
+        actions: ActionRegistry,
+        cli: CliRegistry,
+        users: dict[str, Any],
+        queues: Any,
+    ) -> None:
+        self.pbx = pbx
+        self.actions = actions
+        self.cli = cli
+        self.users = users
+        self.queues = queues
+
+
+def build_pbx(
+    scheduler: Scheduler,
+    bus: EventBus,
+    rng: random.Random,
+    *,
+    extensions_conf: str | Path,
+    queues_conf: str | Path | None = None,
+    manager_conf: str | Path | None = None,
+) -> PbxSystem:
+    """Load the configs and connect every part: dialplan, AstDB, the built-in apps,
+    AGI(), app_queue's Queue() and actions, the AstDB/Command/Ping actions and the
+    channel actions. `python -m pbxsim` calls this once at start-up."""
+    from pbxsim.ami_server import users_from_manager_conf
+    from pbxsim.app_queue.application import install as install_queue
+    from pbxsim.app_queue.config import load_queues_conf
+    from pbxsim.app_queue.engine import QueueEngine
+    from pbxsim.app_queue.manager import register as register_queue_actions
+    from pbxsim.astdb import AstDB
+    from pbxsim.dialplan import load_dialplan
+    from pbxsim.manager_actions import register_manager_actions
+    from pbxsim.telephony.agi_app import agi_app
+    from pbxsim.telephony.apps import register_builtin_apps
+    from pbxsim.telephony.manager import ChannelActions
+
+    astdb = AstDB()
+    dialplan = load_dialplan(extensions_conf)
+    pbx = Pbx(scheduler, bus, rng, dialplan, astdb)
+    pbx.globals.update(dialplan.globals)
+    register_builtin_apps(pbx)
+    pbx.register_app("AGI", agi_app)
+    conf = load_queues_conf(queues_conf) if queues_conf is not None else None
+    engine = QueueEngine(scheduler, bus, rng, conf)
+    install_queue(pbx, engine)
+    actions = ActionRegistry()
+    cli = CliRegistry()
+    register_manager_actions(actions, scheduler=scheduler, cli=cli, astdb=astdb)
+    register_queue_actions(engine, actions, cli)
+    ChannelActions(pbx).register(actions, cli)
+    users: dict[str, Any] = {}
+    if manager_conf is not None:
+        users = dict(users_from_manager_conf(Path(manager_conf).read_text(encoding="utf-8")))
+    return PbxSystem(pbx, actions, cli, users, engine)
