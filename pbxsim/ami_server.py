@@ -39,7 +39,10 @@ outcome is Asterisk's (the stuck client is disconnected, everyone else is unaffe
 Input from a client is not read while its own replies exceed `high_water` bytes, so a
 client that floods actions without reading is paced by TCP instead of filling memory.
 
-Not implemented: AMI over HTTP, TLS, `timestampevents`, event filters (`eventfilter`),
+`timestampevents=True` adds ``Timestamp: <simulated time, 6 decimals>`` right after
+``Privilege``, as manager.c does.
+
+Not implemented: AMI over HTTP, TLS, event filters (`eventfilter`),
 `displayconnects` logging, the ACL (`permit`/`deny`), and ListCommands.
 """
 
@@ -473,6 +476,7 @@ class AmiServer:
         reload_time: float | None = None,
         authtimeout: float = 30.0,
         authlimit: int = 50,
+        timestampevents: bool = False,
         max_output_bytes: int = 4 * 1024 * 1024,
         high_water: int = 256 * 1024,
         rng: random.Random | None = None,
@@ -488,6 +492,7 @@ class AmiServer:
         self.reload_time = self.boot_time if reload_time is None else reload_time
         self.authtimeout = authtimeout
         self.authlimit = authlimit
+        self.timestampevents = timestampevents
         self.max_output_bytes = max_output_bytes
         self.high_water = high_water
         self.rng = rng if rng is not None else random.Random(0)
@@ -563,7 +568,8 @@ class AmiServer:
         for session in list(self.sessions.values()):
             if session.wants(category):
                 if data is None:
-                    data = encode_message(_event_fields(event, category))
+                    stamp = self.scheduler.now() if self.timestampevents else None
+                    data = encode_message(_event_fields(event, category, stamp))
                 session.queue_event(data)
 
 
@@ -574,7 +580,13 @@ def authority_to_str(authority: int) -> str:
     return ",".join(labels) if labels else "<none>"
 
 
-def _event_fields(event: AmiEvent, category: int) -> list[tuple[str, str]]:
+def _event_fields(
+    event: AmiEvent, category: int, timestamp: float | None = None
+) -> list[tuple[str, str]]:
     """The broadcast form of `event`: ``Privilege`` rebuilt from the class bits as
-    Asterisk does, so "reporting,call" is written "call,reporting,all"."""
-    return [("Event", event.name), ("Privilege", authority_to_str(category)), *event.fields]
+    Asterisk does, so "reporting,call" is written "call,reporting,all"; then the
+    ``Timestamp`` of `timestampevents`."""
+    fields = [("Event", event.name), ("Privilege", authority_to_str(category))]
+    if timestamp is not None:
+        fields.append(("Timestamp", f"{timestamp:.6f}"))
+    return [*fields, *event.fields]

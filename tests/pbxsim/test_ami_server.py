@@ -493,6 +493,20 @@ async def test_a_handler_may_answer_later_and_the_session_waits(env: Env) -> Non
     await client.close()
 
 
+async def test_timestampevents_adds_a_timestamp_after_privilege() -> None:
+    environment = await make_env(timestampevents=True)
+    try:
+        client = await environment.logged_in()
+        before = environment.scheduler.now()
+        environment.bus.emit("Newchannel", "call", [("Channel", "c")])
+        frame = await client.expect_frame()
+        assert keys(frame) == ["Event", "Privilege", "Timestamp", "Channel"]
+        assert before <= float(frame[2][1]) <= environment.scheduler.now()
+        await client.close()
+    finally:
+        await environment.server.stop()
+
+
 async def test_events_are_filtered_by_read_class(env: Env) -> None:
     limited = await env.client()
     await limited.login(user="caller-only", secret="pw", booted=False)  # read=call
