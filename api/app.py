@@ -8,10 +8,15 @@ from starlette.responses import Response
 
 from api.health import ReadinessCheck
 from api.health import router as health_router
+from api.live import router as live_router
+from callcenter.live.live import LiveState
 
 
 def create_app(
-    readiness_checks: dict[str, ReadinessCheck], metrics: CollectorRegistry, version: str
+    readiness_checks: dict[str, ReadinessCheck],
+    metrics: CollectorRegistry,
+    version: str,
+    live: LiveState | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="12345 hotline call center",
@@ -20,7 +25,9 @@ def create_app(
         "running on Asterisk.",
     )
     app.state.readiness_checks = readiness_checks
+    app.state.live = live
     app.include_router(health_router)
+    app.include_router(live_router)
 
     @app.get("/metrics", tags=["health"], summary="Prometheus metrics", response_class=Response)
     async def metrics_endpoint() -> Response:

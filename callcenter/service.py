@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,12 +20,15 @@ from prometheus_client import CollectorRegistry, Gauge
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ami.node import NodeConfig, PbxNode
 from api.app import create_app
 from api.health import CheckResult, ReadinessCheck
 from callcenter import __version__, migrate
-from callcenter.config import Settings
+from callcenter.config import AmiNode, Settings
 from callcenter.db import create_engine, session_factory
 from callcenter.instances import InstanceRegistry
+from callcenter.live.live import LiveState
+from callcenter.metrics import register_node_metrics
 from callcenter.pbx_process import PbxSimProcess
 
 log = logging.getLogger(__name__)
@@ -44,6 +48,18 @@ def database_check(engine: AsyncEngine) -> ReadinessCheck:
         if revision != head:
             return CheckResult(False, f"schema at {revision}, expected {head}")
         return CheckResult(True, f"schema at {revision}")
+
+    return check
+
+
+def node_check(node: PbxNode, live: LiveState) -> ReadinessCheck:
+    async def check() -> CheckResult:
+        if not node.connected:
+            return CheckResult(False, f"{node.state.value}: {node.detail}")
+        state = live.nodes.get(node.name)
+        if state is None or state.stale:
+            return CheckResult(False, "connected; live state resyncing (stale)")
+        return CheckResult(True, f"{node.detail}; live state in sync")
 
     return check
 
@@ -74,12 +90,12 @@ class Service:
         checks: dict[str, ReadinessCheck] = {"database": database_check(engine)}
         pbx: PbxSimProcess | None = None
         if self.demo:
-            node = settings.ami_nodes[0]
+            first = settings.ami_nodes[0]
             demo_secret = secrets.token_urlsafe(18)
-            settings.ami_nodes[0] = node.model_copy(update={"secret": SecretStr(demo_secret)})
+            settings.ami_nodes[0] = first.model_copy(update={"secret": SecretStr(demo_secret)})
             pbx = PbxSimProcess(
-                ami_port=node.port,
-                ami_user=node.username,
+                ami_port=first.port,
+                ami_user=first.username,
                 ami_secret=demo_secret,
                 agi_url=f"agi://{settings.agi_host}:{settings.agi_port}/incoming",
                 seats=settings.demo_seats,
@@ -91,10 +107,15 @@ class Service:
             await pbx.start()
             checks["pbxsim"] = pbxsim_check(pbx)
 
+        live = LiveState(time.time)
+        nodes = [PbxNode(self._node_config(n), live) for n in settings.ami_nodes]
+        for node in nodes:
+            checks[f"pbx:{node.name}"] = node_check(node, live)
+        register_node_metrics(self.metrics, nodes, live)
         Gauge("callcenter_info", "Service version", ["version"], registry=self.metrics).labels(
             __version__
         ).set(1)
-        app = create_app(checks, self.metrics, __version__)
+        app = create_app(checks, self.metrics, __version__, live)
         server = uvicorn.Server(
             uvicorn.Config(
                 app,
@@ -105,6 +126,8 @@ class Service:
             )
         )
         heartbeat = asyncio.create_task(self._heartbeat(instances))
+        for node in nodes:
+            node.start()
         try:
             log.info("HTTP on http://%s:%s/", settings.http_host, settings.http_port)
             await server.serve()
@@ -112,11 +135,28 @@ class Service:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
+            for node in nodes:
+                await node.stop()
             if pbx is not None:
                 await pbx.stop()
             with contextlib.suppress(Exception):
                 await instances.deregister()
             await engine.dispose()
+
+    def _node_config(self, node: AmiNode) -> NodeConfig:
+        if node.secret is None:
+            raise SystemExit(
+                f"AMI node {node.name!r} has no secret: set it in CALLCENTER_AMI_NODES "
+                "or CALLCENTER_AMI_NODES__<n>__SECRET"
+            )
+        return NodeConfig(
+            name=node.name,
+            host=node.host,
+            port=node.port,
+            username=node.username,
+            secret=node.secret.get_secret_value(),
+            action_timeout=self.settings.ami_timeout_s,
+        )
 
     @staticmethod
     async def _heartbeat(instances: InstanceRegistry) -> None:

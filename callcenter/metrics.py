@@ -1,0 +1,74 @@
+"""Prometheus metrics of the PBX links and the live state (read at scrape time)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from ami.node import NodeState, PbxNode
+from callcenter.live.live import LiveState
+from callcenter.live.views import seat_views
+
+
+class NodeCollector(Collector):
+    def __init__(self, nodes: Iterable[PbxNode], live: LiveState) -> None:
+        self._nodes = list(nodes)
+        self._live = live
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily(
+            "callcenter_ami_connected", "1 if logged in to the node", labels=["node"]
+        )
+        stale = GaugeMetricFamily(
+            "callcenter_live_stale",
+            "1 while the node's live state is not in sync (resync running or disconnected)",
+            labels=["node"],
+        )
+        events = CounterMetricFamily(
+            "callcenter_ami_events", "AMI events received", labels=["node"]
+        )
+        malformed = CounterMetricFamily(
+            "callcenter_ami_malformed_frames", "AMI frames skipped as unreadable", labels=["node"]
+        )
+        reconnects = CounterMetricFamily("callcenter_ami_connects", "AMI logins", labels=["node"])
+        login_failures = CounterMetricFamily(
+            "callcenter_ami_login_failures", "AMI logins refused", labels=["node"]
+        )
+        rtt = GaugeMetricFamily(
+            "callcenter_ami_ping_rtt_seconds", "last Ping round trip", labels=["node"]
+        )
+        for node in self._nodes:
+            up.add_metric([node.name], 1.0 if node.state is NodeState.CONNECTED else 0.0)
+            state = self._live.nodes.get(node.name)
+            stale.add_metric([node.name], 1.0 if state is None or state.stale else 0.0)
+            events.add_metric([node.name], node.stats.events)
+            malformed.add_metric([node.name], node.stats.malformed_frames)
+            reconnects.add_metric([node.name], node.stats.connects)
+            login_failures.add_metric([node.name], node.stats.login_failures)
+            if node.stats.last_pong_rtt_s is not None:
+                rtt.add_metric([node.name], node.stats.last_pong_rtt_s)
+        yield from (up, stale, events, malformed, reconnects, login_failures, rtt)
+
+        waiting = GaugeMetricFamily(
+            "callcenter_queue_waiting", "callers waiting", labels=["node", "queue"]
+        )
+        for name, state in self._live.nodes.items():
+            for queue in state.queues.values():
+                waiting.add_metric([name, queue.name], len(queue.entries))
+        yield waiting
+        seats = GaugeMetricFamily("callcenter_seats", "seats by state", labels=["state"])
+        counts: dict[str, int] = {}
+        for seat in seat_views(list(self._live.nodes.values()), self._live.clock()):
+            counts[seat.state] = counts.get(seat.state, 0) + 1
+        for state_name, n in sorted(counts.items()):
+            seats.add_metric([state_name], n)
+        yield seats
+
+
+def register_node_metrics(
+    registry: CollectorRegistry, nodes: Iterable[PbxNode], live: LiveState
+) -> None:
+    registry.register(NodeCollector(nodes, live))
