@@ -178,8 +178,7 @@ def parse_cli_args(command: str) -> list[str]:
 
 
 def _registered(cli: CliRegistry) -> list[tuple[str, ...]]:
-    # CliRegistry has no public listing yet; its table is keyed by the lowered words.
-    return list(cli._commands)
+    return cli.commands()
 
 
 def _find_cli(entries: list[tuple[str, ...]], cmds: list[str], match_type: int) -> bool:

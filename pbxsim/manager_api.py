@@ -16,7 +16,7 @@ them) depend on it, so the helpers below place it; handlers never do it by hand:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from pbxsim.events import Fields
@@ -37,7 +37,8 @@ class Request:
 
     @property
     def action_id(self) -> str | None:
-        return self.get("ActionID")
+        """Asterisk echoes an ActionID only when it is non-empty."""
+        return self.get("ActionID") or None
 
     def get(self, name: str, default: str | None = None) -> str | None:
         lname = name.lower()
@@ -114,7 +115,9 @@ def encode(message: Message) -> bytes:
     return ("".join(f"{k}: {v}\r\n" for k, v in message) + "\r\n").encode()
 
 
-Handler = Callable[[Request], list[Message]]
+#: a handler answers at once, or returns an awaitable when the reply has to wait (a
+#: synchronous Originate): the session then waits, as Asterisk's session thread does
+Handler = Callable[[Request], list[Message] | Awaitable[list[Message]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +162,10 @@ class CliRegistry:
 
     def register(self, words: str, handler: CliHandler) -> None:
         self._commands[tuple(words.lower().split())] = handler
+
+    def commands(self) -> list[tuple[str, ...]]:
+        """The registered command word sequences (for help and "No such command")."""
+        return sorted(self._commands)
 
     def run(self, command: str) -> list[str]:
         words = command.split()
