@@ -126,12 +126,11 @@ def gotoif(pbx: Pbx, channel: Channel, args: list[str], done: Done) -> None:
 
 
 def send_dtmf(pbx: Pbx, channel: Channel, args: list[str], done: Done) -> None:
-    """Digits go out of this channel: on a Local `;2` they arrive on `;1`
-    (`Direction: Received` there, nothing on `;2`, as in ami.log)."""
+    """Digits go out of this channel: on a Local `;2` they arrive on `;1` (posted there
+    as `Received`, nothing on `;2`, as in ami.log) and travel on through its bridge."""
     digits = [d for d in (args[0] if args else "") if d in "0123456789*#ABCDabcdwW"]
     leg = pbx.leg(channel)
     target = leg.partner if leg.partner is not None else channel
-    direction = "Received" if leg.partner is not None else "Sent"
 
     def play(i: int) -> None:
         if i >= len(digits) or target.hungup or channel.hungup:
@@ -141,16 +140,10 @@ def send_dtmf(pbx: Pbx, channel: Channel, args: list[str], done: Done) -> None:
         if digit in "wW":  # a half-second pause
             _wait_then(pbx, channel, 0.5, lambda: play(i + 1), done)
             return
-        pbx.emit("DTMFBegin", "dtmf", target, ("Digit", digit), ("Direction", direction))
+        path = pbx.dtmf_begin(target, digit)
 
         def end() -> None:
-            if target.hungup:
-                done(0)
-                return
-            pbx.emit("DTMFEnd", "dtmf", target, ("Digit", digit),
-                     ("DurationMs", str(DTMF_DURATION_MS)), ("Direction", direction))  # fmt: skip
-            if direction == "Received":
-                pbx.dtmf_received(target, digit)
+            pbx.dtmf_end(path, digit, DTMF_DURATION_MS)
             _wait_then(pbx, channel, DTMF_BETWEEN, lambda: play(i + 1), done)
 
         _wait_then(pbx, channel, DTMF_DURATION_MS / 1000, end, done)

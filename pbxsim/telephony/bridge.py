@@ -70,9 +70,16 @@ class Bridge:
 
     def dissolve(self) -> None:
         """Eject the survivors (after the hangup that ended the bridge) and destroy."""
+        pbx = self._pbx
         for member in list(self.members):
             self._leave(member)
-            for fn in self._exit_callbacks.pop(member.uniqueid, []):
+            callbacks = self._exit_callbacks.pop(member.uniqueid, [])
+            if not callbacks:
+                pbx.hangup(member)  # nobody takes it back: the dialed side hangs up
+                continue
+            # party A carries on: its answered-dial CDR ends, a new one begins
+            pbx.cdr.bridge_ended(member, pbx.scheduler.now(), pbx.last_app(member))
+            for fn in callbacks:
                 fn(member)
         self.destroy()
 

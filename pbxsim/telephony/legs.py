@@ -52,6 +52,9 @@ class Leg:
     requester: Channel | None = None
     #: the dialing application shown in `Newexten` of the outbound `;1` (AppQueue...)
     dial_app: str = ""
+    #: Channel attributes already changed but not yet published in a snapshot: the
+    #: dialer's copies of exten and connected line appear with the next state change
+    pending: dict[str, str] = field(default_factory=dict)
 
 
 class ChannelRegistry:

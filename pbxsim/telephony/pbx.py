@@ -11,6 +11,7 @@ the comments name the transcript behaviour each step reproduces.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import uuid
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from pbxsim.channel import DOWN, UP, Channel
 from pbxsim.clock import Scheduler
 from pbxsim.dialplan import Dialplan, Scope
 from pbxsim.dialplan import substitute as _substitute
-from pbxsim.events import EventBus
+from pbxsim.events import EventBus, Fields
 from pbxsim.manager_api import ActionRegistry, CliRegistry
 from pbxsim.telephony.bridge import Bridge
 from pbxsim.telephony.cdr import CdrEngine
@@ -207,9 +208,26 @@ class Pbx:
         self.emit("Newchannel", "call", channel)
         return channel
 
+    def fresh_block(self, channel: Channel, prefix: str = "") -> Fields:
+        """The block of a snapshot taken now (`ast_channel_snapshot_create`): includes
+        changes not yet published. app_queue's `AgentCalled` shows this one for the
+        member channel, while `DialBegin` right after shows the published one."""
+        leg = self.legs.find(channel.name)
+        if leg is None or not leg.pending:
+            return channel.block(prefix)
+        return dataclasses.replace(channel, **leg.pending).block(prefix)  # type: ignore[arg-type]
+
+    def _publish(self, channel: Channel) -> None:
+        leg = self.legs.find(channel.name)
+        if leg is not None and leg.pending:
+            for name, value in leg.pending.items():
+                setattr(channel, name, value)
+            leg.pending.clear()
+
     def set_state(self, channel: Channel, state: int) -> None:
         if channel.state == state or channel.hungup:
             return
+        self._publish(channel)
         channel.state = state
         if state == UP and channel.answered_at is None:
             channel.answered_at = self.scheduler.now()
@@ -278,6 +296,39 @@ class Pbx:
     def sound_length(self, name: str) -> float:
         return self.sound_lengths.get(name, self.default_sound_length)
 
+    def _dtmf_path(self, channel: Channel) -> list[tuple[Channel, str]]:
+        """Who sees a digit that arrives on `channel`: the channel itself, each bridge
+        peer it is passed to (`Sent`), and that peer's Local partner (`Received`), in
+        the order the transcripts post them."""
+        path = [(channel, "Received")]
+        leg = self.legs.find(channel.name)
+        if leg is not None and leg.bridge is not None:
+            for member in leg.bridge.members:
+                if member is channel:
+                    continue
+                path.append((member, "Sent"))
+                member_leg = self.legs.find(member.name)
+                if member_leg is not None and member_leg.partner is not None:
+                    if not member_leg.partner.hungup:
+                        path.append((member_leg.partner, "Received"))
+        return path
+
+    def dtmf_begin(self, channel: Channel, digit: str) -> list[tuple[Channel, str]]:
+        path = self._dtmf_path(channel)
+        for ch, direction in path:
+            self.emit("DTMFBegin", "dtmf", ch, ("Digit", digit), ("Direction", direction))
+        return path
+
+    def dtmf_end(self, path: list[tuple[Channel, str]], digit: str, duration_ms: int) -> None:
+        for ch, direction in path:
+            if ch.hungup:
+                continue
+            self.emit("DTMFEnd", "dtmf", ch, ("Digit", digit),
+                      ("DurationMs", str(duration_ms)), ("Direction", direction))  # fmt: skip
+        for ch, direction in path:
+            if direction == "Received" and not ch.hungup:
+                self.dtmf_received(ch, digit)
+
     def dtmf_received(self, channel: Channel, digit: str) -> None:
         """Hand a digit the channel received to whoever listens (AGI GET DATA)."""
         leg = self.legs.find(channel.name)
@@ -334,12 +385,6 @@ class Pbx:
     def _answer_local_one(self, one: Channel, device: str) -> None:
         leg = self.leg(one)
         caller = leg.requester
-        if caller is not None:
-            # app_queue/app_dial copy the caller's extension and connected line to the
-            # outbound channel; the transcripts first show it in the answer snapshot
-            one.exten = caller.exten
-            one.connected_num = caller.caller_num
-            one.connected_name = caller.caller_name
         self.set_state(one, UP)
         if caller is not None:
             self.newexten(one, leg.dial_app, "(Outgoing Line)")
@@ -452,6 +497,11 @@ class Pbx:
         leg.in_dialplan = False
         now = self.scheduler.now()
         self.cdr.hangup(channel, now, (leg.last_app, leg.last_data))
+        # a dialed channel hung up before it answered publishes the dialer's copies
+        # with its last snapshot; the connected line update trails the Hangup
+        # (ami.log: ring-no-answer members, ami-2.log: ringall losers)
+        connected_pending = "connected_num" in leg.pending
+        self._publish(channel)
         self.emit(
             "Hangup",
             "call",
@@ -459,6 +509,8 @@ class Pbx:
             ("Cause", str(cause)),
             ("Cause-txt", CAUSE_TEXT.get(cause, "Unknown")),
         )
+        if connected_pending:
+            self.emit("NewConnectedLine", "call", channel)
         self.legs.remove(channel)
         run = self.runs.pop(channel.uniqueid, None)
         if run is not None:
@@ -514,10 +566,19 @@ class Pbx:
         leg = self.leg(one)
         leg.requester, leg.dial_app = requester, app
         if requester is not None:
-            one.caller_num, one.caller_name = requester.caller_num, requester.caller_name
+            # the outbound caller id is the caller's connected line (for an originated
+            # Local caller that is its own number; for a PJSIP trunk the dialed one)
+            one.caller_num = requester.connected_num
+            one.caller_name = requester.connected_name
+            # exten and connected line are copied too, but only published later
+            leg.pending.update(
+                exten=requester.exten,
+                connected_num=requester.caller_num,
+                connected_name=requester.caller_name,
+            )
         self.newexten(one, app, "(Outgoing Line)")
         if requester is not None:
-            self.set_callerid(one, requester.caller_num, requester.caller_name)
+            self.set_callerid(one, one.caller_num, one.caller_name)
         self.set_var(one, "DIALEDPEERNUMBER", dialed)
 
     def dial_begin(self, caller: Channel | None, callee: Channel, dialstring: str) -> None:
@@ -535,7 +596,7 @@ class Pbx:
 
     def dial_end(self, caller: Channel | None, callee: Channel, status: str) -> None:
         fields = [] if caller is None else caller.block()
-        self.bus.emit("DialEnd", "call", [*fields, *callee.block("Dest"),
+        self.bus.emit("DialEnd", "call", [*fields, *self.fresh_block(callee, "Dest"),
                                           ("DialStatus", status)])  # fmt: skip
         if caller is not None:
             self.cdr.dial_end(caller, callee, status, self.scheduler.now(), self.last_app(caller))

@@ -243,9 +243,7 @@ async def replay_log(spec: ReplaySpec) -> tuple[list[Scenario], Recording]:
         last = 0.0
         for scenario in scenarios:
             first = True
-            if spec.agi_down_from and spec.agi_down_from in scenario.title:
-                await player.stop()
-                system.pbx.agi_connect_to = ("127.0.0.1", agi_port)  # now refused
+            agi_down = bool(spec.agi_down_from and spec.agi_down_from in scenario.title)
             for step in scenario.steps:
                 if isinstance(step, ServerFrame):
                     if step.kind == "eof":
@@ -258,6 +256,8 @@ async def replay_log(spec: ReplaySpec) -> tuple[list[Scenario], Recording]:
                 if first:
                     recording.starts[scenario.title] = scheduler.now() - t0
                     first = False
+                    if agi_down:
+                        await player.stop()  # connections to agi_port are now refused
                 if connection is None or connection[1].is_closing():
                     connection = await connect()
                     await asyncio.sleep(0.01)
@@ -399,9 +399,9 @@ def stream_key(fields: Fields, norm: Normaliser) -> str:
 class Gap:
     """A known difference, reviewed: why pbxsim cannot (yet) match Asterisk here.
 
-    `stream` is a regex on the stream key; `event` an event name (or "*"); `field` a
-    field name whose value is not compared, or "" to take those events out of the
-    comparison on both sides.
+    `stream` is a regex on the stream key; `event` an event name (or "*"); `field` the
+    comma-separated names of fields whose values are not compared, or "" to take those
+    events out of the comparison on both sides.
     """
 
     stream: str
@@ -431,9 +431,7 @@ def _render(fields: Fields) -> str:
     return " | ".join(f"{k}: {v}" for k, v in fields)
 
 
-def _apply_gaps(
-    key: str, items: list[Fields], gaps: Iterable[Gap], used: set[Gap]
-) -> list[Fields]:
+def _apply_gaps(key: str, items: list[Fields], gaps: Iterable[Gap], used: set[Gap]) -> list[Fields]:
     out: list[Fields] = []
     for fields in items:
         event = dict(fields).get("Event", dict(fields).get("Response", ""))
@@ -444,8 +442,9 @@ def _apply_gaps(
             if not gap.field:
                 keep = None
                 break
-            if any(k == gap.field for k, _ in fields):
-                keep = tuple((k, "<not compared>" if k == gap.field else v) for k, v in keep or ())
+            names = set(gap.field.split(","))
+            if any(k in names for k, _ in fields):
+                keep = tuple((k, "<not compared>" if k in names else v) for k, v in keep or ())
         if keep is not None:
             out.append(keep)
     return out
@@ -484,16 +483,44 @@ def compare_frames(
             # the gaps that made a difference count as used
             for gap in gaps:
                 if any(gap.matches(key, dict(f).get("Event", "")) for f in raw_w + raw_g):
-                    if _apply_gaps(key, raw_w, [gap], set()) != raw_w or _apply_gaps(
-                        key, raw_g, [gap], set()
-                    ) != raw_g:
+                    if (
+                        _apply_gaps(key, raw_w, [gap], set()) != raw_w
+                        or _apply_gaps(key, raw_g, [gap], set()) != raw_g
+                    ):
                         result.used_gaps.add(gap)
         if lines_w != lines_g:
-            diff = difflib.unified_diff(
-                lines_w, lines_g, "asterisk", "pbxsim", lineterm="", n=2
-            )
-            result.differences[key] = list(diff)[2:]
+            result.differences[key] = _readable_diff(w, g)
     return result
+
+
+def _event_name(fields: Fields) -> str:
+    d = dict(fields)
+    return d.get("Event") or f"Response: {d.get('Response', '')}"
+
+
+def _readable_diff(want: list[Fields], got: list[Fields]) -> list[str]:
+    """Events only on one side as `- asterisk` / `+ pbxsim` lines; events on both sides
+    whose fields differ as `~` lines naming each differing field."""
+    out: list[str] = []
+    matcher = difflib.SequenceMatcher(
+        a=[_event_name(f) for f in want], b=[_event_name(f) for f in got], autojunk=False
+    )
+    for op, a0, a1, b0, b1 in matcher.get_opcodes():
+        if op == "equal":
+            for i, j in zip(range(a0, a1), range(b0, b1), strict=True):
+                if want[i] != got[j]:
+                    out.append(f"~ #{i} {_event_name(want[i])}: {_field_diff(want[i], got[j])}")
+            continue
+        out.extend(f"- #{i} asterisk: {_render(want[i])}" for i in range(a0, a1))
+        out.extend(f"+ #{j} pbxsim:   {_render(got[j])}" for j in range(b0, b1))
+    return out
+
+
+def _field_diff(want: Fields, got: Fields) -> str:
+    if [k for k, _ in want] != [k for k, _ in got]:
+        return f"field names differ:\n    asterisk {[k for k, _ in want]}\n    pbxsim   {[k for k, _ in got]}"
+    parts = [f"{k}: {v!r} != {g!r}" for (k, v), (_, g) in zip(want, got, strict=True) if v != g]
+    return "; ".join(parts)
 
 
 def scenario_frames(
