@@ -133,6 +133,7 @@ class PbxNode:
         self._factory: _Factory | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._abort_reason: str | None = None
         self._backoff = Backoff(self.config.backoff_initial, self.config.backoff_max)
 
     @property
@@ -162,6 +163,7 @@ class PbxNode:
     def abort(self, reason: str) -> None:
         """Drop the connection now (the supervisor reconnects)."""
         log.warning("AMI %s: dropping the connection: %s", self.name, reason)
+        self._abort_reason = reason
         self._drop(reason)
 
     def _drop(self, reason: str) -> None:
@@ -198,6 +200,7 @@ class PbxNode:
         self._set_state(NodeState.CONNECTING, f"connecting to {cfg.host}:{cfg.port}")
         loop = asyncio.get_running_loop()
         factory = _Factory(self)
+        self._abort_reason = None
         transport, protocol = await asyncio.wait_for(
             loop.create_connection(AmiProtocol, cfg.host, cfg.port), cfg.connect_timeout
         )
@@ -226,13 +229,15 @@ class PbxNode:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await task
-            raise ConnectionLostDuringAction("connection closed by the peer")
+            raise ConnectionLostDuringAction(self._abort_reason or "connection closed by the peer")
         finally:
             self._protocol = None
             transport.abort()
             if self.stats.connects and self.state is NodeState.CONNECTED:
                 self.stats.disconnects += 1
-                self.listener.on_disconnected(self, "connection lost")
+                self.listener.on_disconnected(
+                    self, self._abort_reason or "connection closed by the peer"
+                )
 
     async def _login(self, protocol: AmiProtocol) -> None:
         cfg = self.config
