@@ -36,23 +36,29 @@ class ChannelCaller:
         self.channel = channel
         self._done: Done | None = done
         self.entry: QueueEntry | None = None
+        #: member channels given up on, waiting for hangupcalls (see end_ring)
+        self._dropped: list[tuple[Channel, int, bool]] = []
 
     # ------------------------------------------------------------ CallerHost
     def caller_block(self) -> Fields:
         return self.channel.block()
 
     def dest_block(self, attempt: RingAttempt) -> Fields:
+        # app_queue snapshots the member channel itself (AgentCalled can show changes
+        # not yet published in the DialBegin that follows)
         member_channel = attempt.channel
         assert isinstance(member_channel, Channel)
-        return member_channel.block("Dest")
+        return self.pbx.fresh_block(member_channel, "Dest")
 
     def set_var(self, name: str, value: str) -> None:
+        self._hang_up_dropped()
         self.pbx.set_var(self.channel, name, value)
 
     def hold_start(self, musicclass: str) -> None:
         self.pbx.moh_start(self.channel, musicclass or "default")
 
     def hold_stop(self) -> None:
+        self._hang_up_dropped()
         self.pbx.moh_stop(self.channel)
 
     def ring(self, attempt: RingAttempt) -> bool:
@@ -70,26 +76,47 @@ class ChannelCaller:
         self.pbx.dial_begin(self.channel, member_channel, attempt.member.interface)
 
     def end_ring(self, attempt: RingAttempt, status: str) -> None:
+        """A member channel app_queue gives up on.
+
+        Real Asterisk publishes the member's pending snapshot (the caller's exten and
+        connected line) first, posts `DialEnd <status>` for every dropped member, and
+        only then (hangupcalls) a second `DialEnd CANCEL` and the hangup of each, the
+        `;1` followed by a late `NewConnectedLine`. The second half waits in
+        `_dropped` until the engine's next step for this caller (or the end of the
+        current instant)."""
         member_channel = attempt.channel
         assert isinstance(member_channel, Channel)
-        if member_channel.hungup or self.pbx.leg(member_channel).soft_hangup:
-            # the member side gave up by itself: one DialEnd with its reason
-            self.pbx.dial_end(self.channel, member_channel, status)
-            return
+        had_pending = bool(self.pbx.leg(member_channel).pending)
+        # Pbx has no public name for "publish the pending snapshot" yet
+        self.pbx._publish(member_channel)
         self.pbx.dial_end(self.channel, member_channel, status)
-        self.pbx.dial_end(self.channel, member_channel, "CANCEL")
+        if member_channel.hungup or self.pbx.leg(member_channel).soft_hangup:
+            return  # the member side gave up by itself: one DialEnd with its reason
         answered_elsewhere = status == "CANCEL" and self._answered()
-        self.pbx.hangup(
-            member_channel, CAUSE_ANSWERED_ELSEWHERE if answered_elsewhere else CAUSE_NO_ANSWER
-        )
+        if not self._dropped:
+            self.pbx.scheduler.call_soon(self._hang_up_dropped)
+        cause = CAUSE_ANSWERED_ELSEWHERE if answered_elsewhere else CAUSE_NO_ANSWER
+        self._dropped.append((member_channel, cause, had_pending))
+
+    def _hang_up_dropped(self) -> None:
+        dropped, self._dropped = self._dropped, []
+        for member_channel, cause, had_pending in dropped:
+            if member_channel.hungup:
+                continue
+            self.pbx.dial_end(self.channel, member_channel, "CANCEL")
+            self.pbx.hangup(member_channel, cause)
+            if had_pending:
+                self.pbx.emit("NewConnectedLine", "call", member_channel)
 
     def connect(self, attempt: RingAttempt) -> None:
+        self._hang_up_dropped()
         member_channel = attempt.channel
         assert isinstance(member_channel, Channel)
         bridge = self.pbx.bridge(self.channel, member_channel)
         bridge.on_exit(self.channel, lambda _ch: self._left_bridge())
 
     def finished(self, status: str | None) -> None:
+        self._hang_up_dropped()
         done, self._done = self._done, None
         self.pbx.set_app_interrupt(self.channel, None)
         if done is not None:
