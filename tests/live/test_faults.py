@@ -1,0 +1,108 @@
+"""The live state through AMI faults: listener restarts and a PBX that lost its state."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from ami.node import NodeState, PbxNode
+from callcenter.live.live import LiveState
+from tests.live.check import Snapshotting, differences
+from tests.live.sim import start_sim
+
+
+async def add_members(node: PbxNode, seats: list[str], queue: str = "hotline-general") -> None:
+    for seat in seats:
+        await node.send(
+            {
+                "Action": "QueueAdd",
+                "Queue": queue,
+                "Interface": f"Local/{seat}@sim-agent/n",
+                "MemberName": f"seat-{seat}",
+            },
+            as_list=False,
+        )
+
+
+async def call(node: PbxNode, n: int, who: str = "patient") -> None:
+    await node.send(
+        {
+            "Action": "Originate",
+            "Channel": f"Local/{who}@sim-caller/n",
+            "Context": "direct-queue",
+            "Exten": "100",
+            "Priority": "1",
+            "CallerID": f'"F{n}" <1390000{n:04d}>',
+            "Async": "true",
+            "Variable": "QNAME=hotline-general,QTIMEOUT=60",
+        },
+        timeout=10,
+    )
+
+
+async def wait_until(predicate, timeout: float) -> float:  # type: ignore[no-untyped-def]
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > timeout:
+            raise AssertionError("not reached in time")
+        await asyncio.sleep(0.01)
+    return time.monotonic() - start
+
+
+async def test_listener_killed_mid_traffic_then_resync() -> None:
+    sim = await start_sim(speed=20.0)
+    live = LiveState(sim.scheduler.now)
+    snap = Snapshotting(live)
+    node = PbxNode(sim.node_config(), live)
+    node.start()
+    try:
+        await asyncio.wait_for(live.synced.wait(), 10)
+        await add_members(node, ["1001", "1002", "9001"])
+        for n in range(6):
+            await call(node, n, "patient" if n % 2 else "impatient")
+            await sim.scheduler.sleep(0.7)
+        resyncs = live.resyncs_done
+        await sim.kill_ami()  # calls go on inside the PBX while we are blind
+        await wait_until(lambda: node.state is not NodeState.CONNECTED, 5)
+        assert live.nodes["pbx1"].stale
+        await sim.scheduler.sleep(3.0)  # calls are answered, abandoned, ended unseen
+        await sim.start_ami()
+        took = await wait_until(lambda: live.resyncs_done > resyncs, 5.0)
+        assert took < 5.0
+        assert not live.nodes["pbx1"].stale
+        await sim.scheduler.sleep(2.0)
+        state, items, now = await snap.queue_status(node)
+        assert differences(state, items, now) == []
+        assert node.stats.connects == 2
+    finally:
+        await node.stop()
+        await sim.stop()
+
+
+async def test_pbx_restart_with_different_state_is_followed() -> None:
+    sim = await start_sim(speed=20.0)
+    live = LiveState(sim.scheduler.now)
+    snap = Snapshotting(live)
+    node = PbxNode(sim.node_config(), live)
+    node.start()
+    try:
+        await asyncio.wait_for(live.synced.wait(), 10)
+        await add_members(node, ["1001", "1002"])
+        await call(node, 1)
+        await wait_until(lambda: len(live.nodes["pbx1"].calls) > 0, 5)
+        port = sim.port
+        await sim.stop()  # "Asterisk restart": everything dynamic is gone
+        resyncs = live.resyncs_done
+        sim = await start_sim(speed=20.0, port=port, seed=2)
+        await wait_until(lambda: live.resyncs_done > resyncs, 5.0)
+        state = live.nodes["pbx1"]
+        assert all(not q.members for q in state.queues.values())
+        assert not state.calls and not state.channels
+        await add_members(node, ["3001"], "q-ringall")
+        await sim.scheduler.sleep(0.5)
+        state_copy, items, now = await snap.queue_status(node)
+        assert differences(state_copy, items, now) == []
+        assert list(state_copy.queues["q-ringall"].members) == ["Local/3001@sim-agent/n"]
+    finally:
+        await node.stop()
+        await sim.stop()
