@@ -117,6 +117,12 @@ class ChannelCaller:
 
     def finished(self, status: str | None) -> None:
         self._hang_up_dropped()
+        leg = self.pbx.leg(self.channel)
+        if status is None and not self.channel.hungup and not leg.soft_hangup:
+            # Queue() returns -1 with the caller still up (agent hung up, no `c`): the
+            # caller is hung up, SoftHangupRequest first; the interrupt ends the app
+            self.pbx.soft_hangup(self.channel, 16)
+            return
         done, self._done = self._done, None
         self.pbx.set_app_interrupt(self.channel, None)
         if done is not None:
@@ -207,12 +213,16 @@ def queue_app(pbx: Pbx, engine: QueueEngine, channel: Channel, args: list[str], 
 def install(pbx: Pbx, engine: QueueEngine) -> None:
     """Register Queue() and connect the engine to the PBX's device states.
 
-    The engine must learn of a device change before the `DeviceStateChange` of that
-    device goes out (ami-2.log: QueueMemberStatus precedes `Custom:2102`'s event); with
-    `Pbx.on_device_state` it is told right after, which only moves the two apart.
+    Device states reach the engine asynchronously, as they reach app_queue.
     """
     engine.device_query = pbx.device_state
-    pbx.on_device_state(engine.device_state_changed)
+
+    def device_changed(device: str, state: str) -> None:
+        # app_queue hears of device states on a stasis thread, after the change that
+        # caused them (a member's INUSE arrives once the call is connected: InCall 1)
+        pbx.scheduler.call_soon(engine.device_state_changed, device, state)
+
+    pbx.on_device_state(device_changed)
 
     def app(p: Pbx, channel: Channel, args: list[str], done: Done) -> None:
         queue_app(p, engine, channel, args, done)

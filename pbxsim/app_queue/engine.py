@@ -336,9 +336,14 @@ class QueueEngine:
         if self.verbose:
             self._emit(name, "agent", member.blob(queue.name))
 
-    def _update_avail(self, queue: Queue) -> None:
-        state = "NOT_INUSE" if self.num_available(queue, count_all=False) else "INUSE"
-        self._devstate(f"Queue:{queue.name}_avail", state)
+    def _update_avail(self, queue: Queue, member: Member, added: bool = False) -> None:
+        """`Queue:<name>_avail`: NOT_INUSE when this member can take a call, INUSE when
+        nobody in the queue can. Adding an unavailable member says nothing (ami-2.log:
+        a paused first member leaves the device unannounced)."""
+        if self.is_available(queue, member, self.scheduler.now()):
+            self._devstate(f"Queue:{queue.name}_avail", "NOT_INUSE")
+        elif not added and not self.num_available(queue, count_all=False):
+            self._devstate(f"Queue:{queue.name}_avail", "INUSE")
 
     def _caller_event(self, name: str, entry: QueueEntry, extra: Fields) -> None:
         if self.verbose:
@@ -396,7 +401,7 @@ class QueueEngine:
         self._insert(queue, member)
         self._devstate(f"Queue:{queue.name}_pause_{interface}", "INUSE" if paused else "NOT_INUSE")
         self._member_event("QueueMemberAdded", queue, member)
-        self._update_avail(queue)
+        self._update_avail(queue, member, added=True)
         return "ok"
 
     def remove_member(self, queue_name: str, interface: str) -> str:
@@ -436,7 +441,7 @@ class QueueEngine:
             self._devstate(
                 f"Queue:{queue.name}_pause_{member.interface}", "INUSE" if paused else "NOT_INUSE"
             )
-            self._update_avail(queue)
+            self._update_avail(queue, member)
             self._member_event("QueueMemberPause", queue, member)
         return found
 
@@ -480,7 +485,7 @@ class QueueEngine:
         queue.base_available += _base_ok(member) - before
         member.pending = False
         self._member_event("QueueMemberStatus", queue, member)
-        self._update_avail(queue)
+        self._update_avail(queue, member)
 
     def _initial_status(self, state_interface: str) -> int:
         key = device_key(state_interface)
