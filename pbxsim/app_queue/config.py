@@ -232,16 +232,14 @@ def _with(queue: QueueConfig, key: str, value: object) -> QueueConfig:
     return replace(queue, **changes)
 
 
-def _apply(
-    queue: QueueConfig, key: str, value: str, source: str, line: int, general: GeneralConfig
-) -> QueueConfig:
+def _apply(queue: QueueConfig, key: str, value: str, source: str, line: int) -> QueueConfig:
     if key == "member":
         return replace(queue, members=(*queue.members, _member(value, source, line)))
     if key == "strategy":
         strategy = value.lower()
-        if strategy == "roundrobin":  # removed alias; Asterisk maps it to rrmemory
-            strategy = "rrmemory"
         if strategy not in STRATEGIES:
+            # Asterisk only warns and falls back to ringall; a typo that silently
+            # changes the ring order is worth stopping for here
             raise QueueConfigError(source, line, f"strategy: unknown strategy {value!r}")
         return replace(queue, strategy=strategy)
     if key == "timeout":
@@ -312,7 +310,7 @@ def parse_queues_conf(text: str, source: str = "queues.conf") -> QueuesConf:
             continue
         queue = QueueConfig(name=section.name, autofill=general.autofill)
         for key, value, line in items_of(section, (section.name,)):
-            queue = _apply(queue, key, value, source, line, general)
+            queue = _apply(queue, key, value, source, line)
         queues.append(queue)
     return QueuesConf(general=general, queues=tuple(queues))
 
