@@ -119,6 +119,11 @@ class Rig:
             (("Event", event.name), ("Privilege", f"{event.privilege},all"), *event.fields)
         )
 
+    def send(self, *headers: tuple[str, str]) -> None:
+        action = self.actions.lookup(dict(headers)["Action"])
+        assert action is not None
+        action.handler(Request(headers))
+
     def replay(self, scenarios: list[Scenario], base: float) -> None:
         for scenario in scenarios:
             for action in scenario.actions:
@@ -190,3 +195,37 @@ def test_queue_event_field_order_matches(replayed: tuple[list[Scenario], Rig]) -
     assert {"QueueMemberStatus", "QueueMemberPenalty", "AgentRingNoAnswer"} - set(real) == {
         "AgentRingNoAnswer"  # ami-2.log has none; ami.log's are checked in test_queue_engine
     }
+
+
+def test_caller_hanging_up_during_the_call_completes_with_reason_caller(
+    transcripts_dir: Path,
+) -> None:
+    """Not in the recordings: the caller (gone after ~5.5 s) hangs up on a slow agent
+    (answers after 3 s, would talk 3 s). AgentComplete says caller; no QUEUESTATUS."""
+    rig = Rig(transcripts_dir, start=1_795_000_000.0)
+    send = rig.send
+    send(("Action", "QueueAdd"), ("Queue", "q-ringall"), ("Interface", "Local/3001@sim-agent/n"))
+    send(
+        ("Action", "Originate"),
+        ("Channel", "Local/impatient@sim-caller/n"),
+        ("Context", "direct-queue"),
+        ("Exten", "100"),
+        ("Priority", "1"),
+        ("CallerID", "13800000009"),
+        ("Async", "true"),
+        ("Variable", "QNAME=q-ringall"),
+    )
+    rig.scheduler.run(until=rig.scheduler.now() + 20)
+    names = [dict(f)["Event"] for f in rig.events]
+    assert names.count("AgentConnect") == 1
+    complete = next(dict(f) for f in rig.events if dict(f)["Event"] == "AgentComplete")
+    assert complete["Reason"] == "caller"
+    assert complete["MemberName"] == "Local/3001@sim-agent/n"
+    statuses = [
+        dict(f).get("Value") for f in rig.events if dict(f).get("Variable") == "QUEUESTATUS"
+    ]
+    assert statuses == []
+    queue = rig.engine.queue("q-ringall")
+    assert queue is not None and (queue.completed, queue.abandoned) == (1, 0)
+    member = queue.find("Local/3001@sim-agent/n")
+    assert member is not None and (member.calls, member.in_call) == (1, False)
