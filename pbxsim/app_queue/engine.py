@@ -21,7 +21,7 @@ is subscribed, so the Erlang run does not pay for them.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Protocol
 
@@ -156,7 +156,7 @@ class QueueEntry:
         self.joined_at = now
         self.expire = 0.0
         self.attempts: list[RingAttempt] = []
-        self.candidates: list[Candidate] = []
+        self.candidates: Sequence[Candidate] = ()
         self.cursor = 0
         self.timer: Handle | None = None
         self.ring_timer: Handle | None = None
@@ -179,7 +179,10 @@ class Queue:
         self.name = config.name
         self.seq = seq
         self.members: list[Member] = []
+        #: the same members by queue position (insertion order, what rrmemory walks)
+        self.by_queuepos: list[Member] = []
         self._by_interface: dict[str, Member] = {}
+        self._penalties: dict[int, int] = {}
         self._member_seq: dict[Member, int] = {}
         self._next_member_seq = 0
         self.entries: list[QueueEntry] = []
@@ -207,6 +210,8 @@ class Queue:
         """Hash strategies list members by bucket (then insertion); linear/rrordered keep
         insertion order, which is what those strategies walk."""
         member.queuepos = len(self.members)
+        self.by_queuepos.append(member)
+        self._count_penalty(member.penalty, 1)
         self._by_interface[member.interface.lower()] = member
         self._member_seq[member] = self._next_member_seq
         self._next_member_seq += 1
@@ -223,11 +228,32 @@ class Queue:
 
     def remove_member(self, member: Member) -> None:
         self.members.remove(member)
+        self.by_queuepos.remove(member)
+        self._count_penalty(member.penalty, -1)
         del self._by_interface[member.interface.lower()]
         del self._member_seq[member]
         for other in self.members:  # queue_member_decrement_followers
             if other.queuepos > member.queuepos:
                 other.queuepos -= 1
+
+    def _count_penalty(self, penalty: int, delta: int) -> None:
+        count = self._penalties.get(penalty, 0) + delta
+        if count:
+            self._penalties[penalty] = count
+        else:
+            del self._penalties[penalty]
+
+    def set_penalty(self, member: Member, penalty: int) -> None:
+        self._count_penalty(member.penalty, -1)
+        member.penalty = penalty
+        self._count_penalty(penalty, 1)
+
+    @property
+    def uniform_penalty(self) -> int | None:
+        """The penalty every member shares, or None when they differ."""
+        if len(self._penalties) == 1:
+            return next(iter(self._penalties))
+        return None
 
     def service_level_perf(self) -> tuple[float, float]:
         sl = 100.0 * self.completed_in_sl / self.completed if self.completed else 0.0
@@ -453,7 +479,7 @@ class QueueEngine:
             if member is None:
                 continue
             found = True
-            member.penalty = penalty
+            queue.set_penalty(member, penalty)
             self._member_event("QueueMemberPenalty", queue, member)
         return found
 
@@ -690,7 +716,14 @@ class QueueEngine:
             self._timeout(entry)
             return
         candidates = strategies.rank(
-            queue.strategy, queue.members, queue.rr, entry.lin, now, self.rng
+            queue.strategy,
+            queue.members,
+            queue.rr,
+            entry.lin,
+            now,
+            self.rng,
+            queue.by_queuepos,
+            queue.uniform_penalty,
         )
         entry.candidates = candidates
         entry.cursor = 0
@@ -795,7 +828,7 @@ class QueueEngine:
         """try_calling returned without an answer: expire check, then `retry` seconds."""
         self._store_next(entry)
         entry.attempts = []
-        entry.candidates = []
+        entry.candidates = ()
         entry.state = "waiting"
         queue = entry.queue
         cfg = queue.config
@@ -993,7 +1026,7 @@ class QueueEngine:
                 attempt.member.pending = False
                 entry.host.end_ring(attempt, "CANCEL")
         entry.attempts = []
-        entry.candidates = []
+        entry.candidates = ()
 
     def _record_abandoned(self, entry: QueueEntry, now: float) -> None:
         queue = entry.queue

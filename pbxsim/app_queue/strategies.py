@@ -10,7 +10,8 @@ tie-breaks and the round-robin wrap rules identical to calc_metric/store_next_rr
 from __future__ import annotations
 
 import random
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Protocol, overload
 
 from pbxsim.app_queue.members import Member
 
@@ -28,6 +29,42 @@ class RoundRobinState(Protocol):
 Candidate = tuple[int, int, Member]
 
 
+class Rotation(Sequence[Candidate]):
+    """rrmemory/rrordered candidates when every member has the same penalty: the
+    sorted metrics are just the members by queue position, rotated to start at rrpos.
+    Built lazily, because a ring round usually stops at the first free member."""
+
+    __slots__ = ("_by_qpos", "_penalty", "_start")
+
+    def __init__(self, by_qpos: list[Member], start: int, penalty: int) -> None:
+        self._by_qpos = by_qpos
+        self._start = min(start, len(by_qpos))
+        self._penalty = penalty * PENALTY_STEP
+
+    def __len__(self) -> int:
+        return len(self._by_qpos)
+
+    @overload
+    def __getitem__(self, index: int) -> Candidate: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Candidate]: ...
+
+    def __getitem__(self, index: int | slice) -> Candidate | Sequence[Candidate]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        n = len(self._by_qpos)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(index)
+        qpos = self._start + index
+        if qpos >= n:
+            qpos -= n
+            return (1000 + qpos + self._penalty, 0, self._by_qpos[qpos])
+        return (qpos + self._penalty, 0, self._by_qpos[qpos])
+
+
 def rank(
     strategy: str,
     members: list[Member],
@@ -35,7 +72,9 @@ def rank(
     lin: RoundRobinState,
     now: float,
     rng: random.Random,
-) -> list[Candidate]:
+    by_qpos: list[Member] | None = None,
+    uniform_penalty: int | None = None,
+) -> Sequence[Candidate]:
     """calc_metric for every member, best first.
 
     Asterisk builds its attempt list by prepending and takes the *first* lowest metric,
@@ -43,6 +82,13 @@ def rank(
     position. One loop per strategy keeps this cheap, since it runs for every ring round.
     """
     last = len(members) - 1
+    if (
+        by_qpos is not None
+        and uniform_penalty is not None
+        and (strategy == "rrmemory" or strategy == "rrordered")
+    ):
+        rr.wrapped = rr.wrapped or rr.rrpos < last
+        return Rotation(by_qpos, rr.rrpos, uniform_penalty)
     out: list[Candidate] = []
     append = out.append
     if strategy == "ringall":

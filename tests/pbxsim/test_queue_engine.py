@@ -390,3 +390,37 @@ def test_member_status_avail_and_pause_devices() -> None:
         ("DeviceStateChange", "Queue:q_pause_Local/2102@a/n"),
         ("QueueMemberPause", None),
     ]
+
+
+@pytest.mark.parametrize("strategy", ["rrmemory", "rrordered"])
+def test_round_robin_fast_path_orders_exactly_like_calc_metric(strategy: str) -> None:
+    """The lazy rotation used when all penalties are equal must give the members and
+    metrics the full calc_metric + sort gives, for every stored position."""
+    from pbxsim.app_queue import strategies
+    from pbxsim.app_queue.members import Member
+
+    rng = random.Random(3)
+    for size in (1, 2, 5, 37, 60):
+        by_qpos = [Member(f"PJSIP/{i}", penalty=2) for i in range(size)]
+        for i, m in enumerate(by_qpos):
+            m.queuepos = i
+        listed = by_qpos[:]
+        rng.shuffle(listed)
+        for rrpos in range(size + 1):
+            fast_state = strategies_state(rrpos)
+            slow_state = strategies_state(rrpos)
+            fast = strategies.rank(strategy, listed, fast_state, fast_state, T0, rng, by_qpos, 2)
+            slow = strategies.rank(strategy, listed, slow_state, slow_state, T0, rng)
+            assert [(c[0], c[2]) for c in fast] == [(c[0], c[2]) for c in slow]
+            assert fast_state.wrapped == slow_state.wrapped
+
+
+def strategies_state(rrpos: int) -> _State:
+    state = _State()
+    state.rrpos = rrpos
+    return state
+
+
+class _State:
+    rrpos = 0
+    wrapped = False
