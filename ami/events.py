@@ -561,9 +561,7 @@ def event_class(name: str) -> type[AmiEvent] | None:
 
 def parse_event(frame: Frame) -> AmiEvent:
     """A typed event for a frame whose first header is `Event:`."""
-    h: dict[str, str] = {}
-    for key, value in frame.headers:
-        h[key.lower()] = value
+    h = {key.lower(): value for key, value in frame.headers}
     name = h.get("event", "")
     entry = _REGISTRY.get(name.lower())
     if entry is None:

@@ -47,13 +47,18 @@ def parse_frame(raw: bytes) -> Frame:
     except UnicodeDecodeError as exc:
         raise MalformedFrame(f"invalid UTF-8 at byte {exc.start}", raw) from None
     headers: list[tuple[str, str]] = []
+    append = headers.append
     for line in text.split("\r\n"):
+        cut = line.find(": ")
+        if cut > 0:
+            append((line[:cut], line[cut + 2 :]))
+            continue
         if not line:
             continue
-        key, sep, value = line.partition(":")
-        if not sep or not key or key != key.strip():
+        cut = line.find(":")  # "Key:value" or "Key:" (Asterisk writes the space)
+        if cut <= 0 or line[:cut] != line[:cut].strip():
             raise MalformedFrame(f"line without 'Name: value' ({line[:60]!r})", raw)
-        headers.append((key, value[1:] if value.startswith(" ") else value))
+        append((line[:cut], line[cut + 1 :]))
     if not headers:
         raise MalformedFrame("empty frame", raw)
     first = headers[0][0].lower()

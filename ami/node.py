@@ -36,7 +36,7 @@ from ami.errors import (
     NotConnected,
 )
 from ami.events import AmiEvent, EventParseError, parse_event
-from ami.frames import MalformedFrame
+from ami.frames import Frame, MalformedFrame
 from ami.protocol import AmiProtocol
 
 log = logging.getLogger(__name__)
@@ -210,6 +210,7 @@ class PbxNode:
         protocol.on_malformed = self._malformed
         protocol.on_bytes = self._bytes
         protocol.on_response = self._response
+        protocol.on_event_frame = self._event_frame
         self._protocol, self._factory = protocol, factory
         try:
             await self._login(protocol)
@@ -280,8 +281,10 @@ class PbxNode:
 
     def _dispatch(self, message: Message) -> None:
         frame = getattr(message, "frame", None)
-        if frame is None:
-            return
+        if frame is not None:
+            self._event_frame(frame)
+
+    def _event_frame(self, frame: Frame) -> None:
         try:
             event = parse_event(frame)
         except EventParseError as exc:

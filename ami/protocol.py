@@ -46,6 +46,9 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
     #: called with the ActionID of every `Response:` frame, in wire order with the
     #: events (a resync needs to know which events came before a snapshot's reply)
     on_response: Callable[[str], None] | None = None
+    #: broadcast events (no ActionID) go straight here, without panoramisk's Message:
+    #: they are 99 % of the traffic and no pending action can claim them
+    on_event_frame: Callable[[Frame], None] | None = None
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
@@ -67,7 +70,12 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
             except MalformedFrame as exc:
                 self._malformed(exc)
                 continue
-            if self.on_response is not None and frame.headers[0][0].lower() == "response":
+            first = frame.headers[0][0]
+            if first == "Event" and self.on_event_frame is not None:
+                if frame.get("ActionID") is None:
+                    self.on_event_frame(frame)
+                    continue
+            elif self.on_response is not None and first.lower() == "response":
                 action_id = frame.get("ActionID")
                 if action_id is not None:
                     self.on_response(action_id)

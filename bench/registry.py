@@ -1,8 +1,17 @@
-"""Which benchmarks exist and the targets their keys are held to."""
+"""Which benchmarks exist and the targets their keys are held to (from the issues)."""
 
 from __future__ import annotations
 
+from bench.ami_bench import bench_ami_read_path, bench_live_state_memory
 from bench.runner import Bench, Target
 
-BENCHES: dict[str, Bench] = {}
-TARGETS: dict[str, Target] = {}
+BENCHES: dict[str, Bench] = {
+    "ami_read_path": bench_ami_read_path,
+    "live_state_memory": bench_live_state_memory,
+}
+
+TARGETS: dict[str, Target] = {
+    "ami_events_per_s": Target(">=", 20_000, "events/s"),
+    "ami_vs_panoramisk": Target(">=", 0.5, "x"),
+    "live_state_mb": Target("<=", 100, "MB"),
+}
