@@ -61,14 +61,12 @@ def event_stream(min_events: int = MIN_EVENTS) -> tuple[bytes, int]:
     copies = -(-min_events // per_copy)
     parts = []
     for k in range(copies):
-        parts.append(
-            _IDS.sub(
-                lambda m, k=k: (
-                    m.group(1) + m.group(2) + b"." + str(int(m.group(3)) + 1000 * (k + 1)).encode()
-                ),
-                base,
-            )
-        )
+        shift = 1000 * (k + 1)
+
+        def fresh(m: re.Match[bytes], shift: int = shift) -> bytes:
+            return m.group(1) + m.group(2) + b"." + str(int(m.group(3)) + shift).encode()
+
+        parts.append(_IDS.sub(fresh, base))
     return b"".join(parts), per_copy * copies
 
 
