@@ -424,3 +424,22 @@ def strategies_state(rrpos: int) -> _State:
 class _State:
     rrpos = 0
     wrapped = False
+
+
+@pytest.mark.parametrize(("autofill", "rung_at_once"), [(True, 2), (False, 1)])
+def test_autofill_lets_callers_behind_the_head_ring_free_members(
+    autofill: bool, rung_at_once: int
+) -> None:
+    rig = Rig(strategy="rrmemory", autofill=autofill, ringinuse=False)
+    rig.add("PJSIP/a", "PJSIP/b")
+    first, _ = rig.join("first")
+    second, _ = rig.join("second")
+    rig.scheduler.run(until=T0 + 0.5)
+    assert len(first.ringing) + len(second.ringing) == rung_at_once
+    assert len(set(rig.order)) == rung_at_once  # ringinuse=no: never the same member
+    if not autofill:
+        # the head caller connects; only then is the second one at the head
+        first.answer(first.ringing[0].member.interface)
+        rig.engine.device_state_changed(first.log[-1].split()[-1], "INUSE")
+        rig.scheduler.run(until=T0 + 1.0)
+        assert len(second.ringing) == 1
