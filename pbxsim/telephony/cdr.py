@@ -117,6 +117,7 @@ class CdrEngine:
         self._bus = bus
         self._records: dict[str, list[CdrRecord]] = {}
         self._by_callee: dict[str, CdrRecord] = {}
+        self._fork_pending: set[str] = set()
 
     def start(self, channel: Channel, now: float) -> None:
         self._records[channel.uniqueid] = [CdrRecord(channel, now)]
@@ -153,16 +154,25 @@ class CdrEngine:
         record.close(now, app[0], app[1], DIAL_DISPOSITION.get(status, "FAILED"))
 
     def bridge_ended(self, caller: Channel, now: float, app: tuple[str, str]) -> None:
-        """Party A left a bridge alive: close the answered dial record, open a new one."""
-        records = self._records.get(caller.uniqueid)
+        """Party A left a bridge alive: the answered dial record is finished. A new
+        record only starts if the channel goes on to run another application (ami.log
+        scenario 3, option `c`); hanging up straight away adds none (ami-2.log)."""
         record = self._open(caller)
-        if records is None or record is None or not record.dest_channel:
+        if record is None or not record.dest_channel:
             return
         self._by_callee = {k: r for k, r in self._by_callee.items() if r is not record}
         record.close(now, app[0], app[1], "ANSWERED")
-        records.append(CdrRecord(caller, now, answer=now))
+        self._fork_pending.add(caller.uniqueid)
+
+    def app_started(self, channel: Channel, now: float) -> None:
+        if channel.uniqueid in self._fork_pending:
+            self._fork_pending.discard(channel.uniqueid)
+            records = self._records.get(channel.uniqueid)
+            if records is not None:
+                records.append(CdrRecord(channel, now, answer=now))
 
     def hangup(self, channel: Channel, now: float, app: tuple[str, str]) -> None:
+        self._fork_pending.discard(channel.uniqueid)
         records = self._records.pop(channel.uniqueid, None)
         if records is None:
             return

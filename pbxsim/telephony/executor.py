@@ -61,8 +61,15 @@ class DialplanRun:
         """
         interrupt, self._app_interrupt = self._app_interrupt, None
         self._token += 1  # the application's own done() is now stale
+        leg = self.pbx.leg(self.channel)
         if interrupt is not None:
-            interrupt()
+            leg.async_goto = True
+            try:
+                interrupt()
+            finally:
+                leg.async_goto = False
+        if self.channel.hungup or self.finished:
+            return
         self._set_location(Location(context, exten, priority))
         app, data = self.pbx.last_app(self.channel)
         self.pbx.newexten(self.channel, app, data)
@@ -157,8 +164,9 @@ class DialplanRun:
                 self._finish()
                 return True
         elif result != 0 or leg.soft_hangup:
-            if leg.soft_hangup:
-                self.pbx.post_soft_hangup(self.channel)
+            # the run ends: the channel is soft-hung-up on its way out (ami-2.log: a
+            # caller whose Queue() returns -1 after the bridge posts it too)
+            self.pbx.post_soft_hangup(self.channel)
             leg.soft_hangup = True
             self._run_h_or_finish()
             return True

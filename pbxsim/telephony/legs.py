@@ -46,6 +46,9 @@ class Leg:
     soft_hangup: bool = False
     #: `SoftHangupRequest` already posted for it (posted once, by whoever noticed first)
     soft_hangup_posted: bool = False
+    #: set while an AMI Redirect interrupts the running application: the application
+    #: must leave the channel up, the dialplan continues at the new location
+    async_goto: bool = False
     moh: bool = False
     hangup_cause: int = 16
     #: for an outbound channel: the channel that requested it (queue caller, Dial caller)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from pbxsim.channel import STATE_DESC, Channel
+from pbxsim.dialplan import FunctionError, assign
 from pbxsim.manager_api import (
     ActionRegistry,
     CliRegistry,
@@ -169,7 +170,15 @@ class ChannelActions:
             channel = self.pbx.find_channel(name)
             if channel is None:
                 return [error(req, "No such channel")]
-        self.pbx.set_var(channel, variable, req.get("Value") or "")
+        value = req.get("Value") or ""
+        if variable.endswith(")"):
+            # a dialplan function (DEVICE_STATE(Custom:x), CALLERID(num)...): no VarSet
+            try:
+                assign(self.pbx.scope(channel), variable, value)
+            except FunctionError:
+                return [error(req, "Variable not set")]
+        else:
+            self.pbx.set_var(channel, variable, value)
         return [response(req, "Variable Set")]
 
     # ------------------------------------------------------------------ listing

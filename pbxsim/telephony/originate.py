@@ -90,7 +90,8 @@ class Originator:
         pbx = self.pbx
         pbx.leg(one).dial_app = "AppDial2"
         pbx.newexten(one, "AppDial2", "(Outgoing Line)")
-        for name, value in req.variables:
+        # Asterisk builds the variable list by prepending: the last header is set first
+        for name, value in reversed(req.variables):
             pbx.set_var(one, name, value)
         if req.callerid_num or req.callerid_name:
             one.caller_num, one.caller_name = req.callerid_num, req.callerid_name

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pbxsim.channel import DOWN, UP, Channel
 from pbxsim.clock import Scheduler
-from pbxsim.dialplan import Dialplan, Scope
+from pbxsim.dialplan import Dialplan, FunctionError, Scope, default_functions
 from pbxsim.dialplan import substitute as _substitute
 from pbxsim.events import EventBus, Fields
 from pbxsim.manager_api import ActionRegistry, CliRegistry
@@ -49,6 +49,18 @@ CAUSE_TEXT = {
     26: "Answered elsewhere",
     34: "Circuit/channel congestion",
     38: "Network out of order",
+}
+
+DEVICE_STATES = {
+    "UNKNOWN",
+    "NOT_INUSE",
+    "INUSE",
+    "BUSY",
+    "INVALID",
+    "UNAVAILABLE",
+    "RINGING",
+    "RINGINUSE",
+    "ONHOLD",
 }
 
 CID_PRES_ALLOWED = "0 (Presentation Allowed, Not Screened)"
@@ -81,6 +93,8 @@ class Pbx:
         self.device_states: dict[str, str] = {}
         self._device_listeners: list[DeviceListener] = []
         self.runs: dict[str, DialplanRun] = {}
+        self.functions = default_functions().copy()
+        self.functions.register("DEVICE_STATE", self._device_state_read, self._device_state_write)
         self.calls_processed = 0
         #: astspooldir (MixMonitor relative file names land in <spool>/monitor/)
         self.spool_dir = "/var/spool/asterisk"
@@ -156,8 +170,25 @@ class Pbx:
             self.scheduler.now,
             self.astdb,
             self.globals,
+            self.functions,
             assign_global=lambda name, value: self.set_var(None, name, value),
         )
+
+    def _device_state_read(self, scope: Scope, data: str) -> str:
+        return self.device_state(data.strip())
+
+    def _device_state_write(self, scope: Scope, data: str, value: str) -> None:
+        """func_devstate.c: only `Custom:` devices can be set; the change is posted like
+        any device state change (app_queue members with that state interface react)."""
+        device = data.strip()
+        if not device.lower().startswith("custom:"):
+            raise FunctionError(
+                "DEVICE_STATE function can only be used to set 'Custom:' device state!"
+            )
+        state = value.strip().upper()
+        if state not in DEVICE_STATES:
+            state = "UNKNOWN"
+        self.device_state_changed(device, state)
 
     def substitute(self, channel: Channel | None, text: str) -> str:
         return _substitute(text, self.scope(channel)) if "$" in text else text
@@ -168,7 +199,13 @@ class Pbx:
 
     def set_app_interrupt(self, channel: Channel, fn: Callable[[], None] | None) -> None:
         """The running application's cancel hook: called if the channel is redirected
-        or hung up while the application waits (Wait's timer, Queue's entry...)."""
+        or hung up while the application waits (Wait's timer, Queue's entry...).
+
+        On a hangup the hook decides when the application returns (it calls its `done`,
+        normally with -1; the run then posts `SoftHangupRequest` itself). On an AMI
+        Redirect `leg(channel).async_goto` is True while the hook runs: the application
+        cleans up and must leave the channel up; its `done` is ignored and the dialplan
+        continues where the Redirect pointed."""
         run = self.run_of(channel)
         if run is not None:
             run.set_app_interrupt(fn)
@@ -286,6 +323,7 @@ class Pbx:
         leg = self.legs.find(channel.name)
         if leg is not None:
             leg.last_app, leg.last_data = app, data
+            self.cdr.app_started(channel, self.scheduler.now())
         self.emit("Newexten", "dialplan", channel, ("Extension", channel.exten),
                   ("Application", app), ("AppData", data))  # fmt: skip
 
@@ -389,7 +427,7 @@ class Pbx:
         if caller is not None:
             self.newexten(one, leg.dial_app, "(Outgoing Line)")
             self.set_connected(one, one.connected_num, one.connected_name)
-        self._local_device(device, "INUSE")
+        self._local_device(device)
         self._fire_answer(one)
 
     def _local_idle_state(self, device: str) -> str:
@@ -405,8 +443,15 @@ class Pbx:
         for fn in callbacks:
             fn(channel)
 
-    def _local_device(self, device: str, state: str) -> None:
-        # chan_local reports the device once per half
+    def _local_device(self, device: str) -> None:
+        """core_local.c `local_devicestate`: INVALID if the extension does not exist,
+        INUSE while any Local pair for it exists, else NOT_INUSE -- re-evaluated (and
+        posted) once per half when a pair answers or goes away."""
+        state = self._local_idle_state(device)
+        if state == "NOT_INUSE" and any(
+            leg.device == device and not leg.channel.hungup for leg in self.legs
+        ):
+            state = "INUSE"
         self.device_state_changed(device, state)
         self.device_state_changed(device, state)
 
@@ -424,7 +469,9 @@ class Pbx:
         if channel.hungup:
             return
         leg = self.leg(channel)
-        if leg.soft_hangup:
+        if leg.soft_hangup or leg.async_goto:
+            # during an AMI Redirect the application's exit does not end the channel:
+            # pbx.c sees AST_SOFTHANGUP_ASYNCGOTO and carries on at the new location
             return
         leg.soft_hangup = True
         leg.hangup_cause = cause
@@ -521,7 +568,7 @@ class Pbx:
         if leg.device.startswith("Local/"):
             partner = leg.partner
             if partner is None or partner.hungup:
-                self._local_device(leg.device, self._local_idle_state(leg.device))
+                self._local_device(leg.device)
         elif leg.device.startswith("PJSIP/"):
             endpoint = self.endpoints.get(leg.device)
             if endpoint is not None:

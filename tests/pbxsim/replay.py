@@ -234,9 +234,12 @@ async def replay_log(spec: ReplaySpec) -> tuple[list[Scenario], Recording]:
             kind, fields = item
             recording.frames.append(Frame(now, fields, kind))
 
+    writers: list[asyncio.StreamWriter] = []  # kept: a dropped writer closes its socket
+
     async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         pumps.append(asyncio.create_task(pump(reader)))
+        writers.append(writer)
         return reader, writer
 
     try:
@@ -268,8 +271,8 @@ async def replay_log(spec: ReplaySpec) -> tuple[list[Scenario], Recording]:
                 recording.starts.setdefault(scenario.title, scheduler.now() - t0)
         await scheduler.sleep(max(0.0, t0 + last + spec.tail - scheduler.now()))
     finally:
-        if connection is not None:
-            connection[1].close()
+        for writer in writers:
+            writer.close()
         await server.stop()
         await player.stop()
         for task in pumps:
@@ -323,7 +326,7 @@ class Normaliser:
         self._uid: dict[str, str] = {}
         self._bridges: dict[str, str] = {}
         for fields in frames:
-            for key, value in fields:
+            for _key, value in fields:
                 for m in _COUNTED.finditer(value):
                     self._number(m.group(1), m.group(2))
             d = dict(fields)
@@ -518,7 +521,8 @@ def _readable_diff(want: list[Fields], got: list[Fields]) -> list[str]:
 
 def _field_diff(want: Fields, got: Fields) -> str:
     if [k for k, _ in want] != [k for k, _ in got]:
-        return f"field names differ:\n    asterisk {[k for k, _ in want]}\n    pbxsim   {[k for k, _ in got]}"
+        names_w, names_g = [k for k, _ in want], [k for k, _ in got]
+        return f"field names differ:\n    asterisk {names_w}\n    pbxsim   {names_g}"
     parts = [f"{k}: {v!r} != {g!r}" for (k, v), (_, g) in zip(want, got, strict=True) if v != g]
     return "; ".join(parts)
 

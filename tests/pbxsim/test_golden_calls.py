@@ -43,8 +43,34 @@ def ami_log_replay(transcripts_dir: Path) -> ReplayResult:
     return _run(spec)
 
 
+#: Local device state is computed by Asterisk's devicestate thread some time after the
+#: change that triggers it: when two calls of one Local device overlap, or a call ends
+#: right after answering, the real values race (ami-2.log posts NOT_INUSE then INUSE for
+#: one answer). pbxsim computes the state at the trigger. Event count and order are
+#: still compared; only these State values are not.
+LOCAL_DEVICE_RACE = Gap(
+    r"^device:Local/patient@sim-caller$",
+    "DeviceStateChange",
+    "State",
+    "Asterisk computes Local device state asynchronously; the transcript's values race",
+)
+
 #: reviewed known gaps, per scenario title fragment
-GAPS: dict[str, list[Gap]] = {}
+GAPS: dict[str, list[Gap]] = {
+    "Redirect a waiting caller": [
+        Gap(
+            r"^chan:Local/patient@sim-caller-#0;1$",
+            "*",
+            "",
+            "the redirected caller: Asterisk publishes the new location (a Newexten "
+            "naming Queue) in the middle of app_queue's exit, between ANSWEREDTIME_MS "
+            "and ABANDONED; pbxsim posts it when Queue() has finished, so 7 events "
+            "show the other location. test_telephony_core checks the redirect itself.",
+        ),
+    ],
+    "queue timeout": [LOCAL_DEVICE_RACE],
+    "joinempty": [LOCAL_DEVICE_RACE],
+}
 
 
 def check(result: ReplayResult, needle: str) -> None:
@@ -52,6 +78,7 @@ def check(result: ReplayResult, needle: str) -> None:
     scenario = find_scenario(scenarios, needle)
     expected, actual = scenario_frames(scenarios, recording, scenario.title)
     gaps = GAPS.get(needle, [])
+    assert expected and actual, f"nothing to compare: {len(expected)} vs {len(actual)} frames"
     comparison = compare_frames(expected, actual, gaps)
     assert not comparison.differences, (
         f"{len(comparison.differences)} of {comparison.streams} streams differ "
@@ -73,6 +100,42 @@ AMI_LOG_CALLS = [
 @pytest.mark.parametrize("needle", AMI_LOG_CALLS)
 def test_ami_log_call_scenario(ami_log_replay: ReplayResult, needle: str) -> None:
     check(ami_log_replay, needle)
+
+
+@pytest.fixture(scope="module")
+def ami2_log_replay(transcripts_dir: Path) -> ReplayResult:
+    spec = ReplaySpec(
+        ami_log=transcripts_dir / "ami-2.log",
+        agi_logs=[transcripts_dir / "agi-2-1.log"],
+        config_dir=transcripts_dir / "config",
+    )
+    return _run(spec)
+
+
+AMI2_LOG_SCENARIOS = [
+    "ringall",
+    "penalty tiers",
+    "QueuePenalty, device state",
+    "caller priority",
+    "Redirect a waiting caller",
+    "queue timeout",
+    "joinempty",
+    "post-call survey",
+    "Originate failures and AstDB",
+]
+
+
+@pytest.mark.parametrize("needle", AMI2_LOG_SCENARIOS)
+def test_ami2_log_scenario(ami2_log_replay: ReplayResult, needle: str) -> None:
+    check(ami2_log_replay, needle)
+
+
+def test_ami2_log_agi_session(ami2_log_replay: ReplayResult) -> None:
+    _scenarios, recording, spec = ami2_log_replay
+    sessions = [load_agi_log(p) for p in spec.agi_logs]
+    expected, actual = agi_frames(sessions, recording.agi)
+    comparison = compare_frames(expected, actual)
+    assert not comparison.differences, comparison.report()
 
 
 def test_ami_log_agi_sessions(ami_log_replay: ReplayResult) -> None:
