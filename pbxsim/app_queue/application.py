@@ -189,6 +189,8 @@ def queue_app(pbx: Pbx, engine: QueueEngine, channel: Channel, args: list[str], 
         return
     options = args[1] if len(args) > 1 else ""
     timeout = parse_timeout(args[4]) if len(args) > 4 else None
+    position_arg = args[8].strip() if len(args) > 8 else ""
+    position = int(position_arg) if position_arg.isdigit() else 0
     try:
         prio = int((pbx.get_var(channel, "QUEUE_PRIO") or "0").strip() or "0")
     except ValueError:
@@ -201,6 +203,7 @@ def queue_app(pbx: Pbx, engine: QueueEngine, channel: Channel, args: list[str], 
         timeout=timeout,
         continue_on_hangup="c" in options,
         no_retry="n" in options,
+        position=position,
     )
     if isinstance(result, str):
         caller.finished(result)

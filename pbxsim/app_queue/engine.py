@@ -606,6 +606,7 @@ class QueueEngine:
         timeout: float | None = None,
         continue_on_hangup: bool = False,
         no_retry: bool = False,
+        position: int = 0,
     ) -> QueueEntry | str:
         """Queue() up to QueueCallerJoin. Returns the entry, or the QUEUESTATUS of a
         caller that was refused (JOINEMPTY, FULL, UNKNOWN); a refused caller has had
@@ -636,10 +637,11 @@ class QueueEngine:
         entry.no_retry = no_retry
         if timeout:
             entry.expire = int(now) + timeout
-        # insert_entry: after every caller of the same or higher priority
+        # join_queue: after every caller of the same or higher priority, or at the
+        # requested position if no higher-priority caller holds it
         index = len(queue.entries)
         for i, other in enumerate(queue.entries):
-            if other.prio < prio:
+            if prio > other.prio or (position and prio >= other.prio and position <= i + 1):
                 index = i
                 break
         queue.entries.insert(index, entry)

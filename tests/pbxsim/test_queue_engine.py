@@ -443,3 +443,24 @@ def test_autofill_lets_callers_behind_the_head_ring_free_members(
         rig.engine.device_state_changed(first.log[-1].split()[-1], "INUSE")
         rig.scheduler.run(until=T0 + 1.0)
         assert len(second.ringing) == 1
+
+
+def test_requested_position_yields_to_higher_priority() -> None:
+    rig = Rig()
+    rig.add("PJSIP/a")
+    rig.engine.set_paused("PJSIP/a", True)
+    _, vip = rig.join("vip", prio=5)
+    _, a = rig.join("a")
+    _, b = rig.join("b")
+    _, asks_first = rig.join("asks-first", position=1)
+    _, asks_third = rig.join("asks-third", position=3)
+    queue = rig.engine.queue("q")
+    assert queue is not None
+    assert [e.host.name for e in queue.entries] == [  # type: ignore[attr-defined]
+        "vip",
+        "asks-first",
+        "asks-third",
+        "a",
+        "b",
+    ]
+    assert (vip.pos, asks_first.pos, asks_third.pos, a.pos, b.pos) == (1, 2, 3, 4, 5)
