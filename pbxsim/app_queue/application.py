@@ -170,6 +170,15 @@ class ChannelCaller:
             done(-1)
 
 
+def _int_var(pbx: Pbx, channel: Channel, name: str) -> int | None:
+    """A numeric channel variable (`sscanf("%30d")`); None when unset or not a number."""
+    value = (pbx.get_var(channel, name) or "").strip()
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
 def parse_timeout(value: str) -> float | None:
     value = value.strip()
     if not value:
@@ -191,10 +200,9 @@ def queue_app(pbx: Pbx, engine: QueueEngine, channel: Channel, args: list[str], 
     timeout = parse_timeout(args[4]) if len(args) > 4 else None
     position_arg = args[8].strip() if len(args) > 8 else ""
     position = int(position_arg) if position_arg.isdigit() else 0
-    try:
-        prio = int((pbx.get_var(channel, "QUEUE_PRIO") or "0").strip() or "0")
-    except ValueError:
-        prio = 0
+    prio = _int_var(pbx, channel, "QUEUE_PRIO") or 0
+    max_penalty = _int_var(pbx, channel, "QUEUE_MAX_PENALTY")
+    min_penalty = _int_var(pbx, channel, "QUEUE_MIN_PENALTY")
     caller = ChannelCaller(pbx, engine, channel, done)
     result = engine.join(
         name,
@@ -204,6 +212,8 @@ def queue_app(pbx: Pbx, engine: QueueEngine, channel: Channel, args: list[str], 
         continue_on_hangup="c" in options,
         no_retry="n" in options,
         position=position,
+        min_penalty=min_penalty if min_penalty is not None and min_penalty >= 0 else None,
+        max_penalty=max_penalty if max_penalty is not None and max_penalty >= 0 else None,
     )
     if isinstance(result, str):
         caller.finished(result)

@@ -137,6 +137,7 @@ class QueueEntry:
         "lin",
         "no_retry",
         "opos",
+        "penalties",
         "pos",
         "prio",
         "queue",
@@ -169,6 +170,8 @@ class QueueEntry:
         self.continue_on_hangup = False
         self.no_retry = False
         self.tries = 0
+        #: QUEUE_MIN_PENALTY / QUEUE_MAX_PENALTY (None: not set)
+        self.penalties: tuple[int | None, int | None] = (None, None)
 
 
 class Queue:
@@ -558,10 +561,18 @@ class QueueEngine:
             return min(available, 1)
         return available
 
-    def _empty(self, queue: Queue, conditions: frozenset[str]) -> bool:
+    def _empty(
+        self,
+        queue: Queue,
+        conditions: frozenset[str],
+        penalties: tuple[int | None, int | None] = (None, None),
+    ) -> bool:
         """get_member_status != 0: no member is usable under these conditions."""
         now = self.scheduler.now()
+        low, high = penalties
         for member in queue.members:
+            if "penalty" in conditions and not _in_range(member.penalty, low, high):
+                continue
             status = member.status
             if status == INVALID and "invalid" in conditions:
                 continue
@@ -607,6 +618,8 @@ class QueueEngine:
         continue_on_hangup: bool = False,
         no_retry: bool = False,
         position: int = 0,
+        min_penalty: int | None = None,
+        max_penalty: int | None = None,
     ) -> QueueEntry | str:
         """Queue() up to QueueCallerJoin. Returns the entry, or the QUEUESTATUS of a
         caller that was refused (JOINEMPTY, FULL, UNKNOWN); a refused caller has had
@@ -626,7 +639,7 @@ class QueueEngine:
             host.set_var("QUEUESTATUS", "UNKNOWN")
             return "UNKNOWN"
         cfg = queue.config
-        if cfg.joinempty and self._empty(queue, cfg.joinempty):
+        if cfg.joinempty and self._empty(queue, cfg.joinempty, (min_penalty, max_penalty)):
             host.set_var("QUEUESTATUS", "JOINEMPTY")
             return "JOINEMPTY"
         if cfg.maxlen and len(queue.entries) >= cfg.maxlen:
@@ -635,6 +648,7 @@ class QueueEngine:
         entry = QueueEntry(queue, host, prio, now)
         entry.continue_on_hangup = continue_on_hangup
         entry.no_retry = no_retry
+        entry.penalties = (min_penalty, max_penalty)
         if timeout:
             entry.expire = int(now) + timeout
         # join_queue: after every caller of the same or higher priority, or at the
@@ -691,7 +705,7 @@ class QueueEngine:
             self._timeout(entry)
             return
         cfg = entry.queue.config
-        if cfg.leavewhenempty and self._empty(entry.queue, cfg.leavewhenempty):
+        if cfg.leavewhenempty and self._empty(entry.queue, cfg.leavewhenempty, entry.penalties):
             self._exit_waiting(entry, "LEAVEEMPTY")
             return
         entry.timer = self.scheduler.call_later(RECHECK, self._recheck, entry)
@@ -727,6 +741,10 @@ class QueueEngine:
             queue.by_queuepos,
             queue.uniform_penalty,
         )
+        low, high = entry.penalties
+        if low is not None or high is not None:
+            # calc_metric leaves members outside the caller's penalty range out
+            candidates = [c for c in candidates if _in_range(c[2].penalty, low, high)]
         entry.candidates = candidates
         entry.cursor = 0
         entry.attempts = []
@@ -834,7 +852,7 @@ class QueueEngine:
         entry.state = "waiting"
         queue = entry.queue
         cfg = queue.config
-        if cfg.leavewhenempty and self._empty(queue, cfg.leavewhenempty):
+        if cfg.leavewhenempty and self._empty(queue, cfg.leavewhenempty, entry.penalties):
             self._exit_waiting(entry, "LEAVEEMPTY")
             return
         if entry.no_retry and entry.tries >= len(queue.members):
@@ -1104,3 +1122,7 @@ def _base_ok(member: Member) -> int:
     if not member.ringinuse and status in (INUSE, BUSY, RINGING, RINGINUSE, ONHOLD):
         return 0
     return 1
+
+
+def _in_range(penalty: int, low: int | None, high: int | None) -> bool:
+    return (low is None or penalty >= low) and (high is None or penalty <= high)

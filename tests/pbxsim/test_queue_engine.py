@@ -464,3 +464,16 @@ def test_requested_position_yields_to_higher_priority() -> None:
         "b",
     ]
     assert (vip.pos, asks_first.pos, asks_third.pos, a.pos, b.pos) == (1, 2, 3, 4, 5)
+
+
+def test_caller_penalty_range_limits_who_rings_and_who_counts_for_joinempty() -> None:
+    rig = Rig(strategy="ringall", joinempty=frozenset({"penalty"}))
+    rig.add("PJSIP/p0", penalty=0)
+    rig.add("PJSIP/p2", penalty=2)
+    rig.join("only-low", max_penalty=1)
+    assert rig.order == ["PJSIP/p0"]
+    rig.order.clear()
+    rig.join("only-high", min_penalty=1)
+    assert rig.order == ["PJSIP/p2"]
+    refused = Host(rig, "none")
+    assert rig.engine.join("q", refused, min_penalty=3) == "JOINEMPTY"
