@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     agi_port: int = Field(default=4573, ge=0, le=65535)
     ami_nodes: list[AmiNode] = Field(default_factory=lambda: [AmiNode(name="pbx1")])
     ami_timeout_s: float = Field(default=5.0, gt=0)
+    #: how often the live model is checked against QueueStatus (0 = never)
+    audit_interval_s: float = Field(default=300.0, ge=0)
     log_level: str = "INFO"
 
     # the embedded demo (`serve --demo`): pbxsim as the PBX, with simulated traffic

@@ -9,14 +9,16 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from ami.node import NodeState, PbxNode
+from callcenter.live.audit import Auditor
 from callcenter.live.live import LiveState
 from callcenter.live.views import seat_views
 
 
 class NodeCollector(Collector):
-    def __init__(self, nodes: Iterable[PbxNode], live: LiveState) -> None:
+    def __init__(self, nodes: Iterable[PbxNode], live: LiveState, auditor: Auditor) -> None:
         self._nodes = list(nodes)
         self._live = live
+        self._auditor = auditor
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily(
@@ -51,6 +53,14 @@ class NodeCollector(Collector):
             if node.stats.last_pong_rtt_s is not None:
                 rtt.add_metric([node.name], node.stats.last_pong_rtt_s)
         yield from (up, stale, events, malformed, reconnects, login_failures, rtt)
+        yield CounterMetricFamily(
+            "callcenter_live_audits", "model-vs-QueueStatus audits", value=self._auditor.audits
+        )
+        yield CounterMetricFamily(
+            "callcenter_live_audit_disagreements",
+            "audits that found the model wrong (it was resynced)",
+            value=self._auditor.disagreements,
+        )
 
         waiting = GaugeMetricFamily(
             "callcenter_queue_waiting", "callers waiting", labels=["node", "queue"]
@@ -69,6 +79,6 @@ class NodeCollector(Collector):
 
 
 def register_node_metrics(
-    registry: CollectorRegistry, nodes: Iterable[PbxNode], live: LiveState
+    registry: CollectorRegistry, nodes: Iterable[PbxNode], live: LiveState, auditor: Auditor
 ) -> None:
-    registry.register(NodeCollector(nodes, live))
+    registry.register(NodeCollector(nodes, live, auditor))

@@ -27,6 +27,7 @@ from callcenter import __version__, migrate
 from callcenter.config import AmiNode, Settings
 from callcenter.db import create_engine, session_factory
 from callcenter.instances import InstanceRegistry
+from callcenter.live.audit import Auditor
 from callcenter.live.live import LiveState
 from callcenter.metrics import register_node_metrics
 from callcenter.pbx_process import PbxSimProcess
@@ -111,7 +112,8 @@ class Service:
         nodes = [PbxNode(self._node_config(n), live) for n in settings.ami_nodes]
         for node in nodes:
             checks[f"pbx:{node.name}"] = node_check(node, live)
-        register_node_metrics(self.metrics, nodes, live)
+        auditor = Auditor(live, settings.audit_interval_s)
+        register_node_metrics(self.metrics, nodes, live, auditor)
         Gauge("callcenter_info", "Service version", ["version"], registry=self.metrics).labels(
             __version__
         ).set(1)
@@ -126,15 +128,19 @@ class Service:
             )
         )
         heartbeat = asyncio.create_task(self._heartbeat(instances))
+        background = [heartbeat]
+        if settings.audit_interval_s > 0:
+            background.append(asyncio.create_task(auditor.run()))
         for node in nodes:
             node.start()
         try:
             log.info("HTTP on http://%s:%s/", settings.http_host, settings.http_port)
             await server.serve()
         finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             for node in nodes:
                 await node.stop()
             if pbx is not None:

@@ -71,6 +71,7 @@ class LiveState:
         self.links: dict[str, PbxNode] = {}
         self._resyncs: dict[str, _Resync] = {}
         self._ids = itertools.count(1)
+        self._captures: dict[str, Callable[[], None]] = {}
         self.resyncs_done = 0
         self.synced = asyncio.Event()  # set after any resync completes (tests wait on it)
 
@@ -155,7 +156,17 @@ class LiveState:
             return
         self.node_state(node.name).apply(event)
 
+    def capture_at_reply(self, action_id: str, fn: Callable[[], None]) -> None:
+        """Call `fn` when the reply to `action_id` starts, in stream order (audit.py)."""
+        self._captures[action_id] = fn
+
+    def forget_capture(self, action_id: str) -> None:
+        self._captures.pop(action_id, None)
+
     def on_response(self, node: PbxNode, action_id: str) -> None:
+        capture = self._captures.pop(action_id, None)
+        if capture is not None:
+            capture()
         resync = self._resyncs.get(node.name)
         if resync is None:
             return

@@ -7,7 +7,7 @@ import time
 
 from ami.node import NodeState, PbxNode
 from callcenter.live.live import LiveState
-from tests.live.check import Snapshotting, differences
+from tests.live.check import model_vs_queuestatus
 from tests.live.sim import start_sim
 
 
@@ -52,7 +52,6 @@ async def wait_until(predicate, timeout: float) -> float:  # type: ignore[no-unt
 async def test_listener_killed_mid_traffic_then_resync() -> None:
     sim = await start_sim(speed=20.0)
     live = LiveState(sim.scheduler.now)
-    snap = Snapshotting(live)
     node = PbxNode(sim.node_config(), live)
     node.start()
     try:
@@ -71,8 +70,7 @@ async def test_listener_killed_mid_traffic_then_resync() -> None:
         assert took < 5.0
         assert not live.nodes["pbx1"].stale
         await sim.scheduler.sleep(2.0)
-        state, items, now = await snap.queue_status(node)
-        assert differences(state, items, now) == []
+        assert await model_vs_queuestatus(live, node) == []
         assert node.stats.connects == 2
     finally:
         await node.stop()
@@ -82,7 +80,6 @@ async def test_listener_killed_mid_traffic_then_resync() -> None:
 async def test_pbx_restart_with_different_state_is_followed() -> None:
     sim = await start_sim(speed=20.0)
     live = LiveState(sim.scheduler.now)
-    snap = Snapshotting(live)
     node = PbxNode(sim.node_config(), live)
     node.start()
     try:
@@ -100,9 +97,34 @@ async def test_pbx_restart_with_different_state_is_followed() -> None:
         assert not state.calls and not state.channels
         await add_members(node, ["3001"], "q-ringall")
         await sim.scheduler.sleep(0.5)
-        state_copy, items, now = await snap.queue_status(node)
-        assert differences(state_copy, items, now) == []
-        assert list(state_copy.queues["q-ringall"].members) == ["Local/3001@sim-agent/n"]
+        assert await model_vs_queuestatus(live, node) == []
+        assert list(live.nodes["pbx1"].queues["q-ringall"].members) == ["Local/3001@sim-agent/n"]
+    finally:
+        await node.stop()
+        await sim.stop()
+
+
+async def test_auditor_catches_a_wrong_model_and_resyncs() -> None:
+    from callcenter.live.audit import Auditor
+
+    sim = await start_sim(speed=20.0)
+    live = LiveState(sim.scheduler.now)
+    node = PbxNode(sim.node_config(), live)
+    node.start()
+    try:
+        await asyncio.wait_for(live.synced.wait(), 10)
+        await add_members(node, ["1001", "1002"])
+        await sim.scheduler.sleep(0.5)
+        auditor = Auditor(live, interval=3600)
+        await auditor.audit_all()
+        assert auditor.audits == 1 and auditor.disagreements == 0
+        member = live.nodes["pbx1"].queues["hotline-general"].members["Local/1001@sim-agent/n"]
+        member.paused = True  # a bug, simulated
+        await auditor.audit_all()
+        assert auditor.disagreements == 1
+        assert any("paused model=True" in d for d in auditor.last["pbx1"].differences)
+        await auditor.audit_all()  # healed by the resync
+        assert auditor.disagreements == 1 and auditor.last["pbx1"].ok
     finally:
         await node.stop()
         await sim.stop()

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from ami.node import PbxNode
 from callcenter.live.live import LiveState
-from tests.live.check import Snapshotting, differences
+from tests.live.check import model_vs_queuestatus
 from tests.live.sim import start_sim
 
 QUEUES = ["hotline-general", "q-ringall", "q-penalty", "q-strict"]
@@ -50,7 +50,6 @@ op = st.one_of(
 async def run_ops(ops: list[tuple[object, ...]], seed: int) -> list[str]:
     sim = await start_sim(speed=25.0, seed=seed)
     live = LiveState(sim.scheduler.now)
-    snap = Snapshotting(live)
     node = PbxNode(sim.node_config(), live)
     node.start()
     try:
@@ -118,8 +117,7 @@ async def run_ops(ops: list[tuple[object, ...]], seed: int) -> list[str]:
                     await node.send({"Action": "Hangup", "Channel": victim.name}, check=False)
             elif kind == "wait":
                 await sim.scheduler.sleep(float(o[1]))  # type: ignore[arg-type]
-        state, items, now = await snap.queue_status(node)
-        return differences(state, items, now)
+        return await model_vs_queuestatus(live, node)
     finally:
         await node.stop()
         await sim.stop()
