@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.responses import Response
 
@@ -10,6 +14,8 @@ from api.health import ReadinessCheck
 from api.health import router as health_router
 from api.live import router as live_router
 from callcenter.live.live import LiveState
+
+STATIC = Path(__file__).with_name("static")
 
 
 def create_app(
@@ -28,6 +34,11 @@ def create_app(
     app.state.live = live
     app.include_router(health_router)
     app.include_router(live_router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def wallboard() -> FileResponse:
+        return FileResponse(STATIC / "wallboard.html", media_type="text/html; charset=utf-8")
 
     @app.get("/metrics", tags=["health"], summary="Prometheus metrics", response_class=Response)
     async def metrics_endpoint() -> Response:

@@ -51,3 +51,15 @@ async def test_metrics_are_prometheus_text() -> None:
         r = await c.get("/metrics")
         assert r.status_code == 200
         assert "demo_total 3.0" in r.text
+
+
+async def test_wallboard_page_and_assets_are_served_locally() -> None:
+    async with client({}) as c:
+        page = await c.get("/")
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        assert "12345" in page.text and "http" not in page.text.replace("http-equiv", "")
+        for asset in ("/static/wallboard.js", "/static/wallboard.css"):
+            r = await c.get(asset)
+            assert r.status_code == 200, asset
+        js = (await c.get("/static/wallboard.js")).text
+        assert "/api/v1/queues" in js and "/api/v1/seats" in js
