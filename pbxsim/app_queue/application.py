@@ -143,8 +143,10 @@ class ChannelCaller:
     def _member_hangup(self, attempt: RingAttempt, member_channel: Channel) -> None:
         entry = attempt.entry
         if entry.state == "ringing" and attempt.stillgoing:
+            # wait_for_answer reads no frame from a channel that hung up: NOANSWER
+            # (BUSY/CONGESTION only come as control frames from a real endpoint)
             cause = self.pbx.leg(member_channel).hangup_cause
-            status = {17: "BUSY", 34: "CONGESTION"}.get(cause, "CHANUNAVAIL")
+            status = {17: "BUSY", 34: "CONGESTION"}.get(cause, "NOANSWER")
             self.engine.ring_failed(attempt, status)
         elif entry.state == "connected" and entry.connected is attempt:
             # AgentComplete goes out as the agent's channel starts hanging up; the caller

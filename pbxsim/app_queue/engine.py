@@ -297,6 +297,9 @@ class QueueEngine:
             queue = Queue(qc, self._seq)
             self._seq += 1
             self.queues[qc.name.lower()] = queue
+            # init_queue: "on restart assume no members are available" (set at boot,
+            # before any manager session could see it)
+            self._emitted_states[f"Queue:{qc.name}_avail"] = "INUSE"
             for mc in qc.members:
                 member = Member(
                     mc.interface,
@@ -823,7 +826,11 @@ class QueueEngine:
         entry.host.end_ring(attempt, status)
         if any(a.stillgoing for a in entry.attempts):
             return
-        if self._ring_one(entry):
+        ring_left = (
+            entry.ring_timer.when - self.scheduler.now() if entry.ring_timer else float("inf")
+        )
+        # one at a time: the next member only if more than 500 ms of ring time is left
+        if (entry.queue.strategy == "ringall" or ring_left > 0.5) and self._ring_one(entry):
             return
         if entry.ring_timer is not None:
             entry.ring_timer.cancel()
