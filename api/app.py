@@ -14,6 +14,7 @@ from api.health import ReadinessCheck
 from api.health import router as health_router
 from api.live import router as live_router
 from callcenter.live.live import LiveState
+from callcenter.tokens import TokenStore
 
 STATIC = Path(__file__).with_name("static")
 
@@ -23,6 +24,7 @@ def create_app(
     metrics: CollectorRegistry,
     version: str,
     live: LiveState | None = None,
+    tokens: TokenStore | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="12345 hotline call center",
@@ -32,6 +34,7 @@ def create_app(
     )
     app.state.readiness_checks = readiness_checks
     app.state.live = live
+    app.state.tokens = tokens
     app.include_router(health_router)
     app.include_router(live_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -31,6 +31,7 @@ from callcenter.live.audit import Auditor
 from callcenter.live.live import LiveState
 from callcenter.metrics import register_node_metrics
 from callcenter.pbx_process import PbxSimProcess
+from callcenter.tokens import TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,8 @@ class Service:
         Gauge("callcenter_info", "Service version", ["version"], registry=self.metrics).labels(
             __version__
         ).set(1)
-        app = create_app(checks, self.metrics, __version__, live)
+        tokens = TokenStore(session_factory(engine), utcnow)
+        app = create_app(checks, self.metrics, __version__, live, tokens)
         server = uvicorn.Server(
             uvicorn.Config(
                 app,

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from callcenter import migrate
 from callcenter.cli import app
 
 
@@ -22,7 +23,7 @@ def test_db_upgrade_current_downgrade(
     assert "(empty)" in result.output
     result = runner.invoke(app, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert runner.invoke(app, ["db", "current"]).output.strip() == "0001"
+    assert runner.invoke(app, ["db", "current"]).output.strip() == migrate.head_revision()
     result = runner.invoke(app, ["db", "downgrade", "base"])
     assert result.exit_code == 0, result.output
 

@@ -124,9 +124,27 @@ class _FrameReader:
             fields.append((key, value))
 
 
+@dataclass(frozen=True)
+class InboundCall:
+    """A call the network places on a PJSIP endpoint (SIPp in the transcripts).
+
+    Times are seconds since the recording started."""
+
+    time: float
+    endpoint: str
+    exten: str
+    caller_num: str
+    caller_name: str
+    call_id: str
+    #: (time, digit, duration in ms) of RFC 4733 digits
+    digits: tuple[tuple[float, str, int], ...] = ()
+    #: when the caller sends BYE
+    hangup: float | None = None
+
+
 @dataclass
 class ReplaySpec:
-    """What to replay: an AMI log, its FastAGI sessions, and the config directory."""
+    """What to replay: an AMI log, its FastAGI sessions, and the configs."""
 
     ami_log: Path
     agi_logs: list[Path]
@@ -136,6 +154,11 @@ class ReplaySpec:
     speed: float = 10.0
     #: simulated seconds to keep recording after the last action
     tail: float = 2.0
+    #: overrides of the config files (the sip/ rig has its own)
+    extensions_conf: Path | None = None
+    queues_conf: Path | None = None
+    pjsip_conf: Path | None = None
+    inbound: list[InboundCall] = field(default_factory=list)
 
 
 class FastAgiPlayer:
@@ -207,9 +230,10 @@ async def replay_log(spec: ReplaySpec) -> tuple[list[Scenario], Recording]:
         scheduler,
         bus,
         random.Random(12345),
-        extensions_conf=spec.config_dir / "extensions.conf",
-        queues_conf=spec.config_dir / "queues.conf",
+        extensions_conf=spec.extensions_conf or spec.config_dir / "extensions.conf",
+        queues_conf=spec.queues_conf or spec.config_dir / "queues.conf",
         manager_conf=spec.config_dir / "manager.conf",
+        pjsip_conf=spec.pjsip_conf,
     )
     player = FastAgiPlayer(sessions, recording)
     agi_port = await player.start()
@@ -219,6 +243,8 @@ async def replay_log(spec: ReplaySpec) -> tuple[list[Scenario], Recording]:
     )
     await server.start()
     t0 = scheduler.now()
+    for call in spec.inbound:
+        scheduler.call_at(t0 + call.time, _place_call, system, scheduler, t0, call)
 
     connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
     pumps: list[asyncio.Task[None]] = []
@@ -246,7 +272,13 @@ async def replay_log(spec: ReplaySpec) -> tuple[list[Scenario], Recording]:
         last = 0.0
         for scenario in scenarios:
             first = True
+            if scenario.steps and isinstance(scenario.steps[0], ServerFrame):
+                # output before the scenario's first action (calls from the network):
+                # the recorder wrote the marker about when its previous action settled
+                recording.starts[scenario.title] = last + 0.5
+                first = False
             agi_down = bool(spec.agi_down_from and spec.agi_down_from in scenario.title)
+            player_stopped = False
             for step in scenario.steps:
                 if isinstance(step, ServerFrame):
                     if step.kind == "eof":
@@ -258,9 +290,10 @@ async def replay_log(spec: ReplaySpec) -> tuple[list[Scenario], Recording]:
                     await scheduler.sleep(delay)
                 if first:
                     recording.starts[scenario.title] = scheduler.now() - t0
-                    first = False
-                    if agi_down:
-                        await player.stop()  # connections to agi_port are now refused
+                first = False
+                if agi_down and not player_stopped:
+                    player_stopped = True
+                    await player.stop()  # connections to agi_port are now refused
                 if connection is None or connection[1].is_closing():
                     connection = await connect()
                     await asyncio.sleep(0.01)
@@ -278,6 +311,15 @@ async def replay_log(spec: ReplaySpec) -> tuple[list[Scenario], Recording]:
         for task in pumps:
             task.cancel()
     return scenarios, recording
+
+
+def _place_call(system: PbxSystem, scheduler: AsyncioScheduler, t0: float, call: InboundCall) -> None:
+    phone = system.endpoints[call.endpoint]
+    channel = phone.incoming(call.exten, call.caller_num, call.caller_name, call_id=call.call_id)
+    for when, digit, duration in call.digits:
+        scheduler.call_at(t0 + when, phone.press, channel, digit, duration)
+    if call.hangup is not None:
+        scheduler.call_at(t0 + call.hangup, phone.bye, channel)
 
 
 # ----------------------------------------------------------------------------- compare
@@ -370,6 +412,8 @@ class Normaliser:
                 value = self.bridge(value) if value else value
             elif key == "Value" and variable in TIME_VARIABLES:
                 value = "<time>" if value else value
+            elif key == "Value" and variable == "BRIDGEPVTCALLID":
+                value = "<sip call-id>" if value else value
             elif key == "Value" and variable == "MIXMONITOR_FILENAME":
                 value = re.sub(r"[^/]*/monitor/", "<spool>/monitor/", value)
                 value = re.sub(r"\d+\.\d+(?=\.wav)", "<uniqueid>", value)

@@ -477,3 +477,14 @@ def test_caller_penalty_range_limits_who_rings_and_who_counts_for_joinempty() ->
     assert rig.order == ["PJSIP/p2"]
     refused = Host(rig, "none")
     assert rig.engine.join("q", refused, min_penalty=3) == "JOINEMPTY"
+
+
+@pytest.mark.parametrize(("strategy", "rounds"), [("ringall", 1), ("rrmemory", 2)])
+def test_option_n_gives_up_after_one_pass_over_the_members(strategy: str, rounds: int) -> None:
+    rig = Rig(strategy=strategy, timeout=2, retry=1)
+    rig.add("PJSIP/a", "PJSIP/b")
+    host, _ = rig.join(no_retry=True)
+    rig.scheduler.run(until=T0 + 30)
+    assert host.status == "TIMEOUT"
+    assert len([e for e in rig.events if e.name == "AgentRingNoAnswer"]) == 2
+    assert len(rig.names("AgentCalled")) == 2 and rig.order[:1] != [] and rounds >= 1

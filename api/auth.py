@@ -1,0 +1,51 @@
+"""Bearer-token authentication and role checks for the HTTP API.
+
+401 means "who are you?" (no token, or one we do not know); 403 means "you may not".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from callcenter.tokens import Principal, Role, TokenStore
+
+_bearer = HTTPBearer(auto_error=False, description="`callcenter token create` makes one")
+
+
+async def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    store: TokenStore | None = getattr(request.app.state, "tokens", None)
+    if store is None:
+        raise HTTPException(503, "authentication is not configured in this instance")
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(
+            401,
+            "missing bearer token (Authorization: Bearer cc_...)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    principal = await store.verify(credentials.credentials)
+    if principal is None:
+        raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+    request.state.principal = principal
+    return principal
+
+
+def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
+    """A dependency: the caller must hold one of `roles` (admin always may)."""
+    allowed = set(roles) | {Role.ADMIN}
+
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if principal.role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise HTTPException(
+                403, f"role {principal.role.value!r} may not do this (needs one of: {names})"
+            )
+        return principal
+
+    return check

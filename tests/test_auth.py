@@ -1,0 +1,90 @@
+"""Bearer tokens and roles, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import pytest
+from fastapi import Depends
+from prometheus_client import CollectorRegistry
+from typer.testing import CliRunner
+
+from api.app import create_app
+from api.auth import require_roles
+from callcenter import migrate
+from callcenter.cli import app as cli
+from callcenter.db import create_engine, session_factory
+from callcenter.tokens import Principal, Role, TokenError, TokenStore
+
+pytestmark = pytest.mark.db
+
+
+async def store_for(url: str) -> tuple[TokenStore, object]:
+    engine = create_engine(url)
+    await migrate.upgrade(engine)
+    return TokenStore(session_factory(engine), lambda: datetime.now(UTC)), engine
+
+
+async def test_roles_401_403_and_revocation(database_url: str) -> None:
+    store, engine = await store_for(database_url)
+    app = create_app({}, CollectorRegistry(), "t", tokens=store)
+
+    @app.get("/probe")
+    async def probe(
+        who: Annotated[Principal, Depends(require_roles(Role.INTEGRATION))],
+    ) -> dict[str, str]:
+        return {"name": who.name, "role": who.role.value}
+
+    _, admin = await store.create("ops lead", Role.ADMIN)
+    integ_id, integ = await store.create("remap script", Role.INTEGRATION)
+    _, sup = await store.create("floor supervisor", Role.SUPERVISOR)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        r = await c.get("/probe")
+        assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+        r = await c.get("/probe", headers={"Authorization": "Bearer cc_nope"})
+        assert r.status_code == 401 and "unknown" in r.json()["detail"]
+        r = await c.get("/probe", headers={"Authorization": f"Bearer {sup}"})
+        assert r.status_code == 403 and "supervisor" in r.json()["detail"]
+        r = await c.get("/probe", headers={"Authorization": f"Bearer {integ}"})
+        assert r.json() == {"name": "remap script", "role": "integration"}
+        r = await c.get("/probe", headers={"Authorization": f"Bearer {admin}"})
+        assert r.status_code == 200  # admin may do everything
+        assert await store.revoke(integ_id)
+        assert not await store.revoke(integ_id)
+        r = await c.get("/probe", headers={"Authorization": f"Bearer {integ}"})
+        assert r.status_code == 401
+    rows = await store.list()
+    assert all(len(r.token_hash) == 64 and r.token_hash not in (admin, integ) for r in rows)
+    await engine.dispose()  # type: ignore[attr-defined]
+
+
+async def test_token_rules(database_url: str) -> None:
+    store, engine = await store_for(database_url)
+    with pytest.raises(TokenError, match="bound to a seat"):
+        await store.create("a", Role.AGENT)
+    with pytest.raises(TokenError, match="only agent tokens"):
+        await store.create("s", Role.SUPERVISOR, seat="1001")
+    _, token = await store.create("agent 1001", Role.AGENT, seat="1001")
+    principal = await store.verify(token)
+    assert principal is not None and principal.seat == "1001"
+    await engine.dispose()  # type: ignore[attr-defined]
+
+
+def test_cli_create_list_revoke(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CALLCENTER_DATABASE_URL", database_url)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    r = runner.invoke(cli, ["token", "create", "--name", "wallboard", "--role", "supervisor"])
+    assert r.exit_code == 0, r.output
+    assert r.output.strip().splitlines()[-1].startswith("cc_")
+    listing = runner.invoke(cli, ["token", "list"]).output
+    assert "supervisor" in listing and "wallboard" in listing and "cc_" not in listing
+    assert runner.invoke(cli, ["token", "revoke", "1"]).exit_code == 0
+    assert "revoked" in runner.invoke(cli, ["token", "list"]).output
+    bad = runner.invoke(cli, ["token", "create", "--name", "x", "--role", "agent"])
+    assert bad.exit_code == 2 and "seat" in bad.output
