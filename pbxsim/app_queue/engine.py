@@ -751,9 +751,14 @@ class QueueEngine:
         entry.candidates = candidates
         entry.cursor = 0
         entry.attempts = []
-        entry.tries += 1
         cfg = queue.config
-        if entry.expire and (not cfg.timeout or entry.expire - now <= cfg.timeout):
+        if queue.strategy in ("rrmemory", "rrordered", "linear"):
+            entry.tries += 1
+        else:  # option n: one round is every member for the other strategies
+            entry.tries = len(queue.members)
+        if cfg.timeoutpriority == "conf":
+            ring_for = float(cfg.timeout) if cfg.timeout else 0.0
+        elif entry.expire and (not cfg.timeout or entry.expire - now <= cfg.timeout):
             ring_for = entry.expire - now
         else:
             ring_for = float(cfg.timeout) if cfg.timeout else 0.0
