@@ -128,3 +128,22 @@ def test_full_size_within_one_and_a_half_points(
         got = result[key]
         assert isinstance(got, float | int)
         assert math.isclose(got, value, abs_tol=0.015), (key, got, value)
+
+
+def test_module_entry_point_prints_one_json_object() -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    out = subprocess.run(
+        [sys.executable, "-m", "pbxsim.erlang", *ERLANG_A_ARGS, "--calls", "2000", "--json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    result = json.loads(out)
+    assert {"p_wait", "abandon_rate", "sl15"} <= set(result)
+    assert 0.0 < result["p_wait"] < 1.0 and 0.0 < result["sl15"] <= 1.0
