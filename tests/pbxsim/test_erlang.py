@@ -72,7 +72,7 @@ def _assert_within_error(result: dict[str, object], sl_key: str = "sl15") -> Non
 
 
 def test_engine_matches_erlang_a_quick(capsys: pytest.CaptureFixture[str]) -> None:
-    result = _run(capsys, [*ERLANG_A_ARGS, "--calls", "80000", "--seed", "3"])
+    result = _run(capsys, [*ERLANG_A_ARGS, "--calls", "60000", "--seed", "3"])
     reference = result["reference"]
     assert isinstance(reference, dict)
     assert reference["model"] == "Erlang A"
@@ -82,7 +82,7 @@ def test_engine_matches_erlang_a_quick(capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_engine_matches_erlang_c_quick(capsys: pytest.CaptureFixture[str]) -> None:
-    result = _run(capsys, [*ERLANG_C_ARGS, "--calls", "80000", "--seed", "3"])
+    result = _run(capsys, [*ERLANG_C_ARGS, "--calls", "60000", "--seed", "3"])
     reference = result["reference"]
     assert isinstance(reference, dict)
     assert reference["model"] == "Erlang C"
