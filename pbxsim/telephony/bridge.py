@@ -48,10 +48,28 @@ class Bridge:
         self._pbx.bus.emit("BridgeEnter", "call", [*self.block(), *channel.block()])
 
     def set_peers(self) -> None:
-        if len(self.members) == 2:
-            a, b = self.members
-            self._pbx.set_var(a, "BRIDGEPEER", b.name)
-            self._pbx.set_var(b, "BRIDGEPEER", a.name)
+        """BRIDGEPEER on each member (the one that entered first first); a member whose
+        peer is a PJSIP channel also gets the peer's SIP Call-ID as BRIDGEPVTCALLID."""
+        if len(self.members) != 2:
+            return
+        a, b = self.members
+        for member, peer in ((a, b), (b, a)):
+            self._pbx.set_var(member, "BRIDGEPEER", peer.name)
+            call_id = self._pbx.leg(peer).sip_call_id
+            if call_id:
+                self._pbx.set_var(member, "BRIDGEPVTCALLID", call_id)
+
+    def clear_peers(self) -> None:
+        for member in list(self.members):
+            self._pbx.set_var(member, "BRIDGEPEER", "")
+            if "BRIDGEPVTCALLID" in member.variables:
+                self._pbx.set_var(member, "BRIDGEPVTCALLID", "")
+
+    def leave(self, channel: Channel) -> None:
+        """A member leaves on its own (its far end hung up); the bridge dissolves when
+        that channel is gone."""
+        if channel in self.members:
+            self._leave(channel)
 
     def _leave(self, channel: Channel) -> None:
         self.members.remove(channel)
@@ -64,8 +82,7 @@ class Bridge:
         """A member is hanging up: clear BRIDGEPEER everywhere, then it leaves."""
         if channel not in self.members:
             return
-        for member in list(self.members):
-            self._pbx.set_var(member, "BRIDGEPEER", "")
+        self.clear_peers()
         self._leave(channel)
 
     def dissolve(self) -> None:
@@ -87,8 +104,7 @@ class Bridge:
         """Move a live member out (Redirect): the bridge ends for everyone."""
         if channel not in self.members:
             return
-        for member in list(self.members):
-            self._pbx.set_var(member, "BRIDGEPEER", "")
+        self.clear_peers()
         self._leave(channel)
         self._exit_callbacks.pop(channel.uniqueid, None)
         self.dissolve()

@@ -58,6 +58,10 @@ class Leg:
     #: Channel attributes already changed but not yet published in a snapshot: the
     #: dialer's copies of exten and connected line appear with the next state change
     pending: dict[str, str] = field(default_factory=dict)
+    #: the SIP Call-ID of a PJSIP channel (its bridge peer's BRIDGEPVTCALLID)
+    sip_call_id: str = ""
+    #: the bridge a hung-up channel left; it dissolves when the channel is gone
+    left_bridge: Bridge | None = None
 
 
 class ChannelRegistry:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pbxsim.channel import DOWN, UP, Channel
+from pbxsim.channel import DOWN, RINGING, UP, Channel
 from pbxsim.clock import Scheduler
 from pbxsim.dialplan import Dialplan, FunctionError, Scope, default_functions
 from pbxsim.dialplan import substitute as _substitute
@@ -30,9 +30,8 @@ from pbxsim.telephony.ids import IdAllocator
 from pbxsim.telephony.legs import ChannelCallback, ChannelRegistry, Leg
 
 if TYPE_CHECKING:
-    from pbxsim.telephony.softphone import Softphone
-
     from pbxsim.telephony.executor import DialplanRun
+    from pbxsim.telephony.softphone import RingPolicy, Softphone
 
 Done = Callable[[int], None]
 App = Callable[["Pbx", Channel, list[str], Done], None]
@@ -89,6 +88,8 @@ class Pbx:
         #: FastAGI connects here instead of the URL's host:port (tests, NAT'd servers);
         #: the AGI environment still shows the URL as written
         self.agi_connect_to: tuple[str, int] | None = None
+        #: SIPDOMAIN of calls arriving on PJSIP endpoints (the address they were sent to)
+        self.sip_domain = "127.0.0.1"
         #: last state reported per device (DeviceStateChange / queue member status)
         self.device_states: dict[str, str] = {}
         self._device_listeners: list[DeviceListener] = []
@@ -225,6 +226,7 @@ class Pbx:
         linkedid: str | None = None,
         device: str = "",
         party_a: bool = True,
+        caller: tuple[str, str] = ("", ""),
     ) -> Channel:
         """Create a channel and emit `Newchannel`. `party_a=False` for dialed channels,
         which never get a CDR of their own (cdr.py)."""
@@ -237,6 +239,8 @@ class Pbx:
             context=context,
             exten=exten,
             state=state,
+            caller_num=caller[0],
+            caller_name=caller[1],
             created_at=now,
         )
         self.legs.add(Leg(channel, device=device))
@@ -387,10 +391,14 @@ class Pbx:
             listener(device, state)
 
     def device_state(self, device: str) -> str:
+        """`ast_device_state`: the last posted state, else what the technology says."""
         if device in self.device_states:
             return self.device_states[device]
+        endpoint = self.endpoints.get(device)
+        if endpoint is not None:
+            return endpoint.state()
         if device.startswith("Local/"):
-            return "NOT_INUSE"
+            return self._local_idle_state(device)
         return "UNKNOWN"
 
     # ------------------------------------------------------------------ answer
@@ -414,8 +422,8 @@ class Pbx:
         partner = leg.partner
         if partner is not None and channel.name.endswith(";2") and not partner.hungup:
             self._answer_local_one(partner, leg.device)
-        elif leg.device.startswith("PJSIP/"):
-            self.device_state_changed(leg.device, "INUSE")
+        elif leg.device in self.endpoints:
+            self.endpoints[leg.device].update_state()
             self._fire_answer(channel)
         else:
             self._fire_answer(channel)
@@ -507,6 +515,8 @@ class Pbx:
         self._run_hangup_callbacks(leg)
         self.moh_stop(channel)
         bridges: list[Bridge] = []
+        if leg.left_bridge is not None:
+            bridges.append(leg.left_bridge)
         self._leave_bridge(leg, bridges)
         partner = leg.partner
         partner_leg = self.legs.find(partner.name) if partner is not None else None
@@ -593,7 +603,7 @@ class Pbx:
         if tech.lower() == "local":
             target = local.parse_local(resource)
             one, _two = local.create_pair(self, target, linkedid=linkedid, party_a=False)
-            self._prepare_outbound(one, requester, app, target.dialstring)
+            self.prepare_outbound(one, requester, app, target.dialstring)
             if not local.local_call(self, one):
                 self.hangup(one, 0)
                 return None
@@ -605,7 +615,7 @@ class Pbx:
             return endpoint.request(requester, app)
         return None
 
-    def _prepare_outbound(
+    def prepare_outbound(
         self, one: Channel, requester: Channel | None, app: str, dialed: str
     ) -> None:
         """What app_queue/app_dial do between request and call: the outbound channel
@@ -613,10 +623,14 @@ class Pbx:
         leg = self.leg(one)
         leg.requester, leg.dial_app = requester, app
         if requester is not None:
-            # the outbound caller id is the caller's connected line (for an originated
-            # Local caller that is its own number; for a PJSIP trunk the dialed one)
-            one.caller_num = requester.connected_num
-            one.caller_name = requester.connected_name
+            # the outbound caller id is the caller's connected line, or the number it
+            # dialed when that is unknown (app_dial/app_queue): an originated Local
+            # caller shows its own number, a PJSIP trunk caller the dialed one
+            if requester.connected_num:
+                one.caller_num = requester.connected_num
+                one.caller_name = requester.connected_name
+            else:
+                one.caller_num, one.caller_name = requester.exten, ""
             # exten and connected line are copied too, but only published later
             leg.pending.update(
                 exten=requester.exten,
@@ -627,6 +641,52 @@ class Pbx:
         if requester is not None:
             self.set_callerid(one, one.caller_num, one.caller_name)
         self.set_var(one, "DIALEDPEERNUMBER", dialed)
+
+    def uuid(self) -> uuid.UUID:
+        return uuid.UUID(int=self.rng.getrandbits(128), version=4)
+
+    def ringing(self, callee: Channel) -> None:
+        """The dialed channel rings (a 180): its snapshot with the dialer's copies is
+        published, the caller learns the callee's caller id as its connected line and
+        the dialer posts `DialState RINGING` (sip/ami-sip.log)."""
+        leg = self.leg(callee)
+        self.set_state(callee, RINGING)
+        caller = leg.requester
+        if caller is None:
+            return
+        self.newexten(callee, leg.dial_app, "(Outgoing Line)")
+        self.set_connected(callee, callee.connected_num, callee.connected_name)
+        if not caller.hungup:
+            if (caller.connected_num, caller.connected_name) != (
+                callee.caller_num,
+                callee.caller_name,
+            ):
+                self.set_connected(caller, callee.caller_num, callee.caller_name)
+            self.dial_state(caller, callee, "RINGING")
+
+    def remote_hangup(self, channel: Channel) -> None:
+        """The far end hung up (a SIP BYE): `HangupRequest` without a cause; a bridged
+        channel clears BRIDGEPEER, lets its owner react, leaves; a channel in dialplan
+        finishes its application, one that is not is hung up at once."""
+        if channel.hungup:
+            return
+        leg = self.leg(channel)
+        if leg.soft_hangup:
+            return
+        leg.soft_hangup = True
+        self.emit("HangupRequest", "call", channel)
+        bridge = leg.bridge
+        if bridge is not None:
+            bridge.clear_peers()
+        self._run_hangup_callbacks(leg)
+        if bridge is not None and leg.bridge is bridge:
+            bridge.leave(channel)
+            leg.left_bridge = bridge
+        if leg.in_dialplan:
+            if leg.interrupt is not None:
+                leg.interrupt()
+        else:
+            self.hangup(channel, 16)
 
     def dial_begin(self, caller: Channel | None, callee: Channel, dialstring: str) -> None:
         fields = [] if caller is None else caller.block()
@@ -667,7 +727,7 @@ class Pbx:
     def bridge(self, a: Channel, b: Channel) -> Bridge:
         """Bridge caller `a` with callee `b`: BridgeCreate, the callee enters first (as
         app_queue's bridge does), then the caller, then BRIDGEPEER on both."""
-        bridge = Bridge(self, str(uuid.UUID(int=self.rng.getrandbits(128), version=4)))
+        bridge = Bridge(self, str(self.uuid()))
         self.bus.emit("BridgeCreate", "call", bridge.block())
         bridge.enter(b)
         bridge.enter(a)
@@ -689,12 +749,15 @@ class PbxSystem:
         cli: CliRegistry,
         users: dict[str, Any],
         queues: Any,
+        endpoints: dict[str, Softphone],
     ) -> None:
         self.pbx = pbx
         self.actions = actions
         self.cli = cli
         self.users = users
         self.queues = queues
+        #: PJSIP endpoints by name (`trunk`, `1001`...)
+        self.endpoints = endpoints
 
 
 def build_pbx(
@@ -705,10 +768,14 @@ def build_pbx(
     extensions_conf: str | Path,
     queues_conf: str | Path | None = None,
     manager_conf: str | Path | None = None,
+    pjsip_conf: str | Path | None = None,
+    ring_policy: Callable[[str], RingPolicy] | None = None,
 ) -> PbxSystem:
     """Load the configs and connect every part: dialplan, AstDB, the built-in apps,
-    AGI(), app_queue's Queue() and actions, the AstDB/Command/Ping actions and the
-    channel actions. `python -m pbxsim` calls this once at start-up."""
+    AGI(), app_queue's Queue() and actions, the AstDB/Command/Ping actions, the channel
+    actions and one simulated softphone per pjsip.conf endpoint (`ring_policy(name)`
+    decides how that seat answers; default: after 1 s, talking until the caller hangs
+    up). `python -m pbxsim` calls this once at start-up."""
     from pbxsim.ami_server import users_from_manager_conf
     from pbxsim.app_queue.application import install as install_queue
     from pbxsim.app_queue.config import load_queues_conf
@@ -720,6 +787,8 @@ def build_pbx(
     from pbxsim.telephony.agi_app import agi_app
     from pbxsim.telephony.apps import register_builtin_apps
     from pbxsim.telephony.manager import ChannelActions
+    from pbxsim.telephony.pjsip_conf import load_pjsip_conf
+    from pbxsim.telephony.softphone import Softphone
 
     astdb = AstDB()
     dialplan = load_dialplan(extensions_conf)
@@ -727,9 +796,19 @@ def build_pbx(
     pbx.globals.update(dialplan.globals)
     register_builtin_apps(pbx)
     pbx.register_app("AGI", agi_app)
+    # endpoints first: static queue members ask for their device state when loaded
+    endpoints: dict[str, Softphone] = {}
+    if pjsip_conf is not None:
+        for endpoint in load_pjsip_conf(pjsip_conf):
+            policy = ring_policy(endpoint.name) if ring_policy is not None else None
+            endpoints[endpoint.name] = Softphone(
+                pbx, endpoint.name, endpoint.context, registered=endpoint.reachable, policy=policy
+            )
     conf = load_queues_conf(queues_conf) if queues_conf is not None else None
-    engine = QueueEngine(scheduler, bus, rng, conf)
+    engine = QueueEngine(scheduler, bus, rng)
     install_queue(pbx, engine)
+    if conf is not None:
+        engine.load(conf)
     actions = ActionRegistry()
     cli = CliRegistry()
     register_manager_actions(actions, scheduler=scheduler, cli=cli, astdb=astdb)
@@ -738,4 +817,4 @@ def build_pbx(
     users: dict[str, Any] = {}
     if manager_conf is not None:
         users = dict(users_from_manager_conf(Path(manager_conf).read_text(encoding="utf-8")))
-    return PbxSystem(pbx, actions, cli, users, engine)
+    return PbxSystem(pbx, actions, cli, users, engine, endpoints)

@@ -313,7 +313,9 @@ async def replay_log(spec: ReplaySpec) -> tuple[list[Scenario], Recording]:
     return scenarios, recording
 
 
-def _place_call(system: PbxSystem, scheduler: AsyncioScheduler, t0: float, call: InboundCall) -> None:
+def _place_call(
+    system: PbxSystem, scheduler: AsyncioScheduler, t0: float, call: InboundCall
+) -> None:
     phone = system.endpoints[call.endpoint]
     channel = phone.incoming(call.exten, call.caller_num, call.caller_name, call_id=call.call_id)
     for when, digit, duration in call.digits:
@@ -324,7 +326,7 @@ def _place_call(system: PbxSystem, scheduler: AsyncioScheduler, t0: float, call:
 
 # ----------------------------------------------------------------------------- compare
 
-#: values that are clocks or durations: compared only as empty / non-empty
+#: clocks: compared as empty / zero ("never") / some time
 TIME_FIELDS = {
     "Timestamp",
     "Uptime",
@@ -332,18 +334,23 @@ TIME_FIELDS = {
     "StartTime",
     "AnswerTime",
     "EndTime",
+    "LoginTime",
+    "LastCall",
+    "LastPause",
+    "agi_threadid",
+}
+#: durations: whole seconds of wall-clock arithmetic in Asterisk (`time(NULL)`
+#: differences), so 0 and 1 are both legitimate for the same wait; compared as
+#: empty / some duration
+DURATION_FIELDS = {
     "Duration",
     "BillableSeconds",
     "HoldTime",
     "TalkTime",
     "RingTime",
     "Wait",
-    "LoginTime",
-    "LastCall",
-    "LastPause",
     "Holdtime",
     "LongestHoldTime",
-    "agi_threadid",
 }
 #: channel variables whose values are clocks
 TIME_VARIABLES = {
@@ -356,6 +363,7 @@ TIME_VARIABLES = {
 }
 ID_FIELD = re.compile(r"(Uniqueid|Linkedid|UniqueID|agi_uniqueid)$")
 NAME_FIELD = re.compile(r"(Channel|BRIDGEPEER)$")
+_UNIQUEID = re.compile(r"\b\d{9,}\.\d+\b")
 _COUNTED = re.compile(r"((?:Local|PJSIP)/[^\s;,]*?)-([0-9a-f]{8})(?=;[12]|\b)")
 
 
@@ -395,6 +403,10 @@ class Normaliser:
             return f"<id of {self._uid[value]}>"
         return "<id>"
 
+    def ids_in(self, text: str) -> str:
+        """Uniqueids inside other values (MixMonitor's `${UNIQUEID}.wav`)."""
+        return _UNIQUEID.sub(lambda m: self.uid(m.group(0)), text)
+
     def bridge(self, value: str) -> str:
         if value not in self._bridges:
             self._bridges[value] = f"<bridge {len(self._bridges)}>"
@@ -406,6 +418,8 @@ class Normaliser:
         for key, value in fields:
             if key in TIME_FIELDS:
                 value = "<time>" if value not in ("", "0") else value
+            elif key in DURATION_FIELDS:
+                value = "<time>" if value else value
             elif ID_FIELD.search(key):
                 value = self.uid(value)
             elif key == "BridgeUniqueid" or key == "BridgeId":
@@ -415,10 +429,9 @@ class Normaliser:
             elif key == "Value" and variable == "BRIDGEPVTCALLID":
                 value = "<sip call-id>" if value else value
             elif key == "Value" and variable == "MIXMONITOR_FILENAME":
-                value = re.sub(r"[^/]*/monitor/", "<spool>/monitor/", value)
-                value = re.sub(r"\d+\.\d+(?=\.wav)", "<uniqueid>", value)
+                value = self.ids_in(re.sub(r"^.*/monitor/", "<spool>/monitor/", value))
             else:
-                value = self.name(value)
+                value = self.ids_in(self.name(value))
             out.append((key, value))
         return tuple(out)
 
@@ -455,9 +468,13 @@ class Gap:
     event: str
     field: str
     reason: str
+    #: only events whose `Variable` matches this regex (VarSet), when given
+    variable: str = ""
 
-    def matches(self, key: str, event: str) -> bool:
-        return re.search(self.stream, key) is not None and self.event in ("*", event)
+    def matches(self, key: str, event: str, variable: str | None = None) -> bool:
+        if re.search(self.stream, key) is None or self.event not in ("*", event):
+            return False
+        return not self.variable or re.fullmatch(self.variable, variable or "") is not None
 
 
 @dataclass
@@ -481,10 +498,11 @@ def _render(fields: Fields) -> str:
 def _apply_gaps(key: str, items: list[Fields], gaps: Iterable[Gap], used: set[Gap]) -> list[Fields]:
     out: list[Fields] = []
     for fields in items:
-        event = dict(fields).get("Event", dict(fields).get("Response", ""))
+        d = dict(fields)
+        event = d.get("Event", d.get("Response", ""))
         keep: Fields | None = fields
         for gap in gaps:
-            if not gap.matches(key, event):
+            if not gap.matches(key, event, d.get("Variable")):
                 continue
             if not gap.field:
                 keep = None
@@ -529,7 +547,10 @@ def compare_frames(
         if base_w != base_g:
             # the gaps that made a difference count as used
             for gap in gaps:
-                if any(gap.matches(key, dict(f).get("Event", "")) for f in raw_w + raw_g):
+                if any(
+                    gap.matches(key, dict(f).get("Event", ""), dict(f).get("Variable"))
+                    for f in raw_w + raw_g
+                ):
                     if (
                         _apply_gaps(key, raw_w, [gap], set()) != raw_w
                         or _apply_gaps(key, raw_g, [gap], set()) != raw_g

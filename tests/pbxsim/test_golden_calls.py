@@ -188,9 +188,56 @@ def sip_log_replay(transcripts_dir: Path) -> ReplayResult:
 #: not carry.
 SIP_MEDIA = [
     Gap(r"^chan:PJSIP/", "RTCPSent", "", "pbxsim carries no RTP, so no RTCP reports"),
+    Gap(
+        r"^chan:PJSIP/",
+        "VarSet",
+        "",
+        "RTP quality statistics of a stream pbxsim does not carry",
+        variable=r"RTPAUDIOQOS\w*",
+    ),
 ]
 
-GAPS["two SIP callers"] = SIP_MEDIA
+#: a caller that hangs up while bridged (SIP BYE): Asterisk posts app_queue's
+#: AgentComplete between clearing BRIDGEPEER and the caller's BridgeLeave, then the exit
+#: variables including QUEUESTATUS=CONTINUE. pbxsim's Queue() learns of it through its
+#: interrupt hook, after the BridgeLeave, and sets no QUEUESTATUS for a caller that is
+#: gone (app_queue part).
+SIP_CALLER_HANGUP = [
+    Gap(
+        r"^chan:PJSIP/trunk-#\d+$",
+        "BridgeLeave",
+        "",
+        "caller's own BridgeLeave is posted before app_queue's AgentComplete",
+    ),
+    Gap(
+        r"^chan:PJSIP/trunk-#\d+$",
+        "VarSet",
+        "",
+        "app_queue sets no QUEUESTATUS=CONTINUE when the caller hung up in the bridge",
+        variable="QUEUESTATUS",
+    ),
+]
+
+SIP_CALLER_HANGUP.append(
+    Gap(
+        r"^chan:PJSIP/trunk-#\d+$",
+        "AgentComplete",
+        "",
+        "app_queue's AgentComplete races with the bridge clearing BRIDGEPEER: the two "
+        "calls of this very log show both orders",
+    )
+)
+
+#: the seat's device change (INUSE on the 200 OK) reaches app_queue before or after it
+#: marks the member in call; Asterisk posted the status with InCall 0 for seat 1002
+SEAT_INCALL_RACE = Gap(
+    r"^member:hotline-general:PJSIP/1002$",
+    "QueueMemberStatus",
+    "InCall",
+    "device state thread vs app_queue marking the member in call: a race in Asterisk",
+)
+
+GAPS["two SIP callers"] = [*SIP_MEDIA, *SIP_CALLER_HANGUP, SEAT_INCALL_RACE]
 
 
 def test_sip_log_scenario(sip_log_replay: ReplayResult) -> None:
