@@ -99,7 +99,7 @@ class Service:
                 ami_port=first.port,
                 ami_user=first.username,
                 ami_secret=demo_secret,
-                agi_url=f"agi://{settings.agi_host}:{settings.agi_port}/incoming",
+                agi_url=f"agi://{settings.agi_host}:{settings.agi_port}",
                 seats=settings.demo_seats,
                 calls_per_hour=settings.demo_calls_per_hour,
                 speed=settings.demo_speed,

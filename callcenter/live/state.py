@@ -558,8 +558,8 @@ class NodeState:
             position=e.position,
             joined_at=self.clock(),
             priority=_to_int(prio),
-            caller_id_num=snap.caller_id_num,
-            caller_id_name=snap.caller_id_name,
+            caller_id_num=_entry_text(snap.caller_id_num),
+            caller_id_name=_entry_text(snap.caller_id_name),
             linkedid=snap.linkedid,
         )
         queue.entries[snap.uniqueid] = entry
@@ -645,6 +645,12 @@ class NodeState:
             servicelevel_perf=e.servicelevel_perf,
             servicelevel_perf2=e.servicelevel_perf2,
         )
+
+
+def _entry_text(value: str) -> str:
+    """app_queue lists a waiting caller's missing number/name as "unknown", where the
+    channel block says "<unknown>"; keep the entry as QueueStatus shows it."""
+    return "unknown" if value in ("", "<unknown>") else value
 
 
 def _known(value: str) -> str:

@@ -1,0 +1,131 @@
+"""`python -m pbxsim`: the simulated PBX as a process — AMI on a TCP port, FastAGI out to
+the service, app_queue inside, and (unless --no-traffic) live callers and agents."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import random
+import signal
+from collections.abc import Sequence
+from pathlib import Path
+
+from pbxsim.ami_server import AmiServer, ManagerUser
+from pbxsim.clock import AsyncioScheduler
+from pbxsim.demo import DemoOptions, DemoTraffic
+from pbxsim.events import EventBus
+from pbxsim.telephony.pbx import build_pbx
+
+log = logging.getLogger("pbxsim")
+
+#: the configuration the product ships (what a real Asterisk would be given)
+CONF = Path(__file__).resolve().parent.parent / "asterisk-conf"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m pbxsim",
+        description="A simulated Asterisk 22: AMI server, FastAGI client, app_queue, and "
+        "live demo traffic. `python -m pbxsim erlang --help` for the queue-model check.",
+    )
+    p.add_argument("--ami-host", default="127.0.0.1")
+    p.add_argument("--ami-port", type=int, default=5038)
+    p.add_argument("--ami-user", default="callcenter")
+    p.add_argument(
+        "--ami-secret", required=True, help="the AMI user's secret (there is no default secret)"
+    )
+    p.add_argument(
+        "--agi-url",
+        default="agi://127.0.0.1:4573",
+        help="base FastAGI URL the dialplan calls (HOTLINE_AGI)",
+    )
+    p.add_argument("--extensions-conf", type=Path, default=CONF / "extensions.conf")
+    p.add_argument("--queues-conf", type=Path, default=CONF / "queues.conf")
+    p.add_argument("--seats", type=int, default=60, help="simulated softphones (PJSIP/1001…)")
+    p.add_argument("--first-extension", type=int, default=1001)
+    p.add_argument("--calls-per-hour", type=float, default=800.0)
+    p.add_argument(
+        "--daily-profile",
+        action="store_true",
+        help="follow a 12345 day (peaks 9-11, 14-16) instead of a flat rate",
+    )
+    p.add_argument(
+        "--legacy-csv",
+        type=Path,
+        default=None,
+        help="legacy numbers some callers dial (CSV with a `number` column)",
+    )
+    p.add_argument(
+        "--no-login-seats",
+        action="store_true",
+        help="do not log the softphones into queues (the service does it)",
+    )
+    p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--no-traffic", action="store_true", help="serve AMI only, no calls")
+    p.add_argument("--log-level", default="INFO")
+    return p
+
+
+async def serve(args: argparse.Namespace) -> None:
+    loop = asyncio.get_running_loop()
+    scheduler = AsyncioScheduler(loop, speed=args.speed)
+    bus = EventBus()
+    rng = random.Random(args.seed)
+    system = build_pbx(
+        scheduler, bus, rng, extensions_conf=args.extensions_conf, queues_conf=args.queues_conf
+    )
+    system.pbx.globals["HOTLINE_AGI"] = args.agi_url.rstrip("/")
+    users = {args.ami_user: ManagerUser(args.ami_secret, read="all", write="all")}
+    server = AmiServer(
+        scheduler, bus, system.actions, users, system.cli, host=args.ami_host, port=args.ami_port
+    )
+    await server.start()
+    log.info(
+        "pbxsim: AMI on %s:%s (user %s), FastAGI to %s, speed x%g",
+        args.ami_host,
+        server.port,
+        args.ami_user,
+        args.agi_url,
+        args.speed,
+    )
+    traffic: DemoTraffic | None = None
+    if not args.no_traffic:
+        traffic = DemoTraffic(
+            system,
+            scheduler,
+            random.Random(args.seed + 1),
+            DemoOptions(
+                seats=args.seats,
+                first_extension=args.first_extension,
+                calls_per_hour=args.calls_per_hour,
+                flat_profile=not args.daily_profile,
+                legacy_csv=args.legacy_csv,
+                login_seats=not args.no_login_seats,
+            ),
+        )
+        traffic.start()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        if traffic is not None:
+            traffic.stop()
+            log.info("pbxsim: %s", traffic.stats)
+        await server.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if args.seats < 0 or args.calls_per_hour < 0 or args.speed <= 0:
+        parser().error("--seats and --calls-per-hour must be >= 0, --speed > 0")
+    asyncio.run(serve(args))
+    return 0
