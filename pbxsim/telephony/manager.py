@@ -4,7 +4,9 @@ and the `core show channels` CLI command, with Asterisk 22's exact response text
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Awaitable
 
 from pbxsim.channel import STATE_DESC, Channel
 from pbxsim.dialplan import FunctionError, assign
@@ -26,6 +28,10 @@ from pbxsim.telephony.originate import (
     parse_variables,
 )
 from pbxsim.telephony.pbx import Pbx
+
+
+def _ast_true(value: str) -> bool:
+    return value.strip().lower() in ("yes", "true", "y", "t", "1", "on")
 
 
 def _duration(seconds: float) -> str:
@@ -51,7 +57,7 @@ class ChannelActions:
 
     # ------------------------------------------------------------------ Originate
 
-    def originate(self, req: Request) -> list[Message]:
+    def originate(self, req: Request) -> list[Message] | Awaitable[list[Message]]:
         channel = req.get("Channel") or ""
         if not channel:
             return [error(req, "Channel not specified")]
@@ -83,10 +89,27 @@ class ChannelActions:
             variables=parse_variables(req.get_all("Variable")),
             timeout=timeout,
             action_id=req.action_id,
+            asynchronous=_ast_true(req.get("Async") or ""),
         )
-        # both Async: true and false queue the call; the outcome is OriginateResponse
+        if request.asynchronous:
+            self.pbx.scheduler.call_soon(self.originator.originate, request)
+            return [response(req, "Originate successfully queued")]
+        return self._originate_and_wait(req, request)
+
+    async def _originate_and_wait(self, req: Request, request: OriginateRequest) -> list[Message]:
+        """Synchronous Originate: the reply waits for the outcome (and the session
+        reads nothing meanwhile); no OriginateResponse event is posted."""
+        outcome: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+        def decided(ok: bool) -> None:
+            if not outcome.done():
+                outcome.set_result(ok)
+
+        request.on_result = decided
         self.pbx.scheduler.call_soon(self.originator.originate, request)
-        return [response(req, "Originate successfully queued")]
+        if await outcome:
+            return [response(req, "Originate successfully queued")]
+        return [error(req, "Originate failed")]
 
     # ------------------------------------------------------------------ Redirect
 
@@ -131,10 +154,10 @@ class ChannelActions:
                 self.pbx.scheduler.call_soon(self._soft_hangup, channel, cause)
             out.append(list_complete(req, "ChannelsHungupListComplete", len(victims)))
             return out
-        channel = self.pbx.find_channel(name)
-        if channel is None:
+        target = self.pbx.find_channel(name)
+        if target is None:
             return [error(req, "No such channel")]
-        self.pbx.scheduler.call_soon(self._soft_hangup, channel, cause)
+        self.pbx.scheduler.call_soon(self._soft_hangup, target, cause)
         return [response(req, "Channel Hungup")]
 
     def _soft_hangup(self, channel: Channel, cause: int) -> None:

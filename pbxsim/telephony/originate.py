@@ -39,6 +39,9 @@ class OriginateRequest:
     variables: list[tuple[str, str]] = field(default_factory=list)
     timeout: float = 30.0
     action_id: str | None = None
+    #: Async: true posts OriginateResponse; a synchronous one is answered by `on_result`
+    asynchronous: bool = True
+    on_result: Callable[[bool], None] | None = None
 
 
 def parse_callerid(text: str) -> tuple[str, str]:
@@ -153,10 +156,14 @@ class Originator:
     def _respond(
         self, req: OriginateRequest, channel: Channel | None, reason: int, name: str = ""
     ) -> None:
+        ok = channel is not None and reason == REASON_ANSWERED
+        if req.on_result is not None:
+            req.on_result(ok)
+        if not req.asynchronous:
+            return
         fields: list[tuple[str, str]] = []
         if req.action_id is not None:
             fields.append(("ActionID", req.action_id))
-        ok = channel is not None and reason == REASON_ANSWERED
         fields += [
             ("Response", "Success" if ok else "Failure"),
             ("Channel", channel.name if channel is not None else (name or req.channel)),

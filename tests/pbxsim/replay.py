@@ -621,9 +621,9 @@ def agi_frames(sessions: list[AgiSession], records: list[AgiRecord]) -> tuple[
     for i, session in enumerate(sessions):
         expected.append(env_frame(i, session.env))
         for ex in session.exchanges:
-            replies = tuple(("Reply", r.text) for r in ex.replies)
+            said = tuple(("Reply", r.text) for r in ex.replies)
             expected.append((("Event", "AgiReply"), ("Channel", f"agi:{i}"),
-                             ("Command", ex.command), *replies))  # fmt: skip
+                             ("Command", ex.command), *said))  # fmt: skip
     actual: list[Fields] = []
     for i, record in enumerate(records):
         actual.append(env_frame(i, record.env))
