@@ -494,6 +494,33 @@ class QueueEngine:
         self._by_device.setdefault(member.device, []).append((queue, member))
         queue.base_available += _base_ok(member)
 
+    def set_ringinuse(self, interface: str, ringinuse: bool, queue_name: str | None = None) -> bool:
+        """QueueMemberRingInUse. False: no such member (or queue)."""
+        found = False
+        for queue in self._queues_for(queue_name):
+            member = queue.find(interface)
+            if member is None:
+                continue
+            found = True
+            before = _base_ok(member)
+            member.ringinuse = ringinuse
+            queue.base_available += _base_ok(member) - before
+            self._member_event("QueueMemberRinginuse", queue, member)
+        return found
+
+    def reset_stats(self, queue_name: str | None = None) -> None:
+        """QueueReset / `queue reset stats` (clear_queue): counters and averages, and
+        each member's calls and last call."""
+        for queue in self._queues_for(queue_name):
+            queue.holdtime = queue.talktime = 0
+            queue.completed = queue.abandoned = 0
+            queue.completed_in_sl = queue.abandoned_in_sl = 0
+            queue.wrapups.clear()
+            for member in queue.members:
+                member.calls = 0
+                member.lastcall = 0.0
+                member.in_call = False
+
     def _queues_for(self, queue_name: str | None) -> Iterable[Queue]:
         if queue_name:
             queue = self.queue(queue_name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pbxsim.app_queue.config import ast_true
+from pbxsim.app_queue.config import ast_false, ast_true
 from pbxsim.app_queue.engine import Queue, QueueEngine
 from pbxsim.app_queue.members import DEVICE_STATE_TEXT
 from pbxsim.events import Fields
@@ -36,15 +36,24 @@ REMOVE_ERRORS = {
 }
 
 
+def c_int(value: str | None) -> int | None:
+    """`sscanf(value, "%d")`: optional blanks and sign, then digits; None if no digits."""
+    text = (value or "").lstrip(" \t\n\r\f\v")
+    sign = ""
+    if text[:1] in ("+", "-"):
+        sign, text = text[0], text[1:]
+    digits = ""
+    for ch in text:
+        if not ch.isdigit():
+            break
+        digits += ch
+    return int(sign + digits) if digits else None
+
+
 def _int_or_zero(value: str | None) -> int:
     """`sscanf("%30d") != 1 || value < 0` means 0 in QueueAdd."""
-    if not value:
-        return 0
-    try:
-        number = int(value.strip())
-    except ValueError:
-        return 0
-    return max(number, 0)
+    number = c_int(value)
+    return number if number is not None and number >= 0 else 0
 
 
 def _entry_fields(caller_block: Fields) -> dict[str, str]:
@@ -76,10 +85,12 @@ class QueueManager:
             "QueuePenalty": self.queue_penalty,
             "QueueStatus": self.queue_status,
             "QueueSummary": self.queue_summary,
+            "QueueMemberRingInUse": self.queue_member_ringinuse,
+            "QueueReset": self.queue_reset,
         }
         for name, handler in handlers.items():
             # app_queue registers the two reports with no write class, the rest as agent
-            reports = name in ("QueueStatus", "QueueSummary")
+            reports = name in ("QueueStatus", "QueueSummary", "QueueReset")
             actions.register(name, handler, privilege="" if reports else "agent")
         cli.register("queue show", self.queue_show)
 
@@ -137,17 +148,41 @@ class QueueManager:
         penalty_s = request.get("Penalty") or ""
         if not interface or not penalty_s:
             return [error(request, "Need 'Interface' and 'Penalty' parameters.")]
-        try:
-            penalty = int(penalty_s.strip())
-        except ValueError:
-            return [error(request, "Invalid penalty")]
-        if penalty < 0:
-            return [error(request, "Invalid penalty")]
-        with self.engine.deferred_events():
-            found = self.engine.set_penalty(interface, penalty, request.get("Queue") or None)
+        penalty = c_int(penalty_s) or 0  # atoi
+        found = False
+        if penalty >= 0:  # set_member_value refuses a negative penalty
+            with self.engine.deferred_events():
+                found = self.engine.set_penalty(interface, penalty, request.get("Queue") or None)
         if not found:
             return [error(request, "Invalid interface, queuename or penalty")]
         return [response(request, "Interface penalty set successfully")]
+
+    def queue_member_ringinuse(self, request: Request) -> list[Message]:
+        interface = request.get("Interface") or ""
+        value = request.get("RingInUse") or ""
+        if not interface or not value:
+            return [error(request, "Need 'Interface' and 'RingInUse' parameters.")]
+        if ast_true(value):
+            ringinuse = True
+        elif ast_false(value):
+            ringinuse = False
+        else:
+            return [
+                error(
+                    request,
+                    "'RingInUse' parameter must be a truth value (yes/no, on/off, 0/1, etc)",
+                )
+            ]
+        with self.engine.deferred_events():
+            found = self.engine.set_ringinuse(interface, ringinuse, request.get("Queue") or None)
+        if not found:
+            # app_queue's text really ends in a newline
+            return [error(request, "Invalid interface, queuename, or ringinuse value\n")]
+        return [response(request, "Interface ringinuse set successfully")]
+
+    def queue_reset(self, request: Request) -> list[Message]:
+        self.engine.reset_stats(request.get("Queue") or None)
+        return [response(request, "Queue stats reset successfully")]
 
     # -------------------------------------------------------------- reporting
     def _selected(self, name: str | None) -> list[Queue]:

@@ -48,7 +48,9 @@ class Rig:
         request = Request(headers)
         action = self.actions.lookup(request.action)
         assert action is not None, request.action
-        return [tuple(message) for message in action.handler(request)]
+        messages = action.handler(request)
+        assert isinstance(messages, list)  # the queue actions answer synchronously
+        return [tuple(message) for message in messages]
 
 
 def _event_frame(event: AmiEvent) -> tuple[tuple[str, str], ...]:
@@ -184,8 +186,16 @@ def test_penalty_and_pause_replies_match_transcript(
             "Need 'Interface' and 'Penalty' parameters.",
         ),
         (
-            (("Action", "QueuePenalty"), ("Interface", "PJSIP/1"), ("Penalty", "x")),
-            "Invalid penalty",
+            (("Action", "QueueMemberRingInUse"), ("Interface", "PJSIP/1")),
+            "Need 'Interface' and 'RingInUse' parameters.",
+        ),
+        (
+            (("Action", "QueueMemberRingInUse"), ("Interface", "PJSIP/1"), ("RingInUse", "maybe")),
+            "'RingInUse' parameter must be a truth value (yes/no, on/off, 0/1, etc)",
+        ),
+        (
+            (("Action", "QueueMemberRingInUse"), ("Interface", "PJSIP/404"), ("RingInUse", "no")),
+            "Invalid interface, queuename, or ringinuse value\n",
         ),
         (
             (("Action", "QueuePenalty"), ("Interface", "PJSIP/404"), ("Penalty", "3")),
@@ -293,3 +303,45 @@ def test_actions_register_with_app_queue_privileges(transcripts_dir: Path) -> No
         "agent"
     }
     assert isinstance(rig.manager, QueueManager)
+
+
+def test_penalty_is_parsed_like_atoi_and_negative_is_refused(transcripts_dir: Path) -> None:
+    rig = Rig(transcripts_dir)
+    rig.send(
+        (("Action", "QueueAdd"), ("Queue", "q-ringall"), ("Interface", "PJSIP/1"), ("Penalty", "4"))
+    )
+    member = (rig.engine.queue("q-ringall") or pytest.fail("queue")).find("PJSIP/1")
+    assert member is not None and member.penalty == 4
+    penalty = (("Action", "QueuePenalty"), ("Interface", "PJSIP/1"))
+    ok = ("Message", "Interface penalty set successfully")
+    assert rig.send((*penalty, ("Penalty", "7 seats")))[0][-1] == ok
+    assert member.penalty == 7
+    assert rig.send((*penalty, ("Penalty", "-1")))[0] == (
+        ("Response", "Error"),
+        ("Message", "Invalid interface, queuename or penalty"),
+    )
+    assert rig.send((*penalty, ("Penalty", "x")))[0][-1] == ok  # atoi("x") == 0
+    assert member.penalty == 0
+
+
+def test_ringinuse_and_reset(transcripts_dir: Path) -> None:
+    rig = Rig(transcripts_dir)
+    rig.send((("Action", "QueueAdd"), ("Queue", "q-ringall"), ("Interface", "PJSIP/1")))
+    queue = rig.engine.queue("q-ringall")
+    assert queue is not None
+    member = queue.find("PJSIP/1")
+    assert member is not None and member.ringinuse is False
+    reply = rig.send(
+        (("Action", "QueueMemberRingInUse"), ("Interface", "PJSIP/1"), ("RingInUse", "yes"))
+    )
+    assert reply[0][-1] == ("Message", "Interface ringinuse set successfully")
+    rig.scheduler.run()
+    event = rig.events[-1]
+    assert (event.name, event.get("Ringinuse")) == ("QueueMemberRinginuse", "1")
+    queue.completed, queue.abandoned, queue.holdtime = 5, 2, 30
+    member.calls, member.lastcall = 5, T0
+    assert rig.send((("Action", "QueueReset"), ("Queue", "q-ringall")))[0][-1] == (
+        "Message",
+        "Queue stats reset successfully",
+    )
+    assert (queue.completed, queue.abandoned, queue.holdtime, member.calls) == (0, 0, 0, 0)
