@@ -126,9 +126,12 @@ class DialplanRun:
         pbx, ch = self.pbx, self.channel
         found = pbx.find_priority(ch.context, ch.exten, ch.priority, self._callerid())
         if found is None:
-            # auto-fallthrough: no more priorities, the channel hangs up
-            self._finish()
-            return False
+            # auto-fallthrough: no more priorities; `h` runs, then the channel hangs up
+            if self._in_h:
+                self._finish()
+                return False
+            self._run_h_or_finish()
+            return not self.finished
         app_name, raw = found
         data = pbx.substitute(ch, raw)
         app = pbx.find_app(app_name)

@@ -484,7 +484,7 @@ class Pbx:
         leg.soft_hangup = True
         leg.hangup_cause = cause
         if post:
-            self.post_soft_hangup(channel)
+            self.post_soft_hangup(channel, cause)
         self._run_hangup_callbacks(leg)
         if leg.in_dialplan:
             if leg.interrupt is not None:
