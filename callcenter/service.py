@@ -29,6 +29,7 @@ from callcenter.db import create_engine, session_factory
 from callcenter.instances import InstanceRegistry
 from callcenter.live.audit import Auditor
 from callcenter.live.live import LiveState
+from callcenter.live.queue_params import poll_queue_params
 from callcenter.metrics import register_node_metrics
 from callcenter.pbx_process import PbxSimProcess
 from callcenter.tokens import TokenStore
@@ -36,6 +37,7 @@ from callcenter.tokens import TokenStore
 log = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY_S = 10.0
+QUEUE_PARAMS_EVERY_S = 15.0
 DEMO_LEGACY_CSV = Path(__file__).with_name("demo_data") / "legacy_numbers.csv"
 
 
@@ -133,6 +135,7 @@ class Service:
         background = [heartbeat]
         if settings.audit_interval_s > 0:
             background.append(asyncio.create_task(auditor.run()))
+        background.append(asyncio.create_task(poll_queue_params(live, QUEUE_PARAMS_EVERY_S)))
         for node in nodes:
             node.start()
         try:

@@ -108,7 +108,7 @@ def queue_view(state: NodeState, queue: Queue, now: float) -> QueueView:
             uniqueid=e.uniqueid,
             linkedid=e.linkedid,
             channel=e.channel,
-            caller="" if e.caller_id_num == "<unknown>" else e.caller_id_num,
+            caller="" if e.caller_id_num in ("unknown", "<unknown>") else e.caller_id_num,
             waited_s=round(max(0.0, now - e.joined_at), 1),
             priority=e.priority,
         )

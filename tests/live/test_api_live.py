@@ -66,3 +66,26 @@ async def test_without_a_pbx_link_the_endpoints_say_so() -> None:
     ) as client:
         r = await client.get("/api/v1/queues")
         assert r.status_code == 503 and "no PBX link" in r.json()["detail"]
+
+
+async def test_queue_counters_are_refreshed_by_polling() -> None:
+    from callcenter.live.queue_params import refresh_queue_params
+
+    sim = await start_sim(speed=40.0)
+    live = LiveState(sim.scheduler.now)
+    node = PbxNode(sim.node_config(), live)
+    node.start()
+    try:
+        await asyncio.wait_for(live.synced.wait(), 10)
+        await add_members(node, ["1001"])
+        await call(node, 1)
+        general = live.nodes["pbx1"].queues["hotline-general"]
+        await wait_until(lambda: general.members["Local/1001@sim-agent/n"].calls_taken == 1, 10)
+        assert general.completed == 0  # app_queue announced nothing
+        assert await refresh_queue_params(live, "pbx1") >= 4
+        general = live.nodes["pbx1"].queues["hotline-general"]
+        assert general.completed == 1
+        assert general.members  # members untouched by a params-only refresh
+    finally:
+        await node.stop()
+        await sim.stop()

@@ -1,0 +1,161 @@
+"""Reading and writing the directory CSV.
+
+The whole file is checked before anything is written: per-cell rules (records.py) and
+the rules that need the whole file (a number twice, one unit code with two names). The
+database-dependent rule (a number held by another unit) is checked by the repository
+inside the import transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from callcenter.legacy.records import COLUMNS, NumberRecord, RowError, validate_fields
+
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+class CsvError(ValueError):
+    """The file as a whole cannot be read (encoding, header)."""
+
+
+def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
+    """The file's text and the encoding used.
+
+    Without `encoding`: UTF-8 (BOM or not) when the bytes are valid UTF-8, else GB18030,
+    the superset of GBK/GB2312 that Chinese office software writes. Valid UTF-8 is
+    almost never accidental for Chinese text, so trying it first is a safe detector.
+    """
+    if encoding:
+        try:
+            text = data.decode(encoding)
+        except LookupError as exc:
+            raise CsvError(f"unknown encoding {encoding!r}") from exc
+        except UnicodeDecodeError as exc:
+            raise CsvError(f"not valid {encoding} at byte {exc.start}: {exc.reason}") from exc
+        return text.removeprefix("\ufeff"), encoding
+    if data.startswith(UTF8_BOM):
+        try:
+            return data[len(UTF8_BOM) :].decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError as exc:
+            raise CsvError(f"UTF-8 BOM but invalid UTF-8 at byte {exc.start + 3}") from exc
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030"), "gb18030"
+    except UnicodeDecodeError as exc:
+        raise CsvError(f"neither UTF-8 nor GB18030 (byte {exc.start}); give --encoding") from exc
+
+
+@dataclass
+class ParsedFile:
+    """Valid rows with their line numbers, and every error found."""
+
+    records: list[tuple[int, NumberRecord]] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    encoding: str = "utf-8"
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def parse(text: str, encoding: str = "utf-8") -> ParsedFile:
+    """Validate every row of the CSV text; never stops at the first error."""
+    out = ParsedFile(encoding=encoding)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        out.errors.append(RowError(1, "number", "empty file (expected a header row)"))
+        return out
+    names = [h.strip().lower() for h in header]
+    missing = [c for c in COLUMNS if c not in names]
+    unknown = [h for h in names if h and h not in COLUMNS]
+    for column in missing:
+        out.errors.append(RowError(1, column, "column missing from the header"))
+    for column in unknown:
+        out.errors.append(RowError(1, column, f"unknown column (expected {', '.join(COLUMNS)})"))
+    if missing:
+        return out
+    index = {name: names.index(name) for name in COLUMNS}
+    seen: dict[str, int] = {}
+    units: dict[str, tuple[int, str, str]] = {}
+    previous_end = reader.line_num
+    for row in reader:
+        line, previous_end = previous_end + 1, reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) > len(names):
+            out.errors.append(
+                RowError(line, "note", f"{len(row)} cells, the header has {len(names)}")
+            )
+            continue
+        fields = {name: row[i] if i < len(row) else "" for name, i in index.items()}
+        record, errors = validate_fields(fields)
+        out.errors.extend(RowError(line, e.column, e.reason) for e in errors)
+        if record is None:
+            continue
+        first = seen.get(record.number)
+        if first is not None:
+            out.errors.append(RowError(line, "number", f"{record.number} duplicates line {first}"))
+            continue
+        seen[record.number] = line
+        unit = units.setdefault(record.unit_code, (line, record.unit, record.district))
+        if unit[1] != record.unit:
+            out.errors.append(
+                RowError(
+                    line,
+                    "unit",
+                    f"unit {record.unit_code} is {unit[1]!r} on line {unit[0]}, "
+                    f"here {record.unit!r}",
+                )
+            )
+            continue
+        if unit[2] != record.district:
+            out.errors.append(
+                RowError(
+                    line,
+                    "district",
+                    f"unit {record.unit_code} is in {unit[2]!r} on line {unit[0]}, "
+                    f"here {record.district!r}",
+                )
+            )
+            continue
+        out.records.append((line, record))
+    return out
+
+
+def read(data: bytes, encoding: str | None = None) -> ParsedFile:
+    """Decode and validate a CSV file's bytes."""
+    try:
+        text, used = decode(data, encoding)
+    except CsvError as exc:
+        return ParsedFile(errors=[RowError(None, "file", str(exc))])
+    return parse(text, used)
+
+
+def write(records: Iterable[NumberRecord]) -> str:
+    """The CSV text of `records` (same columns as import reads)."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for r in records:
+        writer.writerow(
+            [
+                r.number,
+                r.unit_code,
+                r.unit,
+                r.district,
+                r.mode,
+                r.queue,
+                r.transfer_to or "",
+                r.note,
+            ]
+        )
+    return buffer.getvalue()
