@@ -237,14 +237,18 @@ class ChannelActions:
         return out
 
     def cli_core_show_channels(self, words: list[str]) -> list[str]:
-        """`core show channels` (main/cli.c, non-verbose form)."""
+        """`core show channels` (main/cli.c `handle_chanlist`, default form): the
+        location and application columns are built in 40-byte buffers, then printed
+        with `%-20.20s %-20.20s %-7.7s %-30.30s`."""
         channels = self.pbx.legs.channels()
-        row = "{:<20.20} {:<20.20} {:<7.7} {:<50.50}"
+        row = "{:<20.20} {:<20.20} {:<7.7} {:<30.30}"
         lines = [row.format("Channel", "Location", "State", "Application(Data)")]
         for channel in channels:
             app, data = self._application(channel)
-            location = f"{channel.exten}@{channel.context}:{channel.priority}"
-            appdata = f"{app}({data})" if app else "(None)"
+            location = "(None)"
+            if channel.context and channel.exten:
+                location = f"{channel.exten}@{channel.context}:{channel.priority}"[:39]
+            appdata = f"{app}({data})"[:39] if app else "(None)"
             lines.append(row.format(channel.name, location, STATE_DESC[channel.state], appdata))
         lines.append(_plural(len(channels), "active channel"))
         lines.append(_plural(len({c.linkedid for c in channels}), "active call"))
