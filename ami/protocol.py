@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from panoramisk import actions
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
@@ -18,6 +19,18 @@ from ami.errors import ConnectionLostDuringAction
 from ami.frames import Frame, FrameReader, MalformedFrame, parse_frame
 
 log = logging.getLogger(__name__)
+
+
+def serialize_action(action: Any) -> bytes:
+    lines: list[str] = []
+    items = sorted(action.items(), key=lambda kv: (kv[0].lower() != "action", kv[0].lower()))
+    for key, value in items:
+        for v in value if isinstance(value, (list, tuple)) else [value]:
+            text = str(v)
+            if "\r" in text or "\n" in text or "\r" in key or "\n" in key:
+                raise ValueError(f"AMI header {key!r} contains a line break: {text[:60]!r}")
+            lines.append(f"{key}: {text}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
 
 
 def to_message(frame: Frame) -> Message:
@@ -80,6 +93,21 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
                 if action_id is not None:
                     self.on_response(action_id)
             self.handle_message(to_message(frame))
+
+    def send(self, data: Any, as_list: bool | None = False) -> Any:
+        """panoramisk's `send`, but serialized here: always CRLF (whatever
+        `panoramisk.utils.EOL` was set to), `Action` first, and no value may carry a line
+        break (a caller-controlled value must never inject an AMI header)."""
+        if not isinstance(data, actions.Action):
+            klass = actions.Command if "Command" in data else actions.Action
+            data = klass(data, as_list=as_list)
+        data.as_list = as_list
+        wire = serialize_action(data)  # raises before the action is registered
+        self.responses[data.id] = data
+        if data.action_id:
+            self.responses[data.action_id] = data
+        self.transport.write(wire)
+        return data.future
 
     def connection_lost(self, exc: BaseException | None) -> None:
         # panoramisk forgets some pending actions (Ping, Login, partly answered lists)
