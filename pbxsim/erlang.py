@@ -131,6 +131,9 @@ class _Caller:
     def set_var(self, name: str, value: str) -> None:
         return None
 
+    def set_member_var(self, attempt: RingAttempt, name: str, value: str) -> None:
+        return None
+
     def hold_start(self, musicclass: str) -> None:
         return None
 

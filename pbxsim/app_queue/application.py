@@ -54,6 +54,11 @@ class ChannelCaller:
         self._hang_up_dropped()
         self.pbx.set_var(self.channel, name, value)
 
+    def set_member_var(self, attempt: RingAttempt, name: str, value: str) -> None:
+        member_channel = attempt.channel
+        assert isinstance(member_channel, Channel)
+        self.pbx.set_var(member_channel, name, value)
+
     def hold_start(self, musicclass: str) -> None:
         self.pbx.moh_start(self.channel, musicclass or "default")
 

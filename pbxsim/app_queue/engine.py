@@ -69,6 +69,10 @@ class CallerHost(Protocol):
 
     def set_var(self, name: str, value: str) -> None: ...
 
+    def set_member_var(self, attempt: RingAttempt, name: str, value: str) -> None:
+        """A variable on the member's channel (setinterfacevar & co.)."""
+        ...
+
     def hold_start(self, musicclass: str) -> None: ...
 
     def hold_stop(self) -> None: ...
@@ -143,6 +147,7 @@ class QueueEntry:
         "queue",
         "reason",
         "ring_timer",
+        "round_started",
         "state",
         "timer",
         "tries",
@@ -163,6 +168,7 @@ class QueueEntry:
         self.ring_timer: Handle | None = None
         self.state = "waiting"  # waiting | ringing | connected | completed | gone
         self.reason = ""  # AgentComplete reason once the bridged call is over
+        self.round_started = now
         self.connected: RingAttempt | None = None
         self.callstart = 0.0
         self.answered_at = 0.0
@@ -778,6 +784,7 @@ class QueueEngine:
         entry.candidates = candidates
         entry.cursor = 0
         entry.attempts = []
+        entry.round_started = now
         cfg = queue.config
         if queue.strategy in ("rrmemory", "rrordered", "linear"):
             entry.tries += 1
@@ -936,29 +943,79 @@ class QueueEngine:
                 other.stillgoing = False
                 other.member.pending = False
                 entry.host.end_ring(other, "CANCEL")
-        entry.host.hold_stop()
         hold = int(now) - int(entry.joined_at)
-        position = entry.pos
-        self._leave(entry)
-        entry.host.set_var("QUEUEPOSITION", str(position))
-        entry.host.set_var("QUEUEWAIT", str(hold))
-        entry.host.set_var("QUEUEWAIT_MS", str(hold * 1000))
         # recalc_holdtime
         if queue.completed + queue.abandoned == 0:
             queue.holdtime = hold
         else:
             queue.holdtime = ((queue.holdtime << 2) - queue.holdtime + hold) >> 2
+        entry.host.hold_stop()
+        cfg = queue.config
+        if cfg.setinterfacevar:
+            self._both_vars(
+                attempt,
+                [
+                    ("MEMBERINTERFACE", member.interface),
+                    ("MEMBERNAME", member.membername),
+                    ("MEMBERCALLS", str(member.calls)),
+                    ("MEMBERLASTCALL", str(int(member.lastcall))),
+                    ("MEMBERPENALTY", str(member.penalty)),
+                    ("MEMBERDYNAMIC", "1" if member.dynamic else "0"),
+                    ("MEMBERREALTIME", "0"),
+                ],
+            )
+        if cfg.setqueueentryvar:
+            self._both_vars(
+                attempt, [("QEHOLDTIME", str(hold)), ("QEORIGINALPOS", str(entry.opos))]
+            )
+        if cfg.setqueuevar:
+            self._both_vars(attempt, self._queue_vars(queue))
+        position = entry.pos
+        self._leave(entry)
+        entry.host.set_var("QUEUEPOSITION", str(position))
+        entry.host.set_var("QUEUEWAIT", str(hold))
+        entry.host.set_var("QUEUEWAIT_MS", str(hold * 1000))
         member.starttime = now
-        member.callcompletedinsl = hold <= queue.config.servicelevel
-        member.in_call = True
+        member.callcompletedinsl = hold <= cfg.servicelevel
+        for q in self.queues.values() if self.shared_lastcall else (queue,):
+            same = q.find(member.interface) if q is not queue else member
+            if same is not None:
+                same.in_call = True
         member.pending = False
         entry.callstart = now
         entry.answered_at = now
-        ring_seconds = int(now - attempt.started)
+        # (orig - to) / 1000: seconds this ring round lasted
+        ring_seconds = int(now - entry.round_started)
         self._agent_event(
             "AgentConnect", attempt, [("HoldTime", str(hold)), ("RingTime", str(ring_seconds))]
         )
         entry.host.connect(attempt)
+
+    def _both_vars(self, attempt: RingAttempt, variables: list[tuple[str, str]]) -> None:
+        """pbx_builtin_setvar_multiple on the caller, then on the member's channel."""
+        host = attempt.entry.host
+        for name, value in variables:
+            host.set_var(name, value)
+        for name, value in variables:
+            host.set_member_var(attempt, name, value)
+
+    @staticmethod
+    def _queue_vars(queue: Queue) -> list[tuple[str, str]]:
+        """set_queue_variables (setqueuevar=yes)."""
+        sl = 100.0 * queue.completed_in_sl / queue.completed if queue.completed else 0.0
+        cfg = queue.config
+        return [
+            ("QUEUENAME", queue.name),
+            ("QUEUEMAX", str(cfg.maxlen)),
+            ("QUEUESTRATEGY", cfg.strategy),
+            ("QUEUECALLS", str(len(queue.entries))),
+            ("QUEUEHOLDTIME", str(queue.holdtime)),
+            ("QUEUETALKTIME", str(queue.talktime)),
+            ("QUEUECOMPLETED", str(queue.completed)),
+            ("QUEUEABANDONED", str(queue.abandoned)),
+            ("QUEUESRVLEVEL", str(cfg.servicelevel)),
+            ("QUEUESRVLEVELPERF", f"{sl:2.1f}"),
+        ]
 
     def call_ended(
         self, entry: QueueEntry, reason: str, caller_alive: bool = True, finish: bool = True
@@ -994,6 +1051,9 @@ class QueueEngine:
         if entry.state != "completed":
             return
         entry.state = "gone"
+        if entry.queue.config.setqueuevar:  # end_bridge_callback
+            for name, value in self._queue_vars(entry.queue):
+                entry.host.set_var(name, value)
         self._duration_vars(entry, self.scheduler.now())
         if entry.reason == "agent" and entry.continue_on_hangup and caller_alive:
             entry.host.set_var("QUEUESTATUS", "CONTINUE")
@@ -1090,6 +1150,9 @@ class QueueEngine:
     def _record_abandoned(self, entry: QueueEntry, now: float) -> None:
         queue = entry.queue
         entry.host.set_var("ABANDONED", "TRUE")
+        if queue.config.setqueuevar:
+            for name, value in self._queue_vars(queue):
+                entry.host.set_var(name, value)
         wait = int(now) - int(entry.joined_at)
         if wait <= queue.config.servicelevel:
             queue.abandoned_in_sl += 1

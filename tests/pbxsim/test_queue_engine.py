@@ -37,6 +37,9 @@ class Host:
         self.vars[name] = value
         self.log.append(f"var {name}={value}")
 
+    def set_member_var(self, attempt: RingAttempt, name: str, value: str) -> None:
+        self.log.append(f"member var {name}={value}")
+
     def hold_start(self, musicclass: str) -> None:
         self.log.append(f"moh start {musicclass}")
 
@@ -493,3 +496,28 @@ def test_option_n_gives_up_after_one_pass_over_the_members(
     assert host.status == "TIMEOUT"
     assert sorted(rig.order) == ["PJSIP/a", "PJSIP/b"]  # each member exactly once
     assert len(rig.names("AgentRingNoAnswer")) == 2
+
+
+def test_interface_entry_and_queue_variables_on_both_channels() -> None:
+    rig = Rig(setinterfacevar=True, setqueueentryvar=True, setqueuevar=True, servicelevel=20)
+    rig.add("PJSIP/a", membername="Alice", penalty=2)
+    host, _ = rig.join()
+    rig.scheduler.run(until=T0 + 3)
+    host.answer("PJSIP/a")
+    start = host.log.index("moh stop") + 1
+    caller = [line for line in host.log[start:] if line.startswith("var ")]
+    member = [line for line in host.log[start:] if line.startswith("member var ")]
+    assert caller[:9] == [
+        "var MEMBERINTERFACE=PJSIP/a",
+        "var MEMBERNAME=Alice",
+        "var MEMBERCALLS=0",
+        "var MEMBERLASTCALL=0",
+        "var MEMBERPENALTY=2",
+        "var MEMBERDYNAMIC=1",
+        "var MEMBERREALTIME=0",
+        "var QEHOLDTIME=3",
+        "var QEORIGINALPOS=1",
+    ]
+    assert caller[9:12] == ["var QUEUENAME=q", "var QUEUEMAX=0", "var QUEUESTRATEGY=ringall"]
+    assert caller[-3:] == ["var QUEUEPOSITION=1", "var QUEUEWAIT=3", "var QUEUEWAIT_MS=3000"]
+    assert [line.removeprefix("member ") for line in member] == caller[:-3]
