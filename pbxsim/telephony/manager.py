@@ -251,7 +251,9 @@ class ChannelActions:
             appdata = f"{app}({data})"[:39] if app else "(None)"
             lines.append(row.format(channel.name, location, STATE_DESC[channel.state], appdata))
         lines.append(_plural(len(channels), "active channel"))
-        lines.append(_plural(len({c.linkedid for c in channels}), "active call"))
+        # ast_active_calls(): channels running dialplan (pbx.c countcalls)
+        running = sum(1 for leg in self.pbx.legs if leg.in_dialplan)
+        lines.append(_plural(running, "active call"))
         lines.append(_plural(self.pbx.calls_processed, "call") + " processed")
         return lines
 

@@ -427,7 +427,8 @@ def test_core_show_channels_lists_live_channels(world: World) -> None:
     )
     assert replies[-1][3] == ("ListItems", "2")
     lines = world.actions.cli_core_show_channels([])
-    assert lines[-3:] == ["2 active channels", "1 active call", "2 calls processed"]
+    assert lines[-3:] == ["2 active channels", "2 active calls", "2 calls processed"]
+    assert lines[1] == "Local/wait@phone-000 s@moved:2            Up      Wait(5)" + " " * 23
 
 
 def test_redirect_errors(world: World) -> None:
