@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callcenter import migrate
 from callcenter.config import Settings, load_settings
 from callcenter.db import create_engine, session_factory
+from callcenter.legacy.cli import app as legacy_app
 from callcenter.models import ApiToken
 from callcenter.tokens import Role, TokenError, TokenStore
 
@@ -22,6 +23,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 token_app = typer.Typer(help="API bearer tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+app.add_typer(legacy_app, name="legacy")
 console = Console(stderr=True)
 
 

@@ -8,6 +8,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import callcenter.legacy.models  # noqa: F401  (registers the legacy tables)
 from callcenter.db import create_engine
 from callcenter.models import Base
 
