@@ -12,7 +12,9 @@ from starlette.responses import Response
 
 from api.health import ReadinessCheck
 from api.health import router as health_router
+from api.legacy import router as legacy_router
 from api.live import router as live_router
+from callcenter.legacy.directory import Directory
 from callcenter.live.live import LiveState
 from callcenter.tokens import TokenStore
 
@@ -25,6 +27,7 @@ def create_app(
     version: str,
     live: LiveState | None = None,
     tokens: TokenStore | None = None,
+    legacy: Directory | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="12345 hotline call center",
@@ -35,8 +38,10 @@ def create_app(
     app.state.readiness_checks = readiness_checks
     app.state.live = live
     app.state.tokens = tokens
+    app.state.legacy = legacy
     app.include_router(health_router)
     app.include_router(live_router)
+    app.include_router(legacy_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

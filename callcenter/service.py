@@ -27,6 +27,9 @@ from callcenter import __version__, migrate
 from callcenter.config import AmiNode, Settings
 from callcenter.db import create_engine, session_factory
 from callcenter.instances import InstanceRegistry
+from callcenter.legacy.astdb_mirror import AstDbMirror
+from callcenter.legacy.directory import Directory
+from callcenter.legacy.repository import LegacyRepository
 from callcenter.live.audit import Auditor
 from callcenter.live.live import LiveState
 from callcenter.live.queue_params import poll_queue_params
@@ -121,7 +124,12 @@ class Service:
             __version__
         ).set(1)
         tokens = TokenStore(session_factory(engine), utcnow)
-        app = create_app(checks, self.metrics, __version__, live, tokens)
+        directory = Directory(LegacyRepository(session_factory(engine), utcnow), utcnow)
+        await directory.reload()
+        mirror = AstDbMirror(directory, lambda: nodes)
+        directory.add_listener(mirror.sync)
+        live.connect_hooks.append(mirror.on_connected)
+        app = create_app(checks, self.metrics, __version__, live, tokens, directory)
         server = uvicorn.Server(
             uvicorn.Config(
                 app,
@@ -132,7 +140,7 @@ class Service:
             )
         )
         heartbeat = asyncio.create_task(self._heartbeat(instances))
-        background = [heartbeat]
+        background = [heartbeat, asyncio.create_task(directory.run())]
         if settings.audit_interval_s > 0:
             background.append(asyncio.create_task(auditor.run()))
         background.append(asyncio.create_task(poll_queue_params(live, QUEUE_PARAMS_EVERY_S)))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from ami import events as ev
@@ -74,6 +74,8 @@ class LiveState:
         self._captures: dict[str, Callable[[], None]] = {}
         self.resyncs_done = 0
         self.synced = asyncio.Event()  # set after any resync completes (tests wait on it)
+        #: awaited after every completed resync, e.g. the legacy directory's AstDB mirror
+        self.connect_hooks: list[Callable[[PbxNode], Awaitable[None]]] = []
 
     def node_state(self, name: str) -> NodeState:
         state = self.nodes.get(name)
@@ -148,6 +150,11 @@ class LiveState:
         )
         self.hub.publish(node.name, "node", "ready", node.name, self.clock())
         self.synced.set()
+        for hook in self.connect_hooks:
+            try:
+                await hook(node)
+            except Exception:  # a failing hook must not undo the resync
+                log.exception("AMI %s: connect hook failed", node.name)
 
     def on_event(self, node: PbxNode, event: ev.AmiEvent) -> None:
         resync = self._resyncs.get(node.name)
