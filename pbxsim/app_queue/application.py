@@ -123,7 +123,8 @@ class ChannelCaller:
     def finished(self, status: str | None) -> None:
         self._hang_up_dropped()
         leg = self.pbx.leg(self.channel)
-        if status is None and not self.channel.hungup and not leg.soft_hangup:
+        redirected = leg.async_goto  # the channel goes on where the Redirect points
+        if status is None and not redirected and not self.channel.hungup and not leg.soft_hangup:
             # Queue() returns -1 with the caller still up (agent hung up, no `c`): the
             # caller is hung up, SoftHangupRequest first; the interrupt ends the app
             self.pbx.soft_hangup(self.channel, 16)
@@ -168,8 +169,10 @@ class ChannelCaller:
         if entry is None:
             return
         if entry.state == "connected":
-            hung_up = self.pbx.leg(self.channel).soft_hangup or self.channel.hungup
-            self.engine.call_ended(entry, "caller" if hung_up else "transfer", caller_alive=False)
+            redirected = self.pbx.leg(self.channel).async_goto
+            self.engine.call_ended(
+                entry, "transfer" if redirected else "caller", caller_alive=False
+            )
         else:
             self.engine.abandon(entry)
         done, self._done = self._done, None
