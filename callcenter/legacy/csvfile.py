@@ -96,39 +96,41 @@ def parse(text: str, encoding: str = "utf-8") -> ParsedFile:
                 RowError(line, "note", f"{len(row)} cells, the header has {len(names)}")
             )
             continue
-        fields = {name: row[i] if i < len(row) else "" for name, i in index.items()}
+        fields = {name: row[i].strip() if i < len(row) else "" for name, i in index.items()}
         record, errors = validate_fields(fields)
+        errors += _unit_conflicts(units, fields, line)
+        if record is not None:
+            first = seen.setdefault(record.number, line)
+            if first != line:
+                errors.append(RowError(line, "number", f"{record.number} duplicates line {first}"))
         out.errors.extend(RowError(line, e.column, e.reason) for e in errors)
-        if record is None:
-            continue
-        first = seen.get(record.number)
-        if first is not None:
-            out.errors.append(RowError(line, "number", f"{record.number} duplicates line {first}"))
-            continue
-        seen[record.number] = line
-        unit = units.setdefault(record.unit_code, (line, record.unit, record.district))
-        if unit[1] != record.unit:
-            out.errors.append(
-                RowError(
-                    line,
-                    "unit",
-                    f"unit {record.unit_code} is {unit[1]!r} on line {unit[0]}, "
-                    f"here {record.unit!r}",
-                )
-            )
-            continue
-        if unit[2] != record.district:
-            out.errors.append(
-                RowError(
-                    line,
-                    "district",
-                    f"unit {record.unit_code} is in {unit[2]!r} on line {unit[0]}, "
-                    f"here {record.district!r}",
-                )
-            )
-            continue
-        out.records.append((line, record))
+        if record is not None and not errors:
+            out.records.append((line, record))
     return out
+
+
+def _unit_conflicts(
+    units: dict[str, tuple[int, str, str]], fields: dict[str, str], line: int
+) -> list[RowError]:
+    """One unit code, one name and district: a second spelling is a typo somewhere.
+    Checked on the raw cells, so a unit's first row counts even if it has other errors."""
+    code, name, district = fields["unit_code"], fields["unit"], fields["district"]
+    if not (code and name and district):
+        return []
+    first, first_name, first_district = units.setdefault(code, (line, name, district))
+    if first_name != name:
+        return [
+            RowError(line, "unit", f"unit {code} is {first_name!r} on line {first}, here {name!r}")
+        ]
+    if first_district != district:
+        return [
+            RowError(
+                line,
+                "district",
+                f"unit {code} is in {first_district!r} on line {first}, here {district!r}",
+            )
+        ]
+    return []
 
 
 def read(data: bytes, encoding: str | None = None) -> ParsedFile:

@@ -39,7 +39,7 @@ def normalize_number(raw: str) -> str:
     if not digits.isascii() or not digits.isdigit():
         raise NumberError(f"unexpected characters in number {raw!r}")
     if digits.startswith("0086"):
-        international, digits = True, digits[4:]
+        international, digits = True, digits[2:]
     if international:
         if not digits.startswith("86"):
             raise NumberError(f"{raw!r} is not a Chinese (+86) number")
