@@ -74,6 +74,7 @@ class AstDbMirror:
         async with lock:
             wanted = self._directory.queue_map(self._directory.clock())
             have = self._mirrored.pop(node.name, None)
+            full = have is None
             try:
                 if have is None:
                     await node.send(
@@ -81,7 +82,6 @@ class AstDbMirror:
                     )
                     self.actions_sent += 1
                     have = {}
-                    self.full_syncs += 1
                 puts = [(k, v) for k, v in wanted.items() if have.get(k) != v]
                 dels = [k for k in have if k not in wanted]
                 await self._bulk(node, [_put(k, v) for k, v in puts])
@@ -92,6 +92,8 @@ class AstDbMirror:
                 )
                 return
             self._mirrored[node.name] = wanted
+            if full:
+                self.full_syncs += 1  # completed full rewrites (tests and metrics)
             if puts or dels:
                 log.info(
                     "AstDB %s on %s: %d put, %d deleted", FAMILY, node.name, len(puts), len(dels)
