@@ -40,7 +40,7 @@ from callcenter.legacy.repository import (
 app = typer.Typer(
     help="The legacy-number directory (old unit numbers → 12345).", no_args_is_help=True
 )
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # file paths and counts stay greppable
 T = TypeVar("T")
 SHOWN_PER_KIND = 50  # changes listed per kind on a terminal; --json has them all
 
