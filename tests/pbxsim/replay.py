@@ -39,7 +39,7 @@ import asyncio
 import difflib
 import random
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +47,7 @@ from pbxsim.ami_server import AmiServer
 from pbxsim.clock import AsyncioScheduler
 from pbxsim.events import EventBus
 from pbxsim.telephony.pbx import PbxSystem, build_pbx
+from pbxsim.telephony.softphone import RingPolicy
 from tests.pbxsim.transcript import (
     AgiSession,
     ClientAction,
@@ -159,6 +160,8 @@ class ReplaySpec:
     queues_conf: Path | None = None
     pjsip_conf: Path | None = None
     inbound: list[InboundCall] = field(default_factory=list)
+    #: how the PJSIP seats answer (None: build_pbx's default)
+    ring_policy: Callable[[str], RingPolicy] | None = None
 
 
 class FastAgiPlayer:
@@ -234,6 +237,7 @@ async def replay_log(spec: ReplaySpec) -> tuple[list[Scenario], Recording]:
         queues_conf=spec.queues_conf or spec.config_dir / "queues.conf",
         manager_conf=spec.config_dir / "manager.conf",
         pjsip_conf=spec.pjsip_conf,
+        ring_policy=spec.ring_policy,
     )
     player = FastAgiPlayer(sessions, recording)
     agi_port = await player.start()
@@ -424,12 +428,20 @@ class Normaliser:
                 value = self.uid(value)
             elif key == "BridgeUniqueid" or key == "BridgeId":
                 value = self.bridge(value) if value else value
+            elif key == "Value" and variable == "EPOCH":
+                value = "<time>" if value else value
             elif key == "Value" and variable in TIME_VARIABLES:
                 value = "<time>" if value else value
             elif key == "Value" and variable == "BRIDGEPVTCALLID":
                 value = "<sip call-id>" if value else value
             elif key == "Value" and variable == "MIXMONITOR_FILENAME":
                 value = self.ids_in(re.sub(r"^.*/monitor/", "<spool>/monitor/", value))
+            elif key == "Output":
+                # CLI text with wall-clock ages ("last was 7 secs ago")
+                value = re.sub(r"\b\d+ secs ago", "<time> secs ago", self.name(value))
+                value = re.sub(
+                    r"\(\d+s holdtime, \d+s talktime\)", "(<time> holdtime, <time> talktime)", value
+                )
             else:
                 value = self.ids_in(self.name(value))
             out.append((key, value))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from pbxsim.telephony.softphone import fixed_policy
 from tests.pbxsim.replay import (
     Gap,
     InboundCall,
@@ -33,13 +34,35 @@ def _run(spec: ReplaySpec) -> ReplayResult:
     return scenarios, recording, spec
 
 
+def queues_subset(source: Path, target: Path, keep: set[str]) -> Path:
+    """queues.conf with only `[general]` and the `keep` queues."""
+    out: list[str] = []
+    section = ""
+    for line in source.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if stripped.startswith("[") and "]" in stripped:
+            section = stripped[1 : stripped.index("]")]
+        if section == "general" or section in keep:
+            out.append(line)
+    target.write_text("\n".join(out) + "\n", encoding="utf-8")
+    return target
+
+
 @pytest.fixture(scope="module")
-def ami_log_replay(transcripts_dir: Path) -> ReplayResult:
+def ami_log_replay(transcripts_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> ReplayResult:
+    # ami.log was recorded before record2.py's queues (q-ringall, q-penalty, q-strict)
+    # were added to config/queues.conf: its QueueStatus lists hotline-general only
+    queues = queues_subset(
+        transcripts_dir / "config" / "queues.conf",
+        tmp_path_factory.mktemp("ami-log") / "queues.conf",
+        {"hotline-general"},
+    )
     spec = ReplaySpec(
         ami_log=transcripts_dir / "ami.log",
         agi_logs=[transcripts_dir / f"agi-{n}.log" for n in (1, 2, 3, 4)],
         config_dir=transcripts_dir / "config",
         agi_down_from="AGI server down",
+        queues_conf=queues,
     )
     return _run(spec)
 
@@ -100,6 +123,19 @@ AMI_LOG_CALLS = [
 
 @pytest.mark.parametrize("needle", AMI_LOG_CALLS)
 def test_ami_log_call_scenario(ami_log_replay: ReplayResult, needle: str) -> None:
+    check(ami_log_replay, needle)
+
+
+#: the scenarios without calls, replayed as part of the whole log (the state they leave
+#: behind -- members, paused flags, counters -- is what the call scenarios start from)
+AMI_LOG_OTHERS = [
+    "members join (QueueAdd)",
+    "CoreShowChannels, Getvar, Command",
+]
+
+
+@pytest.mark.parametrize("needle", AMI_LOG_OTHERS)
+def test_ami_log_other_scenario(ami_log_replay: ReplayResult, needle: str) -> None:
     check(ami_log_replay, needle)
 
 
@@ -179,6 +215,15 @@ def sip_log_replay(transcripts_dir: Path) -> ReplayResult:
         # times from agi-sip-1/2.log: the AGI starts when the call arrives, GET DATA
         # returns when the digit ends
         inbound=[_sip_caller(1, 2.515, 3.665), _sip_caller(2, 3.515, 4.661)],
+        # sip/uas-seat.xml answers 1 s after its 180 (plus the 200 OK's trip). Caller 1
+        # reaches its seat at ~3.67 and caller 2 joins the queue at ~4.67: a photo
+        # finish that the recording shows caller 2 winning (Position 2, Count 2; caller
+        # 1 leaves with Count 1). 1.1 s keeps that order whatever the replay's jitter.
+        ring_policy=lambda _endpoint: fixed_policy(answer_delay=1.1),
+        # each FastAGI command is a real round trip; at 10x a loaded machine's few
+        # milliseconds become a tenth of a simulated second, enough to reorder the two
+        # calls above, so this log is replayed at 5x
+        speed=5.0,
     )
     return _run(spec)
 
