@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from bench.ami_bench import bench_ami_read_path, bench_live_state_memory
+from bench.legacy_bench import bench_legacy_directory
 from bench.runner import Bench, Target
 
 BENCHES: dict[str, Bench] = {
     "ami_read_path": bench_ami_read_path,
     "live_state_memory": bench_live_state_memory,
+    "legacy_directory": bench_legacy_directory,
 }
 
 TARGETS: dict[str, Target] = {
     "ami_events_per_s": Target(">=", 20_000, "events/s"),
     "ami_vs_panoramisk": Target(">=", 0.5, "x"),
     "live_state_mb": Target("<=", 100, "MB"),
+    "legacy_import_280_s": Target("<=", 1.0, "s"),
+    "legacy_import_100k_s": Target("<=", 30.0, "s"),
+    "legacy_lookup_us": Target("<=", 20.0, "µs"),
 }

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.legacy.models import (
@@ -498,7 +498,7 @@ async def _apply(
     ]
     await _insert(session, LegacyUnit, current_units[: len(new_units)])
     if changed_units:
-        await session.execute(update(LegacyUnit), current_units[len(new_units) :])
+        await _update(session, LegacyUnit, "code", current_units[len(new_units) :])
     await _insert(session, LegacyUnitVersion, unit_rows)
     step(len(plan.units))
 
@@ -550,13 +550,12 @@ async def _apply(
         await session.execute(delete(LegacyNumber).where(LegacyNumber.number.in_(chunk)))
     step(len(plan.removals))
     for chunk in _chunks(added):
-        await session.execute(insert(LegacyNumber), chunk)
+        await _insert(session, LegacyNumber, chunk)
         step(len(chunk))
     for chunk in _chunks(changed):
-        await session.execute(update(LegacyNumber), chunk)
+        await _update(session, LegacyNumber, "number", chunk)
         step(len(chunk))
-    for chunk in _chunks(history):
-        await session.execute(insert(LegacyNumberVersion), chunk)
+    await _insert(session, LegacyNumberVersion, history)
 
     if plan.unit_removals:
         codes = [u.code for u in plan.unit_removals]
@@ -579,9 +578,32 @@ async def _apply(
         )
 
 
-async def _insert(session: AsyncSession, table: type[Any], rows: list[dict[str, Any]]) -> None:
+# Core statements, not the ORM's bulk helpers: at 100k rows the ORM's per-row
+# bookkeeping costs more than the database does (bench/legacy_bench.py).
+
+
+async def _insert(session: AsyncSession, model: type[Any], rows: list[dict[str, Any]]) -> None:
+    table = model.__table__
     for chunk in _chunks(rows):
         await session.execute(insert(table), chunk)
+
+
+async def _update(
+    session: AsyncSession, model: type[Any], key: str, rows: list[dict[str, Any]]
+) -> None:
+    """UPDATE ... WHERE key = :k for each row (executemany)."""
+    if not rows:
+        return
+    table = model.__table__
+    columns = [c for c in rows[0] if c != key]
+    statement = (
+        update(table)
+        .where(table.c[key] == bindparam("k_" + key))
+        .values({c: bindparam("v_" + c) for c in columns})
+    )
+    for chunk in _chunks(rows):
+        params = [{"k_" + key: r[key], **{"v_" + c: r[c] for c in columns}} for r in chunk]
+        await session.execute(statement, params)
 
 
 async def _max_versions(session: AsyncSession, key: Any, version: Any) -> dict[str, int]:
