@@ -138,3 +138,26 @@ async def test_concurrent_imports_do_not_interleave(db: Db) -> None:
             ).all()
         )
     assert batches == {"import A": 1, "import B": 1}
+
+
+async def test_unit_rename_and_transfer_line_are_versioned(db: Db) -> None:
+    records = city_records()
+    await db.repo.import_records(records, actor="ops", reason="import")
+    renamed = [
+        (line, dataclasses.replace(r, unit="市医疗保障局（新）") if r.unit_code == "U002" else r)
+        for line, r in records
+    ]
+    # U002 gets a docked line: its transfer line appears
+    renamed = [
+        (line, dataclasses.replace(r, mode="dock", transfer_to="043262264412"))
+        if r.number == "043262264412"
+        else (line, r)
+        for line, r in renamed
+    ]
+    result = await db.repo.import_records(renamed, actor="ops", reason="rename")
+    assert result.applied and len(result.plan.changes) == 1
+    assert [(old is None, new.code) for old, new in result.plan.units] == [(False, "U002")]
+    unit = {u.code: u for u, _ in await db.repo.units()}["U002"]
+    assert (unit.name, unit.transfer_line) == ("市医疗保障局（新）", "043262264412")
+    view = await db.repo.get("043263146448")
+    assert view is not None and view.record.unit == "市医疗保障局（新）"
