@@ -50,6 +50,7 @@ exten => press,1,Answer()
  same => n,Wait(60)
 exten => quoted,1,Set(V="a,b")
  same => n,Wait(60)
+exten => noanswer,1,Wait(60)
 
 [moved]
 exten => s,1,Answer()
@@ -307,6 +308,56 @@ def test_originate_sets_variables_in_asterisk_order(world: World) -> None:
     response = world.named("OriginateResponse")[0]
     assert (response.get("Response"), response.get("Reason")) == ("Success", "4")
     assert (response.get("CallerIDNum"), response.get("CallerIDName")) == ("123", "N")
+
+
+def test_originate_that_is_not_answered_times_out(world: World) -> None:
+    world.originate("Local/noanswer@phone/n", "t", "s", timeout=5.0)
+    world.run(10)
+    one = "Local/noanswer@phone-00000000;1"
+    dial_end = [e for e in world.named("DialEnd") if e.get("DestChannel") == one]
+    assert [e.get("DialStatus") for e in dial_end] == ["NOANSWER"]
+    response = world.named("OriginateResponse")[0]
+    # main/channel.c __ast_request_and_dial: "timeout, treat it like ringing" -> 3
+    assert (response.get("Response"), response.get("Reason")) == ("Failure", "3")
+    assert world.pbx.find_channel(one) is None
+    assert world.pbx.find_channel("Local/noanswer@phone-00000000;2") is None
+
+
+def test_originate_an_application(world: World) -> None:
+    world.originate("Local/wait@phone/n", "", "", application="Wait", data="2")
+    world.run(5)
+    one = "Local/wait@phone-00000000;1"
+    apps = [(e.get("Application"), e.get("AppData")) for e in world.of(one) if e.name == "Newexten"]
+    assert apps[-1] == ("Wait", "2")
+    response = dict(world.named("OriginateResponse")[0].fields)
+    assert (response["Application"], response["Data"], response["Reason"]) == ("Wait", "2", "4")
+    assert "Context" not in response
+    assert world.of(one)[-1].name == "Hangup"  # the application returned: the call ends
+
+
+async def test_synchronous_originate_answers_when_the_call_is_decided(tmp_path: Path) -> None:
+    import asyncio
+
+    from pbxsim.clock import AsyncioScheduler
+
+    (tmp_path / "extensions.conf").write_text(DIALPLAN)
+    scheduler = AsyncioScheduler(asyncio.get_running_loop(), speed=50.0)
+    bus = EventBus()
+    events: list[AmiEvent] = []
+    bus.subscribe(events.append)
+    system = build_pbx(
+        scheduler, bus, random.Random(1), extensions_conf=tmp_path / "extensions.conf"
+    )
+    actions = ChannelActions(system.pbx)
+    ok = actions.originate(request(("Channel", "Local/wait@phone/n"), ("Context", "moved"),
+                                   ("Exten", "s"), ("Priority", "1")))  # fmt: skip
+    assert not isinstance(ok, list)
+    assert (await ok)[0][-1] == ("Message", "Originate successfully queued")
+    failed = actions.originate(request(("Channel", "Bogus/x"), ("Context", "moved"),
+                                       ("Exten", "s")))  # fmt: skip
+    assert not isinstance(failed, list)
+    assert (await failed)[0][1:] == [("ActionID", "x"), ("Message", "Originate failed")]
+    assert not [e for e in events if e.name == "OriginateResponse"]  # only Async posts it
 
 
 def test_parse_callerid_forms() -> None:
