@@ -48,7 +48,8 @@ async def test_other_instance_sees_a_change_on_refresh(db: Db) -> None:
     assert view is not None
     await writer.repository.put(dataclasses.replace(view.record, queue="health"), actor="api")
     await writer.reload()
-    assert writer.route("043266453987", db.clock())
+    assert writer.route("043266453987", db.clock()).queue == "hotline-health"  # type: ignore[union-attr]
+    assert other.route("043266453987", db.clock()).queue == "hotline-social-security"  # type: ignore[union-attr]
     assert await other.refresh()
     route = other.route("043266453987", db.clock())
     assert route is not None and route.queue == "hotline-health"
