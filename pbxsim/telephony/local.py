@@ -81,9 +81,10 @@ def local_call(pbx: Pbx, one: Channel) -> bool:
     if not target_exists(pbx, target, one.caller_num):
         pbx.hangup(two, 0, notify_partner=False)
         return False
-    # the copy walks `;1`'s variable list head first: the newest variable goes first
-    for name, value in reversed(list(one.variables.items())):
+    # the copy walks `;1`'s variable list from its head and appends, keeping the order
+    for name, value in list(one.variables.items()):
         pbx.set_var(two, name, value)
+    two.variables = dict(one.variables)
     two.caller_num, two.caller_name = one.caller_num, one.caller_name
     two.connected_num, two.connected_name = one.caller_num, one.caller_name
     pbx.set_callerid(two, two.caller_num, two.caller_name)

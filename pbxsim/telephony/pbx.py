@@ -65,6 +65,16 @@ DEVICE_STATES = {
 CID_PRES_ALLOWED = "0 (Presentation Allowed, Not Screened)"
 
 
+def inherit_variables(parent: Channel, child: Channel) -> None:
+    """`ast_channel_inherit_variables`: `__X` passes on as `__X` (to every generation),
+    `_X` as `X` (one generation); silently, as Asterisk posts no VarSet for it."""
+    for name, value in parent.variables.items():
+        if name.startswith("__"):
+            child.variables[name] = value
+        elif name.startswith("_"):
+            child.variables[name[1:]] = value
+
+
 class Pbx:
     def __init__(
         self,
@@ -293,33 +303,44 @@ class Pbx:
             fields = [("Channel", "none"), ("Uniqueid", "none")]
             self.bus.emit("VarSet", "dialplan", [*fields, ("Variable", name), ("Value", value)])
             return
-        channel.variables[name.lstrip("_")] = value
+        # stored under the name as given: `_X`/`__X` mark inheritance and stay part of
+        # the name (ast_var_t), lookups skip them (ast_var_name). The dict keeps the
+        # order of the channel's variable list: pbx_builtin_setvar_helper removes the
+        # old value and inserts the new one at the head.
+        bare = name.lstrip("_")
+        rest = {k: v for k, v in channel.variables.items() if k.lstrip("_") != bare}
+        channel.variables.clear()
+        channel.variables[name] = value
+        channel.variables.update(rest)
         self.emit("VarSet", "dialplan", channel, ("Variable", name), ("Value", value))
 
     def get_var(self, channel: Channel | None, name: str) -> str | None:
-        """Channel variable, then the built-in read-only ones, then globals."""
+        """`pbx_retrieve_variable`: the channel built-ins first (they shadow channel
+        variables of the same name), then the channel's variables, then the global
+        built-ins and global variables."""
         if channel is not None:
-            if name in channel.variables:
-                return channel.variables[name]
             builtin = self._builtin_var(channel, name)
             if builtin is not None:
                 return builtin
+            for key in (name, "_" + name, "__" + name):
+                if key in channel.variables:
+                    return channel.variables[key]
         if name == "EPOCH":
             return str(int(self.scheduler.now()))
         return self.globals.get(name)
 
     def _builtin_var(self, channel: Channel, name: str) -> str | None:
-        leg = self.legs.find(channel.name)
+        if name in ("CALLINGPRES", "CALLINGANI2", "CALLINGTON", "CALLINGTNS"):
+            return "0"
+        if name == "HANGUPCAUSE":
+            leg = self.legs.find(channel.name)
+            return str(leg.hangup_cause if leg is not None and leg.soft_hangup else 0)
         values = {
             "CHANNEL": channel.name,
             "CONTEXT": channel.context,
             "EXTEN": channel.exten,
             "PRIORITY": str(channel.priority),
             "UNIQUEID": channel.uniqueid,
-            "LINKEDID": channel.linkedid,
-            "CALLERIDNUM": channel.caller_num,
-            "CALLERIDNAME": channel.caller_name,
-            "HANGUPCAUSE": str(leg.hangup_cause) if leg is not None and channel.hungup else None,
         }
         return values.get(name)
 
@@ -623,6 +644,7 @@ class Pbx:
         leg = self.leg(one)
         leg.requester, leg.dial_app = requester, app
         if requester is not None:
+            inherit_variables(requester, one)
             # the outbound caller id is the caller's connected line, or the number it
             # dialed when that is unknown (app_dial/app_queue): an originated Local
             # caller shows its own number, a PJSIP trunk caller the dialed one

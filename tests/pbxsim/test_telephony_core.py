@@ -360,6 +360,25 @@ async def test_synchronous_originate_answers_when_the_call_is_decided(tmp_path: 
     assert not [e for e in events if e.name == "OriginateResponse"]  # only Async posts it
 
 
+def test_dialed_channels_inherit_underscore_variables(world: World) -> None:
+    world.originate(
+        "Local/wait@phone/n", "moved", "s",
+        variables=[("__TRACE", "t1"), ("_ONCE", "o1"), ("PLAIN", "p1")],
+    )  # fmt: skip
+    world.run(0.5)
+    caller = world.pbx.find_channel("Local/wait@phone-00000000;1")
+    assert caller is not None
+    assert world.pbx.get_var(caller, "TRACE") == "t1"  # lookups skip the markers
+    member = world.pbx.request_channel("Local/2001@agent/n", caller)
+    assert member is not None
+    assert member.variables == {"DIALEDPEERNUMBER": "2001@agent/n", "__TRACE": "t1", "ONCE": "o1"}
+    world.run(0.5)
+    two = [(e.get("Variable"), e.get("Value")) for e in world.of("Local/2001@agent-00000001;2")
+           if e.name == "VarSet"]  # fmt: skip
+    # ;2 gets ;1's whole list in order (core_local.c local_call), with VarSet for each
+    assert two == [("DIALEDPEERNUMBER", "2001@agent/n"), ("__TRACE", "t1"), ("ONCE", "o1")]
+
+
 def test_parse_callerid_forms() -> None:
     assert parse_callerid('"Caller" <13900001111>') == ("13900001111", "Caller")
     assert parse_callerid("13900001111") == ("13900001111", "")
