@@ -138,6 +138,10 @@ class FastAgiServer:
             self.metrics.active.inc()
         try:
             await self._session(reader, writer)
+        except asyncio.CancelledError:
+            # stop() cancelled it; this is the connection task's top frame, and letting
+            # the cancellation out makes asyncio's stream callback log it as an error
+            log.info("FastAGI: session cancelled at shutdown")
         finally:
             self._tasks.discard(task)
             if self.metrics is not None:

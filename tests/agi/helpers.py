@@ -76,3 +76,12 @@ async def read_command(reader: asyncio.StreamReader, timeout: float = 2.0) -> li
 async def wait_closed(reader: asyncio.StreamReader, timeout: float = 3.0) -> bytes:
     """Everything the server still sends until it closes the socket."""
     return await asyncio.wait_for(reader.read(), timeout)
+
+
+async def refused(reader: asyncio.StreamReader, timeout: float = 2.0) -> bool:
+    """True if the server closed without a byte: FIN, or RST when it left our
+    environment unread (a refusal at accept time)."""
+    try:
+        return await asyncio.wait_for(reader.read(), timeout) == b""
+    except ConnectionResetError:
+        return True
