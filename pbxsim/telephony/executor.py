@@ -56,8 +56,9 @@ class DialplanRun:
 
         The application is told to stop (its cleanup events come first), the channel
         moves, and -- as ami-2.log shows -- a `Newexten` is posted for the new location
-        still naming the interrupted application; the run then counts that priority as
-        executed and carries on with the next one.
+        still naming the interrupted application. The target priority then runs
+        (pbx.c's autoloop), without a Newexten of its own: its location is already
+        the published one (see `Pbx.newexten`).
         """
         interrupt, self._app_interrupt = self._app_interrupt, None
         self._token += 1  # the application's own done() is now stale
@@ -74,7 +75,7 @@ class DialplanRun:
         app, data = self.pbx.last_app(self.channel)
         self.pbx.newexten(self.channel, app, data)
         self._jump = None
-        self._pending = 0
+        self._pending = None
         if not self._running:
             self._run()
 

@@ -40,6 +40,8 @@ class Leg:
     #: the application and data the channel ran last (CDR LastApplication/LastData)
     last_app: str = ""
     last_data: str = ""
+    #: context/exten/priority of the last `Newexten` (see `Pbx.newexten`)
+    published_cep: tuple[str, str, int] | None = None
     #: whether the channel runs dialplan (a pbx thread in Asterisk terms)
     in_dialplan: bool = False
     #: a hangup was asked for (AMI Hangup, Hangup app, the Local partner went away)

@@ -125,6 +125,7 @@ class Originator:
             if req.application:
                 pbx.leg(channel).in_dialplan = False
                 app = pbx.find_app(req.application)
+                # runs where the channel is: no Newexten (same context/exten/priority)
                 pbx.newexten(channel, req.application, req.data)
                 if app is not None:
                     from pbxsim.dialplan.appargs import split_args

@@ -345,12 +345,22 @@ class Pbx:
         return values.get(name)
 
     def newexten(self, channel: Channel, app: str, data: str) -> None:
+        """The channel runs `app(data)`; `Newexten` is posted as manager_channels.c
+        `channel_newexten` does: only if context/exten/priority differ from the last
+        published ones, or no application was published yet (the first `AppDial2`).
+        So an application that runs where the channel already is (an originated
+        application, the first priority after a Redirect) posts none."""
         leg = self.legs.find(channel.name)
+        cep = (channel.context, channel.exten, channel.priority)
+        post = True
         if leg is not None:
+            post = leg.published_cep != cep or not leg.last_app
+            leg.published_cep = cep
             leg.last_app, leg.last_data = app, data
             self.cdr.app_started(channel, self.scheduler.now())
-        self.emit("Newexten", "dialplan", channel, ("Extension", channel.exten),
-                  ("Application", app), ("AppData", data))  # fmt: skip
+        if post:
+            self.emit("Newexten", "dialplan", channel, ("Extension", channel.exten),
+                      ("Application", app), ("AppData", data))  # fmt: skip
 
     def last_app(self, channel: Channel) -> tuple[str, str]:
         leg = self.legs.find(channel.name)

@@ -209,7 +209,7 @@ def test_local_hangup_reaches_the_partner_in_the_transcripts_order(world: World)
     assert states == ["INUSE", "INUSE", "NOT_INUSE", "NOT_INUSE"]
 
 
-def test_redirect_moves_a_waiting_channel_and_skips_the_target_priority(world: World) -> None:
+def test_redirect_moves_a_waiting_channel_and_runs_the_target_priority(world: World) -> None:
     world.originate("Local/wait@phone/n", "moved", "s")
     world.run(1)
     one = "Local/wait@phone-00000000;1"
@@ -222,11 +222,12 @@ def test_redirect_moves_a_waiting_channel_and_skips_the_target_priority(world: W
     world.run(1)
     after = [e for e in world.of(one) if e.name == "Newexten"][-2:]
     # the new location is announced naming the interrupted application (ami-2.log);
-    # the target priority counts as run, so Hangup(17) at busy,1 is skipped: h runs
+    # Hangup(17) at busy,1 then runs without a Newexten of its own (same location)
     assert [(e.get("Context"), e.get("Exten"), e.get("Application")) for e in after] == [
         ("t", "busy", "Wait"),
         ("t", "h", "NoOp"),
     ]
+    assert world.of(one)[-1].get("Cause") == "17"
 
 
 # ---------------------------------------------------------------------------- CDR
@@ -328,7 +329,10 @@ def test_originate_an_application(world: World) -> None:
     world.run(5)
     one = "Local/wait@phone-00000000;1"
     apps = [(e.get("Application"), e.get("AppData")) for e in world.of(one) if e.name == "Newexten"]
-    assert apps[-1] == ("Wait", "2")
+    # the application runs where the channel already is: no Newexten for it
+    assert apps == [("AppDial2", "(Outgoing Line)")]
+    cdr = [e for e in world.named("Cdr") if e.get("Channel") == one]
+    assert [(e.get("LastApplication"), e.get("LastData")) for e in cdr] == [("Wait", "2")]
     response = dict(world.named("OriginateResponse")[0].fields)
     assert (response["Application"], response["Data"], response["Reason"]) == ("Wait", "2", "4")
     assert "Context" not in response
