@@ -97,6 +97,12 @@ class Softphone:
             return "RINGING"
         return "NOT_INUSE" if self.registered else "UNAVAILABLE"
 
+    def set_registered(self, registered: bool) -> None:
+        """The phone registers or its contact expires: UNAVAILABLE while unregistered
+        (app_queue then skips the member), NOT_INUSE again once registered."""
+        self.registered = registered
+        self.update_state()
+
     def update_state(self) -> None:
         """Post the device state if it changed: PJSIP devices are cached, so a second
         call on a busy trunk posts nothing (sip/ami-sip.log)."""

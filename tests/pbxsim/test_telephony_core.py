@@ -443,6 +443,16 @@ def test_seat_without_contact_cannot_be_rung(world: World) -> None:
     assert world.pbx.device_state("PJSIP/2001") == "NOT_INUSE"
 
 
+def test_seat_registration_changes_its_device_state(world: World) -> None:
+    seat = world.system.endpoints["2001"]
+    seat.set_registered(False)
+    seat.set_registered(False)  # no change, nothing posted
+    seat.set_registered(True)
+    states = [e.get("State") for e in world.named("DeviceStateChange")]
+    assert states == ["UNAVAILABLE", "NOT_INUSE"]
+    assert world.pbx.device_state("PJSIP/2001") == "NOT_INUSE"
+
+
 def test_traffic_seat_response_drives_a_seat_that_never_answers(tmp_path: Path) -> None:
     world = World(tmp_path, SeatResponse(answers=False, answer_delay=1.0, talk_time=3.0))
     trunk = world.system.endpoints["trunk"].incoming("wait", "1", "")
