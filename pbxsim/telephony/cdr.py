@@ -173,6 +173,7 @@ class CdrEngine:
 
     def hangup(self, channel: Channel, now: float, app: tuple[str, str]) -> None:
         self._fork_pending.discard(channel.uniqueid)
+        self._by_callee.pop(channel.uniqueid, None)  # a dialed channel going away
         records = self._records.pop(channel.uniqueid, None)
         if records is None:
             return
