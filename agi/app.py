@@ -1,0 +1,48 @@
+"""Assembles the FastAGI routes of the dialplan from their collaborators.
+
+`callcenter serve` calls `build_agi` once; tests and the benchmark call it with their
+own directory, recorder and estimator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from agi.ivr.catalog import PromptCatalog
+from agi.ivr.flows import IncomingFlow, SurveyFlow
+from agi.ivr.model import Flow
+from agi.metrics import AgiMetrics
+from agi.records import IvrRecorder
+from agi.routing import RouteLookup, WaitEstimator
+from agi.server import FastAgiServer, Handler, ServerConfig
+
+INCOMING, SURVEY = "incoming", "survey"
+
+
+def build_routes(
+    flow: Callable[[], Flow],
+    catalog: PromptCatalog,
+    routes: RouteLookup,
+    recorder: IvrRecorder,
+    clock: Callable[[], datetime],
+    waits: WaitEstimator | None = None,
+) -> dict[str, Handler]:
+    return {
+        INCOMING: IncomingFlow(flow, catalog, routes, recorder, clock, waits),
+        SURVEY: SurveyFlow(flow, catalog, recorder),
+    }
+
+
+def build_agi(
+    config: ServerConfig,
+    flow: Callable[[], Flow],
+    catalog: PromptCatalog,
+    routes: RouteLookup,
+    recorder: IvrRecorder,
+    clock: Callable[[], datetime],
+    waits: WaitEstimator | None = None,
+    metrics: AgiMetrics | None = None,
+) -> FastAgiServer:
+    handlers = build_routes(flow, catalog, routes, recorder, clock, waits)
+    return FastAgiServer(handlers, config, metrics)

@@ -1,0 +1,1 @@
+"""The 12345 IVR: data-driven flows, the prompt catalog, and the flow runners."""

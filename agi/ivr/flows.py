@@ -1,0 +1,208 @@
+"""The two FastAGI routes of the dialplan: `incoming` and `survey`.
+
+`incoming` decides where a call goes and answers with HOTLINE_* channel variables
+(ARCHITECTURE.md "Dialplan ↔ FastAGI"); it returns as soon as it knows, so no AGI
+socket is held while the caller waits in the queue. `HOTLINE_ROUTED=1` is set last:
+if anything fails before it, the dialplan's fallback queues the caller anyway.
+
+Caller-facing rules (DOMAIN.md, GB/T 33358): no forced menu on the default entry; every
+menu has 0 = agent; timeouts and wrong keys lead to an agent, never to a hang-up; the
+emergency key is live during greetings and menus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from agi.ivr.catalog import PromptCatalog
+from agi.ivr.model import AgentOption, Flow, MenuOption, QueueOption, TransferOption
+from agi.protocol.session import AgiSession as Session
+from agi.records import Callback, IvrRecorder, Rating
+from agi.routing import RouteLookup, WaitEstimator
+
+log = logging.getLogger(__name__)
+
+#: a database write must not keep a caller in the IVR
+RECORD_TIMEOUT_S = 3.0
+ROUTED_MODES = ("merge", "dock")  # legacy modes whose calls 12345 answers itself
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Where the call goes: the HOTLINE_* variables, before they are set."""
+
+    action: str  # queue | transfer
+    queue: str
+    priority: int = 0
+    transfer_to: str = ""
+    unit: str = ""
+    desk: str = ""
+
+
+class IncomingFlow:
+    def __init__(
+        self,
+        flow: Callable[[], Flow],
+        catalog: PromptCatalog,
+        routes: RouteLookup,
+        recorder: IvrRecorder,
+        clock: Callable[[], datetime],
+        waits: WaitEstimator | None = None,
+    ) -> None:
+        self.flow = flow
+        self.catalog = catalog
+        self.routes = routes
+        self.recorder = recorder
+        self.clock = clock
+        self.waits = waits
+
+    async def __call__(self, session: Session) -> None:
+        flow = self.flow()
+        env = session.env
+        dialed = env.dialed_number
+        legacy = self.routes.route(dialed, self.clock()) if dialed else None
+        await session.answer()
+        emergency_keys = flow.emergency.key
+        if legacy is not None and legacy.mode in ROUTED_MODES:
+            # an old unit number: the notice, then that unit's queue (no menu)
+            base = Decision("queue", legacy.queue, unit=legacy.unit_code)
+            key = await self._play(session, flow.legacy.notice, emergency_keys + "0")
+            menu = flow.emergency.menu if key == flow.emergency.key else None
+        else:
+            # 12345 itself (and `retain` numbers, which stay in service elsewhere and
+            # only reach us if the carrier forwards them: treat as 12345)
+            entry = flow.entry_for(dialed)
+            base = Decision("queue", flow.general_queue)
+            key = await self._play(session, entry.greeting, emergency_keys + "0")
+            menu = entry.menu
+            if key == flow.emergency.key:
+                menu = flow.emergency.menu
+            elif key == "0":
+                menu = None  # 0 = agent, also during the greeting
+        decision = await self._menus(session, flow, menu, base) if menu else base
+        if decision.action == "queue" and flow.callback is not None:
+            await self._offer_callback(session, flow, decision)
+        await self._answer_dialplan(session, decision)
+
+    async def _play(self, session: Session, prompt: str, escape: str) -> str:
+        return await session.stream_file(self.catalog.sound(prompt), escape)
+
+    async def _menus(self, session: Session, flow: Flow, start: str, base: Decision) -> Decision:
+        """Run menus from `start`; `max_attempts` timeouts or wrong keys → an agent."""
+        node, attempts = start, 0
+        while True:
+            menu = flow.menus[node]
+            got = await session.get_data(self.catalog.sound(menu.prompt), flow.digit_timeout_ms, 1)
+            key = got.digits[:1]
+            option = menu.options.get(key) if key else None
+            if key == flow.emergency.key and option is None:
+                option = MenuOption(action="menu", menu=flow.emergency.menu)
+            if option is None:
+                attempts += 1
+                if attempts >= flow.max_attempts:
+                    await self._play(session, flow.to_agent_prompt, "")
+                    return base
+                if key:
+                    await self._play(session, flow.invalid_prompt, "")
+                continue
+            if isinstance(option, AgentOption):
+                await self._play(session, flow.to_agent_prompt, "")
+                return base
+            if isinstance(option, QueueOption):
+                return replace(base, queue=option.queue, priority=option.priority, desk=option.desk)
+            if isinstance(option, TransferOption):
+                if option.prompt is not None:
+                    await self._play(session, option.prompt, "")
+                return replace(base, action="transfer", transfer_to=option.to)
+            node, attempts = option.menu, 0
+
+    async def _offer_callback(self, session: Session, flow: Flow, decision: Decision) -> None:
+        """Long wait ahead: offer a callback. The caller is queued either way (keeps
+        their place) and, once recorded, may hang up without losing the call."""
+        assert flow.callback is not None
+        wait = self.waits.estimated_wait_s(decision.queue) if self.waits is not None else None
+        if wait is None or wait <= flow.callback.threshold_s:
+            return
+        got = await session.get_data(
+            self.catalog.sound(flow.callback.offer), flow.digit_timeout_ms, 1
+        )
+        if got.digits[:1] != flow.callback.key:
+            return
+        env = session.env
+        request = Callback(
+            uniqueid=env.uniqueid,
+            caller=env.arg(2) or env.callerid or "",
+            dialed=env.dialed_number,
+            queue=decision.queue,
+            unit=decision.unit,
+            estimated_wait_s=min(wait, 1e9),
+        )
+        if await self._record(self.recorder.record_callback(request), "callback"):
+            await session.set_variable("HOTLINE_CALLBACK", "1")
+            await self._play(session, flow.callback.recorded, "")
+
+    @staticmethod
+    async def _record(write: Awaitable[bool], what: str) -> bool:
+        try:
+            async with asyncio.timeout(RECORD_TIMEOUT_S):
+                await write
+        except Exception:
+            log.exception("IVR: could not record the %s", what)
+            return False
+        return True
+
+    @staticmethod
+    async def _answer_dialplan(session: Session, d: Decision) -> None:
+        await session.set_variable("HOTLINE_CALL_ID", session.env.uniqueid)
+        if d.action == "transfer":
+            await session.set_variable("HOTLINE_TRANSFER_TO", d.transfer_to)
+        else:
+            await session.set_variable("HOTLINE_QUEUE", d.queue)
+            await session.set_variable("HOTLINE_PRIORITY", str(d.priority))
+        if d.unit:
+            await session.set_variable("HOTLINE_UNIT", d.unit)
+        if d.desk:
+            await session.set_variable("HOTLINE_DESK", d.desk)
+        await session.set_variable("HOTLINE_ACTION", d.action)
+        await session.set_variable("HOTLINE_ROUTED", "1")
+
+
+class SurveyFlow:
+    """After the agent hangs up: 1 满意, 2 基本满意, 3 不满意, recorded once per call."""
+
+    def __init__(
+        self, flow: Callable[[], Flow], catalog: PromptCatalog, recorder: IvrRecorder
+    ) -> None:
+        self.flow = flow
+        self.catalog = catalog
+        self.recorder = recorder
+
+    async def __call__(self, session: Session) -> None:
+        flow = self.flow()
+        survey = flow.survey
+        rating = 0
+        for attempt in range(flow.max_attempts):
+            if attempt:
+                await session.stream_file(self.catalog.sound(survey.invalid), "")
+            got = await session.get_data(self.catalog.sound(survey.ask), survey.timeout_ms, 1)
+            if got.digits[:1] in ("1", "2", "3"):
+                rating = int(got.digits[:1])
+                break
+        if not rating:
+            return  # not rated: nothing recorded (satisfaction counts rated calls only)
+        await session.set_variable("SURVEY_RESULT", str(rating))
+        env = session.env
+        record = Rating(
+            uniqueid=env.uniqueid,
+            rating=rating,
+            caller=env.callerid or "",
+            queue=await session.get_variable("HOTLINE_QUEUE") or "",
+            unit=await session.get_variable("HOTLINE_UNIT") or "",
+            agent=await session.get_variable("MEMBERNAME") or "",
+        )
+        await IncomingFlow._record(self.recorder.record_rating(record), "survey rating")
+        await session.stream_file(self.catalog.sound(survey.thanks), "")

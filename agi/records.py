@@ -1,0 +1,116 @@
+"""What the IVR records: survey ratings and callback requests.
+
+The flows see only the `IvrRecorder` protocol; `SqlIvrRecorder` is the real one (tables
+of migration 0004). Until call records exist (issue 7) these tables are the system of
+record; issue 7 can join them on the caller channel's uniqueid.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agi import models
+
+log = logging.getLogger(__name__)
+
+RATINGS = {1: "满意", 2: "基本满意", 3: "不满意"}
+
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    uniqueid: str
+    rating: int
+    caller: str
+    queue: str
+    unit: str
+    agent: str
+
+
+@dataclass(frozen=True, slots=True)
+class Callback:
+    uniqueid: str
+    caller: str
+    dialed: str
+    queue: str
+    unit: str
+    estimated_wait_s: float
+
+
+class IvrRecorder(Protocol):
+    async def record_rating(self, rating: Rating) -> bool:
+        """Store a rating; False if this call was already rated (kept as first given)."""
+        ...
+
+    async def record_callback(self, callback: Callback) -> bool:
+        """Store a callback request; False if this call already asked for one."""
+        ...
+
+
+class SqlIvrRecorder:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], clock: Callable[[], datetime]
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+
+    async def _insert(self, row: models.SurveyResult | models.CallbackRequest) -> bool:
+        try:
+            async with self.sessions() as session, session.begin():
+                session.add(row)
+        except IntegrityError:
+            log.info("IVR record for %s already stored; kept the first", row.uniqueid)
+            return False
+        return True
+
+    async def record_rating(self, rating: Rating) -> bool:
+        if rating.rating not in RATINGS:
+            raise ValueError(f"rating must be 1, 2 or 3, got {rating.rating}")
+        return await self._insert(
+            models.SurveyResult(
+                uniqueid=rating.uniqueid,
+                rating=rating.rating,
+                caller=rating.caller[:40],
+                queue=rating.queue[:48],
+                unit=rating.unit[:32],
+                agent=rating.agent[:80],
+                created_at=self.clock(),
+            )
+        )
+
+    async def record_callback(self, callback: Callback) -> bool:
+        return await self._insert(
+            models.CallbackRequest(
+                uniqueid=callback.uniqueid,
+                caller=callback.caller[:40],
+                dialed=callback.dialed[:40],
+                queue=callback.queue[:48],
+                unit=callback.unit[:32],
+                estimated_wait_s=callback.estimated_wait_s,
+                status="open",
+                created_at=self.clock(),
+            )
+        )
+
+    async def ratings(self) -> list[models.SurveyResult]:
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(models.SurveyResult).order_by(models.SurveyResult.created_at)
+            )
+            return list(rows)
+
+    async def open_callbacks(self) -> list[models.CallbackRequest]:
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(models.CallbackRequest)
+                .where(models.CallbackRequest.status == "open")
+                .order_by(models.CallbackRequest.created_at)
+            )
+            return list(rows)
