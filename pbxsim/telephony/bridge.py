@@ -60,16 +60,22 @@ class Bridge:
                 self._pbx.set_var(member, "BRIDGEPVTCALLID", call_id)
 
     def clear_peers(self) -> None:
+        """BRIDGEPEER (and BRIDGEPVTCALLID) emptied on every member, once."""
         for member in list(self.members):
-            self._pbx.set_var(member, "BRIDGEPEER", "")
-            if "BRIDGEPVTCALLID" in member.variables:
+            if member.variables.get("BRIDGEPEER"):
+                self._pbx.set_var(member, "BRIDGEPEER", "")
+            if member.variables.get("BRIDGEPVTCALLID"):
                 self._pbx.set_var(member, "BRIDGEPVTCALLID", "")
 
     def leave(self, channel: Channel) -> None:
-        """A member leaves on its own (its far end hung up); the bridge dissolves when
-        that channel is gone."""
-        if channel in self.members:
-            self._leave(channel)
+        """A member leaves because its far end hung up: `BridgeLeave`, then its own
+        `on_exit` callbacks (its application finishes there, e.g. Queue() setting its
+        exit variables). The bridge dissolves when that channel is gone."""
+        if channel not in self.members:
+            return
+        self._leave(channel)
+        for fn in self._exit_callbacks.pop(channel.uniqueid, []):
+            fn(channel)
 
     def _leave(self, channel: Channel) -> None:
         self.members.remove(channel)

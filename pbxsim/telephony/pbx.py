@@ -697,9 +697,14 @@ class Pbx:
             self.dial_state(caller, callee, "RINGING")
 
     def remote_hangup(self, channel: Channel) -> None:
-        """The far end hung up (a SIP BYE): `HangupRequest` without a cause; a bridged
-        channel clears BRIDGEPEER, lets its owner react, leaves; a channel in dialplan
-        finishes its application, one that is not is hung up at once."""
+        """The far end hung up (a SIP BYE): `HangupRequest` without a cause.
+
+        For a caller bridged by an application (sip/ami-sip.log, Queue() with `c`) the
+        order is: BRIDGEPEER cleared, `on_hangup` callbacks, the application's
+        interrupt hook (app_queue posts AgentComplete there), then the channel leaves
+        the bridge and its `on_exit` callbacks run (where the application sets its exit
+        variables and returns); the run then posts `SoftHangupRequest` and ends the
+        channel. A channel that runs no dialplan is hung up at once."""
         if channel.hungup:
             return
         leg = self.leg(channel)
@@ -711,14 +716,14 @@ class Pbx:
         if bridge is not None:
             bridge.clear_peers()
         self._run_hangup_callbacks(leg)
-        if bridge is not None and leg.bridge is bridge:
-            bridge.leave(channel)
-            leg.left_bridge = bridge
-        if leg.in_dialplan:
-            if leg.interrupt is not None:
-                leg.interrupt()
-        else:
+        if not leg.in_dialplan:
             self.hangup(channel, 16)
+            return
+        if leg.interrupt is not None:
+            leg.interrupt()
+        if bridge is not None and leg.bridge is bridge and not channel.hungup:
+            leg.left_bridge = bridge
+            bridge.leave(channel)
 
     def dial_begin(self, caller: Channel | None, callee: Channel, dialstring: str) -> None:
         fields = [] if caller is None else caller.block()

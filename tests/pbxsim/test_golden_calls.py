@@ -253,17 +253,18 @@ SIP_MEDIA = [
     ),
 ]
 
-#: a caller that hangs up while bridged (SIP BYE): Asterisk posts app_queue's
-#: AgentComplete between clearing BRIDGEPEER and the caller's BridgeLeave, then the exit
-#: variables including QUEUESTATUS=CONTINUE. pbxsim's Queue() learns of it through its
-#: interrupt hook, after the BridgeLeave, and sets no QUEUESTATUS for a caller that is
-#: gone (app_queue part).
+#: a caller that hangs up while bridged (SIP BYE): Asterisk posts AgentComplete, then
+#: the caller's BridgeLeave, then Queue()'s exit variables including
+#: QUEUESTATUS=CONTINUE (option c). Pbx.remote_hangup offers that order (interrupt hook,
+#: BridgeLeave, then the caller's on_exit callbacks), but app_queue finishes Queue()
+#: inside the interrupt hook -- so its exit variables and the SoftHangupRequest come
+#: before the BridgeLeave -- and sets QUEUESTATUS only after an agent hangup.
 SIP_CALLER_HANGUP = [
     Gap(
         r"^chan:PJSIP/trunk-#\d+$",
         "BridgeLeave",
         "",
-        "caller's own BridgeLeave is posted before app_queue's AgentComplete",
+        "app_queue returns from Queue() in its interrupt hook, before the BridgeLeave",
     ),
     Gap(
         r"^chan:PJSIP/trunk-#\d+$",
