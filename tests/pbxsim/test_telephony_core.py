@@ -19,7 +19,7 @@ from pbxsim.manager_api import Request
 from pbxsim.telephony.cdr import CdrEngine
 from pbxsim.telephony.manager import ChannelActions
 from pbxsim.telephony.originate import OriginateRequest, Originator, parse_callerid
-from pbxsim.telephony.pbx import PbxSystem, build_pbx
+from pbxsim.telephony.pbx import Done, Pbx, PbxSystem, build_pbx
 from pbxsim.telephony.softphone import FixedResponse
 from pbxsim.traffic import SeatResponse
 
@@ -51,6 +51,8 @@ exten => press,1,Answer()
 exten => quoted,1,Set(V="a,b")
  same => n,Wait(60)
 exten => noanswer,1,Wait(60)
+exten => hold,1,Answer()
+ same => n,Hold()
 
 [moved]
 exten => s,1,Answer()
@@ -434,6 +436,45 @@ def test_seat_rings_answers_and_reports_device_states(tmp_path: Path) -> None:
     assert seat_states == ["RINGING", "INUSE", "NOT_INUSE"]
     assert world.of(seat.name)[-2].name == "HangupRequest"  # the BYE: no cause
     assert world.of(seat.name)[-2].get("Cause") is None
+
+
+def test_bridged_caller_hanging_up_follows_asterisks_order(world: World) -> None:
+    """BYE from a bridged trunk caller: BRIDGEPEER cleared, the application's interrupt
+    hook, BridgeLeave, the caller's on_exit, then SoftHangupRequest and Hangup."""
+    order: list[str] = []
+    trunk_phone = world.system.endpoints["trunk"]
+
+    def hold(pbx: Pbx, channel: Channel, args: list[str], done: Done) -> None:
+        seat = pbx.request_channel("PJSIP/2001", channel)
+        assert seat is not None
+
+        def left(_caller: Channel) -> None:
+            order.append("on_exit")
+            done(-1)
+
+        def connect(_seat: Channel) -> None:
+            pbx.bridge(channel, seat).on_exit(channel, left)
+
+        pbx.on_answer(seat, connect)
+        pbx.set_app_interrupt(channel, lambda: order.append("interrupt"))
+
+    world.pbx.register_app("Hold", hold)
+    watched = ("BridgeLeave", "SoftHangupRequest", "Hangup", "HangupRequest")
+
+    def watch(event: AmiEvent) -> None:
+        if (event.get("Channel") or "").startswith("PJSIP/trunk") and event.name in watched:
+            order.append(event.name)
+
+    world.bus.subscribe(watch)
+    trunk = trunk_phone.incoming("hold", "1390001", "caller")
+    world.run(3)
+    assert trunk.variables["BRIDGEPEER"].startswith("PJSIP/2001-")
+    trunk_phone.bye(trunk)
+    world.run(1)
+    assert trunk.variables["BRIDGEPEER"] == ""
+    assert order == [
+        "HangupRequest", "interrupt", "BridgeLeave", "on_exit", "SoftHangupRequest", "Hangup",
+    ]  # fmt: skip
 
 
 def test_seat_without_contact_cannot_be_rung(world: World) -> None:
