@@ -20,6 +20,8 @@ from prometheus_client import CollectorRegistry, Gauge
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from agi.server import ServerConfig
+from agi.wiring import AgiService, build_agi_service
 from ami.node import NodeConfig, PbxNode
 from api.app import create_app
 from api.health import CheckResult, ReadinessCheck
@@ -27,6 +29,7 @@ from callcenter import __version__, migrate
 from callcenter.config import AmiNode, Settings
 from callcenter.db import create_engine, session_factory
 from callcenter.instances import InstanceRegistry
+from callcenter.legacy import csvfile
 from callcenter.legacy.astdb_mirror import AstDbMirror
 from callcenter.legacy.directory import Directory
 from callcenter.legacy.repository import LegacyRepository
@@ -71,6 +74,13 @@ def node_check(node: PbxNode, live: LiveState) -> ReadinessCheck:
     return check
 
 
+def agi_check(agi: AgiService) -> ReadinessCheck:
+    async def check() -> CheckResult:
+        return CheckResult(*agi.ready())
+
+    return check
+
+
 def pbxsim_check(pbx: PbxSimProcess) -> ReadinessCheck:
     async def check() -> CheckResult:
         if pbx.running:
@@ -78,6 +88,29 @@ def pbxsim_check(pbx: PbxSimProcess) -> ReadinessCheck:
         return CheckResult(False, "pbxsim (the demo PBX) is not running")
 
     return check
+
+
+async def seed_demo_directory(repository: LegacyRepository, csv_path: Path) -> None:
+    """`serve --demo` on an empty directory imports the city's demo numbers, so calls to
+    old numbers route to their units from the first minute (a real deployment imports
+    its own file with `callcenter legacy import`)."""
+    if await repository.records():
+        return
+    parsed = csvfile.read(await asyncio.to_thread(csv_path.read_bytes))
+    if not parsed.ok:
+        raise SystemExit(f"{csv_path}: demo directory invalid: {parsed.errors[0]}")
+    result = await repository.import_records(
+        [(line, record) for line, record in parsed.records],
+        actor="demo",
+        reason=f"serve --demo seeded from {csv_path.name}",
+    )
+    summary = result.summary()
+    log.info(
+        "demo: legacy directory seeded from %s: %d numbers, %d units",
+        csv_path.name,
+        summary["adds"],
+        summary["unit_changes"],
+    )
 
 
 @dataclass
@@ -124,11 +157,31 @@ class Service:
             __version__
         ).set(1)
         tokens = TokenStore(session_factory(engine), utcnow)
-        directory = Directory(LegacyRepository(session_factory(engine), utcnow), utcnow)
+        repository = LegacyRepository(session_factory(engine), utcnow)
+        if self.demo:
+            await seed_demo_directory(repository, settings.legacy_csv or DEMO_LEGACY_CSV)
+        directory = Directory(repository, utcnow)
         await directory.reload()
         mirror = AstDbMirror(directory, lambda: nodes)
         directory.add_listener(mirror.sync)
         live.connect_hooks.append(mirror.on_connected)
+        agi = build_agi_service(
+            ServerConfig(
+                host=settings.agi_host,
+                port=settings.agi_port,
+                max_sessions=settings.agi_max_sessions,
+                read_timeout_s=settings.agi_read_timeout_s,
+                allowed_peers=tuple(settings.agi_allowed_peers),
+            ),
+            session_factory(engine),
+            directory,
+            live,
+            self.metrics,
+            utcnow,
+            settings.ivr_flow_file,
+        )
+        await agi.start()
+        checks["agi"] = agi_check(agi)
         app = create_app(checks, self.metrics, __version__, live, tokens, directory)
         server = uvicorn.Server(
             uvicorn.Config(
@@ -141,6 +194,7 @@ class Service:
         )
         heartbeat = asyncio.create_task(self._heartbeat(instances))
         background = [heartbeat, asyncio.create_task(directory.run())]
+        background.append(asyncio.create_task(agi.flows.run()))
         if settings.audit_interval_s > 0:
             background.append(asyncio.create_task(auditor.run()))
         background.append(asyncio.create_task(poll_queue_params(live, QUEUE_PARAMS_EVERY_S)))
@@ -154,6 +208,7 @@ class Service:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await agi.stop()
             for node in nodes:
                 await node.stop()
             if pbx is not None:
