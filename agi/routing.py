@@ -76,7 +76,7 @@ class _NodeLike(Protocol):
     def queues(self) -> Mapping[str, _QueueLike]: ...
 
 
-class _LiveLike(Protocol):
+class LiveLike(Protocol):
     @property
     def nodes(self) -> Mapping[str, _NodeLike]: ...
 
@@ -86,7 +86,7 @@ class LiveWaitEstimator:
     beyond the idle seats, times the average talk time, shared by the serving seats.
     It only decides whether to *offer* a callback, so erring either way is cheap."""
 
-    def __init__(self, live: _LiveLike) -> None:
+    def __init__(self, live: LiveLike) -> None:
         self.live = live
 
     def estimated_wait_s(self, queue: str) -> float | None:

@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     http_port: int = Field(default=8000, ge=0, le=65535)
     agi_host: str = "127.0.0.1"
     agi_port: int = Field(default=4573, ge=0, le=65535)
+    #: concurrent FastAGI sessions; beyond it new ones are refused (the dialplan queues)
+    agi_max_sessions: int = Field(default=500, ge=1, le=100000)
+    #: PBX addresses/networks allowed to connect to FastAGI (empty: anyone who can reach it)
+    agi_allowed_peers: list[str] = Field(default_factory=list)
+    agi_read_timeout_s: float = Field(default=10.0, gt=0)
+    #: an IVR flow file replacing agi/ivr/flows.json (a database override still wins)
+    ivr_flow_file: Path | None = None
     ami_nodes: list[AmiNode] = Field(default_factory=lambda: [AmiNode(name="pbx1")])
     ami_timeout_s: float = Field(default=5.0, gt=0)
     #: how often the live model is checked against QueueStatus (0 = never)

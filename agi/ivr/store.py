@@ -7,6 +7,7 @@ writing, so only a flow the catalog can play reaches the table.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -74,3 +75,12 @@ class FlowStore:
             session.add(row)
             await session.flush()
             return row.id
+
+    async def run(self, interval_s: float = 60.0) -> None:
+        """Poll for a new override (a task of `serve`); database errors are logged."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.reload()
+            except Exception:
+                log.warning("IVR flow reload failed; keeping %s", self.source, exc_info=True)

@@ -1,0 +1,66 @@
+"""The FastAGI part of `callcenter serve`: one call builds it from the service's parts,
+so callcenter/service.py only starts, checks and stops it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agi.app import build_agi
+from agi.ivr.catalog import load_catalog
+from agi.ivr.model import load_flow_file
+from agi.ivr.store import FlowStore
+from agi.metrics import AgiMetrics
+from agi.records import SqlIvrRecorder
+from agi.routing import LiveLike, LiveWaitEstimator, RouteLookup
+from agi.server import FastAgiServer, ServerConfig
+
+
+@dataclass
+class AgiService:
+    server: FastAgiServer
+    flows: FlowStore
+
+    async def start(self) -> None:
+        await self.flows.reload()
+        await self.server.start()
+
+    async def stop(self) -> None:
+        await self.server.stop()
+
+    def ready(self) -> tuple[bool, str]:
+        if not self.server.serving:
+            return False, "FastAGI server not listening"
+        return True, (
+            f"listening on {self.server.config.host}:{self.server.port}, "
+            f"{self.server.active} sessions, flow from {self.flows.source}"
+        )
+
+
+def build_agi_service(
+    config: ServerConfig,
+    sessions: async_sessionmaker[AsyncSession],
+    routes: RouteLookup,
+    live: LiveLike,
+    registry: CollectorRegistry,
+    clock: Callable[[], datetime],
+    flow_file: Path | None = None,
+) -> AgiService:
+    catalog = load_catalog()
+    flows = FlowStore(catalog, sessions, clock, load_flow_file(catalog, flow_file))
+    server = build_agi(
+        config,
+        flows,
+        catalog,
+        routes,
+        SqlIvrRecorder(sessions, clock),
+        clock,
+        LiveWaitEstimator(live),
+        AgiMetrics(registry),
+    )
+    return AgiService(server, flows)
