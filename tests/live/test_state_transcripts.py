@@ -15,6 +15,7 @@ import pytest
 
 from ami.events import QueueEntry, QueueMember, QueueParams, parse_event
 from ami.frames import parse_frame
+from callcenter.live.audit import MEMBER_FIELDS
 from callcenter.live.state import NodeState
 from tests.pbxsim.transcript import ClientAction, ServerFrame, load_ami_log
 
@@ -99,23 +100,7 @@ def run_until_checkpoints(
 
 
 def member_fields(m: object) -> dict[str, object]:
-    keys = (
-        "queue",
-        "member_name",
-        "interface",
-        "state_interface",
-        "membership",
-        "penalty",
-        "calls_taken",
-        "last_pause",
-        "login_time",
-        "in_call",
-        "status",
-        "paused",
-        "paused_reason",
-        "wrapuptime",
-    )
-    return {k: getattr(m, k) for k in keys}
+    return {k: getattr(m, k) for k in ("queue", "interface", *MEMBER_FIELDS)}
 
 
 @pytest.mark.parametrize(
