@@ -128,3 +128,35 @@ async def test_auditor_catches_a_wrong_model_and_resyncs() -> None:
     finally:
         await node.stop()
         await sim.stop()
+
+
+async def test_two_nodes_one_down_the_other_unaffected() -> None:
+    from callcenter.live.views import queue_views
+
+    sims = [await start_sim(speed=20.0, seed=s) for s in (1, 2)]
+    live = LiveState(sims[0].scheduler.now)
+    nodes = [PbxNode(sim.node_config(name=f"pbx{i + 1}"), live) for i, sim in enumerate(sims)]
+    for node in nodes:
+        node.start()
+    try:
+        await wait_until(lambda: live.resyncs_done >= 2, 10)
+        await add_members(nodes[0], ["1001"])
+        await add_members(nodes[1], ["1002", "3001"])
+        await sims[0].scheduler.sleep(0.5)
+        general = {
+            v.node: v
+            for v in queue_views(list(live.nodes.values()), live.clock())
+            if v.name == "hotline-general"
+        }
+        assert (general["pbx1"].members, general["pbx2"].members) == (1, 2)
+        await sims[1].stop()  # node 2's PBX goes away
+        await wait_until(lambda: live.nodes["pbx2"].stale, 5)
+        views = queue_views(list(live.nodes.values()), live.clock())
+        assert all(v.stale for v in views if v.node == "pbx2")
+        assert not any(v.stale for v in views if v.node == "pbx1")
+        await add_members(nodes[0], ["1002"])  # node 1 keeps working
+        assert await model_vs_queuestatus(live, nodes[0]) == []
+    finally:
+        for node in nodes:
+            await node.stop()
+        await sims[0].stop()
