@@ -38,7 +38,7 @@ def test_ids_counters_and_times_are_normalised() -> None:
             ("Channel", "Local/a@ctx-00000005;1"),
             ("Duration", "6"),
             ("UniqueID", "1795691893.7"),
-        ),  # fmt: skip
+        ),
     ]
     pbxsim = [
         newchannel("Local/a@ctx-0000000c;1", "1800000000.31"),
@@ -48,7 +48,7 @@ def test_ids_counters_and_times_are_normalised() -> None:
             ("Channel", "Local/a@ctx-0000000c;1"),
             ("Duration", "5"),
             ("UniqueID", "1800000000.31"),
-        ),  # fmt: skip
+        ),
     ]
     result = compare_frames(asterisk, pbxsim)
     assert result.differences == {}
