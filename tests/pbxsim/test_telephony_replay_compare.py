@@ -74,8 +74,12 @@ def test_a_changed_value_and_a_missing_event_are_reported_by_name() -> None:
 
 
 def test_field_order_is_compared() -> None:
-    asterisk = [(("Event", "Hangup"), ("Channel", "X/1"), ("Cause", "16"), ("Cause-txt", "N"))]
-    pbxsim = [(("Event", "Hangup"), ("Channel", "X/1"), ("Cause-txt", "N"), ("Cause", "16"))]
+    asterisk: list[Fields] = [
+        (("Event", "Hangup"), ("Channel", "X/1"), ("Cause", "16"), ("Cause-txt", "N"))
+    ]
+    pbxsim: list[Fields] = [
+        (("Event", "Hangup"), ("Channel", "X/1"), ("Cause-txt", "N"), ("Cause", "16"))
+    ]
     lines = compare_frames(asterisk, pbxsim).differences["chan:X/1"]
     assert "field names differ" in lines[0]
 
@@ -93,9 +97,11 @@ def test_gaps_mask_reviewed_differences_and_go_stale() -> None:
 
 
 def test_replies_are_keyed_by_action_id() -> None:
-    asterisk = [
+    asterisk: list[Fields] = [
         (("Response", "Success"), ("ActionID", "a1"), ("Message", "Originate successfully queued"))
     ]
-    pbxsim = [(("Response", "Success"), ("ActionID", "a1"), ("Message", "Originate queued"))]
+    pbxsim: list[Fields] = [
+        (("Response", "Success"), ("ActionID", "a1"), ("Message", "Originate queued"))
+    ]
     result = compare_frames(asterisk, pbxsim)
     assert list(result.differences) == ["reply:a1"]
