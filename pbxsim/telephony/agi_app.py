@@ -15,9 +15,17 @@ hook and lets the session decide when it returns.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
-from pbxsim.agi_client import HANGUP, NOTFOUND, AgiDatabase, FastAgiSession, start_fastagi
+from pbxsim.agi_client import (
+    FAILURE,
+    HANGUP,
+    NOTFOUND,
+    AgiDatabase,
+    FastAgiSession,
+    start_fastagi,
+)
 from pbxsim.channel import Channel
 from pbxsim.clock import Scheduler
 from pbxsim.dialplan import FunctionError, assign, split_args
@@ -165,6 +173,13 @@ def agi_app(pbx: Pbx, channel: Channel, args: list[str], done: Done) -> None:
     if not url.lower().startswith(("agi://", "hagi://")):
         # only FastAGI: local scripts are not run by the simulator
         pbx.set_var(channel, "AGISTATUS", NOTFOUND)
+        done(0)
+        return
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        # a VirtualScheduler run (statistics) has no sockets: the server is unreachable
+        pbx.set_var(channel, "AGISTATUS", FAILURE)
         done(0)
         return
     session = FastAgiSession(PbxAgiHost(pbx, channel), url, args[1:], connect_to=pbx.agi_connect_to)

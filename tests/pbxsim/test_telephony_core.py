@@ -14,6 +14,7 @@ import pytest
 
 from pbxsim.channel import RINGING, UP, Channel
 from pbxsim.clock import VirtualScheduler
+from pbxsim.dialplan import parse_dialplan
 from pbxsim.events import AmiEvent, EventBus
 from pbxsim.manager_api import Request
 from pbxsim.telephony.cdr import CdrEngine
@@ -189,6 +190,18 @@ def test_gotoif_labels_goto_and_h_extension(world: World) -> None:
         "17",
         "User busy",
     )
+
+
+def test_agi_without_an_event_loop_takes_the_fallback_path(world: World) -> None:
+    """On a VirtualScheduler nothing can connect: AGISTATUS=FAILURE and the dialplan
+    goes on (the transcripts' fallback path)."""
+    world.pbx.dialplan = parse_dialplan(
+        "[a]\nexten => s,1,AGI(agi://127.0.0.1:4573/incoming)\n same => n,NoOp(${AGISTATUS})\n"
+    )
+    world.originate("Local/s@a/n", "a", "s")  # ;2 runs s@a
+    world.run(1)
+    noops = [e.get("AppData") for e in world.of("Local/s@a-00000000;2") if e.name == "Newexten"]
+    assert noops[-2:] == ["agi://127.0.0.1:4573/incoming", "FAILURE"]
 
 
 def test_set_keeps_quotes_and_commas_of_the_value(world: World) -> None:
