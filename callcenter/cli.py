@@ -12,6 +12,7 @@ from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter import migrate
+from callcenter.asterisk_conf_cli import app as asterisk_conf_app
 from callcenter.config import Settings, load_settings
 from callcenter.db import create_engine, session_factory
 from callcenter.legacy.cli import app as legacy_app
@@ -24,6 +25,7 @@ app.add_typer(db_app, name="db")
 token_app = typer.Typer(help="API bearer tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 app.add_typer(legacy_app, name="legacy")
+app.add_typer(asterisk_conf_app, name="asterisk-conf")
 console = Console(stderr=True)
 
 

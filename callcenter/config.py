@@ -57,11 +57,29 @@ class Settings(BaseSettings):
     agi_read_timeout_s: float = Field(default=10.0, gt=0)
     #: an IVR flow file replacing agi/ivr/flows.json (a database override still wins)
     ivr_flow_file: Path | None = None
+    #: seats' SIP passwords derive from it (`asterisk-conf render`); never in the repo
+    sip_secret: SecretStr | None = None
     ami_nodes: list[AmiNode] = Field(default_factory=lambda: [AmiNode(name="pbx1")])
     ami_timeout_s: float = Field(default=5.0, gt=0)
     #: how often the live model is checked against QueueStatus (0 = never)
     audit_interval_s: float = Field(default=300.0, ge=0)
     log_level: str = "INFO"
+
+    # seats and queues (queues/)
+    #: what Asterisk dials for a seat; {extension} is replaced
+    seat_interface_template: str = "PJSIP/{extension}"
+    #: pause reason codes agents may use (shown in reports as they are written here)
+    seat_pause_reasons: list[str] = Field(
+        default_factory=lambda: ["break", "meal", "training", "meeting", "after-call-work"]
+    )
+    #: concurrent AMI actions while logging seats in (a shift start, a repair)
+    seat_login_concurrency: int = Field(default=64, ge=1, le=1000)
+    #: specialist queue -> seconds a caller waits there before general seats also get it
+    queue_overflow_s: dict[str, float] = Field(default_factory=dict)
+    #: an abandoned caller who waited longer than this joins the callback worklist
+    callback_min_wait_s: float = Field(default=5.0, ge=0)
+    callback_max_attempts: int = Field(default=3, ge=1, le=20)
+    callback_retry_s: float = Field(default=600.0, gt=0)
 
     # the embedded demo (`serve --demo`): pbxsim as the PBX, with simulated traffic
     demo_seats: int = Field(default=60, ge=1, le=5000)

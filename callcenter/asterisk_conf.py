@@ -1,0 +1,278 @@
+"""`callcenter asterisk-conf render`: the Asterisk configuration this service expects.
+
+Rendered, not hand-kept, because most of it is data the service owns: the queues of
+the legacy directory and of the IVR flow, the numbers agents may transfer to (the units'
+lines, emergency services), one PJSIP endpoint per seat, and the AMI user the service
+logs in as. Templates live in asterisk-conf/templates/; placeholders are `@@NAME@@`
+because `${...}` is the dialplan's own syntax. Secrets come from the settings (that is,
+the environment) and are never written to the repo.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from agi.ivr.catalog import load_catalog
+from agi.ivr.model import Flow, load_flow_file
+from agi.ivr.store import FlowStore
+from callcenter import migrate
+from callcenter.config import Settings
+from callcenter.db import create_engine, session_factory
+from callcenter.legacy.queues import asterisk_queue
+from callcenter.legacy.repository import LegacyRepository
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "asterisk-conf" / "templates"
+EMERGENCY = {"110": "police", "119": "fire", "120": "ambulance", "122": "traffic accident"}
+_PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
+_EXTENSION = re.compile(r"[0-9]{2,10}")
+_SAFE_VALUE = re.compile(r"[^\r\n;]*")
+
+
+class RenderError(ValueError):
+    """Inputs that would produce a configuration Asterisk (or a caller) would suffer from."""
+
+
+@dataclass(frozen=True)
+class ConfInputs:
+    agi_url: str
+    default_queue: str
+    queues: tuple[str, ...]
+    #: number → what it is (unit or emergency service), for the transfer whitelist
+    transfer_targets: Mapping[str, str]
+    seats: tuple[str, ...]
+    trunk_host: str
+    ami_user: str
+    ami_secret: str
+    ami_permits: tuple[str, ...] = ("127.0.0.1",)
+    ami_port: int = 5038
+    ami_bind: str = "127.0.0.1"
+    sip_bind: str = "0.0.0.0:5060"
+    sip_secret: str | None = None
+    max_wait_s: int = 1800
+    wrapup_s: int = 10
+
+
+def _template(name: str) -> str:
+    path = TEMPLATES / name
+    if not path.is_file():
+        raise RenderError(f"template {path} not found (run from a checkout of the repo)")
+    return path.read_text(encoding="utf-8")
+
+
+def _fill(text: str, values: Mapping[str, str]) -> str:
+    def one(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key not in values:
+            raise RenderError(f"template placeholder @@{key}@@ has no value")
+        return values[key]
+
+    return _PLACEHOLDER.sub(one, text)
+
+
+def _value(name: str, value: str) -> str:
+    """A config value must stay on its line and not start a comment."""
+    if not _SAFE_VALUE.fullmatch(value):
+        raise RenderError(f"{name}: {value!r} contains a line break or ';'")
+    return value
+
+
+def seat_password(sip_secret: str, extension: str) -> str:
+    """Per-seat SIP password, derived so that nothing but one secret has to be kept."""
+    digest = hmac.new(sip_secret.encode(), f"seat:{extension}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:24]
+
+
+def parse_seats(spec: str) -> tuple[str, ...]:
+    """`1001-1060,2001` → the extensions; RenderError on a malformed part."""
+    seats: list[str] = []
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        first, _, last = part.partition("-")
+        if not _EXTENSION.fullmatch(first) or (last and not _EXTENSION.fullmatch(last)):
+            raise RenderError(f"seats: {part!r} is not an extension or a range a-b")
+        if not last:
+            seats.append(first)
+            continue
+        if len(first) != len(last) or int(last) < int(first) or int(last) - int(first) > 5000:
+            raise RenderError(f"seats: range {part!r} is not ascending (max 5000 seats)")
+        seats.extend(str(n).zfill(len(first)) for n in range(int(first), int(last) + 1))
+    if len(set(seats)) != len(seats):
+        raise RenderError("seats: an extension is listed twice")
+    return tuple(seats)
+
+
+def transfer_targets(
+    legacy: Iterable[tuple[str, str | None, str]], flow: Flow | None
+) -> dict[str, str]:
+    """Numbers agents may transfer to: emergency services, the flow's transfer numbers
+    and each legacy number's `transfer_to` (dock/retain), labelled for the comment."""
+    targets = dict(EMERGENCY)
+    if flow is not None:
+        for number in flow.transfer_numbers():
+            targets.setdefault(number, "IVR transfer")
+    for _number, transfer_to, unit in legacy:
+        if transfer_to:
+            targets.setdefault(transfer_to, unit)
+    return targets
+
+
+def render(inputs: ConfInputs) -> dict[str, str]:
+    """File name → text of every file Asterisk needs from us."""
+    if inputs.default_queue not in inputs.queues:
+        raise RenderError(f"default queue {inputs.default_queue} is not among the queues")
+    for queue in inputs.queues:
+        if not re.fullmatch(r"hotline-[a-z0-9][a-z0-9-]{0,38}", queue):
+            raise RenderError(f"queue name {queue!r} is not an Asterisk hotline-* name")
+    if inputs.seats and not inputs.sip_secret:
+        raise RenderError("seats need CALLCENTER_SIP_SECRET (their passwords derive from it)")
+    if not inputs.ami_secret:
+        raise RenderError("the AMI user needs a secret (first node of CALLCENTER_AMI_NODES)")
+    targets = "\n".join(
+        f"exten => {number},1,Dial(PJSIP/${{EXTEN}}@trunk,60)   ; {_value('target', label)}"
+        for number, label in sorted(inputs.transfer_targets.items())
+        if number.isdigit()
+    )
+    seat_extens = "\n".join(
+        f"exten => {ext},1,Dial(PJSIP/{ext},30)\n same => n,Hangup()" for ext in inputs.seats
+    )
+    extensions = _fill(
+        _template("extensions.conf.in"),
+        {
+            "AGI_URL": _value("agi url", inputs.agi_url),
+            "DEFAULT_QUEUE": inputs.default_queue,
+            "MAX_WAIT": str(inputs.max_wait_s),
+            "TRANSFER_TARGETS": targets,
+            "SEAT_EXTENSIONS": seat_extens or "; (no seats configured)",
+        },
+    )
+    queue_template = _template("queue.in")
+    queues = _fill(
+        _template("queues.conf.in"),
+        {
+            "QUEUES": "\n".join(
+                _fill(queue_template, {"NAME": q, "WRAPUP": str(inputs.wrapup_s)})
+                for q in sorted(inputs.queues)
+            )
+        },
+    )
+    manager = _fill(
+        _template("manager.conf.in"),
+        {
+            "AMI_PORT": str(inputs.ami_port),
+            "AMI_BIND": _value("ami bind", inputs.ami_bind),
+            "AMI_USER": _value("ami user", inputs.ami_user),
+            "AMI_SECRET": _value("ami secret", inputs.ami_secret),
+            "AMI_PERMITS": "\n".join(
+                f"permit = {_value('permit', p)}/255.255.255.255" for p in inputs.ami_permits
+            ),
+        },
+    )
+    seat_template = _template("seat.in")
+    pjsip = _fill(
+        _template("pjsip.conf.in"),
+        {
+            "SIP_BIND": _value("sip bind", inputs.sip_bind),
+            "TRUNK_HOST": _value("trunk host", inputs.trunk_host),
+            "SEATS": "\n".join(
+                _fill(
+                    seat_template,
+                    {"EXT": ext, "PASSWORD": seat_password(inputs.sip_secret or "", ext)},
+                )
+                for ext in inputs.seats
+            ),
+        },
+    )
+    return {
+        "extensions.conf": extensions,
+        "queues.conf": queues,
+        "manager.conf": manager,
+        "pjsip.conf": pjsip,
+        "cdr.conf": _template("cdr.conf.in"),
+        "cdr_manager.conf": _template("cdr_manager.conf.in"),
+        "cel.conf": _template("cel.conf.in"),
+    }
+
+
+def write(out: Path, files: Mapping[str, str]) -> list[Path]:
+    """Write the files; the ones holding secrets readable by owner and group only."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in sorted(files.items()):
+        path = out / name
+        path.write_text(text, encoding="utf-8")
+        if name in ("manager.conf", "pjsip.conf"):
+            path.chmod(0o640)
+        written.append(path)
+    return written
+
+
+async def gather(
+    settings: Settings,
+    *,
+    seats: tuple[str, ...],
+    trunk_host: str,
+    agi_url: str | None = None,
+    ami_permits: tuple[str, ...] = ("127.0.0.1",),
+) -> ConfInputs:
+    """Everything `render` needs, from the database (legacy directory, IVR flow
+    override) and the settings (addresses, secrets)."""
+    if agi_url is None:
+        if settings.agi_host in ("0.0.0.0", "::", ""):
+            raise RenderError(
+                f"CALLCENTER_AGI_HOST={settings.agi_host!r} is a wildcard: give --agi-url "
+                "with the address Asterisk should connect to"
+            )
+        agi_url = f"agi://{settings.agi_host}:{settings.agi_port}"
+    node = settings.ami_nodes[0]
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate.upgrade(engine)
+        sessions = session_factory(engine)
+        records = await LegacyRepository(sessions, lambda: datetime.now(UTC)).records()
+        catalog = load_catalog()
+        store = FlowStore(
+            catalog,
+            sessions,
+            lambda: datetime.now(UTC),
+            load_flow_file(catalog, settings.ivr_flow_file),
+        )
+        flow = await store.reload()
+    finally:
+        await engine.dispose()
+    queues = {asterisk_queue(r.queue) for r in records} | flow.queues()
+    legacy = ((r.number, r.transfer_to, f"{r.unit_code} {r.unit}") for r in records)
+    return ConfInputs(
+        agi_url=agi_url,
+        default_queue=flow.general_queue,
+        queues=tuple(sorted(queues)),
+        transfer_targets=transfer_targets(legacy, flow),
+        seats=seats,
+        trunk_host=trunk_host,
+        ami_user=node.username,
+        ami_secret=node.secret.get_secret_value() if node.secret is not None else "",
+        ami_permits=ami_permits,
+        ami_port=node.port,
+        sip_secret=settings.sip_secret.get_secret_value() if settings.sip_secret else None,
+    )
+
+
+def default_extensions() -> str:
+    """The dialplan with the embedded defaults: agi://127.0.0.1:4573, the emergency
+    services as the only transfer targets, no seats. It is committed as
+    asterisk-conf/extensions.conf, which the bundled simulator reads (`serve --demo`)."""
+    inputs = ConfInputs(
+        agi_url="agi://127.0.0.1:4573",
+        default_queue="hotline-general",
+        queues=("hotline-general",),
+        transfer_targets=dict(EMERGENCY),
+        seats=(),
+        trunk_host="127.0.0.2",
+        ami_user="callcenter",
+        ami_secret="unused",
+    )
+    return render(inputs)["extensions.conf"]
