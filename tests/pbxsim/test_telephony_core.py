@@ -59,6 +59,13 @@ exten => hold,1,Answer()
 exten => s,1,Answer()
  same => n,Wait(5)
 
+[media]
+exten => s,1,Answer()
+ same => n,Playback(hello&world)
+ same => n,MixMonitor(${UNIQUEID}.wav,b)
+ same => n,MixMonitor(/rec/x.wav)
+ same => n,Wait(60)
+
 [agent]
 exten => _X.,1,Answer()
  same => n,Wait(60)
@@ -202,6 +209,23 @@ def test_agi_without_an_event_loop_takes_the_fallback_path(world: World) -> None
     world.run(1)
     noops = [e.get("AppData") for e in world.of("Local/s@a-00000000;2") if e.name == "Newexten"]
     assert noops[-2:] == ["agi://127.0.0.1:4573/incoming", "FAILURE"]
+
+
+def test_playback_and_mixmonitor(world: World) -> None:
+    world.pbx.sound_lengths.update(hello=1.5, world=2.0)
+    world.originate("Local/wait@phone/n", "media", "s")
+    world.run(3.0)
+    one = "Local/wait@phone-00000000;1"
+    assert not [e for e in world.of(one) if e.get("Variable") == "PLAYBACKSTATUS"]  # 3.5 s
+    world.run(1.0)
+    sets = [(e.get("Variable"), e.get("Value")) for e in world.of(one) if e.name == "VarSet"]
+    uid = world.pbx.find_channel(one).uniqueid  # type: ignore[union-attr]
+    assert sets == [
+        ("PLAYBACKSTATUS", "SUCCESS"),
+        ("MIXMONITOR_FILENAME", f"/var/spool/asterisk/monitor/{uid}.wav"),
+        ("MIXMONITOR_FILENAME", "/rec/x.wav"),
+    ]
+    assert [e.name for e in world.of(one)].count("MixMonitorStart") == 2
 
 
 def test_set_keeps_quotes_and_commas_of_the_value(world: World) -> None:
