@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench format clean
+.PHONY: run test lint bench format clean prompts
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# IVR prompts: agi/ivr/prompts.json -> asterisk-conf/sounds/{zh,en}/hotline/*.wav (8 kHz);
+# needs Debian's espeak-ng and sox, installed here when missing. Unchanged texts are skipped.
+prompts: $(STAMP)
+	@command -v espeak-ng >/dev/null && command -v sox >/dev/null || \
+		{ apt-get update -q && apt-get install -y -q espeak-ng sox; }
+	$(BIN)/python -m agi.ivr.render_prompts --out asterisk-conf/sounds
 
 format: $(STAMP)
 	$(BIN)/ruff format .
