@@ -14,9 +14,11 @@ from api.health import ReadinessCheck
 from api.health import router as health_router
 from api.legacy import router as legacy_router
 from api.live import router as live_router
+from api.seats import router as seats_router
 from callcenter.legacy.directory import Directory
 from callcenter.live.live import LiveState
 from callcenter.tokens import TokenStore
+from queues.wiring import SeatsSystem
 
 STATIC = Path(__file__).with_name("static")
 
@@ -28,6 +30,7 @@ def create_app(
     live: LiveState | None = None,
     tokens: TokenStore | None = None,
     legacy: Directory | None = None,
+    seats: SeatsSystem | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="12345 hotline call center",
@@ -39,8 +42,10 @@ def create_app(
     app.state.live = live
     app.state.tokens = tokens
     app.state.legacy = legacy
+    app.state.seats = seats
     app.include_router(health_router)
     app.include_router(live_router)
+    app.include_router(seats_router)
     app.include_router(legacy_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -1,11 +1,11 @@
-"""Live queues and seats, read-only (`/api/v1/queues`, `/api/v1/seats`)."""
+"""Live queues, read-only (`/api/v1/queues`); seats moved to api/seats.py (issue 6)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from callcenter.live.live import LiveState
-from callcenter.live.views import QueueView, SeatView, queue_views, seat_views
+from callcenter.live.views import QueueView, queue_views
 
 router = APIRouter(prefix="/api/v1", tags=["live"])
 
@@ -35,15 +35,3 @@ async def list_queues(
 ) -> list[QueueView]:
     live = _live(request)
     return queue_views(_states(live, node), live.clock())
-
-
-@router.get(
-    "/seats",
-    response_model=list[SeatView],
-    summary="Every logged-in seat now (queue members, by interface)",
-)
-async def list_seats(
-    request: Request, node: str | None = Query(None, description="only this PBX node")
-) -> list[SeatView]:
-    live = _live(request)
-    return seat_views(_states(live, node), live.clock())

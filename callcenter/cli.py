@@ -18,6 +18,7 @@ from callcenter.db import create_engine, session_factory
 from callcenter.legacy.cli import app as legacy_app
 from callcenter.models import ApiToken
 from callcenter.tokens import Role, TokenError, TokenStore
+from queues.cli import app as seats_app
 
 app = typer.Typer(help="12345 hotline call-center backend.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -25,6 +26,7 @@ app.add_typer(db_app, name="db")
 token_app = typer.Typer(help="API bearer tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 app.add_typer(legacy_app, name="legacy")
+app.add_typer(seats_app, name="seats")
 app.add_typer(asterisk_conf_app, name="asterisk-conf")
 console = Console(stderr=True)
 

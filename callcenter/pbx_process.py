@@ -28,6 +28,7 @@ class PbxSimProcess:
         speed: float,
         seed: int,
         legacy_csv: Path | None,
+        login_seats: bool = True,
     ) -> None:
         self.ami_port = ami_port
         self._args = [
@@ -50,6 +51,8 @@ class PbxSimProcess:
         ]
         if legacy_csv is not None:
             self._args += ["--legacy-csv", str(legacy_csv)]
+        if not login_seats:
+            self._args.append("--no-login-seats")
         self._proc: asyncio.subprocess.Process | None = None
 
     @property

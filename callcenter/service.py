@@ -39,6 +39,8 @@ from callcenter.live.queue_params import poll_queue_params
 from callcenter.metrics import register_node_metrics
 from callcenter.pbx_process import PbxSimProcess
 from callcenter.tokens import TokenStore
+from queues.catalog import demo_skills
+from queues.wiring import SeatsSystem, build_seats
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +115,31 @@ async def seed_demo_directory(repository: LegacyRepository, csv_path: Path) -> N
     )
 
 
+async def seed_demo_seats(seats: SeatsSystem, settings: Settings) -> None:
+    """`serve --demo` provisions the simulator's softphones as seats (general plus two
+    specialist queues each) and logs the new ones in once the PBX is synced; after that
+    the restart repair keeps them in, as for a real floor."""
+    node = settings.ami_nodes[0].name
+    result = await seats.repo.provision(
+        settings.demo_seats, 1001, demo_skills, settings.seat_interface_template, node
+    )
+    if not result.added:
+        return
+    log.info(
+        "demo: %d seats provisioned; logging them in after the first resync", len(result.added)
+    )
+    pending = list(result.added)
+
+    async def login_once(_node: PbxNode) -> None:
+        if pending:
+            batch = pending[:]
+            pending.clear()
+            failed = await seats.service.login_many(batch)
+            log.info("demo: %d seats logged in, %d failed", len(batch) - len(failed), len(failed))
+
+    seats.service.live.connect_hooks.append(login_once)
+
+
 @dataclass
 class Service:
     settings: Settings
@@ -143,6 +170,7 @@ class Service:
                 speed=settings.demo_speed,
                 seed=settings.demo_seed,
                 legacy_csv=settings.legacy_csv or DEMO_LEGACY_CSV,
+                login_seats=False,  # the seat service logs the provisioned seats in
             )
             await pbx.start()
             checks["pbxsim"] = pbxsim_check(pbx)
@@ -165,6 +193,17 @@ class Service:
         mirror = AstDbMirror(directory, lambda: nodes)
         directory.add_listener(mirror.sync)
         live.connect_hooks.append(mirror.on_connected)
+        seats = build_seats(
+            session_factory(engine),
+            live,
+            utcnow,
+            settings.seat_pause_reasons,
+            settings.queue_overflow_s,
+            settings.seat_login_concurrency,
+        )
+        if self.demo:
+            await seed_demo_seats(seats, settings)
+        await seats.refresh_seat_index()
         agi = build_agi_service(
             ServerConfig(
                 host=settings.agi_host,
@@ -182,7 +221,7 @@ class Service:
         )
         await agi.start()
         checks["agi"] = agi_check(agi)
-        app = create_app(checks, self.metrics, __version__, live, tokens, directory)
+        app = create_app(checks, self.metrics, __version__, live, tokens, directory, seats)
         server = uvicorn.Server(
             uvicorn.Config(
                 app,
@@ -195,6 +234,7 @@ class Service:
         heartbeat = asyncio.create_task(self._heartbeat(instances))
         background = [heartbeat, asyncio.create_task(directory.run())]
         background.append(asyncio.create_task(agi.flows.run()))
+        background.append(asyncio.create_task(seats.watcher.run()))
         if settings.audit_interval_s > 0:
             background.append(asyncio.create_task(auditor.run()))
         background.append(asyncio.create_task(poll_queue_params(live, QUEUE_PARAMS_EVERY_S)))

@@ -1,0 +1,76 @@
+"""Tables of the seats side: seats, their login/pause sessions, and the callback worklist.
+
+Sessions are intervals (start, end) rather than counters, so agent statistics can be
+cut at any period boundary (shift, day, month) after the fact; calls and talk time are
+added to the login session that took them, because a call belongs to a shift.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, Float, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from callcenter.models import Base
+
+
+class Seat(Base):
+    """A working position: an extension, the interface Asterisk dials, skills per queue.
+
+    `logged_in`/`pause_reason` are what the floor *should* be: Asterisk forgets dynamic
+    members on restart, and the resync repair puts back what this row says."""
+
+    __tablename__ = "seats"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    extension: Mapped[str] = mapped_column(String(32), unique=True)
+    interface: Mapped[str] = mapped_column(String(120), unique=True)
+    node: Mapped[str] = mapped_column(String(32))
+    #: queue short name (general, housing, ...) -> level 1 (learning) .. 5 (expert)
+    skills: Mapped[dict[str, int]] = mapped_column(JSON)
+    logged_in: Mapped[bool] = mapped_column(default=False)
+    pause_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SeatSession(Base):
+    """One login interval (kind `login`) or pause interval (kind `pause`, with reason)."""
+
+    __tablename__ = "seat_sessions"
+    __table_args__ = (Index("ix_seat_sessions_seat_started", "seat_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    seat_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(8))  # login | pause
+    reason: Mapped[str] = mapped_column(String(32), default="")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    calls: Mapped[int] = mapped_column(Integer, default=0)  # login sessions only
+    talk_s: Mapped[float] = mapped_column(Float, default=0.0)  # login sessions only
+
+
+class CallbackTask(Base):
+    """A caller to call back: an abandoned caller (source `abandoned`) or one who took
+    the IVR's offer and then hung up before their turn (source `virtual_hold`).
+
+    status: open -> calling -> done | open (retry later) | failed (attempts exhausted)."""
+
+    __tablename__ = "callback_tasks"
+    __table_args__ = (Index("ix_callback_tasks_status_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uniqueid: Mapped[str] = mapped_column(String(64), unique=True)  # the original call
+    source: Mapped[str] = mapped_column(String(16))
+    caller: Mapped[str] = mapped_column(String(40))
+    queue: Mapped[str] = mapped_column(String(48))
+    waited_s: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(12))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    assigned_seat: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

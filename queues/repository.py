@@ -1,0 +1,177 @@
+"""Seats and their sessions in the database.
+
+Every state change of a seat writes the seat row and opens/closes its session intervals
+in one transaction, so "logged in" and "a login session is open" can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from queues.models import Seat, SeatSession
+
+
+@dataclass(frozen=True)
+class ProvisionResult:
+    added: list[str]
+    existing: list[str]
+
+
+@dataclass
+class SeatStats:
+    """One seat's work over a period (sessions clipped to it)."""
+
+    seat_id: str
+    login_s: float = 0.0
+    pause_s: dict[str, float] = field(default_factory=dict)
+    calls: int = 0
+    talk_s: float = 0.0
+
+
+class SeatRepository:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], clock: Callable[[], datetime]
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+
+    async def provision(
+        self,
+        count: int,
+        start: int,
+        skills_for: Callable[[int], dict[str, int]],
+        interface_template: str,
+        node: str,
+    ) -> ProvisionResult:
+        """Seats `start` .. `start+count-1`; existing ones are left exactly as they are
+        (re-running with a bigger count only adds), so provisioning is safe to repeat."""
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        if "{extension}" not in interface_template:
+            raise ValueError(f"interface template {interface_template!r} lacks {{extension}}")
+        now = self._clock()
+        wanted = [str(start + i) for i in range(count)]
+        async with self._sessions.begin() as session:
+            have = set(
+                await session.scalars(select(Seat.extension).where(Seat.extension.in_(wanted)))
+            )
+            added = []
+            for i, extension in enumerate(wanted):
+                if extension in have:
+                    continue
+                session.add(
+                    Seat(
+                        id=extension,
+                        extension=extension,
+                        interface=interface_template.format(extension=extension),
+                        node=node,
+                        skills=skills_for(i),
+                        logged_in=False,
+                        pause_reason=None,
+                        changed_at=now,
+                        created_at=now,
+                    )
+                )
+                added.append(extension)
+        return ProvisionResult(added, sorted(have))
+
+    async def seats(self, node: str | None = None) -> list[Seat]:
+        query = select(Seat).order_by(Seat.extension)
+        if node is not None:
+            query = query.where(Seat.node == node)
+        async with self._sessions() as session:
+            return list(await session.scalars(query))
+
+    async def seat(self, seat_id: str) -> Seat | None:
+        async with self._sessions() as session:
+            return await session.get(Seat, seat_id)
+
+    async def mark(self, seat_id: str, logged_in: bool, pause_reason: str | None) -> Seat:
+        """Record the seat's new state and its session intervals (no-op if unchanged)."""
+        now = self._clock()
+        async with self._sessions.begin() as session:
+            seat = await session.get(Seat, seat_id, with_for_update=True)
+            if seat is None:
+                raise KeyError(seat_id)
+            was_paused = seat.logged_in and seat.pause_reason is not None
+            pause_reason = pause_reason if logged_in else None
+            if was_paused and pause_reason != seat.pause_reason:
+                await self._close(session, seat_id, "pause", now)
+            if seat.logged_in and not logged_in:
+                await self._close(session, seat_id, "login", now)
+            if logged_in and not seat.logged_in:
+                session.add(SeatSession(seat_id=seat_id, kind="login", started_at=now))
+            if pause_reason is not None and pause_reason != (
+                seat.pause_reason if was_paused else None
+            ):
+                session.add(
+                    SeatSession(seat_id=seat_id, kind="pause", reason=pause_reason, started_at=now)
+                )
+            if (seat.logged_in, seat.pause_reason) != (logged_in, pause_reason):
+                seat.logged_in, seat.pause_reason, seat.changed_at = logged_in, pause_reason, now
+            return seat
+
+    @staticmethod
+    async def _close(session: AsyncSession, seat_id: str, kind: str, now: datetime) -> None:
+        await session.execute(
+            update(SeatSession)
+            .where(
+                SeatSession.seat_id == seat_id,
+                SeatSession.kind == kind,
+                SeatSession.ended_at.is_(None),
+            )
+            .values(ended_at=now)
+        )
+
+    async def add_call(self, seat_id: str, talk_s: float) -> bool:
+        """Count a finished call on the seat's open login session (False: none open, e.g.
+        a member added outside this service)."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(SeatSession)
+                .where(
+                    SeatSession.seat_id == seat_id,
+                    SeatSession.kind == "login",
+                    SeatSession.ended_at.is_(None),
+                )
+                .values(calls=SeatSession.calls + 1, talk_s=SeatSession.talk_s + talk_s)
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    async def stats(
+        self, since: datetime, until: datetime, seat_ids: Sequence[str] | None = None
+    ) -> dict[str, SeatStats]:
+        """Login time, pause time by reason, calls and talk time per seat; intervals are
+        clipped to [since, until) and an open one counts up to `until`."""
+        query = select(SeatSession).where(
+            SeatSession.started_at < until,
+            (SeatSession.ended_at.is_(None)) | (SeatSession.ended_at > since),
+        )
+        if seat_ids is not None:
+            query = query.where(SeatSession.seat_id.in_(list(seat_ids)))
+        out: dict[str, SeatStats] = {}
+        async with self._sessions() as session:
+            for row in await session.scalars(query):
+                stats = out.setdefault(row.seat_id, SeatStats(row.seat_id))
+                start = max(_aware(row.started_at, since), since)
+                end = min(_aware(row.ended_at, since) if row.ended_at else until, until)
+                seconds = max(0.0, (end - start).total_seconds())
+                if row.kind == "login":
+                    stats.login_s += seconds
+                    stats.calls += row.calls
+                    stats.talk_s += row.talk_s
+                else:
+                    stats.pause_s[row.reason] = stats.pause_s.get(row.reason, 0.0) + seconds
+        return out
+
+
+def _aware(value: datetime, like: datetime) -> datetime:
+    """SQLite returns naive datetimes for timezone columns; they were stored as UTC."""
+    if value.tzinfo is None and like.tzinfo is not None:
+        return value.replace(tzinfo=like.tzinfo)
+    return value

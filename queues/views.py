@@ -1,0 +1,175 @@
+"""What the seats and queues endpoints show: database seats joined with their live
+state, and queues with their catalog parameters, today's counters and held callbacks.
+
+Pure functions of already-loaded data (no I/O), so the HTTP handlers and the bench
+measure the same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from callcenter.live.state import NodeState, Queue
+from callcenter.live.views import QueueView, SeatQueue, SeatView, queue_view, seat_views
+from queues.catalog import QueueSpec
+from queues.models import Seat
+from queues.state import OFFLINE, StateTracker
+from queues.today import TodayCounters
+
+
+@dataclass(frozen=True)
+class SeatStatus:
+    """A seat: the database's record (id/extension/skills/should-be state) and the live
+    fields of /api/v1/seats (what Asterisk has). `id` is None for a queue member that no
+    provisioned seat owns (added by hand on the PBX)."""
+
+    id: str | None
+    extension: str | None
+    skills: dict[str, int]
+    logged_in: bool  # database: the seat should be logged in
+    pause_reason_db: str | None
+    state: str
+    state_reason: str
+    state_since: float | None
+    node: str
+    interface: str
+    name: str
+    status: int = 0
+    status_text: str = "offline"
+    paused: bool = False
+    paused_reason: str = ""
+    in_call: bool = False
+    calls_taken: int = 0
+    last_call: int = 0
+    state_interface: str = ""
+    stale: bool = False
+    queues: list[SeatQueue] = field(default_factory=list)
+
+
+def _from_live(seat: Seat | None, view: SeatView, since: float | None) -> SeatStatus:
+    return SeatStatus(
+        id=seat.id if seat else None,
+        extension=seat.extension if seat else None,
+        skills=dict(seat.skills) if seat else {},
+        logged_in=seat.logged_in if seat else True,
+        pause_reason_db=seat.pause_reason if seat else None,
+        state=view.state,
+        state_reason=view.paused_reason if view.state == "paused" else "",
+        state_since=since,
+        node=view.node,
+        interface=view.interface,
+        name=view.name,
+        status=view.status,
+        status_text=view.status_text,
+        paused=view.paused,
+        paused_reason=view.paused_reason,
+        in_call=view.in_call,
+        calls_taken=view.calls_taken,
+        last_call=view.last_call,
+        state_interface=view.state_interface,
+        stale=view.stale,
+        queues=view.queues,
+    )
+
+
+def seat_statuses(
+    seats: list[Seat], states: list[NodeState], tracker: StateTracker | None, now: float
+) -> list[SeatStatus]:
+    by_key = {(s.node, s.interface): s for s in seats}
+    out: list[SeatStatus] = []
+    seen: set[tuple[str, str]] = set()
+    by_node = {s.node: s for s in states}
+    for view in seat_views(states, now):
+        key = (view.node, view.interface)
+        seen.add(key)
+        status = _from_live(by_key.get(key), view, None)
+        if tracker is not None:
+            seen = tracker.current(by_node[view.node], view.interface, now)
+            status = replace(
+                status, state=seen.state, state_reason=seen.reason, state_since=seen.since
+            )
+        out.append(status)
+    for seat in seats:
+        if (seat.node, seat.interface) in seen:
+            continue
+        state = by_node.get(seat.node)
+        since = None
+        if tracker is not None and state is not None:
+            since = tracker.current(state, seat.interface, now).since
+        out.append(
+            SeatStatus(
+                id=seat.id,
+                extension=seat.extension,
+                skills=dict(seat.skills),
+                logged_in=seat.logged_in,
+                pause_reason_db=seat.pause_reason,
+                state=OFFLINE,
+                state_reason="",
+                state_since=since,
+                node=seat.node,
+                interface=seat.interface,
+                name=seat.id,
+                stale=state.stale if state is not None else True,
+            )
+        )
+    out.sort(key=lambda s: (s.extension or "~", s.interface))
+    return out
+
+
+@dataclass(frozen=True)
+class HeldCallback:
+    """A caller who took the callback offer and hung up: waiting without a channel."""
+
+    task_id: int
+    caller: str
+    waited_s: float
+    priority: int
+
+
+@dataclass(frozen=True)
+class QueueToday:
+    offered: int
+    answered: int
+    abandoned: int
+    sl15: float | None
+    answer_rate: float | None
+
+
+@dataclass(frozen=True)
+class QueueLive:
+    name: str
+    asterisk: str
+    strategy: str
+    wrapup_s: int
+    ring_timeout_s: int
+    overflow_after_s: float | None
+    live: QueueView | None
+    held_callbacks: list[HeldCallback]
+    today: QueueToday
+
+
+def queue_live(
+    spec: QueueSpec,
+    states: list[NodeState],
+    today: TodayCounters,
+    held: list[HeldCallback],
+    now: float,
+) -> QueueLive:
+    view = None
+    for state in states:  # one queue lives on one node (app_queue's limit)
+        queue: Queue | None = state.queues.get(spec.asterisk)
+        if queue is not None:
+            view = queue_view(state, queue, now)
+            break
+    day = today.get(spec.asterisk, now)
+    return QueueLive(
+        name=spec.name,
+        asterisk=spec.asterisk,
+        strategy=view.strategy if view and view.strategy else spec.strategy,
+        wrapup_s=spec.wrapup_s,
+        ring_timeout_s=spec.ring_timeout_s,
+        overflow_after_s=spec.overflow_after_s,
+        live=view,
+        held_callbacks=held,
+        today=QueueToday(day.offered, day.answered, day.abandoned, day.sl15, day.answer_rate),
+    )

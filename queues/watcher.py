@@ -1,0 +1,153 @@
+"""Follows the live model's changes for the seats side: seat state start times, today's
+queue counters, calls and talk time per seat session, and abandoned callers (for the
+callback worklist).
+
+It reads the change hub (a bounded subscription) rather than hooking the AMI reader:
+the reader must never wait on a database. If it falls behind it gets `Lost`, logs what
+the counters missed, and carries on; call records (issue 7) remain the durable truth.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from callcenter.live.changes import Change, Lost
+from callcenter.live.live import LiveState
+from queues.repository import SeatRepository
+from queues.state import StateTracker
+from queues.today import TodayCounters
+
+log = logging.getLogger(__name__)
+
+FORGET_AFTER_S = 60.0
+
+
+@dataclass(frozen=True)
+class Abandoned:
+    node: str
+    uniqueid: str
+    queue: str
+    caller: str
+    hold_s: float
+    joined_at: float
+    priority: int
+
+
+AbandonHandler = Callable[[Abandoned], Awaitable[None]]
+
+
+@dataclass
+class _Waiting:
+    caller: str
+    joined_at: float
+    priority: int
+
+
+class SeatWatcher:
+    def __init__(
+        self,
+        live: LiveState,
+        repo: SeatRepository | None,
+        tracker: StateTracker,
+        today: TodayCounters,
+        on_abandoned: AbandonHandler | None = None,
+    ) -> None:
+        self.live = live
+        self.repo = repo
+        self.tracker = tracker
+        self.today = today
+        self.on_abandoned = on_abandoned
+        self.seat_of: dict[str, str] = {}  # interface -> seat id (refreshed by the owner)
+        self.lost_changes = 0
+        self._waiting: dict[str, _Waiting] = {}  # caller uniqueid -> what we saw at join
+        self._left: deque[tuple[float, str]] = deque()
+        self._sub = live.hub.subscribe("queues-watcher", maxsize=50_000)
+
+    async def run(self) -> None:
+        while True:
+            item = await self._sub.get()
+            try:
+                await self.handle(item)
+            except Exception:  # one bad change must not stop the counting
+                log.exception("seat watcher failed on %r", item)
+
+    def drain(self) -> int:
+        """Apply what is queued now, synchronously where possible (tests, benches)."""
+        n = 0
+        while (item := self._sub.get_nowait()) is not None:
+            self._handle_sync(item)
+            n += 1
+        return n
+
+    async def handle(self, item: Change | Lost) -> None:
+        done = self._handle_sync(item)
+        if done is not None:
+            await done
+
+    def _handle_sync(self, item: Change | Lost) -> Awaitable[None] | None:
+        if isinstance(item, Lost):
+            self.lost_changes += item.dropped
+            log.warning(
+                "seat watcher missed %d changes: today's counters are low by those", item.dropped
+            )
+            return None
+        state = self.live.nodes.get(item.node)
+        now = item.at
+        if item.kind == "seat" and state is not None:
+            self.tracker.observe(state, item.key, now)
+        elif item.kind == "queue_caller":
+            return self._caller(item, now)
+        elif item.kind == "call" and item.action == "answered":
+            self.today.answered(str(item.data.get("queue", "")), _num(item.data, "hold_time"), now)
+        elif item.kind == "call" and item.action == "agent_done":
+            seat = self.seat_of.get(str(item.data.get("agent", "")))
+            if seat is not None and self.repo is not None:
+                return self._add_call(seat, _num(item.data, "talk_time"))
+        return None
+
+    def _caller(self, item: Change, now: float) -> Awaitable[None] | None:
+        data = item.data
+        queue = str(data.get("queue", ""))
+        if item.action == "joined":
+            self.today.offered(queue, now)
+            self._waiting[item.key] = _Waiting(
+                str(data.get("caller") or ""), now, int(_num(data, "priority"))
+            )
+        elif item.action == "abandoned":
+            hold = _num(data, "hold_time")
+            self.today.abandoned(queue, hold, now)
+            seen = self._waiting.get(item.key)
+            if self.on_abandoned is not None:
+                return self.on_abandoned(
+                    Abandoned(
+                        item.node,
+                        item.key,
+                        queue,
+                        seen.caller if seen else "",
+                        hold,
+                        seen.joined_at if seen else now - hold,
+                        seen.priority if seen else 0,
+                    )
+                )
+            self._waiting.pop(item.key, None)
+        elif item.action == "left":
+            # Asterisk may announce the leave before the abandon: forget it a bit later
+            self._left.append((now, item.key))
+            while self._left and now - self._left[0][0] > FORGET_AFTER_S:
+                self._waiting.pop(self._left.popleft()[1], None)
+        return None
+
+    async def _add_call(self, seat: str, talk_s: float) -> None:
+        assert self.repo is not None
+        await self.repo.add_call(seat, talk_s)
+
+    def close(self) -> None:
+        self._sub.close()
+
+
+def _num(data: dict[str, object], key: str) -> float:
+    value = data.get(key)
+    return float(value) if isinstance(value, int | float) else 0.0

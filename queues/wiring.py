@@ -1,0 +1,50 @@
+"""Everything of the seats side, built once per process (callcenter/service.py wires it
+into the live state and the HTTP app)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callcenter.live.live import LiveState
+from queues.catalog import QueueSpec, catalog
+from queues.repository import SeatRepository
+from queues.seats import SeatService
+from queues.state import StateTracker
+from queues.today import TodayCounters
+from queues.watcher import SeatWatcher
+
+
+@dataclass
+class SeatsSystem:
+    repo: SeatRepository
+    service: SeatService
+    tracker: StateTracker
+    today: TodayCounters
+    watcher: SeatWatcher
+    catalog: dict[str, QueueSpec]
+
+    async def refresh_seat_index(self) -> None:
+        """Interface -> seat id for the watcher (after provisioning or at start)."""
+        self.watcher.seat_of = {s.interface: s.id for s in await self.repo.seats()}
+
+
+def build_seats(
+    sessions: async_sessionmaker[AsyncSession],
+    live: LiveState,
+    clock: Callable[[], datetime],
+    pause_reasons: list[str],
+    overflow_s: dict[str, float] | None = None,
+    concurrency: int = 64,
+) -> SeatsSystem:
+    queues = catalog(overflow_s)
+    repo = SeatRepository(sessions, clock)
+    tracker = StateTracker({spec.asterisk: spec.wrapup_s for spec in queues.values()})
+    today = TodayCounters()
+    service = SeatService(repo, live, queues, pause_reasons, concurrency)
+    watcher = SeatWatcher(live, repo, tracker, today)
+    live.connect_hooks.append(service.on_connected)
+    return SeatsSystem(repo, service, tracker, today, watcher, queues)

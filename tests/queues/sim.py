@@ -1,0 +1,175 @@
+"""pbxsim in-process with the repo's asterisk-conf/ (hotline-* queues) and PJSIP
+softphones 1001..., reached over a real AMI socket, plus the seats side built on a
+fresh database: the harness of the seat tests.
+
+Callers come in on the trunk; with no FastAGI listening the dialplan's fallback queues
+them by the AstDB map (`route(did, queue)`), else in hotline-general. `restart()` is an
+Asterisk restart: a new PBX on the same port, with no members and no calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ami.node import NodeConfig, PbxNode
+from callcenter import migrate
+from callcenter.db import create_engine, session_factory
+from callcenter.live.live import LiveState
+from pbxsim.ami_server import AmiServer
+from pbxsim.channel import Channel
+from pbxsim.clock import AsyncioScheduler
+from pbxsim.events import EventBus
+from pbxsim.telephony.pbx import PbxSystem, build_pbx
+from pbxsim.telephony.softphone import RingPolicy, Softphone, fixed_policy
+from queues.wiring import SeatsSystem, build_seats
+from tests.conftest import TRANSCRIPTS
+
+REPO = Path(__file__).resolve().parents[2]
+CONF = REPO / "asterisk-conf"
+USER, SECRET = "callcenter", "rec-secret"
+SPEED = 20.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Sim:
+    scheduler: AsyncioScheduler
+    system: PbxSystem
+    server: AmiServer
+    port: int
+    phones: dict[str, Softphone] = field(default_factory=dict)
+    trunk: Softphone | None = None
+
+    @property
+    def queues(self):  # type: ignore[no-untyped-def]
+        return self.system.queues
+
+    def call(self, caller: str, did: str = "12345") -> Channel:
+        assert self.trunk is not None
+        return self.trunk.incoming(did, caller, "")
+
+    def hang_up(self, channel: Channel) -> None:
+        assert self.trunk is not None
+        self.trunk.bye(channel)
+
+    def route(self, did: str, queue: str) -> None:
+        self.system.pbx.astdb.put("hotline-legacy", did, queue)
+
+    def members(self, queue: str) -> list[str]:
+        return sorted(m.interface for m in self.system.queues.queues[queue].members)
+
+    def member(self, queue: str, interface: str):  # type: ignore[no-untyped-def]
+        return next(m for m in self.system.queues.queues[queue].members if m.interface == interface)
+
+
+async def start_pbx(
+    seats: int,
+    port: int = 0,
+    policy: Callable[[str], RingPolicy] | None = None,
+    speed: float = SPEED,
+) -> Sim:
+    scheduler = AsyncioScheduler(asyncio.get_running_loop(), speed=speed)
+    bus = EventBus()
+    system = build_pbx(
+        scheduler,
+        bus,
+        random.Random(3),
+        extensions_conf=CONF / "extensions.conf",
+        queues_conf=CONF / "queues.conf",
+        manager_conf=TRANSCRIPTS / "config" / "manager.conf",
+    )
+    system.pbx.agi_connect_to = ("127.0.0.1", free_port())  # no FastAGI: fallback routing
+    system.pbx.default_sound_length = 0.5
+    sim = Sim(scheduler, system, None, 0)  # type: ignore[arg-type]
+    sim.trunk = Softphone(system.pbx, "trunk", "from-trunk")
+    for i in range(seats):
+        ext = str(1001 + i)
+        ring = policy(ext) if policy else fixed_policy(0.5, 5.0)
+        sim.phones[ext] = Softphone(system.pbx, ext, "from-seats", policy=ring)
+    sim.server = AmiServer(scheduler, bus, system.actions, system.users, system.cli, port=port)
+    await sim.server.start()
+    sim.port = sim.server.port
+    return sim
+
+
+@dataclass
+class Floor:
+    """The PBX, our AMI link and live state, and the seats side on a database."""
+
+    sim: Sim
+    live: LiveState
+    node: PbxNode
+    engine: AsyncEngine
+    seats: SeatsSystem
+    watcher_task: asyncio.Task[None] | None = None
+
+    async def restart_pbx(self) -> None:
+        port = self.sim.port
+        await self.sim.server.stop()
+        self.sim = await start_pbx(len(self.sim.phones), port=port)
+
+    async def close(self) -> None:
+        if self.watcher_task is not None:
+            self.watcher_task.cancel()
+        await self.node.stop()
+        await self.sim.server.stop()
+        await self.engine.dispose()
+
+
+async def open_floor(
+    database_url: str, seats: int, skills: Callable[[int], dict[str, int]], **kw: object
+) -> Floor:
+    sim = await start_pbx(seats, **kw)  # type: ignore[arg-type]
+    live = LiveState(sim.scheduler.now)
+    engine = create_engine(database_url)
+    await migrate.upgrade(engine)
+    system = build_seats(
+        session_factory(engine),
+        live,
+        lambda: datetime.now(UTC),
+        ["break", "meal", "training", "meeting", "after-call-work"],
+    )
+    await system.repo.provision(seats, 1001, skills, "PJSIP/{extension}", "pbx1")
+    await system.refresh_seat_index()
+    node = PbxNode(
+        NodeConfig(
+            name="pbx1",
+            host="127.0.0.1",
+            port=sim.port,
+            username=USER,
+            secret=SECRET,
+            action_timeout=5.0,
+            ping_interval=1.0,
+            backoff_initial=0.05,
+            backoff_max=0.3,
+        ),
+        live,
+    )
+    node.start()
+    await asyncio.wait_for(live.synced.wait(), 10)
+    floor = Floor(sim, live, node, engine, system)
+    floor.watcher_task = asyncio.create_task(system.watcher.run())
+    return floor
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> float:
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > timeout:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.01)
+    return time.monotonic() - start
