@@ -84,9 +84,12 @@ def seat_statuses(
         seen.add(key)
         status = _from_live(by_key.get(key), view, None)
         if tracker is not None:
-            seen = tracker.current(by_node[view.node], view.interface, now)
+            now_state = tracker.current(by_node[view.node], view.interface, now)
             status = replace(
-                status, state=seen.state, state_reason=seen.reason, state_since=seen.since
+                status,
+                state=now_state.state,
+                state_reason=now_state.reason,
+                state_since=now_state.since,
             )
         out.append(status)
     for seat in seats:

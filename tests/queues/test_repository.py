@@ -1,0 +1,87 @@
+"""Seats and sessions in the database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from callcenter import migrate
+from callcenter.db import create_engine, session_factory
+from queues.catalog import demo_skills, parse_skills
+from queues.repository import SeatRepository
+
+T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, minutes: float) -> None:
+        self.now += timedelta(minutes=minutes)
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    await migrate.upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+async def test_provision_is_idempotent_and_grows(engine: AsyncEngine) -> None:
+    repo = SeatRepository(session_factory(engine), Clock())
+    skills = parse_skills("general:3,housing:5")
+    first = await repo.provision(3, 1001, lambda _i: skills, "PJSIP/{extension}", "pbx1")
+    assert first.added == ["1001", "1002", "1003"] and first.existing == []
+    await repo.mark("1002", True, None)
+    again = await repo.provision(5, 1001, demo_skills, "Local/{extension}@agents/n", "pbx1")
+    assert again.added == ["1004", "1005"] and again.existing == ["1001", "1002", "1003"]
+    seats = {s.id: s for s in await repo.seats()}
+    assert seats["1002"].logged_in and seats["1002"].skills == {"general": 3, "housing": 5}
+    assert seats["1004"].interface == "Local/1004@agents/n"
+    assert seats["1004"].skills == demo_skills(3)
+    with pytest.raises(ValueError, match="lacks"):
+        await repo.provision(1, 2001, demo_skills, "PJSIP/1", "pbx1")
+
+
+async def test_sessions_give_login_pause_calls_and_talk_time(engine: AsyncEngine) -> None:
+    clock = Clock()
+    repo = SeatRepository(session_factory(engine), clock)
+    await repo.provision(2, 1001, demo_skills, "PJSIP/{extension}", "pbx1")
+    assert not await repo.add_call("1001", 60.0)  # not logged in: no session to count on
+    await repo.mark("1001", True, None)
+    clock.advance(30)
+    await repo.mark("1001", True, "break")
+    clock.advance(10)
+    await repo.mark("1001", True, "meal")  # a new reason closes the break
+    clock.advance(20)
+    await repo.mark("1001", True, None)
+    assert await repo.add_call("1001", 90.0)
+    assert await repo.add_call("1001", 30.0)
+    clock.advance(60)
+    await repo.mark("1001", False, None)
+    clock.advance(60)
+    stats = await repo.stats(T0, clock.now)
+    s = stats["1001"]
+    assert s.login_s == 120 * 60
+    assert s.pause_s == {"break": 600.0, "meal": 1200.0}
+    assert (s.calls, s.talk_s) == (2, 120.0)
+    assert "1002" not in stats
+    # a period cutting the login in half; an open pause counts until the period's end
+    await repo.mark("1002", True, "training")
+    clock.advance(15)
+    half = await repo.stats(T0 + timedelta(minutes=60), clock.now)
+    assert half["1001"].login_s == 60 * 60 and half["1001"].pause_s == {}
+    assert half["1002"].pause_s == {"training": 900.0} and half["1002"].login_s == 900.0
+    # logout while paused closes both intervals
+    await repo.mark("1002", False, None)
+    clock.advance(15)
+    later = await repo.stats(T0, clock.now, ["1002"])
+    assert later["1002"].pause_s == {"training": 900.0}
