@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     callback_min_wait_s: float = Field(default=5.0, ge=0)
     callback_max_attempts: int = Field(default=3, ge=1, le=20)
     callback_retry_s: float = Field(default=600.0, gt=0)
+    #: how a seat's phone reaches a caller's number ({number} is replaced)
+    callback_dial_template: str = "PJSIP/{number}@trunk"
 
     # the embedded demo (`serve --demo`): pbxsim as the PBX, with simulated traffic
     demo_seats: int = Field(default=60, ge=1, le=5000)

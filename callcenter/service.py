@@ -39,6 +39,7 @@ from callcenter.live.queue_params import poll_queue_params
 from callcenter.metrics import register_node_metrics
 from callcenter.pbx_process import PbxSimProcess
 from callcenter.tokens import TokenStore
+from queues.callbacks import CallbackPolicy
 from queues.catalog import demo_skills
 from queues.wiring import SeatsSystem, build_seats
 
@@ -200,6 +201,12 @@ class Service:
             settings.seat_pause_reasons,
             settings.queue_overflow_s,
             settings.seat_login_concurrency,
+            CallbackPolicy(
+                min_wait_s=settings.callback_min_wait_s,
+                max_attempts=settings.callback_max_attempts,
+                retry_s=settings.callback_retry_s,
+                dial_template=settings.callback_dial_template,
+            ),
         )
         if self.demo:
             await seed_demo_seats(seats, settings)
@@ -235,6 +242,7 @@ class Service:
         background = [heartbeat, asyncio.create_task(directory.run())]
         background.append(asyncio.create_task(agi.flows.run()))
         background.append(asyncio.create_task(seats.watcher.run()))
+        background.append(asyncio.create_task(seats.callbacks.run()))
         if settings.audit_interval_s > 0:
             background.append(asyncio.create_task(auditor.run()))
         background.append(asyncio.create_task(poll_queue_params(live, QUEUE_PARAMS_EVERY_S)))

@@ -55,7 +55,10 @@ class CallbackTask(Base):
     """A caller to call back: an abandoned caller (source `abandoned`) or one who took
     the IVR's offer and then hung up before their turn (source `virtual_hold`).
 
-    status: open -> calling -> done | open (retry later) | failed (attempts exhausted)."""
+    status: open -> calling -> done | open (retry later) | failed (attempts exhausted)
+    | cancelled. `due_at` is the task's place in line: for a held caller the moment they
+    joined the queue (so nobody who came later is served first), else when it is due.
+    `assigned_seat`: a supervisor's choice; only that seat will make the call."""
 
     __tablename__ = "callback_tasks"
     __table_args__ = (Index("ix_callback_tasks_status_due", "status", "due_at"),)
@@ -66,6 +69,7 @@ class CallbackTask(Base):
     caller: Mapped[str] = mapped_column(String(40))
     queue: Mapped[str] = mapped_column(String(48))
     waited_s: Mapped[float] = mapped_column(Float)
+    priority: Mapped[int] = mapped_column(Integer, default=0)  # the caller's QUEUE_PRIO
     status: Mapped[str] = mapped_column(String(12))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer)

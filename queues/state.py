@@ -36,7 +36,7 @@ def memberships(node: NodeState, interface: str) -> list[Member]:
     return out
 
 
-def _state(member: Member, now: float, wrapup: dict[str, int]) -> str:
+def member_state_wrapup(member: Member, now: float, wrapup: dict[str, int]) -> str:
     """views.member_state, plus the queue's own wrap-up: QueueMember's `Wrapuptime` is
     the member override (0 when the queue's `wrapuptime` applies)."""
     state = member_state(member, now)
@@ -56,7 +56,7 @@ def derive(
     if not members:
         return OFFLINE, ""
     wrapup = wrapup or {}
-    states = [_state(m, now, wrapup) for m in members]
+    states = [member_state_wrapup(m, now, wrapup) for m in members]
     if all(s == "paused" for s in states):
         reasons = sorted({m.paused_reason for m in members if m.paused_reason})
         return "paused", ", ".join(reasons)

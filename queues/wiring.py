@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.live.live import LiveState
+from queues.callbacks import CallbackPolicy, CallbackWorklist
 from queues.catalog import QueueSpec, catalog
 from queues.repository import SeatRepository
 from queues.seats import SeatService
@@ -26,6 +27,7 @@ class SeatsSystem:
     today: TodayCounters
     watcher: SeatWatcher
     catalog: dict[str, QueueSpec]
+    callbacks: CallbackWorklist
 
     async def refresh_seat_index(self) -> None:
         """Interface -> seat id for the watcher (after provisioning or at start)."""
@@ -39,12 +41,22 @@ def build_seats(
     pause_reasons: list[str],
     overflow_s: dict[str, float] | None = None,
     concurrency: int = 64,
+    callback_policy: CallbackPolicy | None = None,
 ) -> SeatsSystem:
     queues = catalog(overflow_s)
     repo = SeatRepository(sessions, clock)
-    tracker = StateTracker({spec.asterisk: spec.wrapup_s for spec in queues.values()})
+    wrapup = {spec.asterisk: spec.wrapup_s for spec in queues.values()}
+    tracker = StateTracker(wrapup)
     today = TodayCounters()
     service = SeatService(repo, live, queues, pause_reasons, concurrency)
     watcher = SeatWatcher(live, repo, tracker, today)
+    callbacks = CallbackWorklist(
+        sessions,
+        live,
+        callback_policy or CallbackPolicy(),
+        lambda interface: watcher.seat_of.get(interface),
+        wrapup,
+    )
+    watcher.on_abandoned = callbacks.on_abandoned
     live.connect_hooks.append(service.on_connected)
-    return SeatsSystem(repo, service, tracker, today, watcher, queues)
+    return SeatsSystem(repo, service, tracker, today, watcher, queues, callbacks)

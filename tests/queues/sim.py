@@ -30,6 +30,7 @@ from pbxsim.clock import AsyncioScheduler
 from pbxsim.events import EventBus
 from pbxsim.telephony.pbx import PbxSystem, build_pbx
 from pbxsim.telephony.softphone import RingPolicy, Softphone, fixed_policy
+from queues.callbacks import CallbackPolicy
 from queues.wiring import SeatsSystem, build_seats
 from tests.conftest import TRANSCRIPTS
 
@@ -66,6 +67,10 @@ class Sim:
         assert self.trunk is not None
         self.trunk.bye(channel)
 
+    def phone(self, number: str, policy: RingPolicy) -> Softphone:
+        """A caller's own phone, reachable as PJSIP/<number> (for callbacks)."""
+        return Softphone(self.system.pbx, number, "from-seats", policy=policy)
+
     def route(self, did: str, queue: str) -> None:
         self.system.pbx.astdb.put("hotline-legacy", did, queue)
 
@@ -74,6 +79,36 @@ class Sim:
 
     def member(self, queue: str, interface: str):  # type: ignore[no-untyped-def]
         return next(m for m in self.system.queues.queues[queue].members if m.interface == interface)
+
+
+def dial_app(pbx, channel, args, done):  # type: ignore[no-untyped-def]
+    """A minimal `Dial(interface,timeout)` for the callback tests (pbxsim models no
+    Dial): request the callee, ring it, bridge on answer, end when either side hangs up.
+    Only what Asterisk shows of a Dial that matters here: DialBegin/DialEnd, a bridge."""
+    interface = args[0]
+    timeout = float(args[1]) if len(args) > 1 and args[1] else 30.0
+    callee = pbx.request_channel(interface, channel, "Dial")
+    if callee is None:
+        pbx.set_var(channel, "DIALSTATUS", "CHANUNAVAIL")
+        done(0)
+        return
+    pbx.dial_begin(channel, callee, interface)
+
+    def no_answer() -> None:
+        pbx.dial_end(channel, callee, "NOANSWER")
+        pbx.set_var(channel, "DIALSTATUS", "NOANSWER")
+        pbx.hangup(callee, 19)
+
+    timer = pbx.scheduler.call_later(timeout, no_answer)
+
+    def answered(_ch: Channel) -> None:
+        timer.cancel()
+        pbx.dial_end(channel, callee, "ANSWER")
+        pbx.set_var(channel, "DIALSTATUS", "ANSWER")
+        pbx.bridge(channel, callee)
+
+    pbx.on_answer(callee, answered)
+    pbx.on_hangup(callee, lambda _ch: done(0))
 
 
 async def start_pbx(
@@ -94,6 +129,7 @@ async def start_pbx(
     )
     system.pbx.agi_connect_to = ("127.0.0.1", free_port())  # no FastAGI: fallback routing
     system.pbx.default_sound_length = 0.5
+    system.pbx.register_app("Dial", dial_app)
     sim = Sim(scheduler, system, None, 0)  # type: ignore[arg-type]
     sim.trunk = Softphone(system.pbx, "trunk", "from-trunk")
     for i in range(seats):
@@ -131,7 +167,11 @@ class Floor:
 
 
 async def open_floor(
-    database_url: str, seats: int, skills: Callable[[int], dict[str, int]], **kw: object
+    database_url: str,
+    seats: int,
+    skills: Callable[[int], dict[str, int]],
+    callback_policy: CallbackPolicy | None = None,
+    **kw: object,
 ) -> Floor:
     sim = await start_pbx(seats, **kw)  # type: ignore[arg-type]
     live = LiveState(sim.scheduler.now)
@@ -142,6 +182,7 @@ async def open_floor(
         live,
         lambda: datetime.now(UTC),
         ["break", "meal", "training", "meeting", "after-call-work"],
+        callback_policy=callback_policy,
     )
     await system.repo.provision(seats, 1001, skills, "PJSIP/{extension}", "pbx1")
     await system.refresh_seat_index()

@@ -55,6 +55,7 @@ def upgrade() -> None:
         sa.Column("caller", sa.String(40), nullable=False),
         sa.Column("queue", sa.String(48), nullable=False),
         sa.Column("waited_s", sa.Float(), nullable=False),
+        sa.Column("priority", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(12), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("max_attempts", sa.Integer(), nullable=False),

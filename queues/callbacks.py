@@ -1,0 +1,396 @@
+"""Callbacks: the worklist, and virtual hold that keeps the caller's place.
+
+Two ways in:
+
+* virtual hold: the IVR (agi/, issue 5) offered a callback and recorded the caller's
+  acceptance in `ivr_callback_requests`; the caller stays queued. If they hang up
+  before their turn, their place is kept: a task whose `due_at` is the moment they
+  joined the queue. Nothing else changes in the queue: callers who joined before them
+  are still served first, callers who joined after them are not.
+* abandoned: a caller who waited longer than `min_wait_s` and hung up with a callable
+  number joins the worklist, due now.
+
+The dispatcher serves a task when it is its turn: with N waiting callers ahead of it
+(higher priority, or same priority and joined no later), N + 1 seats of its queue are
+free or finishing wrap-up: the first N go to those callers, the next one to the task.
+app_queue knows nothing of the task and would hand that seat to whoever is waiting
+behind it (autofill rings several callers at once), so the seat is *reserved* first:
+paused with reason `callback` (visible as such on the wallboard) while still in
+wrap-up, before app_queue can offer it. Then the seat is called first (AMI Originate
+to the seat's interface); only once the agent answers is the caller dialed, so a
+caller never picks up to silence. The reservation ends when the call is placed. A
+task is claimed with a conditional UPDATE (open -> calling), so two service instances
+never call the same person twice.
+
+Retries: a caller who does not answer is retried `retry_s` later, up to
+`max_attempts`; a seat that does not answer costs the caller no attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agi.models import CallbackRequest
+from ami import actions
+from ami.errors import AmiError
+from callcenter.live.live import LiveState
+from callcenter.live.state import Member, NodeState
+from queues.models import CallbackTask
+from queues.state import member_state_wrapup
+from queues.watcher import Abandoned
+
+log = logging.getLogger(__name__)
+
+CALLABLE = re.compile(r"^\+?\d{5,20}$")
+SEAT_REST_S = 60.0
+POLL_S = 0.02
+POLLS_MAX = 3000  # one minute of real time at most
+RESERVED = "callback"  # the pause reason of a seat reserved for a callback
+OPEN, CALLING, DONE, FAILED, CANCELLED = "open", "calling", "done", "failed", "cancelled"
+
+
+@dataclass(frozen=True)
+class CallbackPolicy:
+    min_wait_s: float = 5.0
+    max_attempts: int = 3
+    retry_s: float = 600.0
+    #: how the PBX reaches a caller's number from a seat ({number} is replaced)
+    dial_template: str = "PJSIP/{number}@trunk"
+    seat_ring_s: float = 15.0
+    caller_ring_s: float = 40.0
+
+
+def callable_number(number: str) -> bool:
+    return bool(CALLABLE.match(number.strip()))
+
+
+class CallbackWorklist:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        live: LiveState,
+        policy: CallbackPolicy,
+        seat_of: Callable[[str], str | None],
+        wrapup: dict[str, int],
+    ) -> None:
+        self._sessions = sessions
+        self.live = live
+        self.policy = policy
+        self.seat_of = seat_of
+        self.wrapup = wrapup
+        self._dialing: set[str] = set()  # seat interfaces with a callback being placed
+        #: a seat that let a callback ring out is not asked again for a while (PBX time)
+        self._resting: dict[str, float] = {}
+        self._calls: set[asyncio.Task[None]] = set()
+        self.served: list[int] = []  # task ids in the order their seat was rung (tests)
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.live.clock(), UTC)
+
+    # --- intake ----------------------------------------------------------------------
+    async def on_abandoned(self, a: Abandoned) -> None:
+        """SeatWatcher's abandon handler."""
+        if not callable_number(a.caller):
+            return
+        async with self._sessions() as session:
+            request = await session.get(CallbackRequest, a.uniqueid)
+        held = request is not None and request.status == "open"
+        if not held and a.hold_s <= self.policy.min_wait_s:
+            return
+        now = self._now()
+        task = CallbackTask(
+            uniqueid=a.uniqueid,
+            source="virtual_hold" if held else "abandoned",
+            caller=a.caller,
+            queue=a.queue,
+            waited_s=a.hold_s,
+            priority=a.priority,
+            status=OPEN,
+            attempts=0,
+            max_attempts=self.policy.max_attempts,
+            due_at=datetime.fromtimestamp(a.joined_at, UTC) if held else now,
+            outcome="",
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            async with self._sessions.begin() as session:
+                session.add(task)
+        except IntegrityError:
+            return  # this call is already on the worklist (replayed event, 2nd instance)
+        log.info("callback %s: %s in %s (%s)", task.id, a.caller, a.queue, task.source)
+
+    # --- supervisors -----------------------------------------------------------------
+    async def tasks(self, status: str | None = None, limit: int = 500) -> list[CallbackTask]:
+        query = select(CallbackTask).order_by(CallbackTask.due_at).limit(limit)
+        if status is not None:
+            query = query.where(CallbackTask.status == status)
+        async with self._sessions() as session:
+            return list(await session.scalars(query))
+
+    async def assign(self, task_id: int, seat_id: str | None) -> CallbackTask | None:
+        """Only `seat_id` will make this call (None: any seat of its queue)."""
+        async with self._sessions.begin() as session:
+            task = await session.get(CallbackTask, task_id)
+            if task is None:
+                return None
+            if task.status not in (OPEN, FAILED):
+                raise ValueError(f"callback {task_id} is {task.status}; only open ones move")
+            task.assigned_seat = seat_id
+            task.updated_at = self._now()
+            if task.status == FAILED:  # a supervisor gives it another go
+                task.status, task.max_attempts = OPEN, task.attempts + 1
+                task.due_at = self._now()
+            return task
+
+    async def cancel(self, task_id: int, why: str) -> bool:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(CallbackTask)
+                .where(CallbackTask.id == task_id, CallbackTask.status.in_([OPEN, FAILED]))
+                .values(status=CANCELLED, outcome=why[:200], updated_at=self._now())
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    # --- dispatch --------------------------------------------------------------------
+    async def run(self, interval_s: float = 0.5) -> None:
+        while True:
+            try:
+                await self.dispatch_once()
+            except Exception:
+                log.exception("callback dispatch failed")
+            await asyncio.sleep(interval_s)
+
+    async def dispatch_once(self) -> int:
+        """Start every callback whose turn it is; returns how many were started."""
+        now = self._now()
+        async with self._sessions() as session:
+            due = list(
+                await session.scalars(
+                    select(CallbackTask)
+                    .where(CallbackTask.status == OPEN, CallbackTask.due_at <= now)
+                    .order_by(CallbackTask.due_at)
+                )
+            )
+        started = 0
+        blocked: set[str] = set()  # queues where an earlier task is still waiting its turn
+        for task in due:
+            if task.queue in blocked:
+                continue
+            found = self._find(task)
+            if found is None:
+                blocked.add(task.queue)  # later tasks of this queue are behind this one
+                continue
+            node_name, member = found
+            if not await self._claim(task.id):
+                continue
+            self._dialing.add(member.interface)
+            self.served.append(task.id)
+            call = asyncio.create_task(self._call(task, node_name, member.interface))
+            self._calls.add(call)
+            call.add_done_callback(self._calls.discard)
+            started += 1
+        return started
+
+    def _find(self, task: CallbackTask) -> tuple[str, Member] | None:
+        """(node, free member) if it is this task's turn now, else None."""
+        place = _aware(task.due_at).timestamp()
+        for state in self.live.nodes.values():
+            queue = state.queues.get(task.queue)
+            if queue is None or state.stale:
+                continue
+            ahead = sum(
+                1
+                for e in queue.entries.values()
+                if e.priority > task.priority
+                or (e.priority == task.priority and e.joined_at <= place)
+            )
+            seats = self._reservable(state, list(queue.members.values()), task)
+            if len(seats) > ahead:  # the first `ahead` seats are for those callers
+                return state.node, seats[ahead]
+        return None
+
+    def _reservable(
+        self, state: NodeState, members: list[Member], task: CallbackTask
+    ) -> list[Member]:
+        """Members free now or in wrap-up, soonest free first."""
+        now = self.live.clock()
+        free = [
+            m
+            for m in members
+            if m.interface not in self._dialing
+            and self._resting.get(m.interface, 0.0) <= now
+            and m.status in (0, 1)
+            and member_state_wrapup(m, now, self.wrapup) in ("available", "wrap_up")
+            and not self._busy_elsewhere(state, m.interface)
+            and (task.assigned_seat is None or self.seat_of(m.interface) == task.assigned_seat)
+        ]
+        return sorted(free, key=lambda m: (self._free_at(m), m.penalty))
+
+    def _free_at(self, member: Member) -> float:
+        return member.last_call + (member.wrapuptime or self.wrapup.get(member.queue, 0))
+
+    @staticmethod
+    def _busy_elsewhere(state: NodeState, interface: str) -> bool:
+        """In a call, ringing or paused in any queue: not ours to take."""
+        for queue in state.queues.values():
+            m = queue.members.get(interface)
+            if m is not None and (m.in_call or m.ringing or m.paused):
+                return True
+        return False
+
+    async def _claim(self, task_id: int) -> bool:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(CallbackTask)
+                .where(CallbackTask.id == task_id, CallbackTask.status == OPEN)
+                .values(
+                    status=CALLING,
+                    attempts=CallbackTask.attempts + 1,
+                    updated_at=self._now(),
+                )
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    async def _call(self, task: CallbackTask, node_name: str, interface: str) -> None:
+        seat = self.seat_of(interface) or interface
+        try:
+            outcome, answered, seat_missed = await self._place(task, node_name, interface)
+        except Exception as exc:  # never leave a task stuck in "calling"
+            log.exception("callback %s failed", task.id)
+            outcome, answered, seat_missed = f"error: {exc}", False, True
+        finally:
+            self._dialing.discard(interface)
+        if seat_missed:
+            self._resting[interface] = self.live.clock() + SEAT_REST_S
+        await self._finish(task, seat, outcome, answered, seat_missed)
+
+    async def _place(
+        self, task: CallbackTask, node_name: str, interface: str
+    ) -> tuple[str, bool, bool]:
+        node = self.live.links.get(node_name)
+        if node is None or not node.connected:
+            return f"PBX {node_name} not connected", False, True
+        try:
+            await actions.queue_pause(node, interface, True, reason=RESERVED)
+        except AmiError as exc:
+            return f"could not reserve seat {interface}: {exc}", False, True
+        try:
+            await self._wrapup_over(node_name, task.queue, interface)
+            return await self._originate(task, node_name, interface)
+        finally:
+            await self._release(node_name, interface)
+
+    async def _wrapup_over(self, node_name: str, queue: str, interface: str) -> None:
+        state = self.live.nodes[node_name]
+        member = state.queues[queue].members.get(interface)
+        if member is None:
+            return
+        until = self._free_at(member)
+        # PBX time may run faster than ours (a simulator): poll rather than sleep it out
+        for _ in range(POLLS_MAX):
+            if self.live.clock() >= until:
+                return
+            await asyncio.sleep(POLL_S)
+
+    async def _release(self, node_name: str, interface: str) -> None:
+        """Unpause the reserved seat, unless someone paused it for another reason
+        meanwhile (an agent's own break must survive the callback)."""
+        node = self.live.links.get(node_name)
+        state = self.live.nodes.get(node_name)
+        if node is None or state is None:
+            return
+        reasons = {
+            q.members[interface].paused_reason
+            for q in state.queues.values()
+            if interface in q.members and q.members[interface].paused
+        }
+        if reasons and reasons != {RESERVED}:
+            return
+        try:
+            await actions.queue_pause(node, interface, False)
+        except AmiError as exc:
+            log.error("callback: seat %s stays paused, unpause failed: %s", interface, exc)
+
+    async def _originate(
+        self, task: CallbackTask, node_name: str, interface: str
+    ) -> tuple[str, bool, bool]:
+        node = self.live.links[node_name]
+        p = self.policy
+        dial = p.dial_template.format(number=task.caller)
+        try:
+            result = await actions.originate(
+                node,
+                interface,
+                application="Dial",
+                data=f"{dial},{int(p.caller_ring_s)}",
+                caller_id=f'"callback {task.queue}" <{task.caller}>',
+                variables={"HOTLINE_CALLBACK_TASK": str(task.id)},
+                ring_timeout_s=p.seat_ring_s,
+            )
+        except AmiError as exc:
+            return f"originate to seat {interface} failed: {exc}", False, True
+        if not result.success:
+            return f"seat {interface} did not answer (reason {result.reason})", False, True
+        answered = await self._caller_answered(node_name, result.uniqueid)
+        if answered:
+            return f"caller answered; seat {interface}", True, False
+        return f"caller did not answer; seat {interface}", False, False
+
+    async def _caller_answered(self, node_name: str, seat_uniqueid: str) -> bool:
+        """Watch the live model: the seat's channel bridged with another one = the caller
+        picked up; the seat's channel gone (or a long silence) = not answered."""
+        state = self.live.nodes[node_name]
+        clock = self.live.clock
+        deadline = clock() + self.policy.caller_ring_s + 5.0
+        while clock() < deadline:
+            chan = state.channels.get(seat_uniqueid)
+            if chan is None:
+                return False
+            if chan.bridge is not None:
+                bridge = state.bridges.get(chan.bridge)
+                if bridge is not None and len(bridge.channels) >= 2:
+                    return True
+            await asyncio.sleep(POLL_S)
+        return False
+
+    async def _finish(
+        self, task: CallbackTask, seat: str, outcome: str, answered: bool, seat_missed: bool
+    ) -> None:
+        now = self._now()
+        async with self._sessions.begin() as session:
+            row = await session.get(CallbackTask, task.id)
+            if row is None:
+                return
+            row.outcome, row.updated_at = outcome[:200], now
+            if answered:
+                row.status = DONE
+            elif seat_missed:
+                # not the caller's attempt: back in line at the same place
+                row.status, row.attempts = OPEN, max(0, row.attempts - 1)
+            elif row.attempts >= row.max_attempts:
+                row.status = FAILED
+            else:
+                row.status = OPEN
+                row.due_at = now + timedelta(seconds=self.policy.retry_s)
+        log.info("callback %s (%s): %s", task.id, seat, outcome)
+
+    async def stop(self) -> None:
+        for call in list(self._calls):
+            call.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await call
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
