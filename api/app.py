@@ -10,10 +10,12 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.responses import Response
 
+from api.callbacks import router as callbacks_router
 from api.health import ReadinessCheck
 from api.health import router as health_router
 from api.legacy import router as legacy_router
 from api.live import router as live_router
+from api.queues_routes import router as queues_router
 from api.seats import router as seats_router
 from callcenter.legacy.directory import Directory
 from callcenter.live.live import LiveState
@@ -46,6 +48,8 @@ def create_app(
     app.include_router(health_router)
     app.include_router(live_router)
     app.include_router(seats_router)
+    app.include_router(queues_router)
+    app.include_router(callbacks_router)
     app.include_router(legacy_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -1,0 +1,116 @@
+"""The live queue view, today's counters, calls per seat session and the callback
+worklist API, over pbxsim."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+
+from api.app import create_app
+from callcenter.db import session_factory
+from callcenter.tokens import Role, TokenStore
+from pbxsim.telephony.softphone import fixed_policy
+from queues.callbacks import CallbackPolicy
+from tests.queues.sim import open_floor, wait_until
+
+
+def skills(_i: int) -> dict[str, int]:
+    return {"general": 3, "housing": 4}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_queue_view_today_sessions_and_worklist_api(database_url: str) -> None:
+    policy = CallbackPolicy(min_wait_s=5.0, dial_template="PJSIP/{number}")
+    floor = await open_floor(
+        database_url, 2, skills, policy, policy=lambda _e: fixed_policy(1.0, 30.0)
+    )
+    tokens = TokenStore(session_factory(floor.engine), lambda: datetime.now(UTC))
+    app = create_app({}, CollectorRegistry(), "t", floor.live, tokens, None, floor.seats)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+
+    async def bearer(role: Role, seat: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {(await tokens.create(role.value, role, seat))[1]}"}
+
+    sup, integ, agent = (
+        await bearer(Role.SUPERVISOR),
+        await bearer(Role.INTEGRATION),
+        await bearer(Role.AGENT, "1001"),
+    )
+    try:
+        assert await floor.seats.service.login_many(["1001", "1002"]) == {}
+        await floor.seats.service.pause("1002", "break")
+        floor.sim.route("12319", "hotline-housing")
+        floor.sim.call("13900000001", "12319")  # answered by 1001 (1002 is on a break)
+        await wait_until(
+            lambda: (
+                floor.live.nodes["pbx1"].calls
+                and any(
+                    m.in_call
+                    for m in floor.live.nodes["pbx1"].queues["hotline-housing"].members.values()
+                )
+            )
+        )
+        floor.sim.call("13900000002", "12319")
+        gone = floor.sim.call("13900000003", "12319")
+        await floor.sim.scheduler.sleep(7.0)
+        floor.sim.hang_up(gone)  # waited 7 s: abandoned, onto the worklist
+        await wait_until(
+            lambda: len(floor.live.nodes["pbx1"].queues["hotline-housing"].entries) == 1
+        )
+
+        view = (await client.get("/api/v1/queues/housing")).json()
+        assert view["asterisk"] == "hotline-housing" and view["strategy"] == "leastrecent"
+        assert view["wrapup_s"] == 10 and view["ring_timeout_s"] == 15
+        live = view["live"]
+        assert live["waiting"] == 1 and live["callers"][0]["caller"] == "13900000002"
+        assert live["callers"][0]["position"] == 1 and live["callers"][0]["waited_s"] >= 7
+        assert (live["on_call"], live["paused"], live["available"]) == (1, 1, 0)
+        today = view["today"]
+        assert (today["offered"], today["answered"], today["abandoned"]) == (3, 1, 1)
+        # the 7 s abandon is no SL failure (under 15 s), but it is an unanswered call
+        assert today["answer_rate"] == 50.0 and today["sl15"] == 100.0
+        assert (await client.get("/api/v1/queues/nope")).status_code == 404
+
+        # the worklist: readable by integration, changed by supervisors only
+        assert (await client.get("/api/v1/callbacks", headers=agent)).status_code == 403
+        rows = (await client.get("/api/v1/callbacks?status=open", headers=integ)).json()
+        assert [(r["caller"], r["source"]) for r in rows] == [("13900000003", "abandoned")]
+        task = rows[0]["id"]
+        url = f"/api/v1/callbacks/{task}/assign"
+        assert (await client.post(url, headers=integ, json={"seat": "1002"})).status_code == 403
+        assert (await client.post(url, headers=sup, json={"seat": "9"})).status_code == 404
+        r = await client.post(url, headers=sup, json={"seat": "1002"})
+        assert r.status_code == 200 and r.json()["assigned_seat"] == "1002"
+        # only 1002 may make the call, and 1002 is on a break: nothing starts
+        assert await floor.seats.callbacks.dispatch_once() == 0
+        r = await client.post(
+            f"/api/v1/callbacks/{task}/cancel", headers=sup, json={"reason": "dup"}
+        )
+        assert r.status_code == 200
+        again = await client.post(
+            f"/api/v1/callbacks/{task}/cancel", headers=sup, json={"reason": "x"}
+        )
+        assert again.status_code == 409
+
+        # calls and talk time land on the seat's login session when the call ends
+        await wait_until(
+            lambda: (
+                "wrap_up"
+                in {
+                    floor.seats.tracker.current(
+                        floor.live.nodes["pbx1"], "PJSIP/1001", floor.live.clock()
+                    ).state
+                }
+            ),
+            10,
+        )
+        now = datetime.now(UTC)
+        stats = await floor.seats.repo.stats(now - timedelta(hours=1), now + timedelta(seconds=1))
+        assert stats["1001"].calls == 1 and stats["1001"].talk_s >= 29
+        assert "break" in stats["1002"].pause_s
+    finally:
+        await client.aclose()
+        await floor.close()
