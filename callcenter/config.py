@@ -82,6 +82,13 @@ class Settings(BaseSettings):
     callback_retry_s: float = Field(default=600.0, gt=0)
     #: how a seat's phone reaches a caller's number ({number} is replaced)
     callback_dial_template: str = "PJSIP/{number}@trunk"
+    #: caller priority (HOTLINE_PRIORITY -> QUEUE_PRIO): the highest applicable rule wins
+    priority_repeat_within_h: float = Field(default=24.0, ge=0)
+    priority_repeat: int = Field(default=2, ge=0, le=100)
+    #: caller number -> priority (elderly / disabled residents' list)
+    priority_numbers: dict[str, int] = Field(default_factory=dict)
+    #: unit code -> priority (a unit flagged urgent)
+    priority_units: dict[str, int] = Field(default_factory=dict)
 
     # the embedded demo (`serve --demo`): pbxsim as the PBX, with simulated traffic
     demo_seats: int = Field(default=60, ge=1, le=5000)

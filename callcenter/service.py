@@ -41,6 +41,7 @@ from callcenter.pbx_process import PbxSimProcess
 from callcenter.tokens import TokenStore
 from queues.callbacks import CallbackPolicy
 from queues.catalog import demo_skills
+from queues.priority import PriorityRules
 from queues.wiring import SeatsSystem, build_seats
 
 log = logging.getLogger(__name__)
@@ -207,6 +208,12 @@ class Service:
                 retry_s=settings.callback_retry_s,
                 dial_template=settings.callback_dial_template,
             ),
+            PriorityRules(
+                repeat_within_s=settings.priority_repeat_within_h * 3600,
+                repeat_priority=settings.priority_repeat,
+                numbers=settings.priority_numbers,
+                units=settings.priority_units,
+            ),
         )
         if self.demo:
             await seed_demo_seats(seats, settings)
@@ -243,6 +250,7 @@ class Service:
         background.append(asyncio.create_task(agi.flows.run()))
         background.append(asyncio.create_task(seats.watcher.run()))
         background.append(asyncio.create_task(seats.callbacks.run()))
+        background.append(asyncio.create_task(seats.overflow.run()))
         if settings.audit_interval_s > 0:
             background.append(asyncio.create_task(auditor.run()))
         background.append(asyncio.create_task(poll_queue_params(live, QUEUE_PARAMS_EVERY_S)))

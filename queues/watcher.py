@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from callcenter.live.changes import Change, Lost
 from callcenter.live.live import LiveState
+from queues.priority import CallerPriority
 from queues.repository import SeatRepository
 from queues.state import StateTracker
 from queues.today import TodayCounters
@@ -54,7 +55,9 @@ class SeatWatcher:
         tracker: StateTracker,
         today: TodayCounters,
         on_abandoned: AbandonHandler | None = None,
+        priority: CallerPriority | None = None,
     ) -> None:
+        self.priority = priority
         self.live = live
         self.repo = repo
         self.tracker = tracker
@@ -113,6 +116,8 @@ class SeatWatcher:
         queue = str(data.get("queue", ""))
         if item.action == "joined":
             self.today.offered(queue, now)
+            if self.priority is not None:
+                self.priority.seen(str(data.get("caller") or ""), now)
             self._waiting[item.key] = _Waiting(
                 str(data.get("caller") or ""), now, int(_num(data, "priority"))
             )

@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callcenter.live.live import LiveState
 from queues.callbacks import CallbackPolicy, CallbackWorklist
 from queues.catalog import QueueSpec, catalog
+from queues.overflow import Overflow
+from queues.priority import CallerPriority, PriorityRules
 from queues.repository import SeatRepository
 from queues.seats import SeatService
 from queues.state import StateTracker
@@ -28,6 +30,8 @@ class SeatsSystem:
     watcher: SeatWatcher
     catalog: dict[str, QueueSpec]
     callbacks: CallbackWorklist
+    overflow: Overflow
+    priority: CallerPriority
 
     async def refresh_seat_index(self) -> None:
         """Interface -> seat id for the watcher (after provisioning or at start)."""
@@ -42,6 +46,7 @@ def build_seats(
     overflow_s: dict[str, float] | None = None,
     concurrency: int = 64,
     callback_policy: CallbackPolicy | None = None,
+    priority_rules: PriorityRules | None = None,
 ) -> SeatsSystem:
     queues = catalog(overflow_s)
     repo = SeatRepository(sessions, clock)
@@ -49,7 +54,8 @@ def build_seats(
     tracker = StateTracker(wrapup)
     today = TodayCounters()
     service = SeatService(repo, live, queues, pause_reasons, concurrency)
-    watcher = SeatWatcher(live, repo, tracker, today)
+    priority = CallerPriority(priority_rules or PriorityRules())
+    watcher = SeatWatcher(live, repo, tracker, today, priority=priority)
     callbacks = CallbackWorklist(
         sessions,
         live,
@@ -59,4 +65,7 @@ def build_seats(
     )
     watcher.on_abandoned = callbacks.on_abandoned
     live.connect_hooks.append(service.on_connected)
-    return SeatsSystem(repo, service, tracker, today, watcher, queues, callbacks)
+    overflow = Overflow(live, repo, queues)
+    return SeatsSystem(
+        repo, service, tracker, today, watcher, queues, callbacks, overflow, priority
+    )

@@ -171,6 +171,7 @@ async def open_floor(
     seats: int,
     skills: Callable[[int], dict[str, int]],
     callback_policy: CallbackPolicy | None = None,
+    overflow_s: dict[str, float] | None = None,
     **kw: object,
 ) -> Floor:
     sim = await start_pbx(seats, **kw)  # type: ignore[arg-type]
@@ -182,6 +183,7 @@ async def open_floor(
         live,
         lambda: datetime.now(UTC),
         ["break", "meal", "training", "meeting", "after-call-work"],
+        overflow_s,
         callback_policy=callback_policy,
     )
     await system.repo.provision(seats, 1001, skills, "PJSIP/{extension}", "pbx1")
