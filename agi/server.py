@@ -18,12 +18,11 @@ import ipaddress
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from agi.errors import AgiCommandError, AgiHangup, AgiProtocolError
 from agi.metrics import AgiMetrics
-from agi.protocol.env import MAX_LINE_BYTES, EnvError
-from agi.protocol.session import AgiSession, read_env
+from agi.protocol.env import AgiEnv, EnvError
+from agi.protocol.session import AgiConnection, AgiSession
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +65,15 @@ class FastAgiServer:
         self.metrics = metrics
         self._allowed = parse_networks(config.allowed_peers)
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._connections: set[AgiConnection] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._ticker: asyncio.TimerHandle | None = None
         self.refused = 0
 
     @property
     def active(self) -> int:
-        return len(self._tasks)
+        """Connections admitted and not yet closed (reading the environment or running)."""
+        return len(self._connections)
 
     @property
     def serving(self) -> bool:
@@ -85,14 +87,30 @@ class FastAgiServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(
-            self._accept,
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self._protocol,
             self.config.host,
             self.config.port,
-            limit=MAX_LINE_BYTES * 2,
             backlog=max(100, self.config.max_sessions),
         )
+        self._tick()
         log.info("FastAGI on %s:%s (routes: %s)", self.config.host, self.port, sorted(self.routes))
+
+    def _tick(self) -> None:
+        """Enforce every connection's read deadline (see `Watchdog`), a few times per
+        shortest timeout; deadlines are therefore honoured within one tick."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for connection in list(self._connections):
+            if connection.watchdog is not None:
+                connection.watchdog.check(now)
+        self._ticker = loop.call_later(self._tick_s, self._tick)
+
+    @property
+    def _tick_s(self) -> float:
+        shortest = min(self.config.env_timeout_s, self.config.read_timeout_s)
+        return min(0.25, max(0.01, shortest / 5))
 
     async def stop(self, grace_s: float = 2.0) -> None:
         """Stop accepting; give running sessions `grace_s` to finish, then cancel them."""
@@ -104,16 +122,44 @@ class FastAgiServer:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=grace_s)
+        for connection in list(self._connections):
+            if connection.transport is not None:
+                connection.transport.abort()
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await self._server.wait_closed()
             self._server = None
 
     # --- per connection --------------------------------------------------------------
-    def _peer_allowed(self, writer: asyncio.StreamWriter) -> bool:
-        if not self._allowed:
-            return True
-        peer = writer.get_extra_info("peername")
+    def _protocol(self) -> AgiConnection:
+        return _Admitted(self)
+
+    def _admit(self, connection: AgiConnection, transport: asyncio.BaseTransport) -> bool:
+        """At accept time, before a byte is read: allow-list, then capacity."""
+        outcome = ""
+        if self._allowed and not self._peer_allowed(transport):
+            log.warning("FastAGI: refused %s (not in the allow-list)", _peer(transport))
+            outcome = "refused_peer"
+        elif len(self._connections) >= self.config.max_sessions:
+            log.warning("FastAGI: %d sessions running, refusing a new one", self.active)
+            outcome = "refused_full"
+        if outcome:
+            self.refused += 1
+            if self.metrics is not None:
+                self.metrics.session_done("", outcome)
+            connection.refused = True
+            transport.close()
+            return False
+        self._connections.add(connection)
+        if self.metrics is not None:
+            self.metrics.session_started()
+        return True
+
+    def _peer_allowed(self, transport: asyncio.BaseTransport) -> bool:
+        peer = transport.get_extra_info("peername")
         try:
             address = ipaddress.ip_address(peer[0])
         except (TypeError, ValueError, IndexError):
@@ -122,59 +168,30 @@ class FastAgiServer:
             address = address.ipv4_mapped
         return any(address in network for network in self._allowed)
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if not self._peer_allowed(writer):
-            log.warning("FastAGI: refused %s (not in the allow-list)", _peer(writer))
-            self._refuse(writer, "refused_peer")
+    def _on_env(self, connection: AgiConnection, env: AgiEnv | EnvError) -> None:
+        if isinstance(env, EnvError):
+            log.warning("FastAGI: bad environment from %s: %s", _peer(connection.transport), env)
+            self._finish(connection, "", "bad_env")
             return
-        if len(self._tasks) >= self.config.max_sessions:
-            log.warning("FastAGI: %d sessions running, refusing a new one", len(self._tasks))
-            self._refuse(writer, "refused_full")
+        handler = self.routes.get(env.script)
+        if handler is None:
+            log.warning("FastAGI: no route %r (request %s)", env.script, env.request)
+            self._finish(connection, "", "unknown_route")
             return
-        task = asyncio.current_task()
-        assert task is not None
+        observe = self.metrics.observe_command if self.metrics is not None else None
+        session = AgiSession(
+            connection, env, read_timeout=self.config.read_timeout_s, observe=observe
+        )
+        connection.session = session
+        task = asyncio.get_running_loop().create_task(self._run(connection, session, handler))
         self._tasks.add(task)
-        if self.metrics is not None:
-            self.metrics.active.inc()
-        try:
-            await self._session(reader, writer)
-        except asyncio.CancelledError:
-            # stop() cancelled it; this is the connection task's top frame, and letting
-            # the cancellation out makes asyncio's stream callback log it as an error
-            log.info("FastAGI: session cancelled at shutdown")
-        finally:
-            self._tasks.discard(task)
-            if self.metrics is not None:
-                self.metrics.active.dec()
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+        task.add_done_callback(self._tasks.discard)
 
-    def _refuse(self, writer: asyncio.StreamWriter, outcome: str) -> None:
-        self.refused += 1
-        if self.metrics is not None:
-            self.metrics.session_done("", outcome)
-        writer.close()
-
-    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        route, outcome = "", "error"
+    async def _run(self, connection: AgiConnection, session: AgiSession, handler: Handler) -> None:
+        route, outcome = session.env.script, "error"
         try:
-            env = await read_env(reader, self.config.env_timeout_s)
-            route = env.script
-            handler = self.routes.get(route)
-            if handler is None:
-                outcome = "unknown_route"
-                log.warning("FastAGI: no route %r (request %s)", route, env.request)
-                return
-            observe = self.metrics.observe_command if self.metrics is not None else None
-            session = AgiSession(
-                reader, writer, env, read_timeout=self.config.read_timeout_s, observe=observe
-            )
             await handler(session)
             outcome = "hangup" if session.hungup else "ok"
-        except EnvError as exc:
-            outcome = "bad_env"
-            log.warning("FastAGI: bad environment from %s: %s", _peer(writer), exc)
         except AgiHangup:
             outcome = "hangup"
         except AgiProtocolError as exc:
@@ -184,16 +201,45 @@ class FastAgiServer:
             outcome = "command_error"
             log.error("FastAGI %s: Asterisk refused %s", route, exc)
         except asyncio.CancelledError:
-            outcome = "error"
-            raise
+            # stop() cancelled it; this is the task's top frame: end it quietly
+            log.info("FastAGI %s: session cancelled at shutdown", route)
         except Exception:
             log.exception("FastAGI %s: handler failed", route)
         finally:
+            self._finish(connection, route, outcome)
+
+    def _finish(self, connection: AgiConnection, route: str, outcome: str) -> None:
+        if connection in self._connections:
+            self._connections.discard(connection)
             if self.metrics is not None:
-                # unknown scripts are not labels: a scanner must not grow the registry
-                self.metrics.session_done(route if route in self.routes else "", outcome)
+                self.metrics.session_ended()
+        if self.metrics is not None:
+            self.metrics.session_done(route, outcome)
+        if connection.watchdog is not None:
+            connection.watchdog.close()
+        if connection.transport is not None:
+            connection.transport.close()
 
 
-def _peer(writer: asyncio.StreamWriter) -> str:
-    peer = writer.get_extra_info("peername")
+class _Admitted(AgiConnection):
+    """An AgiConnection that asks the server for admission when accepted."""
+
+    def __init__(self, server: FastAgiServer) -> None:
+        super().__init__(server._on_env, server.config.env_timeout_s)
+        self._server = server
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._server._admit(self, transport):
+            super().connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self in self._server._connections:  # closed before its session started
+            self._server._connections.discard(self)
+            if self._server.metrics is not None:
+                self._server.metrics.session_ended()
+
+
+def _peer(transport: asyncio.BaseTransport | None) -> str:
+    peer = transport.get_extra_info("peername") if transport is not None else None
     return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else str(peer)

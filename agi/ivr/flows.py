@@ -31,7 +31,7 @@ RECORD_TIMEOUT_S = 3.0
 ROUTED_MODES = ("merge", "dock")  # legacy modes whose calls 12345 answers itself
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Decision:
     """Where the call goes: the HOTLINE_* variables, before they are set."""
 

@@ -17,8 +17,9 @@ MAX_ENV_LINES = 160
 #: one environment line; Asterisk's own AGI buffer is 8 KiB
 MAX_LINE_BYTES = 8192
 REQUIRED = ("agi_request", "agi_channel", "agi_uniqueid")
-_KEY = re.compile(r"agi_[a-z0-9_]{1,40}")
 _ARG = re.compile(r"agi_arg_([1-9][0-9]{0,2})")
+_KEY = re.compile(r"agi_[a-z0-9_]{1,40}")
+_PAIR = re.compile(r"^(agi_[a-z0-9_]{1,40}): ?([^\r\n]*)\r?$", re.MULTILINE)
 _UNKNOWN = "unknown"
 
 
@@ -26,7 +27,7 @@ class EnvError(ValueError):
     """The environment block is not one Asterisk would send; the message says where."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AgiEnv:
     """The validated environment. `script` is the route: the path, query stripped."""
 
@@ -78,14 +79,10 @@ def _script_from_request(request: str) -> str:
     return script if slash else ""
 
 
-def parse_env(lines: list[str]) -> AgiEnv:
-    """Validate the lines of one environment block (without the terminating blank line)."""
-    if not lines:
-        raise EnvError("empty environment")
-    if len(lines) > MAX_ENV_LINES:
-        raise EnvError(f"environment has {len(lines)} lines (max {MAX_ENV_LINES})")
+def _values_checked(lines: list[str]) -> dict[str, str]:
+    """Line by line, naming the first bad line: the slow path, for rejects (and the
+    rare peer that omits the space after the colon)."""
     values: dict[str, str] = {}
-    args: dict[int, str] = {}
     for number, line in enumerate(lines, start=1):
         key, sep, value = line.partition(":")
         if not sep or not _KEY.fullmatch(key):
@@ -95,9 +92,39 @@ def parse_env(lines: list[str]) -> AgiEnv:
         if key in values:
             raise EnvError(f"environment line {number}: {key} repeated")
         values[key] = value
-        match = _ARG.fullmatch(key)
-        if match:
-            args[int(match.group(1))] = value
+    return values
+
+
+def parse_env(lines: list[str]) -> AgiEnv:
+    """Validate the lines of one environment block (without the terminating blank line)."""
+    if not lines:
+        raise EnvError("empty environment")
+    if len(lines) > MAX_ENV_LINES:
+        raise EnvError(f"environment has {len(lines)} lines (max {MAX_ENV_LINES})")
+    return _build(_values_checked(lines))
+
+
+def parse_env_text(text: str) -> AgiEnv:
+    """The same from the block's text: one regex pass extracts and checks every line
+    (this runs for every call); anything unusual takes the line-by-line path."""
+    count = text.count("\n") + 1
+    if count <= MAX_ENV_LINES:
+        pairs = _PAIR.findall(text)
+        if len(pairs) == count:
+            values = dict(pairs)
+            if len(values) == count:
+                return _build(values)
+    return parse_env(text.split("\n"))
+
+
+def _build(values: dict[str, str]) -> AgiEnv:
+    args: dict[int, str] = {}
+    for key in values:
+        if key.startswith("agi_arg_"):
+            match = _ARG.fullmatch(key)
+            if match is None:
+                raise EnvError(f"environment key {key!r} is not agi_arg_<n>")
+            args[int(match.group(1))] = values[key]
     missing = [k for k in REQUIRED if not values.get(k)]
     if missing:
         raise EnvError(f"environment lacks {', '.join(missing)}")

@@ -16,6 +16,7 @@ import re
 MAX_COMMAND_BYTES = 8192
 _UNSAFE = re.compile(r"[\r\n\x00]")
 _WORD = re.compile(r"[A-Z][A-Z ]*[A-Z]|[A-Z]")
+_VERBS = frozenset({"ANSWER", "STREAM FILE", "GET DATA", "SET VARIABLE", "GET VARIABLE"})
 
 
 class QuotingError(ValueError):
@@ -24,13 +25,15 @@ class QuotingError(ValueError):
 
 def quote(value: str) -> str:
     """One argument as a single `parse_args` token whatever it contains."""
+    if not ('"' in value or "\\" in value or "\n" in value or "\r" in value or "\0" in value):
+        return '"' + value + '"'  # the common case, without regex or copies
     clean = _UNSAFE.sub(" ", value)
     return '"' + clean.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def build_command(verb: str, *args: str | int) -> bytes:
     """`VERB "arg1" "arg2"...\\n`; ints are sent bare (timeouts, digit counts)."""
-    if not _WORD.fullmatch(verb):
+    if verb not in _VERBS and not _WORD.fullmatch(verb):
         raise QuotingError(f"not an AGI command verb: {verb!r}")
     parts = [verb]
     for arg in args:

@@ -7,7 +7,7 @@ unsolicited `HANGUP` line are stream-level and handled by the session's reader.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _STATUS = re.compile(r"([1-5][0-9]{2})(?:[ -](.*))?")
 _RESULT = re.compile(
@@ -22,10 +22,10 @@ class ReplyError(ValueError):
     """A line that is no AGI reply: the peer is not (or no longer) speaking AGI."""
 
 
-@dataclass(frozen=True, slots=True)
-class AgiReply:
+class AgiReply(NamedTuple):
     """One command's reply. `result` is kept as text: GET DATA returns digit strings
-    (`*`, `#` included) and `200 result= (timeout)` has an empty one."""
+    (`*`, `#` included) and `200 result= (timeout)` has an empty one. A NamedTuple: one
+    is made per command, and a frozen dataclass costs several times more to build."""
 
     code: int
     result: str = ""
@@ -48,6 +48,8 @@ class AgiReply:
 
 def parse_reply(line: str) -> AgiReply:
     """One reply line (no newline). Error codes keep their text in `text`."""
+    if line.startswith("200 result=") and " " not in line[11:]:
+        return AgiReply(200, result=line[11:])  # most replies: a bare result
     match = _STATUS.fullmatch(line)
     if match is None:
         raise ReplyError(f"not an AGI reply: {line[:80]!r}")
