@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bench.agi_bench import bench_agi
 from bench.ami_bench import bench_ami_read_path, bench_live_state_memory
 from bench.legacy_bench import bench_legacy_directory
 from bench.runner import Bench, Target
@@ -10,6 +11,7 @@ BENCHES: dict[str, Bench] = {
     "ami_read_path": bench_ami_read_path,
     "live_state_memory": bench_live_state_memory,
     "legacy_directory": bench_legacy_directory,
+    "agi": bench_agi,
 }
 
 TARGETS: dict[str, Target] = {
@@ -19,4 +21,7 @@ TARGETS: dict[str, Target] = {
     "legacy_import_280_s": Target("<=", 1.0, "s"),
     "legacy_import_100k_s": Target("<=", 30.0, "s"),
     "legacy_lookup_us": Target("<=", 20.0, "µs"),
+    "agi_sessions_per_s": Target(">=", 1500, "sessions/s"),
+    "agi_vs_panoramisk": Target(">=", 1.0, "x"),
+    "agi_cmd_p99_ms": Target("<=", 2.0, "ms"),
 }
