@@ -5,12 +5,14 @@ from __future__ import annotations
 from bench.agi_bench import bench_agi
 from bench.ami_bench import bench_ami_read_path, bench_live_state_memory
 from bench.legacy_bench import bench_legacy_directory
+from bench.queues_bench import bench_queues
 from bench.runner import Bench, Target
 
 BENCHES: dict[str, Bench] = {
     "ami_read_path": bench_ami_read_path,
     "live_state_memory": bench_live_state_memory,
     "legacy_directory": bench_legacy_directory,
+    "queues": bench_queues,
     "agi": bench_agi,
 }
 
@@ -21,6 +23,8 @@ TARGETS: dict[str, Target] = {
     "legacy_import_280_s": Target("<=", 1.0, "s"),
     "legacy_import_100k_s": Target("<=", 30.0, "s"),
     "legacy_lookup_us": Target("<=", 20.0, "µs"),
+    "seat_login_storm_s": Target("<=", 10.0, "s"),
+    "queue_view_ms": Target("<=", 5.0, "ms"),
     "agi_sessions_per_s": Target(">=", 1500, "sessions/s"),
     "agi_vs_panoramisk": Target(">=", 1.0, "x"),
     "agi_cmd_p99_ms": Target("<=", 2.0, "ms"),

@@ -93,28 +93,48 @@ class SeatRepository:
 
     async def mark(self, seat_id: str, logged_in: bool, pause_reason: str | None) -> Seat:
         """Record the seat's new state and its session intervals (no-op if unchanged)."""
-        now = self._clock()
         async with self._sessions.begin() as session:
             seat = await session.get(Seat, seat_id, with_for_update=True)
             if seat is None:
                 raise KeyError(seat_id)
-            was_paused = seat.logged_in and seat.pause_reason is not None
-            pause_reason = pause_reason if logged_in else None
-            if was_paused and pause_reason != seat.pause_reason:
-                await self._close(session, seat_id, "pause", now)
-            if seat.logged_in and not logged_in:
-                await self._close(session, seat_id, "login", now)
-            if logged_in and not seat.logged_in:
-                session.add(SeatSession(seat_id=seat_id, kind="login", started_at=now))
-            if pause_reason is not None and pause_reason != (
-                seat.pause_reason if was_paused else None
-            ):
-                session.add(
-                    SeatSession(seat_id=seat_id, kind="pause", reason=pause_reason, started_at=now)
-                )
-            if (seat.logged_in, seat.pause_reason) != (logged_in, pause_reason):
-                seat.logged_in, seat.pause_reason, seat.changed_at = logged_in, pause_reason, now
+            await self._apply(session, seat, logged_in, pause_reason, self._clock())
             return seat
+
+    async def mark_many(self, seat_ids: Sequence[str], logged_in: bool) -> None:
+        """`mark` for many seats in one transaction (a shift start: one commit, not
+        1,500); a seat logging in again keeps its pause."""
+        now = self._clock()
+        async with self._sessions.begin() as session:
+            rows = await session.scalars(
+                select(Seat).where(Seat.id.in_(list(seat_ids))).with_for_update()
+            )
+            for seat in rows:
+                reason = seat.pause_reason if seat.logged_in and logged_in else None
+                await self._apply(session, seat, logged_in, reason, now)
+
+    async def _apply(
+        self,
+        session: AsyncSession,
+        seat: Seat,
+        logged_in: bool,
+        pause_reason: str | None,
+        now: datetime,
+    ) -> None:
+        seat_id = seat.id
+        was_paused = seat.logged_in and seat.pause_reason is not None
+        pause_reason = pause_reason if logged_in else None
+        if was_paused and pause_reason != seat.pause_reason:
+            await self._close(session, seat_id, "pause", now)
+        if seat.logged_in and not logged_in:
+            await self._close(session, seat_id, "login", now)
+        if logged_in and not seat.logged_in:
+            session.add(SeatSession(seat_id=seat_id, kind="login", started_at=now))
+        if pause_reason is not None and pause_reason != (seat.pause_reason if was_paused else None):
+            session.add(
+                SeatSession(seat_id=seat_id, kind="pause", reason=pause_reason, started_at=now)
+            )
+        if (seat.logged_in, seat.pause_reason) != (logged_in, pause_reason):
+            seat.logged_in, seat.pause_reason, seat.changed_at = logged_in, pause_reason, now
 
     @staticmethod
     async def _close(session: AsyncSession, seat_id: str, kind: str, now: datetime) -> None:

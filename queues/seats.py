@@ -61,20 +61,25 @@ class SeatService:
     async def login(self, seat_id: str) -> Seat:
         async with self._lock(seat_id):
             seat = await self._seat(seat_id)
-            node = self._node(seat)
-            # logging in again is not an unpause: it only puts back what is missing
-            reason = seat.pause_reason if seat.logged_in else None
-            added: list[str] = []
-            try:
-                for name, level in sorted(seat.skills.items()):
-                    queue = self.catalog[name].asterisk
-                    if await self._ami(self._add(node, seat, queue, level, reason)):
-                        added.append(queue)
-            except Exception:
-                if not seat.logged_in:
-                    await self._undo(node, seat, added)
-                raise
+            reason = await self._join_queues(seat)
             return await self.repo.mark(seat.id, True, reason)
+
+    async def _join_queues(self, seat: Seat) -> str | None:
+        """QueueAdd into every skill queue; returns the pause reason kept (logging in
+        again is not an unpause: it only puts back what is missing)."""
+        node = self._node(seat)
+        reason = seat.pause_reason if seat.logged_in else None
+        added: list[str] = []
+        try:
+            for name, level in sorted(seat.skills.items()):
+                queue = self.catalog[name].asterisk
+                if await self._ami(self._add(node, seat, queue, level, reason)):
+                    added.append(queue)
+        except Exception:
+            if not seat.logged_in:
+                await self._undo(node, seat, added)
+            raise
+        return reason
 
     async def logout(self, seat_id: str) -> Seat:
         async with self._lock(seat_id):
@@ -106,13 +111,29 @@ class SeatService:
             return await self.repo.mark(seat.id, True, reason)
 
     async def login_many(self, seat_ids: list[str]) -> dict[str, str]:
-        """Log many seats in concurrently (shift start); seat id -> error for failures."""
+        """Log many seats in at once (shift start); seat id -> error for the failures.
+
+        One read and one database transaction for all of them: at 1,500 seats a
+        round trip per seat costs more than the 4,500 AMI actions."""
+        seats = {s.id: s for s in await self.repo.seats()}
+        errors = {s: f"no seat {s!r}" for s in seat_ids if s not in seats}
+        wanted = [seats[s] for s in seat_ids if s in seats]
+
+        async def one(seat: Seat) -> None:
+            async with self._lock(seat.id):
+                await self._join_queues(seat)
+
         results = await asyncio.gather(
-            *(self._bounded(self.login(s)) for s in seat_ids), return_exceptions=True
+            *(self._bounded(one(s)) for s in wanted), return_exceptions=True
         )
-        return {
-            s: str(r) for s, r in zip(seat_ids, results, strict=True) if isinstance(r, Exception)
-        }
+        done = []
+        for seat, result in zip(wanted, results, strict=True):
+            if isinstance(result, BaseException):
+                errors[seat.id] = str(result)
+            else:
+                done.append(seat.id)
+        await self.repo.mark_many(done, True)
+        return errors
 
     # --- repair after a resync ---------------------------------------------------------
     async def repair(self, node: PbxNode) -> RepairReport:
