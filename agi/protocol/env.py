@@ -17,7 +17,6 @@ MAX_ENV_LINES = 160
 #: one environment line; Asterisk's own AGI buffer is 8 KiB
 MAX_LINE_BYTES = 8192
 REQUIRED = ("agi_request", "agi_channel", "agi_uniqueid")
-_ARG = re.compile(r"agi_arg_([1-9][0-9]{0,2})")
 _KEY = re.compile(r"agi_[a-z0-9_]{1,40}")
 _PAIR = re.compile(r"^(agi_[a-z0-9_]{1,40}): ?([^\r\n]*)\r?$", re.MULTILINE)
 _UNKNOWN = "unknown"
@@ -101,7 +100,8 @@ def parse_env(lines: list[str]) -> AgiEnv:
         raise EnvError("empty environment")
     if len(lines) > MAX_ENV_LINES:
         raise EnvError(f"environment has {len(lines)} lines (max {MAX_ENV_LINES})")
-    return _build(_values_checked(lines))
+    values = _values_checked(lines)
+    return _build(values, sum(1 for key in values if key.startswith("agi_arg_")))
 
 
 def parse_env_text(text: str) -> AgiEnv:
@@ -113,30 +113,31 @@ def parse_env_text(text: str) -> AgiEnv:
         if len(pairs) == count:
             values = dict(pairs)
             if len(values) == count:
-                return _build(values)
+                return _build(values, ("\n" + text).count("\nagi_arg_"))
     return parse_env(text.split("\n"))
 
 
-def _build(values: dict[str, str]) -> AgiEnv:
-    args: dict[int, str] = {}
-    for key in values:
-        if key.startswith("agi_arg_"):
-            match = _ARG.fullmatch(key)
-            if match is None:
-                raise EnvError(f"environment key {key!r} is not agi_arg_<n>")
-            args[int(match.group(1))] = values[key]
-    missing = [k for k in REQUIRED if not values.get(k)]
-    if missing:
-        raise EnvError(f"environment lacks {', '.join(missing)}")
-    if sorted(args) != list(range(1, len(args) + 1)):
-        raise EnvError(f"environment arguments are not agi_arg_1..N: {sorted(args)}")
+def _known(value: str | None) -> str | None:
+    """Asterisk writes "unknown" for an unset caller ID, DNID or RDNIS."""
+    return None if value is None or value == "" or value == _UNKNOWN else value
+
+
+def _build(values: dict[str, str], arg_keys: int) -> AgiEnv:
+    """`arg_keys`: how many keys start with `agi_arg_`; they must be agi_arg_1..N."""
+    args: list[str] = []
+    while len(args) < arg_keys:
+        value = values.get(f"agi_arg_{len(args) + 1}")
+        if value is None:
+            found = sorted(k for k in values if k.startswith("agi_arg_"))
+            raise EnvError(f"environment arguments are not agi_arg_1..N: {found}")
+        args.append(value)
+    for key in REQUIRED:
+        if not values.get(key):
+            missing = [k for k in REQUIRED if not values.get(k)]
+            raise EnvError(f"environment lacks {', '.join(missing)}")
     script = values.get("agi_network_script")
     if script is None:
         script = _script_from_request(values["agi_request"])
-
-    def known(name: str) -> str | None:
-        value = values.get(name)
-        return None if value in (None, "", _UNKNOWN) else value
 
     return AgiEnv(
         script=script_of(script),
@@ -147,11 +148,11 @@ def _build(values: dict[str, str]) -> AgiEnv:
         context=values.get("agi_context", ""),
         extension=values.get("agi_extension", ""),
         priority=values.get("agi_priority", ""),
-        callerid=known("agi_callerid"),
-        calleridname=known("agi_calleridname"),
-        dnid=known("agi_dnid"),
-        rdnis=known("agi_rdnis"),
+        callerid=_known(values.get("agi_callerid")),
+        calleridname=_known(values.get("agi_calleridname")),
+        dnid=_known(values.get("agi_dnid")),
+        rdnis=_known(values.get("agi_rdnis")),
         version=values.get("agi_version", ""),
-        args=tuple(args[i] for i in range(1, len(args) + 1)),
+        args=tuple(args),
         raw=values,
     )
