@@ -3,6 +3,7 @@ worklist API, over pbxsim."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -14,6 +15,7 @@ from callcenter.db import session_factory
 from callcenter.tokens import Role, TokenStore
 from pbxsim.telephony.softphone import fixed_policy
 from queues.callbacks import CallbackPolicy
+from queues.repository import SeatStats
 from tests.queues.sim import open_floor, wait_until
 
 
@@ -107,8 +109,16 @@ async def test_queue_view_today_sessions_and_worklist_api(database_url: str) -> 
             ),
             10,
         )
-        now = datetime.now(UTC)
-        stats = await floor.seats.repo.stats(now - timedelta(hours=1), now + timedelta(seconds=1))
+
+        async def stats_now() -> dict[str, SeatStats]:
+            now = datetime.now(UTC)
+            return await floor.seats.repo.stats(now - timedelta(hours=1), now)
+
+        for _ in range(200):  # the watcher writes the call right after AgentComplete
+            stats = await stats_now()
+            if stats["1001"].calls:
+                break
+            await asyncio.sleep(0.02)
         assert stats["1001"].calls == 1 and stats["1001"].talk_s >= 29
         assert "break" in stats["1002"].pause_s
     finally:
