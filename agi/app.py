@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from agi.ivr.catalog import PromptCatalog
-from agi.ivr.flows import IncomingFlow, SurveyFlow
+from agi.ivr.flows import IncomingFlow, PriorityHook, SurveyFlow
 from agi.ivr.model import Flow
 from agi.metrics import AgiMetrics
 from agi.records import IvrRecorder
@@ -27,9 +27,10 @@ def build_routes(
     recorder: IvrRecorder,
     clock: Callable[[], datetime],
     waits: WaitEstimator | None = None,
+    priority: PriorityHook | None = None,
 ) -> dict[str, Handler]:
     return {
-        INCOMING: IncomingFlow(flow, catalog, routes, recorder, clock, waits),
+        INCOMING: IncomingFlow(flow, catalog, routes, recorder, clock, waits, priority),
         SURVEY: SurveyFlow(flow, catalog, recorder),
     }
 
@@ -43,6 +44,7 @@ def build_agi(
     clock: Callable[[], datetime],
     waits: WaitEstimator | None = None,
     metrics: AgiMetrics | None = None,
+    priority: PriorityHook | None = None,
 ) -> FastAgiServer:
-    handlers = build_routes(flow, catalog, routes, recorder, clock, waits)
+    handlers = build_routes(flow, catalog, routes, recorder, clock, waits, priority)
     return FastAgiServer(handlers, config, metrics)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agi.app import build_agi
 from agi.ivr.catalog import load_catalog
+from agi.ivr.flows import PriorityHook
 from agi.ivr.model import load_flow_file
 from agi.ivr.store import FlowStore
 from agi.metrics import AgiMetrics
@@ -50,6 +51,7 @@ def build_agi_service(
     registry: CollectorRegistry,
     clock: Callable[[], datetime],
     flow_file: Path | None = None,
+    priority: PriorityHook | None = None,
 ) -> AgiService:
     catalog = load_catalog()
     flows = FlowStore(catalog, sessions, clock, load_flow_file(catalog, flow_file))
@@ -62,5 +64,6 @@ def build_agi_service(
         clock,
         LiveWaitEstimator(live),
         AgiMetrics(registry),
+        priority,
     )
     return AgiService(server, flows)

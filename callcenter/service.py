@@ -232,6 +232,9 @@ class Service:
             self.metrics,
             utcnow,
             settings.ivr_flow_file,
+            lambda caller, unit, base: (
+                seats.priority.decide(caller, unit, live.clock(), base).priority
+            ),
         )
         await agi.start()
         checks["agi"] = agi_check(agi)

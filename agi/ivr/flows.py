@@ -43,6 +43,11 @@ class Decision:
     desk: str = ""
 
 
+#: (caller number, unit, the IVR's priority) -> the priority to queue with (issue 6's
+#: queues.priority rules: repeat caller, priority list, urgent unit)
+PriorityHook = Callable[[str, str, int], int]
+
+
 class IncomingFlow:
     def __init__(
         self,
@@ -52,6 +57,7 @@ class IncomingFlow:
         recorder: IvrRecorder,
         clock: Callable[[], datetime],
         waits: WaitEstimator | None = None,
+        priority: PriorityHook | None = None,
     ) -> None:
         self.flow = flow
         self.catalog = catalog
@@ -59,6 +65,7 @@ class IncomingFlow:
         self.recorder = recorder
         self.clock = clock
         self.waits = waits
+        self.priority = priority
 
     async def __call__(self, session: Session) -> None:
         flow = self.flow()
@@ -84,6 +91,11 @@ class IncomingFlow:
             elif key == "0":
                 menu = None  # 0 = agent, also during the greeting
         decision = await self._menus(session, flow, menu, base) if menu else base
+        if decision.action == "queue" and self.priority is not None:
+            caller = env.arg(2) or env.callerid or ""
+            decision = replace(
+                decision, priority=self.priority(caller, decision.unit, decision.priority)
+            )
         if decision.action == "queue" and flow.callback is not None:
             await self._offer_callback(session, flow, decision)
         await self._answer_dialplan(session, decision)

@@ -1,0 +1,66 @@
+"""The IVR asks the priority rules (queues.priority) before it answers the dialplan:
+HOTLINE_PRIORITY, then QUEUE_PRIO, over pbxsim with the repo's dialplan."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from agi.app import build_agi
+from agi.ivr.catalog import load_catalog
+from agi.ivr.model import load_flow_file
+from agi.metrics import AgiMetrics
+from agi.records import SqlIvrRecorder
+from agi.server import FastAgiServer, ServerConfig
+from callcenter import migrate
+from callcenter.db import create_engine, session_factory
+from queues.priority import CallerPriority, PriorityRules
+from tests.agi.pbx import Call, Pbx
+
+
+class NoLegacy:
+    def route(self, dialed_number: str, now: datetime) -> None:
+        return None
+
+
+@pytest.fixture
+async def agi(tmp_path: Path) -> AsyncIterator[tuple[FastAgiServer, CallerPriority]]:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'p.db'}")
+    await migrate.upgrade(engine)
+    catalog = load_catalog()
+    flow = load_flow_file(catalog)
+    rules = CallerPriority(PriorityRules(repeat_priority=2, numbers={"13900000088": 6}))
+    server = build_agi(
+        ServerConfig(port=0, read_timeout_s=5.0),
+        lambda: flow,
+        catalog,
+        NoLegacy(),
+        SqlIvrRecorder(session_factory(engine), lambda: datetime.now(UTC)),
+        lambda: datetime.now(UTC),
+        None,
+        AgiMetrics(CollectorRegistry()),
+        lambda caller, unit, base: rules.decide(caller, unit, time.time(), base).priority,
+    )
+    await server.start()
+    yield server, rules
+    await server.stop()
+    await engine.dispose()
+
+
+async def test_rules_set_hotline_priority_and_queue_prio(agi) -> None:  # type: ignore[no-untyped-def]
+    server, rules = agi
+    pbx = Pbx(server.port)
+    first = await pbx.place(Call("12345", {"incoming": [(1.0, "0")]}), caller="13900000001")
+    assert first.variables["HOTLINE_PRIORITY"] == "0" and first.variables["QUEUE_PRIO"] == "0"
+    rules.seen("13900000001", time.time())  # the seat watcher saw them join a queue
+    again = await pbx.place(Call("12345", {"incoming": [(1.0, "0")]}), caller="13900000001")
+    assert again.variables["HOTLINE_PRIORITY"] == "2" and again.variables["QUEUE_PRIO"] == "2"
+    listed = await pbx.place(Call("12345", {"incoming": [(1.0, "0")]}), caller="13900000088")
+    assert listed.variables["HOTLINE_PRIORITY"] == "6"
+    assert listed.queue == "hotline-general"
+    pbx.hang_up_all()
