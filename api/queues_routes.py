@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Request
 
 from callcenter.legacy.queues import ASTERISK_PREFIX
 from callcenter.live.live import LiveState
+from queues.repository import as_utc
 from queues.views import HeldCallback, QueueLive, queue_live
 from queues.wiring import SeatsSystem
 
@@ -28,7 +29,7 @@ async def get_queue(request: Request, name: str) -> QueueLive:
         raise HTTPException(404, f"no queue {name!r}; known: {', '.join(seats.catalog)}")
     now = live.clock()
     held = [
-        HeldCallback(t.id, t.caller, round(now - t.due_at.timestamp(), 1), t.priority)
+        HeldCallback(t.id, t.caller, round(now - as_utc(t.due_at).timestamp(), 1), t.priority)
         for t in await seats.callbacks.tasks("open")
         if t.queue == spec.asterisk and t.source == "virtual_hold"
     ]

@@ -46,6 +46,7 @@ from ami.errors import AmiError
 from callcenter.live.live import LiveState
 from callcenter.live.state import Member, NodeState
 from queues.models import CallbackTask
+from queues.repository import as_utc
 from queues.state import member_state_wrapup
 from queues.watcher import Abandoned
 
@@ -204,7 +205,7 @@ class CallbackWorklist:
 
     def _find(self, task: CallbackTask) -> tuple[str, Member] | None:
         """(node, free member) if it is this task's turn now, else None."""
-        place = _aware(task.due_at).timestamp()
+        place = as_utc(task.due_at).timestamp()
         for state in self.live.nodes.values():
             queue = state.queues.get(task.queue)
             if queue is None or state.stale:
@@ -390,7 +391,3 @@ class CallbackWorklist:
             call.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await call
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

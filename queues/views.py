@@ -13,6 +13,7 @@ from callcenter.live.state import NodeState, Queue
 from callcenter.live.views import QueueView, SeatQueue, SeatView, queue_view, seat_views
 from queues.catalog import QueueSpec
 from queues.models import Seat
+from queues.repository import as_utc
 from queues.state import OFFLINE, StateTracker
 from queues.today import TodayCounters
 
@@ -96,8 +97,9 @@ def seat_statuses(
         if (seat.node, seat.interface) in seen:
             continue
         state = by_node.get(seat.node)
-        since = None
-        if tracker is not None and state is not None:
+        # offline since the database recorded the logout (or the provisioning)
+        since: float | None = as_utc(seat.changed_at).timestamp() if not seat.logged_in else None
+        if tracker is not None and state is not None and since is None:
             since = tracker.current(state, seat.interface, now).since
         out.append(
             SeatStatus(

@@ -35,6 +35,7 @@ async def test_access_control_and_errors(database_url: str) -> None:
         seats = (await client.get("/api/v1/seats")).json()
         assert [s["id"] for s in seats] == ["1001", "1002", "1003"]
         assert {s["state"] for s in seats} == {"offline"} and not seats[0]["logged_in"]
+        assert seats[0]["state_since"] is not None  # offline since provisioning
 
         assert (await client.post("/api/v1/seats/1001/login")).status_code == 401
         r = await client.post("/api/v1/seats/1001/login", headers=integ)
