@@ -1,8 +1,9 @@
 """Tables of the seats side: seats, their login/pause sessions, and the callback worklist.
 
 Sessions are intervals (start, end) rather than counters, so agent statistics can be
-cut at any period boundary (shift, day, month) after the fact; calls and talk time are
-added to the login session that took them, because a call belongs to a shift.
+cut at any period boundary (shift, day, month) after the fact. Calls taken are rows
+keyed by (Linkedid, seat): every service instance sees the same AgentComplete, and the
+key makes the second write a no-op instead of a call counted twice.
 """
 
 from __future__ import annotations
@@ -47,8 +48,19 @@ class SeatSession(Base):
     reason: Mapped[str] = mapped_column(String(32), default="")
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    calls: Mapped[int] = mapped_column(Integer, default=0)  # login sessions only
-    talk_s: Mapped[float] = mapped_column(Float, default=0.0)  # login sessions only
+
+
+class SeatCall(Base):
+    """A queue call a seat took, written when the agent's part ends (AgentComplete)."""
+
+    __tablename__ = "seat_calls"
+    __table_args__ = (Index("ix_seat_calls_seat_ended", "seat_id", "ended_at"),)
+
+    linkedid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seat_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    queue: Mapped[str] = mapped_column(String(48))
+    talk_s: Mapped[float] = mapped_column(Float)
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class CallbackTask(Base):

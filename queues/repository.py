@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from queues.models import Seat, SeatSession
+from queues.models import Seat, SeatCall, SeatSession
 
 
 @dataclass(frozen=True)
@@ -148,34 +149,47 @@ class SeatRepository:
             .values(ended_at=now)
         )
 
-    async def add_call(self, seat_id: str, talk_s: float) -> bool:
-        """Count a finished call on the seat's open login session (False: none open, e.g.
-        a member added outside this service)."""
-        async with self._sessions.begin() as session:
-            result = await session.execute(
-                update(SeatSession)
-                .where(
-                    SeatSession.seat_id == seat_id,
-                    SeatSession.kind == "login",
-                    SeatSession.ended_at.is_(None),
+    async def add_call(
+        self, seat_id: str, linkedid: str, queue: str, talk_s: float, ended_at: datetime
+    ) -> bool:
+        """Record a call the seat took; False if it was already recorded (the same
+        AgentComplete seen by another instance, or replayed after a resync)."""
+        try:
+            async with self._sessions.begin() as session:
+                session.add(
+                    SeatCall(
+                        linkedid=linkedid,
+                        seat_id=seat_id,
+                        queue=queue,
+                        talk_s=talk_s,
+                        ended_at=ended_at,
+                    )
                 )
-                .values(calls=SeatSession.calls + 1, talk_s=SeatSession.talk_s + talk_s)
-            )
-            return bool(getattr(result, "rowcount", 0))
+        except IntegrityError:
+            return False
+        return True
 
     async def stats(
         self, since: datetime, until: datetime, seat_ids: Sequence[str] | None = None
     ) -> dict[str, SeatStats]:
         """Login time, pause time by reason, calls and talk time per seat; intervals are
-        clipped to [since, until) and an open one counts up to `until`."""
+        clipped to [since, until) and an open one counts up to `until`; a call counts in
+        the period it ended in."""
         query = select(SeatSession).where(
             SeatSession.started_at < until,
             (SeatSession.ended_at.is_(None)) | (SeatSession.ended_at > since),
         )
         if seat_ids is not None:
             query = query.where(SeatSession.seat_id.in_(list(seat_ids)))
+        calls = select(SeatCall).where(SeatCall.ended_at >= since, SeatCall.ended_at < until)
+        if seat_ids is not None:
+            calls = calls.where(SeatCall.seat_id.in_(list(seat_ids)))
         out: dict[str, SeatStats] = {}
         async with self._sessions() as session:
+            for call in await session.scalars(calls):
+                stats = out.setdefault(call.seat_id, SeatStats(call.seat_id))
+                stats.calls += 1
+                stats.talk_s += call.talk_s
             for row in await session.scalars(query):
                 stats = out.setdefault(row.seat_id, SeatStats(row.seat_id))
                 start = max(_aware(row.started_at, since), since)
@@ -183,8 +197,6 @@ class SeatRepository:
                 seconds = max(0.0, (end - start).total_seconds())
                 if row.kind == "login":
                     stats.login_s += seconds
-                    stats.calls += row.calls
-                    stats.talk_s += row.talk_s
                 else:
                     stats.pause_s[row.reason] = stats.pause_s.get(row.reason, 0.0) + seconds
         return out

@@ -1,5 +1,5 @@
 """Follows the live model's changes for the seats side: seat state start times, today's
-queue counters, calls and talk time per seat session, and abandoned callers (for the
+queue counters, calls and talk time per seat, and abandoned callers (for the
 callback worklist).
 
 It reads the change hub (a bounded subscription) rather than hooking the AMI reader:
@@ -13,6 +13,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from callcenter.live.changes import Change, Lost
 from callcenter.live.live import LiveState
@@ -108,7 +109,8 @@ class SeatWatcher:
         elif item.kind == "call" and item.action == "agent_done":
             seat = self.seat_of.get(str(item.data.get("agent", "")))
             if seat is not None and self.repo is not None:
-                return self._add_call(seat, _num(item.data, "talk_time"))
+                queue = str(item.data.get("queue", ""))
+                return self._add_call(seat, item.key, queue, _num(item.data, "talk_time"), now)
         return None
 
     def _caller(self, item: Change, now: float) -> Awaitable[None] | None:
@@ -145,9 +147,11 @@ class SeatWatcher:
                 self._waiting.pop(self._left.popleft()[1], None)
         return None
 
-    async def _add_call(self, seat: str, talk_s: float) -> None:
+    async def _add_call(
+        self, seat: str, linkedid: str, queue: str, talk_s: float, at: float
+    ) -> None:
         assert self.repo is not None
-        await self.repo.add_call(seat, talk_s)
+        await self.repo.add_call(seat, linkedid, queue, talk_s, datetime.fromtimestamp(at, UTC))
 
     def close(self) -> None:
         self._sub.close()

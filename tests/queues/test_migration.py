@@ -14,7 +14,7 @@ from callcenter.db import create_engine
 from callcenter.models import Base
 
 pytestmark = pytest.mark.db
-OURS = ("seats", "seat_sessions", "callback_tasks")
+OURS = ("seats", "seat_sessions", "seat_calls", "callback_tasks")
 
 
 async def test_migration_matches_models_and_downgrades(database_url: str) -> None:

@@ -112,7 +112,8 @@ async def test_queue_view_today_sessions_and_worklist_api(database_url: str) -> 
 
         async def stats_now() -> dict[str, SeatStats]:
             now = datetime.now(UTC)
-            return await floor.seats.repo.stats(now - timedelta(hours=1), now)
+            # (calls are stamped with PBX time, which runs ahead in the sped-up simulator)
+            return await floor.seats.repo.stats(now - timedelta(hours=1), now + timedelta(hours=1))
 
         for _ in range(200):  # the watcher writes the call right after AgentComplete
             stats = await stats_now()

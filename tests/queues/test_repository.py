@@ -55,7 +55,6 @@ async def test_sessions_give_login_pause_calls_and_talk_time(engine: AsyncEngine
     clock = Clock()
     repo = SeatRepository(session_factory(engine), clock)
     await repo.provision(2, 1001, demo_skills, "PJSIP/{extension}", "pbx1")
-    assert not await repo.add_call("1001", 60.0)  # not logged in: no session to count on
     await repo.mark("1001", True, None)
     clock.advance(30)
     await repo.mark("1001", True, "break")
@@ -63,8 +62,10 @@ async def test_sessions_give_login_pause_calls_and_talk_time(engine: AsyncEngine
     await repo.mark("1001", True, "meal")  # a new reason closes the break
     clock.advance(20)
     await repo.mark("1001", True, None)
-    assert await repo.add_call("1001", 90.0)
-    assert await repo.add_call("1001", 30.0)
+    assert await repo.add_call("1001", "1795.1", "hotline-general", 90.0, clock.now)
+    assert await repo.add_call("1001", "1795.2", "hotline-housing", 30.0, clock.now)
+    # the same call seen again (another instance, a replay) is not a second call
+    assert not await repo.add_call("1001", "1795.2", "hotline-housing", 30.0, clock.now)
     clock.advance(60)
     await repo.mark("1001", False, None)
     clock.advance(60)

@@ -42,11 +42,19 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(32), nullable=False),
         sa.Column("started_at", TZ, nullable=False),
         sa.Column("ended_at", TZ, nullable=True),
-        sa.Column("calls", sa.Integer(), nullable=False),
-        sa.Column("talk_s", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_seat_sessions"),
     )
     op.create_index("ix_seat_sessions_seat_started", "seat_sessions", ["seat_id", "started_at"])
+    op.create_table(
+        "seat_calls",
+        sa.Column("linkedid", sa.String(64), nullable=False),
+        sa.Column("seat_id", sa.String(64), nullable=False),
+        sa.Column("queue", sa.String(48), nullable=False),
+        sa.Column("talk_s", sa.Float(), nullable=False),
+        sa.Column("ended_at", TZ, nullable=False),
+        sa.PrimaryKeyConstraint("linkedid", "seat_id", name="pk_seat_calls"),
+    )
+    op.create_index("ix_seat_calls_seat_ended", "seat_calls", ["seat_id", "ended_at"])
     op.create_table(
         "callback_tasks",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -73,6 +81,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_callback_tasks_status_due", "callback_tasks")
     op.drop_table("callback_tasks")
+    op.drop_index("ix_seat_calls_seat_ended", "seat_calls")
+    op.drop_table("seat_calls")
     op.drop_index("ix_seat_sessions_seat_started", "seat_sessions")
     op.drop_table("seat_sessions")
     op.drop_table("seats")
