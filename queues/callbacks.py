@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 CALLABLE = re.compile(r"^\+?\d{5,20}$")
 SEAT_REST_S = 60.0
+STUCK_AFTER_S = 300.0
 POLL_S = 0.02
 POLLS_MAX = 3000  # one minute of real time at most
 RESERVED = "callback"  # the pause reason of a seat reserved for a callback
@@ -175,6 +176,7 @@ class CallbackWorklist:
     async def dispatch_once(self) -> int:
         """Start every callback whose turn it is; returns how many were started."""
         now = self._now()
+        await self._unstick(now)
         async with self._sessions() as session:
             due = list(
                 await session.scalars(
@@ -250,6 +252,18 @@ class CallbackWorklist:
                 return True
         return False
 
+    async def _unstick(self, now: datetime) -> None:
+        """A task left `calling` by an instance that died mid-call goes back in line
+        (after far longer than any call attempt can take, so never while one runs)."""
+        p = self.policy
+        limit = now - timedelta(seconds=p.seat_ring_s + p.caller_ring_s + STUCK_AFTER_S)
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(CallbackTask)
+                .where(CallbackTask.status == CALLING, CallbackTask.updated_at < limit)
+                .values(status=OPEN, outcome="call attempt interrupted", updated_at=now)
+            )
+
     async def _claim(self, task_id: int) -> bool:
         async with self._sessions.begin() as session:
             result = await session.execute(
@@ -293,8 +307,8 @@ class CallbackWorklist:
             await self._release(node_name, interface)
 
     async def _wrapup_over(self, node_name: str, queue: str, interface: str) -> None:
-        state = self.live.nodes[node_name]
-        member = state.queues[queue].members.get(interface)
+        queue_state = self.live.nodes[node_name].queues.get(queue)
+        member = queue_state.members.get(interface) if queue_state is not None else None
         if member is None:
             return
         until = self._free_at(member)
