@@ -53,14 +53,11 @@ class AgiCommands(ABC):
             raise AgiCommandError(verb, reply)
         raise AgiProtocolError(f"{verb}: unexpected reply {reply.code} {reply.text[:60]!r}")
 
-    async def _run(self, verb: str, *args: str | int, timeout: float | None = None) -> AgiReply:
-        return self._check(verb, await self.command(verb, *args, timeout=timeout))
-
     async def _media_failed(self, verb: str) -> None:
         """`-1` from a media command means a hangup *or* a missing sound file; ask the
         channel which, so a missing prompt does not end a live caller's IVR."""
         if not self.hungup:
-            status = await self._run("CHANNEL STATUS")
+            status = self._check("CHANNEL STATUS", await self.command("CHANNEL STATUS"))
             if status.result_int is not None and status.result_int >= 0:
                 log.warning("%s failed on a live channel (missing sound file?)", verb)
                 return
@@ -69,14 +66,17 @@ class AgiCommands(ABC):
 
     # --- the commands ----------------------------------------------------------------
     async def answer(self) -> None:
-        reply = await self._run("ANSWER")
+        reply = self._check("ANSWER", await self.command("ANSWER"))
         if reply.result_int == -1:
             self.hungup = True
             raise AgiHangup("ANSWER failed: channel gone")
 
     async def stream_file(self, name: str, escape_digits: str = "") -> str:
         """Play `name`; the digit that interrupted it, or "" if it played to the end."""
-        reply = await self._run("STREAM FILE", name, escape_digits, timeout=PLAYBACK_MAX_S)
+        reply = self._check(
+            "STREAM FILE",
+            await self.command("STREAM FILE", name, escape_digits, timeout=PLAYBACK_MAX_S),
+        )
         code = reply.result_int
         if code is None or code < 0:
             await self._media_failed("STREAM FILE")
@@ -86,7 +86,9 @@ class AgiCommands(ABC):
     async def get_data(self, prompt: str, timeout_ms: int, max_digits: int) -> Digits:
         """Play `prompt` and collect up to `max_digits` (ending early on `#`)."""
         wait = PLAYBACK_MAX_S + timeout_ms / 1000 * max(1, max_digits)
-        reply = await self._run("GET DATA", prompt, timeout_ms, max_digits, timeout=wait)
+        reply = self._check(
+            "GET DATA", await self.command("GET DATA", prompt, timeout_ms, max_digits, timeout=wait)
+        )
         if reply.result == "-1":
             await self._media_failed("GET DATA")
             return Digits("", True)
@@ -94,7 +96,10 @@ class AgiCommands(ABC):
 
     async def wait_for_digit(self, timeout_ms: int) -> str:
         """One key within `timeout_ms` (-1 waits for ever: never used), "" on timeout."""
-        reply = await self._run("WAIT FOR DIGIT", timeout_ms, timeout=timeout_ms / 1000)
+        reply = self._check(
+            "WAIT FOR DIGIT",
+            await self.command("WAIT FOR DIGIT", timeout_ms, timeout=timeout_ms / 1000),
+        )
         code = reply.result_int
         if code is None or code < 0:
             self.hungup = True
@@ -102,47 +107,51 @@ class AgiCommands(ABC):
         return chr(code) if code > 0 else ""
 
     async def set_variable(self, name: str, value: str) -> None:
-        await self._run("SET VARIABLE", name, value)
+        self._check("SET VARIABLE", await self.command("SET VARIABLE", name, value))
 
     async def get_variable(self, name: str) -> str | None:
         """A channel variable or function (`CALLERID(num)`); None when unset."""
-        reply = await self._run("GET VARIABLE", name)
+        reply = self._check("GET VARIABLE", await self.command("GET VARIABLE", name))
         return reply.data if reply.result == "1" else None
 
     async def get_full_variable(self, expression: str) -> str | None:
         """`${...}` expression evaluated on the channel; None when it evaluates to unset."""
-        reply = await self._run("GET FULL VARIABLE", expression)
+        reply = self._check(
+            "GET FULL VARIABLE", await self.command("GET FULL VARIABLE", expression)
+        )
         return reply.data if reply.result == "1" else None
 
     async def exec(self, application: str, options: str = "") -> int:
         """Run a dialplan application; its return value. Raises if Asterisk lacks it."""
-        reply = await self._run("EXEC", application, options, timeout=PLAYBACK_MAX_S)
+        reply = self._check(
+            "EXEC", await self.command("EXEC", application, options, timeout=PLAYBACK_MAX_S)
+        )
         if reply.result == "-2":
             raise AgiCommandError(f"EXEC {application}", reply)
         return reply.result_int if reply.result_int is not None else 0
 
     async def verbose(self, message: str, level: int = 3) -> None:
-        await self._run("VERBOSE", message, level)
+        self._check("VERBOSE", await self.command("VERBOSE", message, level))
 
     async def hangup(self) -> None:
-        await self._run("HANGUP")
+        self._check("HANGUP", await self.command("HANGUP"))
         self.hungup = True
 
     async def noop(self, message: str = "") -> None:
-        await self._run("NOOP", message)
+        self._check("NOOP", await self.command("NOOP", message))
 
     async def channel_status(self) -> int:
-        reply = await self._run("CHANNEL STATUS")
+        reply = self._check("CHANNEL STATUS", await self.command("CHANNEL STATUS"))
         return reply.result_int if reply.result_int is not None else -1
 
     async def database_put(self, family: str, key: str, value: str) -> bool:
-        reply = await self._run("DATABASE PUT", family, key, value)
+        reply = self._check("DATABASE PUT", await self.command("DATABASE PUT", family, key, value))
         return reply.result == "1"
 
     async def database_get(self, family: str, key: str) -> str | None:
-        reply = await self._run("DATABASE GET", family, key)
+        reply = self._check("DATABASE GET", await self.command("DATABASE GET", family, key))
         return reply.data if reply.result == "1" else None
 
     async def database_del(self, family: str, key: str) -> bool:
-        reply = await self._run("DATABASE DEL", family, key)
+        reply = self._check("DATABASE DEL", await self.command("DATABASE DEL", family, key))
         return reply.result == "1"

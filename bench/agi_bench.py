@@ -195,7 +195,7 @@ def _p99_ms(samples: list[float]) -> float:
     return ordered[int(len(ordered) * 0.99)] * 1000 if ordered else float("nan")
 
 
-ROUNDS = 5
+ROUNDS = 7
 
 
 async def _our_server(routes: dict[str, LegacyRoute], samples: list[float]) -> FastAgiServer:

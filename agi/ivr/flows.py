@@ -77,14 +77,14 @@ class IncomingFlow:
         if legacy is not None and legacy.mode in ROUTED_MODES:
             # an old unit number: the notice, then that unit's queue (no menu)
             base = Decision("queue", legacy.queue, unit=legacy.unit_code)
-            key = await self._play(session, flow.legacy.notice, emergency_keys + "0")
+            key = await session.stream_file(self._sound(flow.legacy.notice), emergency_keys + "0")
             menu = flow.emergency.menu if key == flow.emergency.key else None
         else:
             # 12345 itself (and `retain` numbers, which stay in service elsewhere and
             # only reach us if the carrier forwards them: treat as 12345)
             entry = flow.entry_for(dialed)
             base = Decision("queue", flow.general_queue)
-            key = await self._play(session, entry.greeting, emergency_keys + "0")
+            key = await session.stream_file(self._sound(entry.greeting), emergency_keys + "0")
             menu = entry.menu
             if key == flow.emergency.key:
                 menu = flow.emergency.menu
@@ -96,12 +96,12 @@ class IncomingFlow:
             decision = replace(
                 decision, priority=self.priority(caller, decision.unit, decision.priority)
             )
-        if decision.action == "queue" and flow.callback is not None:
+        if decision.action == "queue" and flow.callback is not None and self.waits is not None:
             await self._offer_callback(session, flow, decision)
         await self._answer_dialplan(session, decision)
 
-    async def _play(self, session: Session, prompt: str, escape: str) -> str:
-        return await session.stream_file(self.catalog.sound(prompt), escape)
+    def _sound(self, prompt: str) -> str:
+        return self.catalog.sound(prompt)
 
     async def _menus(self, session: Session, flow: Flow, start: str, base: Decision) -> Decision:
         """Run menus from `start`; `max_attempts` timeouts or wrong keys → an agent."""
@@ -116,19 +116,19 @@ class IncomingFlow:
             if option is None:
                 attempts += 1
                 if attempts >= flow.max_attempts:
-                    await self._play(session, flow.to_agent_prompt, "")
+                    await session.stream_file(self._sound(flow.to_agent_prompt), "")
                     return base
                 if key:
-                    await self._play(session, flow.invalid_prompt, "")
+                    await session.stream_file(self._sound(flow.invalid_prompt), "")
                 continue
             if isinstance(option, AgentOption):
-                await self._play(session, flow.to_agent_prompt, "")
+                await session.stream_file(self._sound(flow.to_agent_prompt), "")
                 return base
             if isinstance(option, QueueOption):
                 return replace(base, queue=option.queue, priority=option.priority, desk=option.desk)
             if isinstance(option, TransferOption):
                 if option.prompt is not None:
-                    await self._play(session, option.prompt, "")
+                    await session.stream_file(self._sound(option.prompt), "")
                 return replace(base, action="transfer", transfer_to=option.to)
             node, attempts = option.menu, 0
 
@@ -155,7 +155,7 @@ class IncomingFlow:
         )
         if await self._record(self.recorder.record_callback(request), "callback"):
             await session.set_variable("HOTLINE_CALLBACK", "1")
-            await self._play(session, flow.callback.recorded, "")
+            await session.stream_file(self._sound(flow.callback.recorded), "")
 
     @staticmethod
     async def _record(write: Awaitable[bool], what: str) -> bool:
