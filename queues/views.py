@@ -10,7 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from callcenter.live.state import NodeState, Queue
-from callcenter.live.views import QueueView, SeatQueue, SeatView, queue_view, seat_views
+from callcenter.live.views import (
+    BUSY_STATUSES,
+    UNREACHABLE_STATUSES,
+    QueueView,
+    SeatQueue,
+    SeatView,
+    WaitingCaller,
+    seat_views,
+)
 from queues.catalog import QueueSpec
 from queues.models import Seat
 from queues.repository import as_utc
@@ -121,6 +129,62 @@ def seat_statuses(
     return out
 
 
+SEAT_STATES = ("available", "ringing", "on_call", "wrap_up", "paused", "unavailable")
+
+
+def seat_counts(queue: Queue, now: float, wrapup_s: int) -> dict[str, int]:
+    """Members by state: views.member_state's rules in one inlined pass (this runs for
+    every queue on every wallboard refresh), plus the queue's own wrap-up, which
+    member_state only knows as a member's `Wrapuptime` override."""
+    counts = dict.fromkeys(SEAT_STATES, 0)
+    for m in queue.members.values():
+        status = m.status
+        if status in UNREACHABLE_STATUSES:
+            counts["unavailable"] += 1
+        elif m.ringing or status == 6:
+            counts["ringing"] += 1
+        elif m.in_call or status in BUSY_STATUSES:
+            counts["on_call"] += 1
+        elif m.paused:
+            counts["paused"] += 1
+        elif m.last_call and now - m.last_call < (m.wrapuptime or wrapup_s):
+            counts["wrap_up"] += 1
+        else:
+            counts["available"] += 1
+    return counts
+
+
+def _queue_view(state: NodeState, queue: Queue, now: float, seats: dict[str, int]) -> QueueView:
+    """views.queue_view with the counts above (one pass over the members, not two)."""
+    callers = [
+        WaitingCaller(
+            position=e.position,
+            uniqueid=e.uniqueid,
+            linkedid=e.linkedid,
+            channel=e.channel,
+            caller="" if e.caller_id_num in ("unknown", "<unknown>") else e.caller_id_num,
+            waited_s=round(max(0.0, now - e.joined_at), 1),
+            priority=e.priority,
+        )
+        for e in queue.ordered_entries()
+    ]
+    return QueueView(
+        node=state.node,
+        name=queue.name,
+        stale=state.stale,
+        strategy=queue.strategy,
+        waiting=len(callers),
+        longest_wait_s=max((c.waited_s for c in callers), default=0.0),
+        callers=callers,
+        members=len(queue.members),
+        completed=queue.completed,
+        abandoned=queue.abandoned,
+        service_level_s=queue.service_level,
+        service_level_perf=queue.servicelevel_perf,
+        **seats,
+    )
+
+
 @dataclass(frozen=True)
 class HeldCallback:
     """A caller who took the callback offer and hung up: waiting without a channel."""
@@ -149,6 +213,9 @@ class QueueLive:
     ring_timeout_s: int
     overflow_after_s: float | None
     live: QueueView | None
+    #: seats by state, the queue's own wrap-up applied (also in `live`: the plain
+    #: QueueView counts only a member's `Wrapuptime` override as wrap-up)
+    seats: dict[str, int]
     held_callbacks: list[HeldCallback]
     today: QueueToday
 
@@ -161,10 +228,12 @@ def queue_live(
     now: float,
 ) -> QueueLive:
     view = None
+    seats = dict.fromkeys(SEAT_STATES, 0)
     for state in states:  # one queue lives on one node (app_queue's limit)
         queue: Queue | None = state.queues.get(spec.asterisk)
         if queue is not None:
-            view = queue_view(state, queue, now)
+            seats = seat_counts(queue, now, spec.wrapup_s)
+            view = _queue_view(state, queue, now, seats)
             break
     day = today.get(spec.asterisk, now)
     return QueueLive(
@@ -175,6 +244,7 @@ def queue_live(
         ring_timeout_s=spec.ring_timeout_s,
         overflow_after_s=spec.overflow_after_s,
         live=view,
+        seats=seats,
         held_callbacks=held,
         today=QueueToday(day.offered, day.answered, day.abandoned, day.sl15, day.answer_rate),
     )

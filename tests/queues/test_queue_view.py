@@ -16,6 +16,7 @@ from callcenter.tokens import Role, TokenStore
 from pbxsim.telephony.softphone import fixed_policy
 from queues.callbacks import CallbackPolicy
 from queues.repository import SeatStats
+from queues.views import queue_live
 from tests.queues.sim import open_floor, wait_until
 
 
@@ -70,6 +71,14 @@ async def test_queue_view_today_sessions_and_worklist_api(database_url: str) -> 
         assert live["waiting"] == 1 and live["callers"][0]["caller"] == "13900000002"
         assert live["callers"][0]["position"] == 1 and live["callers"][0]["waited_s"] >= 7
         assert (live["on_call"], live["paused"], live["available"]) == (1, 1, 0)
+        assert view["seats"] == {
+            "available": 0,
+            "ringing": 0,
+            "on_call": 1,
+            "wrap_up": 0,
+            "paused": 1,
+            "unavailable": 0,
+        }
         today = view["today"]
         assert (today["offered"], today["answered"], today["abandoned"]) == (3, 1, 1)
         # the 7 s abandon is no SL failure (under 15 s), but it is an unanswered call
@@ -109,6 +118,13 @@ async def test_queue_view_today_sessions_and_worklist_api(database_url: str) -> 
             ),
             10,
         )
+
+        # the queue's own wrap-up (queues.conf, not a member override) shows in the view
+        housing = floor.seats.catalog["housing"]
+        now_view = queue_live(
+            housing, [floor.live.nodes["pbx1"]], floor.seats.today, [], floor.live.clock()
+        )
+        assert now_view.seats["wrap_up"] == 1
 
         async def stats_now() -> dict[str, SeatStats]:
             now = datetime.now(UTC)
