@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -101,7 +102,7 @@ class FastAgiServer:
         """Enforce every connection's read deadline (see `Watchdog`), a few times per
         shortest timeout; deadlines are therefore honoured within one tick."""
         loop = asyncio.get_running_loop()
-        now = loop.time()
+        now = time.monotonic()
         for connection in list(self._connections):
             if connection.watchdog is not None:
                 connection.watchdog.check(now)

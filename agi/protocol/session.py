@@ -40,6 +40,7 @@ DEFAULT_READ_TIMEOUT_S = 10.0
 MAX_ENV_BYTES = MAX_ENV_LINES * 256
 
 Observer = Callable[[str, float], None]
+_monotonic = time.monotonic
 
 
 class Watchdog:
@@ -47,17 +48,16 @@ class Watchdog:
     server's one ticker (`check`) aborts connections whose armed deadline has passed,
     which costs far less than a timer per read or per session."""
 
-    __slots__ = ("_armed", "_deadline", "_loop", "_transport", "fired")
+    __slots__ = ("_armed", "_deadline", "_transport", "fired")
 
     def __init__(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport
-        self._loop = asyncio.get_running_loop()
         self._deadline = 0.0
         self._armed = False
         self.fired = False
 
     def arm(self, seconds: float) -> None:
-        self._deadline = self._loop.time() + seconds
+        self._deadline = _monotonic() + seconds
         self._armed = True
 
     def disarm(self) -> None:
@@ -67,6 +67,7 @@ class Watchdog:
         self._armed = False
 
     def check(self, now: float) -> None:
+        """`now` from time.monotonic()."""
         if self._armed and now >= self._deadline:
             self._armed = False
             self.fired = True
@@ -278,7 +279,7 @@ class AgiSession(AgiCommands):
         line = build_command(verb, *args)
         connection = self.connection
         transport = connection.transport
-        if connection.closed or transport is None or transport.is_closing():
+        if connection.closed or transport is None:
             raise AgiProtocolError(f"{verb}: connection closed")
         started = time.perf_counter()
         transport.write(line)
