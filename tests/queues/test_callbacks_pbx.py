@@ -67,7 +67,7 @@ async def test_virtual_hold_keeps_the_place_and_is_fair(database_url: str) -> No
         await recorder.record_callback(
             Callback(c.uniqueid, "13900000003", "12345", GENERAL, "", 300.0)
         )
-        caller_phone = floor.sim.phone("13900000003", fixed_policy(1.0, 3.0))
+        caller_phone = floor.sim.phone("13900000003", fixed_policy(1.0, 20.0))
         await floor.sim.scheduler.sleep(1.0)
         floor.sim.hang_up(c)
         await wait_until(lambda: waiting(floor) == ["13900000004"])
