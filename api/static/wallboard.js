@@ -4,13 +4,14 @@ const TEXT = {
   zh: { title: "12345 政务服务便民热线 · 实时监控", queues: "队列", queue: "队列", waiting: "排队",
         longest: "最长等待", available: "空闲", on_call: "通话", ringing: "振铃", paused: "暂停",
         completed: "已接", abandoned: "放弃", sl: "15秒服务水平", seats: "坐席",
-        wrap_up: "话后处理", unavailable: "离线", stale: "数据同步中", ok: "实时", lang: "English",
-        error: "无法连接服务", calls: "通" },
+        wrap_up: "话后处理", unavailable: "不可达", offline: "未登录", stale: "数据同步中",
+        ok: "实时", lang: "English", error: "无法连接服务", calls: "通" },
   en: { title: "12345 Government Service Hotline · Live", queues: "Queues", queue: "Queue",
         waiting: "Waiting", longest: "Longest wait", available: "Available", on_call: "On call",
         ringing: "Ringing", paused: "Paused", completed: "Answered", abandoned: "Abandoned",
-        sl: "SL 15 s", seats: "Seats", wrap_up: "Wrap-up", unavailable: "Offline",
-        stale: "resyncing", ok: "live", lang: "中文", error: "service unreachable", calls: "calls" },
+        sl: "SL 15 s", seats: "Seats", wrap_up: "Wrap-up", unavailable: "Unreachable",
+        offline: "Logged out", stale: "resyncing", ok: "live", lang: "中文",
+        error: "service unreachable", calls: "calls" },
 };
 let lang = localStorage.getItem("wallboard-lang") || "zh";
 const t = (key) => TEXT[lang][key] || key;
@@ -59,7 +60,9 @@ function drawSeats(seats) {
     name.textContent = s.name;
     const detail = document.createElement("div");
     detail.className = "detail";
-    detail.textContent = `${t(s.state)}${s.paused_reason ? " · " + s.paused_reason : ""}`
+    const reason = s.state_reason || s.paused_reason;
+    const since = s.state_since ? " " + mmss(Math.max(0, Date.now() / 1000 - s.state_since)) : "";
+    detail.textContent = `${t(s.state)}${reason ? " · " + reason : ""}${since}`
       + ` · ${s.calls_taken} ${t("calls")}`;
     div.append(name, detail);
     grid.append(div);
