@@ -280,7 +280,7 @@ class Service:
         if node.secret is None:
             raise SystemExit(
                 f"AMI node {node.name!r} has no secret: set it in CALLCENTER_AMI_NODES "
-                "or CALLCENTER_AMI_NODES__<n>__SECRET"
+                "(the JSON list of nodes; or a TOML file named by CALLCENTER_CONFIG_FILE)"
             )
         return NodeConfig(
             name=node.name,
