@@ -18,7 +18,7 @@ from pathlib import Path
 import uvicorn
 from prometheus_client import CollectorRegistry, Gauge
 from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from agi.server import ServerConfig
 from agi.wiring import AgiService, build_agi_service
@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY_S = 10.0
 QUEUE_PARAMS_EVERY_S = 15.0
+#: an instance whose heartbeat is older than this is considered gone
+STALE_AFTER = timedelta(seconds=3 * HEARTBEAT_EVERY_S)
 DEMO_LEGACY_CSV = Path(__file__).with_name("demo_data") / "legacy_numbers.csv"
 
 
@@ -55,13 +57,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def database_check(engine: AsyncEngine) -> ReadinessCheck:
+def database_check(engine: AsyncEngine, instances: InstanceRegistry) -> ReadinessCheck:
     async def check() -> CheckResult:
         revision = await asyncio.wait_for(migrate.current_revision(engine), 5.0)
         head = migrate.head_revision()
         if revision != head:
             return CheckResult(False, f"schema at {revision}, expected {head}")
-        return CheckResult(True, f"schema at {revision}")
+        alive = await asyncio.wait_for(instances.alive(STALE_AFTER), 5.0)
+        return CheckResult(True, f"schema at {revision}; {len(alive)} service instance(s) alive")
 
     return check
 
@@ -153,29 +156,11 @@ class Service:
         engine = create_engine(settings.database_url)
         await migrate.upgrade(engine)
         log.info("database schema at %s", migrate.head_revision())
-        instances = InstanceRegistry(session_factory(engine), utcnow)
+        sessions = session_factory(engine)
+        instances = InstanceRegistry(sessions, utcnow)
         await instances.heartbeat()
-
-        checks: dict[str, ReadinessCheck] = {"database": database_check(engine)}
-        pbx: PbxSimProcess | None = None
-        if self.demo:
-            first = settings.ami_nodes[0]
-            demo_secret = secrets.token_urlsafe(18)
-            settings.ami_nodes[0] = first.model_copy(update={"secret": SecretStr(demo_secret)})
-            pbx = PbxSimProcess(
-                ami_port=first.port,
-                ami_user=first.username,
-                ami_secret=demo_secret,
-                agi_url=f"agi://{settings.agi_host}:{settings.agi_port}",
-                seats=settings.demo_seats,
-                calls_per_hour=settings.demo_calls_per_hour,
-                speed=settings.demo_speed,
-                seed=settings.demo_seed,
-                legacy_csv=settings.legacy_csv or DEMO_LEGACY_CSV,
-                login_seats=False,  # the seat service logs the provisioned seats in
-            )
-            await pbx.start()
-            checks["pbxsim"] = pbxsim_check(pbx)
+        checks: dict[str, ReadinessCheck] = {"database": database_check(engine, instances)}
+        pbx = await self._start_demo_pbx(checks) if self.demo else None
 
         live = LiveState(time.time)
         nodes = [PbxNode(self._node_config(n), live) for n in settings.ami_nodes]
@@ -186,17 +171,102 @@ class Service:
         Gauge("callcenter_info", "Service version", ["version"], registry=self.metrics).labels(
             __version__
         ).set(1)
-        tokens = TokenStore(session_factory(engine), utcnow)
-        repository = LegacyRepository(session_factory(engine), utcnow)
+        directory = await self._build_directory(sessions, live, nodes)
+        seats = await self._build_seats(sessions, live)
+        agi = self._build_agi(sessions, directory, live, seats)
+        await agi.start()
+        checks["agi"] = agi_check(agi)
+        app = create_app(
+            checks,
+            self.metrics,
+            __version__,
+            live,
+            TokenStore(sessions, utcnow),
+            directory,
+            seats,
+        )
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host=settings.http_host,
+                port=settings.http_port,
+                log_level=settings.log_level.lower(),
+                lifespan="on",
+            )
+        )
+        loops = [
+            self._heartbeat(instances),
+            directory.run(),
+            agi.flows.run(),
+            seats.watcher.run(),
+            seats.callbacks.run(),
+            seats.overflow.run(),
+            poll_queue_params(live, QUEUE_PARAMS_EVERY_S),
+        ]
+        if settings.audit_interval_s > 0:
+            loops.append(auditor.run())
+        background = [asyncio.create_task(loop) for loop in loops]
+        for node in nodes:
+            node.start()
+        try:
+            log.info("HTTP on http://%s:%s/", settings.http_host, settings.http_port)
+            await server.serve()
+        finally:
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await agi.stop()
+            for node in nodes:
+                await node.stop()
+            if pbx is not None:
+                await pbx.stop()
+            with contextlib.suppress(Exception):
+                await instances.deregister()
+            await engine.dispose()
+
+    async def _start_demo_pbx(self, checks: dict[str, ReadinessCheck]) -> PbxSimProcess:
+        """The bundled simulator as the first node's PBX, with a fresh AMI secret."""
+        settings = self.settings
+        first = settings.ami_nodes[0]
+        demo_secret = secrets.token_urlsafe(18)
+        settings.ami_nodes[0] = first.model_copy(update={"secret": SecretStr(demo_secret)})
+        pbx = PbxSimProcess(
+            ami_port=first.port,
+            ami_user=first.username,
+            ami_secret=demo_secret,
+            agi_url=f"agi://{settings.agi_host}:{settings.agi_port}",
+            seats=settings.demo_seats,
+            calls_per_hour=settings.demo_calls_per_hour,
+            speed=settings.demo_speed,
+            seed=settings.demo_seed,
+            legacy_csv=settings.legacy_csv or DEMO_LEGACY_CSV,
+            login_seats=False,  # the seat service logs the provisioned seats in
+        )
+        await pbx.start()
+        checks["pbxsim"] = pbxsim_check(pbx)
+        return pbx
+
+    async def _build_directory(
+        self, sessions: async_sessionmaker[AsyncSession], live: LiveState, nodes: list[PbxNode]
+    ) -> Directory:
+        """The legacy directory, mirrored into every node's AstDB at each (re)connect."""
+        repository = LegacyRepository(sessions, utcnow)
         if self.demo:
-            await seed_demo_directory(repository, settings.legacy_csv or DEMO_LEGACY_CSV)
+            await seed_demo_directory(repository, self.settings.legacy_csv or DEMO_LEGACY_CSV)
         directory = Directory(repository, utcnow)
         await directory.reload()
         mirror = AstDbMirror(directory, lambda: nodes)
         directory.add_listener(mirror.sync)
         live.connect_hooks.append(mirror.on_connected)
+        return directory
+
+    async def _build_seats(
+        self, sessions: async_sessionmaker[AsyncSession], live: LiveState
+    ) -> SeatsSystem:
+        settings = self.settings
         seats = build_seats(
-            session_factory(engine),
+            sessions,
             live,
             utcnow,
             settings.seat_pause_reasons,
@@ -218,7 +288,17 @@ class Service:
         if self.demo:
             await seed_demo_seats(seats, settings)
         await seats.refresh_seat_index()
-        agi = build_agi_service(
+        return seats
+
+    def _build_agi(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        directory: Directory,
+        live: LiveState,
+        seats: SeatsSystem,
+    ) -> AgiService:
+        settings = self.settings
+        return build_agi_service(
             ServerConfig(
                 host=settings.agi_host,
                 port=settings.agi_port,
@@ -226,7 +306,7 @@ class Service:
                 read_timeout_s=settings.agi_read_timeout_s,
                 allowed_peers=tuple(settings.agi_allowed_peers),
             ),
-            session_factory(engine),
+            sessions,
             directory,
             live,
             self.metrics,
@@ -236,45 +316,6 @@ class Service:
                 seats.priority.decide(caller, unit, live.clock(), base).priority
             ),
         )
-        await agi.start()
-        checks["agi"] = agi_check(agi)
-        app = create_app(checks, self.metrics, __version__, live, tokens, directory, seats)
-        server = uvicorn.Server(
-            uvicorn.Config(
-                app,
-                host=settings.http_host,
-                port=settings.http_port,
-                log_level=settings.log_level.lower(),
-                lifespan="on",
-            )
-        )
-        heartbeat = asyncio.create_task(self._heartbeat(instances))
-        background = [heartbeat, asyncio.create_task(directory.run())]
-        background.append(asyncio.create_task(agi.flows.run()))
-        background.append(asyncio.create_task(seats.watcher.run()))
-        background.append(asyncio.create_task(seats.callbacks.run()))
-        background.append(asyncio.create_task(seats.overflow.run()))
-        if settings.audit_interval_s > 0:
-            background.append(asyncio.create_task(auditor.run()))
-        background.append(asyncio.create_task(poll_queue_params(live, QUEUE_PARAMS_EVERY_S)))
-        for node in nodes:
-            node.start()
-        try:
-            log.info("HTTP on http://%s:%s/", settings.http_host, settings.http_port)
-            await server.serve()
-        finally:
-            for task in background:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await agi.stop()
-            for node in nodes:
-                await node.stop()
-            if pbx is not None:
-                await pbx.stop()
-            with contextlib.suppress(Exception):
-                await instances.deregister()
-            await engine.dispose()
 
     def _node_config(self, node: AmiNode) -> NodeConfig:
         if node.secret is None:
@@ -299,6 +340,3 @@ class Service:
                 await instances.heartbeat()
             except Exception:  # the DB may be briefly away; readiness reports it
                 log.warning("heartbeat to the database failed", exc_info=True)
-
-
-STALE_AFTER = timedelta(seconds=3 * HEARTBEAT_EVERY_S)
