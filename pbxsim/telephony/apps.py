@@ -186,5 +186,9 @@ BUILTIN_APPS = {
 
 
 def register_builtin_apps(pbx: Pbx) -> None:
+    """The apps above plus Dial() (its own module: it owns the trunk's far end)."""
+    from pbxsim.telephony.dial import install as install_dial
+
     for name, app in BUILTIN_APPS.items():
         pbx.register_app(name, app)
+    install_dial(pbx)

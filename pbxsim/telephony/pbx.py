@@ -30,6 +30,7 @@ from pbxsim.telephony.ids import IdAllocator
 from pbxsim.telephony.legs import ChannelCallback, ChannelRegistry, Leg
 
 if TYPE_CHECKING:
+    from pbxsim.telephony.dial import FarEndPolicy
     from pbxsim.telephony.executor import DialplanRun
     from pbxsim.telephony.softphone import RingPolicy, Softphone
 
@@ -807,12 +808,14 @@ def build_pbx(
     manager_conf: str | Path | None = None,
     pjsip_conf: str | Path | None = None,
     ring_policy: Callable[[str], RingPolicy] | None = None,
+    far_end: FarEndPolicy | None = None,
 ) -> PbxSystem:
     """Load the configs and connect every part: dialplan, AstDB, the built-in apps,
     AGI(), app_queue's Queue() and actions, the AstDB/Command/Ping actions, the channel
     actions and one simulated softphone per pjsip.conf endpoint (`ring_policy(name)`
     decides how that seat answers; default: after 1 s, talking until the caller hangs
-    up). `python -m pbxsim` calls this once at start-up."""
+    up; `far_end(endpoint, number)` how the party reached by `Dial(PJSIP/<number>@trunk)`
+    behaves, default: answers after 3 s). `python -m pbxsim` calls this once at start-up."""
     from pbxsim.ami_server import users_from_manager_conf
     from pbxsim.app_queue.application import install as install_queue
     from pbxsim.app_queue.config import load_queues_conf
@@ -823,6 +826,7 @@ def build_pbx(
     from pbxsim.manager_actions import register_manager_actions
     from pbxsim.telephony.agi_app import agi_app
     from pbxsim.telephony.apps import register_builtin_apps
+    from pbxsim.telephony.dial import install as install_dial
     from pbxsim.telephony.manager import ChannelActions
     from pbxsim.telephony.pjsip_conf import load_pjsip_conf
     from pbxsim.telephony.softphone import Softphone
@@ -832,6 +836,7 @@ def build_pbx(
     pbx = Pbx(scheduler, bus, rng, dialplan, astdb)
     pbx.globals.update(dialplan.globals)
     register_builtin_apps(pbx)
+    install_dial(pbx, far_end)
     pbx.register_app("AGI", agi_app)
     # endpoints first: static queue members ask for their device state when loaded
     endpoints: dict[str, Softphone] = {}
