@@ -81,36 +81,6 @@ class Sim:
         return next(m for m in self.system.queues.queues[queue].members if m.interface == interface)
 
 
-def dial_app(pbx, channel, args, done):  # type: ignore[no-untyped-def]
-    """A minimal `Dial(interface,timeout)` for the callback tests (pbxsim models no
-    Dial): request the callee, ring it, bridge on answer, end when either side hangs up.
-    Only what Asterisk shows of a Dial that matters here: DialBegin/DialEnd, a bridge."""
-    interface = args[0]
-    timeout = float(args[1]) if len(args) > 1 and args[1] else 30.0
-    callee = pbx.request_channel(interface, channel, "Dial")
-    if callee is None:
-        pbx.set_var(channel, "DIALSTATUS", "CHANUNAVAIL")
-        done(0)
-        return
-    pbx.dial_begin(channel, callee, interface)
-
-    def no_answer() -> None:
-        pbx.dial_end(channel, callee, "NOANSWER")
-        pbx.set_var(channel, "DIALSTATUS", "NOANSWER")
-        pbx.hangup(callee, 19)
-
-    timer = pbx.scheduler.call_later(timeout, no_answer)
-
-    def answered(_ch: Channel) -> None:
-        timer.cancel()
-        pbx.dial_end(channel, callee, "ANSWER")
-        pbx.set_var(channel, "DIALSTATUS", "ANSWER")
-        pbx.bridge(channel, callee)
-
-    pbx.on_answer(callee, answered)
-    pbx.on_hangup(callee, lambda _ch: done(0))
-
-
 async def start_pbx(
     seats: int,
     port: int = 0,
@@ -129,7 +99,6 @@ async def start_pbx(
     )
     system.pbx.agi_connect_to = ("127.0.0.1", free_port())  # no FastAGI: fallback routing
     system.pbx.default_sound_length = 0.5
-    system.pbx.register_app("Dial", dial_app)
     sim = Sim(scheduler, system, None, 0)  # type: ignore[arg-type]
     sim.trunk = Softphone(system.pbx, "trunk", "from-trunk")
     for i in range(seats):
