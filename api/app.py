@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -15,6 +17,8 @@ from api.health import ReadinessCheck
 from api.health import router as health_router
 from api.legacy import router as legacy_router
 from api.live import router as live_router
+from api.live_ws import LiveStream
+from api.live_ws import router as live_ws_router
 from api.queues_routes import router as queues_router
 from api.seats import router as seats_router
 from callcenter.legacy.directory import Directory
@@ -34,7 +38,16 @@ def create_app(
     legacy: Directory | None = None,
     seats: SeatsSystem | None = None,
 ) -> FastAPI:
+    stream = LiveStream(live, seats) if live is not None else None
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if stream is not None:
+            await stream.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="12345 hotline call center",
         version=version,
         description="Seats, queues, live state and call records of a 12345 hotline "
@@ -45,8 +58,10 @@ def create_app(
     app.state.tokens = tokens
     app.state.legacy = legacy
     app.state.seats = seats
+    app.state.stream = stream
     app.include_router(health_router)
     app.include_router(live_router)
+    app.include_router(live_ws_router)
     app.include_router(seats_router)
     app.include_router(queues_router)
     app.include_router(callbacks_router)

@@ -1,0 +1,342 @@
+"""`WS /api/v1/live`: a snapshot of queues and seats, then deltas, numbered.
+
+One pump reads the live model's ChangeHub (a single subscription however many screens
+are open), coalesces what arrived in a short window, recomputes the rows with the same
+functions as the REST endpoints and sends only rows that differ from what it sent last.
+Each delta is serialised once and handed to every client's bounded queue; a client that
+cannot keep up never slows the pump, the other clients or the AMI reader: its queue is
+dropped and it gets a fresh snapshot, and after `MAX_RESNAPSHOTS` of those it is cut off.
+
+Sequence numbers are the stream's own (one per delta message, time-driven refreshes
+such as a wrap-up running out included), so `?since=N&epoch=E` can replay exactly the
+deltas after N from the ring buffer. `epoch` names this process's stream: a number from
+a restarted service means nothing here and gets a snapshot, as does one that fell out of
+the buffer.
+
+Protocol (JSON text frames):
+- `{"type": "snapshot", "seq", "epoch", "queues": [...], "seats": [...]}`
+- `{"type": "resumed", "seq", "epoch"}` then the missed deltas
+- `{"type": "delta", "seq", "changes": [...], "queues": [...], "seats": [...],
+  "removed": {"queues": [keys], "seats": [keys]}}`
+Authentication: `Authorization: Bearer cc_...`, or (browsers cannot set headers) a first
+frame `{"token": "cc_..."}` within `AUTH_TIMEOUT_S`. Close codes: 4401 no or unknown
+token, 4403 role not allowed, 4503 no PBX link, 1013 too slow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+
+from api.live_rows import as_json_row, queue_rows, seat_rows
+from callcenter.live.changes import Change, Lost
+from callcenter.live.live import LiveState
+from callcenter.tokens import Principal, Role
+from queues.models import Seat
+from queues.wiring import SeatsSystem
+
+log = logging.getLogger(__name__)
+
+AUTH_TIMEOUT_S = 5.0
+SEND_TIMEOUT_S = 10.0
+MAX_RESNAPSHOTS = 2
+STREAM_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.AGENT})
+
+#: close codes (4000-4999 are the application's; browsers expose them to scripts)
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_UNAVAILABLE = 4503
+CLOSE_TOO_SLOW = 1013
+
+#: a client's queue holds this: either a serialised delta or "send a fresh snapshot"
+RESNAPSHOT = None
+
+
+class StreamClient:
+    """One connected screen: its bounded queue and how often it fell behind."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize)
+        self.resnapshots = 0
+        self.waiting_for_snapshot = False
+
+    def offer(self, text: str) -> None:
+        if self.waiting_for_snapshot:
+            return  # the snapshot it is about to get already contains this delta
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            self.fall_behind()
+
+    def fall_behind(self) -> None:
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.waiting_for_snapshot = True
+        self.queue.put_nowait(RESNAPSHOT)
+
+
+class LiveStream:
+    """The pump and the fan-out. Started by the first client (`ensure_started`)."""
+
+    def __init__(
+        self,
+        live: LiveState,
+        seats: SeatsSystem | None,
+        *,
+        buffer_size: int = 2_000,
+        client_queue: int = 500,
+        coalesce_s: float = 0.05,
+        tick_s: float = 1.0,
+        seat_rows_ttl_s: float = 10.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.live = live
+        self.seats = seats
+        self.epoch = secrets.token_hex(4)
+        self.seq = 0
+        self.client_queue = client_queue
+        self.coalesce_s = coalesce_s
+        self.tick_s = tick_s
+        self.seat_rows_ttl_s = seat_rows_ttl_s
+        self._monotonic = monotonic
+        self._buffer: deque[tuple[int, str]] = deque(maxlen=buffer_size)
+        self._clients: set[StreamClient] = set()
+        self._queues: dict[str, Any] = {}
+        self._seats: dict[str, Any] = {}
+        self._db_seats: list[Seat] = []
+        self._db_seats_at = float("-inf")
+        self._task: asyncio.Task[None] | None = None
+        self._start_lock = asyncio.Lock()
+        #: seconds from a change's publication to its delta being queued for every client
+        self.last_fanout_lag_s = 0.0
+
+    # --- lifecycle -------------------------------------------------------------------
+    async def ensure_started(self) -> None:
+        async with self._start_lock:
+            if self._task is not None:
+                return
+            await self._refresh_db_seats(force=True)
+            self._queues, self._seats = self._compute()
+            self._task = asyncio.create_task(self._pump(), name="live-stream-pump")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    @property
+    def clients(self) -> int:
+        return len(self._clients)
+
+    # --- clients ---------------------------------------------------------------------
+    def attach(self, since: int | None, epoch: str | None) -> tuple[StreamClient, list[str]]:
+        """A new client and what to send it first: the missed deltas after a resumable
+        `since`, else a snapshot. Synchronous, so nothing is emitted in between."""
+        client = StreamClient(self.client_queue)
+        self._clients.add(client)
+        if since is not None and epoch == self.epoch and self._can_resume(since):
+            first = [self._resumed_message()] + [text for seq, text in self._buffer if seq > since]
+        else:
+            first = [self.snapshot_message()]
+        return client, first
+
+    def detach(self, client: StreamClient) -> None:
+        self._clients.discard(client)
+
+    def _can_resume(self, since: int) -> bool:
+        if since > self.seq or since < 0:
+            return False
+        if since == self.seq:
+            return True
+        return bool(self._buffer) and self._buffer[0][0] <= since + 1
+
+    def _resumed_message(self) -> str:
+        return json.dumps({"type": "resumed", "seq": self.seq, "epoch": self.epoch})
+
+    def snapshot_message(self) -> str:
+        """The rows as of `seq` (what the pump last sent), so deltas continue from it."""
+        return json.dumps(
+            {
+                "type": "snapshot",
+                "seq": self.seq,
+                "epoch": self.epoch,
+                "queues": [as_json_row(k, r) for k, r in self._queues.items()],
+                "seats": [as_json_row(k, r) for k, r in self._seats.items()],
+            },
+            default=str,
+        )
+
+    # --- the pump --------------------------------------------------------------------
+    def _compute(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        now = self.live.clock()
+        return (
+            dict(queue_rows(self.live, self.seats, now)),
+            seat_rows(self.live, self.seats, self._db_seats, now),
+        )
+
+    async def _refresh_db_seats(self, force: bool = False) -> None:
+        """Provisioned seats (offline ones are shown too) change rarely: re-read them
+        every `seat_rows_ttl_s`, never per change."""
+        if self.seats is None:
+            return
+        if not force and self._monotonic() - self._db_seats_at < self.seat_rows_ttl_s:
+            return
+        try:
+            self._db_seats = await self.seats.repo.seats()
+            self._db_seats_at = self._monotonic()
+        except Exception:  # a database hiccup must not stop the live screens
+            log.exception("live stream: reading seats failed; keeping the last list")
+
+    async def _pump(self) -> None:
+        sub = self.live.hub.subscribe("ws-live", maxsize=100_000)
+        try:
+            while True:
+                changes: list[Change] = []
+                try:
+                    first = await asyncio.wait_for(sub.get(), self.tick_s)
+                except TimeoutError:
+                    first = None
+                if first is not None:
+                    await asyncio.sleep(self.coalesce_s)
+                    item: Change | Lost | None = first
+                    while item is not None:
+                        if isinstance(item, Lost):
+                            changes = []  # rows are recomputed from the model anyway
+                        else:
+                            changes.append(item)
+                        item = sub.get_nowait()
+                await self._refresh_db_seats()
+                self.emit(changes)
+        finally:
+            sub.close()
+
+    def emit(self, changes: list[Change]) -> None:
+        """Recompute, diff against the last sent rows, and queue one delta for everyone
+        (nothing when nothing differs and no change arrived)."""
+        queues, seats = self._compute()
+        changed_q = [as_json_row(k, r) for k, r in queues.items() if self._queues.get(k) != r]
+        changed_s = [as_json_row(k, r) for k, r in seats.items() if self._seats.get(k) != r]
+        removed_q = [k for k in self._queues if k not in queues]
+        removed_s = [k for k in self._seats if k not in seats]
+        self._queues, self._seats = queues, seats
+        if not (changes or changed_q or changed_s or removed_q or removed_s):
+            return
+        self.seq += 1
+        text = json.dumps(
+            {
+                "type": "delta",
+                "seq": self.seq,
+                "changes": [asdict(c) for c in changes],
+                "queues": changed_q,
+                "seats": changed_s,
+                "removed": {"queues": removed_q, "seats": removed_s},
+            },
+            default=str,
+        )
+        self._buffer.append((self.seq, text))
+        for client in list(self._clients):
+            client.offer(text)
+        if changes:
+            self.last_fanout_lag_s = max(0.0, self.live.clock() - changes[0].at)
+
+    async def serve(self, websocket: WebSocket, client: StreamClient, first: list[str]) -> None:
+        """Send `first`, then the client's queue, until it goes or falls behind too often."""
+        try:
+            for text in first:
+                await asyncio.wait_for(websocket.send_text(text), SEND_TIMEOUT_S)
+            while True:
+                item = await client.queue.get()
+                if item is RESNAPSHOT:
+                    client.resnapshots += 1
+                    if client.resnapshots > MAX_RESNAPSHOTS:
+                        await websocket.close(CLOSE_TOO_SLOW, "too slow; reconnect")
+                        return
+                    client.waiting_for_snapshot = False
+                    item = self.snapshot_message()
+                await asyncio.wait_for(websocket.send_text(item), SEND_TIMEOUT_S)
+        except TimeoutError:
+            log.info("live stream: a client did not take a frame in %.0f s; cut", SEND_TIMEOUT_S)
+            with contextlib.suppress(Exception):
+                await websocket.close(CLOSE_TOO_SLOW, "too slow; reconnect")
+        finally:
+            self.detach(client)
+
+
+router = APIRouter(prefix="/api/v1", tags=["live"])
+
+
+async def _authenticate(websocket: WebSocket) -> Principal | None:
+    """The principal, or None after closing the socket with the reason."""
+    store = getattr(websocket.app.state, "tokens", None)
+    if store is None:
+        await websocket.close(CLOSE_UNAVAILABLE, "authentication is not configured")
+        return None
+    header = websocket.headers.get("authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    if not token:
+        try:
+            raw = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_S)
+            token = str(json.loads(raw).get("token", ""))
+        except (TimeoutError, ValueError, AttributeError):
+            await websocket.close(
+                CLOSE_UNAUTHENTICATED,
+                'missing token: send {"token": "cc_..."} first or an Authorization header',
+            )
+            return None
+    principal: Principal | None = await store.verify(token)
+    if principal is None:
+        await websocket.close(CLOSE_UNAUTHENTICATED, "unknown or revoked token")
+        return None
+    if principal.role not in STREAM_ROLES:
+        names = ", ".join(sorted(r.value for r in STREAM_ROLES))
+        await websocket.close(
+            CLOSE_FORBIDDEN, f"role {principal.role.value!r} may not watch (needs: {names})"
+        )
+        return None
+    return principal
+
+
+@router.websocket("/live")
+async def live_stream(
+    websocket: WebSocket,
+    since: int | None = Query(None, ge=0, description="last seq seen: resume after it"),
+    epoch: str | None = Query(None, description="the epoch of the stream `since` is from"),
+) -> None:
+    await websocket.accept()
+    stream: LiveStream | None = getattr(websocket.app.state, "stream", None)
+    if stream is None:
+        await websocket.close(CLOSE_UNAVAILABLE, "no PBX link configured in this instance")
+        return
+    if await _authenticate(websocket) is None:
+        return
+    await stream.ensure_started()
+    client, first = stream.attach(since, epoch)
+    sender = asyncio.create_task(stream.serve(websocket, client, first))
+    try:
+        # reading is how a closed socket is noticed; clients have nothing more to say
+        while not sender.done():
+            receive = asyncio.create_task(websocket.receive())
+            done, _ = await asyncio.wait({receive, sender}, return_when=asyncio.FIRST_COMPLETED)
+            if receive in done and receive.result()["type"] == "websocket.disconnect":
+                break
+            if receive not in done:
+                receive.cancel()
+    except WebSocketDisconnect:
+        pass
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await sender
+        stream.detach(client)
