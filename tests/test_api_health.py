@@ -62,4 +62,4 @@ async def test_wallboard_page_and_assets_are_served_locally() -> None:
             r = await c.get(asset)
             assert r.status_code == 200, asset
         js = (await c.get("/static/wallboard.js")).text
-        assert "/api/v1/queues" in js and "/api/v1/seats" in js
+        assert "/api/v1/live" in js  # the stream (api/live_ws.py), not polling

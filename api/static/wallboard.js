@@ -1,21 +1,103 @@
-// The supervisors' wallboard: polls the live API and redraws. All assets are local.
+// The supervisors' wallboard: one WebSocket (WS /api/v1/live) gives a snapshot, then
+// numbered deltas; on a drop it reconnects with ?since=<last seq>&epoch=<stream> and gets
+// only what it missed (or a fresh snapshot). Waits and times in state tick locally
+// between deltas. The token comes from the URL fragment (#token=cc_..., never sent to
+// the server in a URL) or a one-time prompt, and is kept in localStorage.
 "use strict";
 const TEXT = {
   zh: { title: "12345 政务服务便民热线 · 实时监控", queues: "队列", queue: "队列", waiting: "排队",
         longest: "最长等待", available: "空闲", on_call: "通话", ringing: "振铃", paused: "暂停",
-        completed: "已接", abandoned: "放弃", sl: "15秒服务水平", seats: "坐席",
+        abandoned: "今日放弃", sl: "15秒服务水平", answer_rate: "接通率", seats: "坐席",
         wrap_up: "话后处理", unavailable: "不可达", offline: "未登录", stale: "数据同步中",
-        ok: "实时", lang: "English", error: "无法连接服务", calls: "通" },
+        ok: "实时", lang: "English", error: "连接中断，正在重连", calls: "通",
+        token: "请输入监控令牌", save: "连接", denied: "令牌无效或无权限" },
   en: { title: "12345 Government Service Hotline · Live", queues: "Queues", queue: "Queue",
         waiting: "Waiting", longest: "Longest wait", available: "Available", on_call: "On call",
-        ringing: "Ringing", paused: "Paused", completed: "Answered", abandoned: "Abandoned",
-        sl: "SL 15 s", seats: "Seats", wrap_up: "Wrap-up", unavailable: "Unreachable",
-        offline: "Logged out", stale: "resyncing", ok: "live", lang: "中文",
-        error: "service unreachable", calls: "calls" },
+        ringing: "Ringing", paused: "Paused", abandoned: "Abandoned today", sl: "SL 15 s",
+        answer_rate: "Answer rate", seats: "Seats", wrap_up: "Wrap-up",
+        unavailable: "Unreachable", offline: "Logged out", stale: "resyncing", ok: "live",
+        lang: "中文", error: "connection lost, reconnecting", calls: "calls",
+        token: "Enter a wallboard token", save: "Connect", denied: "token unknown or not allowed" },
 };
 let lang = localStorage.getItem("wallboard-lang") || "zh";
 const t = (key) => TEXT[lang][key] || key;
 
+// --- state from the stream ---------------------------------------------------------
+const queues = new Map();   // key -> row (with .received: performance.now() at arrival)
+const seats = new Map();
+let lastSeq = null;
+let epoch = null;
+let connected = false;
+let retry = 0;
+
+function takeToken() {
+  const match = location.hash.match(/token=([^&]+)/);
+  if (match) {
+    localStorage.setItem("wallboard-token", decodeURIComponent(match[1]));
+    history.replaceState(null, "", location.pathname);
+  }
+  return localStorage.getItem("wallboard-token");
+}
+
+function put(map, rows) {
+  const now = performance.now();
+  for (const row of rows) { row.received = now; map.set(row.key, row); }
+}
+
+function onMessage(msg) {
+  if (msg.type === "snapshot") {
+    queues.clear();
+    seats.clear();
+    put(queues, msg.queues);
+    put(seats, msg.seats);
+    epoch = msg.epoch;
+  } else if (msg.type === "delta") {
+    put(queues, msg.queues);
+    put(seats, msg.seats);
+    for (const key of msg.removed.queues) queues.delete(key);
+    for (const key of msg.removed.seats) seats.delete(key);
+  } else if (msg.type === "resumed") {
+    epoch = msg.epoch;
+  }
+  if (msg.seq !== undefined) lastSeq = Math.max(lastSeq ?? 0, msg.seq);
+  document.body.dataset.seq = String(lastSeq);
+  scheduleDraw();
+}
+
+function connect() {
+  const token = takeToken();
+  if (!token) { askToken(); return; }
+  const proto = location.protocol === "https:" ? "wss" : "ws";
+  const resume = lastSeq !== null && epoch ? `?since=${lastSeq}&epoch=${epoch}` : "";
+  const ws = new WebSocket(`${proto}://${location.host}/api/v1/live${resume}`);
+  ws.onopen = () => { ws.send(JSON.stringify({ token })); };
+  ws.onmessage = (event) => { connected = true; retry = 0; onMessage(JSON.parse(event.data)); };
+  ws.onclose = (event) => {
+    connected = false;
+    if (event.code === 4401 || event.code === 4403) {
+      localStorage.removeItem("wallboard-token");
+      askToken(t("denied"));
+      return;
+    }
+    scheduleDraw();
+    retry = Math.min(retry + 1, 5);
+    setTimeout(connect, 500 * 2 ** retry);
+  };
+}
+
+function askToken(problem) {
+  const form = document.getElementById("token-form");
+  form.hidden = false;
+  document.getElementById("token-problem").textContent = problem || "";
+  form.onsubmit = (event) => {
+    event.preventDefault();
+    localStorage.setItem("wallboard-token", document.getElementById("token-input").value.trim());
+    form.hidden = true;
+    connect();
+  };
+}
+
+// --- drawing -------------------------------------------------------------------------
 function applyLanguage() {
   document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
   document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
@@ -23,45 +105,59 @@ function applyLanguage() {
 }
 
 function mmss(seconds) {
-  const s = Math.round(seconds);
+  const s = Math.max(0, Math.round(seconds));
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 }
 
-function cell(text, cls) {
+const percent = (value) => (value === null || value === undefined ? "–" : `${value.toFixed(1)}%`);
+
+function cell(text, cls, field) {
   const td = document.createElement("td");
   td.textContent = text;
   if (cls) td.className = cls;
+  if (field) td.dataset.field = field;
   return td;
 }
 
-function drawQueues(queues) {
+function drawQueues() {
   const body = document.querySelector("#queues tbody");
   body.replaceChildren();
-  for (const q of queues) {
+  const now = performance.now();
+  for (const q of [...queues.values()].sort((a, b) => a.key.localeCompare(b.key))) {
+    const longest = q.waiting > 0 ? q.longest_wait_s + (now - q.received) / 1000 : 0;
+    const today = q.today || {};
     const tr = document.createElement("tr");
-    tr.append(cell(q.name.replace(/^hotline-/, "")), cell(q.waiting, q.waiting > 0 ? "alert" : ""),
-      cell(mmss(q.longest_wait_s), q.longest_wait_s > 15 ? "alert" : ""), cell(q.available),
-      cell(q.on_call), cell(q.ringing), cell(q.paused), cell(q.completed), cell(q.abandoned),
-      cell(`${q.service_level_perf.toFixed(1)}%`));
+    tr.dataset.queue = q.name;
+    tr.append(cell(q.name.replace(/^hotline-/, ""), "", "name"),
+      cell(q.waiting, q.waiting > 0 ? "alert" : "", "waiting"),
+      cell(mmss(longest), longest > 15 ? "alert" : "", "longest"),
+      cell(q.seats.available, "", "available"), cell(q.seats.on_call, "", "on_call"),
+      cell(q.seats.ringing, "", "ringing"), cell(q.seats.paused, "", "paused"),
+      cell(percent(today.sl15), "", "sl15"), cell(percent(today.answer_rate), "", "answer_rate"),
+      cell(today.abandoned ?? "–", "", "abandoned"));
     body.append(tr);
   }
 }
 
-function drawSeats(seats) {
+function drawSeats() {
   const grid = document.getElementById("seats");
   grid.replaceChildren();
   const counts = {};
-  for (const s of seats) {
+  const rows = [...seats.values()].sort((a, b) =>
+    (a.extension || "~").localeCompare(b.extension || "~") || a.interface.localeCompare(b.interface));
+  for (const s of rows) {
     counts[s.state] = (counts[s.state] || 0) + 1;
     const div = document.createElement("div");
     div.className = `seat ${s.state}`;
+    div.dataset.seat = s.name;
+    div.dataset.state = s.state;
     const name = document.createElement("div");
     name.className = "name";
     name.textContent = s.name;
     const detail = document.createElement("div");
     detail.className = "detail";
     const reason = s.state_reason || s.paused_reason;
-    const since = s.state_since ? " " + mmss(Math.max(0, Date.now() / 1000 - s.state_since)) : "";
+    const since = s.state_since ? " " + mmss(Date.now() / 1000 - s.state_since) : "";
     detail.textContent = `${t(s.state)}${reason ? " · " + reason : ""}${since}`
       + ` · ${s.calls_taken} ${t("calls")}`;
     div.append(name, detail);
@@ -71,30 +167,30 @@ function drawSeats(seats) {
     .map(([k, v]) => `${t(k)} ${v}`).join(" · ");
 }
 
-async function refresh() {
+function draw() {
+  drawQueues();
+  drawSeats();
   const status = document.getElementById("status");
-  try {
-    const [queues, seats] = await Promise.all([
-      fetch("/api/v1/queues").then((r) => r.json()), fetch("/api/v1/seats").then((r) => r.json())]);
-    drawQueues(queues);
-    drawSeats(seats);
-    const stale = queues.some((q) => q.stale) || seats.some((s) => s.stale);
-    status.textContent = stale ? t("stale") : t("ok");
-    status.className = stale ? "status stale" : "status";
-  } catch (err) {
-    status.textContent = t("error");
-    status.className = "status stale";
-  }
+  const stale = [...queues.values(), ...seats.values()].some((row) => row.stale);
+  status.textContent = !connected ? t("error") : stale ? t("stale") : t("ok");
+  status.className = !connected || stale ? "status stale" : "status";
   document.getElementById("clock").textContent = new Date().toLocaleTimeString(
     lang === "zh" ? "zh-CN" : "en-GB");
+}
+
+let drawPending = false;
+function scheduleDraw() {  // at most one redraw per frame however many deltas arrive
+  if (drawPending) return;
+  drawPending = true;
+  requestAnimationFrame(() => { drawPending = false; draw(); });
 }
 
 document.getElementById("lang").addEventListener("click", () => {
   lang = lang === "zh" ? "en" : "zh";
   localStorage.setItem("wallboard-lang", lang);
   applyLanguage();
-  refresh();
+  draw();
 });
 applyLanguage();
-refresh();
-setInterval(refresh, 2000);
+connect();
+setInterval(scheduleDraw, 1000);  // waits and times in state tick between deltas
