@@ -12,6 +12,7 @@ import callcenter.legacy.models  # noqa: F401  (registers the legacy tables)
 import queues.models  # noqa: F401  (registers the seat tables)
 from callcenter.db import create_engine
 from callcenter.models import Base
+from callcenter.records import models as _records  # noqa: F401  (the call records table)
 
 config = context.config
 target_metadata = Base.metadata

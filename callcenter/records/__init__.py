@@ -1,0 +1,1 @@
+"""Call records (one per (PBX node, Linkedid)) and the KPIs computed from them."""

@@ -1,0 +1,444 @@
+"""Builds one call record per (PBX node, Linkedid) from the raw AMI event stream.
+
+It reads raw events rather than the live model's changes because what a record needs
+is exactly what the live model drops: `QUEUESTATUS` and the dialplan steps that follow
+a queue exit, DTMF, prompts, Dial legs to a unit line or 110/119/120, MixMonitor.
+
+Queue exits are classified the way the city reports them. Real Asterisk emits
+`QueueCallerAbandon` for a caller who hangs up, for a timeout and for a redirect alike
+(asterisk-transcripts/README.md), so an abandon is only *pending* until the next fact:
+- the abandon's channel block already shows another context (AMI Redirect), or the
+  channel runs another dialplan step -> `redirected` (a transfer, not an abandon);
+- `QUEUESTATUS` = TIMEOUT / LEAVEEMPTY / LEAVEUNAVAIL -> `timeout` / `left_empty`;
+- the caller channel hangs up -> `abandoned` (the only case counted as an abandon).
+
+Waits are Asterisk's own hold times (PBX seconds), so SL15 does not depend on our clock
+or on how late the events reached us. Every handler is keyed by Asterisk ids and
+ignores what it has already seen, so replayed events do not change a record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ami import events as ev
+
+PROMPT_APPS = frozenset({"Playback", "Background", "BackGround", "Read", "SayDigits"})
+QUEUE_STATUS_EXIT = {"TIMEOUT": "timeout", "LEAVEEMPTY": "left_empty", "LEAVEUNAVAIL": "left_empty"}
+REFUSED_STATUS = frozenset({"JOINEMPTY", "JOINUNAVAIL", "FULL"})
+CONFIDENTIAL_CATEGORIES = frozenset({"report", "举报"})
+MAX_TIMELINE = 200  # a compact timeline: a call that loops forever cannot grow a row forever
+MAX_PROMPTS = 30
+ENDED_MEMORY = 50_000  # finished calls remembered against late/duplicated events
+
+#: (queue, member interface) -> the member's wrap-up seconds, from the live model
+WrapupLookup = Callable[[str, str, str], float]
+
+
+def _no_wrapup(node: str, queue: str, interface: str) -> float:
+    return 0.0
+
+
+@dataclass
+class OpenCall:
+    """A call in progress: what a record will say once its last channel hangs up."""
+
+    node: str
+    linkedid: str
+    started_at: float
+    caller: str = ""
+    dialed: str = ""
+    dialed_fixed: bool = False  # the IVR or a queue saw it: later extensions are not it
+    unit: str = ""
+    confidential: bool = False
+    keys: str = ""
+    prompts: list[str] = field(default_factory=list)
+    queues: list[str] = field(default_factory=list)
+    in_queue: str | None = None
+    join_context: str = ""
+    wait_s: float | None = None
+    queue_exit: str = ""
+    pending_abandon: int | None = None  # HoldTime of an abandon not yet classified
+    rings: list[dict[str, Any]] = field(default_factory=list)
+    agent: str = ""
+    seat: str = ""
+    answered_at: float | None = None
+    talk_s: float = 0.0
+    wrapup_s: float = 0.0
+    transfers: list[dict[str, Any]] = field(default_factory=list)
+    transfer_to: str = ""
+    hangup_by: str = ""
+    fallback: bool = False
+    recording: str = ""
+    timeline: list[list[Any]] = field(default_factory=list)
+    channels: set[str] = field(default_factory=set)
+    ended_at: float | None = None
+    rebuilt: bool = False  # opened from a resync snapshot, not from its first event
+
+    def note(self, at: float, what: str, detail: str = "") -> None:
+        if len(self.timeline) < MAX_TIMELINE:
+            self.timeline.append([round(at - self.started_at, 3), what, detail])
+
+
+@dataclass(frozen=True)
+class FinishedCall:
+    """A finished call, ready to be stored (see store.py)."""
+
+    node: str
+    linkedid: str
+    started_at: float
+    ended_at: float
+    caller: str
+    dialed: str
+    unit: str
+    confidential: bool
+    ivr_keys: str
+    prompts: list[str]
+    queues: list[str]
+    queue_exit: str
+    wait_s: float | None
+    rings: list[dict[str, Any]]
+    agent: str
+    seat: str
+    talk_s: float
+    wrapup_s: float
+    transfers: list[dict[str, Any]]
+    hangup_by: str
+    disposition: str
+    fallback: bool
+    recording: str
+    timeline: list[list[Any]]
+    rating: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FinishedCall:
+        return cls(**data)
+
+
+def disposition_of(call: OpenCall) -> str:
+    """One disposition per call; a transfer wins over the answer that preceded it,
+    and a caller who never reached a queue is `ivr_only` (not offered)."""
+    if call.transfers:
+        return "transferred"
+    if call.answered_at is not None:
+        return "answered"
+    if call.queue_exit == "abandoned":
+        return "abandoned"
+    if call.queue_exit in ("timeout", "left_empty", "refused"):
+        return "fallback_routed"
+    if call.queues:  # joined and gone without a classified exit: count against us
+        return "abandoned"
+    return "ivr_only"
+
+
+def finish(call: OpenCall, ended_at: float) -> FinishedCall:
+    return FinishedCall(
+        node=call.node,
+        linkedid=call.linkedid,
+        started_at=call.started_at,
+        ended_at=ended_at,
+        caller=call.caller,
+        dialed=call.dialed,
+        unit=call.unit,
+        confidential=call.confidential,
+        ivr_keys=call.keys,
+        prompts=call.prompts,
+        queues=call.queues,
+        queue_exit=call.queue_exit,
+        wait_s=call.wait_s,
+        rings=call.rings,
+        agent=call.agent,
+        seat=call.seat,
+        talk_s=call.talk_s,
+        wrapup_s=call.wrapup_s,
+        transfers=call.transfers,
+        hangup_by=call.hangup_by,
+        disposition=disposition_of(call),
+        fallback=call.fallback,
+        recording=call.recording,
+        timeline=call.timeline,
+    )
+
+
+Sink = Callable[[FinishedCall], None]
+
+
+class RecordBuilder:
+    """Follows every node's events; hands each finished call to `sink` exactly once."""
+
+    def __init__(
+        self, clock: Callable[[], float], sink: Sink, wrapup: WrapupLookup = _no_wrapup
+    ) -> None:
+        self.clock = clock
+        self.sink = sink
+        self.wrapup = wrapup
+        self.open: dict[tuple[str, str], OpenCall] = {}
+        self.finished = 0
+        #: (node, linkedid) of calls already finished: a duplicated Hangup, or a late
+        #: event of a closed call, must not open a second, empty record. Bounded (FIFO).
+        self._ended: dict[tuple[str, str], None] = {}
+
+    # --- resync: calls that ended or began while we were not listening ---------------
+    def reconcile(self, node: str, live_calls: dict[str, tuple[float, str, str, set[str]]]) -> None:
+        """After a resync: `live_calls` is linkedid -> (started_at, caller, dialed,
+        channel uniqueids) as Asterisk listed them. Open calls Asterisk no longer has
+        ended while the link was down: they are finished now. Calls we never saw start
+        are opened from the snapshot, so they still get their record when they end."""
+        now = self.clock()
+        for key in [k for k in self.open if k[0] == node and k[1] not in live_calls]:
+            call = self.open.pop(key)
+            call.note(now, "ended_unseen", "ended while the AMI link was down")
+            if call.pending_abandon is not None:
+                self._classify(call, "abandoned", now)
+            self._emit(call, now)
+        for linkedid, (started_at, caller, dialed, channels) in live_calls.items():
+            known = self.open.get((node, linkedid))
+            if known is None:
+                known = OpenCall(node, linkedid, started_at, caller=caller, dialed=dialed)
+                known.rebuilt = True
+                known.note(now, "rebuilt", "opened from the resync snapshot")
+                self.open[(node, linkedid)] = known
+            known.channels = set(channels)
+
+    # --- events ----------------------------------------------------------------------
+    def apply(self, node: str, event: ev.AmiEvent) -> None:
+        handler = _HANDLERS.get(type(event))
+        if handler is None:
+            return
+        snap = getattr(event, "channel", None)
+        if not isinstance(snap, ev.ChannelSnapshot) or not snap.linkedid:
+            return
+        call = self._call(node, snap)
+        if call is not None:
+            handler(self, call, snap, event)
+
+    def _call(self, node: str, snap: ev.ChannelSnapshot) -> OpenCall | None:
+        key = (node, snap.linkedid)
+        call = self.open.get(key)
+        if call is None:
+            if not snap.uniqueid or key in self._ended:
+                return None
+            now = self.clock()
+            call = OpenCall(node, snap.linkedid, now)
+            call.note(now, "start", snap.exten)
+            self.open[key] = call
+        if snap.uniqueid == snap.linkedid:
+            if not call.caller and snap.caller_id_num not in ("", "<unknown>"):
+                call.caller = snap.caller_id_num
+            if not call.dialed_fixed and snap.exten not in ("", "s", "h"):
+                call.dialed = snap.exten  # an originated call starts in another exten
+        return call
+
+    def _emit(self, call: OpenCall, now: float) -> None:
+        self._remember_ended((call.node, call.linkedid))
+        call.note(now, "end", call.hangup_by)
+        self.finished += 1
+        self.sink(finish(call, now))
+
+    # handlers: (self, call, channel snapshot, event)
+    def _on_channel(self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.AmiEvent) -> None:
+        call.channels.add(snap.uniqueid)
+
+    def _on_varset(self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.VarSet) -> None:
+        call.channels.add(snap.uniqueid)
+        now, name, value = self.clock(), e.variable, e.value
+        if name == "DID" and value:
+            call.dialed, call.dialed_fixed = value, True
+        elif name == "HOTLINE_UNIT":
+            call.unit = value
+        elif name == "HOTLINE_CONFIDENTIAL":
+            call.confidential = call.confidential or value.strip() in ("1", "yes", "true")
+        elif name == "HOTLINE_CATEGORY":
+            call.confidential = call.confidential or value.strip() in CONFIDENTIAL_CATEGORIES
+        elif name == "HOTLINE_TRANSFER_TO":
+            call.transfer_to = value
+        elif name == "AGISTATUS" and value != "SUCCESS":
+            call.fallback = True
+            call.note(now, "agi_failed", value)
+        elif name in ("MIXMONITOR_FILENAME", "HOTLINE_RECORDING") and value:
+            call.recording = value
+        elif name == "QUEUESTATUS" and snap.uniqueid == snap.linkedid:
+            if call.pending_abandon is not None and value in QUEUE_STATUS_EXIT:
+                self._classify(call, QUEUE_STATUS_EXIT[value], now)
+            elif value in REFUSED_STATUS and call.in_queue is None:
+                call.queue_exit = call.queue_exit or "refused"
+                call.note(now, "queue_refused", value)
+
+    def _on_dtmf(self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.DTMFEnd) -> None:
+        if snap.uniqueid == snap.linkedid and e.direction != "Sent" and len(call.keys) < 64:
+            call.keys += e.digit
+            call.note(self.clock(), "key", e.digit)
+
+    def _on_newexten(self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.Newexten) -> None:
+        call.channels.add(snap.uniqueid)
+        if snap.uniqueid != snap.linkedid:
+            return
+        now = self.clock()
+        if e.application in ("AGI", "Queue"):
+            call.dialed_fixed = True
+        if e.application in PROMPT_APPS and len(call.prompts) < MAX_PROMPTS:
+            call.prompts.append(e.app_data)
+        if call.pending_abandon is not None and snap.exten != "h" and e.application != "Hangup":
+            # the caller left the queue alive and runs on: a redirect, not an abandon
+            self._classify(call, "redirected", now, f"{snap.context},{snap.exten}")
+
+    def _on_join(self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.QueueCallerJoin) -> None:
+        if call.in_queue == e.queue:
+            return
+        now = self.clock()
+        call.in_queue, call.join_context = e.queue, snap.context
+        call.dialed_fixed = True
+        if not call.queues or call.queues[-1] != e.queue:
+            call.queues.append(e.queue)
+        call.note(now, "queue_join", e.queue)
+
+    def _on_abandon(
+        self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.QueueCallerAbandon
+    ) -> None:
+        if call.in_queue != e.queue or call.pending_abandon is not None:
+            return
+        now = self.clock()
+        call.pending_abandon = e.hold_time
+        call.note(now, "queue_abandon_event", e.queue)
+        if snap.context != call.join_context:  # AMI Redirect: already in its new context
+            self._classify(call, "redirected", now, f"{snap.context},{snap.exten}")
+
+    def _classify(self, call: OpenCall, exit_kind: str, now: float, to: str = "") -> None:
+        hold = call.pending_abandon or 0
+        call.pending_abandon = None
+        call.wait_s = (call.wait_s or 0.0) + hold
+        call.queue_exit = exit_kind
+        if exit_kind == "redirected":
+            call.transfers.append(
+                {"kind": "redirect", "from_queue": call.in_queue or "", "to": to, "status": ""}
+            )
+        if exit_kind == "abandoned":
+            call.hangup_by = "caller"
+        call.in_queue = None
+        call.note(now, "queue_exit", exit_kind)
+
+    def _on_leave(self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.QueueCallerLeave) -> None:
+        if call.in_queue == e.queue and call.pending_abandon is None:
+            call.note(self.clock(), "queue_leave", e.queue)
+
+    def _on_agent_called(self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.AgentCalled) -> None:
+        now = self.clock()
+        call.rings.append(
+            {
+                "queue": e.queue,
+                "interface": e.interface,
+                "seat": e.member_name,
+                "at": round(now - call.started_at, 3),
+                "ring_s": None,
+                "outcome": "ringing",
+            }
+        )
+
+    def _ringing(self, call: OpenCall, interface: str) -> dict[str, Any] | None:
+        for ring in reversed(call.rings):
+            if ring["interface"] == interface and ring["outcome"] == "ringing":
+                found: dict[str, Any] = ring
+                return found
+        return None
+
+    def _on_no_answer(
+        self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.AgentRingNoAnswer
+    ) -> None:
+        ring = self._ringing(call, e.interface)
+        if ring is not None:
+            ring["outcome"], ring["ring_s"] = "no_answer", round(e.ring_time / 1000, 3)
+
+    def _on_dump(self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.AgentDump) -> None:
+        ring = self._ringing(call, e.interface)
+        if ring is not None:
+            ring["outcome"] = "dumped"
+
+    def _on_connect(self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.AgentConnect) -> None:
+        if call.answered_at is not None and call.agent == e.interface:
+            return
+        now = self.clock()
+        for ring in call.rings:
+            if ring["outcome"] == "ringing":  # ringall cancels the others silently
+                answered = ring["interface"] == e.interface
+                ring["outcome"] = "answered" if answered else "cancelled"
+                if answered:
+                    ring["ring_s"] = float(e.ring_time)
+        call.answered_at = now
+        call.agent, call.seat = e.interface, e.member_name
+        call.wait_s = (call.wait_s or 0.0) + e.hold_time
+        call.queue_exit, call.in_queue = "answered", None
+        call.note(now, "answered", e.member_name or e.interface)
+
+    def _on_complete(self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.AgentComplete) -> None:
+        if call.agent != e.interface or call.hangup_by:
+            return
+        now = self.clock()
+        call.talk_s += e.talk_time
+        call.wrapup_s = self.wrapup(call.node, e.queue, e.interface)
+        call.hangup_by = e.reason or "unknown"
+        if e.reason == "transfer":
+            call.transfers.append(
+                {"kind": "agent", "from_queue": e.queue, "to": call.transfer_to, "status": ""}
+            )
+        call.note(now, "agent_done", e.reason)
+
+    def _on_dial_begin(self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.DialBegin) -> None:
+        if snap.uniqueid != snap.linkedid or call.in_queue is not None:
+            return  # app_queue ringing seats is a Dial too; those are ring attempts
+        target = call.transfer_to or (e.dest.exten if e.dest else "") or e.dial_string
+        call.transfers.append({"kind": "dial", "from_queue": "", "to": target, "status": ""})
+        call.note(self.clock(), "transfer_dial", target)
+
+    def _on_dial_end(self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.DialEnd) -> None:
+        if snap.uniqueid != snap.linkedid or call.in_queue is not None:
+            return
+        for transfer in reversed(call.transfers):
+            if transfer["kind"] == "dial" and not transfer["status"]:
+                transfer["status"] = e.dial_status
+                call.note(self.clock(), "transfer_result", e.dial_status)
+                break
+
+    def _on_hangup(self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.Hangup) -> None:
+        now = self.clock()
+        if snap.uniqueid == snap.linkedid:
+            if call.pending_abandon is not None:
+                self._classify(call, "abandoned", now)
+            if not call.hangup_by:
+                call.hangup_by = "caller" if e.cause == 16 else f"cause {e.cause}"
+        call.channels.discard(snap.uniqueid)
+        if not call.channels:
+            key = (call.node, call.linkedid)
+            del self.open[key]
+            self._emit(call, now)
+
+    def _remember_ended(self, key: tuple[str, str]) -> None:
+        self._ended[key] = None
+        while len(self._ended) > ENDED_MEMORY:
+            del self._ended[next(iter(self._ended))]
+
+
+_HANDLERS: dict[type[ev.AmiEvent], Callable[..., None]] = {}
+for _cls, _fn in (
+    (ev.Newchannel, RecordBuilder._on_channel),
+    (ev.Newstate, RecordBuilder._on_channel),
+    (ev.VarSet, RecordBuilder._on_varset),
+    (ev.DTMFEnd, RecordBuilder._on_dtmf),
+    (ev.Newexten, RecordBuilder._on_newexten),
+    (ev.QueueCallerJoin, RecordBuilder._on_join),
+    (ev.QueueCallerAbandon, RecordBuilder._on_abandon),
+    (ev.QueueCallerLeave, RecordBuilder._on_leave),
+    (ev.AgentCalled, RecordBuilder._on_agent_called),
+    (ev.AgentRingNoAnswer, RecordBuilder._on_no_answer),
+    (ev.AgentDump, RecordBuilder._on_dump),
+    (ev.AgentConnect, RecordBuilder._on_connect),
+    (ev.AgentComplete, RecordBuilder._on_complete),
+    (ev.DialBegin, RecordBuilder._on_dial_begin),
+    (ev.DialEnd, RecordBuilder._on_dial_end),
+    (ev.Hangup, RecordBuilder._on_hangup),
+):
+    _HANDLERS[_cls] = _fn

@@ -1,0 +1,201 @@
+"""Writes finished calls to the database: batched, idempotent, spooled through outages.
+
+Flow: `add()` (called by the builder, inside the AMI reader: never waits) appends the
+record to the spool journal and, once `batch_size` records are pending, wakes the
+writer; the writer also wakes every `flush_every_s`. A flush seals the journal and
+upserts every sealed file in order, in chunks, keyed by (node, linkedid): a replayed
+event, a duplicated record or a second service instance updates the same row. If the
+database is unreachable the sealed files stay on disk and the writer retries with a
+growing pause; nothing is held in memory meanwhile.
+
+Before writing, each batch is completed from what other parts stored in the database
+by the same Linkedid: the survey rating (agi's ivr_survey_results), a callback request
+(ivr_callback_requests: an unanswered caller who asked for one is `callback_requested`),
+and the legacy directory's unit, district and mode for the dialed number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agi.models import CallbackRequest, SurveyResult
+from callcenter.records.builder import FinishedCall
+from callcenter.records.models import CallRecord
+from callcenter.records.spool import Spool
+
+log = logging.getLogger(__name__)
+
+UNANSWERED = frozenset({"abandoned", "fallback_routed", "ivr_only"})
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    unit: str
+    district: str
+    mode: str
+
+
+#: dialed number -> its legacy route (unit, district, mode), or None for 12345 itself
+RouteLookup = Callable[[str], Route | None]
+
+
+def _no_route(dialed: str) -> Route | None:
+    return None
+
+
+def _when(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def to_row(record: FinishedCall, route: Route | None) -> dict[str, Any]:
+    data = record.to_json()
+    data["started_at"] = _when(record.started_at)
+    data["ended_at"] = _when(record.ended_at)
+    data["start_epoch"] = int(record.started_at)
+    data["queue"] = record.queues[0] if record.queues else ""
+    data["unit"] = record.unit or (route.unit if route else "")
+    data["district"] = route.district if route else ""
+    data["mode"] = route.mode if route else ""
+    data["dialed"] = record.dialed[:40]
+    data["caller"] = record.caller[:40]
+    return data
+
+
+class RecordStore:
+    """Upserts call records; knows nothing about AMI."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], route: RouteLookup = _no_route
+    ) -> None:
+        self.sessions = sessions
+        self.route = route
+
+    async def upsert(self, records: Sequence[FinishedCall]) -> int:
+        """Write `records` (one transaction); returns how many rows were written."""
+        latest: dict[tuple[str, str], FinishedCall] = {}
+        for record in records:
+            latest[(record.node, record.linkedid)] = record
+        if not latest:
+            return 0
+        async with self.sessions() as session, session.begin():
+            ids = [linkedid for _, linkedid in latest]
+            ratings = dict(
+                (
+                    await session.execute(
+                        select(SurveyResult.uniqueid, SurveyResult.rating).where(
+                            SurveyResult.uniqueid.in_(ids)
+                        )
+                    )
+                ).tuples()
+            )
+            callbacks = set(
+                (
+                    await session.scalars(
+                        select(CallbackRequest.uniqueid).where(CallbackRequest.uniqueid.in_(ids))
+                    )
+                ).all()
+            )
+            rows = []
+            for (_, linkedid), record in latest.items():
+                row = to_row(record, self.route(record.dialed))
+                if record.rating is None and linkedid in ratings:
+                    row["rating"] = ratings[linkedid]
+                if linkedid in callbacks and record.disposition in UNANSWERED:
+                    row["disposition"] = "callback_requested"
+                rows.append(row)
+            bind = session.get_bind()
+            dialect = postgresql if bind.dialect.name == "postgresql" else sqlite
+            statement = dialect.insert(CallRecord).values(rows)
+            updated = {
+                column.name: statement.excluded[column.name]
+                for column in CallRecord.__table__.columns
+                if column.name not in ("node", "linkedid", "rating")
+            }
+            # a rating stored by an earlier write (or a later survey) is never erased
+            updated["rating"] = _coalesce(statement.excluded.rating, CallRecord.rating)
+            await session.execute(
+                statement.on_conflict_do_update(index_elements=["node", "linkedid"], set_=updated)
+            )
+        return len(rows)
+
+
+def _coalesce(first: Any, second: Any) -> Any:
+    return func.coalesce(first, second)
+
+
+class RecordWriter:
+    """The batching writer in front of `RecordStore`, with the spool behind it."""
+
+    def __init__(
+        self,
+        store: RecordStore,
+        spool_dir: Path,
+        flush_every_s: float = 0.2,
+        batch_size: int = 500,
+        max_retry_s: float = 5.0,
+    ) -> None:
+        self.store = store
+        self.spool = Spool(spool_dir)
+        self.flush_every_s = flush_every_s
+        self.batch_size = batch_size
+        self.max_retry_s = max_retry_s
+        self.written = 0
+        self.failures = 0
+        self.database_ok = True
+        self._wake = asyncio.Event()
+
+    def add(self, record: FinishedCall) -> None:
+        """Called for every finished call, from the AMI reader: appends, never waits."""
+        self.spool.append(record)
+        if self.spool.pending() >= self.batch_size:
+            self._wake.set()
+
+    async def flush(self) -> bool:
+        """Seal the journal and write every sealed file; False if the database failed
+        (the files stay for the next try)."""
+        self.spool.seal()
+        for path in self.spool.sealed():
+            records = list(Spool.read(path))
+            try:
+                for chunk in _chunks(records, self.batch_size):
+                    self.written += await self.store.upsert(chunk)
+            except Exception as exc:  # DB down or failing: keep the file, retry later
+                self.failures += 1
+                if self.database_ok:
+                    log.warning("call records: database write failed, spooling (%s)", exc)
+                self.database_ok = False
+                return False
+            path.unlink()
+        if not self.database_ok:
+            log.info("call records: database back, spool written")
+        self.database_ok = True
+        return True
+
+    async def run(self) -> None:
+        pause = self.flush_every_s
+        try:
+            while True:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), pause)
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+                ok = await self.flush()
+                pause = self.flush_every_s if ok else min(max(pause * 2, 0.5), self.max_retry_s)
+        finally:
+            self.spool.close()
+
+
+def _chunks(items: list[FinishedCall], size: int) -> Iterable[list[FinishedCall]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

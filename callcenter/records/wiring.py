@@ -1,0 +1,106 @@
+"""Connects call records to the running service: one listener per PBX node that feeds
+the live model first and the record builder second, and the writer behind it.
+
+The builder sits beside the live model instead of reading its change hub because it
+needs raw events the model does not keep (see builder.py). It must never slow the AMI
+reader: it is in-memory, and the only I/O on that path is the spool append.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ami import events as ev
+from ami.node import PbxNode
+from callcenter.legacy.directory import Directory
+from callcenter.live.live import LiveState
+from callcenter.records.builder import RecordBuilder
+from callcenter.records.store import RecordStore, RecordWriter, Route, RouteLookup
+
+log = logging.getLogger(__name__)
+
+
+def directory_routes(directory: Directory) -> RouteLookup:
+    """The legacy directory as the records' unit lookup (the route in force now)."""
+
+    def lookup(dialed: str) -> Route | None:
+        route = directory.route(dialed, datetime.now(UTC)) if dialed else None
+        if route is None:
+            return None
+        return Route(route.unit_code, route.district, route.mode)
+
+    return lookup
+
+
+class RecordingListener:
+    """A `NodeListener`: the live state, then the record builder, for every event."""
+
+    def __init__(self, live: LiveState, builder: RecordBuilder) -> None:
+        self.live = live
+        self.builder = builder
+        self.builder_errors = 0
+
+    async def on_connected(self, node: PbxNode) -> None:
+        await self.live.on_connected(node)
+        state = self.live.nodes.get(node.name)
+        if state is None or state.stale:
+            return  # resync failed; the next connect reconciles
+        calls = {
+            linkedid: (
+                call.started_at,
+                call.caller_id_num,
+                call.dialed,
+                set(call.channels),
+            )
+            for linkedid, call in state.calls.items()
+        }
+        self.builder.reconcile(node.name, calls)
+
+    def on_event(self, node: PbxNode, event: ev.AmiEvent) -> None:
+        self.live.on_event(node, event)
+        try:
+            self.builder.apply(node.name, event)
+        except Exception:  # a record bug must never stop the AMI reader
+            self.builder_errors += 1
+            log.exception("call records: builder failed on %s", event.name)
+
+    def on_disconnected(self, node: PbxNode, reason: str) -> None:
+        self.live.on_disconnected(node, reason)
+
+    def on_response(self, node: PbxNode, action_id: str) -> None:
+        self.live.on_response(node, action_id)
+
+
+@dataclass
+class RecordsSystem:
+    builder: RecordBuilder
+    store: RecordStore
+    writer: RecordWriter
+    listener: RecordingListener
+
+
+def build_records(
+    sessions: async_sessionmaker[AsyncSession],
+    live: LiveState,
+    spool_dir: Path,
+    routes: RouteLookup | None = None,
+    flush_every_s: float = 0.2,
+    batch_size: int = 500,
+) -> RecordsSystem:
+    store = RecordStore(sessions, routes) if routes is not None else RecordStore(sessions)
+    writer = RecordWriter(store, spool_dir, flush_every_s, batch_size)
+
+    def wrapup(node: str, queue: str, interface: str) -> float:
+        state = live.nodes.get(node)
+        if state is None or queue not in state.queues:
+            return 0.0
+        member = state.queues[queue].members.get(interface)
+        return float(member.wrapuptime) if member is not None else 0.0
+
+    builder = RecordBuilder(live.clock, writer.add, wrapup)
+    return RecordsSystem(builder, store, writer, RecordingListener(live, builder))
