@@ -12,11 +12,12 @@ from dataclasses import dataclass, field, replace
 from callcenter.live.state import NodeState, Queue
 from callcenter.live.views import (
     BUSY_STATUSES,
+    SEAT_STATES,
     UNREACHABLE_STATUSES,
     QueueView,
     SeatQueue,
     SeatView,
-    WaitingCaller,
+    queue_view,
     seat_views,
 )
 from queues.catalog import QueueSpec
@@ -129,9 +130,6 @@ def seat_statuses(
     return out
 
 
-SEAT_STATES = ("available", "ringing", "on_call", "wrap_up", "paused", "unavailable")
-
-
 def seat_counts(queue: Queue, now: float, wrapup_s: int) -> dict[str, int]:
     """Members by state: views.member_state's rules in one inlined pass (this runs for
     every queue on every wallboard refresh), plus the queue's own wrap-up, which
@@ -152,37 +150,6 @@ def seat_counts(queue: Queue, now: float, wrapup_s: int) -> dict[str, int]:
         else:
             counts["available"] += 1
     return counts
-
-
-def _queue_view(state: NodeState, queue: Queue, now: float, seats: dict[str, int]) -> QueueView:
-    """views.queue_view with the counts above (one pass over the members, not two)."""
-    callers = [
-        WaitingCaller(
-            position=e.position,
-            uniqueid=e.uniqueid,
-            linkedid=e.linkedid,
-            channel=e.channel,
-            caller="" if e.caller_id_num in ("unknown", "<unknown>") else e.caller_id_num,
-            waited_s=round(max(0.0, now - e.joined_at), 1),
-            priority=e.priority,
-        )
-        for e in queue.ordered_entries()
-    ]
-    return QueueView(
-        node=state.node,
-        name=queue.name,
-        stale=state.stale,
-        strategy=queue.strategy,
-        waiting=len(callers),
-        longest_wait_s=max((c.waited_s for c in callers), default=0.0),
-        callers=callers,
-        members=len(queue.members),
-        completed=queue.completed,
-        abandoned=queue.abandoned,
-        service_level_s=queue.service_level,
-        service_level_perf=queue.servicelevel_perf,
-        **seats,
-    )
 
 
 @dataclass(frozen=True)
@@ -233,7 +200,7 @@ def queue_live(
         queue: Queue | None = state.queues.get(spec.asterisk)
         if queue is not None:
             seats = seat_counts(queue, now, spec.wrapup_s)
-            view = _queue_view(state, queue, now, seats)
+            view = queue_view(state, queue, now, seats)
             break
     day = today.get(spec.asterisk, now)
     return QueueLive(

@@ -22,6 +22,7 @@ STATUS_TEXT = {
     8: "on_hold",
 }
 BUSY_STATUSES = frozenset({2, 3, 7, 8})
+SEAT_STATES = ("available", "ringing", "on_call", "wrap_up", "paused", "unavailable")
 UNREACHABLE_STATUSES = frozenset({4, 5})
 
 
@@ -101,7 +102,11 @@ def member_state(member: Member, now: float) -> str:
     return "available"
 
 
-def queue_view(state: NodeState, queue: Queue, now: float) -> QueueView:
+def queue_view(
+    state: NodeState, queue: Queue, now: float, seats: dict[str, int] | None = None
+) -> QueueView:
+    """`seats`: members counted by state, when the caller knows more than the model (the
+    queue catalog's wrap-up, queues/views.py); else counted here by `member_state`."""
     callers = [
         WaitingCaller(
             position=e.position,
@@ -114,16 +119,12 @@ def queue_view(state: NodeState, queue: Queue, now: float) -> QueueView:
         )
         for e in queue.ordered_entries()
     ]
-    counts = {
-        "available": 0,
-        "ringing": 0,
-        "on_call": 0,
-        "wrap_up": 0,
-        "paused": 0,
-        "unavailable": 0,
-    }
-    for member in queue.members.values():
-        counts[member_state(member, now)] += 1
+    if seats is None:
+        counts = dict.fromkeys(SEAT_STATES, 0)
+        for member in queue.members.values():
+            counts[member_state(member, now)] += 1
+    else:
+        counts = seats
     return QueueView(
         node=state.node,
         name=queue.name,
