@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     priority_numbers: dict[str, int] = Field(default_factory=dict)
     #: unit code -> priority (a unit flagged urgent)
     priority_units: dict[str, int] = Field(default_factory=dict)
+    # call records: finished calls are journaled here until the database has them
+    records_spool_dir: Path = Path("./var/records-spool")
+    records_flush_every_s: float = Field(default=0.2, gt=0, le=60)
+    records_batch_size: int = Field(default=500, ge=1, le=10000)
+    #: `callcenter records purge` deletes records older than this (0: keep forever)
+    records_retention_days: int = Field(default=730, ge=0)
 
     # the embedded demo (`serve --demo`): pbxsim as the PBX, with simulated traffic
     demo_seats: int = Field(default=60, ge=1, le=5000)

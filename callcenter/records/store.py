@@ -89,15 +89,12 @@ class RecordStore:
             return 0
         async with self.sessions() as session, session.begin():
             ids = [linkedid for _, linkedid in latest]
-            ratings = dict(
-                (
-                    await session.execute(
-                        select(SurveyResult.uniqueid, SurveyResult.rating).where(
-                            SurveyResult.uniqueid.in_(ids)
-                        )
-                    )
-                ).tuples()
+            rated = await session.execute(
+                select(SurveyResult.uniqueid, SurveyResult.rating).where(
+                    SurveyResult.uniqueid.in_(ids)
+                )
             )
+            ratings: dict[str, int] = {uniqueid: rating for uniqueid, rating in rated}
             callbacks = set(
                 (
                     await session.scalars(
