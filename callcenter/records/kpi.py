@@ -1,0 +1,156 @@
+"""The KPIs the city is assessed on, computed from call records in one SQL aggregate.
+
+Definitions and denominators follow DOMAIN.md "KPIs"; every count is returned with the
+rates, so a report can always show what a rate was divided by:
+- offered: calls that reached a queue (`queue` not empty). IVR-only calls and callers
+  refused by joinempty never joined, so they are not offered.
+- answered: offered calls an agent answered (a call the agent later transferred is
+  still answered). 接通率 = answered / offered.
+- SL15: answered within 15 s of waiting / offered (abandons count against); also
+  reported / answered, labelled as such.
+- abandon rate: callers who hung up in the queue after more than 5 s / offered; short
+  abandons (<= 5 s) are reported separately. Timeouts and redirects are not abandons
+  (builder.py tells them apart).
+- ASA: mean wait of answered calls; AHT: mean talk + wrap-up of answered calls.
+- satisfaction: (满意 + 基本满意) / rated calls.
+
+Periods are cut in the city's local time (UTC+8 by default) by integer arithmetic on
+`start_epoch`, which PostgreSQL and SQLite evaluate identically; a call counts in the
+period it started in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callcenter.records.models import CallRecord
+
+SL_SECONDS = 15
+SHORT_ABANDON_S = 5
+CITY_UTC_OFFSET_S = 8 * 3600
+PERIODS = {"15min": 900, "hour": 3600, "day": 86400}
+#: group name -> the record column it groups by
+GROUPS: dict[str, Any] = {
+    "queue": CallRecord.queue,
+    "unit": CallRecord.unit,
+    "seat": CallRecord.seat,
+    "number": CallRecord.dialed,
+}
+
+
+class KpiQueryError(ValueError):
+    """A KPI request that names an unknown grouping or period."""
+
+
+@dataclass(frozen=True, slots=True)
+class KpiRow:
+    period_start: int | None  # epoch seconds of the period's start (None: whole range)
+    group: str | None  # the queue / unit / seat / number (None: everything)
+    calls: int
+    offered: int
+    answered: int
+    answered_15s: int
+    abandoned: int
+    short_abandoned: int
+    asa_s: float | None
+    aht_s: float | None
+    rated: int
+    satisfied: int
+
+    @staticmethod
+    def _ratio(part: int, whole: int) -> float | None:
+        return round(part / whole, 4) if whole else None
+
+    @property
+    def answer_rate(self) -> float | None:
+        return self._ratio(self.answered, self.offered)
+
+    @property
+    def sl15(self) -> float | None:
+        return self._ratio(self.answered_15s, self.offered)
+
+    @property
+    def sl15_of_answered(self) -> float | None:
+        return self._ratio(self.answered_15s, self.answered)
+
+    @property
+    def abandon_rate(self) -> float | None:
+        return self._ratio(self.abandoned, self.offered)
+
+    @property
+    def satisfaction(self) -> float | None:
+        return self._ratio(self.satisfied, self.rated)
+
+
+def _count(condition: ColumnElement[bool]) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+async def compute(
+    session: AsyncSession,
+    start_epoch: int,
+    end_epoch: int,
+    group: str | None = None,
+    period: str | None = None,
+    utc_offset_s: int = CITY_UTC_OFFSET_S,
+) -> list[KpiRow]:
+    """KPIs of calls started in [start_epoch, end_epoch), per group and period."""
+    if group is not None and group not in GROUPS:
+        raise KpiQueryError(f"group: unknown {group!r}; one of {sorted(GROUPS)}")
+    if period is not None and period not in PERIODS:
+        raise KpiQueryError(f"period: unknown {period!r}; one of {sorted(PERIODS)}")
+    r = CallRecord
+    offered = r.queue != ""
+    answered = and_(offered, r.agent != "")
+    abandoned = r.queue_exit == "abandoned"
+    keys: list[Any] = []
+    if period is not None:
+        size = PERIODS[period]
+        bucket = (r.start_epoch + utc_offset_s) // size * size - utc_offset_s
+        keys.append(bucket.label("period_start"))
+    else:
+        keys.append(literal(None).label("period_start"))
+    keys.append((GROUPS[group] if group else literal(None)).label("grp"))
+    query = select(
+        *keys,
+        func.count().label("calls"),
+        _count(offered),
+        _count(answered),
+        _count(and_(answered, r.wait_s <= SL_SECONDS)),
+        _count(and_(abandoned, r.wait_s > SHORT_ABANDON_S)),
+        _count(and_(abandoned, r.wait_s <= SHORT_ABANDON_S)),
+        func.avg(case((answered, r.wait_s))),
+        func.avg(case((answered, r.talk_s + r.wrapup_s))),
+        _count(r.rating.is_not(None)),
+        _count(r.rating.in_((1, 2))),
+    ).where(r.start_epoch >= start_epoch, r.start_epoch < end_epoch)
+    grouping = [k for k, used in ((keys[0], period), (keys[1], group)) if used]
+    if grouping:
+        query = query.group_by(*grouping).order_by(*grouping)
+    rows = (await session.execute(query)).all()
+    out = []
+    for row in rows:
+        values = list(row)
+        if values[2] == 0 and not grouping:
+            values[0] = None
+        out.append(
+            KpiRow(
+                period_start=int(values[0]) if values[0] is not None else None,
+                group=str(values[1]) if values[1] is not None else None,
+                calls=int(values[2]),
+                offered=int(values[3]),
+                answered=int(values[4]),
+                answered_15s=int(values[5]),
+                abandoned=int(values[6]),
+                short_abandoned=int(values[7]),
+                asa_s=round(float(values[8]), 3) if values[8] is not None else None,
+                aht_s=round(float(values[9]), 3) if values[9] is not None else None,
+                rated=int(values[10]),
+                satisfied=int(values[11]),
+            )
+        )
+    return out
