@@ -12,7 +12,10 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.responses import Response
 
+from api.audit_log import AuditLog, AuditMiddleware
+from api.audit_log import router as audit_router
 from api.callbacks import router as callbacks_router
+from api.calls import router as calls_router
 from api.health import ReadinessCheck
 from api.health import router as health_router
 from api.legacy import router as legacy_router
@@ -21,8 +24,10 @@ from api.live_ws import LiveStream
 from api.live_ws import router as live_ws_router
 from api.queues_routes import router as queues_router
 from api.seats import router as seats_router
+from api.stats import router as stats_router
 from callcenter.legacy.directory import Directory
 from callcenter.live.live import LiveState
+from callcenter.records.wiring import RecordsSystem
 from callcenter.tokens import TokenStore
 from queues.wiring import SeatsSystem
 
@@ -37,6 +42,8 @@ def create_app(
     tokens: TokenStore | None = None,
     legacy: Directory | None = None,
     seats: SeatsSystem | None = None,
+    audit: AuditLog | None = None,
+    records: RecordsSystem | None = None,
 ) -> FastAPI:
     stream = LiveStream(live, seats) if live is not None else None
 
@@ -58,7 +65,11 @@ def create_app(
     app.state.tokens = tokens
     app.state.legacy = legacy
     app.state.seats = seats
+    app.state.records = records
     app.state.stream = stream
+    app.state.audit = audit
+    if audit is not None:
+        app.add_middleware(AuditMiddleware, audit=audit)
     app.include_router(health_router)
     app.include_router(live_router)
     app.include_router(live_ws_router)
@@ -66,6 +77,9 @@ def create_app(
     app.include_router(queues_router)
     app.include_router(callbacks_router)
     app.include_router(legacy_router)
+    app.include_router(calls_router)
+    app.include_router(stats_router)
+    app.include_router(audit_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

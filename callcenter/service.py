@@ -24,6 +24,7 @@ from agi.server import ServerConfig
 from agi.wiring import AgiService, build_agi_service
 from ami.node import NodeConfig, PbxNode
 from api.app import create_app
+from api.audit_log import AuditLog
 from api.health import CheckResult, ReadinessCheck
 from callcenter import __version__, migrate
 from callcenter.config import AmiNode, Settings
@@ -184,6 +185,7 @@ class Service:
             TokenStore(sessions, utcnow),
             directory,
             seats,
+            AuditLog(sessions, utcnow),
         )
         server = uvicorn.Server(
             uvicorn.Config(

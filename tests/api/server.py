@@ -11,6 +11,7 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
@@ -38,9 +39,9 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
         sock.close()
 
 
-async def sqlite_tokens(tmp_path: Path) -> TokenStore:
+async def sqlite_tokens(tmp_path: Path) -> tuple[TokenStore, AsyncEngine]:
     """Tokens in a fresh SQLite file (auth is not what differs between databases here;
     tests/test_auth.py runs the store on both)."""
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'tokens.db'}")
     await migrate.upgrade(engine)
-    return TokenStore(session_factory(engine), lambda: datetime.now(UTC))
+    return TokenStore(session_factory(engine), lambda: datetime.now(UTC)), engine

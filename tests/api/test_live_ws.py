@@ -57,7 +57,7 @@ async def test_snapshot_deltas_and_resume_without_a_gap(tmp_path: Path) -> None:
     live = LiveState(sim.scheduler.now)
     node = PbxNode(sim.node_config(), live)
     node.start()
-    tokens = await sqlite_tokens(tmp_path)
+    tokens, engine = await sqlite_tokens(tmp_path)
     _, token = await tokens.create("floor", Role.SUPERVISOR)
     app = create_app({}, CollectorRegistry(), "t", live, tokens)
     auth = {"Authorization": f"Bearer {token}"}
@@ -122,6 +122,7 @@ async def test_snapshot_deltas_and_resume_without_a_gap(tmp_path: Path) -> None:
                     assert (await recv(ws))["type"] == "snapshot"
     finally:
         await app.state.stream.stop()
+        await engine.dispose()
         await node.stop()
         await sim.stop()
 
@@ -144,7 +145,7 @@ async def close_code(url: str, headers: dict[str, str] | None = None, first: str
 
 async def test_authentication_and_roles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(live_ws, "AUTH_TIMEOUT_S", 0.3)
-    tokens = await sqlite_tokens(tmp_path)
+    tokens, engine = await sqlite_tokens(tmp_path)
     _, integration = await tokens.create("script", Role.INTEGRATION)
     _, agent = await tokens.create("agent 1001", Role.AGENT, seat="1001")
     revoked_id, revoked = await tokens.create("old", Role.SUPERVISOR)
@@ -171,6 +172,7 @@ async def test_authentication_and_roles(tmp_path: Path, monkeypatch: pytest.Monk
             assert await close_code(url, bearer) == live_ws.CLOSE_UNAVAILABLE
     finally:
         await app.state.stream.stop()
+        await engine.dispose()
 
 
 def change(seq: int) -> Change:

@@ -1,0 +1,86 @@
+"""Every state-changing request lands in the audit log (refused ones too), readable by
+admins page by page; migration 0007 matches the model. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from prometheus_client import CollectorRegistry
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
+
+from api.app import create_app
+from api.audit_log import AuditLog
+from callcenter import migrate
+from callcenter.db import create_engine, session_factory
+from callcenter.models import Base
+from callcenter.tokens import Role, TokenStore
+
+pytestmark = pytest.mark.db
+
+
+async def test_changes_and_refusals_are_recorded_and_paged(database_url: str) -> None:
+    engine = create_engine(database_url)
+    await migrate.upgrade(engine)
+    sessions = session_factory(engine)
+    clock = lambda: datetime.now(UTC)  # noqa: E731
+    tokens = TokenStore(sessions, clock)
+    admin_id, admin = await tokens.create("ops", Role.ADMIN)
+    agent_id, agent = await tokens.create("agent", Role.AGENT, seat="1001")
+    app = create_app({}, CollectorRegistry(), "t", tokens=tokens, audit=AuditLog(sessions, clock))
+    as_agent = {"Authorization": f"Bearer {agent}", "X-Forwarded-For": "10.1.2.3"}
+    as_admin = {"Authorization": f"Bearer {admin}"}
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=("192.0.2.7", 5555)),
+            base_url="http://t",
+        ) as c:
+            await c.post("/api/v1/seats/1001/pause", json={"reason": "meal"}, headers=as_agent)
+            await c.post("/api/v1/seats/2002/pause", json={"reason": "meal"}, headers=as_agent)
+            await c.post("/api/v1/seats/1001/login?x=1")  # no token
+            await c.get("/api/v1/seats", headers=as_agent)  # reads are not audited
+            page = (await c.get("/api/v1/audit?limit=2", headers=as_admin)).json()
+            assert [e["status"] for e in page["items"]] == [401, 403]
+            anonymous, refused = page["items"]
+            assert anonymous["token_id"] is None and anonymous["query"] == "x=1"
+            assert refused["token_id"] == agent_id and refused["role"] == "agent"
+            assert refused["seat"] == "1001" and refused["path"] == "/api/v1/seats/2002/pause"
+            assert refused["client"] == "192.0.2.7" and refused["forwarded_for"] == "10.1.2.3"
+            cursor = page["next_cursor"]
+            assert cursor == refused["id"]
+            older = (await c.get(f"/api/v1/audit?before={cursor}", headers=as_admin)).json()
+            assert [(e["method"], e["status"]) for e in older["items"]] == [("POST", 503)]
+            assert older["next_cursor"] is None
+            mine = (await c.get(f"/api/v1/audit?token_id={agent_id}", headers=as_admin)).json()
+            assert len(mine["items"]) == 2
+            assert (await c.get("/api/v1/audit", headers=as_agent)).status_code == 403
+            bad = await c.get("/api/v1/audit?before=yesterday", headers=as_admin)
+            assert bad.status_code == 422 and "before" in bad.text
+        assert admin_id != agent_id
+    finally:
+        await engine.dispose()
+
+
+async def test_migration_matches_the_model_and_downgrades(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        await migrate.upgrade(engine)
+
+        def diff(connection: Connection) -> list[object]:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            return [
+                d for d in compare_metadata(context, Base.metadata) if "api_audit_log" in repr(d)
+            ]
+
+        async with engine.connect() as conn:
+            assert await conn.run_sync(diff) == []
+        await migrate.downgrade(engine, "0006")
+        async with engine.connect() as conn:
+            tables = await conn.run_sync(lambda c: inspect(c).get_table_names())
+        assert "api_audit_log" not in tables
+    finally:
+        await engine.dispose()
