@@ -39,6 +39,7 @@ from callcenter.live.live import LiveState
 from callcenter.live.queue_params import poll_queue_params
 from callcenter.metrics import register_node_metrics
 from callcenter.pbx_process import PbxSimProcess
+from callcenter.records.wiring import build_records, directory_routes
 from callcenter.tokens import TokenStore
 from queues.callbacks import CallbackPolicy
 from queues.catalog import demo_skills
@@ -164,7 +165,14 @@ class Service:
         pbx = await self._start_demo_pbx(checks) if self.demo else None
 
         live = LiveState(time.time)
-        nodes = [PbxNode(self._node_config(n), live) for n in settings.ami_nodes]
+        records = build_records(
+            sessions,
+            live,
+            settings.records_spool_dir,
+            flush_every_s=settings.records_flush_every_s,
+            batch_size=settings.records_batch_size,
+        )
+        nodes = [PbxNode(self._node_config(n), records.listener) for n in settings.ami_nodes]
         for node in nodes:
             checks[f"pbx:{node.name}"] = node_check(node, live)
         auditor = Auditor(live, settings.audit_interval_s)
@@ -173,6 +181,7 @@ class Service:
             __version__
         ).set(1)
         directory = await self._build_directory(sessions, live, nodes)
+        records.store.route = directory_routes(directory)
         seats = await self._build_seats(sessions, live)
         agi = self._build_agi(sessions, directory, live, seats)
         await agi.start()
@@ -186,6 +195,7 @@ class Service:
             directory,
             seats,
             AuditLog(sessions, utcnow),
+            records=records,
         )
         server = uvicorn.Server(
             uvicorn.Config(
@@ -204,6 +214,7 @@ class Service:
             seats.callbacks.run(),
             seats.overflow.run(),
             poll_queue_params(live, QUEUE_PARAMS_EVERY_S),
+            records.writer.run(),
         ]
         if settings.audit_interval_s > 0:
             loops.append(auditor.run())
@@ -221,6 +232,9 @@ class Service:
             await agi.stop()
             for node in nodes:
                 await node.stop()
+            with contextlib.suppress(Exception):  # what is not written stays in the spool
+                await records.writer.flush()
+            records.writer.spool.close()
             if pbx is not None:
                 await pbx.stop()
             with contextlib.suppress(Exception):

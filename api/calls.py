@@ -1,0 +1,254 @@
+"""Call records: `GET /api/v1/calls` (filters, cursor pagination), `/calls/{id}` (record
+with timeline), `/calls/active` (calls in progress, from the record builder) and
+`/calls/export.csv` (streamed from a server-side cursor).
+
+Who may read: supervisors and integration tokens everything, an agent only the calls
+their seat answered; admin all. The caller number of a confidential call (on request,
+and every report 举报) is masked for every role but admin, here and in the export.
+A call's id is `<node>:<Linkedid>`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from api.auth import require_roles
+from callcenter.records import query as q
+from callcenter.records.models import CallRecord
+from callcenter.records.privacy import shown_caller
+from callcenter.records.wiring import RecordsSystem
+from callcenter.tokens import Principal, Role
+
+router = APIRouter(prefix="/api/v1", tags=["calls"])
+readers = require_roles(Role.SUPERVISOR, Role.INTEGRATION, Role.AGENT)
+
+
+class CallSummary(BaseModel):
+    id: str = Field(description="`<node>:<Linkedid>`")
+    node: str
+    linkedid: str
+    started_at: datetime
+    ended_at: datetime
+    dialed: str = Field(description="the number dialed: 12345 or a legacy number")
+    unit: str
+    district: str
+    mode: str = Field(description="legacy mode of the dialed number: merge | dock | retain")
+    caller: str = Field(description="masked (139****1111) when confidential, except for admin")
+    confidential: bool
+    queue: str = Field(description="first queue joined; empty: never offered")
+    queue_exit: str = Field(
+        description="answered | abandoned | timeout | left_empty | redirected | refused"
+    )
+    wait_s: float | None = Field(description="seconds waited in queues (Asterisk's hold time)")
+    seat: str
+    talk_s: float
+    wrapup_s: float
+    hangup_by: str
+    disposition: str = Field(
+        description="answered | abandoned | ivr_only | transferred | callback_requested | "
+        "fallback_routed"
+    )
+    rating: int | None = Field(description="1 满意, 2 基本满意, 3 不满意; null: not rated")
+
+
+class CallDetail(CallSummary):
+    ivr_keys: str
+    prompts: list[str]
+    queues: list[str]
+    rings: list[dict[str, Any]] = Field(
+        description="every ring attempt: seat, interface, at (s from start), ring_s, outcome "
+        "(answered | no_answer | cancelled | dumped)"
+    )
+    agent: str
+    transfers: list[dict[str, Any]] = Field(
+        description="kind (redirect | agent | dial), to, status (Dial's DIALSTATUS)"
+    )
+    fallback: bool = Field(description="the FastAGI did not route the call (dialplan fallback)")
+    recording: str
+    timeline: list[list[Any]] = Field(description="[seconds from start, what, detail]")
+
+
+class CallPage(BaseModel):
+    items: list[CallSummary]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page")
+
+
+class ActiveCall(BaseModel):
+    id: str
+    node: str
+    linkedid: str
+    started_at: float
+    caller: str
+    dialed: str
+    queue: str | None = Field(description="the queue the caller waits in now")
+    seat: str
+    answered: bool
+
+
+def _records(request: Request) -> RecordsSystem:
+    records: RecordsSystem | None = getattr(request.app.state, "records", None)
+    if records is None:
+        raise HTTPException(503, "call records are not configured in this instance")
+    return records
+
+
+def _summary_fields(record: CallRecord, principal: Principal) -> dict[str, Any]:
+    data = {name: getattr(record, name) for name in CallSummary.model_fields if name != "id"}
+    data["id"] = f"{record.node}:{record.linkedid}"
+    data["caller"] = shown_caller(record.caller, record.confidential, principal.role == Role.ADMIN)
+    return data
+
+
+def _filter(
+    principal: Principal,
+    start: datetime | None,
+    end: datetime | None,
+    caller: str | None,
+    number: str | None,
+    unit: str | None,
+    queue: str | None,
+    seat: str | None,
+    disposition: str | None,
+) -> q.CallFilter:
+    if principal.role == Role.AGENT:
+        if seat is not None and seat != principal.seat:
+            raise HTTPException(403, f"an agent sees only the calls of seat {principal.seat!r}")
+        seat = principal.seat or "\x00"  # an agent token without a seat sees nothing
+    try:
+        return q.CallFilter(
+            start_epoch=int(start.timestamp()) if start else None,
+            end_epoch=int(end.timestamp()) if end else None,
+            caller=caller,
+            number=number,
+            unit=unit,
+            queue=queue,
+            seat=seat,
+            disposition=disposition,
+        )
+    except q.RecordQueryError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+Principal_ = Annotated[Principal, Depends(readers)]
+
+
+@router.get("/calls", response_model=CallPage, summary="Call records, newest first")
+async def list_calls(
+    request: Request,
+    principal: Principal_,
+    start: Annotated[datetime | None, Query(description="started at or after (ISO 8601)")] = None,
+    end: Annotated[datetime | None, Query(description="started before (ISO 8601)")] = None,
+    caller: str | None = None,
+    number: Annotated[str | None, Query(description="the number dialed")] = None,
+    unit: str | None = None,
+    queue: str | None = None,
+    seat: str | None = None,
+    disposition: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: str | None = None,
+) -> CallPage:
+    records = _records(request)
+    where = _filter(principal, start, end, caller, number, unit, queue, seat, disposition)
+    async with records.store.sessions() as session:
+        try:
+            rows, next_cursor = await q.page(session, where, limit, cursor)
+        except q.RecordQueryError as exc:
+            raise HTTPException(422, str(exc)) from None
+    return CallPage(
+        items=[CallSummary(**_summary_fields(r, principal)) for r in rows],
+        next_cursor=next_cursor,
+    )
+
+
+@router.get("/calls/active", response_model=list[ActiveCall], summary="Calls in progress")
+async def active_calls(request: Request, principal: Principal_) -> list[ActiveCall]:
+    records = _records(request)
+    admin = principal.role == Role.ADMIN
+    out = []
+    for call in sorted(records.builder.open.values(), key=lambda c: c.started_at):
+        if principal.role == Role.AGENT and call.seat != principal.seat:
+            continue
+        out.append(
+            ActiveCall(
+                id=f"{call.node}:{call.linkedid}",
+                node=call.node,
+                linkedid=call.linkedid,
+                started_at=call.started_at,
+                caller=shown_caller(call.caller, call.confidential, admin),
+                dialed=call.dialed,
+                queue=call.in_queue,
+                seat=call.seat,
+                answered=call.answered_at is not None,
+            )
+        )
+    return out
+
+
+@router.get("/calls/export.csv", summary="Call records as CSV (streamed)")
+async def export_calls(
+    request: Request,
+    principal: Principal_,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    caller: str | None = None,
+    number: str | None = None,
+    unit: str | None = None,
+    queue: str | None = None,
+    seat: str | None = None,
+    disposition: str | None = None,
+) -> StreamingResponse:
+    records = _records(request)
+    where = _filter(principal, start, end, caller, number, unit, queue, seat, disposition)
+    admin = principal.role == Role.ADMIN
+    caller_at = q.EXPORT_COLUMNS.index("caller")
+    confidential_at = q.EXPORT_COLUMNS.index("confidential")
+
+    async def lines() -> AsyncIterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(q.EXPORT_COLUMNS)
+        async with records.store.sessions() as session:
+            async for chunk in q.stream_rows(session, where):
+                for row in chunk:
+                    values = list(row)
+                    values[caller_at] = shown_caller(
+                        str(values[caller_at]), bool(values[confidential_at]), admin
+                    )
+                    writer.writerow(values)
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    return StreamingResponse(
+        lines(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="calls.csv"'},
+    )
+
+
+@router.get("/calls/{call_id}", response_model=CallDetail, summary="One call with its timeline")
+async def get_call(request: Request, principal: Principal_, call_id: str) -> CallDetail:
+    records = _records(request)
+    node, sep, linkedid = call_id.partition(":")
+    if not sep or not node or not linkedid:
+        raise HTTPException(422, f"call id: expected <node>:<Linkedid>, got {call_id!r}")
+    async with records.store.sessions() as session:
+        record = await q.get(session, node, linkedid)
+    if record is None:
+        raise HTTPException(404, f"no call record {call_id!r}")
+    if principal.role == Role.AGENT and record.seat != principal.seat:
+        raise HTTPException(403, f"an agent sees only the calls of seat {principal.seat!r}")
+    data = _summary_fields(record, principal)
+    for name in CallDetail.model_fields:
+        if name not in data:
+            data[name] = getattr(record, name)
+    return CallDetail(**data)

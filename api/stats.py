@@ -1,0 +1,113 @@
+"""KPIs from call records: `GET /api/v1/stats/kpis` (any range, per queue / unit / seat
+/ number, per 15 min / hour / day) and `GET /api/v1/stats/today` (the city day so far,
+per queue: counters that survive a service restart or an AMI reconnect because they
+are read from the database, unlike app_queue's own).
+
+Every rate comes with its numerator and denominator, named in the field descriptions
+(DOMAIN.md "KPIs").
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+
+from api.auth import require_roles
+from callcenter.records import kpi
+from callcenter.records.wiring import RecordsSystem
+from callcenter.tokens import Principal, Role
+
+router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
+readers = require_roles(Role.SUPERVISOR, Role.INTEGRATION)
+
+
+class Kpis(BaseModel):
+    period_start: int | None = Field(
+        description="epoch seconds of the period's start (city time buckets); null: whole range"
+    )
+    group: str | None = Field(description="the queue / unit / seat / number; null: all calls")
+    calls: int = Field(description="every call started in the range, IVR-only included")
+    offered: int = Field(description="calls that reached a queue (IVR-only, refused excluded)")
+    answered: int = Field(description="offered calls an agent answered")
+    answered_15s: int = Field(description="answered calls that waited <= 15 s")
+    abandoned: int = Field(description="callers who hung up in queue after > 5 s")
+    short_abandoned: int = Field(description="callers who hung up in queue within 5 s")
+    answer_rate: float | None = Field(description="接通率 = answered ÷ offered")
+    sl15: float | None = Field(
+        description="service level = answered_15s ÷ offered (abandons count against)"
+    )
+    sl15_of_answered: float | None = Field(description="answered_15s ÷ answered")
+    abandon_rate: float | None = Field(description="abandoned (> 5 s) ÷ offered")
+    asa_s: float | None = Field(description="mean wait of answered calls, seconds")
+    aht_s: float | None = Field(description="mean talk + wrap-up of answered calls, seconds")
+    rated: int = Field(description="calls with a survey rating")
+    satisfied: int = Field(description="ratings 满意 or 基本满意")
+    satisfaction: float | None = Field(description="satisfied ÷ rated")
+
+
+def _out(row: kpi.KpiRow) -> Kpis:
+    return Kpis(
+        period_start=row.period_start,
+        group=row.group,
+        calls=row.calls,
+        offered=row.offered,
+        answered=row.answered,
+        answered_15s=row.answered_15s,
+        abandoned=row.abandoned,
+        short_abandoned=row.short_abandoned,
+        answer_rate=row.answer_rate,
+        sl15=row.sl15,
+        sl15_of_answered=row.sl15_of_answered,
+        abandon_rate=row.abandon_rate,
+        asa_s=row.asa_s,
+        aht_s=row.aht_s,
+        rated=row.rated,
+        satisfied=row.satisfied,
+        satisfaction=row.satisfaction,
+    )
+
+
+def _records(request: Request) -> RecordsSystem:
+    records: RecordsSystem | None = getattr(request.app.state, "records", None)
+    if records is None:
+        raise HTTPException(503, "call records are not configured in this instance")
+    return records
+
+
+async def _compute(
+    records: RecordsSystem, start: int, end: int, group: str | None, period: str | None
+) -> list[Kpis]:
+    async with records.store.sessions() as session:
+        try:
+            rows = await kpi.compute(session, start, end, group, period)
+        except kpi.KpiQueryError as exc:
+            raise HTTPException(422, str(exc)) from None
+    return [_out(r) for r in rows]
+
+
+@router.get("/kpis", response_model=list[Kpis], summary="KPIs of calls started in a range")
+async def kpis(
+    request: Request,
+    principal: Annotated[Principal, Depends(readers)],
+    start: Annotated[datetime, Query(description="from (ISO 8601, inclusive)")],
+    end: Annotated[datetime, Query(description="to (ISO 8601, exclusive)")],
+    group: Annotated[str | None, Query(description="queue | unit | seat | number")] = None,
+    period: Annotated[str | None, Query(description="15min | hour | day")] = None,
+) -> list[Kpis]:
+    if end <= start:
+        raise HTTPException(422, "end: must be after start")
+    return await _compute(
+        _records(request), int(start.timestamp()), int(end.timestamp()), group, period
+    )
+
+
+@router.get("/today", response_model=list[Kpis], summary="The city day so far, per queue")
+async def today(request: Request, principal: Annotated[Principal, Depends(readers)]) -> list[Kpis]:
+    now = int(time.time())
+    offset = kpi.CITY_UTC_OFFSET_S
+    day_start = (now + offset) // 86400 * 86400 - offset
+    return await _compute(_records(request), day_start, day_start + 86400, "queue", None)

@@ -1,0 +1,126 @@
+"""/api/v1/calls and /api/v1/stats: filters, cursor pagination, masking per role,
+agents limited to their seat, the streamed CSV export, KPIs with clear errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+
+from api.app import create_app
+from callcenter import migrate
+from callcenter.db import create_engine, session_factory
+from callcenter.live.live import LiveState
+from callcenter.records.wiring import build_records
+from callcenter.tokens import Role, TokenStore
+from tests.records.factory import DAY0, call
+
+ISO_DAY = datetime.fromtimestamp(DAY0, UTC).isoformat()
+ISO_NEXT = datetime.fromtimestamp(DAY0 + 86400, UTC).isoformat()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+async def test_calls_and_stats_api(database_url: str, tmp_path: Path) -> None:
+    engine = create_engine(database_url)
+    await migrate.upgrade(engine)
+    sessions = session_factory(engine)
+    records = build_records(sessions, LiveState(time.time), tmp_path / "spool")
+    calls = [call(f"c.{i}", started_at=DAY0 + 3600 + i, caller=f"1390000{i:04d}") for i in range(7)]
+    calls.append(
+        call(
+            "secret.1",
+            started_at=DAY0 + 7200,
+            caller="13912341111",
+            confidential=True,
+            seat="s1002",
+            disposition="abandoned",
+            queue_exit="abandoned",
+            agent="",
+        )
+    )
+    await records.store.upsert(calls)
+    tokens = TokenStore(sessions, lambda: datetime.now(UTC))
+    app = create_app({}, CollectorRegistry(), "t", tokens=tokens, records=records)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+
+    async def bearer(role: Role, seat: str | None = None) -> dict[str, str]:
+        _, token = await tokens.create(role.value, role, seat)
+        return {"Authorization": f"Bearer {token}"}
+
+    admin, sup, agent = (
+        await bearer(Role.ADMIN),
+        await bearer(Role.SUPERVISOR),
+        await bearer(Role.AGENT, "s1002"),
+    )
+    try:
+        assert (await client.get("/api/v1/calls")).status_code == 401
+        # cursor pagination: 3 + 3 + 2, newest first, no overlap
+        seen: list[str] = []
+        cursor = None
+        for _ in range(3):
+            params = {"limit": "3", **({"cursor": cursor} if cursor else {})}
+            page = (await client.get("/api/v1/calls", params=params, headers=sup)).json()
+            seen += [item["id"] for item in page["items"]]
+            cursor = page["next_cursor"]
+        assert cursor is None
+        assert seen == ["pbx1:secret.1"] + [f"pbx1:c.{i}" for i in range(6, -1, -1)]
+
+        # masking: supervisor sees 139****1111, admin sees the number
+        masked = (await client.get("/api/v1/calls/pbx1:secret.1", headers=sup)).json()
+        assert masked["caller"] == "139****1111" and masked["timeline"]
+        clear = (await client.get("/api/v1/calls/pbx1:secret.1", headers=admin)).json()
+        assert clear["caller"] == "13912341111"
+
+        # filters and the agent's own seat
+        only = (
+            await client.get("/api/v1/calls", params={"disposition": "abandoned"}, headers=sup)
+        ).json()
+        assert [i["id"] for i in only["items"]] == ["pbx1:secret.1"]
+        mine = (await client.get("/api/v1/calls", headers=agent)).json()
+        assert [i["id"] for i in mine["items"]] == ["pbx1:secret.1"]
+        assert mine["items"][0]["caller"] == "139****1111"
+        other = await client.get("/api/v1/calls/pbx1:c.1", headers=agent)
+        assert other.status_code == 403
+
+        bad = await client.get("/api/v1/calls", params={"disposition": "lost"}, headers=sup)
+        assert bad.status_code == 422 and "disposition" in bad.json()["detail"]
+        bad = await client.get("/api/v1/calls", params={"cursor": "!!"}, headers=sup)
+        assert bad.status_code == 422 and "cursor" in bad.json()["detail"]
+        assert (await client.get("/api/v1/calls/nocolon", headers=sup)).status_code == 422
+        assert (await client.get("/api/v1/calls/pbx1:none", headers=sup)).status_code == 404
+
+        # export: every row, masked for the supervisor
+        export = await client.get("/api/v1/calls/export.csv", headers=sup)
+        rows = list(csv.DictReader(io.StringIO(export.text)))
+        assert len(rows) == 8
+        assert {r["caller"] for r in rows if r["linkedid"] == "secret.1"} == {"139****1111"}
+
+        # KPIs
+        stats = await client.get(
+            "/api/v1/stats/kpis",
+            params={"start": ISO_DAY, "end": ISO_NEXT, "group": "seat"},
+            headers=sup,
+        )
+        by_seat = {r["group"]: r for r in stats.json()}
+        assert by_seat["s1001"]["answered"] == 7 and by_seat["s1002"]["offered"] == 1
+        bad = await client.get(
+            "/api/v1/stats/kpis",
+            params={"start": ISO_DAY, "end": ISO_NEXT, "period": "week"},
+            headers=sup,
+        )
+        assert bad.status_code == 422 and "period" in bad.json()["detail"]
+        assert (
+            await client.get(
+                "/api/v1/stats/kpis", params={"start": ISO_DAY, "end": ISO_NEXT}, headers=agent
+            )
+        ).status_code == 403
+        assert (await client.get("/api/v1/calls/active", headers=sup)).json() == []
+    finally:
+        await client.aclose()
+        await engine.dispose()
