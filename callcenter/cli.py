@@ -17,6 +17,7 @@ from callcenter.config import Settings, load_settings
 from callcenter.db import create_engine, session_factory
 from callcenter.legacy.cli import app as legacy_app
 from callcenter.models import ApiToken
+from callcenter.records.cli import app as records_app
 from callcenter.tokens import Role, TokenError, TokenStore
 from queues.cli import app as seats_app
 
@@ -28,6 +29,7 @@ app.add_typer(token_app, name="token")
 app.add_typer(legacy_app, name="legacy")
 app.add_typer(seats_app, name="seats")
 app.add_typer(asterisk_conf_app, name="asterisk-conf")
+app.add_typer(records_app, name="records")
 console = Console(stderr=True)
 
 

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -196,3 +196,12 @@ class RecordWriter:
 def _chunks(items: list[FinishedCall], size: int) -> Iterable[list[FinishedCall]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+async def purge(sessions: async_sessionmaker[AsyncSession], before_epoch: int) -> int:
+    """Delete the records of calls started before `before_epoch`; returns how many."""
+    async with sessions() as session, session.begin():
+        result = await session.execute(
+            delete(CallRecord).where(CallRecord.start_epoch < before_epoch)
+        )
+    return int(getattr(result, "rowcount", 0) or 0)
