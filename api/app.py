@@ -16,6 +16,7 @@ from api.audit_log import AuditLog, AuditMiddleware
 from api.audit_log import router as audit_router
 from api.callbacks import router as callbacks_router
 from api.calls import router as calls_router
+from api.errors import install as install_error_handlers
 from api.health import ReadinessCheck
 from api.health import router as health_router
 from api.legacy import router as legacy_router
@@ -60,6 +61,7 @@ def create_app(
         description="Seats, queues, live state and call records of a 12345 hotline "
         "running on Asterisk.",
     )
+    install_error_handlers(app)
     app.state.readiness_checks = readiness_checks
     app.state.live = live
     app.state.tokens = tokens
