@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.responses import Response
 
+from agi.ivr.store import FlowStore
 from api.audit_log import AuditLog, AuditMiddleware
 from api.audit_log import router as audit_router
 from api.callbacks import router as callbacks_router
@@ -19,6 +20,7 @@ from api.calls import router as calls_router
 from api.errors import install as install_error_handlers
 from api.health import ReadinessCheck
 from api.health import router as health_router
+from api.ivr import router as ivr_router
 from api.legacy import router as legacy_router
 from api.live import router as live_router
 from api.live_ws import LiveStream
@@ -44,6 +46,7 @@ def create_app(
     legacy: Directory | None = None,
     seats: SeatsSystem | None = None,
     audit: AuditLog | None = None,
+    ivr: FlowStore | None = None,
     records: RecordsSystem | None = None,
 ) -> FastAPI:
     stream = LiveStream(live, seats) if live is not None else None
@@ -70,6 +73,7 @@ def create_app(
     app.state.records = records
     app.state.stream = stream
     app.state.audit = audit
+    app.state.ivr = ivr
     if audit is not None:
         app.add_middleware(AuditMiddleware, audit=audit)
     app.include_router(health_router)
@@ -82,6 +86,7 @@ def create_app(
     app.include_router(calls_router)
     app.include_router(stats_router)
     app.include_router(audit_router)
+    app.include_router(ivr_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

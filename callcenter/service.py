@@ -196,6 +196,7 @@ class Service:
             seats,
             AuditLog(sessions, utcnow),
             records=records,
+            ivr=agi.flows,
         )
         server = uvicorn.Server(
             uvicorn.Config(

@@ -52,6 +52,8 @@ MATRIX: list[tuple[str, str, object, set[Role] | None]] = [
     ("POST", "/api/v1/legacy-numbers/import?dry_run=true", None, {ADM, INT}),
     ("GET", "/api/v1/units", None, {ADM, SUP, AGT, INT}),
     ("GET", "/api/v1/audit", None, {ADM}),
+    ("GET", "/api/v1/ivr", None, {ADM}),
+    ("PUT", "/api/v1/ivr", {"version": 2}, {ADM}),
 ]
 
 
