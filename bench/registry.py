@@ -6,6 +6,7 @@ from bench.agi_bench import bench_agi
 from bench.ami_bench import bench_ami_read_path, bench_live_state_memory
 from bench.legacy_bench import bench_legacy_directory
 from bench.queues_bench import bench_queues
+from bench.records_bench import bench_records
 from bench.runner import Bench, Target
 
 BENCHES: dict[str, Bench] = {
@@ -14,6 +15,7 @@ BENCHES: dict[str, Bench] = {
     "legacy_directory": bench_legacy_directory,
     "queues": bench_queues,
     "agi": bench_agi,
+    "records": bench_records,
 }
 
 TARGETS: dict[str, Target] = {
@@ -28,4 +30,7 @@ TARGETS: dict[str, Target] = {
     "agi_sessions_per_s": Target(">=", 1500, "sessions/s"),
     "agi_vs_panoramisk": Target(">=", 1.0, "x"),
     "agi_cmd_p99_ms": Target("<=", 2.0, "ms"),
+    "cdr_write_per_s": Target(">=", 2_000, "records/s"),
+    "kpi_day_query_ms": Target("<=", 100.0, "ms"),
+    "export_1m_rows_mb": Target("<=", 150.0, "MB"),
 }

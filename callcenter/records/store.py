@@ -112,16 +112,21 @@ class RecordStore:
                 rows.append(row)
             bind = session.get_bind()
             dialect = postgresql if bind.dialect.name == "postgresql" else sqlite
-            statement = dialect.insert(CallRecord).values(rows)
+            table = CallRecord.__table__
+            statement = dialect.insert(table)
             updated = {
                 column.name: statement.excluded[column.name]
                 for column in CallRecord.__table__.columns
                 if column.name not in ("node", "linkedid", "rating")
             }
             # a rating stored by an earlier write (or a later survey) is never erased
-            updated["rating"] = _coalesce(statement.excluded.rating, CallRecord.rating)
-            await session.execute(
-                statement.on_conflict_do_update(index_elements=["node", "linkedid"], set_=updated)
+            updated["rating"] = _coalesce(statement.excluded.rating, table.c.rating)
+            # Core executemany on the table (not the ORM's bulk path): SQLAlchemy sends it
+            # as multi-row VALUES pages ("insertmanyvalues"), compiled once
+            connection = await session.connection()
+            await connection.execute(
+                statement.on_conflict_do_update(index_elements=["node", "linkedid"], set_=updated),
+                rows,
             )
         return len(rows)
 

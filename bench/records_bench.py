@@ -1,0 +1,223 @@
+"""Call records: write rate, a day's KPI query, and the memory of a 1-million-row export.
+
+All three run on PostgreSQL (CALLCENTER_TEST_POSTGRES_URL; a throw-away database is
+created and dropped). Without PostgreSQL they run on SQLite and report under
+`*_sqlite*` keys, which have no target.
+
+- `cdr_write_per_s`: finished calls through the production path (spool append, seal,
+  batched upsert of 500 with the rating/callback/unit enrichment), 20,000 calls.
+- `kpi_day_query_ms`: the median of the day's KPIs per queue and per 15 min over those
+  20,000 calls (one SQL aggregate).
+- `export_1m_rows_mb`: peak RSS of a fresh process streaming 1,000,000 records through
+  the export's query and CSV writer (the rows are generated in SQL, not in Python).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from callcenter import migrate
+from callcenter.db import create_engine, session_factory
+from callcenter.records import kpi
+from callcenter.records.builder import FinishedCall
+from callcenter.records.store import RecordStore, RecordWriter
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CALLCENTER_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+DAY_CALLS = 20_000
+EXPORT_ROWS = 1_000_000
+DAY0 = 1_795_104_000  # a city day (00:00 +08:00)
+QUEUES = ["hotline-general", "hotline-housing", "hotline-market", "hotline-health"]
+
+
+def day_of_calls(n: int = DAY_CALLS, seed: int = 7) -> list[FinishedCall]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        started = DAY0 + rng.uniform(0, 86400)
+        answered = rng.random() < 0.9
+        wait = rng.expovariate(1 / 12)
+        out.append(
+            FinishedCall(
+                node="pbx1",
+                linkedid=f"{int(started)}.{i}",
+                started_at=started,
+                ended_at=started + wait + (240 if answered else 0),
+                caller=f"139{rng.randrange(10**8):08d}",
+                dialed="12345",
+                unit="",
+                confidential=False,
+                ivr_keys="1",
+                prompts=["hotline/welcome"],
+                queues=[rng.choice(QUEUES)],
+                queue_exit="answered" if answered else "abandoned",
+                wait_s=round(wait, 1),
+                rings=[
+                    {
+                        "queue": "hotline-general",
+                        "interface": "PJSIP/1001",
+                        "seat": "1001",
+                        "at": 3.0,
+                        "ring_s": 2.0,
+                        "outcome": "answered" if answered else "cancelled",
+                    }
+                ],
+                agent="PJSIP/1001" if answered else "",
+                seat=f"{1001 + i % 60}" if answered else "",
+                talk_s=240.0 if answered else 0.0,
+                wrapup_s=10.0 if answered else 0.0,
+                transfers=[],
+                hangup_by="agent" if answered else "caller",
+                disposition="answered" if answered else "abandoned",
+                fallback=False,
+                recording="",
+                timeline=[[0.0, "start", "12345"], [1.0, "queue_join", "q"], [wait, "end", ""]],
+                rating=rng.choice((1, 1, 2, 3, None)),
+            )
+        )
+    return out
+
+
+EXPORT_CHILD = """
+import asyncio, csv, io, resource, sys
+from callcenter.db import create_engine
+from callcenter.db import session_factory
+from callcenter.records import query as q
+
+async def main(url):
+    engine = create_engine(url)
+    rows = 0
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    async with session_factory(engine)() as session:
+        async for chunk in q.stream_rows(session, q.CallFilter()):
+            writer.writerows(chunk)
+            rows += len(chunk)
+            buffer.seek(0); buffer.truncate()
+    await engine.dispose()
+    print(rows, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+FILL_POSTGRES = """
+INSERT INTO call_records
+SELECT 'pbx1', 'x' || g, to_timestamp(:day0 + g % 86400), :day0 + g % 86400,
+       to_timestamp(:day0 + g % 86400 + 200), '12345', '', '', '', '139' || lpad(g::text, 8, '0'),
+       false, '1', '[]', 'hotline-general', '["hotline-general"]', 'answered', 12.5, '[]',
+       'PJSIP/1001', '1001', 240, 10, '[]', 'agent', 'answered', false, 1, '',
+       '[[0, "start", "12345"]]'
+FROM generate_series(1, :n) AS g
+"""
+
+FILL_SQLITE = """
+WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < :n)
+INSERT INTO call_records
+SELECT 'pbx1', 'x' || i, datetime(:day0 + i % 86400, 'unixepoch'), :day0 + i % 86400,
+       datetime(:day0 + i % 86400 + 200, 'unixepoch'), '12345', '', '', '',
+       '139' || substr('00000000' || i, -8), 0, '1', '[]', 'hotline-general',
+       '["hotline-general"]', 'answered', 12.5, '[]', 'PJSIP/1001', '1001', 240, 10, '[]',
+       'agent', 'answered', 0, 1, '', '[[0, "start", "12345"]]'
+FROM g
+"""
+
+
+async def _postgres() -> tuple[str, Any, str] | None:
+    try:
+        import asyncpg  # type: ignore[import-untyped]
+    except ImportError:
+        return None
+    dsn = POSTGRES_ADMIN_URL.replace("postgresql+asyncpg://", "postgresql://", 1)
+    try:
+        admin = await asyncpg.connect(dsn, timeout=5)
+    except (OSError, asyncpg.PostgresError):
+        return None
+    name = f"cc_bench_{uuid.uuid4().hex[:10]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = POSTGRES_ADMIN_URL.rpartition("/")
+    return f"{base}/{name}", admin, name
+
+
+async def _write_and_query(url: str, spool: Path) -> tuple[float, float]:
+    engine = create_engine(url)
+    await migrate.upgrade(engine)
+    sessions = session_factory(engine)
+    calls = day_of_calls()
+    writer = RecordWriter(RecordStore(sessions), spool, batch_size=500)
+    t0 = time.perf_counter()
+    for i, record in enumerate(calls, 1):
+        writer.add(record)
+        if i % 500 == 0:
+            await writer.flush()
+    await writer.flush()
+    write_s = time.perf_counter() - t0
+    writer.spool.close()
+    timings = []
+    for _ in range(7):
+        t0 = time.perf_counter()
+        async with sessions() as session:
+            await kpi.compute(session, DAY0, DAY0 + 86400, "queue", "15min")
+            await kpi.compute(session, DAY0, DAY0 + 86400)
+        timings.append(time.perf_counter() - t0)
+    await engine.dispose()
+    return len(calls) / write_s, statistics.median(timings) * 1000
+
+
+async def _fill_export(url: str) -> None:
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DELETE FROM call_records"))
+        fill = FILL_POSTGRES if engine.dialect.name == "postgresql" else FILL_SQLITE
+        await conn.execute(text(fill), {"n": EXPORT_ROWS, "day0": DAY0})
+    await engine.dispose()
+
+
+def _export_peak_mb(url: str) -> float:
+    done = subprocess.run(
+        [sys.executable, "-c", EXPORT_CHILD, url], capture_output=True, text=True, check=True
+    )
+    rows, peak = done.stdout.split()
+    if int(rows) != EXPORT_ROWS:
+        raise RuntimeError(f"export streamed {rows} rows, expected {EXPORT_ROWS}")
+    return float(peak)
+
+
+async def _run() -> dict[str, float]:
+    pg = await _postgres()
+    with tempfile.TemporaryDirectory() as tmp:
+        if pg is not None:
+            url, admin, name = pg
+            suffix = ""
+        else:
+            url, admin, name = f"sqlite+aiosqlite:///{tmp}/bench.db", None, ""
+            suffix = "_sqlite"
+        try:
+            per_s, query_ms = await _write_and_query(url, Path(tmp) / "spool")
+            await _fill_export(url)
+            peak = await asyncio.to_thread(_export_peak_mb, url)
+        finally:
+            if admin is not None:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                await admin.close()
+    return {
+        f"cdr_write{suffix}_per_s": round(per_s, 1),
+        f"kpi_day_query{suffix}_ms": round(query_ms, 2),
+        f"export_1m_rows{suffix}_mb": round(peak, 1),
+    }
+
+
+def bench_records() -> dict[str, float]:
+    return asyncio.run(_run())
