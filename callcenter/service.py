@@ -39,7 +39,7 @@ from callcenter.live.live import LiveState
 from callcenter.live.queue_params import poll_queue_params
 from callcenter.metrics import register_node_metrics
 from callcenter.pbx_process import PbxSimProcess
-from callcenter.records.wiring import build_records, directory_routes
+from callcenter.records.wiring import build_records, directory_routes, seed_today_counters
 from callcenter.tokens import TokenStore
 from queues.callbacks import CallbackPolicy
 from queues.catalog import demo_skills
@@ -183,6 +183,8 @@ class Service:
         directory = await self._build_directory(sessions, live, nodes)
         records.store.route = directory_routes(directory)
         seats = await self._build_seats(sessions, live)
+        counted = await seed_today_counters(seats.today, sessions, time.time())
+        log.info("today's queue counters start from %d calls already recorded", counted)
         agi = self._build_agi(sessions, directory, live, seats)
         await agi.start()
         checks["agi"] = agi_check(agi)

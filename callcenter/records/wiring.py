@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ami import events as ev
@@ -20,7 +21,10 @@ from ami.node import PbxNode
 from callcenter.legacy.directory import Directory
 from callcenter.live.live import LiveState
 from callcenter.records.builder import RecordBuilder
+from callcenter.records.kpi import CITY_UTC_OFFSET_S
+from callcenter.records.models import CallRecord
 from callcenter.records.store import RecordStore, RecordWriter, Route, RouteLookup
+from queues.today import SERVICE_LEVEL_S, TodayCounters
 
 log = logging.getLogger(__name__)
 
@@ -104,3 +108,44 @@ def build_records(
 
     builder = RecordBuilder(live.clock, writer.add, wrapup)
     return RecordsSystem(builder, store, writer, RecordingListener(live, builder))
+
+
+async def seed_today_counters(
+    counters: TodayCounters, sessions: async_sessionmaker[AsyncSession], now: float
+) -> int:
+    """Start today's per-queue counters from the day's records, so a restarted service
+    does not show a day that began at its start (app_queue's counters do exactly that).
+    Calls still in progress at the restart are counted by the watcher when they end.
+    Returns the number of calls counted."""
+    r = CallRecord
+    day_start = int(now + CITY_UTC_OFFSET_S) // 86400 * 86400 - CITY_UTC_OFFSET_S
+    answered = r.agent != ""
+    abandoned = r.queue_exit == "abandoned"
+
+    def count(condition: ColumnElement[bool]) -> ColumnElement[int]:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    query = (
+        select(
+            r.queue,
+            func.count(),
+            count(answered),
+            count(and_(answered, r.wait_s <= SERVICE_LEVEL_S)),
+            count(abandoned),
+            count(and_(abandoned, r.wait_s <= SERVICE_LEVEL_S)),
+        )
+        .where(r.start_epoch >= day_start, r.start_epoch < day_start + 86400, r.queue != "")
+        .group_by(r.queue)
+    )
+    async with sessions() as session:
+        rows = (await session.execute(query)).all()
+    total = 0
+    for queue, offered, took, took_in_sl, gave_up, gave_up_in_sl in rows:
+        day = counters.get(str(queue), now)
+        day.offered += int(offered)
+        day.answered += int(took)
+        day.answered_in_sl += int(took_in_sl)
+        day.abandoned += int(gave_up)
+        day.abandoned_in_sl += int(gave_up_in_sl)
+        total += int(offered)
+    return total
