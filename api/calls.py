@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -107,6 +107,11 @@ def _summary_fields(record: CallRecord, principal: Principal) -> dict[str, Any]:
     return data
 
 
+def epoch(when: datetime) -> int:
+    """ISO times without an offset are taken as UTC."""
+    return int((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp())
+
+
 def _filter(
     principal: Principal,
     start: datetime | None,
@@ -121,11 +126,13 @@ def _filter(
     if principal.role == Role.AGENT:
         if seat is not None and seat != principal.seat:
             raise HTTPException(403, f"an agent sees only the calls of seat {principal.seat!r}")
-        seat = principal.seat or "\x00"  # an agent token without a seat sees nothing
+        if not principal.seat:
+            raise HTTPException(403, "this agent token is bound to no seat")
+        seat = principal.seat
     try:
         return q.CallFilter(
-            start_epoch=int(start.timestamp()) if start else None,
-            end_epoch=int(end.timestamp()) if end else None,
+            start_epoch=epoch(start) if start else None,
+            end_epoch=epoch(end) if end else None,
             caller=caller,
             number=number,
             unit=unit,
@@ -239,7 +246,7 @@ async def export_calls(
 async def get_call(request: Request, principal: Principal_, call_id: str) -> CallDetail:
     records = _records(request)
     node, sep, linkedid = call_id.partition(":")
-    if not sep or not node or not linkedid:
+    if not sep or not node or not linkedid or "\x00" in call_id or len(call_id) > 120:
         raise HTTPException(422, f"call id: expected <node>:<Linkedid>, got {call_id!r}")
     async with records.store.sessions() as session:
         record = await q.get(session, node, linkedid)

@@ -17,7 +17,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from api.auth import require_roles
+from api.calls import epoch
 from callcenter.records import kpi
+from callcenter.records.query import MAX_EPOCH
 from callcenter.records.wiring import RecordsSystem
 from callcenter.tokens import Principal, Role
 
@@ -98,11 +100,12 @@ async def kpis(
     group: Annotated[str | None, Query(description="queue | unit | seat | number")] = None,
     period: Annotated[str | None, Query(description="15min | hour | day")] = None,
 ) -> list[Kpis]:
-    if end <= start:
+    first, last = epoch(start), epoch(end)
+    if last <= first:
         raise HTTPException(422, "end: must be after start")
-    return await _compute(
-        _records(request), int(start.timestamp()), int(end.timestamp()), group, period
-    )
+    if not 0 <= first < MAX_EPOCH or last >= MAX_EPOCH:
+        raise HTTPException(422, "start, end: out of range")
+    return await _compute(_records(request), first, last, group, period)
 
 
 @router.get("/today", response_model=list[Kpis], summary="The city day so far, per queue")

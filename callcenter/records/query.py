@@ -22,6 +22,9 @@ DISPOSITIONS = frozenset(
 )
 
 
+MAX_EPOCH = 2**40  # far beyond any call; keeps a bad value out of a BIGINT comparison
+
+
 class RecordQueryError(ValueError):
     """A bad filter or cursor; the message names which one."""
 
@@ -38,6 +41,14 @@ class CallFilter:
     disposition: str | None = None
 
     def __post_init__(self) -> None:
+        for name in ("caller", "number", "unit", "queue", "seat", "disposition"):
+            value = getattr(self, name)
+            if value is not None and ("\x00" in value or len(value) > 120):
+                raise RecordQueryError(f"{name}: not a plausible value: {value[:40]!r}")
+        for name in ("start_epoch", "end_epoch"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value < MAX_EPOCH:
+                raise RecordQueryError(f"{name.removesuffix('_epoch')}: out of range")
         if self.disposition is not None and self.disposition not in DISPOSITIONS:
             raise RecordQueryError(
                 f"disposition: unknown {self.disposition!r}; one of {sorted(DISPOSITIONS)}"
@@ -71,6 +82,8 @@ def decode_cursor(cursor: str) -> tuple[int, str, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         epoch, node, linkedid = raw.split("|", 2)
+        if not 0 <= int(epoch) < MAX_EPOCH or "\x00" in raw:
+            raise ValueError(raw)
         return int(epoch), node, linkedid
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise RecordQueryError(f"cursor: not a cursor from this API: {cursor!r}") from None

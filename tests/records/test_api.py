@@ -93,6 +93,12 @@ async def test_calls_and_stats_api(database_url: str, tmp_path: Path) -> None:
         bad = await client.get("/api/v1/calls", params={"cursor": "!!"}, headers=sup)
         assert bad.status_code == 422 and "cursor" in bad.json()["detail"]
         assert (await client.get("/api/v1/calls/nocolon", headers=sup)).status_code == 422
+        import base64
+
+        huge = base64.urlsafe_b64encode(b"99999999999999999999|pbx1|x").decode()
+        for params in ({"cursor": huge}, {"caller": "139\x00"}):
+            bad = await client.get("/api/v1/calls", params=params, headers=sup)
+            assert bad.status_code == 422, (params, bad.text)
         assert (await client.get("/api/v1/calls/pbx1:none", headers=sup)).status_code == 404
 
         # export: every row, masked for the supervisor
