@@ -121,10 +121,10 @@ class FinishedCall:
 
 
 def disposition_of(call: OpenCall) -> str:
-    """One disposition per call; a transfer wins over the answer that preceded it,
-    and a caller who never reached a queue is `ivr_only` (not offered)."""
-    if call.transfers:
-        return "transferred"
+    """One disposition per call; a completed transfer wins over the answer that preceded
+    it, and a caller who never reached a queue is `ivr_only` (not offered)."""
+    if any(t["kind"] != "dial" or t["status"] == "ANSWER" for t in call.transfers):
+        return "transferred"  # a Dial that was not answered hands the caller back
     if call.answered_at is not None:
         return "answered"
     if call.queue_exit == "abandoned":
