@@ -39,6 +39,7 @@ from callcenter.live.live import LiveState
 from callcenter.live.queue_params import poll_queue_params
 from callcenter.metrics import register_node_metrics
 from callcenter.pbx_process import PbxSimProcess
+from callcenter.records.metrics import register_records_metrics
 from callcenter.records.wiring import build_records, directory_routes, seed_today_counters
 from callcenter.tokens import TokenStore
 from queues.callbacks import CallbackPolicy
@@ -177,6 +178,7 @@ class Service:
             checks[f"pbx:{node.name}"] = node_check(node, live)
         auditor = Auditor(live, settings.audit_interval_s)
         register_node_metrics(self.metrics, nodes, live, auditor)
+        register_records_metrics(self.metrics, records)
         Gauge("callcenter_info", "Service version", ["version"], registry=self.metrics).labels(
             __version__
         ).set(1)

@@ -110,3 +110,26 @@ def test_torn_last_line_is_skipped_and_a_bad_line_is_named(tmp_path: Path) -> No
     bad.write_text("{oops\n" + good + "\n", encoding="utf-8")
     with pytest.raises(SpoolError, match=r"sealed-000000002.jsonl:1"):
         list(Spool.read(bad))
+
+
+async def test_metrics_show_the_spool_and_failures(tmp_path: Path) -> None:
+    import time as clock
+
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from callcenter.live.live import LiveState
+    from callcenter.records.metrics import register_records_metrics
+    from callcenter.records.wiring import build_records
+
+    dead = create_engine(UNREACHABLE)
+    records = build_records(session_factory(dead), LiveState(clock.time), tmp_path / "spool")
+    registry = CollectorRegistry()
+    register_records_metrics(registry, records)
+    records.writer.add(call("m.1"))
+    assert not await records.writer.flush()
+    text = generate_latest(registry).decode()
+    assert "callcenter_records_spooled_files 1.0" in text
+    assert "callcenter_records_write_failures_total 1.0" in text
+    assert "callcenter_records_database_ok 0.0" in text
+    records.writer.spool.close()
+    await dead.dispose()

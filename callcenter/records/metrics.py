@@ -1,0 +1,59 @@
+"""Prometheus metrics of call records, read at scrape time: a database outage shows as
+a growing spool and failed writes instead of silently missing records."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from callcenter.records.wiring import RecordsSystem
+
+
+class RecordsCollector(Collector):
+    def __init__(self, records: RecordsSystem) -> None:
+        self._records = records
+
+    def collect(self) -> Iterator[Metric]:
+        writer, builder = self._records.writer, self._records.builder
+        yield CounterMetricFamily(
+            "callcenter_records_finished",
+            "calls finished by the record builder",
+            value=builder.finished,
+        )
+        yield CounterMetricFamily(
+            "callcenter_records_written",
+            "call records upserted into the database",
+            value=writer.written,
+        )
+        yield CounterMetricFamily(
+            "callcenter_records_write_failures",
+            "batches the database refused (kept in the spool)",
+            value=writer.failures,
+        )
+        yield CounterMetricFamily(
+            "callcenter_records_builder_errors",
+            "events the record builder failed on",
+            value=self._records.listener.builder_errors,
+        )
+        yield GaugeMetricFamily(
+            "callcenter_records_spooled_files",
+            "sealed spool files waiting for the database",
+            value=len(writer.spool.sealed()),
+        )
+        yield GaugeMetricFamily(
+            "callcenter_records_database_ok",
+            "1 if the last write reached the database",
+            value=1 if writer.database_ok else 0,
+        )
+        yield GaugeMetricFamily(
+            "callcenter_calls_in_progress",
+            "calls the record builder is following",
+            value=len(builder.open),
+        )
+
+
+def register_records_metrics(registry: CollectorRegistry, records: RecordsSystem) -> None:
+    registry.register(RecordsCollector(records))
