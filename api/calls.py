@@ -103,6 +103,9 @@ def _records(request: Request) -> RecordsSystem:
 def _summary_fields(record: CallRecord, principal: Principal) -> dict[str, Any]:
     data = {name: getattr(record, name) for name in CallSummary.model_fields if name != "id"}
     data["id"] = f"{record.node}:{record.linkedid}"
+    for name in ("started_at", "ended_at"):  # SQLite hands back naive UTC times
+        if data[name].tzinfo is None:
+            data[name] = data[name].replace(tzinfo=UTC)
     data["caller"] = shown_caller(record.caller, record.confidential, principal.role == Role.ADMIN)
     return data
 

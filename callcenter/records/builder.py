@@ -57,7 +57,7 @@ class OpenCall:
     prompts: list[str] = field(default_factory=list)
     queues: list[str] = field(default_factory=list)
     in_queue: str | None = None
-    join_context: str = ""
+    join_context: str | None = ""  # None: joined before we were listening
     wait_s: float | None = None
     queue_exit: str = ""
     pending_abandon: int | None = None  # HoldTime of an abandon not yet classified
@@ -80,6 +80,18 @@ class OpenCall:
     def note(self, at: float, what: str, detail: str = "") -> None:
         if len(self.timeline) < MAX_TIMELINE:
             self.timeline.append([round(at - self.started_at, 3), what, detail])
+
+
+@dataclass(frozen=True)
+class LiveCall:
+    """A call as the resync snapshot lists it (callcenter.live's model of it)."""
+
+    started_at: float
+    caller: str
+    dialed: str
+    channels: frozenset[str]
+    queue: str | None = None  # waiting in it now
+    agent: str | None = None  # member interface talking to the caller now
 
 
 @dataclass(frozen=True)
@@ -184,11 +196,11 @@ class RecordBuilder:
         self._ended: dict[tuple[str, str], None] = {}
 
     # --- resync: calls that ended or began while we were not listening ---------------
-    def reconcile(self, node: str, live_calls: dict[str, tuple[float, str, str, set[str]]]) -> None:
-        """After a resync: `live_calls` is linkedid -> (started_at, caller, dialed,
-        channel uniqueids) as Asterisk listed them. Open calls Asterisk no longer has
-        ended while the link was down: they are finished now. Calls we never saw start
-        are opened from the snapshot, so they still get their record when they end."""
+    def reconcile(self, node: str, live_calls: dict[str, LiveCall]) -> None:
+        """After a resync: `live_calls` is what Asterisk listed, by Linkedid. Open calls
+        Asterisk no longer has ended while the link was down: they are finished now.
+        Calls we never saw start are opened from the snapshot (with the queue they wait
+        in, or the seat they talk to), so they still get their record when they end."""
         now = self.clock()
         for key in [k for k in self.open if k[0] == node and k[1] not in live_calls]:
             call = self.open.pop(key)
@@ -196,14 +208,21 @@ class RecordBuilder:
             if call.pending_abandon is not None:
                 self._classify(call, "abandoned", now)
             self._emit(call, now)
-        for linkedid, (started_at, caller, dialed, channels) in live_calls.items():
+        for linkedid, seen in live_calls.items():
             known = self.open.get((node, linkedid))
             if known is None:
-                known = OpenCall(node, linkedid, started_at, caller=caller, dialed=dialed)
+                known = OpenCall(node, linkedid, seen.started_at, caller=seen.caller)
+                known.dialed, known.dialed_fixed = seen.dialed, True
                 known.rebuilt = True
                 known.note(now, "rebuilt", "opened from the resync snapshot")
+                if seen.queue:
+                    known.queues, known.in_queue = [seen.queue], seen.queue
+                    known.join_context = None  # unknown: no redirect test by context
+                if seen.agent:
+                    known.agent, known.answered_at = seen.agent, now
+                    known.queue_exit = "answered"
                 self.open[(node, linkedid)] = known
-            known.channels = set(channels)
+            known.channels = set(seen.channels)
 
     # --- events ----------------------------------------------------------------------
     def apply(self, node: str, event: ev.AmiEvent) -> None:
@@ -305,7 +324,9 @@ class RecordBuilder:
         now = self.clock()
         call.pending_abandon = e.hold_time
         call.note(now, "queue_abandon_event", e.queue)
-        if snap.context != call.join_context:  # AMI Redirect: already in its new context
+        if (
+            call.join_context is not None and snap.context != call.join_context
+        ):  # Redirect: already in its new context
             self._classify(call, "redirected", now, f"{snap.context},{snap.exten}")
 
     def _classify(self, call: OpenCall, exit_kind: str, now: float, to: str = "") -> None:

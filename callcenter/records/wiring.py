@@ -20,7 +20,8 @@ from ami import events as ev
 from ami.node import PbxNode
 from callcenter.legacy.directory import Directory
 from callcenter.live.live import LiveState
-from callcenter.records.builder import RecordBuilder
+from callcenter.live.state import NodeState
+from callcenter.records.builder import LiveCall, RecordBuilder
 from callcenter.records.kpi import CITY_UTC_OFFSET_S
 from callcenter.records.models import CallRecord
 from callcenter.records.store import RecordStore, RecordWriter, Route, RouteLookup
@@ -55,11 +56,13 @@ class RecordingListener:
         if state is None or state.stale:
             return  # resync failed; the next connect reconciles
         calls = {
-            linkedid: (
+            linkedid: LiveCall(
                 call.started_at,
                 call.caller_id_num,
                 call.dialed,
-                set(call.channels),
+                frozenset(call.channels),
+                call.queue,
+                call.agent or _member_on_call(state, call.channels),
             )
             for linkedid, call in state.calls.items()
         }
@@ -78,6 +81,19 @@ class RecordingListener:
 
     def on_response(self, node: PbxNode, action_id: str) -> None:
         self.live.on_response(node, action_id)
+
+
+def _member_on_call(state: NodeState, channels: set[str]) -> str | None:
+    """The queue member a call's channels reach, e.g. channel `PJSIP/1001-0000002a` of
+    member `PJSIP/1001`: the snapshot lists channels, not who answered whom."""
+    members = {iface for queue in state.queues.values() for iface in queue.members}
+    for uniqueid in channels:
+        chan = state.channels.get(uniqueid)
+        if chan is not None and chan.bridge is not None:
+            interface = chan.name.rpartition("-")[0]
+            if interface in members:
+                return interface
+    return None
 
 
 @dataclass

@@ -74,11 +74,13 @@ async def test_link_drop_and_fresh_start(tmp_path: Path) -> None:
         await asyncio.wait_for(fresh_live.synced.wait(), 10)
         (rebuilt,) = fresh.open.values()
         assert rebuilt.rebuilt and rebuilt.caller == "13900000001"
+        assert rebuilt.agent == "PJSIP/1001" and rebuilt.answered_at is not None
 
         sim.hang_up(talker)
         await wait_until(lambda: len(finished) == 2 and len(fresh_done) == 1, 10)
         assert finished[1].disposition == "answered" and finished[1].seat == "s1001"
         assert fresh_done[0].linkedid == finished[1].linkedid  # same key: one row in the DB
+        assert fresh_done[0].disposition == "answered"
     finally:
         await node.stop()
         if late is not None:
