@@ -49,6 +49,12 @@ class Kpis(BaseModel):
     rated: int = Field(description="calls with a survey rating")
     satisfied: int = Field(description="ratings 满意 or 基本满意")
     satisfaction: float | None = Field(description="satisfied ÷ rated")
+    callbacks_reached: int = Field(
+        description="callers who hung up in queue (any wait) and were reached by a callback"
+    )
+    callback_completion: float | None = Field(
+        description="callbacks_reached ÷ (abandoned + short_abandoned)"
+    )
 
 
 def _out(row: kpi.KpiRow) -> Kpis:
@@ -70,6 +76,8 @@ def _out(row: kpi.KpiRow) -> Kpis:
         rated=row.rated,
         satisfied=row.satisfied,
         satisfaction=row.satisfaction,
+        callbacks_reached=row.callbacks_reached,
+        callback_completion=row.callback_completion,
     )
 
 

@@ -13,6 +13,9 @@ rates, so a report can always show what a rate was divided by:
   (builder.py tells them apart).
 - ASA: mean wait of answered calls; AHT: mean talk + wrap-up of answered calls.
 - satisfaction: (满意 + 基本满意) / rated calls.
+- callback completion: callers who hung up in the queue (any wait) and were then reached
+  by a callback (queues' callback_tasks row for the same Linkedid is `done`) / those
+  callers.
 
 Periods are cut in the city's local time (UTC+8 by default) by integer arithmetic on
 `start_epoch`, which PostgreSQL and SQLite evaluate identically; a call counts in the
@@ -28,6 +31,7 @@ from sqlalchemy import ColumnElement, and_, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.records.models import CallRecord
+from queues.models import CallbackTask
 
 SL_SECONDS = 15
 SHORT_ABANDON_S = 5
@@ -60,6 +64,7 @@ class KpiRow:
     aht_s: float | None
     rated: int
     satisfied: int
+    callbacks_reached: int = 0
 
     @staticmethod
     def _ratio(part: int, whole: int) -> float | None:
@@ -84,6 +89,10 @@ class KpiRow:
     @property
     def satisfaction(self) -> float | None:
         return self._ratio(self.satisfied, self.rated)
+
+    @property
+    def callback_completion(self) -> float | None:
+        return self._ratio(self.callbacks_reached, self.abandoned + self.short_abandoned)
 
 
 def _count(condition: ColumnElement[bool]) -> Any:
@@ -115,19 +124,25 @@ async def compute(
     else:
         keys.append(literal(None).label("period_start"))
     keys.append((GROUPS[group] if group else literal(None)).label("grp"))
-    query = select(
-        *keys,
-        func.count().label("calls"),
-        _count(offered),
-        _count(answered),
-        _count(and_(answered, r.wait_s <= SL_SECONDS)),
-        _count(and_(abandoned, r.wait_s > SHORT_ABANDON_S)),
-        _count(and_(abandoned, r.wait_s <= SHORT_ABANDON_S)),
-        func.avg(case((answered, r.wait_s))),
-        func.avg(case((answered, r.talk_s + r.wrapup_s))),
-        _count(r.rating.is_not(None)),
-        _count(r.rating.in_((1, 2))),
-    ).where(r.start_epoch >= start_epoch, r.start_epoch < end_epoch)
+    query = (
+        select(
+            *keys,
+            func.count().label("calls"),
+            _count(offered),
+            _count(answered),
+            _count(and_(answered, r.wait_s <= SL_SECONDS)),
+            _count(and_(abandoned, r.wait_s > SHORT_ABANDON_S)),
+            _count(and_(abandoned, r.wait_s <= SHORT_ABANDON_S)),
+            func.avg(case((answered, r.wait_s))),
+            func.avg(case((answered, r.talk_s + r.wrapup_s))),
+            _count(r.rating.is_not(None)),
+            _count(r.rating.in_((1, 2))),
+            _count(and_(abandoned, CallbackTask.status == "done")),
+        )
+        .select_from(r)
+        .outerjoin(CallbackTask, CallbackTask.uniqueid == r.linkedid)
+    )
+    query = query.where(r.start_epoch >= start_epoch, r.start_epoch < end_epoch)
     grouping = [k for k, used in ((keys[0], period), (keys[1], group)) if used]
     if grouping:
         query = query.group_by(*grouping).order_by(*grouping)
@@ -151,6 +166,7 @@ async def compute(
                 aht_s=round(float(values[9]), 3) if values[9] is not None else None,
                 rated=int(values[10]),
                 satisfied=int(values[11]),
+                callbacks_reached=int(values[12]),
             )
         )
     return out

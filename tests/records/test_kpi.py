@@ -3,12 +3,15 @@ PostgreSQL: every denominator checked with a case that would break a wrong one."
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
 from callcenter.records import kpi
 from callcenter.records.store import RecordStore
+from queues.models import CallbackTask
 from tests.records.factory import DAY0, call
 
 H9 = DAY0 + 9 * 3600  # 09:00 local
@@ -50,6 +53,23 @@ async def sessions(database_url: str):  # type: ignore[no-untyped-def]
     await migrate.upgrade(engine)
     factory = session_factory(engine)
     await RecordStore(factory).upsert(day())
+    now = datetime.now(UTC)
+    async with factory() as s, s.begin():  # the long abandon was called back, reached
+        for uniqueid, status in (("ab", "done"), ("sh", "failed"), ("a1", "done")):
+            s.add(
+                CallbackTask(
+                    uniqueid=uniqueid,
+                    source="abandoned",
+                    caller="",
+                    queue="",
+                    waited_s=0,
+                    status=status,
+                    max_attempts=3,
+                    due_at=now,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
     yield factory
     await engine.dispose()
 
@@ -64,6 +84,8 @@ async def test_day_totals(sessions) -> None:  # type: ignore[no-untyped-def]
     assert row.asa_s == 15.0  # (5 + 15 + 30 + 10) / 4
     assert row.aht_s == (120 + 200 + 110 + 110) / 4
     assert row.rated == 3 and row.satisfied == 2 and row.satisfaction == 0.6667
+    # "a1" was answered: a stray task for it is not a callback of an abandoned caller
+    assert row.callbacks_reached == 1 and row.callback_completion == 0.5
 
 
 async def test_grouped_by_seat_and_hour(sessions) -> None:  # type: ignore[no-untyped-def]
