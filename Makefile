@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench format clean prompts
+.PHONY: run test lint bench format clean prompts browser-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ prompts: $(STAMP)
 	@command -v espeak-ng >/dev/null && command -v sox >/dev/null || \
 		{ apt-get update -q && apt-get install -y -q espeak-ng sox; }
 	$(BIN)/python -m agi.ivr.render_prompts --out asterisk-conf/sounds
+
+# The wallboard's browser test (tests/browser) needs Debian's chromium and a CJK font,
+# else its Chinese renders as tofu; installed here when missing (.ci/run calls this).
+browser-deps:
+	@command -v chromium >/dev/null && fc-list :lang=zh family | grep -q . || \
+		{ apt-get update -q && apt-get install -y -q --no-install-recommends \
+			chromium fonts-wqy-microhei fontconfig; }
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -1,0 +1,186 @@
+"""The wallboard in a real headless chromium while pbxsim traffic runs: the page shows
+the same numbers as the REST API, its Chinese is drawn with a CJK font (not tofu), the
+English toggle works, and screenshots are kept as test artifacts.
+
+Skipped (with the reason) only when chromium is missing outside CI; in CI (CI=true) a
+missing browser or font fails: `.ci/run` installs them (`make browser-deps`)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+
+from ami.node import PbxNode
+from api.app import create_app
+from callcenter.live.live import LiveState
+from callcenter.tokens import Role
+from tests.api.server import serving, sqlite_tokens
+from tests.browser.cdp import Browser, find_chromium, in_ci
+from tests.conftest import REPO
+from tests.live.sim import start_sim
+from tests.live.test_faults import add_members, call
+
+ARTIFACTS = Path(os.environ.get("CALLCENTER_TEST_ARTIFACTS", REPO / "var" / "test-artifacts"))
+
+PAGE_NUMBERS = """(() => ({
+  queues: Object.fromEntries([...document.querySelectorAll('#queues tbody tr')].map((tr) =>
+    [tr.dataset.queue, Object.fromEntries([...tr.querySelectorAll('td[data-field]')]
+      .map((td) => [td.dataset.field, td.textContent]))])),
+  seats: Object.fromEntries([...document.querySelectorAll('#seats .seat')].map((d) =>
+    [d.dataset.seat, d.dataset.state])),
+  seq: (document.body && document.body.dataset.seq) || null,
+}))()"""
+
+
+def chromium_or_skip() -> str:
+    binary = find_chromium()
+    if binary is None:
+        message = "chromium not installed (make browser-deps installs Debian's chromium)"
+        if in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    return binary
+
+
+def cjk_families() -> set[str]:
+    out = subprocess.run(
+        ["fc-list", ":lang=zh", "family"], capture_output=True, text=True, check=False
+    ).stdout
+    return {name.strip() for line in out.splitlines() for name in line.split(",") if name.strip()}
+
+
+async def api_numbers(http: httpx.AsyncClient) -> dict[str, Any]:
+    queues = (await http.get("/api/v1/queues")).json()
+    seats = (await http.get("/api/v1/seats")).json()
+    return {
+        "queues": {
+            q["name"]: {
+                "waiting": str(q["waiting"]),
+                "available": str(q["available"]),
+                "on_call": str(q["on_call"]),
+                "paused": str(q["paused"]),
+            }
+            for q in queues
+        },
+        "seats": {s["name"]: s["state"] for s in seats},
+    }
+
+
+def page_view(page: dict[str, Any]) -> dict[str, Any]:
+    keep = ("waiting", "available", "on_call", "paused")
+    return {
+        "queues": {name: {k: row[k] for k in keep} for name, row in page["queues"].items()},
+        "seats": page["seats"],
+    }
+
+
+async def same_numbers(browser: Browser, http: httpx.AsyncClient, timeout: float) -> dict:  # type: ignore[type-arg]
+    """Polls until the page and the API agree (both move while calls run)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last: tuple[object, object] = (None, None)
+    while asyncio.get_running_loop().time() < deadline:
+        api = await api_numbers(http)
+        page = page_view(await browser.evaluate(PAGE_NUMBERS))
+        if page == api:
+            return api
+        last = (page, api)
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"page and API never agreed; last page {last[0]}, API {last[1]}")
+
+
+async def screenshot(browser: Browser, name: str) -> Path:
+    shot = await browser.send("Page.captureScreenshot", format="png")
+    return save_artifact(name, base64.b64decode(shot["data"]))
+
+
+def save_artifact(name: str, data: bytes) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
+    path.write_bytes(data)
+    return path
+
+
+async def test_wallboard_follows_the_stream_in_chromium(tmp_path: Path) -> None:
+    binary = chromium_or_skip()
+    families = cjk_families()
+    if not families:
+        pytest.fail("no CJK font installed (make browser-deps installs fonts-wqy-microhei)")
+    sim = await start_sim(speed=5.0)  # slow enough that a busy moment lasts a while
+    live = LiveState(sim.scheduler.now)
+    node = PbxNode(sim.node_config(), live)
+    node.start()
+    tokens, engine = await sqlite_tokens(tmp_path)
+    _, token = await tokens.create("wallboard", Role.SUPERVISOR)
+    app = create_app({}, CollectorRegistry(), "t", live, tokens)
+    browser: Browser | None = None
+    try:
+        await asyncio.wait_for(live.synced.wait(), 10)
+        await add_members(node, ["1001", "1002", "1003"])
+        await node.send(
+            {
+                "Action": "QueuePause",
+                "Interface": "Local/1003@sim-agent/n",
+                "Paused": "true",
+                "Reason": "meal",
+            }
+        )
+        async with serving(app) as host, httpx.AsyncClient(base_url=f"http://{host}") as http:
+            browser = await Browser.launch(binary, f"http://{host}/#token={token}")
+            await browser.send("Page.enable")
+            await browser.send("DOM.enable")
+            await browser.send("CSS.enable")
+            numbers = await same_numbers(browser, http, 15)
+            assert numbers["seats"]["seat-1003"] == "paused"
+
+            # traffic: more callers than free seats, so some wait while others talk
+            for n in range(5):
+                await call(node, n)
+            busy = None
+            deadline = asyncio.get_running_loop().time() + 20
+            while busy is None and asyncio.get_running_loop().time() < deadline:
+                numbers = await same_numbers(browser, http, 15)
+                general = numbers["queues"]["hotline-general"]
+                if int(general["waiting"]) > 0 and int(general["on_call"]) > 0:
+                    busy = numbers
+                await asyncio.sleep(0.05)
+            assert busy is not None, "never saw callers waiting while seats talked"
+            await screenshot(browser, "wallboard-zh.png")
+
+            # the Chinese is drawn with a CJK font: every glyph of the title
+            document = await browser.send("DOM.getDocument")
+            h1 = await browser.send(
+                "DOM.querySelector", nodeId=document["root"]["nodeId"], selector="h1"
+            )
+            fonts = await browser.send("CSS.getPlatformFontsForNode", nodeId=h1["nodeId"])
+            used = {f["familyName"]: f["glyphCount"] for f in fonts["fonts"]}
+            title = await browser.evaluate("document.querySelector('h1').textContent")
+            assert "政务服务" in title
+            cjk_glyphs = sum(n for family, n in used.items() if family in families)
+            chinese = sum(1 for ch in title if "\u4e00" <= ch <= "\u9fff")
+            assert cjk_glyphs >= chinese, f"title drawn with {used}; CJK fonts: {families}"
+
+            # English toggle
+            await browser.evaluate("document.getElementById('lang').click()")
+            await asyncio.sleep(0.2)
+            title = await browser.evaluate("document.querySelector('h1').textContent")
+            assert title.startswith("12345 Government Service Hotline")
+            await screenshot(browser, "wallboard-en.png")
+            # and the numbers still agree once the traffic has run its course
+            await same_numbers(browser, http, 20)
+            await browser.close()  # before the server stops: its socket goes first
+            browser = None
+    finally:
+        if browser is not None:
+            await browser.close()
+        await app.state.stream.stop()
+        await engine.dispose()
+        await node.stop()
+        await sim.stop()
