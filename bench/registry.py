@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bench.agi_bench import bench_agi
 from bench.ami_bench import bench_ami_read_path, bench_live_state_memory
+from bench.api_bench import bench_api
 from bench.legacy_bench import bench_legacy_directory
 from bench.queues_bench import bench_queues
 from bench.records_bench import bench_records
@@ -16,6 +17,7 @@ BENCHES: dict[str, Bench] = {
     "queues": bench_queues,
     "agi": bench_agi,
     "records": bench_records,
+    "api": bench_api,
 }
 
 TARGETS: dict[str, Target] = {
@@ -33,4 +35,7 @@ TARGETS: dict[str, Target] = {
     "cdr_write_per_s": Target(">=", 2_000, "records/s"),
     "kpi_day_query_ms": Target("<=", 100.0, "ms"),
     "export_1m_rows_mb": Target("<=", 150.0, "MB"),
+    "api_queues_p99_ms": Target("<=", 20.0, "ms"),
+    "ws_fanout_lag_ms": Target("<=", 200.0, "ms"),
+    "ws_clients_cut": Target("<=", 0, "clients"),
 }

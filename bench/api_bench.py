@@ -1,0 +1,191 @@
+"""HTTP API and live stream under load, the server in its own process (a load generator
+sharing its event loop would measure itself).
+
+`api_queues_p99_ms`: `GET /api/v1/queues` at a steady 200 requests/s for 10 s against a
+model of 1,500 seats (3 queues each) and 500 waiting callers; p99 of the latency seen by
+the client, requests sent on schedule (not after the previous answer, which would hide
+queueing).
+
+`ws_fanout_lag_ms`: 200 WebSocket clients on `WS /api/v1/live` while the server changes
+a seat 50 times a second (pause toggled, as the AMI reader would apply it, then
+published on the hub); p99 over every client and change of (delta received - change
+published), both on this machine's clock. It includes the stream's 50 ms coalescing
+window on purpose: that is what a screen sees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import socket
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from bench.queues_bench import _big_model
+
+RATE_PER_S = 200
+DURATION_S = 10.0
+WS_CLIENTS = 200
+CHANGES_PER_S = 50
+WS_DURATION_S = 10.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def _serve(port: int, db: str, changes_per_s: float, ready: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    import uvicorn
+    from prometheus_client import CollectorRegistry
+
+    from api.app import create_app
+    from callcenter import migrate
+    from callcenter.db import create_engine, session_factory
+    from callcenter.live.live import LiveState
+    from callcenter.tokens import Role, TokenStore
+
+    engine = create_engine(f"sqlite+aiosqlite:///{db}")
+    await migrate.upgrade(engine)
+    tokens = TokenStore(session_factory(engine), lambda: datetime.now(UTC))
+    _, token = await tokens.create("bench", Role.SUPERVISOR)
+    state, _today = _big_model()
+    live = LiveState(time.time)
+    live.nodes["pbx1"] = state
+    app = create_app({}, CollectorRegistry(), "bench", live, tokens)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws_max_queue=64)
+    )
+    queue = next(iter(state.queues.values()))
+    members = list(queue.members.values())
+
+    async def churn() -> None:
+        n = 0
+        while True:
+            await asyncio.sleep(1 / changes_per_s)
+            member = members[n % len(members)]
+            member.paused = not member.paused
+            live.hub.publish("pbx1", "seat", "changed", member.interface, time.time())
+            n += 1
+
+    task = asyncio.create_task(churn()) if changes_per_s else None
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            serving.result()  # failed to start: raise why
+        await asyncio.sleep(0.05)
+    ready.put(token)
+    await serving
+    if task is not None:
+        task.cancel()
+
+
+def _server_main(port: int, db: str, changes_per_s: float, ready: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    asyncio.run(_serve(port, db, changes_per_s, ready))
+
+
+def _start(changes_per_s: float) -> tuple[multiprocessing.process.BaseProcess, int, str]:
+    ctx = multiprocessing.get_context("spawn")
+    ready: multiprocessing.Queue = ctx.Queue()  # type: ignore[type-arg]
+    port = _free_port()
+    db = str(Path(tempfile.mkdtemp(prefix="cc-api-bench-")) / "bench.db")
+    proc = ctx.Process(target=_server_main, args=(port, db, changes_per_s, ready), daemon=True)
+    proc.start()
+    token: str = ready.get(timeout=120)
+    return proc, port, token
+
+
+def _p99(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 2)
+
+
+async def _queues_load(port: int) -> float:
+    latencies: list[float] = []
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits) as http:
+        await http.get("/api/v1/queues")  # warm-up
+
+        async def one() -> None:
+            t0 = time.perf_counter()
+            response = await http.get("/api/v1/queues")
+            response.raise_for_status()
+            latencies.append((time.perf_counter() - t0) * 1000)
+
+        tasks = []
+        start = time.perf_counter()
+        for i in range(int(RATE_PER_S * DURATION_S)):
+            delay = start + i / RATE_PER_S - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one()))
+        await asyncio.gather(*tasks)
+    return _p99(latencies)
+
+
+async def _fanout(port: int, token: str) -> tuple[float, int]:
+    from websockets.asyncio.client import ClientConnection, connect
+    from websockets.exceptions import ConnectionClosed
+
+    lags: list[float] = []
+    stop = asyncio.Event()
+
+    cut = 0
+
+    async def client(ws: ClientConnection) -> None:
+        nonlocal cut
+        async with ws:
+            while not stop.is_set():
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), 1.0)
+                except TimeoutError:
+                    continue
+                except ConnectionClosed:
+                    cut += 1  # the server judged this client too slow (1013)
+                    return
+                now = time.time()
+                message = json.loads(raw)
+                if message["type"] == "delta":
+                    lags.extend((now - c["at"]) * 1000 for c in message["changes"])
+
+    clients = []
+    for _ in range(WS_CLIENTS):  # one after another: SQLite serialises the token checks
+        ws = await connect(
+            f"ws://127.0.0.1:{port}/api/v1/live",
+            additional_headers={"Authorization": f"Bearer {token}"},
+            max_size=64 * 2**20,
+        )
+        clients.append(asyncio.create_task(client(ws)))
+    await asyncio.sleep(2.0)  # everyone connected and snapshotted
+    lags.clear()
+    await asyncio.sleep(WS_DURATION_S)
+    stop.set()
+    await asyncio.gather(*clients)
+    return _p99(lags), cut
+
+
+def bench_api() -> dict[str, float]:
+    proc, port, _ = _start(changes_per_s=0)
+    try:
+        queues_p99 = asyncio.run(_queues_load(port))
+    finally:
+        proc.terminate()
+        proc.join(10)
+    proc, port, token = _start(changes_per_s=CHANGES_PER_S)
+    try:
+        lag_p99, cut = asyncio.run(_fanout(port, token))
+    finally:
+        proc.terminate()
+        proc.join(10)
+    return {"api_queues_p99_ms": queues_p99, "ws_fanout_lag_ms": lag_p99, "ws_clients_cut": cut}
+
+
+if __name__ == "__main__":
+    print(bench_api())

@@ -1,0 +1,36 @@
+"""GET /api/v1/queues reuses its bytes only while nothing changed (same hub seq, same
+tenth of a second): a change is visible on the very next request."""
+
+from __future__ import annotations
+
+import httpx
+from prometheus_client import CollectorRegistry
+
+from api.app import create_app
+from callcenter.live.live import LiveState
+from callcenter.live.state import Entry, Queue
+
+
+async def test_a_change_is_never_hidden_by_the_cache() -> None:
+    now = [1_000.0]
+    live = LiveState(lambda: now[0])
+    state = live.node_state("pbx1")
+    queue = state.queues["hotline-general"] = Queue("hotline-general", strategy="rrmemory")
+    app = create_app({}, CollectorRegistry(), "t", live)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+
+        async def waiting() -> tuple[int, float]:
+            general = (await client.get("/api/v1/queues")).json()[0]
+            return general["waiting"], general["longest_wait_s"]
+
+        assert await waiting() == (0, 0.0)
+        queue.entries["1.1"] = Entry("hotline-general", "1.1", "PJSIP/t-1", 1, 990.0, 0, "139")
+        assert await waiting() == (0, 0.0)  # unannounced, same instant: the cached bytes
+        live.hub.publish("pbx1", "queue_caller", "joined", "1.1", now[0])
+        assert await waiting() == (1, 10.0)  # announced: recomputed at once
+        now[0] += 0.05
+        assert await waiting() == (1, 10.0)  # same tenth of a second
+        now[0] = 1_000.2
+        assert await waiting() == (1, 10.2)  # a new tenth: the wait moves on
