@@ -23,7 +23,7 @@ from api.health import router as health_router
 from api.ivr import router as ivr_router
 from api.legacy import router as legacy_router
 from api.live import router as live_router
-from api.live_ws import LiveStream
+from api.live_ws import LiveStream, StreamCollector
 from api.live_ws import router as live_ws_router
 from api.queues_routes import router as queues_router
 from api.seats import router as seats_router
@@ -50,6 +50,8 @@ def create_app(
     records: RecordsSystem | None = None,
 ) -> FastAPI:
     stream = LiveStream(live, seats) if live is not None else None
+    if stream is not None:
+        metrics.register(StreamCollector(stream))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

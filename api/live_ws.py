@@ -32,11 +32,13 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from api.live_rows import as_json_row, queue_rows, seat_rows
 from callcenter.live.changes import Change, Lost
@@ -119,6 +121,8 @@ class LiveStream:
         self._start_lock = asyncio.Lock()
         #: seconds from a change's publication to its delta being queued for every client
         self.last_fanout_lag_s = 0.0
+        self.resnapshots = 0  # fresh snapshots sent to clients that fell behind
+        self.cut = 0  # clients closed for being too slow
 
     # --- lifecycle -------------------------------------------------------------------
     async def ensure_started(self) -> None:
@@ -261,17 +265,47 @@ class LiveStream:
                 if item is RESNAPSHOT:
                     client.resnapshots += 1
                     if client.resnapshots > MAX_RESNAPSHOTS:
+                        self.cut += 1
                         await websocket.close(CLOSE_TOO_SLOW, "too slow; reconnect")
                         return
+                    self.resnapshots += 1
                     client.waiting_for_snapshot = False
                     item = self.snapshot_message()
                 await asyncio.wait_for(websocket.send_text(item), SEND_TIMEOUT_S)
         except TimeoutError:
+            self.cut += 1
             log.info("live stream: a client did not take a frame in %.0f s; cut", SEND_TIMEOUT_S)
             with contextlib.suppress(Exception):
                 await websocket.close(CLOSE_TOO_SLOW, "too slow; reconnect")
         finally:
             self.detach(client)
+
+
+class StreamCollector(Collector):
+    """`/metrics` for the stream: screens connected, how far behind, who was dropped."""
+
+    def __init__(self, stream: LiveStream) -> None:
+        self.stream = stream
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.stream
+        yield GaugeMetricFamily(
+            "callcenter_live_stream_clients", "WebSocket clients on /api/v1/live", s.clients
+        )
+        yield GaugeMetricFamily(
+            "callcenter_live_stream_seq", "Last delta sequence number of the stream", s.seq
+        )
+        yield GaugeMetricFamily(
+            "callcenter_live_stream_fanout_lag_seconds",
+            "Last delta: change published -> queued for every client",
+            s.last_fanout_lag_s,
+        )
+        yield CounterMetricFamily(
+            "callcenter_live_stream_resnapshots", "Snapshots re-sent to slow clients", s.resnapshots
+        )
+        yield CounterMetricFamily(
+            "callcenter_live_stream_cut", "Clients closed for being too slow", s.cut
+        )
 
 
 router = APIRouter(prefix="/api/v1", tags=["live"])

@@ -106,6 +106,9 @@ async def test_snapshot_deltas_and_resume_without_a_gap(tmp_path: Path) -> None:
             # the same numbers as the REST API
             async with httpx.AsyncClient(base_url=f"http://{host}") as http:
                 rest = (await http.get("/api/v1/queues")).json()
+                metrics = (await http.get("/metrics")).text
+            assert f"callcenter_live_stream_seq {float(stream.seq)}" in metrics
+            assert "callcenter_live_stream_clients 0.0" in metrics  # both screens gone
             rest_general = next(q for q in rest if q["name"] == "hotline-general")
             async with connect(f"ws://{host}/api/v1/live", additional_headers=auth) as ws:
                 snap = await recv(ws)
@@ -230,6 +233,7 @@ async def test_a_slow_client_is_resnapshotted_then_cut_and_never_slows_the_other
     await asyncio.wait_for(serving_slow, 2)
     assert socket.closed == live_ws.CLOSE_TOO_SLOW
     assert stream.clients == 1  # detached
+    assert (stream.resnapshots, stream.cut) == (live_ws.MAX_RESNAPSHOTS, 1)
 
 
 async def test_a_client_that_stops_reading_is_cut_after_the_send_timeout(
