@@ -118,6 +118,7 @@ class LiveStream:
         self._db_seats: list[Seat] = []
         self._db_seats_at = float("-inf")
         self._task: asyncio.Task[None] | None = None
+        self._snapshot: tuple[int, str] | None = None
         self._start_lock = asyncio.Lock()
         #: seconds from a change's publication to its delta being queued for every client
         self.last_fanout_lag_s = 0.0
@@ -131,6 +132,7 @@ class LiveStream:
                 return
             await self._refresh_db_seats(force=True)
             self._queues, self._seats = self._compute()
+            self._snapshot = None
             self._task = asyncio.create_task(self._pump(), name="live-stream-pump")
 
     async def stop(self) -> None:
@@ -170,7 +172,14 @@ class LiveStream:
         return json.dumps({"type": "resumed", "seq": self.seq, "epoch": self.epoch})
 
     def snapshot_message(self) -> str:
-        """The rows as of `seq` (what the pump last sent), so deltas continue from it."""
+        """The rows as of `seq` (what the pump last sent), so deltas continue from it.
+        Serialised once per seq: a wall of screens reconnecting together after a
+        restart would otherwise cost a full serialisation each."""
+        if self._snapshot is None or self._snapshot[0] != self.seq:
+            self._snapshot = (self.seq, self._serialise_snapshot())
+        return self._snapshot[1]
+
+    def _serialise_snapshot(self) -> str:
         return json.dumps(
             {
                 "type": "snapshot",
