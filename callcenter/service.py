@@ -41,7 +41,7 @@ from callcenter.metrics import register_node_metrics
 from callcenter.pbx_process import PbxSimProcess
 from callcenter.records.metrics import register_records_metrics
 from callcenter.records.wiring import build_records, directory_routes, seed_today_counters
-from callcenter.tokens import TokenStore
+from callcenter.tokens import Role, TokenStore
 from queues.callbacks import CallbackPolicy
 from queues.catalog import demo_skills
 from queues.priority import PriorityRules
@@ -54,6 +54,7 @@ QUEUE_PARAMS_EVERY_S = 15.0
 #: an instance whose heartbeat is older than this is considered gone
 STALE_AFTER = timedelta(seconds=3 * HEARTBEAT_EVERY_S)
 DEMO_LEGACY_CSV = Path(__file__).with_name("demo_data") / "legacy_numbers.csv"
+DEMO_TOKEN_NAME = "demo wallboard (serve --demo)"
 
 
 def utcnow() -> datetime:
@@ -148,6 +149,16 @@ async def seed_demo_seats(seats: SeatsSystem, settings: Settings) -> None:
     seats.service.live.connect_hooks.append(login_once)
 
 
+async def demo_wallboard_token(tokens: TokenStore) -> str:
+    """`serve --demo` makes a supervisor token for the wallboard at every start, so the
+    printed URL opens it at once; the previous run's demo tokens are revoked."""
+    for row in await tokens.list():
+        if row.name == DEMO_TOKEN_NAME and row.revoked_at is None:
+            await tokens.revoke(row.id)
+    _, token = await tokens.create(DEMO_TOKEN_NAME, Role.SUPERVISOR)
+    return token
+
+
 @dataclass
 class Service:
     settings: Settings
@@ -190,12 +201,16 @@ class Service:
         agi = self._build_agi(sessions, directory, live, seats)
         await agi.start()
         checks["agi"] = agi_check(agi)
+        tokens = TokenStore(sessions, utcnow)
+        wallboard_url = f"http://{settings.http_host}:{settings.http_port}/"
+        if self.demo:
+            wallboard_url += "#token=" + await demo_wallboard_token(tokens)
         app = create_app(
             checks,
             self.metrics,
             __version__,
             live,
-            TokenStore(sessions, utcnow),
+            tokens,
             directory,
             seats,
             AuditLog(sessions, utcnow),
@@ -228,6 +243,8 @@ class Service:
             node.start()
         try:
             log.info("HTTP on http://%s:%s/", settings.http_host, settings.http_port)
+            if self.demo:
+                print(f"\n  12345 wallboard (demo): {wallboard_url}\n", flush=True)
             await server.serve()
         finally:
             for task in background:

@@ -10,7 +10,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select, update
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callcenter.models import ApiToken
 
 PREFIX = "cc_"
+LAST_USED_EVERY = timedelta(minutes=1)
 
 
 class Role(StrEnum):
@@ -83,7 +84,14 @@ class TokenStore:
             )
             if row is None:
                 return None
-            row.last_used_at = self._clock()
+            now = self._clock()
+            last = row.last_used_at
+            if last is not None and last.tzinfo is None:
+                last = last.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+            # a read-mostly check: write `last_used_at` at most once a minute per token,
+            # so a wallboard wall reconnecting at once does not queue up database writes
+            if last is None or now - last >= LAST_USED_EVERY:
+                row.last_used_at = now
             return Principal(row.id, row.name, Role(row.role), row.seat)
 
     async def list(self) -> list[ApiToken]:

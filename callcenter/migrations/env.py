@@ -8,6 +8,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import agi.models  # noqa: F401  (registers the IVR tables)
 import callcenter.legacy.models  # noqa: F401  (registers the legacy tables)
 import queues.models  # noqa: F401  (registers the seat tables)
 from callcenter.db import create_engine
