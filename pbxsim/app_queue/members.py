@@ -161,21 +161,7 @@ class Member:
         ]
 
     def status_item(self, queue: str) -> Fields:
-        """The QueueStatus `QueueMember` list item: Name/Location, and no Ringinuse."""
-        return [
-            ("Queue", queue),
-            ("Name", self.membername),
-            ("Location", self.interface),
-            ("StateInterface", self.state_interface),
-            ("Membership", "dynamic" if self.dynamic else "static"),
-            ("Penalty", str(self.penalty)),
-            ("CallsTaken", str(self.calls)),
-            ("LastCall", str(int(self.lastcall))),
-            ("LastPause", str(int(self.lastpause))),
-            ("LoginTime", str(int(self.logintime))),
-            ("InCall", "1" if self.in_call else "0"),
-            ("Status", str(self.status)),
-            ("Paused", "1" if self.paused else "0"),
-            ("PausedReason", self.reason_paused),
-            ("Wrapuptime", str(self.wrapuptime)),
-        ]
+        """The QueueStatus `QueueMember` list item: the event body with Name/Location
+        where events say MemberName/Interface, and no Ringinuse."""
+        renamed = {"MemberName": "Name", "Interface": "Location"}
+        return [(renamed.get(k, k), v) for k, v in self.blob(queue) if k != "Ringinuse"]
