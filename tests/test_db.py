@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
@@ -62,5 +62,16 @@ async def test_heartbeat_upserts_and_staleness(database_url: str) -> None:
 
         await b.deregister()
         assert await a.alive(timedelta(seconds=30)) == []
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_postgresql_sessions_run_without_jit(database_url: str) -> None:
+    """JIT compiles the day's KPI aggregate for 30-40 ms on every call (see db.py)."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SHOW jit"))).scalar_one() == "off"
     finally:
         await engine.dispose()
