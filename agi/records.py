@@ -1,8 +1,11 @@
 """What the IVR records: survey ratings and callback requests.
 
 The flows see only the `IvrRecorder` protocol; `SqlIvrRecorder` is the real one (tables
-of migration 0004). Until call records exist (issue 7) these tables are the system of
-record; issue 7 can join them on the caller channel's uniqueid.
+of migration 0004). These tables stay the system of record for what the IVR heard; the
+call record (callcenter/records) takes the rating and the callback request from them by
+the caller channel's uniqueid (the call's Linkedid) when it is written, and a rating
+given after the record was written (the survey runs after the agent hung up, and the
+record may be flushed first) updates the record here.
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agi import models
+from callcenter.records.locks import lock_calls
+from callcenter.records.models import CallRecord
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +66,20 @@ class SqlIvrRecorder:
         self.sessions = sessions
         self.clock = clock
 
-    async def _insert(self, row: models.SurveyResult | models.CallbackRequest) -> bool:
+    async def _insert(
+        self, row: models.SurveyResult | models.CallbackRequest, rating: int | None = None
+    ) -> bool:
         try:
             async with self.sessions() as session, session.begin():
+                await lock_calls(session, [row.uniqueid])
                 session.add(row)
+                await session.flush()  # a duplicate fails here, before the record changes
+                if rating is not None:
+                    await session.execute(
+                        update(CallRecord)
+                        .where(CallRecord.linkedid == row.uniqueid, CallRecord.rating.is_(None))
+                        .values(rating=rating)
+                    )
         except IntegrityError:
             log.info("IVR record for %s already stored; kept the first", row.uniqueid)
             return False
@@ -82,7 +97,8 @@ class SqlIvrRecorder:
                 unit=rating.unit[:32],
                 agent=rating.agent[:80],
                 created_at=self.clock(),
-            )
+            ),
+            rating.rating,
         )
 
     async def record_callback(self, callback: Callback) -> bool:

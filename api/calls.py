@@ -5,7 +5,9 @@ with timeline), `/calls/active` (calls in progress, from the record builder) and
 Who may read: supervisors and integration tokens everything, an agent only the calls
 their seat answered; admin all. The caller number of a confidential call (on request,
 and every report 举报) is masked for every role but admin, here and in the export.
-A call's id is `<node>:<Linkedid>`.
+`POST /calls/{id}/confidential` marks a call confidential on the caller's request: an
+agent for a call of its own seat (during the call or after), a supervisor or admin for
+any call. A call's id is `<node>:<Linkedid>`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -29,6 +31,7 @@ from callcenter.tokens import Principal, Role
 
 router = APIRouter(prefix="/api/v1", tags=["calls"])
 readers = require_roles(Role.SUPERVISOR, Role.INTEGRATION, Role.AGENT)
+markers = require_roles(Role.SUPERVISOR, Role.AGENT)
 
 
 class CallSummary(BaseModel):
@@ -91,6 +94,24 @@ class ActiveCall(BaseModel):
     queue: str | None = Field(description="the queue the caller waits in now")
     seat: str
     answered: bool
+
+
+class ConfidentialIn(BaseModel):
+    reason: str = Field(
+        min_length=1,
+        max_length=200,
+        description="why (kept with the mark, with who and when)",
+        examples=["来电人要求保密 (caller asked for confidentiality)"],
+    )
+
+
+class ConfidentialOut(BaseModel):
+    id: str = Field(examples=["pbx1:1764140000.42"])
+    confidential: bool = Field(description="always true: a mark cannot be taken back")
+    in_progress: bool = Field(description="the call is still going on")
+    record_written: bool = Field(
+        description="the record is in the database now (else the mark applies when it is)"
+    )
 
 
 def _records(request: Request) -> RecordsSystem:
@@ -245,18 +266,78 @@ async def export_calls(
     )
 
 
-@router.get("/calls/{call_id}", response_model=CallDetail, summary="One call with its timeline")
-async def get_call(request: Request, principal: Principal_, call_id: str) -> CallDetail:
-    records = _records(request)
+def _call_key(call_id: str) -> tuple[str, str]:
     node, sep, linkedid = call_id.partition(":")
     if not sep or not node or not linkedid or "\x00" in call_id or len(call_id) > 120:
         raise HTTPException(422, f"call id: expected <node>:<Linkedid>, got {call_id!r}")
+    if len(node) > 32 or len(linkedid) > 64:
+        raise HTTPException(422, f"call id: node or Linkedid too long in {call_id!r}")
+    return node, linkedid
+
+
+def _own_seat(principal: Principal, seat: str, verb: str) -> None:
+    if principal.role == Role.AGENT and seat != principal.seat:
+        raise HTTPException(403, f"an agent {verb} only the calls of seat {principal.seat!r}")
+
+
+@router.post(
+    "/calls/{call_id}/confidential",
+    response_model=ConfidentialOut,
+    summary="Mark a call confidential (the caller's number is masked from then on)",
+    description="One-way: admin sees numbers anyway, and a caller who asked for "
+    "protection must not be exposed again by a later edit. Works during the call (the "
+    "record is written masked) and after it. Marking twice keeps the first mark.",
+)
+async def mark_confidential(
+    request: Request,
+    principal: Annotated[Principal, Depends(markers)],
+    call_id: str,
+    body: Annotated[ConfidentialIn, Body()],
+) -> ConfidentialOut:
+    records = _records(request)
+    node, linkedid = _call_key(call_id)
+    call = records.builder.open.get((node, linkedid))
+    if call is not None:
+        _own_seat(principal, call.seat, "marks")
+    else:
+        record = await _written(records, node, linkedid)
+        if record is None:
+            raise HTTPException(404, f"no call {call_id!r} (in progress or recorded)")
+        _own_seat(principal, record.seat, "marks")
+    written = await records.store.mark_confidential(
+        node, linkedid, principal.name, body.reason, datetime.now(UTC)
+    )
+    if call is not None:
+        call.confidential = True  # /calls/active masks it now; the record is written so
+    return ConfidentialOut(
+        id=f"{node}:{linkedid}",
+        confidential=True,
+        in_progress=call is not None,
+        record_written=written,
+    )
+
+
+async def _written(records: RecordsSystem, node: str, linkedid: str) -> CallRecord | None:
+    """The record, if the call is over; a call that ended a moment ago may still be in
+    the spool, so one flush is tried before saying it does not exist."""
+    for attempt in range(2):
+        async with records.store.sessions() as session:
+            record = await q.get(session, node, linkedid)
+        if record is not None or attempt:
+            return record
+        await records.writer.flush()
+    return None
+
+
+@router.get("/calls/{call_id}", response_model=CallDetail, summary="One call with its timeline")
+async def get_call(request: Request, principal: Principal_, call_id: str) -> CallDetail:
+    records = _records(request)
+    node, linkedid = _call_key(call_id)
     async with records.store.sessions() as session:
         record = await q.get(session, node, linkedid)
     if record is None:
         raise HTTPException(404, f"no call record {call_id!r}")
-    if principal.role == Role.AGENT and record.seat != principal.seat:
-        raise HTTPException(403, f"an agent sees only the calls of seat {principal.seat!r}")
+    _own_seat(principal, record.seat, "sees")
     data = _summary_fields(record, principal)
     for name in CallDetail.model_fields:
         if name not in data:

@@ -56,3 +56,19 @@ class CallRecord(Base):
     rating: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
     recording: Mapped[str] = mapped_column(String(255), default="")
     timeline: Mapped[list[list[Any]]] = mapped_column(JSON, default=list)
+
+
+class ConfidentialMark(Base):
+    """A call marked confidential through the API (an agent or supervisor, on the
+    caller's request). Kept apart from the record because the mark may come while the
+    call is still in progress or waiting in the spool: the store applies it whenever
+    the record is written. One-way by design: admin sees numbers anyway, and a caller
+    who asked for protection must not be exposed again by a later edit."""
+
+    __tablename__ = "call_confidential_marks"
+
+    node: Mapped[str] = mapped_column(String(32), primary_key=True)
+    linkedid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    marked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    marked_by: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(String(200))

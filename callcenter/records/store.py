@@ -11,7 +11,9 @@ growing pause; nothing is held in memory meanwhile.
 Before writing, each batch is completed from what other parts stored in the database
 by the same Linkedid: the survey rating (agi's ivr_survey_results), a callback request
 (ivr_callback_requests: an unanswered caller who asked for one is `callback_requested`),
-and the legacy directory's unit, district and mode for the dialed number.
+a confidential mark (call_confidential_marks), and the legacy directory's unit,
+district and mode for the dialed number. Facts that come after the record was written
+(a late rating, a mark) update the row themselves; locks.py keeps the two in order.
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agi.models import CallbackRequest, SurveyResult
 from callcenter.records.builder import FinishedCall
-from callcenter.records.models import CallRecord
+from callcenter.records.locks import lock_calls
+from callcenter.records.models import CallRecord, ConfidentialMark
 from callcenter.records.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -89,6 +92,13 @@ class RecordStore:
             return 0
         async with self.sessions() as session, session.begin():
             ids = [linkedid for _, linkedid in latest]
+            await lock_calls(session, ids)
+            marks = await session.execute(
+                select(ConfidentialMark.node, ConfidentialMark.linkedid).where(
+                    ConfidentialMark.linkedid.in_(ids)
+                )
+            )
+            marked = {(node, linkedid) for node, linkedid in marks}
             rated = await session.execute(
                 select(SurveyResult.uniqueid, SurveyResult.rating).where(
                     SurveyResult.uniqueid.in_(ids)
@@ -109,6 +119,8 @@ class RecordStore:
                     row["rating"] = ratings[linkedid]
                 if linkedid in callbacks and record.disposition in UNANSWERED:
                     row["disposition"] = "callback_requested"
+                if (record.node, linkedid) in marked:
+                    row["confidential"] = True
                 rows.append(row)
             bind = session.get_bind()
             dialect = postgresql if bind.dialect.name == "postgresql" else sqlite
@@ -117,10 +129,12 @@ class RecordStore:
             updated = {
                 column.name: statement.excluded[column.name]
                 for column in CallRecord.__table__.columns
-                if column.name not in ("node", "linkedid", "rating")
+                if column.name not in ("node", "linkedid", "rating", "confidential")
             }
-            # a rating stored by an earlier write (or a later survey) is never erased
+            # a rating stored by an earlier write (or a later survey) is never erased,
+            # nor is a confidential mark (a rebuilt record may not know of it)
             updated["rating"] = _coalesce(statement.excluded.rating, table.c.rating)
+            updated["confidential"] = or_(statement.excluded.confidential, table.c.confidential)
             # Core executemany on the table (not the ORM's bulk path): SQLAlchemy sends it
             # as multi-row VALUES pages ("insertmanyvalues"), compiled once
             connection = await session.connection()
@@ -129,6 +143,28 @@ class RecordStore:
                 rows,
             )
         return len(rows)
+
+    async def mark_confidential(
+        self, node: str, linkedid: str, by: str, reason: str, at: datetime
+    ) -> bool:
+        """Record the mark (kept: the record may not be written yet) and mask the
+        record if it is there; True if the record was there. Marking twice keeps the
+        first mark."""
+        async with self.sessions() as session, session.begin():
+            await lock_calls(session, [linkedid])
+            known = await session.get(ConfidentialMark, (node, linkedid))
+            if known is None:
+                session.add(
+                    ConfidentialMark(
+                        node=node, linkedid=linkedid, marked_at=at, marked_by=by, reason=reason
+                    )
+                )
+            result = await session.execute(
+                update(CallRecord)
+                .where(CallRecord.node == node, CallRecord.linkedid == linkedid)
+                .values(confidential=True)
+            )
+        return bool(getattr(result, "rowcount", 0))
 
 
 def _coalesce(first: Any, second: Any) -> Any:
@@ -155,6 +191,7 @@ class RecordWriter:
         self.failures = 0
         self.database_ok = True
         self._wake = asyncio.Event()
+        self._flushing = asyncio.Lock()  # the loop and an API request may flush at once
 
     def add(self, record: FinishedCall) -> None:
         """Called for every finished call, from the AMI reader: appends, never waits."""
@@ -165,6 +202,10 @@ class RecordWriter:
     async def flush(self) -> bool:
         """Seal the journal and write every sealed file; False if the database failed
         (the files stay for the next try)."""
+        async with self._flushing:
+            return await self._flush()
+
+    async def _flush(self) -> bool:
         self.spool.seal()
         for path in self.spool.sealed():
             records = list(Spool.read(path))
