@@ -44,6 +44,16 @@ class RecordsCollector(Collector):
             value=len(writer.spool.sealed()),
         )
         yield GaugeMetricFamily(
+            "callcenter_records_write_lag_seconds",
+            "age of the oldest finished call not yet written to the database",
+            value=writer.write_lag_s(),
+        )
+        yield GaugeMetricFamily(
+            "callcenter_records_last_flush_seconds",
+            "how long the last flush (seal + batched upserts) took",
+            value=writer.last_flush_s,
+        )
+        yield GaugeMetricFamily(
             "callcenter_records_database_ok",
             "1 if the last write reached the database",
             value=1 if writer.database_ok else 0,

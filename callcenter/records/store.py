@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -181,9 +182,11 @@ class RecordWriter:
         flush_every_s: float = 0.2,
         batch_size: int = 500,
         max_retry_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.spool = Spool(spool_dir)
+        self.clock = clock
         self.flush_every_s = flush_every_s
         self.batch_size = batch_size
         self.max_retry_s = max_retry_s
@@ -192,10 +195,23 @@ class RecordWriter:
         self.database_ok = True
         self._wake = asyncio.Event()
         self._flushing = asyncio.Lock()  # the loop and an API request may flush at once
+        # when the oldest record not yet committed was appended, in the open journal and
+        # in sealed files (files left by a previous run count from now)
+        self._open_since: float | None = None
+        self._sealed_since: float | None = clock() if self.spool.sealed() else None
+        self.last_flush_s = 0.0
+
+    def write_lag_s(self) -> float:
+        """Age of the oldest finished call not yet in the database (0: none waiting):
+        the delay a report reading the database sees, growing through an outage."""
+        pending = [t for t in (self._open_since, self._sealed_since) if t is not None]
+        return max(0.0, self.clock() - min(pending)) if pending else 0.0
 
     def add(self, record: FinishedCall) -> None:
         """Called for every finished call, from the AMI reader: appends, never waits."""
         self.spool.append(record)
+        if self._open_since is None:
+            self._open_since = self.clock()
         if self.spool.pending() >= self.batch_size:
             self._wake.set()
 
@@ -206,7 +222,18 @@ class RecordWriter:
             return await self._flush()
 
     async def _flush(self) -> bool:
+        started = self.clock()
+        try:
+            return await self._write_sealed()
+        finally:
+            self.last_flush_s = self.clock() - started
+
+    async def _write_sealed(self) -> bool:
         self.spool.seal()
+        if self._open_since is not None:
+            since = self._sealed_since
+            self._sealed_since = self._open_since if since is None else min(since, self._open_since)
+            self._open_since = None
         for path in self.spool.sealed():
             records = list(Spool.read(path))
             try:
@@ -222,6 +249,7 @@ class RecordWriter:
         if not self.database_ok:
             log.info("call records: database back, spool written")
         self.database_ok = True
+        self._sealed_since = None
         return True
 
     async def run(self) -> None:

@@ -131,5 +131,42 @@ async def test_metrics_show_the_spool_and_failures(tmp_path: Path) -> None:
     assert "callcenter_records_spooled_files 1.0" in text
     assert "callcenter_records_write_failures_total 1.0" in text
     assert "callcenter_records_database_ok 0.0" in text
+    assert "callcenter_records_write_lag_seconds " in text
     records.writer.spool.close()
     await dead.dispose()
+
+
+async def test_write_lag_is_the_age_of_the_oldest_unwritten_call(
+    database_url: str, tmp_path: Path
+) -> None:
+    engine = create_engine(database_url)
+    await migrate.upgrade(engine)
+    dead = create_engine(UNREACHABLE)
+    now = [1000.0]
+    writer = RecordWriter(
+        RecordStore(session_factory(dead)), tmp_path / "spool", clock=lambda: now[0]
+    )
+    assert writer.write_lag_s() == 0.0
+    writer.add(call("l.1"))
+    now[0] += 2.0
+    writer.add(call("l.2"))  # younger: the lag stays the oldest's age
+    now[0] += 1.0
+    assert writer.write_lag_s() == 3.0
+    assert not await writer.flush()  # the database is away: sealed, still waiting
+    now[0] += 4.0
+    writer.add(call("l.3"))
+    assert writer.write_lag_s() == 7.0
+    writer.store.sessions = session_factory(engine)  # back
+    assert await writer.flush()
+    assert writer.write_lag_s() == 0.0
+    # a new process over files left on disk counts them from its start
+    writer.add(call("l.4"))
+    writer.spool.seal()
+    writer.spool.close()
+    revived = RecordWriter(writer.store, tmp_path / "spool", clock=lambda: now[0])
+    now[0] += 1.5
+    assert revived.write_lag_s() == 1.5
+    assert await revived.flush() and revived.write_lag_s() == 0.0
+    revived.spool.close()
+    await dead.dispose()
+    await engine.dispose()
