@@ -10,6 +10,13 @@ management is what has to be different for a PBX that carries a city's calls:
 * an action is sent once or fails: nothing is queued for re-sending after a reconnect
   (panoramisk re-sends unanswered actions on the next FullyBooted: a second Originate is
   a second phone call), and every action has a timeout.
+
+Event lag: with `timestampevents = yes` (asterisk-conf's manager.conf sets it) every
+event carries the PBX's wall-clock time of sending. The Ping reply carries it too, so
+each ping also measures the PBX clock's offset from ours (NTP-style, from the midpoint
+of the round trip); an event's lag is our receive time minus its corrected timestamp:
+the time it spent in Asterisk's output queue, the network and our reader, without
+trusting the two clocks to agree.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -87,6 +95,25 @@ class NodeStats:
     malformed_frames: int = 0
     bytes_received: int = 0
     last_pong_rtt_s: float | None = None
+    #: PBX wall clock minus ours, measured by the last Ping (None: no Timestamp seen)
+    clock_offset_s: float | None = None
+    #: lag of the last timestamped event, and the worst since the last ping
+    event_lag_s: float | None = None
+    event_lag_max_s: float | None = None
+    _lag_window_max: float | None = None
+
+    def lag(self, received_wall: float, stamp: float) -> None:
+        lag = received_wall - (stamp - (self.clock_offset_s or 0.0))
+        self.event_lag_s = lag
+        if self._lag_window_max is None or lag > self._lag_window_max:
+            self._lag_window_max = lag
+
+    def ping_done(self, sent_wall: float, received_wall: float, stamp: float | None) -> None:
+        if stamp is not None:
+            self.clock_offset_s = stamp - (sent_wall + received_wall) / 2
+        if self._lag_window_max is not None:
+            self.event_lag_max_s = self._lag_window_max
+        self._lag_window_max = None
 
 
 class _Factory:
@@ -122,6 +149,7 @@ class PbxNode:
     config: NodeConfig
     listener: NodeListener
     clock: Callable[[], float] = time.monotonic
+    wall_clock: Callable[[], float] = time.time
     state: NodeState = NodeState.STOPPED
     detail: str = "not started"
     since: float = 0.0
@@ -259,15 +287,16 @@ class PbxNode:
         interval = self.config.ping_interval
         while True:
             await asyncio.sleep(interval)
-            started = self.clock()
+            started, sent_wall = self.clock(), self.wall_clock()
             try:
-                await self.send({"Action": "Ping"}, timeout=interval)
+                reply = await self.send({"Action": "Ping"}, timeout=interval)
             except ActionTimeout:
                 self.abort(f"no reply to Ping within {interval:.1f} s")
                 return
             except (NotConnected, ConnectionLostDuringAction):
                 return
             self.stats.last_pong_rtt_s = self.clock() - started
+            self.stats.ping_done(sent_wall, self.wall_clock(), _stamp(reply.get("Timestamp")))
 
     # --- events ----------------------------------------------------------------------
     def _bytes(self, n: int) -> None:
@@ -294,6 +323,12 @@ class PbxNode:
             )
             return
         self.stats.events += 1
+        for key, value in frame.headers[1:4]:  # manager.c puts it after Privilege
+            if key == "Timestamp":
+                stamp = _stamp(value)
+                if stamp is not None:
+                    self.stats.lag(self.wall_clock(), stamp)
+                break
         try:
             self.listener.on_event(self, event)
         except Exception:  # a bug in one consumer must not kill the reader
@@ -329,3 +364,12 @@ class PbxNode:
             if first.get("Response") == "Error":
                 raise ActionFailed(self.name, name, str(first.get("Message", "")))
         return reply
+
+
+def _stamp(value: object) -> float | None:
+    """An AMI `Timestamp` (seconds.microseconds since the epoch), or None."""
+    try:
+        stamp = float(str(value)) if value is not None else None
+    except ValueError:
+        return None
+    return stamp if stamp is not None and math.isfinite(stamp) else None

@@ -42,7 +42,30 @@ class NodeCollector(Collector):
         rtt = GaugeMetricFamily(
             "callcenter_ami_ping_rtt_seconds", "last Ping round trip", labels=["node"]
         )
+        lag = GaugeMetricFamily(
+            "callcenter_ami_event_lag_seconds",
+            "the last event's age on arrival (PBX Timestamp, corrected by the Ping clock "
+            "offset; needs timestampevents=yes)",
+            labels=["node"],
+        )
+        lag_max = GaugeMetricFamily(
+            "callcenter_ami_event_lag_max_seconds",
+            "the worst event age on arrival during the last ping interval",
+            labels=["node"],
+        )
+        offset = GaugeMetricFamily(
+            "callcenter_ami_clock_offset_seconds",
+            "the PBX's wall clock minus ours, from the last Ping reply",
+            labels=["node"],
+        )
         for node in self._nodes:
+            for family, value in (
+                (lag, node.stats.event_lag_s),
+                (lag_max, node.stats.event_lag_max_s),
+                (offset, node.stats.clock_offset_s),
+            ):
+                if value is not None:
+                    family.add_metric([node.name], value)
             up.add_metric([node.name], 1.0 if node.state is NodeState.CONNECTED else 0.0)
             state = self._live.nodes.get(node.name)
             stale.add_metric([node.name], 1.0 if state is None or state.stale else 0.0)
@@ -53,6 +76,7 @@ class NodeCollector(Collector):
             if node.stats.last_pong_rtt_s is not None:
                 rtt.add_metric([node.name], node.stats.last_pong_rtt_s)
         yield from (up, stale, events, malformed, reconnects, login_failures, rtt)
+        yield from (lag, lag_max, offset)
         yield CounterMetricFamily(
             "callcenter_live_audits", "model-vs-QueueStatus audits", value=self._auditor.audits
         )

@@ -112,6 +112,7 @@ def test_transfer_targets_cover_emergency_and_dock_lines(rendered: Path) -> None
 def test_manager_conf_least_privilege_and_secret_from_environment(rendered: Path) -> None:
     [general] = sections(rendered / "manager.conf")["general"]
     assert general["bindaddr"] == "127.0.0.1"
+    assert general["timestampevents"] == "yes"  # the service's AMI event-lag metric
     [user] = sections(rendered / "manager.conf")["callcenter"]
     assert user["secret"] == SECRET
     assert "command" not in user["write"].split(",")

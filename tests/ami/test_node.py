@@ -151,3 +151,34 @@ async def test_malformed_frames_are_skipped_not_fatal(fake: FakeAsterisk) -> Non
     assert booted[0].uptime == 12
     assert node.state is NodeState.CONNECTED
     await node.stop()
+
+
+async def test_event_lag_from_timestamps_corrected_by_the_ping_clock_offset(
+    fake: FakeAsterisk,
+) -> None:
+    """The fake PBX's clock says 1.0 at every Ping while ours says 1001.0: a 1000 s
+    offset that must not show as lag. An event stamped 0.75 PBX time arrives 0.25 s
+    old; one stamped 0.5, 0.5 s old (the worst of the ping interval)."""
+    port = await fake.start()
+    recorder = Recorder()
+    node = PbxNode(config(port, ping_interval=0.05), recorder, wall_clock=lambda: 1001.0)
+    node.start()
+    await recorder.connected_event.wait()
+    await wait_for(lambda: node.stats.clock_offset_s is not None)
+    assert node.stats.clock_offset_s == -1000.0
+    for stamp in ("0.500000", "0.750000"):
+        fake.send_raw(
+            f"Event: FullyBooted\r\nPrivilege: system,all\r\nTimestamp: {stamp}\r\n"
+            "Status: Fully Booted\r\n\r\n".encode()
+        )
+    await wait_for(lambda: node.stats.event_lag_s == 0.25)
+    await wait_for(lambda: node.stats.event_lag_max_s == 0.5)  # after the next ping
+    # a garbage Timestamp is ignored, the event is still delivered
+    before = len(recorder.events)
+    fake.send_raw(
+        b"Event: FullyBooted\r\nPrivilege: system,all\r\nTimestamp: nan\r\n"
+        b"Status: Fully Booted\r\n\r\n"
+    )
+    await wait_for(lambda: len(recorder.events) == before + 1)
+    assert node.stats.event_lag_s == 0.25
+    await node.stop()
