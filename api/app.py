@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -25,9 +25,11 @@ from api.legacy import router as legacy_router
 from api.live import router as live_router
 from api.live_ws import LiveStream, StreamCollector
 from api.live_ws import router as live_ws_router
+from api.openapi import install as install_openapi
 from api.queues_routes import router as queues_router
 from api.seats import router as seats_router
 from api.stats import router as stats_router
+from api.strict_query import reject_unknown_query
 from callcenter.legacy.directory import Directory
 from callcenter.live.live import LiveState
 from callcenter.records.wiring import RecordsSystem
@@ -67,6 +69,7 @@ def create_app(
         "running on Asterisk.",
     )
     install_error_handlers(app)
+    install_openapi(app)
     app.state.readiness_checks = readiness_checks
     app.state.live = live
     app.state.tokens = tokens
@@ -95,7 +98,14 @@ def create_app(
     async def wallboard() -> FileResponse:
         return FileResponse(STATIC / "wallboard.html", media_type="text/html; charset=utf-8")
 
-    @app.get("/metrics", tags=["health"], summary="Prometheus metrics", response_class=Response)
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        summary="Prometheus metrics",
+        response_class=Response,
+        dependencies=[Depends(reject_unknown_query)],
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+    )
     async def metrics_endpoint() -> Response:
         return Response(generate_latest(metrics), media_type=CONTENT_TYPE_LATEST)
 

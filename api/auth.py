@@ -1,6 +1,8 @@
 """Bearer-token authentication and role checks for the HTTP API.
 
 401 means "who are you?" (no token, or one we do not know); 403 means "you may not".
+Both come before any complaint about the request itself: an unknown query parameter
+(api/strict_query.py) is checked only once the caller is known and allowed.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.strict_query import reject_unknown_query
 from callcenter.tokens import Principal, Role, TokenStore
 
 _bearer = HTTPBearer(auto_error=False, description="`callcenter token create` makes one")
@@ -40,12 +43,15 @@ def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     """A dependency: the caller must hold one of `roles` (admin always may)."""
     allowed = set(roles) | {Role.ADMIN}
 
-    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def check(
+        request: Request, principal: Annotated[Principal, Depends(current_principal)]
+    ) -> Principal:
         if principal.role not in allowed:
             names = ", ".join(sorted(r.value for r in allowed))
             raise HTTPException(
                 403, f"role {principal.role.value!r} may not do this (needs one of: {names})"
             )
+        reject_unknown_query(request)
         return principal
 
     return check

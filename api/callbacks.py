@@ -4,49 +4,85 @@ shows who is owed a call); only supervisors (and admin) change it."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_roles
+from api.pagination import Page, Paging, bad_query
 from callcenter.tokens import Principal, Role
 from queues.callbacks import CallbackWorklist
 from queues.models import CallbackTask
+from queues.repository import as_utc
 from queues.wiring import SeatsSystem
 
 router = APIRouter(prefix="/api/v1", tags=["callbacks"])
 Reader = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR, Role.INTEGRATION))]
 Supervisor = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR))]
+TaskId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the callback's id")]
+Status = Literal["open", "calling", "done", "failed", "cancelled"]
+
+_TASK: dict[str, Any] = {
+    "id": 318,
+    "uniqueid": "1764141243.2207",
+    "source": "abandoned",
+    "caller": "13958001234",
+    "queue": "hotline-housing",
+    "waited_s": 142.5,
+    "priority": 0,
+    "status": "open",
+    "attempts": 0,
+    "max_attempts": 3,
+    "due_at": "2026-11-26T09:16:05Z",
+    "assigned_seat": None,
+    "outcome": "",
+    "created_at": "2026-11-26T09:14:03Z",
+    "updated_at": "2026-11-26T09:14:03Z",
+}
 
 
 class CallbackOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
     id: int
-    uniqueid: str
-    source: str
-    caller: str
+    uniqueid: str = Field(description="the Asterisk Uniqueid of the call that asked for it")
+    source: str = Field(
+        description="abandoned (hung up in queue) | virtual_hold (kept their place)"
+    )
+    caller: str = Field(description="the number to call back")
     queue: str
-    waited_s: float
+    waited_s: float = Field(description="how long the caller had waited before asking")
     priority: int
-    status: str
+    status: Status
     attempts: int
     max_attempts: int
-    due_at: datetime
-    assigned_seat: str | None
+    due_at: datetime = Field(description="its place in line")
+    assigned_seat: str | None = Field(description="only this seat will call; null: any seat")
     outcome: str
     created_at: datetime
     updated_at: datetime
+
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [_TASK]})
 
 
 class AssignBody(BaseModel):
     seat: str | None = Field(description="the seat that will call (null: any seat)")
 
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"seat": "1004"}]})
+
 
 class CancelBody(BaseModel):
     reason: str = Field(min_length=1, max_length=200)
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "市民已通过网上渠道办结"}]}
+    )
+
+
+class Cancelled(BaseModel):
+    cancelled: bool
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"cancelled": True}]})
 
 
 def _worklist(request: Request) -> tuple[CallbackWorklist, SeatsSystem]:
@@ -60,20 +96,44 @@ def _out(task: CallbackTask) -> CallbackOut:
     return CallbackOut.model_validate(task)
 
 
-@router.get("/callbacks", response_model=list[CallbackOut], summary="The callback worklist")
+def _key(task: CallbackTask) -> tuple[str, int]:
+    return as_utc(task.due_at).isoformat(), task.id
+
+
+@router.get(
+    "/callbacks",
+    response_model=Page[CallbackOut],
+    summary="The callback worklist, in line order (due_at, then id)",
+)
 async def list_callbacks(
     request: Request,
     _principal: Reader,
-    status: str | None = Query(None, description="open, calling, done, failed, cancelled"),
-    limit: int = Query(500, ge=1, le=5000),
-) -> list[CallbackOut]:
+    page: Paging,
+    status: Annotated[Status | None, Query(description="only tasks in this state")] = None,
+) -> Page[CallbackOut]:
     worklist, _ = _worklist(request)
-    return [_out(t) for t in await worklist.tasks(status, limit)]
+    after = page.after(str, int)
+    position: tuple[datetime, int] | None = None
+    if after is not None:
+        try:
+            due = datetime.fromisoformat(str(after[0]))
+        except ValueError:
+            raise bad_query("cursor", "not a cursor of this list") from None
+        if due.tzinfo is None:
+            raise bad_query("cursor", "not a cursor of this list")
+        position = (due.astimezone(UTC), int(after[1]))
+    tasks = await worklist.tasks(status, page.fetch, position)
+    return page.of(tasks, key=_key, item=_out)
 
 
-@router.post("/callbacks/{task_id}/assign", response_model=CallbackOut, summary="Pick the seat")
+@router.post(
+    "/callbacks/{task_id}/assign",
+    response_model=CallbackOut,
+    summary="Pick the seat",
+    responses={409: {"description": "the callback is not open or failed"}},
+)
 async def assign(
-    request: Request, task_id: int, body: AssignBody, _principal: Supervisor
+    request: Request, task_id: TaskId, body: AssignBody, _principal: Supervisor
 ) -> CallbackOut:
     worklist, seats = _worklist(request)
     if body.seat is not None and await seats.repo.seat(body.seat) is None:
@@ -87,11 +147,16 @@ async def assign(
     return _out(task)
 
 
-@router.post("/callbacks/{task_id}/cancel", summary="Nobody will call this one")
+@router.post(
+    "/callbacks/{task_id}/cancel",
+    response_model=Cancelled,
+    summary="Nobody will call this one",
+    responses={409: {"description": "the callback is not open (or does not exist)"}},
+)
 async def cancel(
-    request: Request, task_id: int, body: CancelBody, principal: Supervisor
-) -> dict[str, bool]:
+    request: Request, task_id: TaskId, body: CancelBody, principal: Supervisor
+) -> Cancelled:
     worklist, _ = _worklist(request)
     if not await worklist.cancel(task_id, f"cancelled by {principal.name}: {body.reason}"):
         raise HTTPException(409, f"callback {task_id} is not open (or does not exist)")
-    return {"cancelled": True}
+    return Cancelled(cancelled=True)

@@ -16,6 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
@@ -30,6 +31,65 @@ _PLACES = {
     "header": "header",
     "cookie": "cookie",
 }
+
+
+class ProblemItem(BaseModel):
+    where: str = Field(examples=["query parameter 'start'"])
+    message: str = Field(examples=["Input should be a valid datetime"])
+    type: str = Field(examples=["datetime_from_date_parsing"])
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "where": "query parameter 'start'",
+                    "message": "Input should be a valid datetime",
+                    "type": "datetime_from_date_parsing",
+                }
+            ]
+        }
+    )
+
+
+class Problem(BaseModel):
+    """Every error of the API (RFC 9457 `application/problem+json`)."""
+
+    type: str = Field(description="always about:blank: `status` and `title` say it all")
+    title: str = Field(description="the HTTP status phrase")
+    status: int
+    detail: str | list[dict[str, Any]] = Field(
+        description="what went wrong, naming the field and where it was; the legacy "
+        "directory's writes give a list of row errors {line, column, reason} instead"
+    )
+    errors: list[ProblemItem] | None = Field(
+        None, description="request validation only: each bad field on its own"
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "about:blank",
+                    "title": "Unprocessable Entity",
+                    "status": 422,
+                    "detail": "query parameter 'start': Input should be a valid datetime",
+                    "errors": [
+                        {
+                            "where": "query parameter 'start'",
+                            "message": "Input should be a valid datetime",
+                            "type": "datetime_from_date_parsing",
+                        }
+                    ],
+                },
+                {
+                    "type": "about:blank",
+                    "title": "Forbidden",
+                    "status": 403,
+                    "detail": "an agent token acts only on its own seat ('1001'), not '1002'",
+                },
+            ]
+        }
+    )
 
 
 def problem(

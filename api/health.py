@@ -2,16 +2,21 @@
 
 `/healthz` answers as long as the process serves HTTP. `/readyz` says whether this
 instance can do its job right now, and if not, why: each check reports its own reason so
-an operator sees "database: ..." rather than a bare 503.
+an operator sees "database: ..." rather than a bare 503. Both are public (a load
+balancer has no token).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+
+from api.strict_query import reject_unknown_query
 
 
 @dataclass(frozen=True)
@@ -22,26 +27,68 @@ class CheckResult:
 
 ReadinessCheck = Callable[[], Awaitable[CheckResult]]
 
-router = APIRouter()
+router = APIRouter(tags=["health"], dependencies=[Depends(reject_unknown_query)])
 
 
-@router.get("/healthz", tags=["health"], summary="The process is up")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+class Health(BaseModel):
+    status: Literal["ok"]
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok"}]})
 
 
-@router.get("/readyz", tags=["health"], summary="Every dependency is usable")
+class Check(BaseModel):
+    ok: bool
+    detail: str
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"ok": True, "detail": "schema at 0007; 2 service instance(s) alive"}]
+        }
+    )
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not ready"]
+    checks: dict[str, Check]
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "not ready",
+                    "checks": {
+                        "database": {
+                            "ok": True,
+                            "detail": "schema at 0007; 2 service instance(s) alive",
+                        },
+                        "pbx1": {"ok": False, "detail": "AMI not connected: connection refused"},
+                    },
+                }
+            ]
+        }
+    )
+
+
+@router.get("/healthz", response_model=Health, summary="The process is up")
+async def healthz() -> Health:
+    return Health(status="ok")
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    summary="Every dependency is usable",
+    responses={503: {"model": Readiness, "description": "not ready: each check says why"}},
+)
 async def readyz(request: Request) -> JSONResponse:
     checks: dict[str, ReadinessCheck] = request.app.state.readiness_checks
-    results: dict[str, dict[str, object]] = {}
+    results: dict[str, Check] = {}
     for name, check in checks.items():
         try:
             result = await check()
         except Exception as exc:  # a failing check is a reason, not a 500
             result = CheckResult(False, f"{type(exc).__name__}: {exc}")
-        results[name] = {"ok": result.ok, "detail": result.detail}
-    ready = all(bool(r["ok"]) for r in results.values())
-    return JSONResponse(
-        {"status": "ready" if ready else "not ready", "checks": results},
-        status_code=200 if ready else 503,
-    )
+        results[name] = Check(ok=result.ok, detail=result.detail)
+    ready = all(r.ok for r in results.values())
+    body = Readiness(status="ready" if ready else "not ready", checks=results)
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)

@@ -14,7 +14,7 @@ from importlib import resources
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from agi.ivr.model import FlowError
 from agi.ivr.store import FlowStore
@@ -33,7 +33,15 @@ _EXAMPLE: dict[str, Any] = json.loads(
 class IvrOut(BaseModel):
     source: str = Field(description="'file' (agi/ivr/flows.json) or 'database id N'")
     version: int
-    flow: dict[str, Any]
+    flow: dict[str, Any] = Field(description="the whole flow, as agi/ivr/flows.json")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"source": "database id 4", "version": _EXAMPLE["version"], "flow": _EXAMPLE}
+            ]
+        }
+    )
 
 
 def _store(request: Request) -> FlowStore:

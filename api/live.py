@@ -1,13 +1,22 @@
-"""Live queues, read-only (`/api/v1/queues`); seats moved to api/seats.py (issue 6)."""
+"""Live queues, read-only (`/api/v1/queues`); seats moved to api/seats.py (issue 6).
+
+Admin, supervisors and agents (an agent's desktop shows queue depth); not integration
+tokens. A plain list, not a page: a center has about ten queues per node.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import TypeAdapter
 
+from api.auth import require_roles
 from callcenter.live.live import LiveState
+from callcenter.live.state import NodeState
 from callcenter.live.views import QueueView, queue_views
+from callcenter.tokens import Principal, Role
 
 router = APIRouter(prefix="/api/v1", tags=["live"])
 
@@ -21,7 +30,7 @@ def _live(request: Request) -> LiveState:
     return live
 
 
-def _states(live: LiveState, node: str | None) -> list:  # type: ignore[type-arg]
+def _states(live: LiveState, node: str | None) -> list[NodeState]:
     if node is None:
         return [live.nodes[name] for name in sorted(live.nodes)]
     if node not in live.nodes:
@@ -33,9 +42,15 @@ def _states(live: LiveState, node: str | None) -> list:  # type: ignore[type-arg
     "/queues",
     response_model=list[QueueView],
     summary="Every queue now: waiting callers, longest wait, seats by state",
+    description="A plain list, not paged: about ten queues per PBX node. Admin, "
+    "supervisors and agents.",
 )
 async def list_queues(
-    request: Request, node: str | None = Query(None, description="only this PBX node")
+    request: Request,
+    _who: Annotated[Principal, Depends(require_roles(Role.SUPERVISOR, Role.AGENT))],
+    node: Annotated[
+        str | None, Query(max_length=64, description="only this PBX node", examples=["pbx1"])
+    ] = None,
 ) -> Response:
     """Serialised at most once per live change and tenth of a second: waits are shown to
     0.1 s, so within that window every request would get the same bytes, and a wall of

@@ -1,15 +1,20 @@
 """`GET /api/v1/queues/{name}`: one queue for a supervisor — catalog parameters, callers
 waiting (position, wait, priority), callers held by a callback, seats by state, and
 today's offered/answered/abandoned/SL15/answer rate. (The list of all queues, live only,
-stays at `GET /api/v1/queues` in api/live.py.)
+stays at `GET /api/v1/queues` in api/live.py.) Admin, supervisors and agents, like the
+list.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from typing import Annotated
 
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
+
+from api.auth import require_roles
 from callcenter.legacy.queues import ASTERISK_PREFIX
 from callcenter.live.live import LiveState
+from callcenter.tokens import Principal, Role
 from queues.repository import as_utc
 from queues.views import HeldCallback, QueueLive, queue_live
 from queues.wiring import SeatsSystem
@@ -18,7 +23,18 @@ router = APIRouter(prefix="/api/v1", tags=["queues"])
 
 
 @router.get("/queues/{name}", response_model=QueueLive, summary="One queue now, and today")
-async def get_queue(request: Request, name: str) -> QueueLive:
+async def get_queue(
+    request: Request,
+    name: Annotated[
+        str,
+        Path(
+            max_length=64,
+            description="directory queue name, or the Asterisk one",
+            examples=["housing"],
+        ),
+    ],
+    _who: Annotated[Principal, Depends(require_roles(Role.SUPERVISOR, Role.AGENT))],
+) -> QueueLive:
     seats: SeatsSystem | None = getattr(request.app.state, "seats", None)
     live: LiveState | None = getattr(request.app.state, "live", None)
     if seats is None or live is None:

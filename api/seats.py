@@ -1,9 +1,12 @@
-"""Seats: `GET /api/v1/seats[/{id}]` (database seats with their live state; public like
-the wallboard that draws them) and the agent actions login/logout/pause/unpause.
+"""Seats: `GET /api/v1/seats[/{id}]` (database seats with their live state) and the
+agent actions login/logout/pause/unpause.
 
-Who may act: an agent only on their own seat; a supervisor may pause or log out any
-seat (taking someone off the floor) but not log a seat in or unpause it for someone
-who is not there; integration tokens may not act at all; admin may do everything.
+Who may see: supervisors (and admin) every seat; an agent only their own (the list is
+that one seat, another seat's id is a 403); integration tokens none (they reach the
+directory and records, not the floor). Who may act: an agent only on their own seat; a
+supervisor may pause or log out any seat (taking someone off the floor) but not log a
+seat in or unpause it for someone who is not there; integration tokens may not act at
+all; admin may do everything.
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_roles
+from api.pagination import Page, Paging
 from callcenter.live.live import LiveState
 from callcenter.live.state import NodeState
 from callcenter.tokens import Principal, Role
@@ -27,8 +31,16 @@ from queues.wiring import SeatsSystem
 router = APIRouter(prefix="/api/v1", tags=["seats"])
 
 
+SeatId = Annotated[str, Path(max_length=64, description="the seat's id", examples=["1001"])]
+Viewer = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR, Role.AGENT))]
+
+
 class PauseBody(BaseModel):
-    reason: str = Field(description="a configured pause reason code, e.g. break, meal")
+    reason: str = Field(
+        max_length=64, description="a configured pause reason code, e.g. break, meal"
+    )
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "meal"}]})
 
 
 def _live(request: Request) -> LiveState | None:
@@ -66,19 +78,48 @@ async def _statuses(request: Request, node: str | None) -> list[SeatStatus]:
     return seat_statuses(rows, _states(live, node), tracker, now)
 
 
+def _seat_key(status: SeatStatus) -> tuple[str, str, str]:
+    """The list's order (views.seat_statuses: by extension, unprovisioned members last),
+    made unique by the node: the keyset of its cursor."""
+    return status.extension or "~", status.interface, status.node
+
+
+def _own_seat(principal: Principal) -> str:
+    if not principal.seat:
+        raise HTTPException(403, "this agent token is bound to no seat")
+    return principal.seat
+
+
 @router.get(
     "/seats",
-    response_model=list[SeatStatus],
+    response_model=Page[SeatStatus],
     summary="Every seat: provisioned seats (offline too) and every queue member now",
+    description="Supervisors see every seat, an agent only its own. By extension; queue "
+    "members that no provisioned seat owns come last.",
 )
 async def list_seats(
-    request: Request, node: str | None = Query(None, description="only this PBX node")
-) -> list[SeatStatus]:
-    return await _statuses(request, node)
+    request: Request,
+    principal: Viewer,
+    page: Paging,
+    node: Annotated[
+        str | None, Query(max_length=64, description="only this PBX node", examples=["pbx1"])
+    ] = None,
+) -> Page[SeatStatus]:
+    after = page.after(str, str, str)
+    rows = sorted(await _statuses(request, node), key=_seat_key)
+    if principal.role is Role.AGENT:
+        mine = _own_seat(principal)
+        rows = [s for s in rows if s.id == mine]
+    return page.within(rows, after, key=_seat_key, item=lambda s: s)
 
 
 @router.get("/seats/{seat_id}", response_model=SeatStatus, summary="One seat now")
-async def get_seat(request: Request, seat_id: str) -> SeatStatus:
+async def get_seat(request: Request, seat_id: SeatId, principal: Viewer) -> SeatStatus:
+    _own_seat_only(principal, seat_id)
+    return await _one(request, seat_id)
+
+
+async def _one(request: Request, seat_id: str) -> SeatStatus:
     seats = _need_seats(request)
     seat = await seats.repo.seat(seat_id)
     if seat is None:
@@ -96,11 +137,13 @@ async def get_seat(request: Request, seat_id: str) -> SeatStatus:
 )
 async def seat_stats(
     request: Request,
-    seat_id: str,
+    seat_id: SeatId,
     principal: Annotated[
         Principal, Depends(require_roles(Role.SUPERVISOR, Role.INTEGRATION, Role.AGENT))
     ],
-    hours: float = Query(24.0, gt=0, le=24 * 31),
+    hours: Annotated[
+        float, Query(gt=0, le=24 * 31, description="the period: this many hours up to now")
+    ] = 24.0,
 ) -> SeatStats:
     _own_seat_only(principal, seat_id)
     seats = _need_seats(request)
@@ -110,13 +153,13 @@ async def seat_stats(
 
 
 def _own_seat_only(principal: Principal, seat_id: str) -> None:
-    if principal.role is Role.AGENT and principal.seat != seat_id:
+    if principal.role is Role.AGENT and _own_seat(principal) != seat_id:
         raise HTTPException(
             403, f"an agent token acts only on its own seat ({principal.seat!r}), not {seat_id!r}"
         )
 
 
-async def _act(request: Request, seat_id: str, action: str, reason: str = "") -> SeatStatus:
+async def _act(request: Request, seat_id: SeatId, action: str, reason: str = "") -> SeatStatus:
     service = _need_seats(request).service
     try:
         if action == "login":
@@ -129,7 +172,7 @@ async def _act(request: Request, seat_id: str, action: str, reason: str = "") ->
             await service.unpause(seat_id)
     except SeatError as exc:
         raise HTTPException(exc.status, str(exc)) from exc
-    return await get_seat(request, seat_id)
+    return await _one(request, seat_id)
 
 
 AgentOrAdmin = Annotated[Principal, Depends(require_roles(Role.AGENT))]
@@ -137,26 +180,26 @@ AgentOrSupervisor = Annotated[Principal, Depends(require_roles(Role.AGENT, Role.
 
 
 @router.post("/seats/{seat_id}/login", response_model=SeatStatus, summary="Log in to its queues")
-async def login(request: Request, seat_id: str, principal: AgentOrAdmin) -> SeatStatus:
+async def login(request: Request, seat_id: SeatId, principal: AgentOrAdmin) -> SeatStatus:
     _own_seat_only(principal, seat_id)
     return await _act(request, seat_id, "login")
 
 
 @router.post("/seats/{seat_id}/logout", response_model=SeatStatus, summary="Leave all queues")
-async def logout(request: Request, seat_id: str, principal: AgentOrSupervisor) -> SeatStatus:
+async def logout(request: Request, seat_id: SeatId, principal: AgentOrSupervisor) -> SeatStatus:
     _own_seat_only(principal, seat_id)
     return await _act(request, seat_id, "logout")
 
 
 @router.post("/seats/{seat_id}/pause", response_model=SeatStatus, summary="Pause with a reason")
 async def pause(
-    request: Request, seat_id: str, body: PauseBody, principal: AgentOrSupervisor
+    request: Request, seat_id: SeatId, body: PauseBody, principal: AgentOrSupervisor
 ) -> SeatStatus:
     _own_seat_only(principal, seat_id)
     return await _act(request, seat_id, "pause", body.reason)
 
 
 @router.post("/seats/{seat_id}/unpause", response_model=SeatStatus, summary="Take calls again")
-async def unpause(request: Request, seat_id: str, principal: AgentOrAdmin) -> SeatStatus:
+async def unpause(request: Request, seat_id: SeatId, principal: AgentOrAdmin) -> SeatStatus:
     _own_seat_only(principal, seat_id)
     return await _act(request, seat_id, "unpause")

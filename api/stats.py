@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_roles
 from api.calls import epoch
@@ -54,6 +54,34 @@ class Kpis(BaseModel):
     )
     callback_completion: float | None = Field(
         description="callbacks_reached ÷ (abandoned + short_abandoned)"
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "period_start": 1764115200,
+                    "group": "hotline-housing",
+                    "calls": 412,
+                    "offered": 380,
+                    "answered": 351,
+                    "answered_15s": 297,
+                    "abandoned": 21,
+                    "short_abandoned": 8,
+                    "answer_rate": 0.9237,
+                    "sl15": 0.7816,
+                    "sl15_of_answered": 0.8462,
+                    "abandon_rate": 0.0553,
+                    "asa_s": 11.4,
+                    "aht_s": 236.8,
+                    "rated": 190,
+                    "satisfied": 176,
+                    "satisfaction": 0.9263,
+                    "callbacks_reached": 17,
+                    "callback_completion": 0.5862,
+                }
+            ]
+        }
     )
 
 
@@ -103,10 +131,22 @@ async def _compute(
 async def kpis(
     request: Request,
     principal: Annotated[Principal, Depends(readers)],
-    start: Annotated[datetime, Query(description="from (ISO 8601, inclusive)")],
-    end: Annotated[datetime, Query(description="to (ISO 8601, exclusive)")],
-    group: Annotated[str | None, Query(description="queue | unit | seat | number")] = None,
-    period: Annotated[str | None, Query(description="15min | hour | day")] = None,
+    start: Annotated[
+        datetime,
+        Query(description="from (ISO 8601, inclusive)", examples=["2026-11-26T00:00:00+08:00"]),
+    ],
+    end: Annotated[
+        datetime,
+        Query(description="to (ISO 8601, exclusive)", examples=["2026-11-27T00:00:00+08:00"]),
+    ],
+    group: Annotated[
+        Literal["queue", "unit", "seat", "number"] | None,
+        Query(description="one row per queue / unit / seat / dialed number; absent: all calls"),
+    ] = None,
+    period: Annotated[
+        Literal["15min", "hour", "day"] | None,
+        Query(description="one row per period (city time); absent: the whole range"),
+    ] = None,
 ) -> list[Kpis]:
     first, last = epoch(start), epoch(end)
     if last <= first:

@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -133,10 +133,19 @@ class CallbackWorklist:
         log.info("callback %s: %s in %s (%s)", task.id, a.caller, a.queue, task.source)
 
     # --- supervisors -----------------------------------------------------------------
-    async def tasks(self, status: str | None = None, limit: int = 500) -> list[CallbackTask]:
-        query = select(CallbackTask).order_by(CallbackTask.due_at).limit(limit)
+    async def tasks(
+        self,
+        status: str | None = None,
+        limit: int = 500,
+        after: tuple[datetime, int] | None = None,
+    ) -> list[CallbackTask]:
+        """Tasks in line order (due_at, then id); `after` such a pair reads the next page
+        (keyset: the API's cursor)."""
+        query = select(CallbackTask).order_by(CallbackTask.due_at, CallbackTask.id).limit(limit)
         if status is not None:
             query = query.where(CallbackTask.status == status)
+        if after is not None:
+            query = query.where(tuple_(CallbackTask.due_at, CallbackTask.id) > after)
         async with self._sessions() as session:
             return list(await session.scalars(query))
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, text, update
+from sqlalchemy import bindparam, delete, func, insert, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.legacy.models import (
@@ -206,10 +206,18 @@ class LegacyRepository:
         district: str | None = None,
         mode: str | None = None,
         queue: str | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int | None = None,
     ) -> list[NumberView]:
+        """Numbers by (unit code, number); `after` such a pair and `limit` read one page
+        (keyset: the API's cursor)."""
         query = select(LegacyNumber, LegacyUnit).join(
             LegacyUnit, LegacyUnit.code == LegacyNumber.unit_code
         )
+        if after is not None:
+            query = query.where(tuple_(LegacyNumber.unit_code, LegacyNumber.number) > after)
+        if limit is not None:
+            query = query.limit(limit)
         if number is not None:
             query = query.where(LegacyNumber.number == number)
         if unit is not None:
@@ -243,14 +251,40 @@ class LegacyRepository:
             for n, u in rows
         ]
 
-    async def units(self) -> list[tuple[UnitState, list[NumberRecord]]]:
-        """Every unit with its numbers (the agents' transfer directory)."""
+    async def units(
+        self, *, after: str | None = None, limit: int | None = None
+    ) -> list[tuple[UnitState, list[NumberRecord]]]:
+        """Units by code with their numbers (the agents' transfer directory); `after` a
+        code and `limit` read one page (keyset: the API's cursor)."""
+        query = select(LegacyUnit).order_by(LegacyUnit.code)
+        if after is not None:
+            query = query.where(LegacyUnit.code > after)
+        if limit is not None:
+            query = query.limit(limit)
         async with self._sessions() as session:
-            numbers, units = await self._load(session)
-        by_unit: dict[str, list[NumberRecord]] = {code: [] for code in units}
-        for record in sorted(numbers.values(), key=lambda r: r.number):
-            by_unit[record.unit_code].append(record)
-        return [(units[code], by_unit[code]) for code in sorted(units)]
+            units = {
+                u.code: UnitState(u.code, u.name, u.district, u.transfer_line)
+                for u in await session.scalars(query)
+            }
+            numbers = select(LegacyNumber).order_by(LegacyNumber.number)
+            if after is not None or limit is not None:
+                numbers = numbers.where(LegacyNumber.unit_code.in_(list(units)))
+            owned: dict[str, list[NumberRecord]] = {code: [] for code in units}
+            for n in await session.scalars(numbers):
+                unit = units[n.unit_code]
+                owned[n.unit_code].append(
+                    NumberRecord(
+                        n.number,
+                        n.unit_code,
+                        unit.name,
+                        unit.district,
+                        n.mode,
+                        n.queue,
+                        n.transfer_to,
+                        n.note,
+                    )
+                )
+        return [(unit, owned[code]) for code, unit in units.items()]
 
     async def history(self, number: str) -> list[VersionView]:
         async with self._sessions() as session:

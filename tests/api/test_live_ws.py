@@ -104,7 +104,7 @@ async def test_snapshot_deltas_and_resume_without_a_gap(tmp_path: Path) -> None:
                 assert any(q and q["waiting"] == 1 for q in waiting)
 
             # the same numbers as the REST API
-            async with httpx.AsyncClient(base_url=f"http://{host}") as http:
+            async with httpx.AsyncClient(base_url=f"http://{host}", headers=auth) as http:
                 rest = (await http.get("/api/v1/queues")).json()
                 metrics = (await http.get("/metrics")).text
             assert f"callcenter_live_stream_seq {float(stream.seq)}" in metrics

@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 from api.app import create_app
 from callcenter.live.live import LiveState
 from callcenter.live.state import Entry, Queue
+from tests.api.static_tokens import AS_SUPERVISOR, StaticTokens
 
 
 async def test_a_change_is_never_hidden_by_the_cache() -> None:
@@ -16,9 +17,9 @@ async def test_a_change_is_never_hidden_by_the_cache() -> None:
     live = LiveState(lambda: now[0])
     state = live.node_state("pbx1")
     queue = state.queues["hotline-general"] = Queue("hotline-general", strategy="rrmemory")
-    app = create_app({}, CollectorRegistry(), "t", live)
+    app = create_app({}, CollectorRegistry(), "t", live, StaticTokens())  # type: ignore[arg-type]
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
+        transport=httpx.ASGITransport(app=app), base_url="http://t", headers=AS_SUPERVISOR
     ) as client:
 
         async def waiting() -> tuple[int, float]:

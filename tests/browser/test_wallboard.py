@@ -59,7 +59,7 @@ def cjk_families() -> set[str]:
 
 async def api_numbers(http: httpx.AsyncClient) -> dict[str, Any]:
     queues = (await http.get("/api/v1/queues")).json()
-    seats = (await http.get("/api/v1/seats")).json()
+    seats = (await http.get("/api/v1/seats", params={"limit": 1000})).json()["items"]
     return {
         "queues": {
             q["name"]: {
@@ -132,7 +132,12 @@ async def test_wallboard_follows_the_stream_in_chromium(tmp_path: Path) -> None:
                 "Reason": "meal",
             }
         )
-        async with serving(app) as host, httpx.AsyncClient(base_url=f"http://{host}") as http:
+        async with (
+            serving(app) as host,
+            httpx.AsyncClient(
+                base_url=f"http://{host}", headers={"Authorization": f"Bearer {token}"}
+            ) as http,
+        ):
             browser = await Browser.launch(binary, f"http://{host}/#token={token}")
             await browser.send("Page.enable")
             await browser.send("DOM.enable")

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 from ami.node import PbxNode
 from api.app import create_app
 from callcenter.live.live import LiveState
+from tests.api.static_tokens import AS_SUPERVISOR, StaticTokens
 from tests.live.sim import start_sim
 from tests.live.test_faults import add_members, call, wait_until
 
@@ -19,8 +20,10 @@ async def test_queues_and_seats_show_the_pbx() -> None:
     live = LiveState(sim.scheduler.now)
     node = PbxNode(sim.node_config(), live)
     node.start()
-    app = create_app({}, CollectorRegistry(), "test", live)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+    app = create_app({}, CollectorRegistry(), "test", live, StaticTokens())  # type: ignore[arg-type]
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t", headers=AS_SUPERVISOR
+    )
     try:
         await asyncio.wait_for(live.synced.wait(), 10)
         await add_members(node, ["1001", "9001"])
@@ -48,7 +51,7 @@ async def test_queues_and_seats_show_the_pbx() -> None:
         assert general["waiting"] == 2 and general["paused"] == 2 and not general["stale"]
         assert [c["position"] for c in general["callers"]] == [1, 2]
         assert general["callers"][0]["caller"] == "13900000000"
-        seats = (await client.get("/api/v1/seats")).json()
+        seats = (await client.get("/api/v1/seats")).json()["items"]
         by_name = {s["name"]: s for s in seats}
         assert by_name["seat-9001"]["state"] == "paused"
         assert by_name["seat-9001"]["paused_reason"] == "meal"
@@ -60,9 +63,9 @@ async def test_queues_and_seats_show_the_pbx() -> None:
 
 
 async def test_without_a_pbx_link_the_endpoints_say_so() -> None:
-    app = create_app({}, CollectorRegistry(), "test")
+    app = create_app({}, CollectorRegistry(), "test", tokens=StaticTokens())  # type: ignore[arg-type]
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
+        transport=httpx.ASGITransport(app=app), base_url="http://t", headers=AS_SUPERVISOR
     ) as client:
         r = await client.get("/api/v1/queues")
         assert r.status_code == 503 and "no PBX link" in r.json()["detail"]

@@ -32,8 +32,25 @@ async def test_access_control_and_errors(database_url: str) -> None:
         await bearer(Role.INTEGRATION),
     )
     try:
-        seats = (await client.get("/api/v1/seats")).json()
+        assert (await client.get("/api/v1/seats")).status_code == 401
+        assert (await client.get("/api/v1/seats", headers=integ)).status_code == 403
+        seats = (await client.get("/api/v1/seats", headers=sup)).json()["items"]
         assert [s["id"] for s in seats] == ["1001", "1002", "1003"]
+        # an agent sees its own seat, in the list and alone
+        mine = (await client.get("/api/v1/seats", headers=agent)).json()
+        assert [s["id"] for s in mine["items"]] == ["1001"] and mine["next_cursor"] is None
+        assert (await client.get("/api/v1/seats/1001", headers=agent)).status_code == 200
+        r = await client.get("/api/v1/seats/1002", headers=agent)
+        assert r.status_code == 403 and "own seat" in r.json()["detail"]
+        assert (await client.get("/api/v1/seats/1002", headers=integ)).status_code == 403
+        # pages of two, by extension
+        first = (await client.get("/api/v1/seats?limit=2", headers=sup)).json()
+        assert [s["id"] for s in first["items"]] == ["1001", "1002"]
+        rest = await client.get(
+            "/api/v1/seats", params={"limit": 2, "cursor": first["next_cursor"]}, headers=sup
+        )
+        assert [s["id"] for s in rest.json()["items"]] == ["1003"]
+        assert rest.json()["next_cursor"] is None
         assert {s["state"] for s in seats} == {"offline"} and not seats[0]["logged_in"]
         assert seats[0]["state_since"] is not None  # offline since provisioning
 
@@ -53,7 +70,7 @@ async def test_access_control_and_errors(database_url: str) -> None:
         r = await client.post("/api/v1/seats/1001/pause", headers=sup, json={"reason": "meeting"})
         assert r.status_code == 200 and r.json()["pause_reason_db"] == "meeting"
         await wait_until(lambda: floor.sim.member("hotline-general", "PJSIP/1001").paused)
-        seat = (await client.get("/api/v1/seats/1001")).json()
+        seat = (await client.get("/api/v1/seats/1001", headers=sup)).json()
         assert seat["state"] == "paused" and seat["state_reason"] == "meeting"
         assert seat["state_since"] is not None and seat["skills"] == demo_skills(0)
         r = await client.get("/api/v1/seats/1001/stats", headers=agent)
@@ -61,7 +78,7 @@ async def test_access_control_and_errors(database_url: str) -> None:
         assert (await client.get("/api/v1/seats/1002/stats", headers=agent)).status_code == 403
         r = await client.post("/api/v1/seats/1001/logout", headers=sup)
         assert r.status_code == 200 and not r.json()["logged_in"]
-        assert (await client.get("/api/v1/seats/9999")).status_code == 404
+        assert (await client.get("/api/v1/seats/9999", headers=sup)).status_code == 404
 
         # Asterisk refuses: the database says logged in, the PBX has no such member
         await floor.seats.repo.mark("1002", True, None)

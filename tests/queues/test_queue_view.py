@@ -64,7 +64,10 @@ async def test_queue_view_today_sessions_and_worklist_api(database_url: str) -> 
             lambda: len(floor.live.nodes["pbx1"].queues["hotline-housing"].entries) == 1
         )
 
-        view = (await client.get("/api/v1/queues/housing")).json()
+        assert (await client.get("/api/v1/queues/housing")).status_code == 401
+        assert (await client.get("/api/v1/queues/housing", headers=integ)).status_code == 403
+        assert (await client.get("/api/v1/queues/housing", headers=agent)).status_code == 200
+        view = (await client.get("/api/v1/queues/housing", headers=sup)).json()
         assert view["asterisk"] == "hotline-housing" and view["strategy"] == "leastrecent"
         assert view["wrapup_s"] == 10 and view["ring_timeout_s"] == 15
         live = view["live"]
@@ -83,11 +86,13 @@ async def test_queue_view_today_sessions_and_worklist_api(database_url: str) -> 
         assert (today["offered"], today["answered"], today["abandoned"]) == (3, 1, 1)
         # the 7 s abandon is no SL failure (under 15 s), but it is an unanswered call
         assert today["answer_rate"] == 50.0 and today["sl15"] == 100.0
-        assert (await client.get("/api/v1/queues/nope")).status_code == 404
+        assert (await client.get("/api/v1/queues/nope", headers=sup)).status_code == 404
 
         # the worklist: readable by integration, changed by supervisors only
         assert (await client.get("/api/v1/callbacks", headers=agent)).status_code == 403
-        rows = (await client.get("/api/v1/callbacks?status=open", headers=integ)).json()
+        page = (await client.get("/api/v1/callbacks?status=open", headers=integ)).json()
+        rows = page["items"]
+        assert page["next_cursor"] is None
         assert [(r["caller"], r["source"]) for r in rows] == [("13900000003", "abandoned")]
         task = rows[0]["id"]
         url = f"/api/v1/callbacks/{task}/assign"
