@@ -6,15 +6,20 @@ FastAPI documents what the routes declare; three things it cannot know are added
   unknown parameters, 503 when a part is not configured in this instance. FastAPI's own
   422 schema (`HTTPValidationError`) is replaced: our 422s do not look like that.
 - examples of response types defined outside api/ (api/schemas/examples.py), and of
-  each page (`XPage`): one item's example and a next cursor.
+  each page (`Page_X_`): one item's example and a next cursor.
+- the examples of our own models once more: FastAPI serialises the document with
+  `exclude_none`, which drops every `null` from an example and leaves it invalid
+  against its own schema (a required nullable field gone missing).
 Doing it once, here, keeps the routes to what is particular about them.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
 
 from api.errors import PROBLEM, Problem
 from api.schemas.examples import EXAMPLES
@@ -51,6 +56,9 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
     for path, operations in document.get("paths", {}).items():
         for operation in operations.values():
             _errors(path, operation)
+    for name, examples in _model_examples().items():
+        if name in schemas:
+            schemas[name]["examples"] = examples
     for name, schema in schemas.items():
         if "examples" not in schema and name in EXAMPLES:
             schema["examples"] = [EXAMPLES[name]]
@@ -60,6 +68,21 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
             shown = schemas.get(item, {}).get("examples", [])
             schema["examples"] = [{"items": shown[:1], "next_cursor": "WyIxMDA0Il0"}]
     return document
+
+
+def _model_examples() -> dict[str, list[Any]]:
+    """Schema name -> examples, as written in the models of api/ (nulls kept)."""
+    found: dict[str, list[Any]] = {}
+    pending: list[type[BaseModel]] = [BaseModel]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        extra = cls.model_config.get("json_schema_extra")
+        if cls.__module__.startswith("api.") and isinstance(extra, dict):
+            examples = extra.get("examples")
+            if isinstance(examples, list):
+                found[cls.__name__] = copy.deepcopy(examples)
+    return found
 
 
 def _is_page(schema: dict[str, Any]) -> bool:
