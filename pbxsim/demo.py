@@ -8,21 +8,28 @@ agent is a PJSIP softphone that rings, answers (or not) and talks per `SeatBehav
 
 What the caller does is driven by what the PBX tells everyone over AMI (the same events
 on the bus): `Newexten AGI(...)` to know the IVR is listening, `QueueCallerJoin` to start
-the patience clock, `AgentConnect` to stop it.
+the patience clock.
+
+Every call's outcome goes to a `Ledger` (ledger.py) from the people's own side: the
+caller model's arrival, keys, patience and survey key; the seats' phones (`_SeatPhone`)
+for which seat rang, answered and hung up; the caller channel's queue entry and end.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from pbxsim.channel import Channel
+from pbxsim.channel import UP, Channel
 from pbxsim.clock import Handle, Scheduler
 from pbxsim.events import AmiEvent
-from pbxsim.telephony.pbx import PbxSystem
-from pbxsim.telephony.softphone import Softphone
+from pbxsim.ledger import CallOutcome, Ledger, Ring
+from pbxsim.telephony.pbx import Pbx, PbxSystem
+from pbxsim.telephony.softphone import RingPolicy, RingResponse, Softphone
 from pbxsim.traffic import (
     Caller,
     CallerMix,
@@ -37,6 +44,7 @@ log = logging.getLogger(__name__)
 GENERAL_QUEUE = "hotline-general"
 #: survey keys and how often callers press them: 1 满意, 2 基本满意, 3 不满意
 SURVEY_KEYS = (("1", 0.72), ("2", 0.2), ("3", 0.08))
+DTMF_MS = 280  # how long a key is held
 
 
 @dataclass
@@ -53,6 +61,12 @@ class DemoOptions:
     #: specialist queues each seat also serves, besides the general queue
     specialist_queues_per_seat: int = 2
     seat_behaviour: SeatBehaviour = field(default_factory=SeatBehaviour)
+    #: who calls (overrides `legacy_csv`/`legacy_share` when given)
+    mix: CallerMix | None = None
+    #: the day's shape (overrides `flat_profile` when given)
+    profile: HourlyProfile | None = None
+    #: no caller arrives at or after this simulated time (calls in progress go on)
+    until: float = math.inf
 
 
 @dataclass
@@ -68,14 +82,50 @@ class DemoStats:
 class _Call:
     caller: Caller
     channel: Channel
+    outcome: CallOutcome
     patience: Handle | None = None
     ivr_presses: int = 0
     queued: bool = False
+    #: the seat's channel while the call is answered, and its ring in the ledger
+    talking: tuple[Channel, Ring] | None = None
+    entry: Any = None  # app_queue's QueueEntry for this caller
+
+
+class _SeatPhone(Softphone):
+    """An agent's softphone that tells the traffic when it rings, answers and hangs up."""
+
+    def __init__(self, traffic: DemoTraffic, pbx: Pbx, endpoint: str, policy: RingPolicy) -> None:
+        super().__init__(pbx, endpoint, "from-seats", policy=policy, ring_delay=0.1)
+        self.traffic = traffic
+
+    def request(self, requester: Channel | None, app: str) -> Channel | None:
+        channel = super().request(requester, app)
+        if channel is not None and requester is not None:
+            self.traffic._seat_rung(self, channel, requester)
+        return channel
+
+    def _answer(self, channel: Channel, response: RingResponse) -> None:
+        already = channel.hungup or channel.state == UP
+        super()._answer(channel, response)
+        if not already:
+            self.traffic._seat_answered(self, channel)
+
+    def bye(self, channel: Channel) -> None:
+        if channel.hungup:
+            return
+        self.traffic._seat_hangs_up(channel)
+        super().bye(channel)
+        self.traffic._seat_hung_up(channel)
 
 
 class DemoTraffic:
     def __init__(
-        self, system: PbxSystem, scheduler: Scheduler, rng: random.Random, options: DemoOptions
+        self,
+        system: PbxSystem,
+        scheduler: Scheduler,
+        rng: random.Random,
+        options: DemoOptions,
+        ledger: Ledger | None = None,
     ) -> None:
         self.system = system
         self.pbx = system.pbx
@@ -83,15 +133,22 @@ class DemoTraffic:
         self.rng = rng
         self.options = options
         self.stats = DemoStats()
+        #: every call placed, with what became of it
+        self.ledger = ledger if ledger is not None else Ledger()
         self.trunk = Softphone(self.pbx, "trunk", "from-trunk")
         self.seats: list[Softphone] = []
-        self._calls: dict[str, _Call] = {}  # by caller channel uniqueid
-        mix = (
-            CallerMix.with_legacy_csv(options.legacy_csv, options.legacy_share)
-            if options.legacy_csv is not None
-            else CallerMix()
-        )
-        profile = HourlyProfile.flat() if options.flat_profile else HourlyProfile()
+        self._calls: dict[str, _Call] = {}  # by caller channel uniqueid (= linkedid)
+        self._placing: tuple[Caller, CallOutcome] | None = None
+        mix = options.mix
+        if mix is None:
+            mix = (
+                CallerMix.with_legacy_csv(options.legacy_csv, options.legacy_share)
+                if options.legacy_csv is not None
+                else CallerMix()
+            )
+        profile = options.profile
+        if profile is None:
+            profile = HourlyProfile.flat() if options.flat_profile else HourlyProfile()
         self.source = CallerSource(
             scheduler, rng, options.calls_per_hour * 24, self._arrive, profile, mix
         )
@@ -103,12 +160,8 @@ class DemoTraffic:
         specialists = [q for q in queues if q != GENERAL_QUEUE]
         for i in range(self.options.seats):
             extension = str(self.options.first_extension + i)
-            phone = Softphone(
-                self.pbx,
-                extension,
-                "from-seats",
-                policy=lambda: seat_response(self.rng, behaviour),
-                ring_delay=0.1,
+            phone = _SeatPhone(
+                self, self.pbx, extension, lambda: seat_response(self.rng, behaviour)
             )
             self.seats.append(phone)
             if not self.options.login_seats:
@@ -120,7 +173,7 @@ class DemoTraffic:
                 self.system.queues.add_member(
                     queue, f"PJSIP/{extension}", membername=f"seat-{extension}"
                 )
-        self.source.start()
+        self.source.start(self.options.until)
         log.info(
             "demo traffic: %d seats, %.0f calls/h", len(self.seats), self.options.calls_per_hour
         )
@@ -132,14 +185,46 @@ class DemoTraffic:
     # --- callers ---------------------------------------------------------------------
     def _arrive(self, caller: Caller) -> None:
         self.stats.arrived += 1
-        channel = self.trunk.incoming(caller.dialed_number, caller.caller_number, "")
-        self._calls[channel.uniqueid] = _Call(caller, channel)
+        outcome = CallOutcome(
+            caller.index,
+            "",
+            caller.caller_number,
+            caller.dialed_number,
+            caller.legacy,
+            self.scheduler.now(),
+        )
+        # the dialplan starts inside incoming(): the call's first events (the AGI, even
+        # a queue join) come before the channel is returned; _on_event tracks it then
+        self._placing = (caller, outcome)
+        try:
+            channel = self.trunk.incoming(caller.dialed_number, caller.caller_number, "")
+        finally:
+            self._placing = None
+        call = self._calls.get(channel.uniqueid) or self._track(caller, outcome, channel)
+        if channel.hungup and outcome.ended_at is None:
+            self._ended(call)
+
+    def _track(self, caller: Caller, outcome: CallOutcome, channel: Channel) -> _Call:
+        outcome.linkedid = channel.linkedid
+        call = _Call(caller, channel, self.ledger.open(outcome))
+        self._calls[channel.uniqueid] = call
+        self.pbx.on_destroy(channel, lambda: self._ended(call))
+        return call
 
     def _on_event(self, event: AmiEvent) -> None:
+        """The PBX's internal bus, as the caller's ears: the AGI prompt is playing, the
+        queue has taken the call. What the ledger says is read from our own objects."""
         uniqueid = event.get("Uniqueid")
-        call = self._calls.get(uniqueid) if uniqueid else None
-        if call is None:
+        if not uniqueid:
             return
+        call = self._calls.get(uniqueid)
+        if call is None:
+            if self._placing is None:
+                return
+            channel = self.pbx.find_channel(uniqueid)
+            if channel is None or channel.linkedid != uniqueid:
+                return
+            call = self._track(*self._placing, channel)
         name = event.name
         if name == "Newexten" and event.get("Application") == "AGI":
             if "survey" in (event.get("AppData") or ""):
@@ -147,34 +232,71 @@ class DemoTraffic:
             else:
                 self.scheduler.call_later(call.caller.dtmf_delay, self._press_ivr, call)
         elif name == "QueueCallerJoin" and not call.queued:
-            call.queued = True
-            self.stats.joined_queue += 1
-            call.patience = self.scheduler.call_later(call.caller.patience, self._give_up, call)
-        elif name == "AgentConnect":
-            self.stats.answered += 1
-            if call.patience is not None:
-                call.patience.cancel()
-                call.patience = None
-        elif name == "Hangup":
-            if call.patience is not None:
-                call.patience.cancel()
-            self._calls.pop(call.channel.uniqueid, None)
+            self._joined(call)
+
+    def _joined(self, call: _Call) -> None:
+        call.queued = True
+        self.stats.joined_queue += 1
+        outcome = call.outcome
+        call.entry = self._queue_entry(call.channel)
+        if call.entry is not None:
+            outcome.queue = str(call.entry.queue.name)
+            outcome.joined_at = float(call.entry.joined_at)
+        else:
+            outcome.joined_at = self.scheduler.now()
+        call.patience = self.scheduler.call_later(call.caller.patience, self._give_up, call)
+
+    def _queue_entry(self, channel: Channel) -> Any:
+        """app_queue's entry for `channel` (its queue, when it joined, answered)."""
+        for queue in self.system.queues.queues.values():
+            for entry in queue.entries:
+                if getattr(entry.host, "channel", None) is channel:
+                    return entry
+        return None
 
     def _press_ivr(self, call: _Call) -> None:
         """Press the IVR choice; a caller who is not heard presses again, twice at most."""
         if call.channel.hungup or call.queued or not call.caller.ivr_digits:
             return
         for i, digit in enumerate(call.caller.ivr_digits):
-            self.scheduler.call_later(0.3 * i, self.trunk.press, call.channel, digit)
+            self.scheduler.call_later(0.3 * i, self._send_key, call, digit)
         call.ivr_presses += 1
         if call.ivr_presses < 3:
             self.scheduler.call_later(4.0, self._press_ivr, call)
 
+    def _send_key(self, call: _Call, digit: str, survey: bool = False) -> None:
+        """An RFC 4733 digit from the caller (as `Softphone.press`); the ledger counts
+        it once its end reached the PBX, i.e. if the call was still up 280 ms later."""
+        if call.channel.hungup or self.pbx.leg(call.channel).soft_hangup:
+            return
+        path = self.pbx.dtmf_begin(call.channel, digit)
+        self.scheduler.call_later(DTMF_MS / 1000, self._key_end, call, path, digit, survey)
+
+    def _key_end(
+        self, call: _Call, path: list[tuple[Channel, str]], digit: str, survey: bool
+    ) -> None:
+        if not call.channel.hungup:
+            if survey:
+                call.outcome.survey_key += digit
+            else:
+                call.outcome.ivr_keys += digit
+        self.pbx.dtmf_end(path, digit, DTMF_MS)
+
     def _give_up(self, call: _Call) -> None:
         call.patience = None
-        if not call.channel.hungup:
-            self.stats.gave_up += 1
-            self.trunk.bye(call.channel)
+        if call.channel.hungup or call.outcome.answered_at is not None:
+            return
+        outcome = call.outcome
+        gave_up = not outcome.queue_exit
+        if gave_up:
+            outcome.queue_exit = "gave_up"
+        outcome.hangup_by = outcome.hangup_by or "caller"
+        self.stats.gave_up += 1
+        before = self.scheduler.now()
+        self.trunk.bye(call.channel)
+        if gave_up and outcome.joined_at is not None:
+            outcome.waited = before - outcome.joined_at
+            outcome.waited_max = self.scheduler.now() - outcome.joined_at
 
     def _rate(self, call: _Call) -> None:
         if call.channel.hungup:
@@ -186,5 +308,98 @@ class DemoTraffic:
                 break
             roll -= share
         self.stats.surveyed += 1
-        self.trunk.press(call.channel, key)
-        self.scheduler.call_later(3.0, self.trunk.bye, call.channel)
+        self._send_key(call, key, survey=True)
+        self.scheduler.call_later(3.0, self._hang_up_after_survey, call)
+
+    def _hang_up_after_survey(self, call: _Call) -> None:
+        if not call.channel.hungup:
+            call.outcome.hangup_by = call.outcome.hangup_by or "caller"
+            self.trunk.bye(call.channel)
+
+    def _ended(self, call: _Call) -> None:
+        """The caller's channel is gone: whatever is still open is settled now."""
+        if call.outcome.ended_at is not None:
+            return
+        if call.patience is not None:
+            call.patience.cancel()
+            call.patience = None
+        self._calls.pop(call.channel.uniqueid, None)
+        outcome = call.outcome
+        now = self.scheduler.now()
+        if outcome.queue and not outcome.queue_exit:
+            # out of the queue without an answer and not by the caller's own choice
+            status = call.channel.variables.get("QUEUESTATUS", "")
+            outcome.queue_exit = "timeout" if status == "TIMEOUT" else "left"
+            if outcome.joined_at is not None:  # at most: the exit came before the end
+                outcome.waited_max = now - outcome.joined_at
+        if outcome.talk_time is not None and outcome.talk_time_max is None:
+            outcome.talk_time_max = now - (outcome.answered_at or now)
+        outcome.hangup_by = outcome.hangup_by or "pbx"
+        outcome.ended_at = now
+        self.ledger.close_call(outcome)
+
+    # --- seats ---------------------------------------------------------------------
+    def _seat_rung(self, phone: _SeatPhone, channel: Channel, requester: Channel) -> None:
+        call = self._calls.get(requester.linkedid)
+        if call is None:
+            return
+        ring = Ring(phone.endpoint, self.scheduler.now())
+        call.outcome.rings.append(ring)
+        self.pbx.on_hangup(channel, lambda _ch: self._seat_channel_gone(call, ring))
+
+    def _seat_answered(self, phone: _SeatPhone, channel: Channel) -> None:
+        """The agent picked up; it is the call's answer if the queue bridged them."""
+        call = self._calls.get(channel.linkedid)
+        if call is None or channel.hungup:
+            return
+        if self.pbx.leg(channel).bridge is None:
+            return  # too late: app_queue gave the ring up at this very instant
+        ring = next((r for r in reversed(call.outcome.rings) if r.seat == phone.endpoint), None)
+        if ring is None:
+            return
+        entry = call.entry
+        # app_queue's own instant of the answer (the clock has moved on since)
+        now = float(entry.answered_at) if entry is not None else self.scheduler.now()
+        ring.outcome = "answered"
+        outcome = call.outcome
+        outcome.answered_at, outcome.seat = now, phone.endpoint
+        outcome.queue_exit = "answered"
+        if outcome.joined_at is not None:
+            outcome.waited = outcome.waited_max = now - outcome.joined_at
+        call.talking = (channel, ring)
+        self.stats.answered += 1
+        if call.patience is not None:
+            call.patience.cancel()
+            call.patience = None
+
+    def _seat_hangs_up(self, channel: Channel) -> None:
+        call = self._calls.get(channel.linkedid)
+        if call is not None and call.talking is not None and call.talking[0] is channel:
+            call.outcome.hangup_by = call.outcome.hangup_by or "agent"
+
+    def _seat_hung_up(self, channel: Channel) -> None:
+        """The agent's hangup has been processed: the talk ended by now at the latest."""
+        call = self._calls.get(channel.linkedid)
+        outcome = call.outcome if call is not None else None
+        if outcome is None or outcome.answered_at is None or outcome.seat != _endpoint(channel):
+            return
+        if outcome.talk_time is not None and outcome.talk_time_max is None:
+            outcome.talk_time_max = self.scheduler.now() - outcome.answered_at
+
+    def _seat_channel_gone(self, call: _Call, ring: Ring) -> None:
+        outcome = call.outcome
+        ring.ended_at = self.scheduler.now()
+        if ring.outcome == "ringing":
+            ring.outcome = "not_answered"
+        elif call.talking is not None and call.talking[1] is ring:
+            call.talking = None
+            if outcome.answered_at is not None:
+                outcome.talk_time = self.scheduler.now() - outcome.answered_at
+            if outcome.hangup_by != "agent":  # the caller ended it: no later bound
+                outcome.talk_time_max = outcome.talk_time
+            outcome.hangup_by = outcome.hangup_by or "caller"
+
+
+def _endpoint(channel: Channel) -> str:
+    """`PJSIP/1001-0000002a` -> `1001`."""
+    return channel.name.partition("/")[2].rpartition("-")[0]

@@ -16,6 +16,7 @@ from pbxsim.ami_server import AmiServer, ManagerUser
 from pbxsim.clock import AsyncioScheduler
 from pbxsim.demo import DemoOptions, DemoTraffic
 from pbxsim.events import EventBus
+from pbxsim.ledger import Ledger
 from pbxsim.telephony.pbx import build_pbx
 
 log = logging.getLogger("pbxsim")
@@ -65,6 +66,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--no-traffic", action="store_true", help="serve AMI only, no calls")
+    p.add_argument(
+        "--ledger",
+        type=Path,
+        default=None,
+        help="append one JSON line per finished call: what the traffic did (pbxsim/ledger.py)",
+    )
     p.add_argument("--log-level", default="INFO")
     return p
 
@@ -92,6 +99,7 @@ async def serve(args: argparse.Namespace) -> None:
         args.speed,
     )
     traffic: DemoTraffic | None = None
+    ledger = Ledger.to_file(args.ledger) if args.ledger is not None else None
     if not args.no_traffic:
         traffic = DemoTraffic(
             system,
@@ -105,6 +113,7 @@ async def serve(args: argparse.Namespace) -> None:
                 legacy_csv=args.legacy_csv,
                 login_seats=not args.no_login_seats,
             ),
+            ledger,
         )
         traffic.start()
     stop = asyncio.Event()
@@ -117,6 +126,8 @@ async def serve(args: argparse.Namespace) -> None:
         if traffic is not None:
             traffic.stop()
             log.info("pbxsim: %s", traffic.stats)
+        if ledger is not None:
+            ledger.close()
         await server.stop()
 
 

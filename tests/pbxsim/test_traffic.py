@@ -4,6 +4,7 @@ size (about 4.5 standard errors), so the tests are strict yet do not flake for a
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import random
 from collections import Counter
@@ -196,3 +197,71 @@ def test_caller_source_stop_from_callback() -> None:
     source.start()
     scheduler.run(until=START + 3600.0)
     assert len(seen) == 5 and scheduler.pending() == 0
+
+
+def test_demo_ledger_tells_what_became_of_every_call(tmp_path: Path) -> None:
+    """Three busy hours on the repo's dialplan and queues (no FastAGI: the fallback
+    queues everyone): the ledger holds each call once, ended, with a queue exit that
+    fits its rings and times, and the same lines go to the JSONL file."""
+    from pbxsim.demo import DemoOptions, DemoTraffic
+    from pbxsim.events import EventBus
+    from pbxsim.ledger import Ledger
+    from pbxsim.telephony.pbx import build_pbx
+
+    conf = Path(__file__).resolve().parents[2] / "asterisk-conf"
+    scheduler = VirtualScheduler(START + 9 * HOUR)
+    system = build_pbx(
+        scheduler,
+        EventBus(),
+        random.Random(3),
+        extensions_conf=conf / "extensions.conf",
+        queues_conf=conf / "queues.conf",
+    )
+    system.pbx.globals["HOTLINE_MAX_WAIT"] = "60"
+    system.pbx.astdb.put("hotline-legacy", "043262345678", "hotline-housing")
+    ledger = Ledger.to_file(tmp_path / "ledger.jsonl")
+    options = DemoOptions(
+        seats=6,
+        calls_per_hour=110,
+        mix=CallerMix(
+            legacy_numbers=("043262345678",),
+            legacy_share=0.2,
+            patience=Distribution.lognormal(60.0, 1.2),
+        ),
+        until=START + 12 * HOUR,
+        seat_behaviour=SeatBehaviour(no_answer_probability=0.1),
+    )
+    traffic = DemoTraffic(system, scheduler, random.Random(7), options, ledger)
+    traffic.start()
+    scheduler.run(until=START + 14 * HOUR)
+    ledger.close()
+    calls = list(traffic.ledger)
+    assert len(calls) == traffic.stats.arrived > 200 and ledger.in_progress == 0
+    assert len({c.linkedid for c in calls}) == len(calls)
+    lines = (tmp_path / "ledger.jsonl").read_text("utf-8").splitlines()
+    assert sorted(json.loads(line)["linkedid"] for line in lines) == sorted(
+        c.linkedid for c in calls
+    )
+    exits = Counter(c.queue_exit for c in calls)
+    assert set(exits) == {"answered", "gave_up", "timeout"}, exits
+    assert {c.queue for c in calls} == {"hotline-general", "hotline-housing"}
+    for c in calls:
+        assert c.ended_at is not None and c.joined_at is not None and c.arrival <= c.joined_at
+        # virtual time does not move within a step: every bracket is a single instant
+        assert c.waited == c.waited_max or c.queue_exit == "timeout"
+        answered = [r for r in c.rings if r.outcome == "answered"]
+        if c.queue_exit == "answered":
+            assert [r.seat for r in answered] == [c.seat] and c.hangup_by == "agent"
+            assert c.talk_time is not None and c.talk_time == c.talk_time_max > 0
+            assert c.waited is not None and c.answered_at == c.joined_at + c.waited
+        else:
+            assert not answered and c.seat == "" and c.talk_time is None
+        if c.queue_exit == "gave_up":
+            assert c.hangup_by == "caller" and c.waited is not None
+        if c.queue_exit == "timeout":  # Queue(,,,,60) counts from the joining second
+            assert c.hangup_by == "pbx" and c.waited_max is not None
+            assert 59 < c.waited_max <= 61 + 15  # (checked when a ring round ends)
+    # app_queue counts a timeout as an abandon too (QueueCallerAbandon)
+    queues = system.queues.queues.values()
+    assert sum(q.abandoned for q in queues) == exits["gave_up"] + exits["timeout"]
+    assert sum(r.outcome == "not_answered" for c in calls for r in c.rings) > 0
