@@ -221,7 +221,12 @@ async def import_csv(
         datetime | None, Query(description="default: now; ISO 8601 with offset")
     ] = None,
     encoding: Annotated[
-        str | None, Query(max_length=20, description="default: detect UTF-8 / GB18030")
+        str | None,
+        Query(
+            max_length=20,
+            pattern=r"^[A-Za-z0-9_.-]+$",
+            description="a Python codec name, e.g. gb18030; default: detect UTF-8 / GB18030",
+        ),
     ] = None,
 ) -> ImportSummary:
     directory = _directory(request)

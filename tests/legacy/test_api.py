@@ -211,3 +211,15 @@ async def test_filters_and_cursors_are_validated(api: Api) -> None:
     assert r.status_code == 422 and "body field 'colour'" in r.json()["detail"]
     # the door first: no token is a 401 even with a bad query
     assert (await c.get("/api/v1/legacy-numbers?moed=merge")).status_code == 401
+
+
+async def test_a_hostile_encoding_is_a_422_naming_it(api: Api) -> None:
+    for encoding in ("utf\x008", "rot13", "no-such-codec"):
+        r = await api.client.post(
+            "/api/v1/legacy-numbers/import",
+            params={"encoding": encoding},
+            content=LEGACY_CSV.read_bytes(),
+            headers=api.auth("script"),
+        )
+        assert r.status_code == 422, (encoding, r.text)
+        assert "encoding" in str(r.json()["detail"]), r.text
