@@ -66,7 +66,7 @@ class CallbackOut(BaseModel):
 
 
 class AssignBody(BaseModel):
-    seat: str | None = Field(description="the seat that will call (null: any seat)")
+    seat: str | None = Field(max_length=64, description="the seat that will call (null: any seat)")
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"seat": "1004"}]})
 
