@@ -23,6 +23,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from api.auth import require_roles
+from api.pagination import Page, Paging, bad_query
 from callcenter.records import query as q
 from callcenter.records.models import CallRecord
 from callcenter.records.privacy import shown_caller
@@ -77,11 +78,6 @@ class CallDetail(CallSummary):
     fallback: bool = Field(description="the FastAGI did not route the call (dialplan fallback)")
     recording: str
     timeline: list[list[Any]] = Field(description="[seconds from start, what, detail]")
-
-
-class CallPage(BaseModel):
-    items: list[CallSummary]
-    next_cursor: str | None = Field(description="pass as `cursor` for the next page")
 
 
 class ActiveCall(BaseModel):
@@ -171,7 +167,7 @@ def _filter(
 Principal_ = Annotated[Principal, Depends(readers)]
 
 
-@router.get("/calls", response_model=CallPage, summary="Call records, newest first")
+@router.get("/calls", response_model=Page[CallSummary], summary="Call records, newest first")
 async def list_calls(
     request: Request,
     principal: Principal_,
@@ -183,20 +179,18 @@ async def list_calls(
     queue: str | None = None,
     seat: str | None = None,
     disposition: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: str | None = None,
-) -> CallPage:
+    *,
+    page: Paging,
+) -> Page[CallSummary]:
     records = _records(request)
     where = _filter(principal, start, end, caller, number, unit, queue, seat, disposition)
+    after = page.after(int, str, str)
     async with records.store.sessions() as session:
         try:
-            rows, next_cursor = await q.page(session, where, limit, cursor)
+            rows = await q.page(session, where, after, page.fetch)  # type: ignore[arg-type]
         except q.RecordQueryError as exc:
-            raise HTTPException(422, str(exc)) from None
-    return CallPage(
-        items=[CallSummary(**_summary_fields(r, principal)) for r in rows],
-        next_cursor=next_cursor,
-    )
+            raise bad_query("cursor", str(exc)) from None
+    return page.of(rows, q.record_key, lambda r: CallSummary(**_summary_fields(r, principal)))
 
 
 @router.get("/calls/active", response_model=list[ActiveCall], summary="Calls in progress")

@@ -1,13 +1,12 @@
-"""Reading call records back: filters, keyset (cursor) pagination, streamed export.
+"""Reading call records back: filters, keyset pagination, streamed export.
 
-The cursor is the last row's sort key (start_epoch, node, linkedid), so a page costs the
-same at row 10 and at row 10 million and a record written meanwhile never shifts a page.
+A page starts after the last row's sort key (start_epoch, node, linkedid), so it costs
+the same at row 10 and at row 10 million and a record written meanwhile never shifts a
+page. (The API wraps the key in its opaque cursor: api/pagination.py.)
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -73,20 +72,12 @@ class CallFilter:
         return query
 
 
-def encode_cursor(record: CallRecord) -> str:
-    raw = f"{record.start_epoch}|{record.node}|{record.linkedid}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+#: a record's position in the newest-first order
+RecordKey = tuple[int, str, str]
 
 
-def decode_cursor(cursor: str) -> tuple[int, str, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        epoch, node, linkedid = raw.split("|", 2)
-        if not 0 <= int(epoch) < MAX_EPOCH or "\x00" in raw:
-            raise ValueError(raw)
-        return int(epoch), node, linkedid
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise RecordQueryError(f"cursor: not a cursor from this API: {cursor!r}") from None
+def record_key(record: CallRecord) -> RecordKey:
+    return record.start_epoch, record.node, record.linkedid
 
 
 def _newest_first(query: Select[Any]) -> Select[Any]:
@@ -95,17 +86,16 @@ def _newest_first(query: Select[Any]) -> Select[Any]:
 
 
 async def page(
-    session: AsyncSession, where: CallFilter, limit: int, cursor: str | None
-) -> tuple[list[CallRecord], str | None]:
-    """Up to `limit` records, newest first, after `cursor`; and the next cursor."""
+    session: AsyncSession, where: CallFilter, after: RecordKey | None, fetch: int
+) -> list[CallRecord]:
+    """Up to `fetch` records, newest first, after the record at `after`."""
     r = CallRecord
     query = where.apply(select(r))
-    if cursor is not None:
-        query = query.where(tuple_(r.start_epoch, r.node, r.linkedid) < decode_cursor(cursor))
-    rows = list((await session.scalars(_newest_first(query).limit(limit + 1))).all())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, encode_cursor(rows[-1]) if more and rows else None
+    if after is not None:
+        if not 0 <= after[0] < MAX_EPOCH:
+            raise RecordQueryError("position out of range")
+        query = query.where(tuple_(r.start_epoch, r.node, r.linkedid) < after)
+    return list((await session.scalars(_newest_first(query).limit(fetch))).all())
 
 
 async def get(session: AsyncSession, node: str, linkedid: str) -> CallRecord | None:
