@@ -86,8 +86,10 @@ async def start_pbx(
     port: int = 0,
     policy: Callable[[str], RingPolicy] | None = None,
     speed: float = SPEED,
+    start: float | None = None,
 ) -> Sim:
-    scheduler = AsyncioScheduler(asyncio.get_running_loop(), speed=speed)
+    """`start`: the simulated Unix time the PBX clock starts at (default: now)."""
+    scheduler = AsyncioScheduler(asyncio.get_running_loop(), speed=speed, start=start)
     bus = EventBus()
     system = build_pbx(
         scheduler,
