@@ -107,13 +107,18 @@ def _p99(samples: list[float]) -> float:
     return round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 2)
 
 
-async def _queues_load(port: int) -> float:
+async def _queues_load(port: int, token: str) -> float:
+    """The supervisor token on every request: the queues list needs one (a 401 would
+    measure the auth check, not the view)."""
     latencies: list[float] = []
     # 16 keep-alive connections: enough for 200/s at a few ms each; httpx's pool costs
     # the *client* CPU per connection, and with 64 the load generator became the queue
     limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits) as http:
-        await http.get("/api/v1/queues")  # warm-up
+    auth = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", limits=limits, headers=auth
+    ) as http:
+        (await http.get("/api/v1/queues")).raise_for_status()  # warm-up, and a 401 fails fast
 
         async def one() -> None:
             t0 = time.perf_counter()
@@ -174,9 +179,9 @@ async def _fanout(port: int, token: str) -> tuple[float, int]:
 
 
 def bench_api() -> dict[str, float]:
-    proc, port, _ = _start(changes_per_s=0)
+    proc, port, token = _start(changes_per_s=0)
     try:
-        queues_p99 = asyncio.run(_queues_load(port))
+        queues_p99 = asyncio.run(_queues_load(port, token))
     finally:
         proc.terminate()
         proc.join(10)
