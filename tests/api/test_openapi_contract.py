@@ -119,9 +119,13 @@ def test_errors_are_documented_as_problems() -> None:
 
 
 def _url(path: str, operation: dict[str, Any], extra: dict[str, str]) -> tuple[str, dict[str, str]]:
-    url = re.sub(r"\{(\w+)\}", lambda m: PATH_VALUES[m.group(1)], path)
+    def value(table: dict[str, str], name: str) -> str:
+        assert name in table, f"{path}: give parameter {name!r} a value in this test's tables"
+        return table[name]
+
+    url = re.sub(r"\{(\w+)\}", lambda m: value(PATH_VALUES, m.group(1)), path)
     query = {
-        p["name"]: REQUIRED_QUERY[p["name"]]
+        p["name"]: value(REQUIRED_QUERY, p["name"])
         for p in operation.get("parameters", [])
         if p["in"] == "query" and p.get("required")
     }
