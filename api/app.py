@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from starlette.responses import Response
 
 from agi.ivr.store import FlowStore
-from api.audit_log import AuditLog, AuditMiddleware
+from api.audit_log import AuditMiddleware
 from api.audit_log import router as audit_router
 from api.callbacks import router as callbacks_router
 from api.calls import router as calls_router
@@ -30,6 +30,7 @@ from api.queues_routes import router as queues_router
 from api.seats import router as seats_router
 from api.stats import router as stats_router
 from api.strict_query import reject_unknown_query
+from callcenter.audit.repository import AuditLog
 from callcenter.legacy.directory import Directory
 from callcenter.live.live import LiveState
 from callcenter.records.wiring import RecordsSystem

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_roles
 from api.pagination import Page, Paging, bad_query
@@ -34,8 +34,64 @@ router = APIRouter(prefix="/api/v1", tags=["calls"])
 readers = require_roles(Role.SUPERVISOR, Role.INTEGRATION, Role.AGENT)
 markers = require_roles(Role.SUPERVISOR, Role.AGENT)
 
+_SUMMARY: dict[str, Any] = {
+    "id": "pbx1:1764141243.2207",
+    "node": "pbx1",
+    "linkedid": "1764141243.2207",
+    "started_at": "2026-11-26T01:14:03Z",
+    "ended_at": "2026-11-26T01:19:41Z",
+    "dialed": "057187001234",
+    "unit": "HOUSING",
+    "district": "市本级",
+    "mode": "merge",
+    "caller": "139****1111",
+    "confidential": True,
+    "queue": "hotline-housing",
+    "queue_exit": "answered",
+    "wait_s": 12.4,
+    "seat": "1004",
+    "talk_s": 287.0,
+    "wrapup_s": 30.0,
+    "hangup_by": "caller",
+    "disposition": "answered",
+    "rating": 1,
+}
+_DETAIL: dict[str, Any] = _SUMMARY | {
+    "ivr_keys": "0",
+    "prompts": ["hotline/welcome", "hotline/legacy-merged"],
+    "queues": ["hotline-housing"],
+    "rings": [
+        {
+            "seat": "1002",
+            "interface": "PJSIP/1002",
+            "at": 9.1,
+            "ring_s": 15.0,
+            "outcome": "no_answer",
+        },
+        {
+            "seat": "1004",
+            "interface": "PJSIP/1004",
+            "at": 24.3,
+            "ring_s": 2.1,
+            "outcome": "answered",
+        },
+    ],
+    "agent": "PJSIP/1004",
+    "transfers": [],
+    "fallback": False,
+    "recording": "/var/spool/asterisk/monitor/1764141243.2207.wav",
+    "timeline": [
+        [0.0, "start", "057187001234"],
+        [14.2, "queue_join", "hotline-housing"],
+        [26.4, "answered", "1004"],
+        [313.4, "end", "caller"],
+    ],
+}
+
 
 class CallSummary(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_SUMMARY]})
+
     id: str = Field(description="`<node>:<Linkedid>`")
     node: str
     linkedid: str
@@ -64,6 +120,8 @@ class CallSummary(BaseModel):
 
 
 class CallDetail(CallSummary):
+    model_config = ConfigDict(json_schema_extra={"examples": [_DETAIL]})
+
     ivr_keys: str
     prompts: list[str]
     queues: list[str]
@@ -81,6 +139,24 @@ class CallDetail(CallSummary):
 
 
 class ActiveCall(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "pbx1:1764141580.2291",
+                    "node": "pbx1",
+                    "linkedid": "1764141580.2291",
+                    "started_at": 1764141580.2,
+                    "caller": "13958001234",
+                    "dialed": "12345",
+                    "queue": "hotline-general",
+                    "seat": "",
+                    "answered": False,
+                }
+            ]
+        }
+    )
+
     id: str
     node: str
     linkedid: str
@@ -93,16 +169,32 @@ class ActiveCall(BaseModel):
 
 
 class ConfidentialIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "来电人要求保密"}]}
+    )
+
     reason: str = Field(
         min_length=1,
         max_length=200,
         description="why (kept with the mark, with who and when)",
-        examples=["来电人要求保密 (caller asked for confidentiality)"],
     )
 
 
 class ConfidentialOut(BaseModel):
-    id: str = Field(examples=["pbx1:1764140000.42"])
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "pbx1:1764141243.2207",
+                    "confidential": True,
+                    "in_progress": True,
+                    "record_written": False,
+                }
+            ]
+        }
+    )
+
+    id: str
     confidential: bool = Field(description="always true: a mark cannot be taken back")
     in_progress: bool = Field(description="the call is still going on")
     record_written: bool = Field(

@@ -24,9 +24,9 @@ from agi.server import ServerConfig
 from agi.wiring import AgiService, build_agi_service
 from ami.node import NodeConfig, PbxNode
 from api.app import create_app
-from api.audit_log import AuditLog
 from api.health import CheckResult, ReadinessCheck
 from callcenter import __version__, migrate
+from callcenter.audit.repository import AuditLog
 from callcenter.config import AmiNode, Settings
 from callcenter.db import create_engine, session_factory
 from callcenter.instances import InstanceRegistry
