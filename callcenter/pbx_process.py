@@ -48,6 +48,7 @@ class PbxSimProcess:
             str(speed),
             "--seed",
             str(seed),
+            "--timestampevents",  # as asterisk-conf's manager.conf: the event-lag metric
         ]
         if legacy_csv is not None:
             self._args += ["--legacy-csv", str(legacy_csv)]

@@ -72,6 +72,11 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="append one JSON line per finished call: what the traffic did (pbxsim/ledger.py)",
     )
+    p.add_argument(
+        "--timestampevents",
+        action="store_true",
+        help="a Timestamp header on every event, as manager.conf's timestampevents = yes",
+    )
     p.add_argument("--log-level", default="INFO")
     return p
 
@@ -87,7 +92,14 @@ async def serve(args: argparse.Namespace) -> None:
     system.pbx.globals["HOTLINE_AGI"] = args.agi_url.rstrip("/")
     users = {args.ami_user: ManagerUser(args.ami_secret, read="all", write="all")}
     server = AmiServer(
-        scheduler, bus, system.actions, users, system.cli, host=args.ami_host, port=args.ami_port
+        scheduler,
+        bus,
+        system.actions,
+        users,
+        system.cli,
+        host=args.ami_host,
+        port=args.ami_port,
+        timestampevents=args.timestampevents,
     )
     await server.start()
     log.info(
