@@ -277,7 +277,11 @@ class RecordBuilder:
         elif name == "HOTLINE_TRANSFER_TO":
             call.transfer_to = value
         elif name == "AGISTATUS" and value != "SUCCESS":
-            call.fallback = True
+            # the routing AGI failed and the dialplan's fallback queues the caller; a
+            # caller hanging up during an AGI (HANGUP), or the survey's AGI after the
+            # answer, routes nothing
+            if value != "HANGUP" and call.answered_at is None:
+                call.fallback = True
             call.note(now, "agi_failed", value)
         elif name in ("MIXMONITOR_FILENAME", "HOTLINE_RECORDING") and value:
             call.recording = value

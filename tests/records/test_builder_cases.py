@@ -73,3 +73,26 @@ def test_confidential_report_and_late_events_make_no_second_record() -> None:
     (record,) = done
     assert record.confidential and record.caller == "13912341111"
     assert not builder.open
+
+
+def agi_status(value: str) -> ev.VarSet:
+    return ev.VarSet("VarSet", {}, channel=snap(), variable="AGISTATUS", value=value)
+
+
+def test_only_a_failed_routing_agi_is_a_fallback() -> None:
+    """`fallback` says the IVR did not route the call. A caller who hangs up during the
+    post-call survey (AGISTATUS=HANGUP), or a survey AGI that fails after the answer,
+    routed nothing (pbxsim's simulated day had every rated call marked fallback)."""
+    seat = snap("1.2", context="from-seats", exten="s")
+    connect = ev.AgentConnect(
+        "AgentConnect", {}, channel=snap(), dest=seat, queue="hotline-general",
+        interface="PJSIP/1001", member_name="seat-1001", hold_time=3,
+    )  # fmt: skip
+    done, _ = run(new(), agi_status("SUCCESS"), connect, agi_status("HANGUP"), hangup())
+    assert not done[0].fallback and done[0].disposition == "answered"
+    done, _ = run(new(), agi_status("SUCCESS"), connect, agi_status("FAILURE"), hangup())
+    assert not done[0].fallback
+    done, _ = run(new(), agi_status("HANGUP"), hangup())  # hung up in the IVR
+    assert not done[0].fallback and done[0].disposition == "ivr_only"
+    done, _ = run(new(), agi_status("FAILURE"), connect, hangup())  # IVR down: fallback
+    assert done[0].fallback and done[0].disposition == "answered"
