@@ -45,6 +45,7 @@ GENERAL_QUEUE = "hotline-general"
 #: survey keys and how often callers press them: 1 满意, 2 基本满意, 3 不满意
 SURVEY_KEYS = (("1", 0.72), ("2", 0.2), ("3", 0.08))
 DTMF_MS = 280  # how long a key is held
+SURVEY_PRESSES = 60  # times a caller keys its rating before giving up on the survey
 
 
 @dataclass
@@ -89,6 +90,7 @@ class _Call:
     #: the seat's channel while the call is answered, and its ring in the ledger
     talking: tuple[Channel, Ring] | None = None
     entry: Any = None  # app_queue's QueueEntry for this caller
+    rating: str | None = None  # the survey key this caller gives
 
 
 class _SeatPhone(Softphone):
@@ -298,23 +300,34 @@ class DemoTraffic:
             outcome.waited = before - outcome.joined_at
             outcome.waited_max = self.scheduler.now() - outcome.joined_at
 
-    def _rate(self, call: _Call) -> None:
+    def _listening(self, channel: Channel) -> bool:
+        """The survey's AGI session is up (it reads the caller's keys while it asks)."""
+        leg = self.pbx.legs.find(channel.name)
+        return leg is not None and bool(leg.dtmf_listeners)
+
+    def _rate(self, call: _Call, tries: int = 0) -> None:
+        """Answer the survey: one rating, keyed again every 2 s (a key that arrives
+        before the question is asked is not heard) until the survey ends the call (it
+        does, heard or not); SURVEY_PRESSES bounds a survey that never does."""
         if call.channel.hungup:
             return
-        roll, key = self.rng.random(), SURVEY_KEYS[-1][0]
-        for digit, share in SURVEY_KEYS:
-            if roll < share:
-                key = digit
-                break
-            roll -= share
-        self.stats.surveyed += 1
-        self._send_key(call, key, survey=True)
-        self.scheduler.call_later(3.0, self._hang_up_after_survey, call)
-
-    def _hang_up_after_survey(self, call: _Call) -> None:
-        if not call.channel.hungup:
+        if not self._listening(call.channel) and tries == 0:
+            self.scheduler.call_later(0.5, self._rate, call, 0)  # the AGI still connects
+            return
+        if tries >= SURVEY_PRESSES:
             call.outcome.hangup_by = call.outcome.hangup_by or "caller"
             self.trunk.bye(call.channel)
+            return
+        if call.rating is None:
+            roll, call.rating = self.rng.random(), SURVEY_KEYS[-1][0]
+            for digit, share in SURVEY_KEYS:
+                if roll < share:
+                    call.rating = digit
+                    break
+                roll -= share
+            self.stats.surveyed += 1
+        self._send_key(call, call.rating, survey=True)
+        self.scheduler.call_later(2.0, self._rate, call, tries + 1)
 
     def _ended(self, call: _Call) -> None:
         """The caller's channel is gone: whatever is still open is settled now."""

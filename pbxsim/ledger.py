@@ -68,7 +68,9 @@ class CallOutcome:
     talk_time_max: float | None = None
     #: who ended it: caller | agent | pbx (the dialplan, e.g. after a queue timeout)
     hangup_by: str = ""
-    survey_key: str = ""  # the key pressed at the satisfaction survey ("" none)
+    #: the keys delivered during the satisfaction survey: one rating, keyed again
+    #: until the survey ends the call ("" none)
+    survey_key: str = ""
     ended_at: float | None = None
 
     @property

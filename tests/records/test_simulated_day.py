@@ -1,12 +1,13 @@
 """A compressed 12345 day on pbxsim, end to end: pbxsim's traffic generator places
-thousands of calls (the daily profile, legacy numbers routed by the AstDB map, callers
-who give up - some within 5 s -, a queue time limit some reach, seats that let a call
-ring out), the product follows them over a real AMI socket and writes call records.
+thousands of calls (the daily profile, IVR keys, legacy numbers routed by the product's
+IVR, callers who give up - some within 5 s -, a queue time limit some reach, seats that
+let a call ring out, survey ratings), the product follows them over a real AMI socket
+and writes call records.
 Then, against pbxsim's own ledger of what its people did (pbxsim/ledger.py):
 
 - every call placed has exactly one record (by Linkedid) and there is no other record;
-- each record's disposition, queue, dialed number, answering seat, rung seats, wait,
-  talk time and who hung up are what the ledger says;
+- each record's disposition, queue, dialed number, unit, keys, answering seat, rung
+  seats, wait, talk time, who hung up and rating are what the ledger says;
 - the KPIs the API serves (callcenter/records/kpi.py: per queue, per day, per hour)
   equal a count made here from the ledger alone.
 
@@ -16,18 +17,19 @@ Exactness and its stated tolerances:
   than 1 s. The ledger knows an answer's instant exactly (app_queue's own) and brackets
   an exit the caller or a seat caused between the cause and the end of the synchronous
   step that handled it: [waited, waited_max]. At SPEED simulated s per real s the PBX
-  clock moves within one step (typically 0.1-1 ms real, i.e. 0.1-1 s simulated here;
-  more if the OS preempts us), which is why the ledger measures the bracket per call
+  clock moves within one step (typically 0.1-1.5 ms real, i.e. 0.1-1.3 s simulated
+  here; more if the OS preempts us), which is why the ledger measures the bracket per call
   instead of the test assuming a fixed epsilon. So a call may fall on either side of the
   SL15 (15 s) or short-abandon (5 s) line only if [waited - 1, waited_max + 1] straddles
   it; every other call must be classified exactly as the ledger says.
 - periods: a record's start is the product's clock when it read the call's first event,
   which trails pbxsim's arrival by the AMI round trip and the backlog of the one event
-  loop pbxsim and the product share, i.e. real seconds x SPEED: measured at 0.1-0.5 s
-  real at the peak hours here (90-450 simulated s). The test measures that lag per call,
-  requires it below LAG_REAL_S x SPEED, and lets only calls that arrived within the
-  largest measured lag before an hour's (or the day's) end be counted in the next
-  period; the per-period counts must lie in that band and their totals are exact.
+  loop pbxsim and the product share, i.e. real seconds x SPEED: median 2-10 simulated
+  s, worst 150-200 s (0.2 s real) at the peaks in the runs so far. The test measures
+  that lag per call, requires it below LAG_REAL_S x SPEED, and lets only calls that
+  arrived within the largest measured lag before an hour's (or the day's) end be
+  counted in the next period; the per-period counts must lie in that band and their
+  totals are exact.
 
 KNOWN GAP (reported, not in this test's files): a record's wrap-up is the member's own
 `Wrapuptime` from AMI (callcenter/records/wiring.py `wrapup`), 0 for members added
@@ -35,13 +37,29 @@ without one, while app_queue applies the queue's `wrapuptime = 10` (queues.conf
 [hotline]); so AHT is checked as talk + the wrap-up the records hold, and the talk part
 against the ledger.
 
-Volume and speed: about 3,000 calls over 24.5 simulated hours at SPEED simulated
-seconds per real second, i.e. roughly 100 s of traffic per database on this 2-core
-machine; the loop's jitter only moves the instants things happen at, which pbxsim and
-the ledger both see identically (see above). There is no FastAGI server in this test:
-the dialplan's fallback queues callers by the AstDB map (what it does when the IVR is
-down), so calls carry no IVR keys and no survey rating; test_ivr_traffic.py covers the
-IVR's part of a record.
+Volume and speed: on PostgreSQL about 2,200 calls over 24.5 simulated hours (the 12345
+profile: a night trough, peaks 9-11 and 14-16; 23:30 the day before to midnight, so the
+day cut is crossed) on 14 seats at SPEED = 900 simulated s per real s: about 100 s of
+traffic. On SQLite a shorter slice, 06:00-14:00 (about 1,100 calls, the morning peak) at
+x300, also about 100 s: at x900 SQLite's single write lock makes the IVR's rating
+writes miss their 3 s (real) limit behind the record writer, at 900 times a real day's
+write rate (RUNS). Both databases together take about 3.5 min.
+
+The loop's jitter moves the instants things happen at, which pbxsim and the ledger see
+identically (see above), so it cannot make the comparison flaky. It does
+make the day busier than the model says: pbxsim, the product and its database share one
+loop, which stalls for tens of ms at the peaks (printed: loop stalls, real ms); every
+simulated timer then fires that late x 900, so calls wait longer and more callers give
+up (60-76 % answered in the x900 runs, where the same seed under VirtualScheduler
+answers 93 %; the x300 SQLite slice answers about 92 %). That is the price of x900; the
+dispositions and KPIs are still checked exactly against what did happen.
+
+The product's FastAGI IVR runs too (greeting, legacy routing by a two-entry directory,
+post-call survey recorded in its table and joined into the record): callers key at the
+greeting (no 9: the emergency transfer leaves the hotline, test_ivr_traffic.py has it)
+and, after the agent hangs up, key their rating every 2 s until the survey ends the
+call; a record's rating must be the key the caller gave, and satisfaction is counted
+from the ledger.
 """
 
 from __future__ import annotations
@@ -52,15 +70,25 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agi.app import build_agi
+from agi.ivr.catalog import load_catalog
+from agi.ivr.model import load_flow_file
+from agi.metrics import AgiMetrics
+from agi.models import SurveyResult
+from agi.records import SqlIvrRecorder
+from agi.server import FastAgiServer, ServerConfig
 from ami.node import NodeConfig, PbxNode
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
+from callcenter.legacy.directory import LegacyRoute
 from callcenter.live.live import LiveState
 from callcenter.records import kpi
 from callcenter.records.models import CallRecord
@@ -75,19 +103,74 @@ DAY_START = datetime(2026, 11, 24, tzinfo=CST).timestamp()  # local midnight
 DAY_END = DAY_START + 86400
 SIM_START = DAY_START - 1800  # 23:30 the day before: the day cut is crossed too
 SPEED = 900.0
-CALLS_PER_DAY = 3000.0
-SEATS = 18
+
+
+@dataclass(frozen=True)
+class Run:
+    """The stretch of the day a database gets, and how fast it is played."""
+
+    start: float
+    end: float
+    speed: float
+    min_calls: int
+
+
+#: PostgreSQL: the whole day at x900. SQLite: the morning, 06:00-14:00, at x300: at x900
+#: the IVR's rating writes (3 s real limit, RECORD_TIMEOUT_S) time out behind the record
+#: writer on SQLite's one write lock - 900 times the real write rate, not a real load
+RUNS = {
+    "postgresql": Run(SIM_START, DAY_END, SPEED, 2000),
+    "sqlite": Run(DAY_START + 6 * 3600, DAY_START + 14 * 3600, 300.0, 900),
+}
+CALLS_PER_DAY = 2200.0
+SEATS = 14
 MAX_WAIT_S = 90  # HOTLINE_MAX_WAIT: Queue()'s own limit, reached by patient callers
 TRUNC = 1.0  # HoldTime/TalkTime are whole seconds: |record - true duration| < 1 s
 LAG_REAL_S = 1.0  # the product reads a call's first event at most this late (real s)
 HOUSING, UTILITIES, UNROUTED = "043262345678", "043287654321", "043211112222"
 ROUTES = {HOUSING: "hotline-housing", UTILITIES: "hotline-utilities"}
+UNITS = {HOUSING: "U017", UTILITIES: "U020"}
+#: what callers key at the greeting: nothing, 0 (a person), or keys the 12345 greeting
+#: does not act on; no 9 (the emergency menu's transfer leaves the hotline)
+IVR_CHOICES = (("", 0.5), ("0", 0.35), ("1", 0.1), ("3", 0.05))
 
 
-def traffic_options() -> DemoOptions:
+class Directory:
+    """The legacy directory the IVR routes by: two merged departments."""
+
+    table = {
+        number: LegacyRoute(number, UNITS[number], "", "市本级", "merge", queue, None, 1)
+        for number, queue in ROUTES.items()
+    }
+
+    def route(self, dialed_number: str, now: datetime) -> LegacyRoute | None:
+        return self.table.get(dialed_number)
+
+
+async def start_ivr(sessions: async_sessionmaker[AsyncSession]) -> FastAgiServer:
+    """The product's FastAGI IVR (greeting, legacy routing, survey) on a free port."""
+    catalog = load_catalog()
+    flow = load_flow_file(catalog)
+    clock = lambda: datetime.now(UTC)  # noqa: E731
+    server = build_agi(
+        ServerConfig(port=0, read_timeout_s=10.0),
+        lambda: flow,
+        catalog,
+        Directory(),
+        SqlIvrRecorder(sessions, clock),
+        clock,
+        None,
+        AgiMetrics(CollectorRegistry()),
+    )
+    await server.start()
+    return server
+
+
+def traffic_options(until: float) -> DemoOptions:
     mix = CallerMix(
         legacy_numbers=(HOUSING, UTILITIES, UNROUTED),
         legacy_share=0.15,
+        ivr_choices=IVR_CHOICES,
         # wide: some hang up within seconds, some would wait longer than MAX_WAIT_S
         patience=Distribution.lognormal(90.0, 1.3),
     )
@@ -96,7 +179,7 @@ def traffic_options() -> DemoOptions:
         calls_per_hour=CALLS_PER_DAY / 24,
         mix=mix,
         profile=HourlyProfile(),
-        until=DAY_END,
+        until=until,
         seat_behaviour=SeatBehaviour(
             no_answer_probability=0.05, talk_time=Distribution.lognormal(180.0, 0.6)
         ),
@@ -117,6 +200,8 @@ class Expected:
     waits: float = 0.0
     talks: float = 0.0
     wrapup: float = 0.0  # the records' mean wrap-up (not the ledger's: see KNOWN GAP)
+    rated: int = 0
+    satisfied: int = 0
 
     def add(self, call: CallOutcome) -> None:
         if not call.queue:
@@ -131,7 +216,10 @@ class Expected:
                 self.answered_15s += 1
             elif low <= 16:  # HoldTime <= 15 possible, not certain
                 self.sl_edge += 1
-        elif call.queue_exit == "gave_up":
+        if call.survey_key:
+            self.rated += 1
+            self.satisfied += call.survey_key[0] in ("1", "2")
+        if call.queue_exit == "gave_up":
             if high < 5:
                 self.short_abandoned += 1
             elif low <= 6:
@@ -160,8 +248,7 @@ def assert_row_matches(row: kpi.KpiRow, exp: Expected, what: str) -> None:
     gave_up = exp.abandoned + exp.short_abandoned + exp.abandon_edge
     assert row.abandoned + row.short_abandoned == gave_up, what
     assert exp.abandoned <= row.abandoned <= exp.abandoned + exp.abandon_edge, what
-    # no FastAGI here: the survey a caller keys into is never heard, nothing is rated
-    assert (row.rated, row.satisfied) == (0, 0), what
+    assert (row.rated, row.satisfied) == (exp.rated, exp.satisfied), what
     if exp.answered:  # answer waits are exact, talk ends bracketed within a second
         assert row.asa_s is not None and row.aht_s is not None, what
         assert abs(row.asa_s - exp.waits / exp.answered) < TRUNC, what
@@ -245,19 +332,28 @@ def assert_record(row: CallRecord, call: CallOutcome) -> None:
         assert MAX_WAIT_S <= row.wait_s < call.waited_max + TRUNC, what
     if call.queue_exit == "gave_up":
         assert row.hangup_by == "caller", what
-    assert row.rating is None, what  # (the survey's AGI is not there to hear a key)
+    assert row.unit == UNITS.get(call.dialed_number, "") and not row.fallback, what
 
 
-async def run_day(database_url: str, tmp_path: Path) -> tuple[list[CallOutcome], float]:
+async def watch_loop(stalls: list[float], every: float = 0.005) -> None:
+    """How late the shared event loop wakes a 5 ms sleeper (real s): its stalls are
+    what every simulated timer suffers, x SPEED."""
+    while True:
+        before = time.monotonic()
+        await asyncio.sleep(every)
+        stalls.append(time.monotonic() - before - every)
+
+
+async def run_day(database_url: str, tmp_path: Path, run: Run) -> tuple[list[CallOutcome], float]:
     """The day's traffic with the product listening; returns the ledger and the largest
     lag (simulated s) between a call's arrival and the start its record shows."""
-    sim = await start_pbx(0, speed=SPEED, start=SIM_START)
+    sim = await start_pbx(0, speed=run.speed, start=run.start)
     sim.system.pbx.globals["HOTLINE_MAX_WAIT"] = str(MAX_WAIT_S)
-    for did, queue in ROUTES.items():
-        sim.route(did, queue)
     engine = create_engine(database_url)
     await migrate.upgrade(engine)
     sessions = session_factory(engine)
+    ivr = await start_ivr(sessions)
+    sim.system.pbx.agi_connect_to = ("127.0.0.1", ivr.port)
     live = LiveState(sim.scheduler.now)
     records = build_records(sessions, live, tmp_path / "spool", flush_every_s=0.2)
     node = PbxNode(
@@ -266,40 +362,59 @@ async def run_day(database_url: str, tmp_path: Path) -> tuple[list[CallOutcome],
     )
     node.start()
     writer = asyncio.create_task(records.writer.run())
-    traffic = DemoTraffic(sim.system, sim.scheduler, random.Random(12345), traffic_options())
+    options = traffic_options(run.end)
+    traffic = DemoTraffic(sim.system, sim.scheduler, random.Random(12345), options)
+    stalls: list[float] = []
+    watcher = asyncio.create_task(watch_loop(stalls))
     try:
         await asyncio.wait_for(live.synced.wait(), 10)
         traffic.start()
-        day_s = (DAY_END - sim.scheduler.now()) / SPEED
+        day_s = (run.end - sim.scheduler.now()) / run.speed
         await asyncio.sleep(day_s)
         ledger = traffic.ledger
-        await wait_until(lambda: sim.scheduler.now() >= DAY_END and ledger.in_progress == 0, 60)
+        await wait_until(lambda: sim.scheduler.now() >= run.end and ledger.in_progress == 0, 60)
         await wait_until(lambda: records.builder.finished >= len(ledger), 30)
         await wait_until(lambda: not records.builder.open, 10)
         await wait_until(lambda: records.writer.written >= records.builder.finished, 30)
         await records.writer.flush()
     finally:
+        watcher.cancel()
         traffic.stop()
         writer.cancel()
         await node.stop()
         await sim.server.stop()
+        await ivr.stop()
     calls = list(traffic.ledger)
+    stalls.sort()
+    print(
+        f"loop stalls (real ms): p50 {stalls[len(stalls) // 2] * 1000:.1f}, "
+        f"p99 {stalls[-len(stalls) // 100] * 1000:.1f}, max {stalls[-1] * 1000:.1f}, "
+        f"over 50 ms: {sum(x > 0.05 for x in stalls)}"
+    )
     async with sessions() as s:
         rows = {r.linkedid: r for r in (await s.scalars(select(CallRecord))).all()}
         # every placed call has exactly one record, and nothing else has one
         assert len(rows) == len(calls) and set(rows) == {c.linkedid for c in calls}
-        lags = []
+        surveyed = await s.execute(select(SurveyResult.uniqueid, SurveyResult.rating))
+        stored = {uniqueid: rating for uniqueid, rating in surveyed.all()}
+        lags, unrated = [], []
         for call in calls:
             row = rows[call.linkedid]
             assert_record(row, call)
             lags.append(row.started_at.timestamp() - call.arrival)
+            if row.rating != (int(call.survey_key[0]) if call.survey_key else None):
+                unrated.append(
+                    (call.linkedid, call.survey_key, row.rating, stored.get(call.linkedid))
+                )
+        # (linkedid, keyed, record's rating, the IVR's table): all agree, or none is stored
+        assert not unrated, f"{len(unrated)} ratings not as keyed: {unrated[:5]}"
         lags.sort()
         median, p99 = lags[len(lags) // 2], lags[-len(lags) // 100]
         print(f"lag (simulated s): median {median:.1f}, p99 {p99:.1f}, max {lags[-1]:.1f}")
         lag = lags[-1]
         assert lags[0] >= -0.001
-        assert lag <= LAG_REAL_S * SPEED
-        everything = (int(SIM_START) - 86400, int(DAY_END) + 86400)
+        assert lag <= LAG_REAL_S * run.speed
+        everything = (int(run.start) - 86400, int(run.end) + 86400)
         (whole,) = await kpi.compute(s, *everything)
         wrapups = {linkedid: row.wrapup_s for linkedid, row in rows.items()}
         assert_row_matches(whole, count(calls, wrapups), "whole run")
@@ -331,12 +446,15 @@ def describe(calls: list[CallOutcome]) -> dict[str, int]:
 @pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 async def test_simulated_day(database_url: str, tmp_path: Path) -> None:
     began = time.monotonic()
-    calls, lag = await run_day(database_url, tmp_path)
+    run = RUNS["sqlite" if database_url.startswith("sqlite") else "postgresql"]
+    calls, lag = await run_day(database_url, tmp_path, run)
     seen = describe(calls)
     print(f"{len(calls)} calls, {seen}, lag {lag:.1f} s, {time.monotonic() - began:.0f} s wall")
     # the day really exercised what the checks are about
-    assert len(calls) > 2000
+    assert len(calls) > run.min_calls
     assert {"answered", "gave_up", "timeout"} <= set(seen)
     assert seen["short_abandon"] > 0 and seen["ring_no_answer"] > 0 and seen["legacy"] > 0
-    assert any(c.arrival < DAY_START for c in calls)
+    assert sum(bool(c.survey_key) for c in calls) > len(calls) // 4
+    assert sum(bool(c.ivr_keys) for c in calls) > len(calls) // 4
+    assert any(c.arrival < DAY_START for c in calls) == (run.start < DAY_START)
     assert {c.queue for c in calls} >= set(ROUTES.values()) | {"hotline-general"}
