@@ -7,7 +7,7 @@ measure the same code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from callcenter.live.state import NodeState, Queue
 from callcenter.live.views import (
@@ -23,7 +23,7 @@ from callcenter.live.views import (
 from queues.catalog import QueueSpec
 from queues.models import Seat
 from queues.repository import as_utc
-from queues.state import OFFLINE, StateTracker
+from queues.state import OFFLINE, SeatState, StateTracker
 from queues.today import TodayCounters
 
 
@@ -56,15 +56,26 @@ class SeatStatus:
     queues: list[SeatQueue] = field(default_factory=list)
 
 
-def _from_live(seat: Seat | None, view: SeatView, since: float | None) -> SeatStatus:
+def _from_live(seat: Seat | None, view: SeatView, tracked: SeatState | None) -> SeatStatus:
+    """`tracked`: the tracker's state, reason and since, which win over the view's (it
+    knows the catalog's wrap-up); built once, not built and then `replace`d: this runs
+    for every seat on every full refresh of the floor."""
+    if tracked is None:
+        state, reason, since = (
+            view.state,
+            view.paused_reason if view.state == "paused" else "",
+            None,
+        )
+    else:
+        state, reason, since = tracked.state, tracked.reason, tracked.since
     return SeatStatus(
         id=seat.id if seat else None,
         extension=seat.extension if seat else None,
         skills=dict(seat.skills) if seat else {},
         logged_in=seat.logged_in if seat else True,
         pause_reason_db=seat.pause_reason if seat else None,
-        state=view.state,
-        state_reason=view.paused_reason if view.state == "paused" else "",
+        state=state,
+        state_reason=reason,
         state_since=since,
         node=view.node,
         interface=view.interface,
@@ -92,16 +103,10 @@ def seat_statuses(
     for view in seat_views(states, now):
         key = (view.node, view.interface)
         seen.add(key)
-        status = _from_live(by_key.get(key), view, None)
+        tracked = None
         if tracker is not None:
-            now_state = tracker.current(by_node[view.node], view.interface, now)
-            status = replace(
-                status,
-                state=now_state.state,
-                state_reason=now_state.reason,
-                state_since=now_state.since,
-            )
-        out.append(status)
+            tracked = tracker.current(by_node[view.node], view.interface, now)
+        out.append(_from_live(by_key.get(key), view, tracked))
     for seat in seats:
         if (seat.node, seat.interface) in seen:
             continue
