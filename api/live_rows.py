@@ -4,15 +4,23 @@ Built from the same functions as `GET /api/v1/queues` and `GET /api/v1/seats`
 (views.py, queues/views.py), so the stream and the REST API never disagree. Rows are
 keyed `node|name` (queues) and `node|interface` (seats): one PBX interface may exist on
 two nodes.
+
+`seat_rows_for` gives the rows of a few seats only (the ones a batch of changes named)
+by running those same functions on a projection of the model that holds just their
+memberships, so the stream's incremental path cannot drift from the full one.
+`wrapup_ends` says when a seat's row can change with no event at all (app_queue
+announces nothing when wrap-up runs out).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from callcenter.live.live import LiveState
-from callcenter.live.views import queue_views, seat_views
+from callcenter.live.state import NodeState, Queue
+from callcenter.live.views import queue_view, seat_views
 from queues.models import Seat
 from queues.views import seat_counts, seat_statuses
 from queues.wiring import SeatsSystem
@@ -43,28 +51,43 @@ class QueueRow:
     today: QueueToday | None
 
 
-def queue_rows(live: LiveState, seats: SeatsSystem | None, now: float) -> dict[str, QueueRow]:
-    states = [live.nodes[name] for name in sorted(live.nodes)]
+def queue_rows(
+    live: LiveState,
+    seats: SeatsSystem | None,
+    now: float,
+    only: set[str] | None = None,
+) -> dict[str, QueueRow]:
+    """Every queue, or `only` those of these names, on every node (today's counters are
+    per queue name, so a change on one node can move another node's row)."""
     wrapups = {spec.asterisk: spec.wrapup_s for spec in seats.catalog.values()} if seats else {}
     rows: dict[str, QueueRow] = {}
-    for view in queue_views(states, now):
-        queue = live.nodes[view.node].queues[view.name]
-        today = None
-        if seats is not None:
-            day = seats.today.get(view.name, now)
-            today = QueueToday(day.offered, day.answered, day.abandoned, day.sl15, day.answer_rate)
-        key = f"{view.node}|{view.name}"
-        rows[key] = QueueRow(
-            key=key,
-            node=view.node,
-            name=view.name,
-            stale=view.stale,
-            waiting=view.waiting,
-            longest_wait_s=view.longest_wait_s,
-            members=view.members,
-            seats=seat_counts(queue, now, wrapups.get(view.name, 0)),
-            today=today,
-        )
+    for node in sorted(live.nodes):
+        state = live.nodes[node]
+        for name in sorted(state.queues):
+            if only is not None and name not in only:
+                continue
+            queue = state.queues[name]
+            counts = seat_counts(queue, now, wrapups.get(name, 0))
+            # the counts handed in: queue_view would count the members a second time
+            view = queue_view(state, queue, now, counts)
+            today = None
+            if seats is not None:
+                day = seats.today.get(name, now)
+                today = QueueToday(
+                    day.offered, day.answered, day.abandoned, day.sl15, day.answer_rate
+                )
+            key = f"{node}|{name}"
+            rows[key] = QueueRow(
+                key=key,
+                node=node,
+                name=name,
+                stale=view.stale,
+                waiting=view.waiting,
+                longest_wait_s=view.longest_wait_s,
+                members=view.members,
+                seats=counts,
+                today=today,
+            )
     return rows
 
 
@@ -81,6 +104,75 @@ def seat_rows(
     else:
         items = list(seat_statuses(db_seats, states, seats.tracker, now))
     return {f"{item.node}|{item.interface}": item for item in items}
+
+
+def seat_rows_for(
+    live: LiveState,
+    seats: SeatsSystem | None,
+    db_seats: list[Seat],
+    now: float,
+    keys: Iterable[tuple[str, str]],
+) -> dict[str, Any]:
+    """`seat_rows` restricted to these (node, interface) seats: equal, key for key, to
+    what `seat_rows` gives for them. A key that has no row (no membership on the PBX
+    and no provisioned seat) is absent."""
+    wanted: dict[str, set[str]] = {}
+    for node, interface in keys:
+        wanted.setdefault(node, set()).add(interface)
+    states = [_project(live.nodes[n], wanted[n]) for n in sorted(wanted) if n in live.nodes]
+    items: list[Any]
+    if seats is None:
+        items = list(seat_views(states, now))
+    else:
+        own = [s for s in db_seats if s.interface in wanted.get(s.node, ())]
+        items = list(seat_statuses(own, states, seats.tracker, now))
+    return {f"{item.node}|{item.interface}": item for item in items}
+
+
+def _project(state: NodeState, interfaces: set[str]) -> NodeState:
+    """The node as the seat views see it, reduced to these interfaces' memberships
+    (queue order and every member field as they are: the same objects)."""
+    part = NodeState(state.node, state.clock)
+    part.stale = state.stale
+    for name, queue in state.queues.items():
+        members = {i: m for i in interfaces if (m := queue.members.get(i)) is not None}
+        if members:
+            part.queues[name] = Queue(name, members=members)
+    return part
+
+
+def wrapup_ends(
+    live: LiveState, seats: SeatsSystem | None, keys: Iterable[tuple[str, str]], now: float
+) -> list[tuple[float, str, str]]:
+    """(time, node, interface) after `now` when a membership's wrap-up runs out, so its
+    seat's row may change without any event: LastCall plus the member's `Wrapuptime`,
+    else the queue catalog's wrap-up (what the seat views count as wrap-up)."""
+    wrapup = seats.tracker.wrapup if seats is not None else {}
+    out: list[tuple[float, str, str]] = []
+    for node, interface in keys:
+        state = live.nodes.get(node)
+        if state is None:
+            continue
+        for queue in state.queues.values():
+            m = queue.members.get(interface)
+            if m is None or not m.last_call:
+                continue
+            ends = float(m.last_call + (m.wrapuptime or wrapup.get(m.queue, 0)))
+            if ends > now:
+                out.append((ends, node, interface))
+    return out
+
+
+def queues_of(live: LiveState, keys: Iterable[tuple[str, str]]) -> set[str]:
+    """Names of the queues these (node, interface) seats are members of: the rows whose
+    counts of seats by state a change of theirs can move."""
+    out: set[str] = set()
+    for node, interface in keys:
+        state = live.nodes.get(node)
+        if state is None:
+            continue
+        out.update(name for name, q in state.queues.items() if interface in q.members)
+    return out
 
 
 def as_json_row(key: str, row: Any) -> dict[str, Any]:

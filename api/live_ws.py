@@ -1,8 +1,9 @@
 """`WS /api/v1/live`: a snapshot of queues and seats, then deltas, numbered.
 
 One pump reads the live model's ChangeHub (a single subscription however many screens
-are open), coalesces what arrived in a short window, recomputes the rows with the same
-functions as the REST endpoints and sends only rows that differ from what it sent last.
+are open), coalesces what arrived in a short window, brings the rows up to date with the
+same functions as the REST endpoints (only the rows the changes name, plus time-driven
+ones: live_table.py) and sends only rows that differ from what it sent last.
 Each delta is serialised once and handed to every client's bounded queue; a client that
 cannot keep up never slows the pump, the other clients or the AMI reader: its queue is
 dropped and it gets a fresh snapshot, and after `MAX_RESNAPSHOTS` of those it is cut off.
@@ -33,18 +34,15 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
-from typing import Any
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from api.live_rows import as_json_row, queue_rows, seat_rows
+from api.live_table import LiveTable, delta_json
 from callcenter.live.changes import Change, Lost
 from callcenter.live.live import LiveState
 from callcenter.tokens import Principal, Role
-from queues.models import Seat
 from queues.wiring import SeatsSystem
 
 log = logging.getLogger(__name__)
@@ -97,9 +95,10 @@ class LiveStream:
         *,
         buffer_size: int = 2_000,
         client_queue: int = 500,
-        coalesce_s: float = 0.05,
+        coalesce_s: float = 0.025,
         tick_s: float = 1.0,
         seat_rows_ttl_s: float = 10.0,
+        full_every_s: float = 60.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.live = live
@@ -113,9 +112,13 @@ class LiveStream:
         self._monotonic = monotonic
         self._buffer: deque[tuple[int, str]] = deque(maxlen=buffer_size)
         self._clients: set[StreamClient] = set()
-        self._queues: dict[str, Any] = {}
-        self._seats: dict[str, Any] = {}
-        self._db_seats: list[Seat] = []
+        self._table = LiveTable(
+            live,
+            seats,
+            queues_every_s=tick_s,
+            full_every_s=full_every_s,
+            monotonic=monotonic,
+        )
         self._db_seats_at = float("-inf")
         self._task: asyncio.Task[None] | None = None
         self._snapshot: tuple[int, str] | None = None
@@ -131,7 +134,7 @@ class LiveStream:
             if self._task is not None:
                 return
             await self._refresh_db_seats(force=True)
-            self._queues, self._seats = self._compute()
+            self._table.update([], full=True)
             self._snapshot = None
             self._task = asyncio.create_task(self._pump(), name="live-stream-pump")
 
@@ -180,25 +183,18 @@ class LiveStream:
         return self._snapshot[1]
 
     def _serialise_snapshot(self) -> str:
-        return json.dumps(
-            {
-                "type": "snapshot",
-                "seq": self.seq,
-                "epoch": self.epoch,
-                "queues": [as_json_row(k, r) for k, r in self._queues.items()],
-                "seats": [as_json_row(k, r) for k, r in self._seats.items()],
-            },
-            default=str,
-        )
+        return self._table.snapshot_json(self.seq, self.epoch)
+
+    @property
+    def full_passes(self) -> int:
+        return self._table.full_passes
+
+    @property
+    def full_pass_fixes(self) -> int:
+        """Rows a periodic full pass found changed that no change named: should be 0."""
+        return self._table.full_pass_fixes
 
     # --- the pump --------------------------------------------------------------------
-    def _compute(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        now = self.live.clock()
-        return (
-            dict(queue_rows(self.live, self.seats, now)),
-            seat_rows(self.live, self.seats, self._db_seats, now),
-        )
-
     async def _refresh_db_seats(self, force: bool = False) -> None:
         """Provisioned seats (offline ones are shown too) change rarely: re-read them
         every `seat_rows_ttl_s`, never per change."""
@@ -207,7 +203,7 @@ class LiveStream:
         if not force and self._monotonic() - self._db_seats_at < self.seat_rows_ttl_s:
             return
         try:
-            self._db_seats = await self.seats.repo.seats()
+            self._table.set_db_seats(await self.seats.repo.seats())
             self._db_seats_at = self._monotonic()
         except Exception:  # a database hiccup must not stop the live screens
             log.exception("live stream: reading seats failed; keeping the last list")
@@ -217,47 +213,50 @@ class LiveStream:
         try:
             while True:
                 changes: list[Change] = []
+                lost = False
                 try:
-                    first = await asyncio.wait_for(sub.get(), self.tick_s)
+                    first = await asyncio.wait_for(sub.get(), self._idle_wait())
                 except TimeoutError:
                     first = None
                 if first is not None:
-                    await asyncio.sleep(self.coalesce_s)
+                    await asyncio.sleep(self._window(first))
                     item: Change | Lost | None = first
                     while item is not None:
                         if isinstance(item, Lost):
-                            changes = []  # rows are recomputed from the model anyway
+                            changes, lost = [], True  # every row is recomputed instead
                         else:
                             changes.append(item)
                         item = sub.get_nowait()
                 await self._refresh_db_seats()
-                self.emit(changes)
+                self.emit(changes, full=lost)
         finally:
             sub.close()
 
-    def emit(self, changes: list[Change]) -> None:
-        """Recompute, diff against the last sent rows, and queue one delta for everyone
-        (nothing when nothing differs and no change arrived)."""
-        queues, seats = self._compute()
-        changed_q = [as_json_row(k, r) for k, r in queues.items() if self._queues.get(k) != r]
-        changed_s = [as_json_row(k, r) for k, r in seats.items() if self._seats.get(k) != r]
-        removed_q = [k for k in self._queues if k not in queues]
-        removed_s = [k for k in self._seats if k not in seats]
-        self._queues, self._seats = queues, seats
-        if not (changes or changed_q or changed_s or removed_q or removed_s):
+    def _idle_wait(self) -> float:
+        """Seconds to wait for a change: the tick (queue rows age: the longest wait), or
+        less when a seat's wrap-up runs out sooner (no event will say so)."""
+        ends = self._table.next_wrapup_end()
+        if ends is None:
+            return self.tick_s
+        return min(self.tick_s, max(0.0, ends - self.live.clock()))
+
+    def _window(self, first: Change | Lost) -> float:
+        """The coalescing window counts from the change's publication, not from when the
+        pump got to it: time spent on the previous batch is not waited a second time."""
+        if isinstance(first, Lost):
+            return self.coalesce_s
+        waited = max(0.0, self.live.clock() - first.at)
+        return max(0.0, self.coalesce_s - waited)
+
+    def emit(self, changes: list[Change], *, full: bool = False) -> None:
+        """Bring the rows up to date (all of them when `full`: after a `Lost`), and queue
+        one delta with those that differ for everyone (nothing when nothing differs and
+        no change arrived)."""
+        delta = self._table.update(changes, full=full)
+        if not (changes or delta):
             return
         self.seq += 1
-        text = json.dumps(
-            {
-                "type": "delta",
-                "seq": self.seq,
-                "changes": [asdict(c) for c in changes],
-                "queues": changed_q,
-                "seats": changed_s,
-                "removed": {"queues": removed_q, "seats": removed_s},
-            },
-            default=str,
-        )
+        text = delta_json(self.seq, changes, delta)
         self._buffer.append((self.seq, text))
         for client in list(self._clients):
             client.offer(text)
@@ -268,7 +267,8 @@ class LiveStream:
         """Send `first`, then the client's queue, until it goes or falls behind too often."""
         try:
             for text in first:
-                await asyncio.wait_for(websocket.send_text(text), SEND_TIMEOUT_S)
+                async with asyncio.timeout(SEND_TIMEOUT_S):
+                    await websocket.send_text(text)
             while True:
                 item = await client.queue.get()
                 if item is RESNAPSHOT:
@@ -280,7 +280,10 @@ class LiveStream:
                     self.resnapshots += 1
                     client.waiting_for_snapshot = False
                     item = self.snapshot_message()
-                await asyncio.wait_for(websocket.send_text(item), SEND_TIMEOUT_S)
+                # asyncio.timeout, not wait_for: 3.11's wait_for makes a task per frame,
+                # and this runs for every client for every delta
+                async with asyncio.timeout(SEND_TIMEOUT_S):
+                    await websocket.send_text(item)
         except TimeoutError:
             self.cut += 1
             log.info("live stream: a client did not take a frame in %.0f s; cut", SEND_TIMEOUT_S)
@@ -314,6 +317,16 @@ class StreamCollector(Collector):
         )
         yield CounterMetricFamily(
             "callcenter_live_stream_cut", "Clients closed for being too slow", s.cut
+        )
+        yield CounterMetricFamily(
+            "callcenter_live_stream_full_passes",
+            "Times every seat row was rebuilt (start, resync, lost changes, safety net)",
+            s.full_passes,
+        )
+        yield CounterMetricFamily(
+            "callcenter_live_stream_full_pass_fixes",
+            "Seat rows a periodic full pass found changed that no change named (a bug: 0)",
+            s.full_pass_fixes,
         )
 
 

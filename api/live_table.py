@@ -1,0 +1,279 @@
+"""The rows the live stream last sent, and what changed since: incrementally.
+
+A floor of 1,500 seats changes a few seats at a time, dozens of times a second; building
+every seat's row for every batch (and diffing them all) was what made the stream late
+(bench: ws_fanout_lag_ms). So a batch rebuilds only:
+- the seats its changes name (`Change.kind == "seat"`, keyed by node and interface),
+- the seats whose wrap-up has just run out: app_queue announces nothing then, so the
+  table keeps when each one ends (`wrapup_ends`) and the pump wakes for it,
+- the queues its changes name (`data["queue"]`) and those the seats above are members
+  of (their counts of seats by state),
+- every queue once per `queues_every_s`: a queue row also changes with time alone (the
+  longest wait; today's counters, kept by another subscriber of the hub). Sending every
+  queue in every delta because a wait grew by 0.1 s made each delta several times
+  bigger, and every one is compressed and parsed once per screen.
+
+Everything else gets a full pass, the same `seat_rows` the REST API's numbers come from:
+the first load, a `Lost` marker (changes were dropped), a node's stale/ready/snapshot
+(its whole floor), a change of an unknown kind, a seat appearing or disappearing (the
+rows keep the REST API's order), a changed list of provisioned seats, and, as a safety
+net, every `full_every_s`. Rows a periodic full pass finds changed that no change named
+nor wrap-up explained are counted in `full_pass_fixes` (on /metrics): it should stay 0.
+
+Each row is also kept as its JSON text, so a delta serialises only the rows it carries
+and a snapshot is a join of texts already made.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from api.live_rows import (
+    as_json_row,
+    queue_rows,
+    queues_of,
+    seat_rows,
+    seat_rows_for,
+    wrapup_ends,
+)
+from callcenter.live.changes import Change
+from callcenter.live.live import LiveState
+from queues.models import Seat
+from queues.wiring import SeatsSystem
+
+#: change kinds whose effect on the seat rows is the named seat only (or none)
+SEAT_KIND = "seat"
+NO_SEAT_KINDS = frozenset({"queue_caller", "call"})
+_CHANGE_FIELDS = tuple(f.name for f in fields(Change))
+
+
+def change_json(change: Change) -> dict[str, Any]:
+    """A change as the stream sends it (`dataclasses.asdict` deep-copies the data dict
+    first, for nothing: it is serialised at once)."""
+    return {name: getattr(change, name) for name in _CHANGE_FIELDS}
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=str)
+
+
+@dataclass(frozen=True)
+class RowDelta:
+    """Changed rows as JSON texts, and the keys of rows that went away."""
+
+    queues: list[str]
+    seats: list[str]
+    removed_queues: list[str]
+    removed_seats: list[str]
+
+    def __bool__(self) -> bool:
+        return bool(self.queues or self.seats or self.removed_queues or self.removed_seats)
+
+
+def _seat_signature(seat: Seat) -> tuple[Any, ...]:
+    """What of a provisioned seat its row shows (queues/views.py seat_statuses)."""
+    skills = tuple(sorted(seat.skills.items())) if seat.skills else ()
+    return (
+        seat.id,
+        seat.node,
+        seat.interface,
+        seat.extension,
+        skills,
+        seat.logged_in,
+        seat.pause_reason,
+        seat.changed_at,
+    )
+
+
+class LiveTable:
+    """Queue and seat rows by key, as objects (to compare) and JSON texts (to send)."""
+
+    def __init__(
+        self,
+        live: LiveState,
+        seats: SeatsSystem | None,
+        *,
+        queues_every_s: float,
+        full_every_s: float,
+        monotonic: Callable[[], float],
+    ) -> None:
+        self.live = live
+        self.seats = seats
+        self.queues_every_s = queues_every_s
+        self.full_every_s = full_every_s
+        self._monotonic = monotonic
+        self.queues: dict[str, Any] = {}
+        self.seat_rows: dict[str, Any] = {}
+        self._queue_json: dict[str, str] = {}
+        self._seat_json: dict[str, str] = {}
+        self._db_seats: list[Seat] = []
+        self._db_signature: list[tuple[Any, ...]] = []
+        #: (time on the live clock, node, interface): a wrap-up that ends then
+        self._wrapups: list[tuple[float, str, str]] = []
+        self._full_due = True
+        self._full_at = float("-inf")
+        self._queues_at = float("-inf")
+        self.full_passes = 0
+        self.full_pass_fixes = 0
+
+    # --- inputs ----------------------------------------------------------------------
+    def set_db_seats(self, db_seats: list[Seat]) -> None:
+        """The provisioned seats, re-read now and then. Any difference in what the rows
+        show of them (a login, an extension) means a full pass: their order and the
+        offline rows depend on the whole list."""
+        signature = [_seat_signature(s) for s in db_seats]
+        if signature != self._db_signature:
+            self._full_due = True
+        self._db_seats, self._db_signature = db_seats, signature
+
+    def next_wrapup_end(self) -> float | None:
+        """When (live clock) the earliest known wrap-up runs out, if any."""
+        return self._wrapups[0][0] if self._wrapups else None
+
+    # --- the update ------------------------------------------------------------------
+    def update(self, changes: Sequence[Change], *, full: bool = False) -> RowDelta:
+        """Bring the rows up to date after `changes` (`full`: after a `Lost`) and say
+        what differs from the rows sent before."""
+        now = self.live.clock()
+        full = full or self._full_due
+        named: set[tuple[str, str]] = set()
+        named_queues: set[str] = set()
+        for change in changes:
+            if change.kind == SEAT_KIND:
+                named.add((change.node, change.key))
+            elif change.kind not in NO_SEAT_KINDS:
+                full = True  # a node's stale/ready/snapshot, or a kind this file never saw
+            queue = change.data.get("queue")
+            if isinstance(queue, str):
+                named_queues.add(queue)
+        named |= self._expired_wrapups(now)
+        named_queues |= queues_of(self.live, named)
+        every_queue = full or self._monotonic() - self._queues_at >= self.queues_every_s
+        queues, removed_queues = self._update_queues(now, None if every_queue else named_queues)
+        if full:
+            seats, removed_seats = self._full_seats(now, None)
+        elif self._monotonic() - self._full_at >= self.full_every_s:
+            seats, removed_seats = self._full_seats(now, named)
+        else:
+            incremental = self._update_seats(named, now)
+            if incremental is None:  # a seat came or went: the order is the full pass's
+                seats, removed_seats = self._full_seats(now, None)
+            else:
+                seats, removed_seats = incremental, []
+        return RowDelta(queues, seats, removed_queues, removed_seats)
+
+    def _update_queues(self, now: float, named: set[str] | None) -> tuple[list[str], list[str]]:
+        """`named`: only the rows of queues of these names (on any node); all of them
+        when None or when one of those appeared (the rows keep the REST API's order)."""
+        if named is not None:
+            if not named:
+                return [], []
+            rows = queue_rows(self.live, self.seats, now, named)
+            keys = sorted(set(rows) | {k for k, r in self.queues.items() if r.name in named})
+            if any((key in rows) != (key in self.queues) for key in keys):
+                return self._update_queues(now, None)  # before any row is replaced
+            changed: list[str] = []
+            for key in keys:
+                row = rows.get(key)
+                if row is None or self.queues[key] == row:
+                    continue
+                self.queues[key] = row
+                self._queue_json[key] = _dumps(as_json_row(key, row))
+                changed.append(self._queue_json[key])
+            return changed, []
+        self._queues_at = self._monotonic()
+        rows = queue_rows(self.live, self.seats, now)
+        old, old_json = self.queues, self._queue_json
+        texts: dict[str, str] = {}
+        changed = []
+        for key, row in rows.items():
+            if old.get(key) == row:
+                texts[key] = old_json[key]
+            else:
+                texts[key] = _dumps(as_json_row(key, row))
+                changed.append(texts[key])
+        removed = [key for key in old if key not in rows]
+        self.queues, self._queue_json = rows, texts
+        return changed, removed
+
+    def _update_seats(self, named: set[tuple[str, str]], now: float) -> list[str] | None:
+        """The named seats' rows, or None when one of them appeared or went away."""
+        if not named:
+            return []
+        rows = seat_rows_for(self.live, self.seats, self._db_seats, now, named)
+        keys = sorted(f"{node}|{interface}" for node, interface in named)
+        if any((key in rows) != (key in self.seat_rows) for key in keys):
+            return None
+        changed: list[str] = []
+        for key in keys:
+            row = rows.get(key)
+            if row is None or self.seat_rows[key] == row:
+                continue
+            self.seat_rows[key] = row
+            self._seat_json[key] = _dumps(as_json_row(key, row))
+            changed.append(self._seat_json[key])
+        for entry in wrapup_ends(self.live, self.seats, named, now):
+            heapq.heappush(self._wrapups, entry)
+        return changed
+
+    def _full_seats(
+        self, now: float, explained: set[tuple[str, str]] | None
+    ) -> tuple[list[str], list[str]]:
+        """Every seat row. `explained`: on a periodic safety pass, the seats this batch
+        named; any other row found changed is one the incremental path missed."""
+        rows = seat_rows(self.live, self.seats, self._db_seats, now)
+        old, old_json = self.seat_rows, self._seat_json
+        changed: list[str] = []
+        texts: dict[str, str] = {}
+        differ: list[Any] = []
+        for key, row in rows.items():
+            if old.get(key) == row:
+                texts[key] = old_json[key]
+                continue
+            texts[key] = _dumps(as_json_row(key, row))
+            changed.append(texts[key])
+            differ.append(row)
+        removed = [key for key in old if key not in rows]
+        if explained is not None:
+            differ += [old[key] for key in removed]
+            self.full_pass_fixes += sum((r.node, r.interface) not in explained for r in differ)
+        self.seat_rows, self._seat_json = rows, texts
+        self._wrapups = wrapup_ends(
+            self.live, self.seats, [(r.node, r.interface) for r in rows.values()], now
+        )
+        heapq.heapify(self._wrapups)
+        self._full_due = False
+        self._full_at = self._monotonic()
+        self.full_passes += 1
+        return changed, removed
+
+    def _expired_wrapups(self, now: float) -> set[tuple[str, str]]:
+        out = set()
+        while self._wrapups and self._wrapups[0][0] <= now:
+            _, node, interface = heapq.heappop(self._wrapups)
+            out.add((node, interface))
+        return out
+
+    # --- serialised views ------------------------------------------------------------
+    def snapshot_json(self, seq: int, epoch: str) -> str:
+        """`{"type": "snapshot", ...}` from the rows' texts (no row serialised again)."""
+        return (
+            f'{{"type": "snapshot", "seq": {seq}, "epoch": {_dumps(epoch)}, '
+            f'"queues": [{", ".join(self._queue_json.values())}], '
+            f'"seats": [{", ".join(self._seat_json.values())}]}}'
+        )
+
+
+def delta_json(seq: int, changes: Sequence[Change], delta: RowDelta) -> str:
+    """`{"type": "delta", ...}`: the changes serialised here, the rows already are."""
+    removed = _dumps({"queues": delta.removed_queues, "seats": delta.removed_seats})
+    return (
+        f'{{"type": "delta", "seq": {seq}, '
+        f'"changes": {_dumps([change_json(c) for c in changes])}, '
+        f'"queues": [{", ".join(delta.queues)}], "seats": [{", ".join(delta.seats)}], '
+        f'"removed": {removed}}}'
+    )
