@@ -349,7 +349,9 @@ class DemoTraffic:
             outcome.talk_time_max = now - (outcome.answered_at or now)
         outcome.hangup_by = outcome.hangup_by or "pbx"
         outcome.ended_at = now
-        self.ledger.close_call(outcome)
+        # written once the step that ended the call is over: whoever caused the end
+        # (e.g. a caller giving up) still completes its bracket after the hangup
+        self.scheduler.call_soon(self.ledger.close_call, outcome)
 
     # --- seats ---------------------------------------------------------------------
     def _seat_rung(self, phone: _SeatPhone, channel: Channel, requester: Channel) -> None:

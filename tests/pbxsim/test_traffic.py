@@ -239,9 +239,9 @@ def test_demo_ledger_tells_what_became_of_every_call(tmp_path: Path) -> None:
     assert len(calls) == traffic.stats.arrived > 200 and ledger.in_progress == 0
     assert len({c.linkedid for c in calls}) == len(calls)
     lines = (tmp_path / "ledger.jsonl").read_text("utf-8").splitlines()
-    assert sorted(json.loads(line)["linkedid"] for line in lines) == sorted(
-        c.linkedid for c in calls
-    )
+    written = {row["linkedid"]: row for row in map(json.loads, lines)}
+    # each line is the call as it ended, complete (not a snapshot taken mid-hangup)
+    assert len(written) == len(lines) and written == {c.linkedid: c.to_json() for c in calls}
     exits = Counter(c.queue_exit for c in calls)
     assert set(exits) == {"answered", "gave_up", "timeout"}, exits
     assert {c.queue for c in calls} == {"hotline-general", "hotline-housing"}
