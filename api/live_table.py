@@ -58,7 +58,8 @@ def change_json(change: Change) -> dict[str, Any]:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, default=str)
+    """Compact JSON: every byte is compressed and sent once per screen."""
+    return json.dumps(value, default=str, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -262,9 +263,9 @@ class LiveTable:
     def snapshot_json(self, seq: int, epoch: str) -> str:
         """`{"type": "snapshot", ...}` from the rows' texts (no row serialised again)."""
         return (
-            f'{{"type": "snapshot", "seq": {seq}, "epoch": {_dumps(epoch)}, '
-            f'"queues": [{", ".join(self._queue_json.values())}], '
-            f'"seats": [{", ".join(self._seat_json.values())}]}}'
+            f'{{"type":"snapshot","seq":{seq},"epoch":{_dumps(epoch)},'
+            f'"queues":[{",".join(self._queue_json.values())}],'
+            f'"seats":[{",".join(self._seat_json.values())}]}}'
         )
 
 
@@ -272,8 +273,8 @@ def delta_json(seq: int, changes: Sequence[Change], delta: RowDelta) -> str:
     """`{"type": "delta", ...}`: the changes serialised here, the rows already are."""
     removed = _dumps({"queues": delta.removed_queues, "seats": delta.removed_seats})
     return (
-        f'{{"type": "delta", "seq": {seq}, '
-        f'"changes": {_dumps([change_json(c) for c in changes])}, '
-        f'"queues": [{", ".join(delta.queues)}], "seats": [{", ".join(delta.seats)}], '
-        f'"removed": {removed}}}'
+        f'{{"type":"delta","seq":{seq},'
+        f'"changes":{_dumps([change_json(c) for c in changes])},'
+        f'"queues":[{",".join(delta.queues)}],"seats":[{",".join(delta.seats)}],'
+        f'"removed":{removed}}}'
     )
