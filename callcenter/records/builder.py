@@ -70,6 +70,7 @@ class OpenCall:
     transfers: list[dict[str, Any]] = field(default_factory=list)
     transfer_to: str = ""
     hangup_by: str = ""
+    hangup_asked: str = ""  # caller | pbx: who first asked the caller's channel to go
     fallback: bool = False
     recording: str = ""
     timeline: list[list[Any]] = field(default_factory=list)
@@ -428,13 +429,26 @@ class RecordBuilder:
                 call.note(self.clock(), "transfer_result", e.dial_status)
                 break
 
+    def _on_hangup_request(
+        self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.HangupRequest
+    ) -> None:
+        """Who asks the caller's channel to hang up first: its far end (a BYE is a
+        `HangupRequest`) or the PBX (the dialplan's Hangup() after a queue timeout, an
+        AMI Hangup: `SoftHangupRequest`; a BYE's own one only follows its request)."""
+        if snap.uniqueid != snap.linkedid or call.hangup_by or call.hangup_asked:
+            return
+        call.hangup_asked = "caller" if isinstance(e, ev.HangupRequest) else "pbx"
+
     def _on_hangup(self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.Hangup) -> None:
         now = self.clock()
         if snap.uniqueid == snap.linkedid:
             if call.pending_abandon is not None:
                 self._classify(call, "abandoned", now)
             if not call.hangup_by:
-                call.hangup_by = "caller" if e.cause == 16 else f"cause {e.cause}"
+                if call.hangup_asked == "pbx":
+                    call.hangup_by = "pbx"
+                else:
+                    call.hangup_by = "caller" if e.cause == 16 else f"cause {e.cause}"
         call.channels.discard(snap.uniqueid)
         if not call.channels:
             key = (call.node, call.linkedid)
@@ -464,6 +478,8 @@ for _cls, _fn in (
     (ev.AgentComplete, RecordBuilder._on_complete),
     (ev.DialBegin, RecordBuilder._on_dial_begin),
     (ev.DialEnd, RecordBuilder._on_dial_end),
+    (ev.HangupRequest, RecordBuilder._on_hangup_request),
+    (ev.SoftHangupRequest, RecordBuilder._on_hangup_request),
     (ev.Hangup, RecordBuilder._on_hangup),
 ):
     _HANDLERS[_cls] = _fn

@@ -96,3 +96,22 @@ def test_only_a_failed_routing_agi_is_a_fallback() -> None:
     assert not done[0].fallback and done[0].disposition == "ivr_only"
     done, _ = run(new(), agi_status("FAILURE"), connect, hangup())  # IVR down: fallback
     assert done[0].fallback and done[0].disposition == "answered"
+
+
+def test_who_hung_up_a_caller_nobody_answered() -> None:
+    """A queue timeout ends with the dialplan's Hangup() (SoftHangupRequest, cause 16):
+    the PBX hung up, not the caller; a caller's BYE is a HangupRequest first (the
+    simulated day's timeouts were all 'caller' before)."""
+    join = ev.QueueCallerJoin("QueueCallerJoin", {}, channel=snap(), queue="hotline-general")
+    abandon = ev.QueueCallerAbandon(
+        "QueueCallerAbandon", {}, channel=snap(), queue="hotline-general", hold_time=90
+    )
+    timeout = ev.VarSet("VarSet", {}, channel=snap(), variable="QUEUESTATUS", value="TIMEOUT")
+    soft = ev.SoftHangupRequest("SoftHangupRequest", {}, channel=snap(), cause=16)
+    request = ev.HangupRequest("HangupRequest", {}, channel=snap())
+    done, _ = run(new(), join, abandon, timeout, soft, hangup())
+    assert done[0].disposition == "fallback_routed" and done[0].hangup_by == "pbx"
+    done, _ = run(new(), request, soft, hangup())  # hung up in the IVR: BYE first
+    assert done[0].hangup_by == "caller"
+    done, _ = run(new(), join, request, abandon, soft, hangup())  # gave up waiting
+    assert done[0].disposition == "abandoned" and done[0].hangup_by == "caller"
