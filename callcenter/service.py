@@ -196,6 +196,7 @@ class Service:
         directory = await self._build_directory(sessions, live, nodes)
         records.store.route = directory_routes(directory)
         seats = await self._build_seats(sessions, live)
+        records.queue_wrapup.update(seats.tracker.wrapup)  # the catalog's wrap-up times
         counted = await seed_today_counters(seats.today, sessions, time.time())
         log.info("today's queue counters start from %d calls already recorded", counted)
         agi = self._build_agi(sessions, directory, live, seats)

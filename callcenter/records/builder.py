@@ -73,6 +73,7 @@ class OpenCall:
     hangup_asked: str = ""  # caller | pbx: who first asked the caller's channel to go
     fallback: bool = False
     recording: str = ""
+    rating: int | None = None  # the post-call survey's key, as the IVR set SURVEY_RESULT
     timeline: list[list[Any]] = field(default_factory=list)
     channels: set[str] = field(default_factory=set)
     ended_at: float | None = None
@@ -174,6 +175,7 @@ def finish(call: OpenCall, ended_at: float) -> FinishedCall:
         disposition=disposition_of(call),
         fallback=call.fallback,
         recording=call.recording,
+        rating=call.rating,
         timeline=call.timeline,
     )
 
@@ -286,6 +288,10 @@ class RecordBuilder:
             call.note(now, "agi_failed", value)
         elif name in ("MIXMONITOR_FILENAME", "HOTLINE_RECORDING") and value:
             call.recording = value
+        elif name == "SURVEY_RESULT" and value in ("1", "2", "3") and call.rating is None:
+            # also stored by the IVR in its own table; this copy travels with the record
+            # through the spool, so a rating survives the database being slow or away
+            call.rating = int(value)
         elif name == "QUEUESTATUS" and snap.uniqueid == snap.linkedid:
             if call.pending_abandon is not None and value in QUEUE_STATUS_EXIT:
                 self._classify(call, QUEUE_STATUS_EXIT[value], now)

@@ -9,6 +9,7 @@ reader: it is in-memory, and the only I/O on that path is the spool append.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,6 +103,9 @@ class RecordsSystem:
     store: RecordStore
     writer: RecordWriter
     listener: RecordingListener
+    #: Asterisk queue name -> the queue's `wrapuptime` (queues.conf), which app_queue
+    #: applies to members added without their own; filled from the seats catalog
+    queue_wrapup: dict[str, int]
 
 
 def build_records(
@@ -111,19 +115,25 @@ def build_records(
     routes: RouteLookup | None = None,
     flush_every_s: float = 0.2,
     batch_size: int = 500,
+    queue_wrapup: Mapping[str, int] | None = None,
 ) -> RecordsSystem:
     store = RecordStore(sessions, routes) if routes is not None else RecordStore(sessions)
     writer = RecordWriter(store, spool_dir, flush_every_s, batch_size)
+    queue_defaults = dict(queue_wrapup or {})
 
     def wrapup(node: str, queue: str, interface: str) -> float:
+        """The member's own wrap-up if it has one, else its queue's: app_queue's rule
+        (a member's `Wrapuptime` is 0 when the queue's applies)."""
         state = live.nodes.get(node)
-        if state is None or queue not in state.queues:
-            return 0.0
-        member = state.queues[queue].members.get(interface)
-        return float(member.wrapuptime) if member is not None else 0.0
+        member = (
+            state.queues[queue].members.get(interface) if state and queue in state.queues else None
+        )
+        own = member.wrapuptime if member is not None else 0
+        return float(own or queue_defaults.get(queue, 0))
 
     builder = RecordBuilder(live.clock, writer.add, wrapup)
-    return RecordsSystem(builder, store, writer, RecordingListener(live, builder))
+    listener = RecordingListener(live, builder)
+    return RecordsSystem(builder, store, writer, listener, queue_defaults)
 
 
 async def seed_today_counters(

@@ -115,3 +115,18 @@ def test_who_hung_up_a_caller_nobody_answered() -> None:
     assert done[0].hangup_by == "caller"
     done, _ = run(new(), join, request, abandon, soft, hangup())  # gave up waiting
     assert done[0].disposition == "abandoned" and done[0].hangup_by == "caller"
+
+
+def test_the_survey_rating_travels_with_the_record() -> None:
+    """The IVR sets SURVEY_RESULT on the caller's channel; the record carries it (and
+    through the spool), whatever happened to the IVR's own database write. A garbage
+    value or a second survey does not change the first rating."""
+
+    def survey(value: str) -> ev.VarSet:
+        return ev.VarSet("VarSet", {}, channel=snap(), variable="SURVEY_RESULT", value=value)
+
+    done, _ = run(new(), survey("9"), survey("2"), survey("3"), hangup())
+    (record,) = done
+    assert record.rating == 2
+    done, _ = run(new(), survey(""), hangup())
+    assert done[0].rating is None
