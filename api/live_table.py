@@ -112,6 +112,7 @@ class LiveTable:
         self._queue_json: dict[str, str] = {}
         self._seat_json: dict[str, str] = {}
         self._db_seats: list[Seat] = []
+        self._db_by_key: dict[tuple[str, str], Seat] = {}
         self._db_signature: list[tuple[Any, ...]] = []
         #: (time on the live clock, node, interface): a wrap-up that ends then
         self._wrapups: list[tuple[float, str, str]] = []
@@ -130,6 +131,9 @@ class LiveTable:
         if signature != self._db_signature:
             self._full_due = True
         self._db_seats, self._db_signature = db_seats, signature
+        # by (node, interface), the last one winning as in seat_statuses: a batch hands
+        # on its few seats without reading 1,500 ORM objects' attributes
+        self._db_by_key = {(s.node, s.interface): s for s in db_seats}
 
     def next_wrapup_end(self) -> float | None:
         """When (live clock) the earliest known wrap-up runs out, if any."""
@@ -205,7 +209,8 @@ class LiveTable:
         """The named seats' rows, or None when one of them appeared or went away."""
         if not named:
             return []
-        rows = seat_rows_for(self.live, self.seats, self._db_seats, now, named)
+        own = [self._db_by_key[key] for key in sorted(named) if key in self._db_by_key]
+        rows = seat_rows_for(self.live, self.seats, own, now, named)
         keys = sorted(f"{node}|{interface}" for node, interface in named)
         if any((key in rows) != (key in self.seat_rows) for key in keys):
             return None
