@@ -13,14 +13,13 @@ middleware and `GET /api/v1/audit` (admin), paged like every list (api/paginatio
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import require_roles
 from api.pagination import Page, Paging
@@ -50,24 +49,46 @@ def event_of(request: Request, status: int) -> AuditEvent:
     )
 
 
-class AuditMiddleware(BaseHTTPMiddleware):
-    """Records every POST/PUT/PATCH/DELETE under /api/ once its status is known."""
+class AuditMiddleware:
+    """Records every POST/PUT/PATCH/DELETE under /api/ once its status is known.
 
-    def __init__(self, app: Callable[..., Awaitable[None]], audit: AuditLog) -> None:
-        super().__init__(app)
+    Plain ASGI rather than Starlette's BaseHTTPMiddleware: every other request (the
+    wallboards' and desktops' polling) passes straight through, without the extra task
+    and body streaming BaseHTTPMiddleware puts around each response. A state-changing
+    response is held until its audit line is written: if that fails, the client gets a
+    500 saying so instead of a success nobody can trace."""
+
+    def __init__(self, app: ASGIApp, audit: AuditLog) -> None:
+        self.app = app
         self.audit = audit
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
-        if request.method in STATE_CHANGING and request.url.path.startswith("/api/"):
-            try:
-                await self.audit.record(event_of(request, response.status_code))
-            except Exception:
-                # refusing a change because its log line failed would be safer, but the
-                # change has already happened by now; make the failure loud instead
-                log.exception("audit log: could not record %s %s", request.method, request.url)
-                return Response("audit log unavailable; the change was applied", status_code=500)
-        return response
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in STATE_CHANGING
+            or not scope["path"].startswith("/api/")
+        ):
+            await self.app(scope, receive, send)
+            return
+        held: list[Message] = []
+
+        async def hold(message: Message) -> None:
+            held.append(message)
+
+        await self.app(scope, receive, hold)
+        status = next(m["status"] for m in held if m["type"] == "http.response.start")
+        request = Request(scope)
+        try:
+            await self.audit.record(event_of(request, status))
+        except Exception:
+            # refusing a change because its log line failed would be safer, but the
+            # change has already happened by now; make the failure loud instead
+            log.exception("audit log: could not record %s %s", request.method, request.url)
+            failed = Response("audit log unavailable; the change was applied", status_code=500)
+            await failed(scope, receive, send)
+            return
+        for message in held:
+            await send(message)
 
 
 class AuditEntryOut(BaseModel):

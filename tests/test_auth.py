@@ -88,3 +88,30 @@ def test_cli_create_list_revoke(
     assert "revoked" in runner.invoke(cli, ["token", "list"]).output
     bad = runner.invoke(cli, ["token", "create", "--name", "x", "--role", "agent"])
     assert bad.exit_code == 2 and "seat" in bad.output
+
+
+async def test_verified_tokens_are_remembered_for_the_ttl_only(database_url: str) -> None:
+    """A check per request is served from memory for 5 s; a revocation by another
+    process (the CLI, another instance) is seen once that runs out, one through this
+    store at once; an unknown token is never remembered."""
+    engine = create_engine(database_url)
+    await migrate.upgrade(engine)
+    now = [0.0]
+    here = TokenStore(session_factory(engine), lambda: datetime.now(UTC), monotonic=lambda: now[0])
+    elsewhere = TokenStore(session_factory(engine), lambda: datetime.now(UTC))
+    try:
+        token_id, token = await elsewhere.create("wallboard", Role.SUPERVISOR)
+        assert await here.verify(token) is not None
+        assert await elsewhere.revoke(token_id)
+        now[0] += 4.9
+        assert await here.verify(token) is not None  # within the TTL: remembered
+        now[0] += 0.2
+        assert await here.verify(token) is None  # TTL over: the database says revoked
+        other_id, other = await here.create("desk", Role.SUPERVISOR)
+        assert await here.verify(other) is not None
+        assert await here.revoke(other_id)
+        assert await here.verify(other) is None  # revoked through this store: at once
+        assert await here.verify("cc_unknown") is None
+        assert len(here._verified) == 0
+    finally:
+        await engine.dispose()
