@@ -54,6 +54,7 @@ async def _serve(port: int, db: str, changes_per_s: float, ready: multiprocessin
     from api.app import create_app
     from callcenter import migrate
     from callcenter.db import create_engine, session_factory
+    from callcenter.heap import freeze_startup_heap
     from callcenter.live.live import LiveState
     from callcenter.tokens import Role, TokenStore
 
@@ -61,15 +62,16 @@ async def _serve(port: int, db: str, changes_per_s: float, ready: multiprocessin
     await migrate.upgrade(engine)
     tokens = TokenStore(session_factory(engine), lambda: datetime.now(UTC))
     _, token = await tokens.create("bench", Role.SUPERVISOR)
-    state, _today = _big_model()
     live = LiveState(time.time)
-    live.nodes["pbx1"] = state
 
     def notify(kind: str, action: str, key: str, data: dict[str, object]) -> None:
         live.hub.publish("pbx1", kind, action, key, time.time(), **data)
 
-    state.notify = notify  # what LiveState.node_state wires: the model's changes, as sent
     app = create_app({}, CollectorRegistry(), "bench", live, tokens)
+    freeze_startup_heap()  # as `callcenter serve` does once wired, before the model exists
+    state, _today = _big_model()
+    state.notify = notify  # what LiveState.node_state wires: the model's changes, as sent
+    live.nodes["pbx1"] = state
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws_max_queue=64)
     )
@@ -210,19 +212,27 @@ async def _fanout(port: int, token: str) -> tuple[float, int]:
     return _p99(lags), cut
 
 
+def _stop(proc: multiprocessing.process.BaseProcess) -> None:
+    """SIGTERM (uvicorn's graceful shutdown), then SIGKILL: a server still closing its
+    connections after 10 s must not keep the bench (or the next run's port) waiting."""
+    proc.terminate()
+    proc.join(10)
+    if proc.is_alive():
+        proc.kill()
+        proc.join(10)
+
+
 def bench_api() -> dict[str, float]:
     proc, port, token = _start(changes_per_s=0)
     try:
         queues_p99 = asyncio.run(_queues_load(port, token))
     finally:
-        proc.terminate()
-        proc.join(10)
+        _stop(proc)
     proc, port, token = _start(changes_per_s=CHANGES_PER_S)
     try:
         lag_p99, cut = asyncio.run(_fanout(port, token))
     finally:
-        proc.terminate()
-        proc.join(10)
+        _stop(proc)
     return {"api_queues_p99_ms": queues_p99, "ws_fanout_lag_ms": lag_p99, "ws_clients_cut": cut}
 
 

@@ -29,6 +29,7 @@ from callcenter import __version__, migrate
 from callcenter.audit.repository import AuditLog
 from callcenter.config import AmiNode, Settings
 from callcenter.db import create_engine, session_factory
+from callcenter.heap import freeze_startup_heap
 from callcenter.instances import InstanceRegistry
 from callcenter.legacy import csvfile
 from callcenter.legacy.astdb_mirror import AstDbMirror
@@ -240,6 +241,7 @@ class Service:
         if settings.audit_interval_s > 0:
             loops.append(auditor.run())
         background = [asyncio.create_task(loop) for loop in loops]
+        log.debug("start-up heap frozen: %d objects", freeze_startup_heap())
         for node in nodes:
             node.start()
         try:
