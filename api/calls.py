@@ -406,13 +406,13 @@ async def mark_confidential(
 async def _written(records: RecordsSystem, node: str, linkedid: str) -> CallRecord | None:
     """The record, if the call is over; a call that ended a moment ago may still be in
     the spool, so one flush is tried before saying it does not exist."""
-    for attempt in range(2):
+    async with records.store.sessions() as session:
+        record = await q.get(session, node, linkedid)
+    if record is None:
+        await records.writer.flush()
         async with records.store.sessions() as session:
             record = await q.get(session, node, linkedid)
-        if record is not None or attempt:
-            return record
-        await records.writer.flush()
-    return None
+    return record
 
 
 @router.get("/calls/{call_id}", response_model=CallDetail, summary="One call with its timeline")

@@ -22,17 +22,8 @@ from callcenter.live.live import LiveState
 from callcenter.live.state import NodeState, Queue
 from callcenter.live.views import queue_view, seat_views
 from queues.models import Seat
-from queues.views import seat_counts, seat_statuses
+from queues.views import QueueToday, seat_counts, seat_statuses
 from queues.wiring import SeatsSystem
-
-
-@dataclass(frozen=True)
-class QueueToday:
-    offered: int
-    answered: int
-    abandoned: int
-    sl15: float | None
-    answer_rate: float | None
 
 
 @dataclass(frozen=True)
