@@ -50,7 +50,7 @@ from ami.protocol import AmiProtocol
 log = logging.getLogger(__name__)
 
 
-class NodeState(StrEnum):
+class LinkState(StrEnum):
     STOPPED = "stopped"
     CONNECTING = "connecting"
     LOGIN_FAILED = "login_failed"
@@ -150,7 +150,7 @@ class PbxNode:
     listener: NodeListener
     clock: Callable[[], float] = time.monotonic
     wall_clock: Callable[[], float] = time.time
-    state: NodeState = NodeState.STOPPED
+    state: LinkState = LinkState.STOPPED
     detail: str = "not started"
     since: float = 0.0
     stats: NodeStats = field(default_factory=NodeStats)
@@ -170,7 +170,7 @@ class PbxNode:
 
     @property
     def connected(self) -> bool:
-        return self.state is NodeState.CONNECTED and self._protocol is not None
+        return self.state is LinkState.CONNECTED and self._protocol is not None
 
     # --- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -186,7 +186,7 @@ class PbxNode:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._set_state(NodeState.STOPPED, "stopped")
+        self._set_state(LinkState.STOPPED, "stopped")
 
     def abort(self, reason: str) -> None:
         """Drop the connection now (the supervisor reconnects)."""
@@ -199,7 +199,7 @@ class PbxNode:
         if protocol is not None and getattr(protocol, "transport", None) is not None:
             protocol.transport.abort()
 
-    def _set_state(self, state: NodeState, detail: str) -> None:
+    def _set_state(self, state: LinkState, detail: str) -> None:
         if state is not self.state or detail != self.detail:
             self.state, self.detail, self.since = state, detail, self.clock()
 
@@ -209,11 +209,11 @@ class PbxNode:
                 await self._session()
             except LoginFailed as exc:
                 self.stats.login_failures += 1
-                self._set_state(NodeState.LOGIN_FAILED, str(exc))
+                self._set_state(LinkState.LOGIN_FAILED, str(exc))
                 log.error("AMI %s: %s", self.name, exc)
             except (OSError, TimeoutError, ConnectionLostDuringAction, ActionTimeout) as exc:
                 reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                self._set_state(NodeState.UNREACHABLE, reason)
+                self._set_state(LinkState.UNREACHABLE, reason)
                 log.warning(
                     "AMI %s (%s:%s): %s", self.name, self.config.host, self.config.port, reason
                 )
@@ -225,7 +225,7 @@ class PbxNode:
 
     async def _session(self) -> None:
         cfg = self.config
-        self._set_state(NodeState.CONNECTING, f"connecting to {cfg.host}:{cfg.port}")
+        self._set_state(LinkState.CONNECTING, f"connecting to {cfg.host}:{cfg.port}")
         loop = asyncio.get_running_loop()
         factory = _Factory(self)
         self._abort_reason = None
@@ -245,7 +245,7 @@ class PbxNode:
             self.version = protocol.version
             self.stats.connects += 1
             self._backoff.reset()
-            self._set_state(NodeState.CONNECTED, f"logged in (AMI {self.version})")
+            self._set_state(LinkState.CONNECTED, f"logged in (AMI {self.version})")
             log.info(
                 "AMI %s: logged in to %s:%s (AMI %s)", self.name, cfg.host, cfg.port, self.version
             )
@@ -262,7 +262,7 @@ class PbxNode:
         finally:
             self._protocol = None
             transport.abort()
-            if self.stats.connects and self.state is NodeState.CONNECTED:
+            if self.stats.connects and self.state is LinkState.CONNECTED:
                 self.stats.disconnects += 1
                 self.listener.on_disconnected(
                     self, self._abort_reason or "connection closed by the peer"
@@ -346,7 +346,7 @@ class PbxNode:
         """Send one action and await its complete reply (a Message, or a list of them for
         list actions). Raises NotConnected without sending when not logged in."""
         protocol = self._protocol
-        if protocol is None or self.state is not NodeState.CONNECTED:
+        if protocol is None or self.state is not LinkState.CONNECTED:
             raise NotConnected(
                 f"{self.name}: not connected ({self.detail}); {action.get('Action')} not sent"
             )

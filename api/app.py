@@ -32,7 +32,7 @@ from api.stats import router as stats_router
 from api.strict_query import reject_unknown_query
 from callcenter.audit.repository import AuditLog
 from callcenter.legacy.directory import Directory
-from callcenter.live.live import LiveState
+from callcenter.live.live_state import LiveState
 from callcenter.records.wiring import RecordsSystem
 from callcenter.tokens import TokenStore
 from queues.wiring import SeatsSystem

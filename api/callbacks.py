@@ -12,10 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_roles
 from api.pagination import Page, Paging, bad_query
+from callcenter.clock import as_utc
+from callcenter.records.models import CallbackTask
 from callcenter.tokens import Principal, Role
 from queues.callbacks import CallbackWorklist
-from queues.models import CallbackTask
-from queues.repository import as_utc
 from queues.wiring import SeatsSystem
 
 router = APIRouter(prefix="/api/v1", tags=["callbacks"])

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_roles
 from api.pagination import Page, Paging, bad_query
+from callcenter.clock import as_utc
 from callcenter.records import query as q
 from callcenter.records.models import CallRecord
 from callcenter.records.privacy import shown_caller
@@ -212,16 +213,15 @@ def _records(request: Request) -> RecordsSystem:
 def _summary_fields(record: CallRecord, principal: Principal) -> dict[str, Any]:
     data = {name: getattr(record, name) for name in CallSummary.model_fields if name != "id"}
     data["id"] = f"{record.node}:{record.linkedid}"
-    for name in ("started_at", "ended_at"):  # SQLite hands back naive UTC times
-        if data[name].tzinfo is None:
-            data[name] = data[name].replace(tzinfo=UTC)
+    for name in ("started_at", "ended_at"):
+        data[name] = as_utc(data[name])
     data["caller"] = shown_caller(record.caller, record.confidential, principal.role == Role.ADMIN)
     return data
 
 
 def epoch(when: datetime) -> int:
     """ISO times without an offset are taken as UTC."""
-    return int((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp())
+    return int(as_utc(when).timestamp())
 
 
 def _filter(

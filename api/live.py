@@ -13,8 +13,8 @@ from fastapi.responses import Response
 from pydantic import TypeAdapter
 
 from api.auth import require_roles
-from callcenter.live.live import LiveState
-from callcenter.live.state import NodeState
+from callcenter.live.live_state import LiveState
+from callcenter.live.node_state import NodeState
 from callcenter.live.views import QueueView, queue_views
 from callcenter.tokens import Principal, Role
 

@@ -18,8 +18,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from callcenter.live.live import LiveState
-from callcenter.live.state import NodeState, Queue
+from callcenter.live.live_state import LiveState
+from callcenter.live.node_state import NodeState, Queue
 from callcenter.live.views import queue_view, seat_views
 from queues.models import Seat
 from queues.views import QueueToday, seat_counts, seat_statuses

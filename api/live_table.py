@@ -41,7 +41,7 @@ from api.live_rows import (
     wrapup_ends,
 )
 from callcenter.live.changes import Change
-from callcenter.live.live import LiveState
+from callcenter.live.live_state import LiveState
 from queues.models import Seat
 from queues.wiring import SeatsSystem
 

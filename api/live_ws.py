@@ -41,7 +41,7 @@ from prometheus_client.registry import Collector
 
 from api.live_table import LiveTable, delta_json
 from callcenter.live.changes import Change, Lost
-from callcenter.live.live import LiveState
+from callcenter.live.live_state import LiveState
 from callcenter.tokens import Principal, Role
 from queues.wiring import SeatsSystem
 

@@ -12,10 +12,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 
 from api.auth import require_roles
+from callcenter.clock import as_utc
 from callcenter.legacy.queues import ASTERISK_PREFIX
-from callcenter.live.live import LiveState
+from callcenter.live.live_state import LiveState
 from callcenter.tokens import Principal, Role
-from queues.repository import as_utc
 from queues.views import HeldCallback, QueueLive, queue_live
 from queues.wiring import SeatsSystem
 

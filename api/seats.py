@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_roles
 from api.pagination import Page, Paging
-from callcenter.live.live import LiveState
-from callcenter.live.state import NodeState
+from callcenter.live.live_state import LiveState
+from callcenter.live.node_state import NodeState
 from callcenter.tokens import Principal, Role
 from queues.errors import SeatError
 from queues.models import Seat

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_roles
 from api.calls import epoch
+from callcenter.clock import CITY_UTC_OFFSET_S
 from callcenter.records import kpi
 from callcenter.records.query import MAX_EPOCH
 from callcenter.records.wiring import RecordsSystem
@@ -159,6 +160,6 @@ async def kpis(
 @router.get("/today", response_model=list[Kpis], summary="The city day so far, per queue")
 async def today(request: Request, principal: Annotated[Principal, Depends(readers)]) -> list[Kpis]:
     now = int(time.time())
-    offset = kpi.CITY_UTC_OFFSET_S
+    offset = CITY_UTC_OFFSET_S
     day_start = (now + offset) // 86400 * 86400 - offset
     return await _compute(_records(request), day_start, day_start + 86400, "queue", None)

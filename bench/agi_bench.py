@@ -37,14 +37,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agi.app import build_routes
 from agi.ivr.catalog import load_catalog
 from agi.ivr.model import load_flow_file
-from agi.metrics import AgiMetrics
-from agi.records import Callback, Rating
-from agi.server import FastAgiServer, ServerConfig
+from agi.ivr.routes import build_routes
+from agi.protocol.metrics import AgiMetrics
+from agi.protocol.server import FastAgiServer, ServerConfig
 from callcenter.heap import freeze_startup_heap
 from callcenter.legacy.directory import LegacyRoute
+from callcenter.records.facts import Callback, Rating
 
 CONCURRENCY = 200
 SESSIONS = 3000

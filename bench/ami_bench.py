@@ -11,8 +11,8 @@ from pathlib import Path
 
 from ami.events import AmiEvent
 from ami.node import NodeConfig, PbxNode
-from callcenter.live.live import LiveState
-from callcenter.live.state import NodeState
+from callcenter.live.live_state import LiveState
+from callcenter.live.node_state import NodeState
 
 TRANSCRIPTS = (
     Path(__file__).resolve().parents[2] / "shared" / "asterisk-transcripts" / "asterisk-22.10.1"

@@ -31,7 +31,7 @@ import httpx
 
 from ami.events import QueueMemberPause
 from bench.queues_bench import _big_model
-from callcenter.live.state import Member
+from callcenter.live.node_state import Member
 
 RATE_PER_S = 200
 DURATION_S = 10.0
@@ -55,7 +55,7 @@ async def _serve(port: int, db: str, changes_per_s: float, ready: multiprocessin
     from callcenter import migrate
     from callcenter.db import create_engine, session_factory
     from callcenter.heap import freeze_startup_heap
-    from callcenter.live.live import LiveState
+    from callcenter.live.live_state import LiveState
     from callcenter.tokens import Role, TokenStore
 
     engine = create_engine(f"sqlite+aiosqlite:///{db}")

@@ -30,12 +30,12 @@ from ami.node import NodeConfig, PbxNode
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
 from callcenter.legacy.queues import QUEUES, asterisk_queue
-from callcenter.live.live import LiveState
-from callcenter.live.state import Entry, Member, NodeState, Queue
+from callcenter.live.live_state import LiveState
+from callcenter.live.node_state import Entry, Member, NodeState, Queue
 from callcenter.live.views import queue_views
+from callcenter.records.kpi import TodayCounters
 from queues.catalog import catalog, demo_skills
 from queues.state import derive, memberships
-from queues.today import TodayCounters
 from queues.views import queue_live
 from queues.wiring import build_seats
 

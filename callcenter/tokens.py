@@ -18,12 +18,13 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callcenter.clock import as_utc
 from callcenter.models import ApiToken
 
 PREFIX = "cc_"
@@ -114,9 +115,7 @@ class TokenStore:
             if row is None:
                 return None
             now = self._clock()
-            last = row.last_used_at
-            if last is not None and last.tzinfo is None:
-                last = last.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+            last = as_utc(row.last_used_at) if row.last_used_at is not None else None
             # a read-mostly check: write `last_used_at` at most once a minute per token,
             # so a wallboard wall reconnecting at once does not queue up database writes
             if last is None or now - last >= LAST_USED_EVERY:

@@ -40,13 +40,12 @@ from sqlalchemy import select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agi.models import CallbackRequest
 from ami import actions
 from ami.errors import AmiError
-from callcenter.live.live import LiveState
-from callcenter.live.state import Member, NodeState
-from queues.models import CallbackTask
-from queues.repository import as_utc
+from callcenter.clock import as_utc
+from callcenter.live.live_state import LiveState
+from callcenter.live.node_state import Member, NodeState
+from callcenter.records.models import CallbackRequest, CallbackTask
 from queues.state import member_state_wrapup
 from queues.watcher import Abandoned
 

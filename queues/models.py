@@ -61,32 +61,3 @@ class SeatCall(Base):
     queue: Mapped[str] = mapped_column(String(48))
     talk_s: Mapped[float] = mapped_column(Float)
     ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class CallbackTask(Base):
-    """A caller to call back: an abandoned caller (source `abandoned`) or one who took
-    the IVR's offer and then hung up before their turn (source `virtual_hold`).
-
-    status: open -> calling -> done | open (retry later) | failed (attempts exhausted)
-    | cancelled. `due_at` is the task's place in line: for a held caller the moment they
-    joined the queue (so nobody who came later is served first), else when it is due.
-    `assigned_seat`: a supervisor's choice; only that seat will make the call."""
-
-    __tablename__ = "callback_tasks"
-    __table_args__ = (Index("ix_callback_tasks_status_due", "status", "due_at"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    uniqueid: Mapped[str] = mapped_column(String(64), unique=True)  # the original call
-    source: Mapped[str] = mapped_column(String(16))
-    caller: Mapped[str] = mapped_column(String(40))
-    queue: Mapped[str] = mapped_column(String(48))
-    waited_s: Mapped[float] = mapped_column(Float)
-    priority: Mapped[int] = mapped_column(Integer, default=0)  # the caller's QUEUE_PRIO
-    status: Mapped[str] = mapped_column(String(12))
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    max_attempts: Mapped[int] = mapped_column(Integer)
-    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    assigned_seat: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    outcome: Mapped[str] = mapped_column(String(200), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

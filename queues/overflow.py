@@ -21,7 +21,7 @@ import logging
 
 from ami import actions
 from ami.errors import AmiError
-from callcenter.live.live import LiveState
+from callcenter.live.live_state import LiveState
 from queues.catalog import GENERAL, QueueSpec
 from queues.repository import SeatRepository
 

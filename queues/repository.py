@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -207,8 +207,3 @@ def _aware(value: datetime, like: datetime) -> datetime:
     if value.tzinfo is None and like.tzinfo is not None:
         return value.replace(tzinfo=like.tzinfo)
     return value
-
-
-def as_utc(value: datetime) -> datetime:
-    """A stored timestamp as an aware UTC datetime (SQLite hands back naive ones)."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -22,7 +22,7 @@ from typing import TypeVar
 from ami import actions
 from ami.errors import ActionFailed, AmiError, NotConnected
 from ami.node import PbxNode
-from callcenter.live.live import LiveState
+from callcenter.live.live_state import LiveState
 from queues.catalog import QueueSpec, penalty
 from queues.errors import BadRequest, Conflict, PbxRefused, PbxUnavailable, UnknownSeat
 from queues.models import Seat

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from callcenter.live.state import Member, NodeState
+from callcenter.live.node_state import Member, NodeState
 from callcenter.live.views import member_state
 
 OFFLINE = "offline"

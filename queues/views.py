@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from callcenter.live.state import NodeState, Queue
+from callcenter.clock import as_utc
+from callcenter.live.node_state import NodeState, Queue
 from callcenter.live.views import (
     BUSY_STATUSES,
     SEAT_STATES,
@@ -20,11 +21,10 @@ from callcenter.live.views import (
     queue_view,
     seat_views,
 )
+from callcenter.records.kpi import TodayCounters
 from queues.catalog import QueueSpec
 from queues.models import Seat
-from queues.repository import as_utc
 from queues.state import OFFLINE, SeatState, StateTracker
-from queues.today import TodayCounters
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from callcenter.live.changes import Change, Lost
-from callcenter.live.live import LiveState
+from callcenter.live.live_state import LiveState
+from callcenter.records.kpi import TodayCounters
 from queues.priority import CallerPriority
 from queues.repository import SeatRepository
 from queues.state import StateTracker
-from queues.today import TodayCounters
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callcenter.live.live import LiveState
+from callcenter.live.live_state import LiveState
+from callcenter.records.kpi import TodayCounters
 from queues.callbacks import CallbackPolicy, CallbackWorklist
 from queues.catalog import QueueSpec, catalog
 from queues.overflow import Overflow
@@ -17,7 +18,6 @@ from queues.priority import CallerPriority, PriorityRules
 from queues.repository import SeatRepository
 from queues.seats import SeatService
 from queues.state import StateTracker
-from queues.today import TodayCounters
 from queues.watcher import SeatWatcher
 
 

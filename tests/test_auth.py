@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from api.app import create_app
 from api.auth import require_roles
 from callcenter import migrate
-from callcenter.cli import app as cli
 from callcenter.db import create_engine, session_factory
+from callcenter.process.cli import app as cli
 from callcenter.tokens import Principal, Role, TokenError, TokenStore
 
 pytestmark = pytest.mark.db

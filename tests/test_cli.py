@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from callcenter import migrate
-from callcenter.cli import app
+from callcenter.process.cli import app
 
 
 @pytest.mark.db

@@ -19,10 +19,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from agi.ivr.catalog import PromptCatalog
+from agi.ivr.lookups import RouteLookup, WaitEstimator
 from agi.ivr.model import AgentOption, Flow, MenuOption, QueueOption, TransferOption
 from agi.protocol.session import AgiSession as Session
-from agi.records import Callback, IvrRecorder, Rating
-from agi.routing import RouteLookup, WaitEstimator
+from callcenter.records.facts import Callback, IvrRecorder, Rating
 
 log = logging.getLogger(__name__)
 

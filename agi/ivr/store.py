@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agi.ivr.catalog import PromptCatalog
 from agi.ivr.model import Flow, FlowError, load_flow_file, validate_flow
-from agi.models import IvrFlowVersion
+from agi.ivr.models import IvrFlowVersion
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from agi.commands import AgiCommands
-from agi.errors import AgiProtocolError
+from agi.protocol.commands import AgiCommands
 from agi.protocol.env import MAX_ENV_LINES, MAX_LINE_BYTES, AgiEnv, EnvError, parse_env_text
+from agi.protocol.errors import AgiProtocolError
 from agi.protocol.quoting import build_command
 from agi.protocol.replies import AgiReply, ReplyError, parse_reply
 

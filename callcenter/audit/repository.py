@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.audit.models import AuditEntry
+from callcenter.clock import as_utc
 
 #: column widths of api_audit_log; longer values are cut, never refused
 _WIDTHS = {"path": 500, "query": 500, "client": 64, "forwarded_for": 200}
@@ -86,7 +87,7 @@ class AuditLog:
         return [
             AuditRecord(
                 id=r.id,
-                at=r.at if r.at.tzinfo else r.at.replace(tzinfo=UTC),  # SQLite: naive UTC
+                at=as_utc(r.at),
                 token_id=r.token_id,
                 token_name=r.token_name,
                 role=r.role,

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from ami import events as ev
 from ami.errors import AmiError
-from callcenter.live.state import NodeState, Queue
+from callcenter.live.node_state import NodeState, Queue
 
 if TYPE_CHECKING:
-    from callcenter.live.live import LiveState
+    from callcenter.live.live_state import LiveState
 
 MEMBER_FIELDS = (
     "member_name",

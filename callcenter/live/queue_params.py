@@ -14,7 +14,7 @@ import logging
 
 from ami import events as ev
 from ami.errors import AmiError
-from callcenter.live.live import LiveState
+from callcenter.live.live_state import LiveState
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from callcenter.live.state import Member, NodeState, Queue
+from callcenter.live.node_state import Member, NodeState, Queue
 
 STATUS_TEXT = {
     0: "unknown",

@@ -8,7 +8,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import agi.models  # noqa: F401  (registers the IVR tables)
+import agi.ivr.models  # noqa: F401  (registers the IVR flow table)
 import callcenter.audit.models  # registers the API audit log's table
 import callcenter.legacy.models  # noqa: F401  (registers the legacy tables)
 import queues.models  # noqa: F401  (registers the seat tables)

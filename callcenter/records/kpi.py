@@ -17,6 +17,11 @@ rates, so a report can always show what a rate was divided by:
   by a callback (queues' callback_tasks row for the same Linkedid is `done`) / those
   callers.
 
+The wallboard's instant per-queue counters of today (`QueueDay`, counted from the live
+model's changes as they happen) are defined here too; their SL15 and answer rate are
+percentages over answered + abandoned (short abandons apart) while the records' are
+fractions over offered: the figures issue makes them one.
+
 Counts use `FILTER (WHERE ...)`, which PostgreSQL and SQLite (3.30 and newer) share.
 Periods are cut in the city's local time (UTC+8 by default) by integer arithmetic on
 `start_epoch`, which PostgreSQL and SQLite evaluate identically; a call counts in the
@@ -28,15 +33,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, literal, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callcenter.records.models import CallRecord
-from queues.models import CallbackTask
+from callcenter.clock import CITY_UTC_OFFSET_S, city_date, city_day_start
+from callcenter.records.models import CallbackTask, CallRecord
 
 SL_SECONDS = 15
 SHORT_ABANDON_S = 5
-CITY_UTC_OFFSET_S = 8 * 3600
 PERIODS = {"15min": 900, "hour": 3600, "day": 86400}
 #: group name -> the record column it groups by
 GROUPS: dict[str, Any] = {
@@ -172,3 +176,95 @@ async def compute(
             )
         )
     return out
+
+
+@dataclass
+class QueueDay:
+    offered: int = 0
+    answered: int = 0
+    answered_in_sl: int = 0
+    abandoned: int = 0
+    abandoned_in_sl: int = 0  # gave up within the threshold: not counted against SL
+
+    @property
+    def sl15(self) -> float | None:
+        """Answered within 15 s / (answered + abandoned after 15 s), in percent: a
+        caller who hung up after 3 s is not the floor's failure."""
+        base = self.answered + self.abandoned - self.abandoned_in_sl
+        return None if base == 0 else round(100.0 * self.answered_in_sl / base, 1)
+
+    @property
+    def answer_rate(self) -> float | None:
+        base = self.answered + self.abandoned
+        return None if base == 0 else round(100.0 * self.answered / base, 1)
+
+
+class TodayCounters:
+    def __init__(self) -> None:
+        self._day: str = ""
+        self.queues: dict[str, QueueDay] = {}
+
+    def _roll(self, now: float) -> None:
+        day = city_date(now)
+        if day != self._day:
+            self._day, self.queues = day, {}
+
+    def get(self, queue: str, now: float) -> QueueDay:
+        self._roll(now)
+        return self.queues.setdefault(queue, QueueDay())
+
+    def offered(self, queue: str, now: float) -> None:
+        self.get(queue, now).offered += 1
+
+    def answered(self, queue: str, hold_s: float, now: float) -> None:
+        day = self.get(queue, now)
+        day.answered += 1
+        if hold_s <= SL_SECONDS:
+            day.answered_in_sl += 1
+
+    def abandoned(self, queue: str, hold_s: float, now: float) -> None:
+        day = self.get(queue, now)
+        day.abandoned += 1
+        if hold_s <= SL_SECONDS:
+            day.abandoned_in_sl += 1
+
+
+async def seed_today_counters(
+    counters: TodayCounters, sessions: async_sessionmaker[AsyncSession], now: float
+) -> int:
+    """Start today's per-queue counters from the day's records, so a restarted service
+    does not show a day that began at its start (app_queue's counters do exactly that).
+    Calls still in progress at the restart are counted by the watcher when they end.
+    Returns the number of calls counted."""
+    r = CallRecord
+    day_start = city_day_start(now)
+    answered = r.agent != ""
+    abandoned = r.queue_exit == "abandoned"
+
+    def count(condition: ColumnElement[bool]) -> ColumnElement[int]:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    query = (
+        select(
+            r.queue,
+            func.count(),
+            count(answered),
+            count(and_(answered, r.wait_s <= SL_SECONDS)),
+            count(abandoned),
+            count(and_(abandoned, r.wait_s <= SL_SECONDS)),
+        )
+        .where(r.start_epoch >= day_start, r.start_epoch < day_start + 86400, r.queue != "")
+        .group_by(r.queue)
+    )
+    async with sessions() as session:
+        rows = (await session.execute(query)).all()
+    total = 0
+    for queue, offered, took, took_in_sl, gave_up, gave_up_in_sl in rows:
+        day = counters.get(str(queue), now)
+        day.offered += int(offered)
+        day.answered += int(took)
+        day.answered_in_sl += int(took_in_sl)
+        day.abandoned += int(gave_up)
+        day.abandoned_in_sl += int(gave_up_in_sl)
+        total += int(offered)
+    return total

@@ -13,7 +13,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Index, SmallInteger, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.models import Base
@@ -72,3 +82,63 @@ class ConfidentialMark(Base):
     marked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     marked_by: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(String(200))
+
+
+class SurveyResult(Base):
+    """One satisfaction rating. Keyed by the caller channel's uniqueid (the inbound
+    channel starts the call, so it is also the call's Linkedid): a replayed or repeated
+    survey session cannot rate a call twice."""
+
+    __tablename__ = "ivr_survey_results"
+
+    uniqueid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rating: Mapped[int] = mapped_column(SmallInteger)  # 1 满意, 2 基本满意, 3 不满意
+    caller: Mapped[str] = mapped_column(String(40))
+    queue: Mapped[str] = mapped_column(String(48))
+    unit: Mapped[str] = mapped_column(String(32))
+    agent: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class CallbackRequest(Base):
+    """A caller who asked to be called back while waiting (the callback worklist)."""
+
+    __tablename__ = "ivr_callback_requests"
+
+    uniqueid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    caller: Mapped[str] = mapped_column(String(40))
+    dialed: Mapped[str] = mapped_column(String(40))
+    queue: Mapped[str] = mapped_column(String(48))
+    unit: Mapped[str] = mapped_column(String(32))
+    estimated_wait_s: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class CallbackTask(Base):
+    """A caller to call back: an abandoned caller (source `abandoned`) or one who took
+    the IVR's offer and then hung up before their turn (source `virtual_hold`).
+
+    status: open -> calling -> done | open (retry later) | failed (attempts exhausted)
+    | cancelled. `due_at` is the task's place in line: for a held caller the moment they
+    joined the queue (so nobody who came later is served first), else when it is due.
+    `assigned_seat`: a supervisor's choice; only that seat will make the call."""
+
+    __tablename__ = "callback_tasks"
+    __table_args__ = (Index("ix_callback_tasks_status_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uniqueid: Mapped[str] = mapped_column(String(64), unique=True)  # the original call
+    source: Mapped[str] = mapped_column(String(16))
+    caller: Mapped[str] = mapped_column(String(40))
+    queue: Mapped[str] = mapped_column(String(48))
+    waited_s: Mapped[float] = mapped_column(Float)
+    priority: Mapped[int] = mapped_column(Integer, default=0)  # the caller's QUEUE_PRIO
+    status: Mapped[str] = mapped_column(String(12))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    assigned_seat: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

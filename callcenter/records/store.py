@@ -31,10 +31,9 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agi.models import CallbackRequest, SurveyResult
 from callcenter.records.builder import FinishedCall
 from callcenter.records.locks import lock_calls
-from callcenter.records.models import CallRecord, ConfidentialMark
+from callcenter.records.models import CallbackRequest, CallRecord, ConfidentialMark, SurveyResult
 from callcenter.records.spool import Spool
 
 log = logging.getLogger(__name__)

@@ -1,9 +1,9 @@
-"""Connects call records to the running service: one listener per PBX node that feeds
-the live model first and the record builder second, and the writer behind it.
+"""Connects call records to the running service: the records' listener on every PBX
+node (beside the live state's, through ami.fanout), and the writer behind it.
 
-The builder sits beside the live model instead of reading its change hub because it
-needs raw events the model does not keep (see builder.py). It must never slow the AMI
-reader: it is in-memory, and the only I/O on that path is the spool append.
+The builder reads the raw event stream instead of the live state's change hub because
+it needs events the live model does not keep (see builder.py). It must never slow the
+AMI reader: it is in-memory, and the only I/O on that path is the spool append.
 """
 
 from __future__ import annotations
@@ -14,19 +14,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ami import events as ev
 from ami.node import PbxNode
 from callcenter.legacy.directory import Directory
-from callcenter.live.live import LiveState
-from callcenter.live.state import NodeState
+from callcenter.live.live_state import LiveState
+from callcenter.live.node_state import NodeState
 from callcenter.records.builder import LiveCall, RecordBuilder
-from callcenter.records.kpi import CITY_UTC_OFFSET_S
-from callcenter.records.models import CallRecord
 from callcenter.records.store import RecordStore, RecordWriter, Route, RouteLookup
-from queues.today import SERVICE_LEVEL_S, TodayCounters
 
 log = logging.getLogger(__name__)
 
@@ -43,16 +39,19 @@ def directory_routes(directory: Directory) -> RouteLookup:
     return lookup
 
 
-class RecordingListener:
-    """A `NodeListener`: the live state, then the record builder, for every event."""
+class RecordsListener:
+    """A `NodeListener` beside the live state's (ami.fanout): every event goes to the
+    record builder. Calls in progress are reconciled once the live state has resynced a
+    node (a connect hook of the live state), from its snapshot of channels and members.
+    """
 
     def __init__(self, live: LiveState, builder: RecordBuilder) -> None:
         self.live = live
         self.builder = builder
         self.builder_errors = 0
+        live.connect_hooks.append(self.reconcile)
 
-    async def on_connected(self, node: PbxNode) -> None:
-        await self.live.on_connected(node)
+    async def reconcile(self, node: PbxNode) -> None:
         state = self.live.nodes.get(node.name)
         if state is None or state.stale:
             return  # resync failed; the next connect reconciles
@@ -69,8 +68,10 @@ class RecordingListener:
         }
         self.builder.reconcile(node.name, calls)
 
+    async def on_connected(self, node: PbxNode) -> None:
+        return None
+
     def on_event(self, node: PbxNode, event: ev.AmiEvent) -> None:
-        self.live.on_event(node, event)
         try:
             self.builder.apply(node.name, event)
         except Exception:  # a record bug must never stop the AMI reader
@@ -78,10 +79,10 @@ class RecordingListener:
             log.exception("call records: builder failed on %s", event.name)
 
     def on_disconnected(self, node: PbxNode, reason: str) -> None:
-        self.live.on_disconnected(node, reason)
+        return None
 
     def on_response(self, node: PbxNode, action_id: str) -> None:
-        self.live.on_response(node, action_id)
+        return None
 
 
 def _member_on_call(state: NodeState, channels: set[str]) -> str | None:
@@ -102,7 +103,7 @@ class RecordsSystem:
     builder: RecordBuilder
     store: RecordStore
     writer: RecordWriter
-    listener: RecordingListener
+    listener: RecordsListener
     #: Asterisk queue name -> the queue's `wrapuptime` (queues.conf), which app_queue
     #: applies to members added without their own; filled from the seats catalog
     queue_wrapup: dict[str, int]
@@ -132,46 +133,5 @@ def build_records(
         return float(own or queue_defaults.get(queue, 0))
 
     builder = RecordBuilder(live.clock, writer.add, wrapup)
-    listener = RecordingListener(live, builder)
+    listener = RecordsListener(live, builder)
     return RecordsSystem(builder, store, writer, listener, queue_defaults)
-
-
-async def seed_today_counters(
-    counters: TodayCounters, sessions: async_sessionmaker[AsyncSession], now: float
-) -> int:
-    """Start today's per-queue counters from the day's records, so a restarted service
-    does not show a day that began at its start (app_queue's counters do exactly that).
-    Calls still in progress at the restart are counted by the watcher when they end.
-    Returns the number of calls counted."""
-    r = CallRecord
-    day_start = int(now + CITY_UTC_OFFSET_S) // 86400 * 86400 - CITY_UTC_OFFSET_S
-    answered = r.agent != ""
-    abandoned = r.queue_exit == "abandoned"
-
-    def count(condition: ColumnElement[bool]) -> ColumnElement[int]:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-    query = (
-        select(
-            r.queue,
-            func.count(),
-            count(answered),
-            count(and_(answered, r.wait_s <= SERVICE_LEVEL_S)),
-            count(abandoned),
-            count(and_(abandoned, r.wait_s <= SERVICE_LEVEL_S)),
-        )
-        .where(r.start_epoch >= day_start, r.start_epoch < day_start + 86400, r.queue != "")
-        .group_by(r.queue)
-    )
-    async with sessions() as session:
-        rows = (await session.execute(query)).all()
-    total = 0
-    for queue, offered, took, took_in_sl, gave_up, gave_up_in_sl in rows:
-        day = counters.get(str(queue), now)
-        day.offered += int(offered)
-        day.answered += int(took)
-        day.answered_in_sl += int(took_in_sl)
-        day.abandoned += int(gave_up)
-        day.abandoned_in_sl += int(gave_up_in_sl)
-        total += int(offered)
-    return total

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 
-from agi.server import FastAgiServer, Handler, ServerConfig
+from agi.protocol.server import FastAgiServer, Handler, ServerConfig
 from pbxsim.agi_client import parse_command_args
 
 ENV_LINES = [

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from agi.ivr.catalog import load_catalog
 from agi.ivr.model import load_flow_file
 from callcenter.asterisk_conf import RenderError, parse_seats, seat_password
-from callcenter.cli import app
+from callcenter.process.cli import app
 from pbxsim.dialplan import load_dialplan
 from tests.conftest import LEGACY_CSV
 

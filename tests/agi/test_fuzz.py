@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from agi.protocol.env import EnvError, parse_env
 from agi.protocol.replies import ReplyError, parse_reply
+from agi.protocol.server import FastAgiServer, ServerConfig
 from agi.protocol.session import AgiSession
-from agi.server import FastAgiServer, ServerConfig
 from tests.agi.helpers import ENV_LINES
 
 FUZZ = settings(

@@ -15,15 +15,15 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from agi.app import build_agi
 from agi.ivr.catalog import load_catalog
 from agi.ivr.model import load_flow_file
-from agi.metrics import AgiMetrics
-from agi.records import SqlIvrRecorder
-from agi.server import FastAgiServer, ServerConfig
+from agi.ivr.routes import build_agi
+from agi.protocol.metrics import AgiMetrics
+from agi.protocol.server import FastAgiServer, ServerConfig
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
 from callcenter.legacy.directory import LegacyRoute
+from callcenter.records.facts import SqlIvrRecorder
 from tests.agi.pbx import Call, Pbx, free_port
 
 MERGED, DOCKED = "043262345678", "043287654321"

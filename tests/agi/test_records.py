@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from agi.records import Callback, Rating, SqlIvrRecorder
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
+from callcenter.records.facts import Callback, Rating, SqlIvrRecorder
 
 
 @pytest.mark.db

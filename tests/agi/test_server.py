@@ -7,10 +7,10 @@ import asyncio
 import pytest
 from prometheus_client import CollectorRegistry
 
-from agi.errors import AgiHangup
-from agi.metrics import AgiMetrics
+from agi.protocol.errors import AgiHangup
+from agi.protocol.metrics import AgiMetrics
+from agi.protocol.server import FastAgiServer, ServerConfig, parse_networks
 from agi.protocol.session import AgiSession
-from agi.server import FastAgiServer, ServerConfig, parse_networks
 from tests.agi.helpers import env_block, read_command, refused, running_server, wait_closed
 
 

@@ -84,7 +84,7 @@ async def test_replay(path: Path) -> None:
 
 async def test_hangup_transcript_ends_in_hangup_for_typed_commands() -> None:
     """agi-4.log through the typed API: GET DATA -1 then HANGUP + 511 → AgiHangup."""
-    from agi.errors import AgiHangup
+    from agi.protocol.errors import AgiHangup
 
     transcript = load_agi_log(TRANSCRIPTS / "agi-4.log")
     outcome: list[str] = []

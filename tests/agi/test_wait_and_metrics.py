@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from agi.metrics import AgiMetrics
+from agi.ivr.lookups import DEFAULT_AHT_S, LiveWaitEstimator
+from agi.protocol.metrics import AgiMetrics
+from agi.protocol.server import FastAgiServer, ServerConfig
 from agi.protocol.session import AgiSession
-from agi.routing import DEFAULT_AHT_S, LiveWaitEstimator
-from agi.server import FastAgiServer, ServerConfig
 from tests.agi.helpers import env_block, read_command, wait_closed
 
 

@@ -10,7 +10,7 @@ import pytest
 from ami import actions
 from ami.node import PbxNode
 from ami.protocol import serialize_action
-from callcenter.live.live import LiveState
+from callcenter.live.live_state import LiveState
 from tests.live.sim import SimPbx, start_sim
 
 

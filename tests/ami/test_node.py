@@ -10,7 +10,7 @@ import pytest
 
 from ami.errors import ConnectionLostDuringAction, NotConnected
 from ami.events import AmiEvent, FullyBooted
-from ami.node import NodeConfig, NodeState, PbxNode
+from ami.node import LinkState, NodeConfig, PbxNode
 from tests.ami.fake_asterisk import FakeAsterisk
 
 
@@ -71,7 +71,7 @@ async def test_refused_login_is_reported_and_retried_with_backoff(fake: FakeAste
     node = PbxNode(config(port, secret="wrong"), Recorder())
     node.start()
     await wait_for(lambda: node.stats.login_failures >= 6)
-    assert node.state is NodeState.LOGIN_FAILED
+    assert node.state is LinkState.LOGIN_FAILED
     assert "refused" in node.detail and "Authentication failed" in node.detail
     await node.stop()
     gaps = [b - a for a, b in zip(fake.login_times, fake.login_times[1:], strict=False)]
@@ -88,9 +88,9 @@ async def test_a_silent_peer_is_detected_by_the_ping_watchdog(fake: FakeAsterisk
     interval = 0.2
     node = PbxNode(config(port, ping_interval=interval), recorder)
     node.start()
-    await wait_for(lambda: node.state is NodeState.CONNECTED)
+    await wait_for(lambda: node.state is LinkState.CONNECTED)
     connected_at = time.monotonic()
-    await wait_for(lambda: node.state is not NodeState.CONNECTED)
+    await wait_for(lambda: node.state is not LinkState.CONNECTED)
     detected_after = time.monotonic() - connected_at
     assert detected_after <= 3 * interval  # specified: within two intervals (+ slack)
     assert recorder.disconnects == ["no reply to Ping within 0.2 s"]
@@ -149,7 +149,7 @@ async def test_malformed_frames_are_skipped_not_fatal(fake: FakeAsterisk) -> Non
     assert node.stats.malformed_frames == 2  # the garbage and the non-numeric Uptime
     booted = [e for e in recorder.events if isinstance(e, FullyBooted)]
     assert booted[0].uptime == 12
-    assert node.state is NodeState.CONNECTED
+    assert node.state is LinkState.CONNECTED
     await node.stop()
 
 

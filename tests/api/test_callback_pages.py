@@ -15,10 +15,10 @@ from api.app import create_app
 from api.pagination import encode_cursor
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
-from callcenter.live.live import LiveState
+from callcenter.live.live_state import LiveState
+from callcenter.records.models import CallbackTask
 from callcenter.tokens import Principal, Role
 from queues.callbacks import CallbackPolicy, CallbackWorklist
-from queues.models import CallbackTask
 from tests.api.static_tokens import AS_SUPERVISOR, StaticTokens
 
 pytestmark = pytest.mark.db

@@ -24,8 +24,8 @@ from api.live_table import LiveTable, delta_json
 from api.live_ws import LiveStream
 from callcenter.db import create_engine, session_factory
 from callcenter.live.changes import Change, Lost
-from callcenter.live.live import LiveState
-from callcenter.live.state import Member, Queue
+from callcenter.live.live_state import LiveState
+from callcenter.live.node_state import Member, Queue
 from queues.models import Seat
 from queues.wiring import SeatsSystem, build_seats
 from tests.live.test_faults import wait_until

@@ -19,7 +19,7 @@ from ami.node import PbxNode
 from api.app import create_app
 from api.live_ws import RESNAPSHOT, LiveStream
 from callcenter.live.changes import Change
-from callcenter.live.live import LiveState
+from callcenter.live.live_state import LiveState
 from callcenter.tokens import Role
 from tests.api.server import serving, sqlite_tokens
 from tests.live.sim import start_sim

@@ -7,8 +7,8 @@ import httpx
 from prometheus_client import CollectorRegistry
 
 from api.app import create_app
-from callcenter.live.live import LiveState
-from callcenter.live.state import Entry, Queue
+from callcenter.live.live_state import LiveState
+from callcenter.live.node_state import Entry, Queue
 from tests.api.static_tokens import AS_SUPERVISOR, StaticTokens
 
 

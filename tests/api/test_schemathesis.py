@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, settings
 from prometheus_client import CollectorRegistry
 
 from api.app import create_app
-from callcenter.live.live import LiveState
+from callcenter.live.live_state import LiveState
 from callcenter.tokens import Principal, Role
 
 ADMIN_TOKEN = "cc_schemathesis-admin"

@@ -25,7 +25,7 @@ from callcenter.db import create_engine, session_factory
 from callcenter.legacy import csvfile
 from callcenter.legacy.directory import Directory
 from callcenter.legacy.repository import LegacyRepository
-from callcenter.live.live import LiveState
+from callcenter.live.live_state import LiveState
 from callcenter.tokens import Principal, Role
 from queues.callbacks import CallbackPolicy, CallbackWorklist
 from queues.repository import SeatRepository

@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from ami.node import PbxNode
 from api.app import create_app
-from callcenter.live.live import LiveState
+from callcenter.live.live_state import LiveState
 from callcenter.tokens import Role
 from tests.api.server import serving, sqlite_tokens
 from tests.browser.cdp import Browser, find_chromium, in_ci

@@ -10,7 +10,7 @@ import pytest
 from ami.node import PbxNode
 from callcenter.legacy.astdb_mirror import FAMILY, AstDbMirror
 from callcenter.legacy.directory import Directory
-from callcenter.live.live import LiveState
+from callcenter.live.live_state import LiveState
 from tests.legacy.conftest import Db, city_records
 from tests.live.sim import SimPbx, start_sim
 from tests.live.test_faults import wait_until

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from callcenter.cli import app
+from callcenter.process.cli import app
 from tests.conftest import LEGACY_CSV
 from tests.legacy.test_csvfile import DIRTY
 

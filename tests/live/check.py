@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ami.node import PbxNode
 from callcenter.live.audit import audit
-from callcenter.live.live import LiveState
+from callcenter.live.live_state import LiveState
 
 
 async def model_vs_queuestatus(live: LiveState, node: PbxNode) -> list[str]:

@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry
 
 from ami.node import PbxNode
 from api.app import create_app
-from callcenter.live.live import LiveState
+from callcenter.live.live_state import LiveState
 from tests.api.static_tokens import AS_SUPERVISOR, StaticTokens
 from tests.live.sim import start_sim
 from tests.live.test_faults import add_members, call, wait_until

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from ami.node import NodeState, PbxNode
-from callcenter.live.live import LiveState
+from ami.node import LinkState, PbxNode
+from callcenter.live.live_state import LiveState
 from tests.live.check import model_vs_queuestatus
 from tests.live.sim import start_sim
 
@@ -62,7 +62,7 @@ async def test_listener_killed_mid_traffic_then_resync() -> None:
             await sim.scheduler.sleep(0.7)
         resyncs = live.resyncs_done
         await sim.kill_ami()  # calls go on inside the PBX while we are blind
-        await wait_until(lambda: node.state is not NodeState.CONNECTED, 5)
+        await wait_until(lambda: node.state is not LinkState.CONNECTED, 5)
         assert live.nodes["pbx1"].stale
         await sim.scheduler.sleep(3.0)  # calls are answered, abandoned, ended unseen
         await sim.start_ami()

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ami.node import PbxNode
-from callcenter.live.live import LiveState
+from callcenter.live.live_state import LiveState
 from tests.live.check import model_vs_queuestatus
 from tests.live.sim import start_sim
 

@@ -16,7 +16,7 @@ import pytest
 from ami.events import QueueEntry, QueueMember, QueueParams, parse_event
 from ami.frames import parse_frame
 from callcenter.live.audit import MEMBER_FIELDS
-from callcenter.live.state import NodeState
+from callcenter.live.node_state import NodeState
 from tests.pbxsim.transcript import ClientAction, ServerFrame, load_ami_log
 
 

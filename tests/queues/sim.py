@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ami.node import NodeConfig, PbxNode
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
-from callcenter.live.live import LiveState
+from callcenter.live.live_state import LiveState
 from pbxsim.ami_server import AmiServer
 from pbxsim.channel import Channel
 from pbxsim.clock import AsyncioScheduler

@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from agi.records import Callback, SqlIvrRecorder
 from callcenter.db import session_factory
+from callcenter.records.facts import Callback, SqlIvrRecorder
+from callcenter.records.models import CallbackTask
 from pbxsim.telephony.softphone import FixedResponse, fixed_policy
 from queues.callbacks import CallbackPolicy
-from queues.models import CallbackTask
 from tests.queues.sim import Floor, open_floor, wait_until
 
 GENERAL = "hotline-general"

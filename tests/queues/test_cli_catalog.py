@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from callcenter.cli import app
 from callcenter.legacy.queues import QUEUES
+from callcenter.process.cli import app
 from queues.catalog import catalog, parse_skills, penalty
 
 CONF = Path(__file__).resolve().parents[2] / "asterisk-conf" / "queues.conf"

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from agi.app import build_agi
 from agi.ivr.catalog import load_catalog
 from agi.ivr.model import load_flow_file
-from agi.metrics import AgiMetrics
-from agi.records import SqlIvrRecorder
-from agi.server import FastAgiServer, ServerConfig
+from agi.ivr.routes import build_agi
+from agi.protocol.metrics import AgiMetrics
+from agi.protocol.server import FastAgiServer, ServerConfig
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
+from callcenter.records.facts import SqlIvrRecorder
 from queues.priority import CallerPriority, PriorityRules
 from tests.agi.pbx import Call, Pbx
 

@@ -7,7 +7,7 @@ import itertools
 from dataclasses import asdict
 
 from bench.queues_bench import _big_model
-from callcenter.live.state import Member, Queue
+from callcenter.live.node_state import Member, Queue
 from callcenter.live.views import member_state, queue_view
 from queues.catalog import catalog
 from queues.views import queue_live, seat_counts

@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from agi.records import Callback, SqlIvrRecorder
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
-from callcenter.live.live import LiveState
+from callcenter.live.live_state import LiveState
+from callcenter.records.facts import Callback, SqlIvrRecorder
+from callcenter.records.models import CallbackTask
 from queues.callbacks import CallbackPolicy, CallbackWorklist, callable_number
-from queues.models import CallbackTask
 from queues.watcher import Abandoned
 
 T0 = 1_795_000_000.0

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from api.app import create_app
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
-from callcenter.live.live import LiveState
+from callcenter.live.live_state import LiveState
 from callcenter.records.wiring import build_records
 from callcenter.tokens import Role, TokenStore
 from tests.records.factory import DAY0, call

@@ -12,16 +12,17 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
-from agi.app import build_agi
 from agi.ivr.catalog import load_catalog
 from agi.ivr.model import load_flow_file
-from agi.metrics import AgiMetrics
-from agi.records import SqlIvrRecorder
-from agi.server import ServerConfig
+from agi.ivr.routes import build_agi
+from agi.protocol.metrics import AgiMetrics
+from agi.protocol.server import ServerConfig
+from ami.fanout import FanOut
 from ami.node import NodeConfig, PbxNode
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
-from callcenter.live.live import LiveState
+from callcenter.live.live_state import LiveState
+from callcenter.records.facts import SqlIvrRecorder
 from callcenter.records.models import CallRecord
 from callcenter.records.wiring import build_records
 from pbxsim.ami_server import AmiServer, users_from_manager_conf
@@ -56,7 +57,7 @@ async def test_ivr_calls_become_records(tmp_path: Path) -> None:
     records = build_records(sessions, live, tmp_path / "spool", flush_every_s=0.05)
     node = PbxNode(
         NodeConfig("pbx1", "127.0.0.1", ami.port, USER, SECRET, action_timeout=5.0),
-        records.listener,
+        FanOut([live, records.listener]),
     )
     node.start()
     writer = asyncio.create_task(records.writer.run())

@@ -10,8 +10,8 @@ import pytest
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
 from callcenter.records import kpi
+from callcenter.records.models import CallbackTask
 from callcenter.records.store import RecordStore
-from queues.models import CallbackTask
 from tests.records.factory import DAY0, call
 
 H9 = DAY0 + 9 * 3600  # 09:00 local

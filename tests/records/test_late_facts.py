@@ -15,12 +15,12 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
-from agi.records import Rating, SqlIvrRecorder
 from api.app import create_app
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
-from callcenter.live.live import LiveState
+from callcenter.live.live_state import LiveState
 from callcenter.records.builder import OpenCall, finish
+from callcenter.records.facts import Rating, SqlIvrRecorder
 from callcenter.records.models import CallRecord, ConfidentialMark
 from callcenter.records.wiring import RecordsSystem, build_records
 from callcenter.tokens import Role, TokenStore

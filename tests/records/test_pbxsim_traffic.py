@@ -13,10 +13,11 @@ import pytest
 from sqlalchemy import select
 
 from ami.actions import queue_add
+from ami.fanout import FanOut
 from ami.node import NodeConfig, PbxNode
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
-from callcenter.live.live import LiveState
+from callcenter.live.live_state import LiveState
 from callcenter.records import kpi
 from callcenter.records.models import CallRecord
 from callcenter.records.wiring import build_records
@@ -37,7 +38,7 @@ async def test_every_call_one_record_with_db_outage(database_url: str, tmp_path:
     records = build_records(sessions, live, tmp_path / "spool", flush_every_s=0.05)
     node = PbxNode(
         NodeConfig("pbx1", "127.0.0.1", sim.port, USER, SECRET, action_timeout=5.0),
-        records.listener,
+        FanOut([live, records.listener]),
     )
     node.start()
     writer = asyncio.create_task(records.writer.run())

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from callcenter import migrate
-from callcenter.cli import app
 from callcenter.db import create_engine, session_factory
+from callcenter.process.cli import app
 from callcenter.records.models import CallRecord
 from callcenter.records.store import RecordStore
 from tests.records.factory import call

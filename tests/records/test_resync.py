@@ -8,10 +8,11 @@ import asyncio
 from pathlib import Path
 
 from ami.actions import queue_add
+from ami.fanout import FanOut
 from ami.node import NodeConfig, PbxNode
-from callcenter.live.live import LiveState
+from callcenter.live.live_state import LiveState
 from callcenter.records.builder import FinishedCall, RecordBuilder
-from callcenter.records.wiring import RecordingListener
+from callcenter.records.wiring import RecordsListener
 from pbxsim.ami_server import AmiServer
 from pbxsim.telephony.softphone import fixed_policy
 from tests.queues.sim import SECRET, USER, start_pbx, wait_until
@@ -20,7 +21,7 @@ from tests.queues.sim import SECRET, USER, start_pbx, wait_until
 async def test_link_drop_and_fresh_start(tmp_path: Path) -> None:
     sim = await start_pbx(1, policy=lambda ext: fixed_policy(0.2, 60.0))
 
-    def connect(listener: RecordingListener) -> PbxNode:
+    def connect(listener: FanOut) -> PbxNode:
         node = PbxNode(
             NodeConfig(
                 "pbx1",
@@ -40,7 +41,7 @@ async def test_link_drop_and_fresh_start(tmp_path: Path) -> None:
     finished: list[FinishedCall] = []
     live = LiveState(sim.scheduler.now)
     builder = RecordBuilder(live.clock, finished.append)
-    node = connect(RecordingListener(live, builder))
+    node = connect(FanOut([live, RecordsListener(live, builder)]))
     late: PbxNode | None = None
     try:
         await asyncio.wait_for(live.synced.wait(), 10)
@@ -70,7 +71,7 @@ async def test_link_drop_and_fresh_start(tmp_path: Path) -> None:
         fresh_live = LiveState(sim.scheduler.now)
         fresh_done: list[FinishedCall] = []
         fresh = RecordBuilder(fresh_live.clock, fresh_done.append)
-        late = connect(RecordingListener(fresh_live, fresh))
+        late = connect(FanOut([fresh_live, RecordsListener(fresh_live, fresh)]))
         await asyncio.wait_for(fresh_live.synced.wait(), 10)
         (rebuilt,) = fresh.open.values()
         assert rebuilt.rebuilt and rebuilt.caller == "13900000001"

@@ -77,20 +77,21 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agi.app import build_agi
 from agi.ivr.catalog import load_catalog
 from agi.ivr.model import load_flow_file
-from agi.metrics import AgiMetrics
-from agi.models import SurveyResult
-from agi.records import SqlIvrRecorder
-from agi.server import FastAgiServer, ServerConfig
+from agi.ivr.routes import build_agi
+from agi.protocol.metrics import AgiMetrics
+from agi.protocol.server import FastAgiServer, ServerConfig
+from ami.fanout import FanOut
 from ami.node import NodeConfig, PbxNode
 from callcenter import migrate
+from callcenter.clock import CITY_UTC_OFFSET_S
 from callcenter.db import create_engine, session_factory
 from callcenter.legacy.directory import LegacyRoute
-from callcenter.live.live import LiveState
+from callcenter.live.live_state import LiveState
 from callcenter.records import kpi
-from callcenter.records.models import CallRecord
+from callcenter.records.facts import SqlIvrRecorder
+from callcenter.records.models import CallRecord, SurveyResult
 from callcenter.records.wiring import build_records
 from pbxsim.demo import DemoOptions, DemoTraffic
 from pbxsim.ledger import CallOutcome
@@ -263,7 +264,7 @@ def assert_periods(
     period's end may be counted in the next one; totals are exact."""
 
     def bucket(t: float) -> int:
-        return int((t + kpi.CITY_UTC_OFFSET_S) // size * size - kpi.CITY_UTC_OFFSET_S)
+        return int((t + CITY_UTC_OFFSET_S) // size * size - kpi.CITY_UTC_OFFSET_S)
 
     sure: dict[int, list[CallOutcome]] = defaultdict(list)
     movable: dict[int, list[CallOutcome]] = defaultdict(list)  # by the later period
@@ -359,7 +360,7 @@ async def run_day(database_url: str, tmp_path: Path, run: Run) -> tuple[list[Cal
     )
     node = PbxNode(
         NodeConfig("pbx1", "127.0.0.1", sim.port, USER, SECRET, action_timeout=10.0),
-        records.listener,
+        FanOut([live, records.listener]),
     )
     node.start()
     writer = asyncio.create_task(records.writer.run())

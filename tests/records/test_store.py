@@ -9,10 +9,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agi.models import CallbackRequest, SurveyResult
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
-from callcenter.records.models import CallRecord
+from callcenter.records.models import CallbackRequest, CallRecord, SurveyResult
 from callcenter.records.store import RecordStore, RecordWriter, Route
 from tests.records.factory import call
 
@@ -117,7 +116,7 @@ async def test_metrics_show_the_spool_and_failures(tmp_path: Path) -> None:
 
     from prometheus_client import CollectorRegistry, generate_latest
 
-    from callcenter.live.live import LiveState
+    from callcenter.live.live_state import LiveState
     from callcenter.records.metrics import register_records_metrics
     from callcenter.records.wiring import build_records
 

@@ -6,9 +6,8 @@ from pathlib import Path
 
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
+from callcenter.records.kpi import TodayCounters, seed_today_counters
 from callcenter.records.store import RecordStore
-from callcenter.records.wiring import seed_today_counters
-from queues.today import TodayCounters
 from tests.records.factory import DAY0, call
 
 

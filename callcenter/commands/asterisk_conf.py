@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from callcenter.asterisk_conf import RenderError, gather, parse_seats, render, write
-from callcenter.config import load_settings
+from callcenter.commands.common import load_settings_or_exit
 
 app = typer.Typer(help="Asterisk configuration (dialplan, queues, AMI, PJSIP, CDR/CEL).",
                   no_args_is_help=True)  # fmt: skip
@@ -36,11 +36,7 @@ def render_command(
     ] = None,
 ) -> None:
     """Render extensions, queues, manager, pjsip, cdr and cel configuration into OUT."""
-    try:
-        settings = load_settings()
-    except Exception as exc:
-        console.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    settings = load_settings_or_exit()
     try:
         spec = seats if seats is not None else f"1001-{1000 + settings.demo_seats}"
         inputs = asyncio.run(

@@ -22,7 +22,7 @@ from ami import events as ev
 from ami.errors import AmiError
 from ami.node import PbxNode
 from callcenter.live.changes import ChangeHub
-from callcenter.live.state import NodeState
+from callcenter.live.node_state import NodeState
 
 log = logging.getLogger(__name__)
 

@@ -7,25 +7,15 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from callcenter import migrate
-from callcenter.config import Settings, load_settings
+from callcenter.commands.common import console, load_settings_or_exit
 from callcenter.db import create_engine, session_factory
 from queues.catalog import parse_skills
 from queues.models import Seat
 from queues.repository import ProvisionResult, SeatRepository
 
 app = typer.Typer(help="Seats (agents' positions).", no_args_is_help=True)
-console = Console(stderr=True)
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except Exception as exc:
-        console.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
 
 
 @app.command("provision")
@@ -42,7 +32,7 @@ def provision(
     node: Annotated[str | None, typer.Option(help="PBX node (default: the first).")] = None,
 ) -> None:
     """Create seats START .. START+COUNT-1; existing seats are left unchanged."""
-    settings = _settings()
+    settings = load_settings_or_exit()
     try:
         parsed = parse_skills(skills)
     except ValueError as exc:
@@ -78,7 +68,7 @@ def provision(
 @app.command("list")
 def list_seats() -> None:
     """Seats as the database has them (tab-separated)."""
-    settings = _settings()
+    settings = load_settings_or_exit()
 
     async def run() -> list[Seat]:
         engine = create_engine(settings.database_url)

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from callcenter import migrate
-from callcenter.config import load_settings
+from callcenter.commands.common import load_settings_or_exit
 from callcenter.db import create_engine, session_factory
 from callcenter.records.store import purge as purge_records
 
@@ -28,11 +28,7 @@ def purge(
     ] = None,
 ) -> None:
     """Delete call records older than the retention period."""
-    try:
-        settings = load_settings()
-    except Exception as exc:
-        console.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    settings = load_settings_or_exit()
     keep = days if days is not None else settings.records_retention_days
     if keep <= 0:
         console.print("retention is 0 (keep forever): nothing purged")

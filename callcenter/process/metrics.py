@@ -8,9 +8,9 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from ami.node import NodeState, PbxNode
+from ami.node import LinkState, PbxNode
 from callcenter.live.audit import Auditor
-from callcenter.live.live import LiveState
+from callcenter.live.live_state import LiveState
 from callcenter.live.views import seat_views
 
 
@@ -66,7 +66,7 @@ class NodeCollector(Collector):
             ):
                 if value is not None:
                     family.add_metric([node.name], value)
-            up.add_metric([node.name], 1.0 if node.state is NodeState.CONNECTED else 0.0)
+            up.add_metric([node.name], 1.0 if node.state is LinkState.CONNECTED else 0.0)
             state = self._live.nodes.get(node.name)
             stale.add_metric([node.name], 1.0 if state is None or state.stale else 0.0)
             events.add_metric([node.name], node.stats.events)

@@ -12,7 +12,7 @@ import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from agi.errors import AgiCommandError, AgiHangup, AgiProtocolError
+from agi.protocol.errors import AgiCommandError, AgiHangup, AgiProtocolError
 from agi.protocol.replies import AgiReply
 
 log = logging.getLogger(__name__)

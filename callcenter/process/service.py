@@ -12,39 +12,45 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 import uvicorn
 from prometheus_client import CollectorRegistry, Gauge
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from agi.server import ServerConfig
-from agi.wiring import AgiService, build_agi_service
+from agi.protocol.server import ServerConfig
+from ami.fanout import FanOut
 from ami.node import NodeConfig, PbxNode
 from api.app import create_app
 from api.health import CheckResult, ReadinessCheck
 from callcenter import __version__, migrate
 from callcenter.audit.repository import AuditLog
+from callcenter.clock import utcnow
 from callcenter.config import AmiNode, Settings
 from callcenter.db import create_engine, session_factory
 from callcenter.heap import freeze_startup_heap
 from callcenter.instances import InstanceRegistry
-from callcenter.legacy import csvfile
 from callcenter.legacy.astdb_mirror import AstDbMirror
 from callcenter.legacy.directory import Directory
 from callcenter.legacy.repository import LegacyRepository
 from callcenter.live.audit import Auditor
-from callcenter.live.live import LiveState
+from callcenter.live.live_state import LiveState
 from callcenter.live.queue_params import poll_queue_params
-from callcenter.metrics import register_node_metrics
-from callcenter.pbx_process import PbxSimProcess
+from callcenter.process.agi import AgiService, build_agi_service
+from callcenter.process.demo import (
+    DEMO_LEGACY_CSV,
+    demo_wallboard_token,
+    seed_demo_directory,
+    seed_demo_seats,
+)
+from callcenter.process.metrics import register_node_metrics
+from callcenter.process.pbxsim_child import PbxSimProcess
+from callcenter.records.kpi import seed_today_counters
 from callcenter.records.metrics import register_records_metrics
-from callcenter.records.wiring import build_records, directory_routes, seed_today_counters
-from callcenter.tokens import Role, TokenStore
+from callcenter.records.wiring import build_records, directory_routes
+from callcenter.tokens import TokenStore
 from queues.callbacks import CallbackPolicy
-from queues.catalog import demo_skills
 from queues.priority import PriorityRules
 from queues.wiring import SeatsSystem, build_seats
 
@@ -54,12 +60,6 @@ HEARTBEAT_EVERY_S = 10.0
 QUEUE_PARAMS_EVERY_S = 15.0
 #: an instance whose heartbeat is older than this is considered gone
 STALE_AFTER = timedelta(seconds=3 * HEARTBEAT_EVERY_S)
-DEMO_LEGACY_CSV = Path(__file__).with_name("demo_data") / "legacy_numbers.csv"
-DEMO_TOKEN_NAME = "demo wallboard (serve --demo)"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def database_check(engine: AsyncEngine, instances: InstanceRegistry) -> ReadinessCheck:
@@ -102,64 +102,6 @@ def pbxsim_check(pbx: PbxSimProcess) -> ReadinessCheck:
     return check
 
 
-async def seed_demo_directory(repository: LegacyRepository, csv_path: Path) -> None:
-    """`serve --demo` on an empty directory imports the city's demo numbers, so calls to
-    old numbers route to their units from the first minute (a real deployment imports
-    its own file with `callcenter legacy import`)."""
-    if await repository.records():
-        return
-    parsed = csvfile.read(await asyncio.to_thread(csv_path.read_bytes))
-    if not parsed.ok:
-        raise SystemExit(f"{csv_path}: demo directory invalid: {parsed.errors[0]}")
-    result = await repository.import_records(
-        [(line, record) for line, record in parsed.records],
-        actor="demo",
-        reason=f"serve --demo seeded from {csv_path.name}",
-    )
-    summary = result.summary()
-    log.info(
-        "demo: legacy directory seeded from %s: %d numbers, %d units",
-        csv_path.name,
-        summary["adds"],
-        summary["unit_changes"],
-    )
-
-
-async def seed_demo_seats(seats: SeatsSystem, settings: Settings) -> None:
-    """`serve --demo` provisions the simulator's softphones as seats (general plus two
-    specialist queues each) and logs the new ones in once the PBX is synced; after that
-    the restart repair keeps them in, as for a real floor."""
-    node = settings.ami_nodes[0].name
-    result = await seats.repo.provision(
-        settings.demo_seats, 1001, demo_skills, settings.seat_interface_template, node
-    )
-    if not result.added:
-        return
-    log.info(
-        "demo: %d seats provisioned; logging them in after the first resync", len(result.added)
-    )
-    pending = list(result.added)
-
-    async def login_once(_node: PbxNode) -> None:
-        if pending:
-            batch = pending[:]
-            pending.clear()
-            failed = await seats.service.login_many(batch)
-            log.info("demo: %d seats logged in, %d failed", len(batch) - len(failed), len(failed))
-
-    seats.service.live.connect_hooks.append(login_once)
-
-
-async def demo_wallboard_token(tokens: TokenStore) -> str:
-    """`serve --demo` makes a supervisor token for the wallboard at every start, so the
-    printed URL opens it at once; the previous run's demo tokens are revoked."""
-    for row in await tokens.list():
-        if row.name == DEMO_TOKEN_NAME and row.revoked_at is None:
-            await tokens.revoke(row.id)
-    _, token = await tokens.create(DEMO_TOKEN_NAME, Role.SUPERVISOR)
-    return token
-
-
 @dataclass
 class Service:
     settings: Settings
@@ -185,7 +127,8 @@ class Service:
             flush_every_s=settings.records_flush_every_s,
             batch_size=settings.records_batch_size,
         )
-        nodes = [PbxNode(self._node_config(n), records.listener) for n in settings.ami_nodes]
+        listeners = FanOut([live, records.listener])
+        nodes = [PbxNode(self._node_config(n), listeners) for n in settings.ami_nodes]
         for node in nodes:
             checks[f"pbx:{node.name}"] = node_check(node, live)
         auditor = Auditor(live, settings.audit_interval_s)

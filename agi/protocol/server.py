@@ -20,9 +20,9 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from agi.errors import AgiCommandError, AgiHangup, AgiProtocolError
-from agi.metrics import AgiMetrics
 from agi.protocol.env import AgiEnv, EnvError
+from agi.protocol.errors import AgiCommandError, AgiHangup, AgiProtocolError
+from agi.protocol.metrics import AgiMetrics
 from agi.protocol.session import AgiConnection, AgiSession
 
 log = logging.getLogger(__name__)

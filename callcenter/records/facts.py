@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agi import models
+from callcenter.records import models
 from callcenter.records.locks import lock_calls
 from callcenter.records.models import CallRecord
 

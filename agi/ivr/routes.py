@@ -11,11 +11,11 @@ from datetime import datetime
 
 from agi.ivr.catalog import PromptCatalog
 from agi.ivr.flows import IncomingFlow, PriorityHook, SurveyFlow
+from agi.ivr.lookups import RouteLookup, WaitEstimator
 from agi.ivr.model import Flow
-from agi.metrics import AgiMetrics
-from agi.records import IvrRecorder
-from agi.routing import RouteLookup, WaitEstimator
-from agi.server import FastAgiServer, Handler, ServerConfig
+from agi.protocol.metrics import AgiMetrics
+from agi.protocol.server import FastAgiServer, Handler, ServerConfig
+from callcenter.records.facts import IvrRecorder
 
 INCOMING, SURVEY = "incoming", "survey"
 

@@ -11,15 +11,15 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agi.app import build_agi
 from agi.ivr.catalog import load_catalog
 from agi.ivr.flows import PriorityHook
+from agi.ivr.lookups import LiveLike, LiveWaitEstimator, RouteLookup
 from agi.ivr.model import load_flow_file
+from agi.ivr.routes import build_agi
 from agi.ivr.store import FlowStore
-from agi.metrics import AgiMetrics
-from agi.records import SqlIvrRecorder
-from agi.routing import LiveLike, LiveWaitEstimator, RouteLookup
-from agi.server import FastAgiServer, ServerConfig
+from agi.protocol.metrics import AgiMetrics
+from agi.protocol.server import FastAgiServer, ServerConfig
+from callcenter.records.facts import SqlIvrRecorder
 
 
 @dataclass

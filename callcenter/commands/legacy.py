@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
 from callcenter import migrate
-from callcenter.config import load_settings
+from callcenter.commands.common import load_settings_or_exit
 from callcenter.db import create_engine, session_factory
 from callcenter.legacy import csvfile
 from callcenter.legacy.normalize import NumberError, normalize_number
@@ -64,11 +64,7 @@ def _actor(actor: str | None) -> str:
 
 def _run(work: Callable[[LegacyRepository], Awaitable[T]]) -> T:
     """Run `work` against the configured database (migrated to head first)."""
-    try:
-        settings = load_settings()
-    except Exception as exc:
-        console.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    settings = load_settings_or_exit()
 
     async def run() -> T:
         engine = create_engine(settings.database_url)
