@@ -1,4 +1,4 @@
-"""Live queues, read-only (`/api/v1/queues`); seats moved to api/seats.py (issue 6).
+"""Live queues, read-only (`/api/v1/queues`).
 
 Admin, supervisors and agents (an agent's desktop shows queue depth); not integration
 tokens. A plain list, not a page: a center has about ten queues per node.
@@ -14,8 +14,8 @@ from pydantic import TypeAdapter
 
 from api.auth import require_roles
 from callcenter.live.live_state import LiveState
+from callcenter.live.live_views import QueueView, queue_views
 from callcenter.live.node_state import NodeState
-from callcenter.live.views import QueueView, queue_views
 from callcenter.tokens import Principal, Role
 
 router = APIRouter(prefix="/api/v1", tags=["live"])

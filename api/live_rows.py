@@ -19,10 +19,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from callcenter.live.live_state import LiveState
+from callcenter.live.live_views import queue_view, seat_views
 from callcenter.live.node_state import NodeState, Queue
-from callcenter.live.views import queue_view, seat_views
 from queues.models import Seat
-from queues.views import QueueToday, seat_counts, seat_statuses
+from queues.queue_views import QueueToday, seat_counts, seat_statuses
 from queues.wiring import SeatsSystem
 
 

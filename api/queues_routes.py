@@ -16,7 +16,7 @@ from callcenter.clock import as_utc
 from callcenter.legacy.queues import ASTERISK_PREFIX
 from callcenter.live.live_state import LiveState
 from callcenter.tokens import Principal, Role
-from queues.views import HeldCallback, QueueLive, queue_live
+from queues.queue_views import HeldCallback, QueueLive, queue_live
 from queues.wiring import SeatsSystem
 
 router = APIRouter(prefix="/api/v1", tags=["queues"])

@@ -24,8 +24,8 @@ from callcenter.live.node_state import NodeState
 from callcenter.tokens import Principal, Role
 from queues.errors import SeatError
 from queues.models import Seat
+from queues.queue_views import SeatStatus, seat_statuses
 from queues.repository import SeatStats
-from queues.views import SeatStatus, seat_statuses
 from queues.wiring import SeatsSystem
 
 router = APIRouter(prefix="/api/v1", tags=["seats"])

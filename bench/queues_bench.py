@@ -6,11 +6,11 @@ AMI socket, plus the seat rows and sessions in SQLite) against pbxsim in its own
 process (1,500 simulated softphones, no traffic), timed until the live model shows all
 1,500 seats `available`.
 
-`queue_view_ms`: the full live view of every queue (queues.views.queue_live: callers
+`queue_view_ms`: the full live view of every queue (queues.queue_views.queue_live: callers
 with position/wait/priority, seats by state, today's counters; what GET
 /api/v1/queues/{name} serves, for all 10 queues) on a model with 1,500 seats x 3 queues
 and 500 waiting callers; median of 50 runs. `queue_list_view_ms`: the same model
-through GET /api/v1/queues's view (callcenter.live.views.queue_views).
+through GET /api/v1/queues's view (callcenter.live.live_views.queue_views).
 """
 
 from __future__ import annotations
@@ -31,12 +31,12 @@ from callcenter import migrate
 from callcenter.db import create_engine, session_factory
 from callcenter.legacy.queues import QUEUES, asterisk_queue
 from callcenter.live.live_state import LiveState
-from callcenter.live.node_state import Entry, Member, NodeState, Queue
-from callcenter.live.views import queue_views
+from callcenter.live.live_views import queue_views
+from callcenter.live.node_state import Member, NodeState, Queue, WaitingCaller
 from callcenter.records.kpi import TodayCounters
 from queues.catalog import catalog, demo_skills
-from queues.state import derive, memberships
-from queues.views import queue_live
+from queues.queue_views import queue_live
+from queues.seat_state import derive, memberships
 from queues.wiring import build_seats
 
 SEATS = 1_500
@@ -144,7 +144,7 @@ def _big_model() -> tuple[NodeState, TodayCounters]:
     for c in range(CALLERS):
         queue = state.queues[asterisk_queue(QUEUES[c % len(QUEUES)])]
         uid = f"1795000000.{c}"
-        queue.entries[uid] = Entry(
+        queue.entries[uid] = WaitingCaller(
             queue.name,
             uid,
             f"PJSIP/trunk-{c:08x}",

@@ -1,2 +1,2 @@
 """Seats (agents) and queues: login/pause over AMI, seat state, sessions, queue views,
-routing policy and callbacks (issue 6)."""
+routing policy and callbacks."""

@@ -2,7 +2,7 @@
 
 Two ways in:
 
-* virtual hold: the IVR (agi/, issue 5) offered a callback and recorded the caller's
+* virtual hold: the IVR (agi/ivr) offered a callback and recorded the caller's
   acceptance in `ivr_callback_requests`; the caller stays queued. If they hang up
   before their turn, their place is kept: a task whose `due_at` is the moment they
   joined the queue. Nothing else changes in the queue: callers who joined before them
@@ -46,7 +46,7 @@ from callcenter.clock import as_utc
 from callcenter.live.live_state import LiveState
 from callcenter.live.node_state import Member, NodeState
 from callcenter.records.models import CallbackRequest, CallbackTask
-from queues.state import member_state_wrapup
+from queues.seat_state import member_state_wrapup
 from queues.watcher import Abandoned
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ callback worklist).
 
 It reads the change hub (a bounded subscription) rather than hooking the AMI reader:
 the reader must never wait on a database. If it falls behind it gets `Lost`, logs what
-the counters missed, and carries on; call records (issue 7) remain the durable truth.
+the counters missed, and carries on; call records remain the durable truth.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from callcenter.live.live_state import LiveState
 from callcenter.records.kpi import TodayCounters
 from queues.priority import CallerPriority
 from queues.repository import SeatRepository
-from queues.state import StateTracker
+from queues.seat_state import StateTracker
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from queues.catalog import QueueSpec, catalog
 from queues.overflow import Overflow
 from queues.priority import CallerPriority, PriorityRules
 from queues.repository import SeatRepository
+from queues.seat_state import StateTracker
 from queues.seats import SeatService
-from queues.state import StateTracker
 from queues.watcher import SeatWatcher
 
 

@@ -43,7 +43,7 @@ class Decision:
     desk: str = ""
 
 
-#: (caller number, unit, the IVR's priority) -> the priority to queue with (issue 6's
+#: (caller number, unit, the IVR's priority) -> the priority to queue with (the
 #: queues.priority rules: repeat caller, priority list, urgent unit)
 PriorityHook = Callable[[str, str, int], int]
 

@@ -2,7 +2,7 @@
 
 Asterisk is the source of truth for what is happening now; this is our copy of it,
 kept right by applying every event in wire order and rebuilt from `QueueStatus` +
-`CoreShowChannels` on every (re)connect (resync.py).
+`CoreShowChannels` on every (re)connect (live_state.py).
 
 Every `apply` is idempotent and keyed by Asterisk's ids (Uniqueid, Linkedid, queue +
 member interface), and member events carry the member's whole state: replaying an event
@@ -82,7 +82,7 @@ class Member:
 
 
 @dataclass(slots=True)
-class Entry:
+class WaitingCaller:
     """A caller waiting in a queue."""
 
     queue: str
@@ -111,9 +111,9 @@ class Queue:
     servicelevel_perf: float = 0.0
     servicelevel_perf2: float = 0.0
     members: dict[str, Member] = field(default_factory=dict)  # by interface
-    entries: dict[str, Entry] = field(default_factory=dict)  # by caller uniqueid
+    entries: dict[str, WaitingCaller] = field(default_factory=dict)  # by caller uniqueid
 
-    def ordered_entries(self) -> list[Entry]:
+    def ordered_entries(self) -> list[WaitingCaller]:
         return sorted(self.entries.values(), key=lambda e: e.position)
 
 
@@ -253,7 +253,7 @@ class NodeState:
         for e in entries:
             queue = queues.setdefault(e.queue, Queue(e.queue))
             waiting = self.channels.get(e.uniqueid)
-            queue.entries[e.uniqueid] = Entry(
+            queue.entries[e.uniqueid] = WaitingCaller(
                 queue=e.queue,
                 uniqueid=e.uniqueid,
                 channel=e.channel_name,
@@ -551,7 +551,7 @@ class NodeState:
             if other.position >= e.position:
                 other.position += 1
         prio = chan.variables.get("QUEUE_PRIO", "0") if chan else "0"
-        entry = Entry(
+        entry = WaitingCaller(
             queue=e.queue,
             uniqueid=snap.uniqueid,
             channel=snap.channel,

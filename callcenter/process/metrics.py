@@ -11,7 +11,7 @@ from prometheus_client.registry import Collector
 from ami.node import LinkState, PbxNode
 from callcenter.live.audit import Auditor
 from callcenter.live.live_state import LiveState
-from callcenter.live.views import seat_views
+from callcenter.live.live_views import seat_views
 
 
 class NodeCollector(Collector):

@@ -42,17 +42,17 @@ UNANSWERED = frozenset({"abandoned", "fallback_routed", "ivr_only"})
 
 
 @dataclass(frozen=True, slots=True)
-class Route:
+class DialedUnit:
     unit: str
     district: str
     mode: str
 
 
 #: dialed number -> its legacy route (unit, district, mode), or None for 12345 itself
-RouteLookup = Callable[[str], Route | None]
+DialedUnitLookup = Callable[[str], DialedUnit | None]
 
 
-def _no_route(dialed: str) -> Route | None:
+def _no_route(dialed: str) -> DialedUnit | None:
     return None
 
 
@@ -60,7 +60,7 @@ def _when(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
-def to_row(record: FinishedCall, route: Route | None) -> dict[str, Any]:
+def to_row(record: FinishedCall, route: DialedUnit | None) -> dict[str, Any]:
     data = record.to_json()
     data["started_at"] = _when(record.started_at)
     data["ended_at"] = _when(record.ended_at)
@@ -78,7 +78,7 @@ class RecordStore:
     """Upserts call records; knows nothing about AMI."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], route: RouteLookup = _no_route
+        self, sessions: async_sessionmaker[AsyncSession], route: DialedUnitLookup = _no_route
     ) -> None:
         self.sessions = sessions
         self.route = route

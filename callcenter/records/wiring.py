@@ -22,19 +22,19 @@ from callcenter.legacy.directory import Directory
 from callcenter.live.live_state import LiveState
 from callcenter.live.node_state import NodeState
 from callcenter.records.builder import LiveCall, RecordBuilder
-from callcenter.records.store import RecordStore, RecordWriter, Route, RouteLookup
+from callcenter.records.store import DialedUnit, DialedUnitLookup, RecordStore, RecordWriter
 
 log = logging.getLogger(__name__)
 
 
-def directory_routes(directory: Directory) -> RouteLookup:
+def directory_routes(directory: Directory) -> DialedUnitLookup:
     """The legacy directory as the records' unit lookup (the route in force now)."""
 
-    def lookup(dialed: str) -> Route | None:
+    def lookup(dialed: str) -> DialedUnit | None:
         route = directory.route(dialed, datetime.now(UTC)) if dialed else None
         if route is None:
             return None
-        return Route(route.unit_code, route.district, route.mode)
+        return DialedUnit(route.unit_code, route.district, route.mode)
 
     return lookup
 
@@ -113,7 +113,7 @@ def build_records(
     sessions: async_sessionmaker[AsyncSession],
     live: LiveState,
     spool_dir: Path,
-    routes: RouteLookup | None = None,
+    routes: DialedUnitLookup | None = None,
     flush_every_s: float = 0.2,
     batch_size: int = 500,
     queue_wrapup: Mapping[str, int] | None = None,

@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry
 
 from api.app import create_app
 from callcenter.live.live_state import LiveState
-from callcenter.live.node_state import Entry, Queue
+from callcenter.live.node_state import Queue, WaitingCaller
 from tests.api.static_tokens import AS_SUPERVISOR, StaticTokens
 
 
@@ -27,7 +27,9 @@ async def test_a_change_is_never_hidden_by_the_cache() -> None:
             return general["waiting"], general["longest_wait_s"]
 
         assert await waiting() == (0, 0.0)
-        queue.entries["1.1"] = Entry("hotline-general", "1.1", "PJSIP/t-1", 1, 990.0, 0, "139")
+        queue.entries["1.1"] = WaitingCaller(
+            "hotline-general", "1.1", "PJSIP/t-1", 1, 990.0, 0, "139"
+        )
         assert await waiting() == (0, 0.0)  # unannounced, same instant: the cached bytes
         live.hub.publish("pbx1", "queue_caller", "joined", "1.1", now[0])
         assert await waiting() == (1, 10.0)  # announced: recomputed at once

@@ -131,7 +131,7 @@ async def test_auditor_catches_a_wrong_model_and_resyncs() -> None:
 
 
 async def test_two_nodes_one_down_the_other_unaffected() -> None:
-    from callcenter.live.views import queue_views
+    from callcenter.live.live_views import queue_views
 
     sims = [await start_sim(speed=20.0, seed=s) for s in (1, 2)]
     live = LiveState(sims[0].scheduler.now)

@@ -15,8 +15,8 @@ from callcenter.db import session_factory
 from callcenter.tokens import Role, TokenStore
 from pbxsim.telephony.softphone import fixed_policy
 from queues.callbacks import CallbackPolicy
+from queues.queue_views import queue_live
 from queues.repository import SeatStats
-from queues.views import queue_live
 from tests.queues.sim import open_floor, wait_until
 
 

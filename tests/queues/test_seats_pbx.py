@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from queues.errors import BadRequest, Conflict, UnknownSeat
-from queues.state import OFFLINE, memberships
+from queues.seat_state import OFFLINE, memberships
 from tests.queues.sim import open_floor, wait_until
 
 

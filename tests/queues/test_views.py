@@ -1,4 +1,4 @@
-"""queues.views.seat_counts follows views.member_state exactly, plus the queue's own
+"""queues.queue_views.seat_counts follows views.member_state exactly, plus the queue's own
 wrap-up; the queue view at scale is the same as the live one apart from that."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ import itertools
 from dataclasses import asdict
 
 from bench.queues_bench import _big_model
+from callcenter.live.live_views import member_state, queue_view
 from callcenter.live.node_state import Member, Queue
-from callcenter.live.views import member_state, queue_view
 from queues.catalog import catalog
-from queues.views import queue_live, seat_counts
+from queues.queue_views import queue_live, seat_counts
 
 NOW = 1_795_000_000.0
 

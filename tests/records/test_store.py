@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
 from callcenter.records.models import CallbackRequest, CallRecord, SurveyResult
-from callcenter.records.store import RecordStore, RecordWriter, Route
+from callcenter.records.store import DialedUnit, RecordStore, RecordWriter
 from tests.records.factory import call
 
 UNREACHABLE = "postgresql+asyncpg://nobody@127.0.0.1:9/none"
@@ -45,7 +45,7 @@ async def test_upsert_is_idempotent_and_enriched(database_url: str, tmp_path: Pa
                 created_at=now,
             )
         )
-    routes = {"043262345678": Route("U042", "南关区", "merge")}
+    routes = {"043262345678": DialedUnit("U042", "南关区", "merge")}
     writer = RecordWriter(RecordStore(sessions, routes.get), tmp_path / "spool", batch_size=2)
     records = [
         call("a.1", dialed="043262345678"),

@@ -1,4 +1,4 @@
-"""IVR: survey ratings, callback requests, flow overrides (issue 5)
+"""IVR: survey ratings, callback requests, flow overrides
 
 Revision ID: 0004
 Revises: 0003

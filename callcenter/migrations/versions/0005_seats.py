@@ -1,4 +1,4 @@
-"""Seats, seat sessions, callback worklist (issue 6)
+"""Seats, seat sessions, callback worklist
 
 Revision ID: 0005
 Revises: 0004

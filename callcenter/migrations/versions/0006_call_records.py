@@ -1,4 +1,4 @@
-"""Call records (issue 7)
+"""Call records
 
 Revision ID: 0006
 Revises: 0005

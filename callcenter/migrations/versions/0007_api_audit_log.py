@@ -1,4 +1,4 @@
-"""API audit log (issue 8)
+"""API audit log
 
 Revision ID: 0007
 Revises: 0006

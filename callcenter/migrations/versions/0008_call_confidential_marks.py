@@ -1,4 +1,4 @@
-"""Confidential marks set through the API on calls (issue 7)
+"""Confidential marks set through the API on calls
 
 Revision ID: 0008
 Revises: 0007

@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from callcenter.clock import as_utc
-from callcenter.live.node_state import NodeState, Queue
-from callcenter.live.views import (
+from callcenter.live.live_views import (
     BUSY_STATUSES,
     SEAT_STATES,
     UNREACHABLE_STATUSES,
@@ -21,10 +20,11 @@ from callcenter.live.views import (
     queue_view,
     seat_views,
 )
+from callcenter.live.node_state import NodeState, Queue
 from callcenter.records.kpi import TodayCounters
 from queues.catalog import QueueSpec
 from queues.models import Seat
-from queues.state import OFFLINE, SeatState, StateTracker
+from queues.seat_state import OFFLINE, SeatState, StateTracker
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from callcenter.live.live_views import member_state
 from callcenter.live.node_state import Member, NodeState
-from callcenter.live.views import member_state
 
 OFFLINE = "offline"
 _RANK = {"unavailable": 0, "ringing": 1, "on_call": 2, "wrap_up": 3, "available": 4}
