@@ -1,7 +1,7 @@
 """The rows the live stream and the wallboard show: one per queue, one per seat.
 
 Built from the same functions as `GET /api/v1/queues` and `GET /api/v1/seats`
-(views.py, queues/views.py), so the stream and the REST API never disagree. Rows are
+(live_views.py, queues/queue_views.py), so the stream and the REST API never disagree. Rows are
 keyed `node|name` (queues) and `node|interface` (seats): one PBX interface may exist on
 two nodes.
 

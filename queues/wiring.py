@@ -1,4 +1,4 @@
-"""Everything of the seats side, built once per process (callcenter/service.py wires it
+"""Everything of the seats side, built once per process (callcenter/process/service.py wires it
 into the live state and the HTTP app)."""
 
 from __future__ import annotations

@@ -106,7 +106,7 @@ def queue_view(
     state: NodeState, queue: Queue, now: float, seats: dict[str, int] | None = None
 ) -> QueueView:
     """`seats`: members counted by state, when the caller knows more than the model (the
-    queue catalog's wrap-up, queues/views.py); else counted here by `member_state`."""
+    queue catalog's wrap-up, queues/queue_views.py); else counted here by `member_state`."""
     callers = [
         WaitingCaller(
             position=e.position,

@@ -1,5 +1,5 @@
 """The FastAGI part of `callcenter serve`: one call builds it from the service's parts,
-so callcenter/service.py only starts, checks and stops it."""
+so callcenter/process/service.py only starts, checks and stops it."""
 
 from __future__ import annotations
 
