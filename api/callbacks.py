@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import require_roles
 from api.pagination import Page, Paging, bad_query
 from callcenter.clock import as_utc
-from callcenter.records.models import CallbackTask
+from callcenter.records.callback_tasks import CallbackTaskFact
 from callcenter.tokens import Principal, Role
 from queues.callbacks import CallbackWorklist
 from queues.wiring import SeatsSystem
@@ -92,11 +92,11 @@ def _worklist(request: Request) -> tuple[CallbackWorklist, SeatsSystem]:
     return seats.callbacks, seats
 
 
-def _out(task: CallbackTask) -> CallbackOut:
+def _out(task: CallbackTaskFact) -> CallbackOut:
     return CallbackOut.model_validate(task)
 
 
-def _key(task: CallbackTask) -> tuple[str, int]:
+def _key(task: CallbackTaskFact) -> tuple[str, int]:
     return as_utc(task.due_at).isoformat(), task.id
 
 

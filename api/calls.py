@@ -26,6 +26,7 @@ from api.auth import require_roles
 from api.pagination import Page, Paging, bad_query
 from callcenter.clock import as_utc
 from callcenter.records import query as q
+from callcenter.records.facts import ConfidentialMarkFact
 from callcenter.records.models import CallRecord
 from callcenter.records.privacy import shown_caller
 from callcenter.records.wiring import RecordsSystem
@@ -390,11 +391,10 @@ async def mark_confidential(
         if record is None:
             raise HTTPException(404, f"no call {call_id!r} (in progress or recorded)")
         _own_seat(principal, record.seat, "marks")
-    written = await records.store.mark_confidential(
-        node, linkedid, principal.name, body.reason, datetime.now(UTC)
+    # also masks the call in progress at once (/calls/active); its record is written so
+    written = await records.facts.mark_confidential(
+        ConfidentialMarkFact(node, linkedid, principal.name, body.reason, datetime.now(UTC))
     )
-    if call is not None:
-        call.confidential = True  # /calls/active masks it now; the record is written so
     return ConfidentialOut(
         id=f"{node}:{linkedid}",
         confidential=True,

@@ -44,7 +44,7 @@ from agi.protocol.metrics import AgiMetrics
 from agi.protocol.server import FastAgiServer, ServerConfig
 from callcenter.heap import freeze_startup_heap
 from callcenter.legacy.directory import LegacyRoute
-from callcenter.records.facts import Callback, Rating
+from callcenter.records.facts import CallbackRequestFact, ConfidentialMarkFact, RatingFact
 
 CONCURRENCY = 200
 SESSIONS = 3000
@@ -148,12 +148,15 @@ class _Directory:
         return self.routes.get(dialed_number)
 
 
-class _NoRecorder:
-    async def record_rating(self, rating: Rating) -> bool:
+class _NoFacts:
+    async def record_rating(self, rating: RatingFact) -> bool:
         return True
 
-    async def record_callback(self, callback: Callback) -> bool:
+    async def request_callback(self, request: CallbackRequestFact) -> bool:
         return True
+
+    async def mark_confidential(self, mark: ConfidentialMarkFact) -> bool:
+        return False
 
 
 def _legacy() -> dict[str, LegacyRoute]:
@@ -206,7 +209,7 @@ async def _our_server(routes: dict[str, LegacyRoute]) -> tuple[FastAgiServer, Ag
     catalog = load_catalog()
     flow = load_flow_file(catalog)
     handlers = build_routes(
-        lambda: flow, catalog, _Directory(routes), _NoRecorder(), lambda: datetime.now(UTC)
+        lambda: flow, catalog, _Directory(routes), _NoFacts(), lambda: datetime.now(UTC)
     )
     metrics = AgiMetrics(CollectorRegistry())
     server = FastAgiServer(handlers, ServerConfig(port=0, max_sessions=1000), metrics)

@@ -3,7 +3,7 @@
 Two ways in:
 
 * virtual hold: the IVR (agi/ivr) offered a callback and recorded the caller's
-  acceptance in `ivr_callback_requests`; the caller stays queued. If they hang up
+  acceptance (callcenter.records' call facts); the caller stays queued. If they hang up
   before their turn, their place is kept: a task whose `due_at` is the moment they
   joined the queue. Nothing else changes in the queue: callers who joined before them
   are still served first, callers who joined after them are not.
@@ -19,8 +19,12 @@ paused with reason `callback` (visible as such on the wallboard) while still in
 wrap-up, before app_queue can offer it. Then the seat is called first (AMI Originate
 to the seat's interface); only once the agent answers is the caller dialed, so a
 caller never picks up to silence. The reservation ends when the call is placed. A
-task is claimed with a conditional UPDATE (open -> calling), so two service instances
+task is claimed with a conditional write (open -> calling), so two service instances
 never call the same person twice.
+
+The tasks are stored by the records domain (callcenter/records/callback_tasks.py, the
+`CallbackTasks` interface); this module is the worklist's policy and never touches the
+tables itself.
 
 Retries: a caller who does not answer is retried `retry_s` later, up to
 `max_attempts`; a seat that does not answer costs the caller no attempt.
@@ -36,16 +40,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, tuple_, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from ami import actions
 from ami.errors import AmiError
 from callcenter.clock import as_utc
 from callcenter.live.live_state import LiveState
 from callcenter.live.node_state import Member, NodeState
-from callcenter.records.models import CallbackRequest, CallbackTask
+from callcenter.records.callback_tasks import (
+    ABANDONED,
+    VIRTUAL_HOLD,
+    CallbackTaskFact,
+    CallbackTasks,
+    NewCallbackTask,
+)
 from queues.seat_state import member_state_wrapup
 from queues.watcher import Abandoned
 
@@ -57,7 +63,6 @@ STUCK_AFTER_S = 300.0
 POLL_S = 0.02
 POLLS_MAX = 3000  # one minute of real time at most
 RESERVED = "callback"  # the pause reason of a seat reserved for a callback
-OPEN, CALLING, DONE, FAILED, CANCELLED = "open", "calling", "done", "failed", "cancelled"
 
 
 @dataclass(frozen=True)
@@ -78,13 +83,13 @@ def callable_number(number: str) -> bool:
 class CallbackWorklist:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        store: CallbackTasks,
         live: LiveState,
         policy: CallbackPolicy,
         seat_of: Callable[[str], str | None],
         wrapup: dict[str, int],
     ) -> None:
-        self._sessions = sessions
+        self.store = store
         self.live = live
         self.policy = policy
         self.seat_of = seat_of
@@ -103,33 +108,24 @@ class CallbackWorklist:
         """SeatWatcher's abandon handler."""
         if not callable_number(a.caller):
             return
-        async with self._sessions() as session:
-            request = await session.get(CallbackRequest, a.uniqueid)
-        held = request is not None and request.status == "open"
+        held = await self.store.requested(a.uniqueid)
         if not held and a.hold_s <= self.policy.min_wait_s:
             return
         now = self._now()
-        task = CallbackTask(
+        task = NewCallbackTask(
             uniqueid=a.uniqueid,
-            source="virtual_hold" if held else "abandoned",
+            source=VIRTUAL_HOLD if held else ABANDONED,
             caller=a.caller,
             queue=a.queue,
             waited_s=a.hold_s,
             priority=a.priority,
-            status=OPEN,
-            attempts=0,
             max_attempts=self.policy.max_attempts,
             due_at=datetime.fromtimestamp(a.joined_at, UTC) if held else now,
-            outcome="",
-            created_at=now,
-            updated_at=now,
         )
-        try:
-            async with self._sessions.begin() as session:
-                session.add(task)
-        except IntegrityError:
+        task_id = await self.store.add(task, now)
+        if task_id is None:
             return  # this call is already on the worklist (replayed event, 2nd instance)
-        log.info("callback %s: %s in %s (%s)", task.id, a.caller, a.queue, task.source)
+        log.info("callback %s: %s in %s (%s)", task_id, a.caller, a.queue, task.source)
 
     # --- supervisors -----------------------------------------------------------------
     async def tasks(
@@ -137,40 +133,17 @@ class CallbackWorklist:
         status: str | None = None,
         limit: int = 500,
         after: tuple[datetime, int] | None = None,
-    ) -> list[CallbackTask]:
+    ) -> list[CallbackTaskFact]:
         """Tasks in line order (due_at, then id); `after` such a pair reads the next page
         (keyset: the API's cursor)."""
-        query = select(CallbackTask).order_by(CallbackTask.due_at, CallbackTask.id).limit(limit)
-        if status is not None:
-            query = query.where(CallbackTask.status == status)
-        if after is not None:
-            query = query.where(tuple_(CallbackTask.due_at, CallbackTask.id) > after)
-        async with self._sessions() as session:
-            return list(await session.scalars(query))
+        return await self.store.tasks(status, limit, after)
 
-    async def assign(self, task_id: int, seat_id: str | None) -> CallbackTask | None:
+    async def assign(self, task_id: int, seat_id: str | None) -> CallbackTaskFact | None:
         """Only `seat_id` will make this call (None: any seat of its queue)."""
-        async with self._sessions.begin() as session:
-            task = await session.get(CallbackTask, task_id)
-            if task is None:
-                return None
-            if task.status not in (OPEN, FAILED):
-                raise ValueError(f"callback {task_id} is {task.status}; only open ones move")
-            task.assigned_seat = seat_id
-            task.updated_at = self._now()
-            if task.status == FAILED:  # a supervisor gives it another go
-                task.status, task.max_attempts = OPEN, task.attempts + 1
-                task.due_at = self._now()
-            return task
+        return await self.store.assign(task_id, seat_id, self._now())
 
     async def cancel(self, task_id: int, why: str) -> bool:
-        async with self._sessions.begin() as session:
-            result = await session.execute(
-                update(CallbackTask)
-                .where(CallbackTask.id == task_id, CallbackTask.status.in_([OPEN, FAILED]))
-                .values(status=CANCELLED, outcome=why[:200], updated_at=self._now())
-            )
-            return bool(getattr(result, "rowcount", 0))
+        return await self.store.cancel(task_id, why, self._now())
 
     # --- dispatch --------------------------------------------------------------------
     async def run(self, interval_s: float = 0.5) -> None:
@@ -185,14 +158,7 @@ class CallbackWorklist:
         """Start every callback whose turn it is; returns how many were started."""
         now = self._now()
         await self._unstick(now)
-        async with self._sessions() as session:
-            due = list(
-                await session.scalars(
-                    select(CallbackTask)
-                    .where(CallbackTask.status == OPEN, CallbackTask.due_at <= now)
-                    .order_by(CallbackTask.due_at)
-                )
-            )
+        due = await self.store.due(now)
         started = 0
         blocked: set[str] = set()  # queues where an earlier task is still waiting its turn
         for task in due:
@@ -213,7 +179,7 @@ class CallbackWorklist:
             started += 1
         return started
 
-    def _find(self, task: CallbackTask) -> tuple[str, Member] | None:
+    def _find(self, task: CallbackTaskFact) -> tuple[str, Member] | None:
         """(node, free member) if it is this task's turn now, else None."""
         place = as_utc(task.due_at).timestamp()
         for state in self.live.nodes.values():
@@ -232,7 +198,7 @@ class CallbackWorklist:
         return None
 
     def _reservable(
-        self, state: NodeState, members: list[Member], task: CallbackTask
+        self, state: NodeState, members: list[Member], task: CallbackTaskFact
     ) -> list[Member]:
         """Members free now or in wrap-up, soonest free first."""
         now = self.live.clock()
@@ -265,27 +231,12 @@ class CallbackWorklist:
         (after far longer than any call attempt can take, so never while one runs)."""
         p = self.policy
         limit = now - timedelta(seconds=p.seat_ring_s + p.caller_ring_s + STUCK_AFTER_S)
-        async with self._sessions.begin() as session:
-            await session.execute(
-                update(CallbackTask)
-                .where(CallbackTask.status == CALLING, CallbackTask.updated_at < limit)
-                .values(status=OPEN, outcome="call attempt interrupted", updated_at=now)
-            )
+        await self.store.reopen_stuck(limit, now)
 
     async def _claim(self, task_id: int) -> bool:
-        async with self._sessions.begin() as session:
-            result = await session.execute(
-                update(CallbackTask)
-                .where(CallbackTask.id == task_id, CallbackTask.status == OPEN)
-                .values(
-                    status=CALLING,
-                    attempts=CallbackTask.attempts + 1,
-                    updated_at=self._now(),
-                )
-            )
-            return bool(getattr(result, "rowcount", 0))
+        return await self.store.claim(task_id, self._now())
 
-    async def _call(self, task: CallbackTask, node_name: str, interface: str) -> None:
+    async def _call(self, task: CallbackTaskFact, node_name: str, interface: str) -> None:
         seat = self.seat_of(interface) or interface
         try:
             outcome, answered, seat_missed = await self._place(task, node_name, interface)
@@ -299,7 +250,7 @@ class CallbackWorklist:
         await self._finish(task, seat, outcome, answered, seat_missed)
 
     async def _place(
-        self, task: CallbackTask, node_name: str, interface: str
+        self, task: CallbackTaskFact, node_name: str, interface: str
     ) -> tuple[str, bool, bool]:
         node = self.live.links.get(node_name)
         if node is None or not node.connected:
@@ -346,7 +297,7 @@ class CallbackWorklist:
             log.error("callback: seat %s stays paused, unpause failed: %s", interface, exc)
 
     async def _originate(
-        self, task: CallbackTask, node_name: str, interface: str
+        self, task: CallbackTaskFact, node_name: str, interface: str
     ) -> tuple[str, bool, bool]:
         node = self.live.links[node_name]
         p = self.policy
@@ -388,24 +339,17 @@ class CallbackWorklist:
         return False
 
     async def _finish(
-        self, task: CallbackTask, seat: str, outcome: str, answered: bool, seat_missed: bool
+        self, task: CallbackTaskFact, seat: str, outcome: str, answered: bool, seat_missed: bool
     ) -> None:
         now = self._now()
-        async with self._sessions.begin() as session:
-            row = await session.get(CallbackTask, task.id)
-            if row is None:
-                return
-            row.outcome, row.updated_at = outcome[:200], now
-            if answered:
-                row.status = DONE
-            elif seat_missed:
-                # not the caller's attempt: back in line at the same place
-                row.status, row.attempts = OPEN, max(0, row.attempts - 1)
-            elif row.attempts >= row.max_attempts:
-                row.status = FAILED
-            else:
-                row.status = OPEN
-                row.due_at = now + timedelta(seconds=self.policy.retry_s)
+        await self.store.finish_attempt(
+            task.id,
+            outcome,
+            answered=answered,
+            seat_missed=seat_missed,
+            retry_at=now + timedelta(seconds=self.policy.retry_s),
+            at=now,
+        )
         log.info("callback %s (%s): %s", task.id, seat, outcome)
 
     async def stop(self) -> None:

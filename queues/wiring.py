@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.live.live_state import LiveState
+from callcenter.records.callback_tasks import CallbackTasks, SqlCallbackTasks
 from callcenter.records.kpi import TodayCounters
 from queues.callbacks import CallbackPolicy, CallbackWorklist
 from queues.catalog import QueueSpec, catalog
@@ -47,7 +48,10 @@ def build_seats(
     concurrency: int = 64,
     callback_policy: CallbackPolicy | None = None,
     priority_rules: PriorityRules | None = None,
+    callback_tasks: CallbackTasks | None = None,
 ) -> SeatsSystem:
+    """`callback_tasks`: the records domain's worklist table (the process passes its
+    records system's; by default one on `sessions`)."""
     queues = catalog(overflow_s)
     repo = SeatRepository(sessions, clock)
     wrapup = {spec.asterisk: spec.wrapup_s for spec in queues.values()}
@@ -57,7 +61,7 @@ def build_seats(
     priority = CallerPriority(priority_rules or PriorityRules())
     watcher = SeatWatcher(live, repo, tracker, today, priority=priority)
     callbacks = CallbackWorklist(
-        sessions,
+        callback_tasks if callback_tasks is not None else SqlCallbackTasks(sessions),
         live,
         callback_policy or CallbackPolicy(),
         lambda interface: watcher.seat_of.get(interface),

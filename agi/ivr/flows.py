@@ -22,7 +22,7 @@ from agi.ivr.catalog import PromptCatalog
 from agi.ivr.lookups import RouteLookup, WaitEstimator
 from agi.ivr.model import AgentOption, Flow, MenuOption, QueueOption, TransferOption
 from agi.protocol.session import AgiSession as Session
-from callcenter.records.facts import Callback, IvrRecorder, Rating
+from callcenter.records.facts import CallbackRequestFact, CallFacts, RatingFact
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class IncomingFlow:
         flow: Callable[[], Flow],
         catalog: PromptCatalog,
         routes: RouteLookup,
-        recorder: IvrRecorder,
+        facts: CallFacts,
         clock: Callable[[], datetime],
         waits: WaitEstimator | None = None,
         priority: PriorityHook | None = None,
@@ -62,7 +62,7 @@ class IncomingFlow:
         self.flow = flow
         self.catalog = catalog
         self.routes = routes
-        self.recorder = recorder
+        self.facts = facts
         self.clock = clock
         self.waits = waits
         self.priority = priority
@@ -145,7 +145,7 @@ class IncomingFlow:
         if got.digits[:1] != flow.callback.key:
             return
         env = session.env
-        request = Callback(
+        request = CallbackRequestFact(
             uniqueid=env.uniqueid,
             caller=env.arg(2) or env.callerid or "",
             dialed=env.dialed_number,
@@ -153,7 +153,7 @@ class IncomingFlow:
             unit=decision.unit,
             estimated_wait_s=min(wait, 1e9),
         )
-        if await self._record(self.recorder.record_callback(request), "callback"):
+        if await self._record(self.facts.request_callback(request), "callback"):
             await session.set_variable("HOTLINE_CALLBACK", "1")
             await session.stream_file(self._sound(flow.callback.recorded), "")
 
@@ -186,12 +186,10 @@ class IncomingFlow:
 class SurveyFlow:
     """After the agent hangs up: 1 满意, 2 基本满意, 3 不满意, recorded once per call."""
 
-    def __init__(
-        self, flow: Callable[[], Flow], catalog: PromptCatalog, recorder: IvrRecorder
-    ) -> None:
+    def __init__(self, flow: Callable[[], Flow], catalog: PromptCatalog, facts: CallFacts) -> None:
         self.flow = flow
         self.catalog = catalog
-        self.recorder = recorder
+        self.facts = facts
 
     async def __call__(self, session: Session) -> None:
         flow = self.flow()
@@ -208,7 +206,7 @@ class SurveyFlow:
             return  # not rated: nothing recorded (satisfaction counts rated calls only)
         await session.set_variable("SURVEY_RESULT", str(rating))
         env = session.env
-        record = Rating(
+        record = RatingFact(
             uniqueid=env.uniqueid,
             rating=rating,
             caller=env.callerid or "",
@@ -216,5 +214,5 @@ class SurveyFlow:
             unit=await session.get_variable("HOTLINE_UNIT") or "",
             agent=await session.get_variable("MEMBERNAME") or "",
         )
-        await IncomingFlow._record(self.recorder.record_rating(record), "survey rating")
+        await IncomingFlow._record(self.facts.record_rating(record), "survey rating")
         await session.stream_file(self.catalog.sound(survey.thanks), "")

@@ -1,7 +1,7 @@
 """Assembles the FastAGI routes of the dialplan from their collaborators.
 
 `callcenter serve` calls `build_agi` once; tests and the benchmark call it with their
-own directory, recorder and estimator.
+own directory, call facts and estimator.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from agi.ivr.lookups import RouteLookup, WaitEstimator
 from agi.ivr.model import Flow
 from agi.protocol.metrics import AgiMetrics
 from agi.protocol.server import FastAgiServer, Handler, ServerConfig
-from callcenter.records.facts import IvrRecorder
+from callcenter.records.facts import CallFacts
 
 INCOMING, SURVEY = "incoming", "survey"
 
@@ -24,14 +24,14 @@ def build_routes(
     flow: Callable[[], Flow],
     catalog: PromptCatalog,
     routes: RouteLookup,
-    recorder: IvrRecorder,
+    facts: CallFacts,
     clock: Callable[[], datetime],
     waits: WaitEstimator | None = None,
     priority: PriorityHook | None = None,
 ) -> dict[str, Handler]:
     return {
-        INCOMING: IncomingFlow(flow, catalog, routes, recorder, clock, waits, priority),
-        SURVEY: SurveyFlow(flow, catalog, recorder),
+        INCOMING: IncomingFlow(flow, catalog, routes, facts, clock, waits, priority),
+        SURVEY: SurveyFlow(flow, catalog, facts),
     }
 
 
@@ -40,11 +40,11 @@ def build_agi(
     flow: Callable[[], Flow],
     catalog: PromptCatalog,
     routes: RouteLookup,
-    recorder: IvrRecorder,
+    facts: CallFacts,
     clock: Callable[[], datetime],
     waits: WaitEstimator | None = None,
     metrics: AgiMetrics | None = None,
     priority: PriorityHook | None = None,
 ) -> FastAgiServer:
-    handlers = build_routes(flow, catalog, routes, recorder, clock, waits, priority)
+    handlers = build_routes(flow, catalog, routes, facts, clock, waits, priority)
     return FastAgiServer(handlers, config, metrics)

@@ -19,7 +19,7 @@ from agi.ivr.routes import build_agi
 from agi.ivr.store import FlowStore
 from agi.protocol.metrics import AgiMetrics
 from agi.protocol.server import FastAgiServer, ServerConfig
-from callcenter.records.facts import SqlIvrRecorder
+from callcenter.records.facts import CallFacts
 
 
 @dataclass
@@ -46,6 +46,7 @@ class AgiService:
 def build_agi_service(
     config: ServerConfig,
     sessions: async_sessionmaker[AsyncSession],
+    facts: CallFacts,
     routes: RouteLookup,
     live: LiveLike,
     registry: CollectorRegistry,
@@ -60,7 +61,7 @@ def build_agi_service(
         flows,
         catalog,
         routes,
-        SqlIvrRecorder(sessions, clock),
+        facts,
         clock,
         LiveWaitEstimator(live),
         AgiMetrics(registry),

@@ -48,7 +48,7 @@ from callcenter.process.metrics import register_node_metrics
 from callcenter.process.pbxsim_child import PbxSimProcess
 from callcenter.records.kpi import seed_today_counters
 from callcenter.records.metrics import register_records_metrics
-from callcenter.records.wiring import build_records, directory_routes
+from callcenter.records.wiring import RecordsSystem, build_records, directory_routes
 from callcenter.tokens import TokenStore
 from queues.callbacks import CallbackPolicy
 from queues.priority import PriorityRules
@@ -139,11 +139,11 @@ class Service:
         ).set(1)
         directory = await self._build_directory(sessions, live, nodes)
         records.store.route = directory_routes(directory)
-        seats = await self._build_seats(sessions, live)
+        seats = await self._build_seats(sessions, live, records)
         records.queue_wrapup.update(seats.tracker.wrapup)  # the catalog's wrap-up times
         counted = await seed_today_counters(seats.today, sessions, time.time())
         log.info("today's queue counters start from %d calls already recorded", counted)
-        agi = self._build_agi(sessions, directory, live, seats)
+        agi = self._build_agi(sessions, directory, live, seats, records)
         await agi.start()
         checks["agi"] = agi_check(agi)
         tokens = TokenStore(sessions, utcnow)
@@ -246,7 +246,7 @@ class Service:
         return directory
 
     async def _build_seats(
-        self, sessions: async_sessionmaker[AsyncSession], live: LiveState
+        self, sessions: async_sessionmaker[AsyncSession], live: LiveState, records: RecordsSystem
     ) -> SeatsSystem:
         settings = self.settings
         seats = build_seats(
@@ -268,6 +268,7 @@ class Service:
                 numbers=settings.priority_numbers,
                 units=settings.priority_units,
             ),
+            records.callback_tasks,
         )
         if self.demo:
             await seed_demo_seats(seats, settings)
@@ -280,6 +281,7 @@ class Service:
         directory: Directory,
         live: LiveState,
         seats: SeatsSystem,
+        records: RecordsSystem,
     ) -> AgiService:
         settings = self.settings
         return build_agi_service(
@@ -291,6 +293,7 @@ class Service:
                 allowed_peers=tuple(settings.agi_allowed_peers),
             ),
             sessions,
+            records.facts,
             directory,
             live,
             self.metrics,

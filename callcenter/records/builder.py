@@ -198,6 +198,15 @@ class RecordBuilder:
         #: event of a closed call, must not open a second, empty record. Bounded (FIFO).
         self._ended: dict[tuple[str, str], None] = {}
 
+    def mark_confidential(self, node: str, linkedid: str) -> bool:
+        """Mask the caller of a call in progress (facts.py stores the mark itself);
+        False if the call is not in progress."""
+        call = self.open.get((node, linkedid))
+        if call is None:
+            return False
+        call.confidential = True
+        return True
+
     # --- resync: calls that ended or began while we were not listening ---------------
     def reconcile(self, node: str, live_calls: dict[str, LiveCall]) -> None:
         """After a resync: `live_calls` is what Asterisk listed, by Linkedid. Open calls

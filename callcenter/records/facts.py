@@ -1,17 +1,23 @@
-"""What the IVR records: survey ratings and callback requests.
+"""Facts about a call that other parts learn: a survey rating and a callback request
+(the IVR), a confidential mark (the API, on the caller's request).
 
-The flows see only the `IvrRecorder` protocol; `SqlIvrRecorder` is the real one (tables
-of migration 0004). These tables stay the system of record for what the IVR heard; the
-call record (callcenter/records) takes the rating and the callback request from them by
-the caller channel's uniqueid (the call's Linkedid) when it is written, and a rating
-given after the record was written (the survey runs after the agent hung up, and the
-record may be flushed first) updates the record here.
+`CallFacts` is the one way other packages add such a fact; `SqlCallFacts` is the real
+one. The fact tables (models.py: ivr_survey_results, ivr_callback_requests,
+call_confidential_marks) stay the system of record for them, keyed by the call's
+Linkedid (the caller channel's uniqueid). A fact may come before the call's record is
+written (the call is in progress, or its record waits in the spool) or after it (the
+survey runs after the agent hung up). Both sides fold in the other's: the record writer
+reads the facts while upserting (`known_facts`, called by store.py), and a fact stored
+after the record was written updates the record here; locks.py keeps the two in order.
+
+The callback worklist's own table (callback_tasks) is behind `CallbackTasks`
+(callback_tasks.py).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -30,7 +36,9 @@ RATINGS = {1: "满意", 2: "基本满意", 3: "不满意"}
 
 
 @dataclass(frozen=True, slots=True)
-class Rating:
+class RatingFact:
+    """The post-call survey's answer (RATINGS)."""
+
     uniqueid: str
     rating: int
     caller: str
@@ -40,7 +48,9 @@ class Rating:
 
 
 @dataclass(frozen=True, slots=True)
-class Callback:
+class CallbackRequestFact:
+    """A waiting caller took the IVR's callback offer (virtual hold)."""
+
     uniqueid: str
     caller: str
     dialed: str
@@ -49,22 +59,52 @@ class Callback:
     estimated_wait_s: float
 
 
-class IvrRecorder(Protocol):
-    async def record_rating(self, rating: Rating) -> bool:
+@dataclass(frozen=True, slots=True)
+class ConfidentialMarkFact:
+    """Who marked a call confidential, when and why. One-way: a mark is never taken
+    back, and marking twice keeps the first mark."""
+
+    node: str
+    linkedid: str
+    by: str
+    reason: str
+    at: datetime
+
+
+class CallFacts(Protocol):
+    async def record_rating(self, rating: RatingFact) -> bool:
         """Store a rating; False if this call was already rated (kept as first given)."""
         ...
 
-    async def record_callback(self, callback: Callback) -> bool:
+    async def request_callback(self, request: CallbackRequestFact) -> bool:
         """Store a callback request; False if this call already asked for one."""
         ...
 
+    async def mark_confidential(self, mark: ConfidentialMarkFact) -> bool:
+        """Mark the call confidential (kept: its record may not be written yet), mask
+        its record if it is there and the call in progress if it still runs; True if
+        the record was there."""
+        ...
 
-class SqlIvrRecorder:
+
+#: (node, linkedid) -> mark the call in progress, if it still runs (the record builder)
+InProgressMark = Callable[[str, str], object]
+
+
+def _no_call_in_progress(node: str, linkedid: str) -> object:
+    return None
+
+
+class SqlCallFacts:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], clock: Callable[[], datetime]
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Callable[[], datetime],
+        in_progress: InProgressMark = _no_call_in_progress,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
+        self.in_progress = in_progress
 
     async def _insert(
         self, row: models.SurveyResult | models.CallbackRequest, rating: int | None = None
@@ -85,7 +125,7 @@ class SqlIvrRecorder:
             return False
         return True
 
-    async def record_rating(self, rating: Rating) -> bool:
+    async def record_rating(self, rating: RatingFact) -> bool:
         if rating.rating not in RATINGS:
             raise ValueError(f"rating must be 1, 2 or 3, got {rating.rating}")
         return await self._insert(
@@ -101,20 +141,45 @@ class SqlIvrRecorder:
             rating.rating,
         )
 
-    async def record_callback(self, callback: Callback) -> bool:
+    async def request_callback(self, request: CallbackRequestFact) -> bool:
         return await self._insert(
             models.CallbackRequest(
-                uniqueid=callback.uniqueid,
-                caller=callback.caller[:40],
-                dialed=callback.dialed[:40],
-                queue=callback.queue[:48],
-                unit=callback.unit[:32],
-                estimated_wait_s=callback.estimated_wait_s,
+                uniqueid=request.uniqueid,
+                caller=request.caller[:40],
+                dialed=request.dialed[:40],
+                queue=request.queue[:48],
+                unit=request.unit[:32],
+                estimated_wait_s=request.estimated_wait_s,
                 status="open",
                 created_at=self.clock(),
             )
         )
 
+    async def mark_confidential(self, mark: ConfidentialMarkFact) -> bool:
+        async with self.sessions() as session, session.begin():
+            await lock_calls(session, [mark.linkedid])
+            known = await session.get(models.ConfidentialMark, (mark.node, mark.linkedid))
+            if known is None:
+                session.add(
+                    models.ConfidentialMark(
+                        node=mark.node,
+                        linkedid=mark.linkedid,
+                        marked_at=mark.at,
+                        marked_by=mark.by[:100],
+                        reason=mark.reason[:200],
+                    )
+                )
+            result = await session.execute(
+                update(CallRecord)
+                .where(CallRecord.node == mark.node, CallRecord.linkedid == mark.linkedid)
+                .values(confidential=True)
+            )
+        # the call in progress masks its caller now (/calls/active); its record is
+        # written masked anyway, from the stored mark
+        self.in_progress(mark.node, mark.linkedid)
+        return bool(getattr(result, "rowcount", 0))
+
+    # --- reads (reports and tests) -----------------------------------------------------
     async def ratings(self) -> list[models.SurveyResult]:
         async with self.sessions() as session:
             rows = await session.scalars(
@@ -130,3 +195,35 @@ class SqlIvrRecorder:
                 .order_by(models.CallbackRequest.created_at)
             )
             return list(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class KnownFacts:
+    """The facts stored so far about a batch of calls, for the record writer."""
+
+    marked: frozenset[tuple[str, str]]  # (node, linkedid)
+    ratings: dict[str, int]  # linkedid -> rating
+    callback_requested: frozenset[str]  # linkedids
+
+
+async def known_facts(session: AsyncSession, linkedids: Iterable[str]) -> KnownFacts:
+    """Read inside the writer's transaction, after `lock_calls` on the same Linkedids."""
+    ids = list(linkedids)
+    marks = await session.execute(
+        select(models.ConfidentialMark.node, models.ConfidentialMark.linkedid).where(
+            models.ConfidentialMark.linkedid.in_(ids)
+        )
+    )
+    rated = await session.execute(
+        select(models.SurveyResult.uniqueid, models.SurveyResult.rating).where(
+            models.SurveyResult.uniqueid.in_(ids)
+        )
+    )
+    requested = await session.scalars(
+        select(models.CallbackRequest.uniqueid).where(models.CallbackRequest.uniqueid.in_(ids))
+    )
+    return KnownFacts(
+        marked=frozenset((node, linkedid) for node, linkedid in marks),
+        ratings={uniqueid: rating for uniqueid, rating in rated},
+        callback_requested=frozenset(requested.all()),
+    )

@@ -8,12 +8,12 @@ event, a duplicated record or a second service instance updates the same row. If
 database is unreachable the sealed files stay on disk and the writer retries with a
 growing pause; nothing is held in memory meanwhile.
 
-Before writing, each batch is completed from what other parts stored in the database
-by the same Linkedid: the survey rating (agi's ivr_survey_results), a callback request
-(ivr_callback_requests: an unanswered caller who asked for one is `callback_requested`),
-a confidential mark (call_confidential_marks), and the legacy directory's unit,
-district and mode for the dialed number. Facts that come after the record was written
-(a late rating, a mark) update the row themselves; locks.py keeps the two in order.
+Before writing, each batch is completed from the facts other parts stored about the
+same Linkedids through facts.py: the survey rating, a callback request (an unanswered
+caller who asked for one is `callback_requested`), a confidential mark; and from the
+legacy directory's unit, district and mode for the dialed number. Facts that come after
+the record was written (a late rating, a mark) update the row themselves (facts.py);
+locks.py keeps the two in order.
 """
 
 from __future__ import annotations
@@ -27,13 +27,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.records.builder import FinishedCall
+from callcenter.records.facts import known_facts
 from callcenter.records.locks import lock_calls
-from callcenter.records.models import CallbackRequest, CallRecord, ConfidentialMark, SurveyResult
+from callcenter.records.models import CallRecord
 from callcenter.records.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -93,33 +94,15 @@ class RecordStore:
         async with self.sessions() as session, session.begin():
             ids = [linkedid for _, linkedid in latest]
             await lock_calls(session, ids)
-            marks = await session.execute(
-                select(ConfidentialMark.node, ConfidentialMark.linkedid).where(
-                    ConfidentialMark.linkedid.in_(ids)
-                )
-            )
-            marked = {(node, linkedid) for node, linkedid in marks}
-            rated = await session.execute(
-                select(SurveyResult.uniqueid, SurveyResult.rating).where(
-                    SurveyResult.uniqueid.in_(ids)
-                )
-            )
-            ratings: dict[str, int] = {uniqueid: rating for uniqueid, rating in rated}
-            callbacks = set(
-                (
-                    await session.scalars(
-                        select(CallbackRequest.uniqueid).where(CallbackRequest.uniqueid.in_(ids))
-                    )
-                ).all()
-            )
+            known = await known_facts(session, ids)
             rows = []
             for (_, linkedid), record in latest.items():
                 row = to_row(record, self.route(record.dialed))
-                if record.rating is None and linkedid in ratings:
-                    row["rating"] = ratings[linkedid]
-                if linkedid in callbacks and record.disposition in UNANSWERED:
+                if record.rating is None and linkedid in known.ratings:
+                    row["rating"] = known.ratings[linkedid]
+                if linkedid in known.callback_requested and record.disposition in UNANSWERED:
                     row["disposition"] = "callback_requested"
-                if (record.node, linkedid) in marked:
+                if (record.node, linkedid) in known.marked:
                     row["confidential"] = True
                 rows.append(row)
             bind = session.get_bind()
@@ -143,28 +126,6 @@ class RecordStore:
                 rows,
             )
         return len(rows)
-
-    async def mark_confidential(
-        self, node: str, linkedid: str, by: str, reason: str, at: datetime
-    ) -> bool:
-        """Record the mark (kept: the record may not be written yet) and mask the
-        record if it is there; True if the record was there. Marking twice keeps the
-        first mark."""
-        async with self.sessions() as session, session.begin():
-            await lock_calls(session, [linkedid])
-            known = await session.get(ConfidentialMark, (node, linkedid))
-            if known is None:
-                session.add(
-                    ConfidentialMark(
-                        node=node, linkedid=linkedid, marked_at=at, marked_by=by, reason=reason
-                    )
-                )
-            result = await session.execute(
-                update(CallRecord)
-                .where(CallRecord.node == node, CallRecord.linkedid == linkedid)
-                .values(confidential=True)
-            )
-        return bool(getattr(result, "rowcount", 0))
 
 
 def _coalesce(first: Any, second: Any) -> Any:

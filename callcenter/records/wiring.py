@@ -9,7 +9,7 @@ AMI reader: it is in-memory, and the only I/O on that path is the spool append.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,10 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ami import events as ev
 from ami.node import PbxNode
+from callcenter.clock import utcnow
 from callcenter.legacy.directory import Directory
 from callcenter.live.live_state import LiveState
 from callcenter.live.node_state import NodeState
 from callcenter.records.builder import LiveCall, RecordBuilder
+from callcenter.records.callback_tasks import SqlCallbackTasks
+from callcenter.records.facts import SqlCallFacts
 from callcenter.records.store import DialedUnit, DialedUnitLookup, RecordStore, RecordWriter
 
 log = logging.getLogger(__name__)
@@ -107,6 +110,10 @@ class RecordsSystem:
     #: Asterisk queue name -> the queue's `wrapuptime` (queues.conf), which app_queue
     #: applies to members added without their own; filled from the seats catalog
     queue_wrapup: dict[str, int]
+    #: the one way other parts add a fact about a call (rating, callback request, mark)
+    facts: SqlCallFacts
+    #: the callback worklist's table (queues/callbacks.py keeps the policy)
+    callback_tasks: SqlCallbackTasks
 
 
 def build_records(
@@ -117,7 +124,9 @@ def build_records(
     flush_every_s: float = 0.2,
     batch_size: int = 500,
     queue_wrapup: Mapping[str, int] | None = None,
+    clock: Callable[[], datetime] = utcnow,
 ) -> RecordsSystem:
+    """`clock`: when a fact was stored (ratings, callback requests)."""
     store = RecordStore(sessions, routes) if routes is not None else RecordStore(sessions)
     writer = RecordWriter(store, spool_dir, flush_every_s, batch_size)
     queue_defaults = dict(queue_wrapup or {})
@@ -134,4 +143,7 @@ def build_records(
 
     builder = RecordBuilder(live.clock, writer.add, wrapup)
     listener = RecordsListener(live, builder)
-    return RecordsSystem(builder, store, writer, listener, queue_defaults)
+    facts = SqlCallFacts(sessions, clock, builder.mark_confidential)
+    return RecordsSystem(
+        builder, store, writer, listener, queue_defaults, facts, SqlCallbackTasks(sessions)
+    )

@@ -23,7 +23,7 @@ from agi.protocol.server import FastAgiServer, ServerConfig
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
 from callcenter.legacy.directory import LegacyRoute
-from callcenter.records.facts import SqlIvrRecorder
+from callcenter.records.facts import SqlCallFacts
 from tests.agi.pbx import Call, Pbx, free_port
 
 MERGED, DOCKED = "043262345678", "043287654321"
@@ -62,10 +62,10 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-async def setup(engine: AsyncEngine) -> AsyncIterator[tuple[FastAgiServer, SqlIvrRecorder, Waits]]:
+async def setup(engine: AsyncEngine) -> AsyncIterator[tuple[FastAgiServer, SqlCallFacts, Waits]]:
     catalog = load_catalog()
     flow = load_flow_file(catalog)
-    recorder = SqlIvrRecorder(session_factory(engine), lambda: datetime.now(UTC))
+    recorder = SqlCallFacts(session_factory(engine), lambda: datetime.now(UTC))
     waits = Waits()
     server = build_agi(
         ServerConfig(port=0, read_timeout_s=5.0),

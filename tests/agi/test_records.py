@@ -9,7 +9,7 @@ import pytest
 
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
-from callcenter.records.facts import Callback, Rating, SqlIvrRecorder
+from callcenter.records.facts import CallbackRequestFact, RatingFact, SqlCallFacts
 
 
 @pytest.mark.db
@@ -17,17 +17,19 @@ async def test_first_rating_and_callback_win(database_url: str) -> None:
     engine = create_engine(database_url)
     await migrate.upgrade(engine)
     try:
-        recorder = SqlIvrRecorder(session_factory(engine), lambda: datetime.now(UTC))
-        first = Rating("1795692697.0", 1, "13900001111", "hotline-general", "", "seat-1001")
+        recorder = SqlCallFacts(session_factory(engine), lambda: datetime.now(UTC))
+        first = RatingFact("1795692697.0", 1, "13900001111", "hotline-general", "", "seat-1001")
         assert await recorder.record_rating(first)
-        assert not await recorder.record_rating(Rating("1795692697.0", 3, "x", "q", "", ""))
+        assert not await recorder.record_rating(RatingFact("1795692697.0", 3, "x", "q", "", ""))
         [row] = await recorder.ratings()
         assert (row.rating, row.agent) == (1, "seat-1001")
         with pytest.raises(ValueError, match="1, 2 or 3"):
-            await recorder.record_rating(Rating("other", 4, "", "", "", ""))
-        request = Callback("1795692697.0", "13900001111", "12345", "hotline-general", "", 300.0)
-        assert await recorder.record_callback(request)
-        assert not await recorder.record_callback(request)
+            await recorder.record_rating(RatingFact("other", 4, "", "", "", ""))
+        request = CallbackRequestFact(
+            "1795692697.0", "13900001111", "12345", "hotline-general", "", 300.0
+        )
+        assert await recorder.request_callback(request)
+        assert not await recorder.request_callback(request)
         [cb] = await recorder.open_callbacks()
         assert (cb.caller, cb.status, cb.estimated_wait_s) == ("13900001111", "open", 300.0)
     finally:

@@ -16,6 +16,7 @@ from api.pagination import encode_cursor
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
 from callcenter.live.live_state import LiveState
+from callcenter.records.callback_tasks import SqlCallbackTasks
 from callcenter.records.models import CallbackTask
 from callcenter.tokens import Principal, Role
 from queues.callbacks import CallbackPolicy, CallbackWorklist
@@ -51,7 +52,11 @@ async def test_callbacks_page_in_line_order(database_url: str) -> None:
                 )
             )
     worklist = CallbackWorklist(
-        sessions, LiveState(lambda: T0.timestamp()), CallbackPolicy(), lambda _i: None, {}
+        SqlCallbackTasks(sessions),
+        LiveState(lambda: T0.timestamp()),
+        CallbackPolicy(),
+        lambda _i: None,
+        {},
     )
     seats = SimpleNamespace(callbacks=worklist)
     tokens = StaticTokens({"cc_test-supervisor": Principal(1, "floor", Role.SUPERVISOR, None)})

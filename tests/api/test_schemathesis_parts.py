@@ -26,6 +26,7 @@ from callcenter.legacy import csvfile
 from callcenter.legacy.directory import Directory
 from callcenter.legacy.repository import LegacyRepository
 from callcenter.live.live_state import LiveState
+from callcenter.records.callback_tasks import SqlCallbackTasks
 from callcenter.tokens import Principal, Role
 from queues.callbacks import CallbackPolicy, CallbackWorklist
 from queues.repository import SeatRepository
@@ -55,7 +56,9 @@ def _app_with_parts(db: Path) -> tuple[FastAPI, AsyncEngine]:
     asyncio.run(prepare())
     live = LiveState(lambda: _clock().timestamp())
     seats = SimpleNamespace(
-        callbacks=CallbackWorklist(sessions, live, CallbackPolicy(), lambda _i: None, {}),
+        callbacks=CallbackWorklist(
+            SqlCallbackTasks(sessions), live, CallbackPolicy(), lambda _i: None, {}
+        ),
         repo=SeatRepository(sessions, _clock),
     )
     tokens = StaticTokens({ADMIN_TOKEN: Principal(1, "fuzz", Role.ADMIN, None)})

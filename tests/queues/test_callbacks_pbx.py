@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from callcenter.db import session_factory
-from callcenter.records.facts import Callback, SqlIvrRecorder
+from callcenter.records.facts import CallbackRequestFact, SqlCallFacts
 from callcenter.records.models import CallbackTask
 from pbxsim.telephony.softphone import FixedResponse, fixed_policy
 from queues.callbacks import CallbackPolicy
@@ -63,9 +63,9 @@ async def test_virtual_hold_keeps_the_place_and_is_fair(database_url: str) -> No
         await floor.sim.scheduler.sleep(1.0)
         c = floor.sim.call("13900000003")  # C: takes the callback offer, then hangs up
         await wait_until(lambda: waiting(floor) == ["13900000004", "13900000003"])
-        recorder = SqlIvrRecorder(session_factory(floor.engine), lambda: datetime.now(UTC))
-        await recorder.record_callback(
-            Callback(c.uniqueid, "13900000003", "12345", GENERAL, "", 300.0)
+        recorder = SqlCallFacts(session_factory(floor.engine), lambda: datetime.now(UTC))
+        await recorder.request_callback(
+            CallbackRequestFact(c.uniqueid, "13900000003", "12345", GENERAL, "", 300.0)
         )
         caller_phone = floor.sim.phone("13900000003", fixed_policy(1.0, 20.0))
         await floor.sim.scheduler.sleep(1.0)

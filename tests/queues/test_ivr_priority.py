@@ -18,7 +18,7 @@ from agi.protocol.metrics import AgiMetrics
 from agi.protocol.server import FastAgiServer, ServerConfig
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
-from callcenter.records.facts import SqlIvrRecorder
+from callcenter.records.facts import SqlCallFacts
 from queues.priority import CallerPriority, PriorityRules
 from tests.agi.pbx import Call, Pbx
 
@@ -40,7 +40,7 @@ async def agi(tmp_path: Path) -> AsyncIterator[tuple[FastAgiServer, CallerPriori
         lambda: flow,
         catalog,
         NoLegacy(),
-        SqlIvrRecorder(session_factory(engine), lambda: datetime.now(UTC)),
+        SqlCallFacts(session_factory(engine), lambda: datetime.now(UTC)),
         lambda: datetime.now(UTC),
         None,
         AgiMetrics(CollectorRegistry()),

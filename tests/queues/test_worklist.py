@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
 from callcenter.live.live_state import LiveState
-from callcenter.records.facts import Callback, SqlIvrRecorder
+from callcenter.records.callback_tasks import SqlCallbackTasks
+from callcenter.records.facts import CallbackRequestFact, SqlCallFacts
 from callcenter.records.models import CallbackTask
 from queues.callbacks import CallbackPolicy, CallbackWorklist, callable_number
 from queues.watcher import Abandoned
@@ -43,7 +44,11 @@ def gone(uid: str, caller: str, hold_s: float, joined_at: float = T0 - 30) -> Ab
 async def test_intake_assign_cancel_and_unstick(engine: AsyncEngine) -> None:
     clock = Clock()
     worklist = CallbackWorklist(
-        session_factory(engine), LiveState(clock), CallbackPolicy(min_wait_s=5.0), {}.get, {}
+        SqlCallbackTasks(session_factory(engine)),
+        LiveState(clock),
+        CallbackPolicy(min_wait_s=5.0),
+        {}.get,
+        {},
     )
     assert [callable_number(n) for n in ("13900001111", "+8613900001111", "anonymous", "12")] == [
         True,
@@ -55,8 +60,10 @@ async def test_intake_assign_cancel_and_unstick(engine: AsyncEngine) -> None:
     await worklist.on_abandoned(gone("u2", "unknown", 60.0))  # nobody to call
     await worklist.on_abandoned(gone("u3", "13900000003", 6.0))
     await worklist.on_abandoned(gone("u3", "13900000003", 6.0))  # replayed: once
-    recorder = SqlIvrRecorder(session_factory(engine), lambda: datetime.now(UTC))
-    await recorder.record_callback(Callback("u4", "13900000004", "12345", "hotline-housing", "", 1))
+    recorder = SqlCallFacts(session_factory(engine), lambda: datetime.now(UTC))
+    await recorder.request_callback(
+        CallbackRequestFact("u4", "13900000004", "12345", "hotline-housing", "", 1)
+    )
     await worklist.on_abandoned(gone("u4", "13900000004", 2.0, joined_at=T0 - 90))  # held
     rows = {t.uniqueid: t for t in await worklist.tasks()}
     assert sorted(rows) == ["u3", "u4"]

@@ -22,7 +22,7 @@ from ami.node import NodeConfig, PbxNode
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
 from callcenter.live.live_state import LiveState
-from callcenter.records.facts import SqlIvrRecorder
+from callcenter.records.facts import SqlCallFacts
 from callcenter.records.models import CallRecord
 from callcenter.records.wiring import build_records
 from pbxsim.ami_server import AmiServer, users_from_manager_conf
@@ -43,7 +43,7 @@ async def test_ivr_calls_become_records(tmp_path: Path) -> None:
         lambda: flow,
         catalog,
         Routes(),
-        SqlIvrRecorder(sessions, lambda: datetime.now(UTC)),
+        SqlCallFacts(sessions, lambda: datetime.now(UTC)),
         lambda: datetime.now(UTC),
         Waits(),
         AgiMetrics(CollectorRegistry()),

@@ -20,7 +20,7 @@ from callcenter import migrate
 from callcenter.db import create_engine, session_factory
 from callcenter.live.live_state import LiveState
 from callcenter.records.builder import OpenCall, finish
-from callcenter.records.facts import Rating, SqlIvrRecorder
+from callcenter.records.facts import RatingFact, SqlCallFacts
 from callcenter.records.models import CallRecord, ConfidentialMark
 from callcenter.records.wiring import RecordsSystem, build_records
 from callcenter.tokens import Role, TokenStore
@@ -128,14 +128,14 @@ async def test_survey_rating_after_the_record_was_written(
     await migrate.upgrade(engine)
     sessions = session_factory(engine)
     records = build_records(sessions, LiveState(time.time), tmp_path / "spool")
-    recorder = SqlIvrRecorder(sessions, lambda: datetime.now(UTC))
+    recorder = SqlCallFacts(sessions, lambda: datetime.now(UTC))
     try:
         await records.store.upsert([call("late.1"), call("early.1")])
         # the rating comes after the record was written: the record takes it
-        assert await recorder.record_rating(Rating("late.1", 3, "139", "general", "", "s1001"))
+        assert await recorder.record_rating(RatingFact("late.1", 3, "139", "general", "", "s1001"))
         assert (await _row(records, "late.1")).rating == 3  # type: ignore[union-attr]
         # a second survey session for the same call changes nothing
-        assert not await recorder.record_rating(Rating("late.1", 1, "139", "general", "", "x"))
+        assert not await recorder.record_rating(RatingFact("late.1", 1, "139", "general", "", "x"))
         assert (await _row(records, "late.1")).rating == 3  # type: ignore[union-attr]
         # and a rewrite of the record (replay) keeps it
         await records.store.upsert([call("late.1")])
@@ -158,7 +158,7 @@ async def test_survey_rating_after_the_record_was_written(
 
         async def rate(i: int) -> None:
             await asyncio.sleep((i % 5) * 0.001)
-            assert await recorder.record_rating(Rating(ids[i], 1 + i % 3, "", "", "", ""))
+            assert await recorder.record_rating(RatingFact(ids[i], 1 + i % 3, "", "", "", ""))
 
         await asyncio.gather(*(write(i) for i in range(n)), *(rate(i) for i in range(n)))
         async with sessions() as session:

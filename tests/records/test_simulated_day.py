@@ -90,7 +90,7 @@ from callcenter.db import create_engine, session_factory
 from callcenter.legacy.directory import LegacyRoute
 from callcenter.live.live_state import LiveState
 from callcenter.records import kpi
-from callcenter.records.facts import SqlIvrRecorder
+from callcenter.records.facts import SqlCallFacts
 from callcenter.records.models import CallRecord, SurveyResult
 from callcenter.records.wiring import build_records
 from pbxsim.demo import DemoOptions, DemoTraffic
@@ -158,7 +158,7 @@ async def start_ivr(sessions: async_sessionmaker[AsyncSession]) -> FastAgiServer
         lambda: flow,
         catalog,
         Directory(),
-        SqlIvrRecorder(sessions, clock),
+        SqlCallFacts(sessions, clock),
         clock,
         None,
         AgiMetrics(CollectorRegistry()),
