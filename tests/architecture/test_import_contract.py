@@ -73,7 +73,7 @@ def test_the_tree_keeps_the_contract(pristine: Path) -> None:
         # the simulator importing the product
         ("pbxsim/wire.py", "import ami.frames  # noqa", "pbxsim"),
         # the callback worklist reaching past records' interface into its tables
-        ("queues/callbacks.py", "import callcenter.records.models  # noqa", "Only the records"),
+        ("queues/callbacks.py", "import callcenter.records.models  # noqa", "Call facts"),
         # an API route taking the records' per-call locks itself
         ("api/calls.py", "import callcenter.records.locks  # noqa", "per-call locks"),
     ],
