@@ -12,47 +12,27 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.responses import Response
 
-from agi.ivr.store import FlowStore
+from api import queues, seats
 from api.audit_log import AuditMiddleware
 from api.audit_log import router as audit_router
 from api.callbacks import router as callbacks_router
 from api.calls import router as calls_router
 from api.errors import install as install_error_handlers
-from api.health import ReadinessCheck
 from api.health import router as health_router
 from api.ivr import router as ivr_router
 from api.legacy import router as legacy_router
 from api.live import router as live_router
-from api.live_ws import LiveStream, StreamCollector
-from api.live_ws import router as live_ws_router
+from api.live_ws import StreamCollector
 from api.openapi import install as install_openapi
-from api.queues_routes import router as queues_router
-from api.seats import router as seats_router
+from api.services import ApiServices, attach
 from api.stats import router as stats_router
 from api.strict_query import reject_unknown_query
-from callcenter.audit.repository import AuditLog
-from callcenter.legacy.directory import Directory
-from callcenter.live.live_state import LiveState
-from callcenter.records.wiring import RecordsSystem
-from callcenter.tokens import TokenStore
-from queues.wiring import SeatsSystem
 
 STATIC = Path(__file__).with_name("static")
 
 
-def create_app(
-    readiness_checks: dict[str, ReadinessCheck],
-    metrics: CollectorRegistry,
-    version: str,
-    live: LiveState | None = None,
-    tokens: TokenStore | None = None,
-    legacy: Directory | None = None,
-    seats: SeatsSystem | None = None,
-    audit: AuditLog | None = None,
-    ivr: FlowStore | None = None,
-    records: RecordsSystem | None = None,
-) -> FastAPI:
-    stream = LiveStream(live, seats) if live is not None else None
+def create_app(services: ApiServices, metrics: CollectorRegistry, version: str) -> FastAPI:
+    stream = services.stream
     if stream is not None:
         metrics.register(StreamCollector(stream))
 
@@ -70,23 +50,14 @@ def create_app(
         "running on Asterisk.",
     )
     install_error_handlers(app)
-    install_openapi(app)
-    app.state.readiness_checks = readiness_checks
-    app.state.live = live
-    app.state.tokens = tokens
-    app.state.legacy = legacy
-    app.state.seats = seats
-    app.state.records = records
-    app.state.stream = stream
-    app.state.audit = audit
-    app.state.ivr = ivr
-    if audit is not None:
-        app.add_middleware(AuditMiddleware, audit=audit)
+    install_openapi(app, queues.EXAMPLES | seats.EXAMPLES)
+    attach(app, services)
+    if services.audit is not None:
+        app.add_middleware(AuditMiddleware, audit=services.audit)
     app.include_router(health_router)
+    app.include_router(queues.router)
     app.include_router(live_router)
-    app.include_router(live_ws_router)
-    app.include_router(seats_router)
-    app.include_router(queues_router)
+    app.include_router(seats.router)
     app.include_router(callbacks_router)
     app.include_router(legacy_router)
     app.include_router(calls_router)

@@ -16,13 +16,14 @@ import logging
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import require_roles
 from api.pagination import Page, Paging
+from api.services import audit_log
 from callcenter.audit.repository import AuditEvent, AuditLog, AuditRecord
 from callcenter.tokens import Principal, Role
 
@@ -141,17 +142,14 @@ router = APIRouter(prefix="/api/v1", tags=["audit"])
     summary="State-changing requests, newest first (admin)",
 )
 async def list_audit(
-    request: Request,
     _: Annotated[Principal, Depends(require_roles(Role.ADMIN))],
     page: Paging,
+    audit: Annotated[AuditLog, Depends(audit_log)],
     token_id: Annotated[int | None, Query(ge=1, description="only this token's requests")] = None,
     path: Annotated[
         str | None, Query(max_length=200, description="only paths starting so, e.g. /api/v1/seats")
     ] = None,
 ) -> Page[AuditEntryOut]:
-    audit: AuditLog | None = getattr(request.app.state, "audit", None)
-    if audit is None:
-        raise HTTPException(503, "the audit log is not configured in this instance")
     after = page.after(int)
     rows = await audit.newest(
         before_id=int(after[0]) if after else None,

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.services import token_store
 from api.strict_query import reject_unknown_query
 from callcenter.tokens import Principal, Role, TokenStore
 
@@ -21,11 +22,9 @@ _bearer = HTTPBearer(auto_error=False, description="`callcenter token create` ma
 
 async def current_principal(
     request: Request,
+    store: Annotated[TokenStore, Depends(token_store)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    store: TokenStore | None = getattr(request.app.state, "tokens", None)
-    if store is None:
-        raise HTTPException(503, "authentication is not configured in this instance")
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(
             401,

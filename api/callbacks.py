@@ -7,22 +7,24 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_roles
 from api.pagination import Page, Paging, bad_query
+from api.services import callback_worklist, seat_repository
 from callcenter.clock import as_utc
 from callcenter.records.callback_tasks import CallbackTaskFact
 from callcenter.tokens import Principal, Role
 from queues.callbacks import CallbackWorklist
-from queues.wiring import SeatsSystem
+from queues.repository import SeatRepository
 
 router = APIRouter(prefix="/api/v1", tags=["callbacks"])
 Reader = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR, Role.INTEGRATION))]
 Supervisor = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR))]
 TaskId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the callback's id")]
 Status = Literal["open", "calling", "done", "failed", "cancelled"]
+Worklist = Annotated[CallbackWorklist, Depends(callback_worklist)]
 
 _TASK: dict[str, Any] = {
     "id": 318,
@@ -85,13 +87,6 @@ class Cancelled(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"cancelled": True}]})
 
 
-def _worklist(request: Request) -> tuple[CallbackWorklist, SeatsSystem]:
-    seats: SeatsSystem | None = getattr(request.app.state, "seats", None)
-    if seats is None:
-        raise HTTPException(503, "seat management is not configured in this instance")
-    return seats.callbacks, seats
-
-
 def _out(task: CallbackTaskFact) -> CallbackOut:
     return CallbackOut.model_validate(task)
 
@@ -106,12 +101,11 @@ def _key(task: CallbackTaskFact) -> tuple[str, int]:
     summary="The callback worklist, in line order (due_at, then id)",
 )
 async def list_callbacks(
-    request: Request,
     _principal: Reader,
     page: Paging,
+    worklist: Worklist,
     status: Annotated[Status | None, Query(description="only tasks in this state")] = None,
 ) -> Page[CallbackOut]:
-    worklist, _ = _worklist(request)
     after = page.after(str, int)
     position: tuple[datetime, int] | None = None
     if after is not None:
@@ -133,10 +127,13 @@ async def list_callbacks(
     responses={409: {"description": "the callback is not open or failed"}},
 )
 async def assign(
-    request: Request, task_id: TaskId, body: AssignBody, _principal: Supervisor
+    task_id: TaskId,
+    body: AssignBody,
+    _principal: Supervisor,
+    worklist: Worklist,
+    seats: Annotated[SeatRepository, Depends(seat_repository)],
 ) -> CallbackOut:
-    worklist, seats = _worklist(request)
-    if body.seat is not None and await seats.repo.seat(body.seat) is None:
+    if body.seat is not None and await seats.seat(body.seat) is None:
         raise HTTPException(404, f"no seat {body.seat!r}")
     try:
         task = await worklist.assign(task_id, body.seat)
@@ -154,9 +151,8 @@ async def assign(
     responses={409: {"description": "the callback is not open (or does not exist)"}},
 )
 async def cancel(
-    request: Request, task_id: TaskId, body: CancelBody, principal: Supervisor
+    task_id: TaskId, body: CancelBody, principal: Supervisor, worklist: Worklist
 ) -> Cancelled:
-    worklist, _ = _worklist(request)
     if not await worklist.cancel(task_id, f"cancelled by {principal.name}: {body.reason}"):
         raise HTTPException(409, f"callback {task_id} is not open (or does not exist)")
     return Cancelled(cancelled=True)

@@ -18,18 +18,20 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_roles
 from api.pagination import Page, Paging, bad_query
+from api.services import call_facts, call_records, calls_in_progress, record_writer
 from callcenter.clock import as_utc
 from callcenter.records import query as q
-from callcenter.records.facts import ConfidentialMarkFact
+from callcenter.records.builder import RecordBuilder
+from callcenter.records.facts import CallFacts, ConfidentialMarkFact
 from callcenter.records.models import CallRecord
 from callcenter.records.privacy import shown_caller
-from callcenter.records.wiring import RecordsSystem
+from callcenter.records.store import RecordStore, RecordWriter
 from callcenter.tokens import Principal, Role
 
 router = APIRouter(prefix="/api/v1", tags=["calls"])
@@ -204,13 +206,6 @@ class ConfidentialOut(BaseModel):
     )
 
 
-def _records(request: Request) -> RecordsSystem:
-    records: RecordsSystem | None = getattr(request.app.state, "records", None)
-    if records is None:
-        raise HTTPException(503, "call records are not configured in this instance")
-    return records
-
-
 def _summary_fields(record: CallRecord, principal: Principal) -> dict[str, Any]:
     data = {name: getattr(record, name) for name in CallSummary.model_fields if name != "id"}
     data["id"] = f"{record.node}:{record.linkedid}"
@@ -258,12 +253,14 @@ def _filter(
 
 
 Principal_ = Annotated[Principal, Depends(readers)]
+Records = Annotated[RecordStore, Depends(call_records)]
+InProgress = Annotated[RecordBuilder, Depends(calls_in_progress)]
 
 
 @router.get("/calls", response_model=Page[CallSummary], summary="Call records, newest first")
 async def list_calls(
-    request: Request,
     principal: Principal_,
+    records: Records,
     start: Annotated[datetime | None, Query(description="started at or after (ISO 8601)")] = None,
     end: Annotated[datetime | None, Query(description="started before (ISO 8601)")] = None,
     caller: str | None = None,
@@ -275,10 +272,9 @@ async def list_calls(
     *,
     page: Paging,
 ) -> Page[CallSummary]:
-    records = _records(request)
     where = _filter(principal, start, end, caller, number, unit, queue, seat, disposition)
     after = page.after(int, str, str)
-    async with records.store.sessions() as session:
+    async with records.sessions() as session:
         try:
             rows = await q.page(session, where, after, page.fetch)  # type: ignore[arg-type]
         except q.RecordQueryError as exc:
@@ -287,11 +283,10 @@ async def list_calls(
 
 
 @router.get("/calls/active", response_model=list[ActiveCall], summary="Calls in progress")
-async def active_calls(request: Request, principal: Principal_) -> list[ActiveCall]:
-    records = _records(request)
+async def active_calls(principal: Principal_, builder: InProgress) -> list[ActiveCall]:
     admin = principal.role == Role.ADMIN
     out = []
-    for call in sorted(records.builder.open.values(), key=lambda c: c.started_at):
+    for call in sorted(builder.open.values(), key=lambda c: c.started_at):
         if principal.role == Role.AGENT and call.seat != principal.seat:
             continue
         out.append(
@@ -312,8 +307,8 @@ async def active_calls(request: Request, principal: Principal_) -> list[ActiveCa
 
 @router.get("/calls/export.csv", summary="Call records as CSV (streamed)")
 async def export_calls(
-    request: Request,
     principal: Principal_,
+    records: Records,
     start: datetime | None = None,
     end: datetime | None = None,
     caller: str | None = None,
@@ -323,7 +318,6 @@ async def export_calls(
     seat: str | None = None,
     disposition: str | None = None,
 ) -> StreamingResponse:
-    records = _records(request)
     where = _filter(principal, start, end, caller, number, unit, queue, seat, disposition)
     admin = principal.role == Role.ADMIN
     caller_at = q.EXPORT_COLUMNS.index("caller")
@@ -333,7 +327,7 @@ async def export_calls(
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(q.EXPORT_COLUMNS)
-        async with records.store.sessions() as session:
+        async with records.sessions() as session:
             async for chunk in q.stream_rows(session, where):
                 for row in chunk:
                     values = list(row)
@@ -376,23 +370,25 @@ def _own_seat(principal: Principal, seat: str, verb: str) -> None:
     "record is written masked) and after it. Marking twice keeps the first mark.",
 )
 async def mark_confidential(
-    request: Request,
     principal: Annotated[Principal, Depends(markers)],
     call_id: str,
     body: Annotated[ConfidentialIn, Body()],
+    records: Records,
+    builder: InProgress,
+    writer: Annotated[RecordWriter, Depends(record_writer)],
+    facts: Annotated[CallFacts, Depends(call_facts)],
 ) -> ConfidentialOut:
-    records = _records(request)
     node, linkedid = _call_key(call_id)
-    call = records.builder.open.get((node, linkedid))
+    call = builder.open.get((node, linkedid))
     if call is not None:
         _own_seat(principal, call.seat, "marks")
     else:
-        record = await _written(records, node, linkedid)
+        record = await _written(records, writer, node, linkedid)
         if record is None:
             raise HTTPException(404, f"no call {call_id!r} (in progress or recorded)")
         _own_seat(principal, record.seat, "marks")
     # also masks the call in progress at once (/calls/active); its record is written so
-    written = await records.facts.mark_confidential(
+    written = await facts.mark_confidential(
         ConfidentialMarkFact(node, linkedid, principal.name, body.reason, datetime.now(UTC))
     )
     return ConfidentialOut(
@@ -403,23 +399,24 @@ async def mark_confidential(
     )
 
 
-async def _written(records: RecordsSystem, node: str, linkedid: str) -> CallRecord | None:
+async def _written(
+    records: RecordStore, writer: RecordWriter, node: str, linkedid: str
+) -> CallRecord | None:
     """The record, if the call is over; a call that ended a moment ago may still be in
     the spool, so one flush is tried before saying it does not exist."""
-    async with records.store.sessions() as session:
+    async with records.sessions() as session:
         record = await q.get(session, node, linkedid)
     if record is None:
-        await records.writer.flush()
-        async with records.store.sessions() as session:
+        await writer.flush()
+        async with records.sessions() as session:
             record = await q.get(session, node, linkedid)
     return record
 
 
 @router.get("/calls/{call_id}", response_model=CallDetail, summary="One call with its timeline")
-async def get_call(request: Request, principal: Principal_, call_id: str) -> CallDetail:
-    records = _records(request)
+async def get_call(principal: Principal_, call_id: str, records: Records) -> CallDetail:
     node, linkedid = _call_key(call_id)
-    async with records.store.sessions() as session:
+    async with records.sessions() as session:
         record = await q.get(session, node, linkedid)
     if record is None:
         raise HTTPException(404, f"no call record {call_id!r}")

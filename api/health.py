@@ -8,24 +8,15 @@ balancer has no token).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Mapping
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
+from api.services import CheckResult, ReadinessCheck, readiness_checks
 from api.strict_query import reject_unknown_query
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    ok: bool
-    detail: str
-
-
-ReadinessCheck = Callable[[], Awaitable[CheckResult]]
 
 router = APIRouter(tags=["health"], dependencies=[Depends(reject_unknown_query)])
 
@@ -80,8 +71,9 @@ async def healthz() -> Health:
     summary="Every dependency is usable",
     responses={503: {"model": Readiness, "description": "not ready: each check says why"}},
 )
-async def readyz(request: Request) -> JSONResponse:
-    checks: dict[str, ReadinessCheck] = request.app.state.readiness_checks
+async def readyz(
+    checks: Annotated[Mapping[str, ReadinessCheck], Depends(readiness_checks)],
+) -> JSONResponse:
     results: dict[str, Check] = {}
     for name, check in checks.items():
         try:

@@ -13,17 +13,19 @@ import json
 from importlib import resources
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from agi.ivr.model import FlowError
 from agi.ivr.store import FlowStore
 from api.auth import require_roles
+from api.services import ivr_flows
 from callcenter.tokens import Principal, Role
 
 router = APIRouter(prefix="/api/v1", tags=["ivr"])
 
 Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+Flows = Annotated[FlowStore, Depends(ivr_flows)]
 
 _EXAMPLE: dict[str, Any] = json.loads(
     resources.files("agi.ivr").joinpath("flows.json").read_text(encoding="utf-8")
@@ -44,21 +46,14 @@ class IvrOut(BaseModel):
     )
 
 
-def _store(request: Request) -> FlowStore:
-    store: FlowStore | None = getattr(request.app.state, "ivr", None)
-    if store is None:
-        raise HTTPException(503, "the IVR is not configured in this instance")
-    return store
-
-
 def _out(store: FlowStore) -> IvrOut:
     flow = store.current
     return IvrOut(source=store.source, version=flow.version, flow=flow.model_dump(mode="json"))
 
 
 @router.get("/ivr", response_model=IvrOut, summary="The IVR flow running now (admin)")
-async def get_ivr(request: Request, _: Admin) -> IvrOut:
-    return _out(_store(request))
+async def get_ivr(_: Admin, store: Flows) -> IvrOut:
+    return _out(store)
 
 
 @router.put(
@@ -67,14 +62,13 @@ async def get_ivr(request: Request, _: Admin) -> IvrOut:
     summary="Replace the IVR flow (admin); validated like the flow file, 422 lists problems",
 )
 async def put_ivr(
-    request: Request,
     who: Admin,
+    store: Flows,
     flow: Annotated[
         dict[str, Any],
         Body(description="a whole flow, as agi/ivr/flows.json", examples=[_EXAMPLE]),
     ],
 ) -> IvrOut:
-    store = _store(request)
     if store.sessions is None:
         raise HTTPException(503, "the IVR has no database in this instance; flows are read-only")
     try:

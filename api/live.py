@@ -1,71 +1,27 @@
-"""Live queues, read-only (`/api/v1/queues`).
-
-Admin, supervisors and agents (an agent's desktop shows queue depth); not integration
-tokens. A plain list, not a page: a center has about ten queues per node.
+"""`WS /api/v1/live`: the live stream of queue and seat rows (protocol, authentication
+and close codes: api/live_ws.py). Admin, supervisors and agents; the token comes in the
+`Authorization` header or as the first frame, so it is checked on the socket, not here.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import Response
-from pydantic import TypeAdapter
+from fastapi import APIRouter, Depends, Query, WebSocket
 
-from api.auth import require_roles
-from callcenter.live.live_state import LiveState
-from callcenter.live.live_views import QueueView, queue_views
-from callcenter.live.node_state import NodeState
-from callcenter.tokens import Principal, Role
+from api.live_ws import LiveStream, serve_socket
+from api.services import live_stream_if_any, token_store_if_any
+from callcenter.tokens import TokenStore
 
 router = APIRouter(prefix="/api/v1", tags=["live"])
 
-_QUEUE_LIST = TypeAdapter(list[QueueView])
 
-
-def _live(request: Request) -> LiveState:
-    live: LiveState | None = getattr(request.app.state, "live", None)
-    if live is None:
-        raise HTTPException(503, "no PBX link configured in this instance")
-    return live
-
-
-def _states(live: LiveState, node: str | None) -> list[NodeState]:
-    if node is None:
-        return [live.nodes[name] for name in sorted(live.nodes)]
-    if node not in live.nodes:
-        raise HTTPException(404, f"unknown PBX node {node!r}; known: {sorted(live.nodes)}")
-    return [live.nodes[node]]
-
-
-@router.get(
-    "/queues",
-    response_model=list[QueueView],
-    summary="Every queue now: waiting callers, longest wait, seats by state",
-    description="A plain list, not paged: about ten queues per PBX node. Admin, "
-    "supervisors and agents.",
-)
-async def list_queues(
-    request: Request,
-    _who: Annotated[Principal, Depends(require_roles(Role.SUPERVISOR, Role.AGENT))],
-    node: Annotated[
-        str | None, Query(max_length=64, description="only this PBX node", examples=["pbx1"])
-    ] = None,
-) -> Response:
-    """Serialised at most once per live change and tenth of a second: waits are shown to
-    0.1 s, so within that window every request would get the same bytes, and a wall of
-    screens polling this should not cost a full view each (bench: api_queues_p99_ms).
-    A change the hub does not announce (app_queue's counters) shows within 0.1 s."""
-    live = _live(request)
-    now = live.clock()
-    key = (node, live.hub.last_seq, int(now * 10))
-    cache: dict[str | None, tuple[object, bytes]] | None = getattr(
-        request.app.state, "queue_list_cache", None
-    )
-    if cache is None:
-        cache = request.app.state.queue_list_cache = {}
-    hit = cache.get(node)
-    if hit is None or hit[0] != key:
-        body = _QUEUE_LIST.dump_json(queue_views(_states(live, node), now))
-        cache[node] = hit = (key, body)
-    return Response(hit[1], media_type="application/json")
+@router.websocket("/live")
+async def live_stream(
+    websocket: WebSocket,
+    stream: Annotated[LiveStream | None, Depends(live_stream_if_any)],
+    tokens: Annotated[TokenStore | None, Depends(token_store_if_any)],
+    since: int | None = Query(None, ge=0, description="last seq seen: resume after it"),
+    epoch: str | None = Query(None, description="the epoch of the stream `since` is from"),
+) -> None:
+    await serve_socket(websocket, stream, tokens, since, epoch)

@@ -35,14 +35,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 
-from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+from fastapi import WebSocket, WebSocketDisconnect
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from api.live_table import LiveTable, delta_json
 from callcenter.live.changes import Change, Lost
 from callcenter.live.live_state import LiveState
-from callcenter.tokens import Principal, Role
+from callcenter.tokens import Principal, Role, TokenStore
 from queues.wiring import SeatsSystem
 
 log = logging.getLogger(__name__)
@@ -330,12 +330,8 @@ class StreamCollector(Collector):
         )
 
 
-router = APIRouter(prefix="/api/v1", tags=["live"])
-
-
-async def _authenticate(websocket: WebSocket) -> Principal | None:
+async def _authenticate(websocket: WebSocket, store: TokenStore | None) -> Principal | None:
     """The principal, or None after closing the socket with the reason."""
-    store = getattr(websocket.app.state, "tokens", None)
     if store is None:
         await websocket.close(CLOSE_UNAVAILABLE, "authentication is not configured")
         return None
@@ -364,18 +360,19 @@ async def _authenticate(websocket: WebSocket) -> Principal | None:
     return principal
 
 
-@router.websocket("/live")
-async def live_stream(
+async def serve_socket(
     websocket: WebSocket,
-    since: int | None = Query(None, ge=0, description="last seq seen: resume after it"),
-    epoch: str | None = Query(None, description="the epoch of the stream `since` is from"),
+    stream: LiveStream | None,
+    tokens: TokenStore | None,
+    since: int | None,
+    epoch: str | None,
 ) -> None:
+    """One screen's connection (routed in api/live.py), from accept to close."""
     await websocket.accept()
-    stream: LiveStream | None = getattr(websocket.app.state, "stream", None)
     if stream is None:
         await websocket.close(CLOSE_UNAVAILABLE, "no PBX link configured in this instance")
         return
-    if await _authenticate(websocket) is None:
+    if await _authenticate(websocket, tokens) is None:
         return
     await stream.ensure_started()
     client, first = stream.attach(since, epoch)

@@ -5,8 +5,9 @@ FastAPI documents what the routes declare; three things it cannot know are added
   401/403 where a token is needed, 404 where the path names something, 422 for bad or
   unknown parameters, 503 when a part is not configured in this instance. FastAPI's own
   422 schema (`HTTPValidationError`) is replaced: our 422s do not look like that.
-- examples of response types defined outside api/ (api/schemas/examples.py), and of
-  each page (`Page_X_`): one item's example and a next cursor.
+- examples of response types defined outside api/ (the `EXAMPLES` of the resource
+  modules that answer with them: api/queues.py, api/seats.py), and of each page
+  (`Page_X_`): one item's example and a next cursor.
 - the examples of our own models once more: FastAPI serialises the document with
   `exclude_none`, which drops every `null` from an example and leaves it invalid
   against its own schema (a required nullable field gone missing).
@@ -22,7 +23,6 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from api.errors import PROBLEM, Problem
-from api.schemas.examples import EXAMPLES
 
 _REF = "#/components/schemas/{model}"
 _REPLACED = ("HTTPValidationError", "ValidationError")
@@ -35,18 +35,19 @@ _ERRORS = {
 }
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, examples: dict[str, dict[str, Any]]) -> None:
+    """`examples`: schema name -> one example, for response types defined outside api/."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = finish(generate())
+            app.openapi_schema = finish(generate(), examples)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented hook
 
 
-def finish(document: dict[str, Any]) -> dict[str, Any]:
+def finish(document: dict[str, Any], examples: dict[str, dict[str, Any]]) -> dict[str, Any]:
     schemas: dict[str, Any] = document.setdefault("components", {}).setdefault("schemas", {})
     problem = Problem.model_json_schema(ref_template=_REF)
     schemas.update(problem.pop("$defs", {}))
@@ -56,12 +57,12 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
     for path, operations in document.get("paths", {}).items():
         for operation in operations.values():
             _errors(path, operation)
-    for name, examples in _model_examples().items():
+    for name, written in _model_examples().items():
         if name in schemas:
-            schemas[name]["examples"] = examples
+            schemas[name]["examples"] = written
     for name, schema in schemas.items():
-        if "examples" not in schema and name in EXAMPLES:
-            schema["examples"] = [EXAMPLES[name]]
+        if "examples" not in schema and name in examples:
+            schema["examples"] = [examples[name]]
     for schema in schemas.values():
         if "examples" not in schema and _is_page(schema):
             item = schema["properties"]["items"]["items"]["$ref"].rsplit("/", 1)[-1]

@@ -11,24 +11,79 @@ all; admin may do everything.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_roles
 from api.pagination import Page, Paging
+from api.services import (
+    NO_SEATS,
+    live_state_if_any,
+    seat_repository,
+    seat_repository_if_any,
+    seat_service,
+    seat_states_if_any,
+)
 from callcenter.live.live_state import LiveState
 from callcenter.live.node_state import NodeState
 from callcenter.tokens import Principal, Role
 from queues.errors import SeatError
 from queues.models import Seat
 from queues.queue_views import SeatStatus, seat_statuses
-from queues.repository import SeatStats
-from queues.wiring import SeatsSystem
+from queues.repository import SeatRepository, SeatStats
+from queues.seat_state import StateTracker
+from queues.seats import SeatService
 
 router = APIRouter(prefix="/api/v1", tags=["seats"])
+
+_SEAT_QUEUE = {
+    "queue": "hotline-housing",
+    "penalty": 0,
+    "paused": True,
+    "paused_reason": "meal",
+    "calls_taken": 23,
+}
+
+#: examples of the response types of queues/ (plain dataclasses, free of API concerns),
+#: by schema name: api/openapi.py puts them into the document, and
+#: tests/api/test_openapi_contract.py validates each against its schema
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "SeatQueue": _SEAT_QUEUE,
+    "SeatStatus": {
+        "id": "1001",
+        "extension": "1001",
+        "skills": {"general": 3, "housing": 5},
+        "logged_in": True,
+        "pause_reason_db": "meal",
+        "state": "paused",
+        "state_reason": "meal",
+        "state_since": 1764141243.2,
+        "node": "pbx1",
+        "interface": "PJSIP/1001",
+        "name": "1001 王芳",
+        "status": 1,
+        "status_text": "not in use",
+        "paused": True,
+        "paused_reason": "meal",
+        "in_call": False,
+        "calls_taken": 23,
+        "last_call": 1764140911,
+        "state_interface": "PJSIP/1001",
+        "stale": False,
+        "queues": [_SEAT_QUEUE],
+    },
+    "SeatStats": {
+        "seat_id": "1001",
+        "login_s": 25200.0,
+        "pause_s": {"meal": 1800.0, "break": 600.0},
+        "calls": 61,
+        "talk_s": 14523.5,
+    },
+}
 
 
 SeatId = Annotated[str, Path(max_length=64, description="the seat's id", examples=["1001"])]
@@ -43,19 +98,54 @@ class PauseBody(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "meal"}]})
 
 
-def _live(request: Request) -> LiveState | None:
-    return getattr(request.app.state, "live", None)
+def _own_seat(principal: Principal) -> str:
+    if not principal.seat:
+        raise HTTPException(403, "this agent token is bound to no seat")
+    return principal.seat
 
 
-def _seats(request: Request) -> SeatsSystem | None:
-    return getattr(request.app.state, "seats", None)
+def _in_reach(principal: Principal, seat_id: str) -> str:
+    """The seat, if the principal may reach it: an agent only its own."""
+    if principal.role is Role.AGENT and _own_seat(principal) != seat_id:
+        raise HTTPException(
+            403, f"an agent token acts only on its own seat ({principal.seat!r}), not {seat_id!r}"
+        )
+    return seat_id
 
 
-def _need_seats(request: Request) -> SeatsSystem:
-    seats = _seats(request)
-    if seats is None:
-        raise HTTPException(503, "seat management is not configured in this instance")
-    return seats
+AgentOrAdmin = Annotated[Principal, Depends(require_roles(Role.AGENT))]
+AgentOrSupervisor = Annotated[Principal, Depends(require_roles(Role.AGENT, Role.SUPERVISOR))]
+StatsReader = Annotated[
+    Principal, Depends(require_roles(Role.SUPERVISOR, Role.INTEGRATION, Role.AGENT))
+]
+
+
+# The path's seat id, once the caller may reach it: dependencies, so that a 403 comes
+# before any part of the instance is asked for (a 503 where seats are not configured).
+async def viewed_seat(seat_id: SeatId, principal: Viewer) -> str:
+    return _in_reach(principal, seat_id)
+
+
+async def counted_seat(seat_id: SeatId, principal: StatsReader) -> str:
+    return _in_reach(principal, seat_id)
+
+
+async def own_seat(seat_id: SeatId, principal: AgentOrAdmin) -> str:
+    """Logging in and unpausing: the agent at the seat (or admin), not a supervisor."""
+    return _in_reach(principal, seat_id)
+
+
+async def managed_seat(seat_id: SeatId, principal: AgentOrSupervisor) -> str:
+    """Logging out and pausing: a supervisor too, taking someone off the floor."""
+    return _in_reach(principal, seat_id)
+
+
+ViewedSeat = Annotated[str, Depends(viewed_seat)]
+CountedSeat = Annotated[str, Depends(counted_seat)]
+OwnSeat = Annotated[str, Depends(own_seat)]
+ManagedSeat = Annotated[str, Depends(managed_seat)]
+Seats = Annotated[SeatRepository, Depends(seat_repository)]
+Actions = Annotated[SeatService, Depends(seat_service)]
 
 
 def _states(live: LiveState | None, node: str | None) -> list[NodeState]:
@@ -68,26 +158,50 @@ def _states(live: LiveState | None, node: str | None) -> list[NodeState]:
     return [live.nodes[node]]
 
 
-async def _statuses(request: Request, node: str | None) -> list[SeatStatus]:
-    live, seats = _live(request), _seats(request)
-    if live is None and seats is None:
-        raise HTTPException(503, "no PBX link configured in this instance")
-    rows: list[Seat] = await seats.repo.seats(node) if seats is not None else []
-    now = live.clock() if live is not None else datetime.now(UTC).timestamp()
-    tracker = seats.tracker if seats is not None else None
-    return seat_statuses(rows, _states(live, node), tracker, now)
+@dataclass(frozen=True)
+class Floor:
+    """The seats as `GET /seats` shows them: provisioned seats (offline too) joined with
+    the queue members of the live model, each in its state. An instance may lack either
+    the seats or the PBX link, not both."""
+
+    seats: SeatRepository | None
+    states: StateTracker | None
+    live: LiveState | None
+
+    async def statuses(self, node: str | None) -> list[SeatStatus]:
+        if self.live is None and self.seats is None:
+            raise HTTPException(503, "no PBX link configured in this instance")
+        rows: list[Seat] = await self.seats.seats(node) if self.seats is not None else []
+        now = self.live.clock() if self.live is not None else datetime.now(UTC).timestamp()
+        return seat_statuses(rows, _states(self.live, node), self.states, now)
+
+    async def status(self, seat_id: str) -> SeatStatus:
+        if self.seats is None:
+            raise HTTPException(503, NO_SEATS)
+        seat = await self.seats.seat(seat_id)
+        if seat is None:
+            raise HTTPException(404, f"no seat {seat_id!r}")
+        for status in await self.statuses(seat.node):
+            if status.id == seat_id:
+                return status
+        raise HTTPException(404, f"no seat {seat_id!r}")  # pragma: no cover (seat just read)
+
+
+def seat_floor(
+    seats: Annotated[SeatRepository | None, Depends(seat_repository_if_any)],
+    states: Annotated[StateTracker | None, Depends(seat_states_if_any)],
+    live: Annotated[LiveState | None, Depends(live_state_if_any)],
+) -> Floor:
+    return Floor(seats, states, live)
+
+
+OnTheFloor = Annotated[Floor, Depends(seat_floor)]
 
 
 def _seat_key(status: SeatStatus) -> tuple[str, str, str]:
     """The list's order (views.seat_statuses: by extension, unprovisioned members last),
     made unique by the node: the keyset of its cursor."""
     return status.extension or "~", status.interface, status.node
-
-
-def _own_seat(principal: Principal) -> str:
-    if not principal.seat:
-        raise HTTPException(403, "this agent token is bound to no seat")
-    return principal.seat
 
 
 @router.get(
@@ -98,15 +212,15 @@ def _own_seat(principal: Principal) -> str:
     "members that no provisioned seat owns come last.",
 )
 async def list_seats(
-    request: Request,
     principal: Viewer,
     page: Paging,
+    floor: OnTheFloor,
     node: Annotated[
         str | None, Query(max_length=64, description="only this PBX node", examples=["pbx1"])
     ] = None,
 ) -> Page[SeatStatus]:
     after = page.after(str, str, str)
-    rows = sorted(await _statuses(request, node), key=_seat_key)
+    rows = sorted(await floor.statuses(node), key=_seat_key)
     if principal.role is Role.AGENT:
         mine = _own_seat(principal)
         rows = [s for s in rows if s.id == mine]
@@ -114,20 +228,8 @@ async def list_seats(
 
 
 @router.get("/seats/{seat_id}", response_model=SeatStatus, summary="One seat now")
-async def get_seat(request: Request, seat_id: SeatId, principal: Viewer) -> SeatStatus:
-    _own_seat_only(principal, seat_id)
-    return await _one(request, seat_id)
-
-
-async def _one(request: Request, seat_id: str) -> SeatStatus:
-    seats = _need_seats(request)
-    seat = await seats.repo.seat(seat_id)
-    if seat is None:
-        raise HTTPException(404, f"no seat {seat_id!r}")
-    for status in await _statuses(request, seat.node):
-        if status.id == seat_id:
-            return status
-    raise HTTPException(404, f"no seat {seat_id!r}")  # pragma: no cover (seat just read)
+async def get_seat(seat_id: ViewedSeat, floor: OnTheFloor) -> SeatStatus:
+    return await floor.status(seat_id)
 
 
 @router.get(
@@ -136,31 +238,20 @@ async def _one(request: Request, seat_id: str) -> SeatStatus:
     summary="Login time, pause time by reason, calls and talk time over the last hours",
 )
 async def seat_stats(
-    request: Request,
-    seat_id: SeatId,
-    principal: Annotated[
-        Principal, Depends(require_roles(Role.SUPERVISOR, Role.INTEGRATION, Role.AGENT))
-    ],
+    seat_id: CountedSeat,
+    seats: Seats,
     hours: Annotated[
         float, Query(gt=0, le=24 * 31, description="the period: this many hours up to now")
     ] = 24.0,
 ) -> SeatStats:
-    _own_seat_only(principal, seat_id)
-    seats = _need_seats(request)
     until = datetime.now(UTC)
-    stats = await seats.repo.stats(until - timedelta(hours=hours), until, [seat_id])
+    stats = await seats.stats(until - timedelta(hours=hours), until, [seat_id])
     return stats.get(seat_id, SeatStats(seat_id))
 
 
-def _own_seat_only(principal: Principal, seat_id: str) -> None:
-    if principal.role is Role.AGENT and _own_seat(principal) != seat_id:
-        raise HTTPException(
-            403, f"an agent token acts only on its own seat ({principal.seat!r}), not {seat_id!r}"
-        )
-
-
-async def _act(request: Request, seat_id: SeatId, action: str, reason: str = "") -> SeatStatus:
-    service = _need_seats(request).service
+async def _act(
+    service: SeatService, floor: Floor, seat_id: str, action: str, reason: str = ""
+) -> SeatStatus:
     try:
         if action == "login":
             await service.login(seat_id)
@@ -172,34 +263,26 @@ async def _act(request: Request, seat_id: SeatId, action: str, reason: str = "")
             await service.unpause(seat_id)
     except SeatError as exc:
         raise HTTPException(exc.status, str(exc)) from exc
-    return await _one(request, seat_id)
-
-
-AgentOrAdmin = Annotated[Principal, Depends(require_roles(Role.AGENT))]
-AgentOrSupervisor = Annotated[Principal, Depends(require_roles(Role.AGENT, Role.SUPERVISOR))]
+    return await floor.status(seat_id)
 
 
 @router.post("/seats/{seat_id}/login", response_model=SeatStatus, summary="Log in to its queues")
-async def login(request: Request, seat_id: SeatId, principal: AgentOrAdmin) -> SeatStatus:
-    _own_seat_only(principal, seat_id)
-    return await _act(request, seat_id, "login")
+async def login(seat_id: OwnSeat, service: Actions, floor: OnTheFloor) -> SeatStatus:
+    return await _act(service, floor, seat_id, "login")
 
 
 @router.post("/seats/{seat_id}/logout", response_model=SeatStatus, summary="Leave all queues")
-async def logout(request: Request, seat_id: SeatId, principal: AgentOrSupervisor) -> SeatStatus:
-    _own_seat_only(principal, seat_id)
-    return await _act(request, seat_id, "logout")
+async def logout(seat_id: ManagedSeat, service: Actions, floor: OnTheFloor) -> SeatStatus:
+    return await _act(service, floor, seat_id, "logout")
 
 
 @router.post("/seats/{seat_id}/pause", response_model=SeatStatus, summary="Pause with a reason")
 async def pause(
-    request: Request, seat_id: SeatId, body: PauseBody, principal: AgentOrSupervisor
+    seat_id: ManagedSeat, body: PauseBody, service: Actions, floor: OnTheFloor
 ) -> SeatStatus:
-    _own_seat_only(principal, seat_id)
-    return await _act(request, seat_id, "pause", body.reason)
+    return await _act(service, floor, seat_id, "pause", body.reason)
 
 
 @router.post("/seats/{seat_id}/unpause", response_model=SeatStatus, summary="Take calls again")
-async def unpause(request: Request, seat_id: SeatId, principal: AgentOrAdmin) -> SeatStatus:
-    _own_seat_only(principal, seat_id)
-    return await _act(request, seat_id, "unpause")
+async def unpause(seat_id: OwnSeat, service: Actions, floor: OnTheFloor) -> SeatStatus:
+    return await _act(service, floor, seat_id, "unpause")

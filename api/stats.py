@@ -13,19 +13,21 @@ import time
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_roles
 from api.calls import epoch
+from api.services import call_records
 from callcenter.clock import CITY_UTC_OFFSET_S
 from callcenter.records import kpi
 from callcenter.records.query import MAX_EPOCH
-from callcenter.records.wiring import RecordsSystem
+from callcenter.records.store import RecordStore
 from callcenter.tokens import Principal, Role
 
 router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
 readers = require_roles(Role.SUPERVISOR, Role.INTEGRATION)
+Records = Annotated[RecordStore, Depends(call_records)]
 
 
 class Kpis(BaseModel):
@@ -110,17 +112,10 @@ def _out(row: kpi.KpiRow) -> Kpis:
     )
 
 
-def _records(request: Request) -> RecordsSystem:
-    records: RecordsSystem | None = getattr(request.app.state, "records", None)
-    if records is None:
-        raise HTTPException(503, "call records are not configured in this instance")
-    return records
-
-
 async def _compute(
-    records: RecordsSystem, start: int, end: int, group: str | None, period: str | None
+    records: RecordStore, start: int, end: int, group: str | None, period: str | None
 ) -> list[Kpis]:
-    async with records.store.sessions() as session:
+    async with records.sessions() as session:
         try:
             rows = await kpi.compute(session, start, end, group, period)
         except kpi.KpiQueryError as exc:
@@ -130,8 +125,8 @@ async def _compute(
 
 @router.get("/kpis", response_model=list[Kpis], summary="KPIs of calls started in a range")
 async def kpis(
-    request: Request,
     principal: Annotated[Principal, Depends(readers)],
+    records: Records,
     start: Annotated[
         datetime,
         Query(description="from (ISO 8601, inclusive)", examples=["2026-11-26T00:00:00+08:00"]),
@@ -154,12 +149,12 @@ async def kpis(
         raise HTTPException(422, "end: must be after start")
     if not 0 <= first < MAX_EPOCH or last >= MAX_EPOCH:
         raise HTTPException(422, "start, end: out of range")
-    return await _compute(_records(request), first, last, group, period)
+    return await _compute(records, first, last, group, period)
 
 
 @router.get("/today", response_model=list[Kpis], summary="The city day so far, per queue")
-async def today(request: Request, principal: Annotated[Principal, Depends(readers)]) -> list[Kpis]:
+async def today(principal: Annotated[Principal, Depends(readers)], records: Records) -> list[Kpis]:
     now = int(time.time())
     offset = CITY_UTC_OFFSET_S
     day_start = (now + offset) // 86400 * 86400 - offset
-    return await _compute(_records(request), day_start, day_start + 86400, "queue", None)
+    return await _compute(records, day_start, day_start + 86400, "queue", None)

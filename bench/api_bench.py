@@ -52,6 +52,7 @@ async def _serve(port: int, db: str, changes_per_s: float, ready: multiprocessin
     from prometheus_client import CollectorRegistry
 
     from api.app import create_app
+    from api.services import ApiServices
     from callcenter import migrate
     from callcenter.db import create_engine, session_factory
     from callcenter.heap import freeze_startup_heap
@@ -67,7 +68,9 @@ async def _serve(port: int, db: str, changes_per_s: float, ready: multiprocessin
     def notify(kind: str, action: str, key: str, data: dict[str, object]) -> None:
         live.hub.publish("pbx1", kind, action, key, time.time(), **data)
 
-    app = create_app({}, CollectorRegistry(), "bench", live, tokens)
+    app = create_app(
+        ApiServices.from_systems(tokens=tokens, live=live), CollectorRegistry(), "bench"
+    )
     freeze_startup_heap()  # as `callcenter serve` does once wired, before the model exists
     state, _today = _big_model()
     state.notify = notify  # what LiveState.node_state wires: the model's changes, as sent

@@ -6,7 +6,7 @@ import httpx
 from prometheus_client import CollectorRegistry, Counter
 
 from api.app import create_app
-from api.health import CheckResult
+from api.services import ApiServices, CheckResult
 
 
 async def ok() -> CheckResult:
@@ -24,7 +24,7 @@ async def broken() -> CheckResult:
 def client(checks: dict) -> httpx.AsyncClient:  # type: ignore[type-arg]
     registry = CollectorRegistry()
     Counter("demo_total", "a counter", registry=registry).inc(3)
-    app = create_app(checks, registry, "test")
+    app = create_app(ApiServices(readiness=checks), registry, "test")
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
 
 

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from api.auth import require_roles
+from api.services import ApiServices
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
 from callcenter.process.cli import app as cli
@@ -30,7 +31,7 @@ async def store_for(url: str) -> tuple[TokenStore, object]:
 
 async def test_roles_401_403_and_revocation(database_url: str) -> None:
     store, engine = await store_for(database_url)
-    app = create_app({}, CollectorRegistry(), "t", tokens=store)
+    app = create_app(ApiServices(tokens=store), CollectorRegistry(), "t")
 
     @app.get("/probe")
     async def probe(

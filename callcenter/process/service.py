@@ -23,7 +23,7 @@ from agi.protocol.server import ServerConfig
 from ami.fanout import FanOut
 from ami.node import NodeConfig, PbxNode
 from api.app import create_app
-from api.health import CheckResult, ReadinessCheck
+from api.services import ApiServices, CheckResult, ReadinessCheck
 from callcenter import __version__, migrate
 from callcenter.audit.repository import AuditLog
 from callcenter.clock import utcnow
@@ -150,18 +150,17 @@ class Service:
         wallboard_url = f"http://{settings.http_host}:{settings.http_port}/"
         if self.demo:
             wallboard_url += "#token=" + await demo_wallboard_token(tokens)
-        app = create_app(
-            checks,
-            self.metrics,
-            __version__,
-            live,
-            tokens,
-            directory,
-            seats,
-            AuditLog(sessions, utcnow),
+        services = ApiServices.from_systems(
+            readiness=checks,
+            tokens=tokens,
+            live=live,
+            seats=seats,
             records=records,
+            legacy=directory,
+            audit=AuditLog(sessions, utcnow),
             ivr=agi.flows,
         )
+        app = create_app(services, self.metrics, __version__)
         server = uvicorn.Server(
             uvicorn.Config(
                 app,

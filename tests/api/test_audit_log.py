@@ -17,6 +17,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
 from api.app import create_app
+from api.services import ApiServices
 from callcenter import migrate
 from callcenter.audit.repository import AuditLog
 from callcenter.db import create_engine, session_factory
@@ -34,7 +35,9 @@ async def test_changes_and_refusals_are_recorded_and_paged(database_url: str) ->
     tokens = TokenStore(sessions, clock)
     admin_id, admin = await tokens.create("ops", Role.ADMIN)
     agent_id, agent = await tokens.create("agent", Role.AGENT, seat="1001")
-    app = create_app({}, CollectorRegistry(), "t", tokens=tokens, audit=AuditLog(sessions, clock))
+    app = create_app(
+        ApiServices(tokens=tokens, audit=AuditLog(sessions, clock)), CollectorRegistry(), "t"
+    )
     as_agent = {"Authorization": f"Bearer {agent}", "X-Forwarded-For": "10.1.2.3"}
     as_admin = {"Authorization": f"Bearer {admin}"}
     try:
@@ -129,7 +132,9 @@ async def test_a_change_whose_audit_line_fails_is_a_loud_500(database_url: str) 
         async def record(self, event: object) -> None:  # type: ignore[override]
             raise OSError("disk full")
 
-    app = create_app({}, CollectorRegistry(), "t", tokens=tokens, audit=BrokenLog(sessions, clock))
+    app = create_app(
+        ApiServices(tokens=tokens, audit=BrokenLog(sessions, clock)), CollectorRegistry(), "t"
+    )
     try:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://t"

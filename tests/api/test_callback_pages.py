@@ -5,7 +5,6 @@ PostgreSQL (the keyset compares a timestamp column on both)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -13,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from api.app import create_app
 from api.pagination import encode_cursor
+from api.services import ApiServices
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
 from callcenter.live.live_state import LiveState
@@ -58,9 +58,8 @@ async def test_callbacks_page_in_line_order(database_url: str) -> None:
         lambda _i: None,
         {},
     )
-    seats = SimpleNamespace(callbacks=worklist)
     tokens = StaticTokens({"cc_test-supervisor": Principal(1, "floor", Role.SUPERVISOR, None)})
-    app = create_app({}, CollectorRegistry(), "t", tokens=tokens, seats=seats)  # type: ignore[arg-type]
+    app = create_app(ApiServices(tokens=tokens, callbacks=worklist), CollectorRegistry(), "t")  # type: ignore[arg-type]
     try:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://t", headers=AS_SUPERVISOR

@@ -13,6 +13,7 @@ from agi.ivr.catalog import load_catalog
 from agi.ivr.store import FlowStore
 from api.app import create_app
 from api.ivr import _EXAMPLE as SHIPPED
+from api.services import ApiServices
 from callcenter.db import session_factory
 from callcenter.tokens import Role
 from tests.api.server import sqlite_tokens
@@ -23,7 +24,7 @@ async def test_get_put_and_rejections(tmp_path: Path) -> None:
     flows = FlowStore(load_catalog(), session_factory(engine), lambda: datetime.now(UTC))
     _, admin = await tokens.create("ops", Role.ADMIN)
     _, supervisor = await tokens.create("floor", Role.SUPERVISOR)
-    app = create_app({}, CollectorRegistry(), "t", tokens=tokens, ivr=flows)
+    app = create_app(ApiServices(tokens=tokens, ivr=flows), CollectorRegistry(), "t")
     as_admin = {"Authorization": f"Bearer {admin}"}
     try:
         async with httpx.AsyncClient(

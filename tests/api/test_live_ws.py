@@ -18,6 +18,7 @@ import api.live_ws as live_ws
 from ami.node import PbxNode
 from api.app import create_app
 from api.live_ws import RESNAPSHOT, LiveStream
+from api.services import ApiServices
 from callcenter.live.changes import Change
 from callcenter.live.live_state import LiveState
 from callcenter.tokens import Role
@@ -59,7 +60,10 @@ async def test_snapshot_deltas_and_resume_without_a_gap(tmp_path: Path) -> None:
     node.start()
     tokens, engine = await sqlite_tokens(tmp_path)
     _, token = await tokens.create("floor", Role.SUPERVISOR)
-    app = create_app({}, CollectorRegistry(), "t", live, tokens)
+    services = ApiServices.from_systems(tokens=tokens, live=live)
+    stream = services.stream
+    assert stream is not None
+    app = create_app(services, CollectorRegistry(), "t")
     auth = {"Authorization": f"Bearer {token}"}
     try:
         await asyncio.wait_for(live.synced.wait(), 10)
@@ -89,7 +93,6 @@ async def test_snapshot_deltas_and_resume_without_a_gap(tmp_path: Path) -> None:
             )
             await call(node, 1)
             await wait_until(lambda: live.nodes["pbx1"].queues["hotline-general"].entries, 5)
-            stream = app.state.stream
             await wait_until(lambda: queue_waiting(stream) == 1, 5)
 
             url = f"ws://{host}/api/v1/live?since={last}&epoch={epoch}"
@@ -124,7 +127,7 @@ async def test_snapshot_deltas_and_resume_without_a_gap(tmp_path: Path) -> None:
                 async with connect(url, additional_headers=auth) as ws:
                     assert (await recv(ws))["type"] == "snapshot"
     finally:
-        await app.state.stream.stop()
+        await stream.stop()
         await engine.dispose()
         await node.stop()
         await sim.stop()
@@ -153,8 +156,10 @@ async def test_authentication_and_roles(tmp_path: Path, monkeypatch: pytest.Monk
     _, agent = await tokens.create("agent 1001", Role.AGENT, seat="1001")
     revoked_id, revoked = await tokens.create("old", Role.SUPERVISOR)
     await tokens.revoke(revoked_id)
-    live = LiveState(lambda: 0.0)
-    app = create_app({}, CollectorRegistry(), "t", live, tokens)
+    services = ApiServices.from_systems(tokens=tokens, live=LiveState(lambda: 0.0))
+    stream = services.stream
+    assert stream is not None
+    app = create_app(services, CollectorRegistry(), "t")
     try:
         async with serving(app) as host:
             url = f"ws://{host}/api/v1/live"
@@ -168,13 +173,13 @@ async def test_authentication_and_roles(tmp_path: Path, monkeypatch: pytest.Monk
             async with connect(url) as ws:
                 await ws.send(json.dumps({"token": agent}))
                 assert (await recv(ws))["type"] == "snapshot"
-        bare = create_app({}, CollectorRegistry(), "t", None, tokens)
+        bare = create_app(ApiServices(tokens=tokens), CollectorRegistry(), "t")
         async with serving(bare) as host:
             url = f"ws://{host}/api/v1/live"
             bearer = {"Authorization": f"Bearer {agent}"}
             assert await close_code(url, bearer) == live_ws.CLOSE_UNAVAILABLE
     finally:
-        await app.state.stream.stop()
+        await stream.stop()
         await engine.dispose()
 
 

@@ -14,6 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from api.app import create_app
+from api.services import ApiServices
 from callcenter.tokens import Principal, Role
 from tests.api.static_tokens import StaticTokens
 
@@ -39,7 +40,7 @@ REQUIRED_QUERY = {"start": "2026-11-26T00:00:00+08:00", "end": "2026-11-27T00:00
 
 
 def document() -> dict[str, Any]:
-    return create_app({}, CollectorRegistry(), "t").openapi()
+    return create_app(ApiServices(), CollectorRegistry(), "t").openapi()
 
 
 def operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -137,7 +138,7 @@ def _url(path: str, operation: dict[str, Any], extra: dict[str, str]) -> tuple[s
 )
 async def test_an_unknown_query_parameter_is_a_422_naming_it(method: str, path: str) -> None:
     tokens = StaticTokens({ADMIN_TOKEN: Principal(1, "ops", Role.ADMIN, None)})
-    app = create_app({}, CollectorRegistry(), "t", tokens=tokens)  # type: ignore[arg-type]
+    app = create_app(ApiServices(tokens=tokens), CollectorRegistry(), "t")  # type: ignore[arg-type]
     operation = app.openapi()["paths"][path][method.lower()]
     url, query = _url(path, operation, {"stauts": "open"})
     async with httpx.AsyncClient(

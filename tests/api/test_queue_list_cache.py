@@ -7,6 +7,7 @@ import httpx
 from prometheus_client import CollectorRegistry
 
 from api.app import create_app
+from api.services import ApiServices
 from callcenter.live.live_state import LiveState
 from callcenter.live.node_state import Queue, WaitingCaller
 from tests.api.static_tokens import AS_SUPERVISOR, StaticTokens
@@ -17,7 +18,7 @@ async def test_a_change_is_never_hidden_by_the_cache() -> None:
     live = LiveState(lambda: now[0])
     state = live.node_state("pbx1")
     queue = state.queues["hotline-general"] = Queue("hotline-general", strategy="rrmemory")
-    app = create_app({}, CollectorRegistry(), "t", live, StaticTokens())  # type: ignore[arg-type]
+    app = create_app(ApiServices(tokens=StaticTokens(), live=live), CollectorRegistry(), "t")  # type: ignore[arg-type]
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://t", headers=AS_SUPERVISOR
     ) as client:

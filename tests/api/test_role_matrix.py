@@ -13,6 +13,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from api.app import create_app
+from api.services import ApiServices
 from callcenter.tokens import Role
 from tests.api.server import sqlite_tokens
 
@@ -80,7 +81,7 @@ async def setup(tmp_path: Path):  # type: ignore[no-untyped-def]
         AGT: (await tokens.create("agent", AGT, seat=OWN))[1],
         INT: (await tokens.create("script", INT))[1],
     }
-    app = create_app({}, CollectorRegistry(), "t", tokens=tokens)
+    app = create_app(ApiServices(tokens=tokens), CollectorRegistry(), "t")
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         yield client, issued
@@ -112,7 +113,7 @@ async def test_role_matrix(setup, method: str, path: str, body: object, allowed)
 
 def test_the_matrix_covers_every_route() -> None:
     """A new endpoint without a row here fails this test."""
-    paths = create_app({}, CollectorRegistry(), "t").openapi()["paths"]
+    paths = create_app(ApiServices(), CollectorRegistry(), "t").openapi()["paths"]
     documented = {(method.upper(), path) for path, methods in paths.items() for method in methods}
     covered = {
         (method, template)

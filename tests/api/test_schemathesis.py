@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, settings
 from prometheus_client import CollectorRegistry
 
 from api.app import create_app
+from api.services import ApiServices
 from callcenter.live.live_state import LiveState
 from callcenter.tokens import Principal, Role
 
@@ -23,7 +24,8 @@ class OneAdminToken:
         return Principal(1, "fuzz", Role.ADMIN, None) if token == ADMIN_TOKEN else None
 
 
-app = create_app({}, CollectorRegistry(), "t", LiveState(lambda: 0.0), OneAdminToken())  # type: ignore[arg-type]
+services = ApiServices.from_systems(tokens=OneAdminToken(), live=LiveState(lambda: 0.0))  # type: ignore[arg-type]
+app = create_app(services, CollectorRegistry(), "t")
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 

@@ -9,7 +9,6 @@ import asyncio
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 
 import schemathesis
 from fastapi import FastAPI
@@ -19,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
 from api.app import create_app
+from api.services import ApiServices
 from callcenter import migrate
 from callcenter.audit.repository import AuditLog
 from callcenter.db import create_engine, session_factory
@@ -55,23 +55,18 @@ def _app_with_parts(db: Path) -> tuple[FastAPI, AsyncEngine]:
 
     asyncio.run(prepare())
     live = LiveState(lambda: _clock().timestamp())
-    seats = SimpleNamespace(
+    tokens = StaticTokens({ADMIN_TOKEN: Principal(1, "fuzz", Role.ADMIN, None)})
+    services = ApiServices(
+        tokens=tokens,  # type: ignore[arg-type]
+        live=live,
+        legacy=directory,
         callbacks=CallbackWorklist(
             SqlCallbackTasks(sessions), live, CallbackPolicy(), lambda _i: None, {}
         ),
-        repo=SeatRepository(sessions, _clock),
-    )
-    tokens = StaticTokens({ADMIN_TOKEN: Principal(1, "fuzz", Role.ADMIN, None)})
-    app = create_app(
-        {},
-        CollectorRegistry(),
-        "t",
-        live,
-        tokens,  # type: ignore[arg-type]
-        legacy=directory,
-        seats=seats,  # type: ignore[arg-type]
+        seat_repository=SeatRepository(sessions, _clock),
         audit=AuditLog(sessions, _clock),
     )
+    app = create_app(services, CollectorRegistry(), "t")
     return app, engine
 
 

@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from ami.node import PbxNode
 from api.app import create_app
+from api.services import ApiServices
 from callcenter.live.live_state import LiveState
 from callcenter.tokens import Role
 from tests.api.server import serving, sqlite_tokens
@@ -119,7 +120,8 @@ async def test_wallboard_follows_the_stream_in_chromium(tmp_path: Path) -> None:
     node.start()
     tokens, engine = await sqlite_tokens(tmp_path)
     _, token = await tokens.create("wallboard", Role.SUPERVISOR)
-    app = create_app({}, CollectorRegistry(), "t", live, tokens)
+    services = ApiServices.from_systems(tokens=tokens, live=live)
+    app = create_app(services, CollectorRegistry(), "t")
     browser: Browser | None = None
     try:
         await asyncio.wait_for(live.synced.wait(), 10)
@@ -185,7 +187,8 @@ async def test_wallboard_follows_the_stream_in_chromium(tmp_path: Path) -> None:
     finally:
         if browser is not None:
             await browser.close()
-        await app.state.stream.stop()
+        assert services.stream is not None
+        await services.stream.stop()
         await engine.dispose()
         await node.stop()
         await sim.stop()

@@ -10,6 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from api.app import create_app
+from api.services import ApiServices
 from callcenter.db import session_factory
 from callcenter.legacy.directory import Directory
 from callcenter.tokens import Role, TokenStore
@@ -37,7 +38,7 @@ async def api(db: Db) -> AsyncIterator[Api]:
     }
     directory = Directory(db.repo, db.clock)
     await directory.reload()
-    app = create_app({}, CollectorRegistry(), "t", tokens=store, legacy=directory)
+    app = create_app(ApiServices(tokens=store, legacy=directory), CollectorRegistry(), "t")
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         yield Api(client, directory, tokens)

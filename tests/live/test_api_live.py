@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 
 from ami.node import PbxNode
 from api.app import create_app
+from api.services import ApiServices
 from callcenter.live.live_state import LiveState
 from tests.api.static_tokens import AS_SUPERVISOR, StaticTokens
 from tests.live.sim import start_sim
@@ -20,7 +21,7 @@ async def test_queues_and_seats_show_the_pbx() -> None:
     live = LiveState(sim.scheduler.now)
     node = PbxNode(sim.node_config(), live)
     node.start()
-    app = create_app({}, CollectorRegistry(), "test", live, StaticTokens())  # type: ignore[arg-type]
+    app = create_app(ApiServices(tokens=StaticTokens(), live=live), CollectorRegistry(), "test")  # type: ignore[arg-type]
     client = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://t", headers=AS_SUPERVISOR
     )
@@ -63,7 +64,7 @@ async def test_queues_and_seats_show_the_pbx() -> None:
 
 
 async def test_without_a_pbx_link_the_endpoints_say_so() -> None:
-    app = create_app({}, CollectorRegistry(), "test", tokens=StaticTokens())  # type: ignore[arg-type]
+    app = create_app(ApiServices(tokens=StaticTokens()), CollectorRegistry(), "test")  # type: ignore[arg-type]
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://t", headers=AS_SUPERVISOR
     ) as client:

@@ -9,6 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from api.app import create_app
+from api.services import ApiServices
 from callcenter.db import session_factory
 from callcenter.tokens import Role, TokenStore
 from queues.catalog import demo_skills
@@ -19,7 +20,11 @@ from tests.queues.sim import open_floor, wait_until
 async def test_access_control_and_errors(database_url: str) -> None:
     floor = await open_floor(database_url, 3, demo_skills)
     tokens = TokenStore(session_factory(floor.engine), lambda: datetime.now(UTC))
-    app = create_app({}, CollectorRegistry(), "t", floor.live, tokens, None, floor.seats)
+    app = create_app(
+        ApiServices.from_systems(tokens=tokens, live=floor.live, seats=floor.seats),
+        CollectorRegistry(),
+        "t",
+    )
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
 
     async def bearer(role: Role, seat: str | None = None) -> dict[str, str]:

@@ -11,6 +11,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from api.app import create_app
+from api.services import ApiServices
 from callcenter.db import session_factory
 from callcenter.tokens import Role, TokenStore
 from pbxsim.telephony.softphone import fixed_policy
@@ -31,7 +32,11 @@ async def test_queue_view_today_sessions_and_worklist_api(database_url: str) -> 
         database_url, 2, skills, policy, policy=lambda _e: fixed_policy(1.0, 30.0)
     )
     tokens = TokenStore(session_factory(floor.engine), lambda: datetime.now(UTC))
-    app = create_app({}, CollectorRegistry(), "t", floor.live, tokens, None, floor.seats)
+    app = create_app(
+        ApiServices.from_systems(tokens=tokens, live=floor.live, seats=floor.seats),
+        CollectorRegistry(),
+        "t",
+    )
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
 
     async def bearer(role: Role, seat: str | None = None) -> dict[str, str]:

@@ -14,6 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from api.app import create_app
+from api.services import ApiServices
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
 from callcenter.live.live_state import LiveState
@@ -46,7 +47,9 @@ async def test_calls_and_stats_api(database_url: str, tmp_path: Path) -> None:
     )
     await records.store.upsert(calls)
     tokens = TokenStore(sessions, lambda: datetime.now(UTC))
-    app = create_app({}, CollectorRegistry(), "t", tokens=tokens, records=records)
+    app = create_app(
+        ApiServices.from_systems(tokens=tokens, records=records), CollectorRegistry(), "t"
+    )
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
 
     async def bearer(role: Role, seat: str | None = None) -> dict[str, str]:

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
 from api.app import create_app
+from api.services import ApiServices
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
 from callcenter.live.live_state import LiveState
@@ -44,7 +45,9 @@ async def test_confidential_marks(database_url: str, tmp_path: Path) -> None:
         [call("done.1", caller="13912341111", seat="s1001"), call("other.1", seat="s1002")]
     )
     tokens = TokenStore(sessions, lambda: datetime.now(UTC))
-    app = create_app({}, CollectorRegistry(), "t", tokens=tokens, records=records)
+    app = create_app(
+        ApiServices.from_systems(tokens=tokens, records=records), CollectorRegistry(), "t"
+    )
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
 
     async def bearer(role: Role, seat: str | None = None) -> dict[str, str]:

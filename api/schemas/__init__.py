@@ -1,2 +1,0 @@
-"""Request and response bodies of the API that are big enough to deserve their own
-module (small ones live next to their route)."""

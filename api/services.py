@@ -1,0 +1,251 @@
+"""What the routes work with, typed, and the FastAPI dependencies that hand it to them.
+
+`ApiServices` holds each collaborator a route needs (the token store, the live model,
+the seat repository, the callback worklist, the record store, ...), not the systems
+that bundle them (queues.wiring.SeatsSystem, callcenter.records.wiring.RecordsSystem):
+`ApiServices.from_systems` takes those apart, once, where the process is composed.
+`create_app` stores it on the application (`attach`), and nothing else is read from
+there: a route names what it uses as a parameter,
+`Annotated[SeatService, Depends(seat_service)]`.
+
+A part that is None is not configured in this instance: its dependency answers 503
+saying so. Routes declare such a dependency after their token check, so the door still
+answers first (401/403). The `..._if_any` dependencies are for the routes that work
+with or without a part (seat rows without a PBX link, the WebSocket that closes itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Hashable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from fastapi import FastAPI, HTTPException
+from starlette.requests import HTTPConnection
+
+from agi.ivr.store import FlowStore
+from api.live_ws import LiveStream
+from callcenter.audit.repository import AuditLog
+from callcenter.legacy.directory import Directory
+from callcenter.live.live_state import LiveState
+from callcenter.records.builder import RecordBuilder
+from callcenter.records.facts import CallFacts
+from callcenter.records.kpi import TodayCounters
+from callcenter.records.store import RecordStore, RecordWriter
+from callcenter.records.wiring import RecordsSystem
+from callcenter.tokens import TokenStore
+from queues.callbacks import CallbackWorklist
+from queues.catalog import QueueSpec
+from queues.repository import SeatRepository
+from queues.seat_state import StateTracker
+from queues.seats import SeatService
+from queues.wiring import SeatsSystem
+
+
+# What `/readyz` runs: defined here, with the collaborators' types, rather than in
+# api/health.py, which reads the checks through the dependencies below.
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    detail: str
+
+
+#: one check of `/readyz` (api/health.py): whether a part is usable, and if not, why
+ReadinessCheck = Callable[[], Awaitable[CheckResult]]
+
+
+class BodyCache:
+    """Response bodies serialised once and served while their version holds: one slot
+    per variant of a response (e.g. per `?node=`), rendered again when its version
+    moves on."""
+
+    def __init__(self) -> None:
+        self._slots: dict[Hashable, tuple[Hashable, bytes]] = {}
+
+    def get(self, slot: Hashable, version: Hashable, render: Callable[[], bytes]) -> bytes:
+        hit = self._slots.get(slot)
+        if hit is None or hit[0] != version:
+            self._slots[slot] = hit = (version, render())
+        return hit[1]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiServices:
+    """Every collaborator of the routes; None: not configured in this instance."""
+
+    #: `/readyz`: name -> check (the dict the process keeps adding its checks to)
+    readiness: Mapping[str, ReadinessCheck] = field(default_factory=dict)
+    tokens: TokenStore | None = None
+    #: the live model of every PBX node (`GET /queues`, seat rows, queue views)
+    live: LiveState | None = None
+    #: `WS /api/v1/live`: the pump over the live model, started by its first client
+    stream: LiveStream | None = None
+    #: provisioned seats: rows, login/pause history, stats
+    seat_repository: SeatRepository | None = None
+    #: seat actions over AMI: login, logout, pause, unpause
+    seat_service: SeatService | None = None
+    #: each seat's state and since when (available, on a call, wrap-up, paused, ...)
+    seat_states: StateTracker | None = None
+    #: the queue catalog, by directory name
+    queue_catalog: Mapping[str, QueueSpec] | None = None
+    #: today's per-queue counters (offered, answered, abandoned)
+    queue_today: TodayCounters | None = None
+    callbacks: CallbackWorklist | None = None
+    legacy: Directory | None = None
+    #: call records in the database
+    call_records: RecordStore | None = None
+    #: the one way to add a fact to a call (here: a confidential mark)
+    call_facts: CallFacts | None = None
+    #: the spool between the record builder and the database
+    record_writer: RecordWriter | None = None
+    #: the record builder: the calls in progress
+    calls_in_progress: RecordBuilder | None = None
+    audit: AuditLog | None = None
+    ivr: FlowStore | None = None
+    #: `GET /queues`' bodies (api/queues.py): a wall of screens polls one list
+    queue_lists: BodyCache = field(default_factory=BodyCache, init=False, compare=False)
+
+    @classmethod
+    def from_systems(
+        cls,
+        *,
+        readiness: Mapping[str, ReadinessCheck] | None = None,
+        tokens: TokenStore | None = None,
+        live: LiveState | None = None,
+        seats: SeatsSystem | None = None,
+        records: RecordsSystem | None = None,
+        legacy: Directory | None = None,
+        audit: AuditLog | None = None,
+        ivr: FlowStore | None = None,
+    ) -> ApiServices:
+        """The API's collaborators out of the process's systems; the live stream is
+        built here, over the live model (and the seats, when there are any)."""
+        return cls(
+            readiness=readiness if readiness is not None else {},
+            tokens=tokens,
+            live=live,
+            stream=LiveStream(live, seats) if live is not None else None,
+            seat_repository=seats.repo if seats else None,
+            seat_service=seats.service if seats else None,
+            seat_states=seats.tracker if seats else None,
+            queue_catalog=seats.catalog if seats else None,
+            queue_today=seats.today if seats else None,
+            callbacks=seats.callbacks if seats else None,
+            legacy=legacy,
+            call_records=records.store if records else None,
+            call_facts=records.facts if records else None,
+            record_writer=records.writer if records else None,
+            calls_in_progress=records.builder if records else None,
+            audit=audit,
+            ivr=ivr,
+        )
+
+
+def attach(app: FastAPI, services: ApiServices) -> None:
+    """Once, in create_app: what every dependency below reads."""
+    app.state.services = services
+
+
+def api_services(conn: HTTPConnection) -> ApiServices:
+    services: ApiServices = conn.app.state.services
+    return services
+
+
+T = TypeVar("T")
+
+NO_SEATS = "seat management is not configured in this instance"
+_NO_RECORDS = "call records are not configured in this instance"
+
+
+def _configured(part: T | None, detail: str) -> T:
+    if part is None:
+        raise HTTPException(503, detail)
+    return part
+
+
+def readiness_checks(conn: HTTPConnection) -> Mapping[str, ReadinessCheck]:
+    return api_services(conn).readiness
+
+
+def token_store(conn: HTTPConnection) -> TokenStore:
+    return _configured(
+        api_services(conn).tokens, "authentication is not configured in this instance"
+    )
+
+
+def token_store_if_any(conn: HTTPConnection) -> TokenStore | None:
+    return api_services(conn).tokens
+
+
+def live_state(conn: HTTPConnection) -> LiveState:
+    return _configured(api_services(conn).live, "no PBX link configured in this instance")
+
+
+def live_state_if_any(conn: HTTPConnection) -> LiveState | None:
+    return api_services(conn).live
+
+
+def live_stream_if_any(conn: HTTPConnection) -> LiveStream | None:
+    return api_services(conn).stream
+
+
+def queue_list_cache(conn: HTTPConnection) -> BodyCache:
+    return api_services(conn).queue_lists
+
+
+def seat_repository(conn: HTTPConnection) -> SeatRepository:
+    return _configured(api_services(conn).seat_repository, NO_SEATS)
+
+
+def seat_repository_if_any(conn: HTTPConnection) -> SeatRepository | None:
+    return api_services(conn).seat_repository
+
+
+def seat_service(conn: HTTPConnection) -> SeatService:
+    return _configured(api_services(conn).seat_service, NO_SEATS)
+
+
+def seat_states_if_any(conn: HTTPConnection) -> StateTracker | None:
+    return api_services(conn).seat_states
+
+
+def queue_catalog(conn: HTTPConnection) -> Mapping[str, QueueSpec]:
+    return _configured(api_services(conn).queue_catalog, NO_SEATS)
+
+
+def queue_today(conn: HTTPConnection) -> TodayCounters:
+    return _configured(api_services(conn).queue_today, NO_SEATS)
+
+
+def callback_worklist(conn: HTTPConnection) -> CallbackWorklist:
+    return _configured(api_services(conn).callbacks, NO_SEATS)
+
+
+def legacy_directory(conn: HTTPConnection) -> Directory:
+    return _configured(
+        api_services(conn).legacy, "the legacy directory is not configured in this instance"
+    )
+
+
+def call_records(conn: HTTPConnection) -> RecordStore:
+    return _configured(api_services(conn).call_records, _NO_RECORDS)
+
+
+def call_facts(conn: HTTPConnection) -> CallFacts:
+    return _configured(api_services(conn).call_facts, _NO_RECORDS)
+
+
+def record_writer(conn: HTTPConnection) -> RecordWriter:
+    return _configured(api_services(conn).record_writer, _NO_RECORDS)
+
+
+def calls_in_progress(conn: HTTPConnection) -> RecordBuilder:
+    return _configured(api_services(conn).calls_in_progress, _NO_RECORDS)
+
+
+def audit_log(conn: HTTPConnection) -> AuditLog:
+    return _configured(api_services(conn).audit, "the audit log is not configured in this instance")
+
+
+def ivr_flows(conn: HTTPConnection) -> FlowStore:
+    return _configured(api_services(conn).ivr, "the IVR is not configured in this instance")
