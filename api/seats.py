@@ -187,7 +187,7 @@ class Floor:
         raise HTTPException(404, f"no seat {seat_id!r}")  # pragma: no cover (seat just read)
 
 
-def seat_floor(
+async def seat_floor(
     seats: Annotated[SeatRepository | None, Depends(seat_repository_if_any)],
     states: Annotated[StateTracker | None, Depends(seat_states_if_any)],
     live: Annotated[LiveState | None, Depends(live_state_if_any)],

@@ -163,89 +163,89 @@ def _configured(part: T | None, detail: str) -> T:
     return part
 
 
-def readiness_checks(conn: HTTPConnection) -> Mapping[str, ReadinessCheck]:
+async def readiness_checks(conn: HTTPConnection) -> Mapping[str, ReadinessCheck]:
     return api_services(conn).readiness
 
 
-def token_store(conn: HTTPConnection) -> TokenStore:
+async def token_store(conn: HTTPConnection) -> TokenStore:
     return _configured(
         api_services(conn).tokens, "authentication is not configured in this instance"
     )
 
 
-def token_store_if_any(conn: HTTPConnection) -> TokenStore | None:
+async def token_store_if_any(conn: HTTPConnection) -> TokenStore | None:
     return api_services(conn).tokens
 
 
-def live_state(conn: HTTPConnection) -> LiveState:
+async def live_state(conn: HTTPConnection) -> LiveState:
     return _configured(api_services(conn).live, "no PBX link configured in this instance")
 
 
-def live_state_if_any(conn: HTTPConnection) -> LiveState | None:
+async def live_state_if_any(conn: HTTPConnection) -> LiveState | None:
     return api_services(conn).live
 
 
-def live_stream_if_any(conn: HTTPConnection) -> LiveStream | None:
+async def live_stream_if_any(conn: HTTPConnection) -> LiveStream | None:
     return api_services(conn).stream
 
 
-def queue_list_cache(conn: HTTPConnection) -> BodyCache:
+async def queue_list_cache(conn: HTTPConnection) -> BodyCache:
     return api_services(conn).queue_lists
 
 
-def seat_repository(conn: HTTPConnection) -> SeatRepository:
+async def seat_repository(conn: HTTPConnection) -> SeatRepository:
     return _configured(api_services(conn).seat_repository, NO_SEATS)
 
 
-def seat_repository_if_any(conn: HTTPConnection) -> SeatRepository | None:
+async def seat_repository_if_any(conn: HTTPConnection) -> SeatRepository | None:
     return api_services(conn).seat_repository
 
 
-def seat_service(conn: HTTPConnection) -> SeatService:
+async def seat_service(conn: HTTPConnection) -> SeatService:
     return _configured(api_services(conn).seat_service, NO_SEATS)
 
 
-def seat_states_if_any(conn: HTTPConnection) -> StateTracker | None:
+async def seat_states_if_any(conn: HTTPConnection) -> StateTracker | None:
     return api_services(conn).seat_states
 
 
-def queue_catalog(conn: HTTPConnection) -> Mapping[str, QueueSpec]:
+async def queue_catalog(conn: HTTPConnection) -> Mapping[str, QueueSpec]:
     return _configured(api_services(conn).queue_catalog, NO_SEATS)
 
 
-def queue_today(conn: HTTPConnection) -> TodayCounters:
+async def queue_today(conn: HTTPConnection) -> TodayCounters:
     return _configured(api_services(conn).queue_today, NO_SEATS)
 
 
-def callback_worklist(conn: HTTPConnection) -> CallbackWorklist:
+async def callback_worklist(conn: HTTPConnection) -> CallbackWorklist:
     return _configured(api_services(conn).callbacks, NO_SEATS)
 
 
-def legacy_directory(conn: HTTPConnection) -> Directory:
+async def legacy_directory(conn: HTTPConnection) -> Directory:
     return _configured(
         api_services(conn).legacy, "the legacy directory is not configured in this instance"
     )
 
 
-def call_records(conn: HTTPConnection) -> RecordStore:
+async def call_records(conn: HTTPConnection) -> RecordStore:
     return _configured(api_services(conn).call_records, _NO_RECORDS)
 
 
-def call_facts(conn: HTTPConnection) -> CallFacts:
+async def call_facts(conn: HTTPConnection) -> CallFacts:
     return _configured(api_services(conn).call_facts, _NO_RECORDS)
 
 
-def record_writer(conn: HTTPConnection) -> RecordWriter:
+async def record_writer(conn: HTTPConnection) -> RecordWriter:
     return _configured(api_services(conn).record_writer, _NO_RECORDS)
 
 
-def calls_in_progress(conn: HTTPConnection) -> RecordBuilder:
+async def calls_in_progress(conn: HTTPConnection) -> RecordBuilder:
     return _configured(api_services(conn).calls_in_progress, _NO_RECORDS)
 
 
-def audit_log(conn: HTTPConnection) -> AuditLog:
+async def audit_log(conn: HTTPConnection) -> AuditLog:
     return _configured(api_services(conn).audit, "the audit log is not configured in this instance")
 
 
-def ivr_flows(conn: HTTPConnection) -> FlowStore:
+async def ivr_flows(conn: HTTPConnection) -> FlowStore:
     return _configured(api_services(conn).ivr, "the IVR is not configured in this instance")
