@@ -16,7 +16,9 @@ from api.auth import require_roles
 from callcenter.live.live_state import LiveState
 from callcenter.live.live_views import QueueView, queue_views
 from callcenter.live.node_state import NodeState
+from callcenter.live.seat_state import QueueWrapups
 from callcenter.tokens import Principal, Role
+from queues.wiring import SeatsSystem
 
 router = APIRouter(prefix="/api/v1", tags=["live"])
 
@@ -28,6 +30,12 @@ def _live(request: Request) -> LiveState:
     if live is None:
         raise HTTPException(503, "no PBX link configured in this instance")
     return live
+
+
+def _wrapups(request: Request) -> QueueWrapups:
+    """The queues' own wrap-ups (the catalog's), as `/api/v1/queues/{name}` counts them."""
+    seats: SeatsSystem | None = getattr(request.app.state, "seats", None)
+    return seats.wrapups if seats is not None else {}
 
 
 def _states(live: LiveState, node: str | None) -> list[NodeState]:
@@ -66,6 +74,6 @@ async def list_queues(
         cache = request.app.state.queue_list_cache = {}
     hit = cache.get(node)
     if hit is None or hit[0] != key:
-        body = _QUEUE_LIST.dump_json(queue_views(_states(live, node), now))
+        body = _QUEUE_LIST.dump_json(queue_views(_states(live, node), now, _wrapups(request)))
         cache[node] = hit = (key, body)
     return Response(hit[1], media_type="application/json")

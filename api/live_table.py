@@ -80,7 +80,7 @@ class RowDelta:
 
 
 def _seat_signature(seat: Seat) -> tuple[Any, ...]:
-    """What of a provisioned seat its row shows (queues/views.py seat_statuses)."""
+    """What of a provisioned seat its row shows (queues/queue_views.py seat_statuses)."""
     skills = tuple(sorted(seat.skills.items())) if seat.skills else ()
     return (
         seat.id,
