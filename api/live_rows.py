@@ -1,9 +1,9 @@
 """The rows the live stream and the wallboard show: one per queue, one per seat.
 
 Built from the same functions as `GET /api/v1/queues` and `GET /api/v1/seats`
-(live_views.py, queues/queue_views.py), so the stream and the REST API never disagree. Rows are
-keyed `node|name` (queues) and `node|interface` (seats): one PBX interface may exist on
-two nodes.
+(callcenter/live/live_views.py, queues/queue_views.py), so the stream and the REST API
+never disagree. Rows are keyed `node|name` (queues) and `node|interface` (seats): one PBX
+interface may exist on two nodes.
 
 `seat_rows_for` gives the rows of a few seats only (the ones a batch of changes named)
 by running those same functions on a projection of the model that holds just their
@@ -21,8 +21,9 @@ from typing import Any
 from callcenter.live.live_state import LiveState
 from callcenter.live.live_views import queue_view, seat_views
 from callcenter.live.node_state import NodeState, Queue
+from callcenter.live.seat_state import QueueWrapups, seat_counts, wrapup_end
 from queues.models import Seat
-from queues.queue_views import QueueToday, seat_counts, seat_statuses
+from queues.queue_views import QueueToday, seat_statuses
 from queues.wiring import SeatsSystem
 
 
@@ -50,7 +51,7 @@ def queue_rows(
 ) -> dict[str, QueueRow]:
     """Every queue, or `only` those of these names, on every node (today's counters are
     per queue name, so a change on one node can move another node's row)."""
-    wrapups = {spec.asterisk: spec.wrapup_s for spec in seats.catalog.values()} if seats else {}
+    wrapups = _wrapups(seats)
     rows: dict[str, QueueRow] = {}
     for node in sorted(live.nodes):
         state = live.nodes[node]
@@ -58,7 +59,7 @@ def queue_rows(
             if only is not None and name not in only:
                 continue
             queue = state.queues[name]
-            counts = seat_counts(queue, now, wrapups.get(name, 0))
+            counts = seat_counts(queue, now, wrapups)
             # the counts handed in: queue_view would count the members a second time
             view = queue_view(state, queue, now, counts)
             today = None
@@ -91,7 +92,7 @@ def seat_rows(
     states = [live.nodes[name] for name in sorted(live.nodes)]
     items: list[Any]
     if seats is None:
-        items = list(seat_views(states, now))
+        items = list(seat_views(states, now, {}))
     else:
         items = list(seat_statuses(db_seats, states, seats.tracker, now))
     return {f"{item.node}|{item.interface}": item for item in items}
@@ -113,7 +114,7 @@ def seat_rows_for(
     states = [_project(live.nodes[n], wanted[n]) for n in sorted(wanted) if n in live.nodes]
     items: list[Any]
     if seats is None:
-        items = list(seat_views(states, now))
+        items = list(seat_views(states, now, {}))
     else:
         own = [s for s in db_seats if s.interface in wanted.get(s.node, ())]
         items = list(seat_statuses(own, states, seats.tracker, now))
@@ -136,9 +137,8 @@ def wrapup_ends(
     live: LiveState, seats: SeatsSystem | None, keys: Iterable[tuple[str, str]], now: float
 ) -> list[tuple[float, str, str]]:
     """(time, node, interface) after `now` when a membership's wrap-up runs out, so its
-    seat's row may change without any event: LastCall plus the member's `Wrapuptime`,
-    else the queue catalog's wrap-up (what the seat views count as wrap-up)."""
-    wrapup = seats.tracker.wrapup if seats is not None else {}
+    seat's row may change without any event."""
+    wrapups = _wrapups(seats)
     out: list[tuple[float, str, str]] = []
     for node, interface in keys:
         state = live.nodes.get(node)
@@ -146,12 +146,15 @@ def wrapup_ends(
             continue
         for queue in state.queues.values():
             m = queue.members.get(interface)
-            if m is None or not m.last_call:
-                continue
-            ends = float(m.last_call + (m.wrapuptime or wrapup.get(m.queue, 0)))
-            if ends > now:
-                out.append((ends, node, interface))
+            ends = wrapup_end(m, wrapups) if m is not None else None
+            if ends is not None and ends > now:
+                out.append((float(ends), node, interface))
     return out
+
+
+def _wrapups(seats: SeatsSystem | None) -> QueueWrapups:
+    """The queues' own wrap-ups: the seats system's catalog (none without it)."""
+    return seats.wrapups if seats is not None else {}
 
 
 def queues_of(live: LiveState, keys: Iterable[tuple[str, str]]) -> set[str]:

@@ -3,10 +3,10 @@
 A floor of 1,500 seats changes a few seats at a time, dozens of times a second; building
 every seat's row for every batch (and diffing them all) was what made the stream late
 (bench: ws_fanout_lag_ms). So a batch rebuilds only:
-- the seats its changes name (`Change.kind == "seat"`, keyed by node and interface),
+- the seats its changes name (`SeatChange`s, keyed by node and interface),
 - the seats whose wrap-up has just run out: app_queue announces nothing then, so the
   table keeps when each one ends (`wrapup_ends`) and the pump wakes for it,
-- the queues its changes name (`data["queue"]`) and those the seats above are members
+- the queues its changes name (their `queue`) and those the seats above are members
   of (their counts of seats by state),
 - every queue once per `queues_every_s`: a queue row also changes with time alone (the
   longest wait; today's counters, kept by another subscriber of the hub). Sending every
@@ -15,7 +15,7 @@ every seat's row for every batch (and diffing them all) was what made the stream
 
 Everything else gets a full pass, the same `seat_rows` the REST API's numbers come from:
 the first load, a `Lost` marker (changes were dropped), a node's stale/ready/snapshot
-(its whole floor), a change of an unknown kind, a seat appearing or disappearing (the
+(its whole floor), a seat appearing or disappearing (the
 rows keep the REST API's order), a changed list of provisioned seats, and, as a safety
 net, every `full_every_s`. Rows a periodic full pass finds changed that no change named
 nor wrap-up explained are counted in `full_pass_fixes` (on /metrics): it should stay 0.
@@ -29,8 +29,8 @@ from __future__ import annotations
 import heapq
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, assert_never
 
 from api.live_rows import (
     as_json_row,
@@ -40,21 +40,25 @@ from api.live_rows import (
     seat_rows_for,
     wrapup_ends,
 )
-from callcenter.live.changes import Change
+from callcenter.live.changes import (
+    CallAgentDone,
+    CallAnswered,
+    CallEnded,
+    CallerAbandoned,
+    CallerJoined,
+    CallerLeft,
+    CallStarted,
+    Change,
+    NodeReady,
+    NodeSnapshot,
+    NodeStale,
+    SeatAdded,
+    SeatChanged,
+    SeatRemoved,
+)
 from callcenter.live.live_state import LiveState
 from queues.models import Seat
 from queues.wiring import SeatsSystem
-
-#: change kinds whose effect on the seat rows is the named seat only (or none)
-SEAT_KIND = "seat"
-NO_SEAT_KINDS = frozenset({"queue_caller", "call"})
-_CHANGE_FIELDS = tuple(f.name for f in fields(Change))
-
-
-def change_json(change: Change) -> dict[str, Any]:
-    """A change as the stream sends it (`dataclasses.asdict` deep-copies the data dict
-    first, for nothing: it is serialised at once)."""
-    return {name: getattr(change, name) for name in _CHANGE_FIELDS}
 
 
 def _dumps(value: Any) -> str:
@@ -148,13 +152,20 @@ class LiveTable:
         named: set[tuple[str, str]] = set()
         named_queues: set[str] = set()
         for change in changes:
-            if change.kind == SEAT_KIND:
-                named.add((change.node, change.key))
-            elif change.kind not in NO_SEAT_KINDS:
-                full = True  # a node's stale/ready/snapshot, or a kind this file never saw
-            queue = change.data.get("queue")
-            if isinstance(queue, str):
-                named_queues.add(queue)
+            match change:
+                case SeatAdded() | SeatChanged() | SeatRemoved():
+                    named.add((change.node, change.interface))
+                    named_queues.add(change.queue)
+                case CallerJoined() | CallerAbandoned() | CallerLeft():
+                    named_queues.add(change.queue)
+                case CallAnswered() | CallAgentDone():
+                    named_queues.add(change.queue)
+                case CallStarted() | CallEnded():
+                    pass
+                case NodeStale() | NodeReady() | NodeSnapshot():
+                    full = True  # the node's whole floor
+                case _:
+                    assert_never(change)
         named |= self._expired_wrapups(now)
         named_queues |= queues_of(self.live, named)
         every_queue = full or self._monotonic() - self._queues_at >= self.queues_every_s
@@ -279,7 +290,7 @@ def delta_json(seq: int, changes: Sequence[Change], delta: RowDelta) -> str:
     removed = _dumps({"queues": delta.removed_queues, "seats": delta.removed_seats})
     return (
         f'{{"type":"delta","seq":{seq},'
-        f'"changes":{_dumps([change_json(c) for c in changes])},'
+        f'"changes":{_dumps([c.wire() for c in changes])},'
         f'"queues":[{",".join(delta.queues)}],"seats":[{",".join(delta.seats)}],'
         f'"removed":{removed}}}'
     )

@@ -20,6 +20,7 @@ from api.auth import require_roles
 from api.services import (
     BodyCache,
     callback_worklist,
+    catalog_wrapups,
     live_state,
     queue_catalog,
     queue_list_cache,
@@ -30,6 +31,7 @@ from callcenter.legacy.queues import ASTERISK_PREFIX
 from callcenter.live.live_state import LiveState
 from callcenter.live.live_views import QueueView, queue_views
 from callcenter.live.node_state import NodeState
+from callcenter.live.seat_state import QueueWrapups
 from callcenter.records.kpi import TodayCounters
 from callcenter.tokens import Principal, Role
 from queues.callbacks import CallbackWorklist
@@ -125,6 +127,7 @@ async def list_queues(
     _who: Viewer,
     live: Live,
     bodies: Annotated[BodyCache, Depends(queue_list_cache)],
+    wrapups: Annotated[QueueWrapups, Depends(catalog_wrapups)],
     node: Annotated[
         str | None, Query(max_length=64, description="only this PBX node", examples=["pbx1"])
     ] = None,
@@ -136,7 +139,7 @@ async def list_queues(
     now = live.clock()
     version = (node, live.hub.last_seq, int(now * 10))
     body = bodies.get(
-        node, version, lambda: _QUEUE_LIST.dump_json(queue_views(_states(live, node), now))
+        node, version, lambda: _QUEUE_LIST.dump_json(queue_views(_states(live, node), now, wrapups))
     )
     return Response(body, media_type="application/json")
 

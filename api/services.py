@@ -28,6 +28,7 @@ from api.live_ws import LiveStream
 from callcenter.audit.repository import AuditLog
 from callcenter.legacy.directory import Directory
 from callcenter.live.live_state import LiveState
+from callcenter.live.seat_state import QueueWrapups
 from callcenter.records.builder import RecordBuilder
 from callcenter.records.facts import CallFacts
 from callcenter.records.kpi import TodayCounters
@@ -88,6 +89,8 @@ class ApiServices:
     seat_states: StateTracker | None = None
     #: the queue catalog, by directory name
     queue_catalog: Mapping[str, QueueSpec] | None = None
+    #: each Asterisk queue's own wrap-up (the catalog's), as every seat count applies it
+    queue_wrapups: QueueWrapups = field(default_factory=dict)
     #: today's per-queue counters (offered, answered, abandoned)
     queue_today: TodayCounters | None = None
     callbacks: CallbackWorklist | None = None
@@ -129,6 +132,7 @@ class ApiServices:
             seat_service=seats.service if seats else None,
             seat_states=seats.tracker if seats else None,
             queue_catalog=seats.catalog if seats else None,
+            queue_wrapups=seats.wrapups if seats else {},
             queue_today=seats.today if seats else None,
             callbacks=seats.callbacks if seats else None,
             legacy=legacy,
@@ -211,6 +215,11 @@ async def seat_states_if_any(conn: HTTPConnection) -> StateTracker | None:
 
 async def queue_catalog(conn: HTTPConnection) -> Mapping[str, QueueSpec]:
     return _configured(api_services(conn).queue_catalog, NO_SEATS)
+
+
+async def catalog_wrapups(conn: HTTPConnection) -> QueueWrapups:
+    """The queues' own wrap-ups; none where no seats system is configured."""
+    return api_services(conn).queue_wrapups
 
 
 async def queue_today(conn: HTTPConnection) -> TodayCounters:

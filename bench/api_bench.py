@@ -65,15 +65,13 @@ async def _serve(port: int, db: str, changes_per_s: float, ready: multiprocessin
     _, token = await tokens.create("bench", Role.SUPERVISOR)
     live = LiveState(time.time)
 
-    def notify(kind: str, action: str, key: str, data: dict[str, object]) -> None:
-        live.hub.publish("pbx1", kind, action, key, time.time(), **data)
-
     app = create_app(
         ApiServices.from_systems(tokens=tokens, live=live), CollectorRegistry(), "bench"
     )
     freeze_startup_heap()  # as `callcenter serve` does once wired, before the model exists
     state, _today = _big_model()
-    state.notify = notify  # what LiveState.node_state wires: the model's changes, as sent
+    # what LiveState.node_state wires: the model's changes, as sent
+    state.notify = live.hub.notifier("pbx1", time.time)
     live.nodes["pbx1"] = state
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws_max_queue=64)

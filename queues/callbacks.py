@@ -45,6 +45,7 @@ from ami.errors import AmiError
 from callcenter.clock import as_utc
 from callcenter.live.live_state import LiveState
 from callcenter.live.node_state import Member, NodeState
+from callcenter.live.seat_state import QueueWrapups, member_state, wrapup_end
 from callcenter.records.callback_tasks import (
     ABANDONED,
     VIRTUAL_HOLD,
@@ -52,7 +53,6 @@ from callcenter.records.callback_tasks import (
     CallbackTasks,
     NewCallbackTask,
 )
-from queues.seat_state import member_state_wrapup
 from queues.watcher import Abandoned
 
 log = logging.getLogger(__name__)
@@ -87,13 +87,13 @@ class CallbackWorklist:
         live: LiveState,
         policy: CallbackPolicy,
         seat_of: Callable[[str], str | None],
-        wrapup: dict[str, int],
+        wrapups: QueueWrapups,
     ) -> None:
         self.store = store
         self.live = live
         self.policy = policy
         self.seat_of = seat_of
-        self.wrapup = wrapup
+        self.wrapups = wrapups
         self._dialing: set[str] = set()  # seat interfaces with a callback being placed
         #: a seat that let a callback ring out is not asked again for a while (PBX time)
         self._resting: dict[str, float] = {}
@@ -208,14 +208,12 @@ class CallbackWorklist:
             if m.interface not in self._dialing
             and self._resting.get(m.interface, 0.0) <= now
             and m.status in (0, 1)
-            and member_state_wrapup(m, now, self.wrapup) in ("available", "wrap_up")
+            and member_state(m, now, self.wrapups) in ("available", "wrap_up")
             and not self._busy_elsewhere(state, m.interface)
             and (task.assigned_seat is None or self.seat_of(m.interface) == task.assigned_seat)
         ]
-        return sorted(free, key=lambda m: (self._free_at(m), m.penalty))
-
-    def _free_at(self, member: Member) -> float:
-        return member.last_call + (member.wrapuptime or self.wrapup.get(member.queue, 0))
+        # a member that took no call yet has been free the longest
+        return sorted(free, key=lambda m: (wrapup_end(m, self.wrapups) or 0, m.penalty))
 
     @staticmethod
     def _busy_elsewhere(state: NodeState, interface: str) -> bool:
@@ -268,9 +266,9 @@ class CallbackWorklist:
     async def _wrapup_over(self, node_name: str, queue: str, interface: str) -> None:
         queue_state = self.live.nodes[node_name].queues.get(queue)
         member = queue_state.members.get(interface) if queue_state is not None else None
-        if member is None:
+        until = wrapup_end(member, self.wrapups) if member is not None else None
+        if until is None:
             return
-        until = self._free_at(member)
         # PBX time may run faster than ours (a simulator): poll rather than sleep it out
         for _ in range(POLLS_MAX):
             if self.live.clock() >= until:

@@ -43,6 +43,11 @@ def catalog(overflow_s: dict[str, float] | None = None) -> dict[str, QueueSpec]:
     }
 
 
+def queue_wrapups(queues: dict[str, QueueSpec]) -> dict[str, int]:
+    """Asterisk queue -> its `wrapuptime`: what a member without its own is held for."""
+    return {spec.asterisk: spec.wrapup_s for spec in queues.values()}
+
+
 def penalty(level: int) -> int:
     return MAX_LEVEL - level
 

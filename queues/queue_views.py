@@ -10,17 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from callcenter.clock import as_utc
-from callcenter.live.live_views import (
-    BUSY_STATUSES,
-    SEAT_STATES,
-    UNREACHABLE_STATUSES,
-    QueueView,
-    SeatQueue,
-    SeatView,
-    queue_view,
-    seat_views,
-)
+from callcenter.live.live_views import QueueView, SeatQueue, SeatView, queue_view, seat_views
 from callcenter.live.node_state import NodeState, Queue
+from callcenter.live.seat_state import SEAT_STATES, seat_counts
 from callcenter.records.kpi import TodayCounters
 from queues.catalog import QueueSpec
 from queues.models import Seat
@@ -57,9 +49,9 @@ class SeatStatus:
 
 
 def _from_live(seat: Seat | None, view: SeatView, tracked: SeatState | None) -> SeatStatus:
-    """`tracked`: the tracker's state, reason and since, which win over the view's (it
-    knows the catalog's wrap-up); built once, not built and then `replace`d: this runs
-    for every seat on every full refresh of the floor."""
+    """`tracked`: the tracker's state, reason and since (the view knows no since);
+    built once, not built and then `replace`d: this runs for every seat on every full
+    refresh of the floor."""
     if tracked is None:
         state, reason, since = (
             view.state,
@@ -100,7 +92,8 @@ def seat_statuses(
     out: list[SeatStatus] = []
     seen: set[tuple[str, str]] = set()
     by_node = {s.node: s for s in states}
-    for view in seat_views(states, now):
+    wrapups = tracker.wrapups if tracker is not None else {}
+    for view in seat_views(states, now, wrapups):
         key = (view.node, view.interface)
         seen.add(key)
         tracked = None
@@ -135,28 +128,6 @@ def seat_statuses(
     return out
 
 
-def seat_counts(queue: Queue, now: float, wrapup_s: int) -> dict[str, int]:
-    """Members by state: views.member_state's rules in one inlined pass (this runs for
-    every queue on every wallboard refresh), plus the queue's own wrap-up, which
-    member_state only knows as a member's `Wrapuptime` override."""
-    counts = dict.fromkeys(SEAT_STATES, 0)
-    for m in queue.members.values():
-        status = m.status
-        if status in UNREACHABLE_STATUSES:
-            counts["unavailable"] += 1
-        elif m.ringing or status == 6:
-            counts["ringing"] += 1
-        elif m.in_call or status in BUSY_STATUSES:
-            counts["on_call"] += 1
-        elif m.paused:
-            counts["paused"] += 1
-        elif m.last_call and now - m.last_call < (m.wrapuptime or wrapup_s):
-            counts["wrap_up"] += 1
-        else:
-            counts["available"] += 1
-    return counts
-
-
 @dataclass(frozen=True)
 class HeldCallback:
     """A caller who took the callback offer and hung up: waiting without a channel."""
@@ -185,8 +156,7 @@ class QueueLive:
     ring_timeout_s: int
     overflow_after_s: float | None
     live: QueueView | None
-    #: seats by state, the queue's own wrap-up applied (also in `live`: the plain
-    #: QueueView counts only a member's `Wrapuptime` override as wrap-up)
+    #: seats by state: `live`'s counts (all 0 while the queue is on no node)
     seats: dict[str, int]
     held_callbacks: list[HeldCallback]
     today: QueueToday
@@ -204,7 +174,7 @@ def queue_live(
     for state in states:  # one queue lives on one node (app_queue's limit)
         queue: Queue | None = state.queues.get(spec.asterisk)
         if queue is not None:
-            seats = seat_counts(queue, now, spec.wrapup_s)
+            seats = seat_counts(queue, now, {spec.asterisk: spec.wrapup_s})
             view = queue_view(state, queue, now, seats)
             break
     day = today.get(spec.asterisk, now)

@@ -15,7 +15,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from callcenter.live.changes import Change, Lost
+from callcenter.live.changes import (
+    CallAgentDone,
+    CallAnswered,
+    CallerAbandoned,
+    CallerChange,
+    CallerJoined,
+    CallerLeft,
+    Change,
+    Lost,
+    SeatChange,
+)
 from callcenter.live.live_state import LiveState
 from callcenter.records.kpi import TodayCounters
 from queues.priority import CallerPriority
@@ -98,51 +108,48 @@ class SeatWatcher:
                 "seat watcher missed %d changes: today's counters are low by those", item.dropped
             )
             return None
-        state = self.live.nodes.get(item.node)
         now = item.at
-        if item.kind == "seat" and state is not None:
-            self.tracker.observe(state, item.key, now)
-        elif item.kind == "queue_caller":
+        if isinstance(item, SeatChange):
+            state = self.live.nodes.get(item.node)
+            if state is not None:
+                self.tracker.observe(state, item.interface, now)
+        elif isinstance(item, CallerChange):
             return self._caller(item, now)
-        elif item.kind == "call" and item.action == "answered":
-            self.today.answered(str(item.data.get("queue", "")), _num(item.data, "hold_time"), now)
-        elif item.kind == "call" and item.action == "agent_done":
-            seat = self.seat_of.get(str(item.data.get("agent", "")))
+        elif isinstance(item, CallAnswered):
+            self.today.answered(item.queue, item.hold_time, now)
+        elif isinstance(item, CallAgentDone):
+            seat = self.seat_of.get(item.agent)
             if seat is not None and self.repo is not None:
-                queue = str(item.data.get("queue", ""))
-                return self._add_call(seat, item.key, queue, _num(item.data, "talk_time"), now)
+                talk_s = float(item.talk_time)
+                return self._add_call(seat, item.linkedid, item.queue, talk_s, now)
         return None
 
-    def _caller(self, item: Change, now: float) -> Awaitable[None] | None:
-        data = item.data
-        queue = str(data.get("queue", ""))
-        if item.action == "joined":
-            self.today.offered(queue, now)
+    def _caller(self, item: CallerChange, now: float) -> Awaitable[None] | None:
+        if isinstance(item, CallerJoined):
+            self.today.offered(item.queue, now)
             if self.priority is not None:
-                self.priority.seen(str(data.get("caller") or ""), now)
-            self._waiting[item.key] = _Waiting(
-                str(data.get("caller") or ""), now, int(_num(data, "priority"))
-            )
-        elif item.action == "abandoned":
-            hold = _num(data, "hold_time")
-            self.today.abandoned(queue, hold, now)
-            seen = self._waiting.get(item.key)
+                self.priority.seen(item.caller, now)
+            self._waiting[item.uniqueid] = _Waiting(item.caller, now, item.priority)
+        elif isinstance(item, CallerAbandoned):
+            hold = float(item.hold_time)
+            self.today.abandoned(item.queue, hold, now)
+            seen = self._waiting.get(item.uniqueid)
             if self.on_abandoned is not None:
                 return self.on_abandoned(
                     Abandoned(
                         item.node,
-                        item.key,
-                        queue,
+                        item.uniqueid,
+                        item.queue,
                         seen.caller if seen else "",
                         hold,
                         seen.joined_at if seen else now - hold,
                         seen.priority if seen else 0,
                     )
                 )
-            self._waiting.pop(item.key, None)
-        elif item.action == "left":
+            self._waiting.pop(item.uniqueid, None)
+        elif isinstance(item, CallerLeft):
             # Asterisk may announce the leave before the abandon: forget it a bit later
-            self._left.append((now, item.key))
+            self._left.append((now, item.uniqueid))
             while self._left and now - self._left[0][0] > FORGET_AFTER_S:
                 self._waiting.pop(self._left.popleft()[1], None)
         return None
@@ -155,8 +162,3 @@ class SeatWatcher:
 
     def close(self) -> None:
         self._sub.close()
-
-
-def _num(data: dict[str, object], key: str) -> float:
-    value = data.get(key)
-    return float(value) if isinstance(value, int | float) else 0.0

@@ -13,7 +13,7 @@ from callcenter.live.live_state import LiveState
 from callcenter.records.callback_tasks import CallbackTasks, SqlCallbackTasks
 from callcenter.records.kpi import TodayCounters
 from queues.callbacks import CallbackPolicy, CallbackWorklist
-from queues.catalog import QueueSpec, catalog
+from queues.catalog import QueueSpec, catalog, queue_wrapups
 from queues.overflow import Overflow
 from queues.priority import CallerPriority, PriorityRules
 from queues.repository import SeatRepository
@@ -30,6 +30,8 @@ class SeatsSystem:
     today: TodayCounters
     watcher: SeatWatcher
     catalog: dict[str, QueueSpec]
+    #: Asterisk queue -> its wrap-up seconds: the catalog's, as every seat state uses them
+    wrapups: dict[str, int]
     callbacks: CallbackWorklist
     overflow: Overflow
     priority: CallerPriority
@@ -54,8 +56,8 @@ def build_seats(
     records system's; by default one on `sessions`)."""
     queues = catalog(overflow_s)
     repo = SeatRepository(sessions, clock)
-    wrapup = {spec.asterisk: spec.wrapup_s for spec in queues.values()}
-    tracker = StateTracker(wrapup)
+    wrapups = queue_wrapups(queues)
+    tracker = StateTracker(wrapups)
     today = TodayCounters()
     service = SeatService(repo, live, queues, pause_reasons, concurrency)
     priority = CallerPriority(priority_rules or PriorityRules())
@@ -65,11 +67,11 @@ def build_seats(
         live,
         callback_policy or CallbackPolicy(),
         lambda interface: watcher.seat_of.get(interface),
-        wrapup,
+        wrapups,
     )
     watcher.on_abandoned = callbacks.on_abandoned
     live.connect_hooks.append(service.on_connected)
     overflow = Overflow(live, repo, queues)
     return SeatsSystem(
-        repo, service, tracker, today, watcher, queues, callbacks, overflow, priority
+        repo, service, tracker, today, watcher, queues, wrapups, callbacks, overflow, priority
     )

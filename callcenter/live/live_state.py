@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from ami import events as ev
 from ami.errors import AmiError
 from ami.node import PbxNode
-from callcenter.live.changes import ChangeHub
+from callcenter.live.changes import ChangeHub, NodeReady, NodeStale
 from callcenter.live.node_state import NodeState
 
 log = logging.getLogger(__name__)
@@ -80,10 +80,7 @@ class LiveState:
     def node_state(self, name: str) -> NodeState:
         state = self.nodes.get(name)
         if state is None:
-
-            def notify(kind: str, action: str, key: str, data: dict[str, object]) -> None:
-                self.hub.publish(name, kind, action, key, self.clock(), **data)
-
+            notify = self.hub.notifier(name, self.clock)
             state = self.nodes[name] = NodeState(name, self.clock, notify)
         return state
 
@@ -92,9 +89,7 @@ class LiveState:
         self.links[node.name] = node
         state = self.node_state(node.name)
         state.stale = True
-        self.hub.publish(
-            node.name, "node", "stale", node.name, self.clock(), reason="resync after (re)connect"
-        )
+        self.hub.publish(NodeStale, node.name, self.clock(), reason="resync after (re)connect")
         n = next(self._ids)
         resync = _Resync(
             channels_id=f"resync-ch-{node.name}-{n}", queues_id=f"resync-q-{node.name}-{n}"
@@ -148,7 +143,7 @@ class LiveState:
             len(replay),
             len(resync.held),
         )
-        self.hub.publish(node.name, "node", "ready", node.name, self.clock())
+        self.hub.publish(NodeReady, node.name, self.clock())
         self.synced.set()
         for hook in self.connect_hooks:
             try:
@@ -186,7 +181,7 @@ class LiveState:
         self._resyncs.pop(node.name, None)
         state = self.node_state(node.name)
         state.stale = True
-        self.hub.publish(node.name, "node", "stale", node.name, self.clock(), reason=reason)
+        self.hub.publish(NodeStale, node.name, self.clock(), reason=reason)
 
 
 def _as_list(reply: object) -> list[object]:

@@ -9,21 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from callcenter.live.node_state import Member, NodeState, Queue
-
-STATUS_TEXT = {
-    0: "unknown",
-    1: "not_in_use",
-    2: "in_use",
-    3: "busy",
-    4: "invalid",
-    5: "unavailable",
-    6: "ringing",
-    7: "ring_in_use",
-    8: "on_hold",
-}
-BUSY_STATUSES = frozenset({2, 3, 7, 8})
-SEAT_STATES = ("available", "ringing", "on_call", "wrap_up", "paused", "unavailable")
-UNREACHABLE_STATUSES = frozenset({4, 5})
+from callcenter.live.seat_state import STATUS_TEXT, QueueWrapups, seat_counts, seat_state
 
 
 @dataclass(frozen=True)
@@ -87,26 +73,9 @@ class SeatView:
     queues: list[SeatQueue] = field(default_factory=list)
 
 
-def member_state(member: Member, now: float) -> str:
-    """The one word a supervisor needs for a queue member, most urgent first."""
-    if member.status in UNREACHABLE_STATUSES:
-        return "unavailable"
-    if member.ringing or member.status == 6:
-        return "ringing"
-    if member.in_call or member.status in BUSY_STATUSES:
-        return "on_call"
-    if member.paused:
-        return "paused"
-    if member.wrapuptime and member.last_call and now - member.last_call < member.wrapuptime:
-        return "wrap_up"
-    return "available"
-
-
-def queue_view(
-    state: NodeState, queue: Queue, now: float, seats: dict[str, int] | None = None
-) -> QueueView:
-    """`seats`: members counted by state, when the caller knows more than the model (the
-    queue catalog's wrap-up, queues/queue_views.py); else counted here by `member_state`."""
+def queue_view(state: NodeState, queue: Queue, now: float, seats: dict[str, int]) -> QueueView:
+    """`seats`: the queue's members by state (seat_state.seat_counts), which the caller
+    usually shows on their own too."""
     callers = [
         WaitingCaller(
             position=e.position,
@@ -119,12 +88,6 @@ def queue_view(
         )
         for e in queue.ordered_entries()
     ]
-    if seats is None:
-        counts = dict.fromkeys(SEAT_STATES, 0)
-        for member in queue.members.values():
-            counts[member_state(member, now)] += 1
-    else:
-        counts = seats
     return QueueView(
         node=state.node,
         name=queue.name,
@@ -138,29 +101,20 @@ def queue_view(
         abandoned=queue.abandoned,
         service_level_s=queue.service_level,
         service_level_perf=queue.servicelevel_perf,
-        **counts,
+        **seats,
     )
 
 
-def queue_views(states: list[NodeState], now: float) -> list[QueueView]:
-    return [
-        queue_view(state, state.queues[name], now)
-        for state in states
-        for name in sorted(state.queues)
-    ]
+def queue_views(states: list[NodeState], now: float, wrapups: QueueWrapups) -> list[QueueView]:
+    views = []
+    for state in states:
+        for name in sorted(state.queues):
+            queue = state.queues[name]
+            views.append(queue_view(state, queue, now, seat_counts(queue, now, wrapups)))
+    return views
 
 
-_STATE_RANK = {
-    "unavailable": 0,
-    "ringing": 1,
-    "on_call": 2,
-    "wrap_up": 3,
-    "available": 4,
-    "paused": 5,
-}
-
-
-def seat_views(states: list[NodeState], now: float) -> list[SeatView]:
+def seat_views(states: list[NodeState], now: float, wrapups: QueueWrapups) -> list[SeatView]:
     """One seat per member interface and node, across all its queues."""
     seats: list[SeatView] = []
     for state in states:
@@ -170,12 +124,6 @@ def seat_views(states: list[NodeState], now: float) -> list[SeatView]:
                 by_interface.setdefault(member.interface, []).append(member)
         for interface in sorted(by_interface):
             members = by_interface[interface]
-            states_ = [member_state(m, now) for m in members]
-            # busy in one queue is busy everywhere; paused only if paused everywhere
-            if all(s == "paused" for s in states_):
-                seat_state = "paused"
-            else:
-                seat_state = min((s for s in states_ if s != "paused"), key=_STATE_RANK.__getitem__)
             first = members[0]
             reasons = sorted({m.paused_reason for m in members if m.paused and m.paused_reason})
             seats.append(
@@ -183,7 +131,7 @@ def seat_views(states: list[NodeState], now: float) -> list[SeatView]:
                     node=state.node,
                     interface=interface,
                     name=first.member_name or interface,
-                    state=seat_state,
+                    state=seat_state(members, now, wrapups)[0],
                     status=first.status,
                     status_text=STATUS_TEXT.get(first.status, str(first.status)),
                     paused=all(m.paused for m in members),

@@ -22,6 +22,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from ami import events as ev
+from callcenter.live.changes import (
+    CallAgentDone,
+    CallAnswered,
+    CallEnded,
+    CallerAbandoned,
+    CallerJoined,
+    CallerLeft,
+    CallStarted,
+    NodeSnapshot,
+    Notify,
+    SeatAdded,
+    SeatChanged,
+    SeatRemoved,
+    no_notify,
+)
 
 #: device state names (DeviceStateChange) -> the member Status code (0-8)
 DEVICE_STATUS = {
@@ -159,9 +174,6 @@ class Bridge:
     channels: set[str] = field(default_factory=set)
 
 
-#: called with (kind, action, key, data) for every change worth telling subscribers
-Notify = Callable[[str, str, str, dict[str, object]], None]
-
 #: channel variables the model keeps (queue priority, queue outcome, routing)
 KEPT_VARIABLES = frozenset(
     {
@@ -182,14 +194,10 @@ KEPT_VARIABLES = frozenset(
 )
 
 
-def _no_notify(kind: str, action: str, key: str, data: dict[str, object]) -> None:
-    return None
-
-
 class NodeState:
     """Everything one Asterisk node is doing now."""
 
-    def __init__(self, node: str, clock: Callable[[], float], notify: Notify = _no_notify) -> None:
+    def __init__(self, node: str, clock: Callable[[], float], notify: Notify = no_notify) -> None:
         self.node = node
         self.clock = clock
         self.notify = notify
@@ -269,9 +277,7 @@ class NodeState:
                 call.queue, call.where = e.queue, "queue"
         self.queues = queues
         self._ringing = {}
-        self.notify(
-            "node", "snapshot", self.node, {"queues": len(queues), "channels": len(self.channels)}
-        )
+        self.notify(NodeSnapshot, queues=len(queues), channels=len(self.channels))
 
     # --- events ----------------------------------------------------------------------
     def apply(self, event: ev.AmiEvent) -> None:
@@ -309,10 +315,7 @@ class NodeState:
             )
             self.calls[chan.linkedid] = call
             self.notify(
-                "call",
-                "started",
-                chan.linkedid,
-                {"caller": call.caller_id_num, "dialed": call.dialed},
+                CallStarted, linkedid=chan.linkedid, caller=call.caller_id_num, dialed=call.dialed
             )
         call.channels.add(chan.uniqueid)
         return call
@@ -361,7 +364,7 @@ class NodeState:
             self._leave_bridge(chan.bridge, chan.uniqueid)
         for queue in self.queues.values():  # a hangup always removes a waiting caller
             if snap.uniqueid in queue.entries:
-                self._remove_entry(queue, snap.uniqueid, "left")
+                self._remove_entry(queue, snap.uniqueid)
         call = self.calls.get(chan.linkedid)
         if call is None:
             return
@@ -370,16 +373,13 @@ class NodeState:
             del self.calls[chan.linkedid]
             call.where = "ended"
             self.notify(
-                "call",
-                "ended",
-                call.linkedid,
-                {
-                    "caller": call.caller_id_num,
-                    "dialed": call.dialed,
-                    "duration_s": round(self.clock() - call.started_at, 3),
-                    "cause": e.cause,
-                    "cause_txt": e.cause_txt,
-                },
+                CallEnded,
+                linkedid=call.linkedid,
+                caller=call.caller_id_num,
+                dialed=call.dialed,
+                duration_s=round(self.clock() - call.started_at, 3),
+                cause=e.cause,
+                cause_txt=e.cause_txt,
             )
 
     # bridges
@@ -421,7 +421,7 @@ class NodeState:
         if isinstance(e, ev.QueueMemberRemoved):
             if queue.members.pop(e.interface, None) is not None:
                 self.notify(
-                    "seat", "removed", e.interface, {"queue": e.queue, "member_name": e.member_name}
+                    SeatRemoved, interface=e.interface, queue=e.queue, member_name=e.member_name
                 )
             return
         member = Member.from_event(e)
@@ -429,23 +429,22 @@ class NodeState:
         if old is not None:
             member.ringing = old.ringing
         queue.members[e.interface] = member
-        self._seat_changed(member, "added" if old is None else "changed")
+        self._seat_changed(member, SeatAdded if old is None else SeatChanged)
 
-    def _seat_changed(self, member: Member, action: str = "changed") -> None:
+    def _seat_changed(
+        self, member: Member, change: type[SeatAdded | SeatChanged] = SeatChanged
+    ) -> None:
         self.notify(
-            "seat",
-            action,
-            member.interface,
-            {
-                "queue": member.queue,
-                "member_name": member.member_name,
-                "status": member.status,
-                "paused": member.paused,
-                "paused_reason": member.paused_reason,
-                "in_call": member.in_call,
-                "ringing": member.ringing,
-                "calls_taken": member.calls_taken,
-            },
+            change,
+            interface=member.interface,
+            queue=member.queue,
+            member_name=member.member_name,
+            status=member.status,
+            paused=member.paused,
+            paused_reason=member.paused_reason,
+            in_call=member.in_call,
+            ringing=member.ringing,
+            calls_taken=member.calls_taken,
         )
 
     def _members_with(self, interface: str) -> list[Member]:
@@ -499,16 +498,13 @@ class NodeState:
             if call is not None:
                 call.queue, call.agent, call.where = None, e.interface, "talking"
                 self.notify(
-                    "call",
-                    "answered",
-                    call.linkedid,
-                    {
-                        "queue": e.queue,
-                        "agent": e.interface,
-                        "member_name": e.member_name,
-                        "hold_time": e.hold_time,
-                        "ring_time": e.ring_time,
-                    },
+                    CallAnswered,
+                    linkedid=call.linkedid,
+                    queue=e.queue,
+                    agent=e.interface,
+                    member_name=e.member_name,
+                    hold_time=e.hold_time,
+                    ring_time=e.ring_time,
                 )
 
     def _on_agent_complete(self, e: ev.AgentComplete) -> None:
@@ -526,16 +522,13 @@ class NodeState:
             if call is not None and call.agent == e.interface:
                 call.agent, call.where = None, "dialplan"
                 self.notify(
-                    "call",
-                    "agent_done",
-                    call.linkedid,
-                    {
-                        "queue": e.queue,
-                        "agent": e.interface,
-                        "talk_time": e.talk_time,
-                        "hold_time": e.hold_time,
-                        "reason": e.reason,
-                    },
+                    CallAgentDone,
+                    linkedid=call.linkedid,
+                    queue=e.queue,
+                    agent=e.interface,
+                    talk_time=e.talk_time,
+                    hold_time=e.hold_time,
+                    reason=e.reason,
                 )
 
     # queue callers
@@ -567,16 +560,13 @@ class NodeState:
         if call is not None:
             call.queue, call.where = e.queue, "queue"
         self.notify(
-            "queue_caller",
-            "joined",
-            snap.uniqueid,
-            {
-                "queue": e.queue,
-                "position": e.position,
-                "priority": entry.priority,
-                "linkedid": snap.linkedid,
-                "caller": _known(snap.caller_id_num),
-            },
+            CallerJoined,
+            uniqueid=snap.uniqueid,
+            queue=e.queue,
+            position=e.position,
+            priority=entry.priority,
+            linkedid=snap.linkedid,
+            caller=_known(snap.caller_id_num),
         )
 
     def _on_caller_abandon(self, e: ev.QueueCallerAbandon) -> None:
@@ -586,16 +576,13 @@ class NodeState:
         # Asterisk also says "abandon" for a timeout or a redirect out of the queue;
         # QUEUESTATUS and what follows tell them apart (call records do that).
         self.notify(
-            "queue_caller",
-            "abandoned",
-            snap.uniqueid,
-            {
-                "queue": e.queue,
-                "position": e.position,
-                "hold_time": e.hold_time,
-                "original_position": e.original_position,
-                "linkedid": snap.linkedid,
-            },
+            CallerAbandoned,
+            uniqueid=snap.uniqueid,
+            queue=e.queue,
+            position=e.position,
+            hold_time=e.hold_time,
+            original_position=e.original_position,
+            linkedid=snap.linkedid,
         )
 
     def _on_caller_leave(self, e: ev.QueueCallerLeave) -> None:
@@ -605,9 +592,9 @@ class NodeState:
         self._update_channel(snap)
         queue = self._queue(e.queue)
         if snap.uniqueid in queue.entries:
-            self._remove_entry(queue, snap.uniqueid, "left")
+            self._remove_entry(queue, snap.uniqueid)
 
-    def _remove_entry(self, queue: Queue, uniqueid: str, action: str) -> None:
+    def _remove_entry(self, queue: Queue, uniqueid: str) -> None:
         self._stop_all_ringing_for(uniqueid)
         entry = queue.entries.pop(uniqueid)
         for other in queue.entries.values():
@@ -619,15 +606,12 @@ class NodeState:
             if call.where == "queue":
                 call.where = "dialplan"
         self.notify(
-            "queue_caller",
-            action,
-            uniqueid,
-            {
-                "queue": queue.name,
-                "position": entry.position,
-                "linkedid": entry.linkedid,
-                "waited_s": round(self.clock() - entry.joined_at, 3),
-            },
+            CallerLeft,
+            uniqueid=uniqueid,
+            queue=queue.name,
+            position=entry.position,
+            linkedid=entry.linkedid,
+            waited_s=round(self.clock() - entry.joined_at, 3),
         )
 
     def _on_queue_params(self, e: ev.QueueParams) -> None:

@@ -12,13 +12,21 @@ from ami.node import LinkState, PbxNode
 from callcenter.live.audit import Auditor
 from callcenter.live.live_state import LiveState
 from callcenter.live.live_views import seat_views
+from callcenter.live.seat_state import QueueWrapups
 
 
 class NodeCollector(Collector):
-    def __init__(self, nodes: Iterable[PbxNode], live: LiveState, auditor: Auditor) -> None:
+    def __init__(
+        self,
+        nodes: Iterable[PbxNode],
+        live: LiveState,
+        auditor: Auditor,
+        wrapups: QueueWrapups,
+    ) -> None:
         self._nodes = list(nodes)
         self._live = live
         self._auditor = auditor
+        self._wrapups = wrapups
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily(
@@ -95,7 +103,8 @@ class NodeCollector(Collector):
         yield waiting
         seats = GaugeMetricFamily("callcenter_seats", "seats by state", labels=["state"])
         counts: dict[str, int] = {}
-        for seat in seat_views(list(self._live.nodes.values()), self._live.clock()):
+        states = list(self._live.nodes.values())
+        for seat in seat_views(states, self._live.clock(), self._wrapups):
             counts[seat.state] = counts.get(seat.state, 0) + 1
         for state_name, n in sorted(counts.items()):
             seats.add_metric([state_name], n)
@@ -103,6 +112,11 @@ class NodeCollector(Collector):
 
 
 def register_node_metrics(
-    registry: CollectorRegistry, nodes: Iterable[PbxNode], live: LiveState, auditor: Auditor
+    registry: CollectorRegistry,
+    nodes: Iterable[PbxNode],
+    live: LiveState,
+    auditor: Auditor,
+    wrapups: QueueWrapups,
 ) -> None:
-    registry.register(NodeCollector(nodes, live, auditor))
+    """`wrapups`: the queues' own wrap-ups (the seats' catalog), for the seats by state."""
+    registry.register(NodeCollector(nodes, live, auditor, wrapups))

@@ -132,7 +132,6 @@ class Service:
         for node in nodes:
             checks[f"pbx:{node.name}"] = node_check(node, live)
         auditor = Auditor(live, settings.audit_interval_s)
-        register_node_metrics(self.metrics, nodes, live, auditor)
         register_records_metrics(self.metrics, records)
         Gauge("callcenter_info", "Service version", ["version"], registry=self.metrics).labels(
             __version__
@@ -140,7 +139,8 @@ class Service:
         directory = await self._build_directory(sessions, live, nodes)
         records.store.route = directory_routes(directory)
         seats = await self._build_seats(sessions, live, records)
-        records.queue_wrapup.update(seats.tracker.wrapup)  # the catalog's wrap-up times
+        records.queue_wrapup.update(seats.wrapups)  # the catalog's wrap-up times
+        register_node_metrics(self.metrics, nodes, live, auditor, seats.wrapups)
         counted = await seed_today_counters(seats.today, sessions, time.time())
         log.info("today's queue counters start from %d calls already recorded", counted)
         agi = self._build_agi(sessions, directory, live, seats, records)

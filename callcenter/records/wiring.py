@@ -22,6 +22,7 @@ from callcenter.clock import utcnow
 from callcenter.legacy.directory import Directory
 from callcenter.live.live_state import LiveState
 from callcenter.live.node_state import NodeState
+from callcenter.live.seat_state import wrapup_s
 from callcenter.records.builder import LiveCall, RecordBuilder
 from callcenter.records.callback_tasks import SqlCallbackTasks
 from callcenter.records.facts import SqlCallFacts
@@ -132,14 +133,15 @@ def build_records(
     queue_defaults = dict(queue_wrapup or {})
 
     def wrapup(node: str, queue: str, interface: str) -> float:
-        """The member's own wrap-up if it has one, else its queue's: app_queue's rule
-        (a member's `Wrapuptime` is 0 when the queue's applies)."""
+        """How long the member's wrap-up after this call lasts (seat_state.wrapup_s; the
+        queue's when the member is gone already)."""
         state = live.nodes.get(node)
         member = (
             state.queues[queue].members.get(interface) if state and queue in state.queues else None
         )
-        own = member.wrapuptime if member is not None else 0
-        return float(own or queue_defaults.get(queue, 0))
+        if member is None:
+            return float(queue_defaults.get(queue, 0))
+        return float(wrapup_s(member, queue_defaults))
 
     builder = RecordBuilder(live.clock, writer.add, wrapup)
     listener = RecordsListener(live, builder)

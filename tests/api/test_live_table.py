@@ -23,7 +23,7 @@ from api.live_rows import as_json_row, queue_rows, seat_rows
 from api.live_table import LiveTable, delta_json
 from api.live_ws import LiveStream
 from callcenter.db import create_engine, session_factory
-from callcenter.live.changes import Change, Lost
+from callcenter.live.changes import Change, Lost, NodeChange, NodeReady, NodeStale
 from callcenter.live.live_state import LiveState
 from callcenter.live.node_state import Member, Queue
 from queues.models import Seat
@@ -175,7 +175,10 @@ def apply_step(
             clocks.mono += QUEUES_EVERY_S
     elif what == "stale":  # what LiveState does when a link drops or comes back
         state.stale = not state.stale
-        live.hub.publish(node, "node", "stale" if state.stale else "ready", node, clocks.t)
+        if state.stale:
+            live.hub.publish(NodeStale, node, clocks.t, reason="link down")
+        else:
+            live.hub.publish(NodeReady, node, clocks.t)
     elif what == "lost":
         return True
     elif what == "db":  # the provisioned seats changed (a login, a new seat)
@@ -296,7 +299,7 @@ def run_steps(step_list: list[tuple[Any, ...]], with_seats: bool, batch: int) ->
         delta = table.update(changes, full=lost)
         seq += 1
         screen.apply(delta_json(seq, changes, delta))
-        if clocks.mono != ticks or lost or any(c.kind == "node" for c in changes):
+        if clocks.mono != ticks or lost or any(isinstance(c, NodeChange) for c in changes):
             every_queue_at = clocks.t
         want = as_sets(full_view(live, seats, db))
         got = as_sets(screen.view())

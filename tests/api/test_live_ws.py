@@ -19,7 +19,7 @@ from ami.node import PbxNode
 from api.app import create_app
 from api.live_ws import RESNAPSHOT, LiveStream
 from api.services import ApiServices
-from callcenter.live.changes import Change
+from callcenter.live.changes import SeatChanged
 from callcenter.live.live_state import LiveState
 from callcenter.tokens import Role
 from tests.api.server import serving, sqlite_tokens
@@ -183,8 +183,21 @@ async def test_authentication_and_roles(tmp_path: Path, monkeypatch: pytest.Monk
         await engine.dispose()
 
 
-def change(seq: int) -> Change:
-    return Change(seq, "pbx1", "seat", "changed", f"Local/{seq}@x/n", {}, 0.0)
+def change(seq: int) -> SeatChanged:
+    return SeatChanged(
+        seq,
+        "pbx1",
+        0.0,
+        interface=f"Local/{seq}@x/n",
+        queue="hotline-general",
+        member_name=str(seq),
+        status=1,
+        paused=False,
+        paused_reason="",
+        in_call=False,
+        ringing=False,
+        calls_taken=0,
+    )
 
 
 class RecordingSocket:

@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry
 
 from api.app import create_app
 from api.services import ApiServices
+from callcenter.live.changes import CallerJoined
 from callcenter.live.live_state import LiveState
 from callcenter.live.node_state import Queue, WaitingCaller
 from tests.api.static_tokens import AS_SUPERVISOR, StaticTokens
@@ -32,7 +33,17 @@ async def test_a_change_is_never_hidden_by_the_cache() -> None:
             "hotline-general", "1.1", "PJSIP/t-1", 1, 990.0, 0, "139"
         )
         assert await waiting() == (0, 0.0)  # unannounced, same instant: the cached bytes
-        live.hub.publish("pbx1", "queue_caller", "joined", "1.1", now[0])
+        live.hub.publish(
+            CallerJoined,
+            "pbx1",
+            now[0],
+            uniqueid="1.1",
+            queue="hotline-general",
+            position=1,
+            priority=0,
+            linkedid="1.1",
+            caller="139",
+        )
         assert await waiting() == (1, 10.0)  # announced: recomputed at once
         now[0] += 0.05
         assert await waiting() == (1, 10.0)  # same tenth of a second

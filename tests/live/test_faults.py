@@ -145,13 +145,13 @@ async def test_two_nodes_one_down_the_other_unaffected() -> None:
         await sims[0].scheduler.sleep(0.5)
         general = {
             v.node: v
-            for v in queue_views(list(live.nodes.values()), live.clock())
+            for v in queue_views(list(live.nodes.values()), live.clock(), {})
             if v.name == "hotline-general"
         }
         assert (general["pbx1"].members, general["pbx2"].members) == (1, 2)
         await sims[1].stop()  # node 2's PBX goes away
         await wait_until(lambda: live.nodes["pbx2"].stale, 5)
-        views = queue_views(list(live.nodes.values()), live.clock())
+        views = queue_views(list(live.nodes.values()), live.clock(), {})
         assert all(v.stale for v in views if v.node == "pbx2")
         assert not any(v.stale for v in views if v.node == "pbx1")
         await add_members(nodes[0], ["1002"])  # node 1 keeps working

@@ -135,6 +135,9 @@ async def test_queue_view_today_sessions_and_worklist_api(database_url: str) -> 
             housing, [floor.live.nodes["pbx1"]], floor.seats.today, [], floor.live.clock()
         )
         assert now_view.seats["wrap_up"] == 1
+        # and the list of every queue counts it alike
+        listed = (await client.get("/api/v1/queues", headers=sup)).json()
+        assert next(q for q in listed if q["name"] == "hotline-housing")["wrap_up"] == 1
 
         async def stats_now() -> dict[str, SeatStats]:
             now = datetime.now(UTC)
