@@ -1,5 +1,5 @@
 """Call records: `GET /api/v1/calls` (filters, cursor pagination), `/calls/{id}` (record
-with timeline), `/calls/active` (calls in progress, from the record builder) and
+with timeline), `/calls/active` (calls in progress, from the live model) and
 `/calls/export.csv` (streamed from a server-side cursor).
 
 Who may read: supervisors and integration tokens everything, an agent only the calls
@@ -24,13 +24,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_roles
 from api.pagination import Page, Paging, bad_query
-from api.services import call_facts, call_records, calls_in_progress, record_writer
+from api.services import call_facts, call_records, live_state_if_any, record_writer
 from callcenter.clock import as_utc
+from callcenter.live.live_state import LiveState
+from callcenter.live.node_state import Call
+from callcenter.privacy import shown_caller
 from callcenter.records import query as q
-from callcenter.records.builder import RecordBuilder
 from callcenter.records.facts import CallFacts, ConfidentialMarkFact
 from callcenter.records.models import CallRecord
-from callcenter.records.privacy import shown_caller
 from callcenter.records.store import RecordStore, RecordWriter
 from callcenter.tokens import Principal, Role
 
@@ -254,7 +255,7 @@ def _filter(
 
 Principal_ = Annotated[Principal, Depends(readers)]
 Records = Annotated[RecordStore, Depends(call_records)]
-InProgress = Annotated[RecordBuilder, Depends(calls_in_progress)]
+InProgress = Annotated[LiveState | None, Depends(live_state_if_any)]
 
 
 @router.get("/calls", response_model=Page[CallSummary], summary="Call records, newest first")
@@ -283,26 +284,37 @@ async def list_calls(
 
 
 @router.get("/calls/active", response_model=list[ActiveCall], summary="Calls in progress")
-async def active_calls(principal: Principal_, builder: InProgress) -> list[ActiveCall]:
+async def active_calls(principal: Principal_, live: InProgress) -> list[ActiveCall]:
+    """From the live model of every node: an instance without a PBX link has none."""
     admin = principal.role == Role.ADMIN
+    calls = [
+        (node, call)
+        for node, state in (live.nodes.items() if live is not None else ())
+        for call in state.calls.values()
+    ]
     out = []
-    for call in sorted(builder.open.values(), key=lambda c: c.started_at):
+    for node, call in sorted(calls, key=lambda item: item[1].started_at):
         if principal.role == Role.AGENT and call.seat != principal.seat:
             continue
         out.append(
             ActiveCall(
-                id=f"{call.node}:{call.linkedid}",
-                node=call.node,
+                id=f"{node}:{call.linkedid}",
+                node=node,
                 linkedid=call.linkedid,
                 started_at=call.started_at,
-                caller=shown_caller(call.caller, call.confidential, admin),
+                caller=shown_caller(call.caller_id_num, call.confidential, admin),
                 dialed=call.dialed,
-                queue=call.in_queue,
+                queue=call.queue,
                 seat=call.seat,
                 answered=call.answered_at is not None,
             )
         )
     return out
+
+
+def _in_progress(live: LiveState | None, node: str, linkedid: str) -> Call | None:
+    state = live.nodes.get(node) if live is not None else None
+    return state.calls.get(linkedid) if state is not None else None
 
 
 @router.get("/calls/export.csv", summary="Call records as CSV (streamed)")
@@ -374,12 +386,12 @@ async def mark_confidential(
     call_id: str,
     body: Annotated[ConfidentialIn, Body()],
     records: Records,
-    builder: InProgress,
+    live: InProgress,
     writer: Annotated[RecordWriter, Depends(record_writer)],
     facts: Annotated[CallFacts, Depends(call_facts)],
 ) -> ConfidentialOut:
     node, linkedid = _call_key(call_id)
-    call = builder.open.get((node, linkedid))
+    call = _in_progress(live, node, linkedid)
     if call is not None:
         _own_seat(principal, call.seat, "marks")
     else:

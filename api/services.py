@@ -29,7 +29,6 @@ from callcenter.audit.repository import AuditLog
 from callcenter.legacy.directory import Directory
 from callcenter.live.live_state import LiveState
 from callcenter.live.seat_state import QueueWrapups
-from callcenter.records.builder import RecordBuilder
 from callcenter.records.facts import CallFacts
 from callcenter.records.kpi import TodayCounters
 from callcenter.records.store import RecordStore, RecordWriter
@@ -101,8 +100,6 @@ class ApiServices:
     call_facts: CallFacts | None = None
     #: the spool between the record builder and the database
     record_writer: RecordWriter | None = None
-    #: the record builder: the calls in progress
-    calls_in_progress: RecordBuilder | None = None
     audit: AuditLog | None = None
     ivr: FlowStore | None = None
     #: `GET /queues`' bodies (api/queues.py): a wall of screens polls one list
@@ -139,7 +136,6 @@ class ApiServices:
             call_records=records.store if records else None,
             call_facts=records.facts if records else None,
             record_writer=records.writer if records else None,
-            calls_in_progress=records.builder if records else None,
             audit=audit,
             ivr=ivr,
         )
@@ -246,10 +242,6 @@ async def call_facts(conn: HTTPConnection) -> CallFacts:
 
 async def record_writer(conn: HTTPConnection) -> RecordWriter:
     return _configured(api_services(conn).record_writer, _NO_RECORDS)
-
-
-async def calls_in_progress(conn: HTTPConnection) -> RecordBuilder:
-    return _configured(api_services(conn).calls_in_progress, _NO_RECORDS)
 
 
 async def audit_log(conn: HTTPConnection) -> AuditLog:

@@ -158,6 +158,12 @@ class LiveState:
             return
         self.node_state(node.name).apply(event)
 
+    def mark_confidential(self, node: str, linkedid: str) -> bool:
+        """Mask the caller of a call in progress on `node` at once (a confidential mark
+        is stored by callcenter.records.facts); False if that call is not in progress."""
+        state = self.nodes.get(node)
+        return state is not None and state.mark_confidential(linkedid)
+
     def capture_at_reply(self, action_id: str, fn: Callable[[], None]) -> None:
         """Call `fn` when the reply to `action_id` starts, in stream order (audit.py)."""
         self._captures[action_id] = fn

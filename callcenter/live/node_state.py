@@ -37,6 +37,8 @@ from callcenter.live.changes import (
     SeatRemoved,
     no_notify,
 )
+from callcenter.live.dialed import DialedNumber
+from callcenter.privacy import makes_confidential
 
 #: device state names (DeviceStateChange) -> the member Status code (0-8)
 DEVICE_STATUS = {
@@ -160,11 +162,21 @@ class Call:
     linkedid: str
     started_at: float
     caller_id_num: str = ""
-    dialed: str = ""  # the number the caller dialed (DID / first extension)
+    number: DialedNumber = field(default_factory=DialedNumber)
     channels: set[str] = field(default_factory=set)
     queue: str | None = None  # waiting in this queue now
     agent: str | None = None  # member interface talking to the caller now
     where: str = "dialplan"  # dialplan | queue | talking | ended
+    #: the seat (MemberName) that answered, kept after it hung up (the survey runs on)
+    seat: str = ""
+    answered_at: float | None = None
+    #: the caller's number is shown masked (callcenter.privacy): a mark or the IVR said so
+    confidential: bool = False
+
+    @property
+    def dialed(self) -> str:
+        """The number the caller dialed (callcenter.live.dialed)."""
+        return self.number.number
 
 
 @dataclass(slots=True)
@@ -238,7 +250,7 @@ class NodeState:
         for m in members:
             queue = queues.setdefault(m.queue, Queue(m.queue))
             queue.members[m.interface] = Member.from_event(m)
-        old_channels = self.channels
+        old_channels, old_calls = self.channels, self.calls
         self.channels = {}
         self.calls = {}
         self.bridges = {}
@@ -277,7 +289,41 @@ class NodeState:
                 call.queue, call.where = e.queue, "queue"
         self.queues = queues
         self._ringing = {}
+        for linkedid, call in self.calls.items():
+            self._recall(call, old_calls.get(linkedid), taken_at)
         self.notify(NodeSnapshot, queues=len(queues), channels=len(self.channels))
+
+    def _recall(self, call: Call, before: Call | None, taken_at: float) -> None:
+        """What a snapshot does not list about a call: kept from before the resync, or
+        for a call first seen in it, who answered (the member its channel is bridged
+        to; answered no later than the snapshot)."""
+        if before is not None:
+            call.number, call.confidential = before.number, before.confidential
+            call.seat, call.answered_at = before.seat, before.answered_at
+            return
+        member = self.member_on_call(call.channels)
+        if member is not None:
+            call.seat, call.answered_at = member.member_name, taken_at
+
+    def member_on_call(self, channels: set[str]) -> Member | None:
+        """The queue member a call's channels reach, e.g. channel `PJSIP/1001-0000002a`
+        of member `PJSIP/1001`: a snapshot lists channels, not who answered whom."""
+        members = {iface: m for queue in self.queues.values() for iface, m in queue.members.items()}
+        for uniqueid in channels:
+            chan = self.channels.get(uniqueid)
+            if chan is not None and chan.bridge is not None:
+                member = members.get(chan.name.rpartition("-")[0])
+                if member is not None:
+                    return member
+        return None
+
+    def mark_confidential(self, linkedid: str) -> bool:
+        """Mask the caller of a call in progress; False if there is no such call."""
+        call = self.calls.get(linkedid)
+        if call is None:
+            return False
+        call.confidential = True
+        return True
 
     # --- events ----------------------------------------------------------------------
     def apply(self, event: ev.AmiEvent) -> None:
@@ -311,8 +357,9 @@ class NodeState:
                 chan.linkedid,
                 started_at=chan.created_at,
                 caller_id_num=_known(chan.caller_id_num),
-                dialed=chan.exten,
             )
+            if chan.uniqueid == chan.linkedid:
+                call.number.saw_exten(chan.exten)
             self.calls[chan.linkedid] = call
             self.notify(
                 CallStarted, linkedid=chan.linkedid, caller=call.caller_id_num, dialed=call.dialed
@@ -334,6 +381,12 @@ class NodeState:
         chan.connected_line_num = snap.connected_line_num
         chan.connected_line_name = snap.connected_line_name
         chan.context, chan.exten, chan.priority = snap.context, snap.exten, snap.priority
+        if snap.uniqueid == snap.linkedid:
+            call = self.calls.get(snap.linkedid)
+            if call is not None:
+                call.number.saw_exten(snap.exten)
+                if not call.caller_id_num:  # an originated call gets its caller id late
+                    call.caller_id_num = _known(snap.caller_id_num)
         return chan
 
     def _on_channel_event(self, e: ev.ChannelEvent) -> None:
@@ -343,15 +396,22 @@ class NodeState:
         chan = self._update_channel(e.channel)
         if chan is not None:
             chan.application, chan.app_data = e.application, e.app_data
+            call = self.calls.get(chan.linkedid)
+            if call is not None and chan.uniqueid == chan.linkedid:
+                call.number.saw_application(e.application)
 
     def _on_varset(self, e: ev.VarSet) -> None:
         chan = self._update_channel(e.channel)
-        if chan is None or e.variable not in KEPT_VARIABLES:
+        if chan is None:
+            return
+        call = self.calls.get(chan.linkedid)
+        if call is not None and makes_confidential(e.variable, e.value):
+            call.confidential = True
+        if e.variable not in KEPT_VARIABLES:
             return
         chan.variables[e.variable] = e.value
-        call = self.calls.get(chan.linkedid)
-        if call is not None and e.variable == "DID" and e.value:
-            call.dialed = e.value
+        if call is not None and e.variable == "DID":
+            call.number.saw_did(e.value)
 
     def _on_hangup(self, e: ev.Hangup) -> None:
         snap = e.channel
@@ -497,6 +557,7 @@ class NodeState:
             call = self.calls.get(e.channel.linkedid)
             if call is not None:
                 call.queue, call.agent, call.where = None, e.interface, "talking"
+                call.seat, call.answered_at = e.member_name, self.clock()
                 self.notify(
                     CallAnswered,
                     linkedid=call.linkedid,
@@ -559,6 +620,7 @@ class NodeState:
         call = self.calls.get(snap.linkedid)
         if call is not None:
             call.queue, call.where = e.queue, "queue"
+            call.number.settle()
         self.notify(
             CallerJoined,
             uniqueid=snap.uniqueid,

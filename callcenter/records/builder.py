@@ -24,11 +24,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ami import events as ev
+from callcenter.live.dialed import DialedNumber
+from callcenter.live.node_state import NodeState
+from callcenter.privacy import makes_confidential
 
 PROMPT_APPS = frozenset({"Playback", "Background", "BackGround", "Read", "SayDigits"})
 QUEUE_STATUS_EXIT = {"TIMEOUT": "timeout", "LEAVEEMPTY": "left_empty", "LEAVEUNAVAIL": "left_empty"}
 REFUSED_STATUS = frozenset({"JOINEMPTY", "JOINUNAVAIL", "FULL"})
-CONFIDENTIAL_CATEGORIES = frozenset({"report", "举报"})
 MAX_TIMELINE = 200  # a compact timeline: a call that loops forever cannot grow a row forever
 MAX_PROMPTS = 30
 ENDED_MEMORY = 50_000  # finished calls remembered against late/duplicated events
@@ -42,15 +44,16 @@ def _no_wrapup(node: str, queue: str, interface: str) -> float:
 
 
 @dataclass
-class OpenCall:
-    """A call in progress: what a record will say once its last channel hangs up."""
+class RecordDraft:
+    """The record of a call in progress as it is being written: what it will say once
+    the call's last channel hangs up. The call itself, as it is now, is the live
+    model's (callcenter.live.node_state.Call); this is its history."""
 
     node: str
     linkedid: str
     started_at: float
     caller: str = ""
-    dialed: str = ""
-    dialed_fixed: bool = False  # the IVR or a queue saw it: later extensions are not it
+    number: DialedNumber = field(default_factory=DialedNumber)
     unit: str = ""
     confidential: bool = False
     keys: str = ""
@@ -79,21 +82,13 @@ class OpenCall:
     ended_at: float | None = None
     rebuilt: bool = False  # opened from a resync snapshot, not from its first event
 
+    @property
+    def dialed(self) -> str:
+        return self.number.number
+
     def note(self, at: float, what: str, detail: str = "") -> None:
         if len(self.timeline) < MAX_TIMELINE:
             self.timeline.append([round(at - self.started_at, 3), what, detail])
-
-
-@dataclass(frozen=True)
-class LiveCall:
-    """A call as the resync snapshot lists it (callcenter.live's model of it)."""
-
-    started_at: float
-    caller: str
-    dialed: str
-    channels: frozenset[str]
-    queue: str | None = None  # waiting in it now
-    agent: str | None = None  # member interface talking to the caller now
 
 
 @dataclass(frozen=True)
@@ -134,7 +129,7 @@ class FinishedCall:
         return cls(**data)
 
 
-def disposition_of(call: OpenCall) -> str:
+def disposition_of(call: RecordDraft) -> str:
     """One disposition per call; a completed transfer wins over the answer that preceded
     it, and a caller who never reached a queue is `ivr_only` (not offered)."""
     if any(t["kind"] != "dial" or t["status"] == "ANSWER" for t in call.transfers):
@@ -150,7 +145,7 @@ def disposition_of(call: OpenCall) -> str:
     return "ivr_only"
 
 
-def finish(call: OpenCall, ended_at: float) -> FinishedCall:
+def finish(call: RecordDraft, ended_at: float) -> FinishedCall:
     return FinishedCall(
         node=call.node,
         linkedid=call.linkedid,
@@ -192,27 +187,19 @@ class RecordBuilder:
         self.clock = clock
         self.sink = sink
         self.wrapup = wrapup
-        self.open: dict[tuple[str, str], OpenCall] = {}
+        self.open: dict[tuple[str, str], RecordDraft] = {}
         self.finished = 0
         #: (node, linkedid) of calls already finished: a duplicated Hangup, or a late
         #: event of a closed call, must not open a second, empty record. Bounded (FIFO).
         self._ended: dict[tuple[str, str], None] = {}
 
-    def mark_confidential(self, node: str, linkedid: str) -> bool:
-        """Mask the caller of a call in progress (facts.py stores the mark itself);
-        False if the call is not in progress."""
-        call = self.open.get((node, linkedid))
-        if call is None:
-            return False
-        call.confidential = True
-        return True
-
     # --- resync: calls that ended or began while we were not listening ---------------
-    def reconcile(self, node: str, live_calls: dict[str, LiveCall]) -> None:
-        """After a resync: `live_calls` is what Asterisk listed, by Linkedid. Open calls
-        Asterisk no longer has ended while the link was down: they are finished now.
-        Calls we never saw start are opened from the snapshot (with the queue they wait
-        in, or the seat they talk to), so they still get their record when they end."""
+    def reconcile(self, node: str, state: NodeState) -> None:
+        """After a resync of `node`: its live calls are what Asterisk listed. Drafts of
+        calls Asterisk no longer has ended while the link was down: they are finished
+        now. Calls we never saw start are drafted from the live model (with the queue
+        they wait in, or the member they talk to), so they still get their record."""
+        live_calls = state.calls
         now = self.clock()
         for key in [k for k in self.open if k[0] == node and k[1] not in live_calls]:
             call = self.open.pop(key)
@@ -223,15 +210,17 @@ class RecordBuilder:
         for linkedid, seen in live_calls.items():
             known = self.open.get((node, linkedid))
             if known is None:
-                known = OpenCall(node, linkedid, seen.started_at, caller=seen.caller)
-                known.dialed, known.dialed_fixed = seen.dialed, True
+                known = RecordDraft(node, linkedid, seen.started_at, caller=seen.caller_id_num)
+                known.number = DialedNumber(seen.dialed, settled=True)
                 known.rebuilt = True
                 known.note(now, "rebuilt", "opened from the resync snapshot")
                 if seen.queue:
                     known.queues, known.in_queue = [seen.queue], seen.queue
                     known.join_context = None  # unknown: no redirect test by context
-                if seen.agent:
-                    known.agent, known.answered_at = seen.agent, now
+                member = state.member_on_call(seen.channels) if not seen.agent else None
+                agent = seen.agent or (member.interface if member is not None else None)
+                if agent:
+                    known.agent, known.answered_at = agent, now
                     known.queue_exit = "answered"
                 self.open[(node, linkedid)] = known
             known.channels = set(seen.channels)
@@ -248,44 +237,41 @@ class RecordBuilder:
         if call is not None:
             handler(self, call, snap, event)
 
-    def _call(self, node: str, snap: ev.ChannelSnapshot) -> OpenCall | None:
+    def _call(self, node: str, snap: ev.ChannelSnapshot) -> RecordDraft | None:
         key = (node, snap.linkedid)
         call = self.open.get(key)
         if call is None:
             if not snap.uniqueid or key in self._ended:
                 return None
             now = self.clock()
-            call = OpenCall(node, snap.linkedid, now)
+            call = RecordDraft(node, snap.linkedid, now)
             call.note(now, "start", snap.exten)
             self.open[key] = call
         if snap.uniqueid == snap.linkedid:
             if not call.caller and snap.caller_id_num not in ("", "<unknown>"):
                 call.caller = snap.caller_id_num
-            if not call.dialed_fixed and snap.exten not in ("", "s", "h"):
-                call.dialed = snap.exten  # an originated call starts in another exten
+            call.number.saw_exten(snap.exten)
         return call
 
-    def _emit(self, call: OpenCall, now: float) -> None:
+    def _emit(self, call: RecordDraft, now: float) -> None:
         self._remember_ended((call.node, call.linkedid))
         call.note(now, "end", call.hangup_by)
         self.finished += 1
         self.sink(finish(call, now))
 
     # handlers: (self, call, channel snapshot, event)
-    def _on_channel(self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.AmiEvent) -> None:
+    def _on_channel(self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.AmiEvent) -> None:
         call.channels.add(snap.uniqueid)
 
-    def _on_varset(self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.VarSet) -> None:
+    def _on_varset(self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.VarSet) -> None:
         call.channels.add(snap.uniqueid)
         now, name, value = self.clock(), e.variable, e.value
-        if name == "DID" and value:
-            call.dialed, call.dialed_fixed = value, True
+        if makes_confidential(name, value):
+            call.confidential = True
+        if name == "DID":
+            call.number.saw_did(value)
         elif name == "HOTLINE_UNIT":
             call.unit = value
-        elif name == "HOTLINE_CONFIDENTIAL":
-            call.confidential = call.confidential or value.strip() in ("1", "yes", "true")
-        elif name == "HOTLINE_CATEGORY":
-            call.confidential = call.confidential or value.strip() in CONFIDENTIAL_CATEGORIES
         elif name == "HOTLINE_TRANSFER_TO":
             call.transfer_to = value
         elif name == "AGISTATUS" and value != "SUCCESS":
@@ -308,36 +294,35 @@ class RecordBuilder:
                 call.queue_exit = call.queue_exit or "refused"
                 call.note(now, "queue_refused", value)
 
-    def _on_dtmf(self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.DTMFEnd) -> None:
+    def _on_dtmf(self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.DTMFEnd) -> None:
         if snap.uniqueid == snap.linkedid and e.direction != "Sent" and len(call.keys) < 64:
             call.keys += e.digit
             call.note(self.clock(), "key", e.digit)
 
-    def _on_newexten(self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.Newexten) -> None:
+    def _on_newexten(self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.Newexten) -> None:
         call.channels.add(snap.uniqueid)
         if snap.uniqueid != snap.linkedid:
             return
         now = self.clock()
-        if e.application in ("AGI", "Queue"):
-            call.dialed_fixed = True
+        call.number.saw_application(e.application)
         if e.application in PROMPT_APPS and len(call.prompts) < MAX_PROMPTS:
             call.prompts.append(e.app_data)
         if call.pending_abandon is not None and snap.exten != "h" and e.application != "Hangup":
             # the caller left the queue alive and runs on: a redirect, not an abandon
             self._classify(call, "redirected", now, f"{snap.context},{snap.exten}")
 
-    def _on_join(self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.QueueCallerJoin) -> None:
+    def _on_join(self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.QueueCallerJoin) -> None:
         if call.in_queue == e.queue:
             return
         now = self.clock()
         call.in_queue, call.join_context = e.queue, snap.context
-        call.dialed_fixed = True
+        call.number.settle()
         if not call.queues or call.queues[-1] != e.queue:
             call.queues.append(e.queue)
         call.note(now, "queue_join", e.queue)
 
     def _on_abandon(
-        self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.QueueCallerAbandon
+        self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.QueueCallerAbandon
     ) -> None:
         if call.in_queue != e.queue or call.pending_abandon is not None:
             return
@@ -349,7 +334,7 @@ class RecordBuilder:
         ):  # Redirect: already in its new context
             self._classify(call, "redirected", now, f"{snap.context},{snap.exten}")
 
-    def _classify(self, call: OpenCall, exit_kind: str, now: float, to: str = "") -> None:
+    def _classify(self, call: RecordDraft, exit_kind: str, now: float, to: str = "") -> None:
         hold = call.pending_abandon or 0
         call.pending_abandon = None
         call.wait_s = (call.wait_s or 0.0) + hold
@@ -363,11 +348,15 @@ class RecordBuilder:
         call.in_queue = None
         call.note(now, "queue_exit", exit_kind)
 
-    def _on_leave(self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.QueueCallerLeave) -> None:
+    def _on_leave(
+        self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.QueueCallerLeave
+    ) -> None:
         if call.in_queue == e.queue and call.pending_abandon is None:
             call.note(self.clock(), "queue_leave", e.queue)
 
-    def _on_agent_called(self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.AgentCalled) -> None:
+    def _on_agent_called(
+        self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.AgentCalled
+    ) -> None:
         now = self.clock()
         call.rings.append(
             {
@@ -380,7 +369,7 @@ class RecordBuilder:
             }
         )
 
-    def _ringing(self, call: OpenCall, interface: str) -> dict[str, Any] | None:
+    def _ringing(self, call: RecordDraft, interface: str) -> dict[str, Any] | None:
         for ring in reversed(call.rings):
             if ring["interface"] == interface and ring["outcome"] == "ringing":
                 found: dict[str, Any] = ring
@@ -388,18 +377,18 @@ class RecordBuilder:
         return None
 
     def _on_no_answer(
-        self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.AgentRingNoAnswer
+        self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.AgentRingNoAnswer
     ) -> None:
         ring = self._ringing(call, e.interface)
         if ring is not None:
             ring["outcome"], ring["ring_s"] = "no_answer", round(e.ring_time / 1000, 3)
 
-    def _on_dump(self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.AgentDump) -> None:
+    def _on_dump(self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.AgentDump) -> None:
         ring = self._ringing(call, e.interface)
         if ring is not None:
             ring["outcome"] = "dumped"
 
-    def _on_connect(self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.AgentConnect) -> None:
+    def _on_connect(self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.AgentConnect) -> None:
         if call.answered_at is not None and call.agent == e.interface:
             return
         now = self.clock()
@@ -415,7 +404,9 @@ class RecordBuilder:
         call.queue_exit, call.in_queue = "answered", None
         call.note(now, "answered", e.member_name or e.interface)
 
-    def _on_complete(self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.AgentComplete) -> None:
+    def _on_complete(
+        self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.AgentComplete
+    ) -> None:
         if call.agent != e.interface or call.hangup_by:
             return
         now = self.clock()
@@ -428,14 +419,14 @@ class RecordBuilder:
             )
         call.note(now, "agent_done", e.reason)
 
-    def _on_dial_begin(self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.DialBegin) -> None:
+    def _on_dial_begin(self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.DialBegin) -> None:
         if snap.uniqueid != snap.linkedid or call.in_queue is not None:
             return  # app_queue ringing seats is a Dial too; those are ring attempts
         target = call.transfer_to or (e.dest.exten if e.dest else "") or e.dial_string
         call.transfers.append({"kind": "dial", "from_queue": "", "to": target, "status": ""})
         call.note(self.clock(), "transfer_dial", target)
 
-    def _on_dial_end(self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.DialEnd) -> None:
+    def _on_dial_end(self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.DialEnd) -> None:
         if snap.uniqueid != snap.linkedid or call.in_queue is not None:
             return
         for transfer in reversed(call.transfers):
@@ -445,7 +436,7 @@ class RecordBuilder:
                 break
 
     def _on_hangup_request(
-        self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.HangupRequest
+        self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.HangupRequest
     ) -> None:
         """Who asks the caller's channel to hang up first: its far end (a BYE is a
         `HangupRequest`) or the PBX (the dialplan's Hangup() after a queue timeout, an
@@ -454,7 +445,7 @@ class RecordBuilder:
             return
         call.hangup_asked = "caller" if isinstance(e, ev.HangupRequest) else "pbx"
 
-    def _on_hangup(self, call: OpenCall, snap: ev.ChannelSnapshot, e: ev.Hangup) -> None:
+    def _on_hangup(self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.Hangup) -> None:
         now = self.clock()
         if snap.uniqueid == snap.linkedid:
             if call.pending_abandon is not None:
@@ -480,6 +471,7 @@ _HANDLERS: dict[type[ev.AmiEvent], Callable[..., None]] = {}
 for _cls, _fn in (
     (ev.Newchannel, RecordBuilder._on_channel),
     (ev.Newstate, RecordBuilder._on_channel),
+    (ev.NewCallerid, RecordBuilder._on_channel),
     (ev.VarSet, RecordBuilder._on_varset),
     (ev.DTMFEnd, RecordBuilder._on_dtmf),
     (ev.Newexten, RecordBuilder._on_newexten),

@@ -21,9 +21,8 @@ from ami.node import PbxNode
 from callcenter.clock import utcnow
 from callcenter.legacy.directory import Directory
 from callcenter.live.live_state import LiveState
-from callcenter.live.node_state import NodeState
 from callcenter.live.seat_state import wrapup_s
-from callcenter.records.builder import LiveCall, RecordBuilder
+from callcenter.records.builder import RecordBuilder
 from callcenter.records.callback_tasks import SqlCallbackTasks
 from callcenter.records.facts import SqlCallFacts
 from callcenter.records.store import DialedUnit, DialedUnitLookup, RecordStore, RecordWriter
@@ -59,18 +58,7 @@ class RecordsListener:
         state = self.live.nodes.get(node.name)
         if state is None or state.stale:
             return  # resync failed; the next connect reconciles
-        calls = {
-            linkedid: LiveCall(
-                call.started_at,
-                call.caller_id_num,
-                call.dialed,
-                frozenset(call.channels),
-                call.queue,
-                call.agent or _member_on_call(state, call.channels),
-            )
-            for linkedid, call in state.calls.items()
-        }
-        self.builder.reconcile(node.name, calls)
+        self.builder.reconcile(node.name, state)
 
     async def on_connected(self, node: PbxNode) -> None:
         return None
@@ -87,19 +75,6 @@ class RecordsListener:
 
     def on_response(self, node: PbxNode, action_id: str) -> None:
         return None
-
-
-def _member_on_call(state: NodeState, channels: set[str]) -> str | None:
-    """The queue member a call's channels reach, e.g. channel `PJSIP/1001-0000002a` of
-    member `PJSIP/1001`: the snapshot lists channels, not who answered whom."""
-    members = {iface for queue in state.queues.values() for iface in queue.members}
-    for uniqueid in channels:
-        chan = state.channels.get(uniqueid)
-        if chan is not None and chan.bridge is not None:
-            interface = chan.name.rpartition("-")[0]
-            if interface in members:
-                return interface
-    return None
 
 
 @dataclass
@@ -145,7 +120,7 @@ def build_records(
 
     builder = RecordBuilder(live.clock, writer.add, wrapup)
     listener = RecordsListener(live, builder)
-    facts = SqlCallFacts(sessions, clock, builder.mark_confidential)
+    facts = SqlCallFacts(sessions, clock, live.mark_confidential)
     return RecordsSystem(
         builder, store, writer, listener, queue_defaults, facts, SqlCallbackTasks(sessions)
     )

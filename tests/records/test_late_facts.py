@@ -20,7 +20,8 @@ from api.services import ApiServices
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
 from callcenter.live.live_state import LiveState
-from callcenter.records.builder import OpenCall, finish
+from callcenter.live.node_state import Call
+from callcenter.records.builder import RecordDraft, finish
 from callcenter.records.facts import RatingFact, SqlCallFacts
 from callcenter.records.models import CallRecord, ConfidentialMark
 from callcenter.records.wiring import RecordsSystem, build_records
@@ -40,13 +41,16 @@ async def test_confidential_marks(database_url: str, tmp_path: Path) -> None:
     engine = create_engine(database_url)
     await migrate.upgrade(engine)
     sessions = session_factory(engine)
-    records = build_records(sessions, LiveState(time.time), tmp_path / "spool")
+    live = LiveState(time.time)
+    records = build_records(sessions, live, tmp_path / "spool")
     await records.store.upsert(
         [call("done.1", caller="13912341111", seat="s1001"), call("other.1", seat="s1002")]
     )
     tokens = TokenStore(sessions, lambda: datetime.now(UTC))
     app = create_app(
-        ApiServices.from_systems(tokens=tokens, records=records), CollectorRegistry(), "t"
+        ApiServices.from_systems(tokens=tokens, live=live, records=records),
+        CollectorRegistry(),
+        "t",
     )
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
 
@@ -100,15 +104,16 @@ async def test_confidential_marks(database_url: str, tmp_path: Path) -> None:
         assert (await _row(records, "done.1")).confidential  # type: ignore[union-attr]
 
         # a call in progress: masked in /calls/active at once, its record written masked
-        live = OpenCall("pbx1", "live.1", time.time(), caller="13800002222", seat="s1001")
-        records.builder.open[("pbx1", "live.1")] = live
+        calls = live.node_state("pbx1").calls
+        calls["live.1"] = Call("live.1", time.time(), caller_id_num="13800002222", seat="s1001")
         r = await client.post(url.format("pbx1:live.1"), json=REASON, headers=agent)
         assert r.json()["in_progress"] is True and r.json()["record_written"] is False
         active = (await client.get("/api/v1/calls/active", headers=sup)).json()
         assert [c["caller"] for c in active] == ["138****2222"]
-        del records.builder.open[("pbx1", "live.1")]
-        live.confidential = False  # even if the call object had lost it, the mark holds
-        records.writer.add(finish(live, time.time()))
+        ended = calls.pop("live.1")
+        draft = RecordDraft("pbx1", "live.1", ended.started_at, caller=ended.caller_id_num)
+        draft.seat = ended.seat  # even a record that had not heard of the mark: it holds
+        records.writer.add(finish(draft, time.time()))
         await records.writer.flush()
         assert (await _row(records, "live.1")).confidential  # type: ignore[union-attr]
 

@@ -16,3 +16,17 @@ def mask(number: str) -> str:
 
 def shown_caller(number: str, confidential: bool, is_admin: bool) -> str:
     return number if is_admin or not confidential else mask(number)
+
+
+#: a matter of one of these categories (HOTLINE_CATEGORY) is confidential from the start:
+#: a whistle-blower's report 举报
+CONFIDENTIAL_CATEGORIES = frozenset({"report", "举报"})
+
+
+def makes_confidential(variable: str, value: str) -> bool:
+    """Whether a channel variable the dialplan or IVR set marks the call confidential."""
+    if variable == "HOTLINE_CONFIDENTIAL":
+        return value.strip() in ("1", "yes", "true")
+    if variable == "HOTLINE_CATEGORY":
+        return value.strip() in CONFIDENTIAL_CATEGORIES
+    return False
