@@ -68,6 +68,7 @@ class RecordDraft:
     agent: str = ""
     seat: str = ""
     answered_at: float | None = None
+    talk_done: bool = False  # the current answer's AgentComplete has been counted
     talk_s: float = 0.0
     wrapup_s: float = 0.0
     transfers: list[dict[str, Any]] = field(default_factory=list)
@@ -398,7 +399,7 @@ class RecordBuilder:
                 ring["outcome"] = "answered" if answered else "cancelled"
                 if answered:
                     ring["ring_s"] = float(e.ring_time)
-        call.answered_at = now
+        call.answered_at, call.talk_done = now, False
         call.agent, call.seat = e.interface, e.member_name
         call.wait_s = (call.wait_s or 0.0) + e.hold_time
         call.queue_exit, call.in_queue = "answered", None
@@ -407,9 +408,13 @@ class RecordBuilder:
     def _on_complete(
         self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.AgentComplete
     ) -> None:
-        if call.agent != e.interface or call.hangup_by:
+        """Counts each answer's talk once, whatever came first: under load the caller's
+        `Hangup` can reach us before app_queue's `AgentComplete`, and the talk time and
+        who ended the bridge are still app_queue's (a duplicate is ignored)."""
+        if call.agent != e.interface or call.answered_at is None or call.talk_done:
             return
         now = self.clock()
+        call.talk_done = True
         call.talk_s += e.talk_time
         call.wrapup_s = self.wrapup(call.node, e.queue, e.interface)
         call.hangup_by = e.reason or "unknown"
@@ -451,20 +456,43 @@ class RecordBuilder:
             if call.pending_abandon is not None:
                 self._classify(call, "abandoned", now)
             if not call.hangup_by:
-                if call.hangup_asked == "pbx":
-                    call.hangup_by = "pbx"
-                else:
-                    call.hangup_by = "caller" if e.cause == 16 else f"cause {e.cause}"
+                call.hangup_by = _who_hung_up(call.hangup_asked, e.cause)
         call.channels.discard(snap.uniqueid)
         if not call.channels:
             key = (call.node, call.linkedid)
             del self.open[key]
+            self._close_talk(call, now)
             self._emit(call, now)
+
+    def _close_talk(self, call: RecordDraft, now: float) -> None:
+        """An answered call whose every channel is gone before its `AgentComplete` came
+        (it is late, or lost) still talked: from the answer to now on our clock, marked
+        as an estimate in the timeline. Asterisk's own figure (queue_log) corrects it.
+        A call rebuilt from a resync has no true answer time, so it gets no estimate."""
+        if call.answered_at is None or call.talk_done or call.rebuilt:
+            return
+        call.talk_done = True
+        talk = round(max(0.0, now - call.answered_at))
+        call.talk_s += talk
+        if call.queues:
+            call.wrapup_s = self.wrapup(call.node, call.queues[-1], call.agent)
+        call.note(now, "talk_estimated", str(talk))
 
     def _remember_ended(self, key: tuple[str, str]) -> None:
         self._ended[key] = None
         while len(self._ended) > ENDED_MEMORY:
             del self._ended[next(iter(self._ended))]
+
+
+def _who_hung_up(asked: str, cause: int) -> str:
+    """Who ended the caller's channel. Whoever asked first decides: a caller's BYE is a
+    `HangupRequest` without a cause, and a channel that hangs up outside a bridge (in
+    the IVR's greeting, during an AGI) ends with cause 0, not 16. Only a hang-up nobody
+    was seen asking for falls back to the cause: 16 is a normal clearing by the far end.
+    """
+    if asked:
+        return asked
+    return "caller" if cause == 16 else f"cause {cause}"
 
 
 _HANDLERS: dict[type[ev.AmiEvent], Callable[..., None]] = {}

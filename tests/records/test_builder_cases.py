@@ -130,3 +130,81 @@ def test_the_survey_rating_travels_with_the_record() -> None:
     assert record.rating == 2
     done, _ = run(new(), survey(""), hangup())
     assert done[0].rating is None
+
+
+def test_a_caller_who_hangs_up_in_the_greeting() -> None:
+    """A caller's BYE during the IVR's greeting (an AGI) is a `HangupRequest` without a
+    cause, and the channel then ends with cause 0 (real Asterisk: CEL hangupcause 0,
+    hangupsource the caller's own channel): the caller hung up, not 'cause 0'."""
+    request = ev.HangupRequest("HangupRequest", {}, channel=snap())
+    soft = ev.SoftHangupRequest("SoftHangupRequest", {}, channel=snap(), cause=0)
+    ended = ev.Hangup("Hangup", {}, channel=snap(), cause=0)
+    done, _ = run(new(), request, ended)
+    assert done[0].hangup_by == "caller" and done[0].disposition == "ivr_only"
+    done, _ = run(new(), soft, ended)  # the PBX ended it (AMI Hangup, dialplan Hangup())
+    assert done[0].hangup_by == "pbx"
+    done, _ = run(new(), ended)  # nobody seen asking: only the cause is known
+    assert done[0].hangup_by == "cause 0"
+
+
+SEAT = "1.2"
+
+
+def connect(hold_time: int = 1) -> ev.AgentConnect:
+    return ev.AgentConnect(
+        "AgentConnect", {}, channel=snap(), dest=snap(SEAT, context="from-seats", exten="s"),
+        queue="hotline-general", interface="PJSIP/1001", member_name="1001",
+        hold_time=hold_time,
+    )  # fmt: skip
+
+
+def complete(talk_time: int, reason: str = "caller") -> ev.AgentComplete:
+    return ev.AgentComplete(
+        "AgentComplete", {}, channel=snap(), dest=snap(SEAT, context="from-seats", exten="s"),
+        queue="hotline-general", interface="PJSIP/1001", member_name="1001",
+        talk_time=talk_time, reason=reason,
+    )  # fmt: skip
+
+
+def test_agent_complete_after_the_callers_hangup_still_counts_the_talk() -> None:
+    """Under load the caller's `Hangup` can reach us before app_queue's `AgentComplete`
+    (two answered calls were stored with talk_s 0 where queue_log said COMPLETECALLER
+    13 s and 22 s): the talk time and who ended the bridge are still app_queue's."""
+    request = ev.HangupRequest("HangupRequest", {}, channel=snap())
+    done, _ = run(new(), new(SEAT), connect(), request, hangup(), complete(13), hangup(SEAT))
+    (record,) = done
+    assert record.disposition == "answered" and record.talk_s == 13
+    assert record.hangup_by == "caller"
+    done, _ = run(new(), new(SEAT), connect(), hangup(), complete(22, "agent"), hangup(SEAT))
+    assert done[0].talk_s == 22 and done[0].hangup_by == "agent"
+
+
+def test_a_duplicated_agent_complete_counts_once() -> None:
+    done, _ = run(new(), new(SEAT), connect(), complete(13), complete(13), hangup(), hangup(SEAT))
+    assert done[0].talk_s == 13
+
+
+def test_an_answered_call_whose_agent_complete_never_came_talked_until_it_ended() -> None:
+    """Every channel gone and no `AgentComplete` yet: the talk is estimated on our clock
+    from the answer to the end, and the timeline says so; the late event changes nothing
+    and opens no second record."""
+    now = [100.0]
+    done: list[FinishedCall] = []
+    builder = RecordBuilder(lambda: now[0], done.append, lambda node, queue, iface: 10.0)
+    join = ev.QueueCallerJoin("QueueCallerJoin", {}, channel=snap(), queue="hotline-general")
+    for at, event in (
+        (100.0, new()),
+        (100.0, join),
+        (101.0, new(SEAT)),
+        (102.0, connect()),
+        (124.4, hangup()),
+        (124.5, hangup(SEAT)),
+        (125.0, complete(22)),
+    ):
+        now[0] = at
+        builder.apply("pbx1", event)
+    (record,) = done
+    assert record.talk_s == 22 and record.wrapup_s == 10.0
+    estimated = [row for row in record.timeline if row[1] == "talk_estimated"]
+    assert estimated == [[24.5, "talk_estimated", "22"]]
+    assert not builder.open
