@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from agi.ivr.catalog import load_catalog
 from agi.ivr.model import Flow, load_flow_file
 from agi.ivr.store import FlowStore
@@ -38,6 +41,78 @@ class RenderError(ValueError):
     """Inputs that would produce a configuration Asterisk (or a caller) would suffer from."""
 
 
+#: Files that hold a secret: readable by owner and group only.
+SECRET_FILES = frozenset(
+    {"manager.conf", "pjsip.conf", "cdr_pgsql.conf", "cel_pgsql.conf", "res_pgsql.conf"}
+)
+
+
+@dataclass(frozen=True)
+class LedgerDb:
+    """The PostgreSQL database Asterisk writes its own ledger into (CDR, CEL, queue_log,
+    in schema `asterisk`), as Asterisk reaches it: the service's database unless the
+    operator gives another address or a role of its own."""
+
+    host: str
+    port: int
+    dbname: str
+    user: str
+    password: str | None = None
+
+
+def ledger_db(url: str) -> LedgerDb | None:
+    """The ledger's database from an SQLAlchemy URL; None for SQLite, which Asterisk
+    cannot write into (the embedded default: only the bundled simulator keeps a ledger
+    there)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise RenderError("ledger database: not a database URL") from exc
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return None
+    if backend != "postgresql":
+        raise RenderError(f"ledger database: Asterisk writes PostgreSQL only, not {backend}")
+    if not parsed.database or not parsed.username:
+        raise RenderError("ledger database: the URL needs a user and a database name")
+    return LedgerDb(
+        host=parsed.host or "localhost",
+        port=parsed.port or 5432,
+        dbname=parsed.database,
+        user=parsed.username,
+        password=parsed.password if isinstance(parsed.password, str) else None,
+    )
+
+
+def _ledger_files(db: LedgerDb) -> dict[str, str]:
+    """cdr_pgsql, cel_pgsql and res_pgsql (for queue_log) with one connection each, and
+    the UTC settings: the service treats every ledger time as UTC."""
+
+    def connection(keys: tuple[str, str, str, str, str]) -> str:
+        values = (db.host, str(db.port), db.dbname, db.user, db.password)
+        return "\n".join(
+            f"{key} = {_value('ledger ' + key, value)}"
+            for key, value in zip(keys, values, strict=True)
+            if value is not None
+        )
+
+    modules = ("hostname", "port", "dbname", "user", "password")
+    realtime = ("dbhost", "dbport", "dbname", "dbuser", "dbpass")
+    return {
+        "cdr_pgsql.conf": _fill(
+            _template("cdr_pgsql.conf.in"), {"CONNECTION": connection(modules)}
+        ),
+        "cel_pgsql.conf": _fill(
+            _template("cel_pgsql.conf.in"), {"CONNECTION": connection(modules)}
+        ),
+        "res_pgsql.conf": _fill(
+            _template("res_pgsql.conf.in"), {"CONNECTION": connection(realtime)}
+        ),
+        "extconfig.conf": _template("extconfig.conf.in"),
+        "logger.conf": _template("logger.conf.in"),
+    }
+
+
 @dataclass(frozen=True)
 class ConfInputs:
     agi_url: str
@@ -56,6 +131,8 @@ class ConfInputs:
     sip_secret: str | None = None
     max_wait_s: int = 1800
     wrapup_s: int = 10
+    #: where Asterisk writes its own ledger; None: no ledger files (SQLite)
+    ledger: LedgerDb | None = None
 
 
 def _template(name: str) -> str:
@@ -187,7 +264,7 @@ def render(inputs: ConfInputs) -> dict[str, str]:
             ),
         },
     )
-    return {
+    files = {
         "extensions.conf": extensions,
         "queues.conf": queues,
         "manager.conf": manager,
@@ -196,6 +273,9 @@ def render(inputs: ConfInputs) -> dict[str, str]:
         "cdr_manager.conf": _template("cdr_manager.conf.in"),
         "cel.conf": _template("cel.conf.in"),
     }
+    if inputs.ledger is not None:
+        files.update(_ledger_files(inputs.ledger))
+    return files
 
 
 def write(out: Path, files: Mapping[str, str]) -> list[Path]:
@@ -205,7 +285,7 @@ def write(out: Path, files: Mapping[str, str]) -> list[Path]:
     for name, text in sorted(files.items()):
         path = out / name
         path.write_text(text, encoding="utf-8")
-        if name in ("manager.conf", "pjsip.conf"):
+        if name in SECRET_FILES:
             path.chmod(0o640)
         written.append(path)
     return written
@@ -218,9 +298,12 @@ async def gather(
     trunk_host: str,
     agi_url: str | None = None,
     ami_permits: tuple[str, ...] = ("127.0.0.1",),
+    ledger_url: str | None = None,
 ) -> ConfInputs:
     """Everything `render` needs, from the database (legacy directory, IVR flow
-    override) and the settings (addresses, secrets)."""
+    override) and the settings (addresses, secrets). The ledger goes into the service's
+    own database unless `ledger_url` names it as Asterisk reaches it."""
+    ledger = ledger_db(ledger_url or settings.database_url)
     if agi_url is None:
         if settings.agi_host in ("0.0.0.0", "::", ""):
             raise RenderError(
@@ -258,6 +341,7 @@ async def gather(
         ami_permits=ami_permits,
         ami_port=node.port,
         sip_secret=settings.sip_secret.get_secret_value() if settings.sip_secret else None,
+        ledger=ledger,
     )
 
 

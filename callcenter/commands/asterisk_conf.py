@@ -12,7 +12,7 @@ from rich.console import Console
 from callcenter.asterisk_conf import RenderError, gather, parse_seats, render, write
 from callcenter.commands.common import load_settings_or_exit
 
-app = typer.Typer(help="Asterisk configuration (dialplan, queues, AMI, PJSIP, CDR/CEL).",
+app = typer.Typer(help="Asterisk configuration (dialplan, queues, AMI, PJSIP, CDR/CEL, ledger).",
                   no_args_is_help=True)  # fmt: skip
 console = Console(stderr=True)
 
@@ -34,8 +34,17 @@ def render_command(
     ami_permit: Annotated[
         list[str] | None, typer.Option(help="Address the service logs in to AMI from.")
     ] = None,
+    ledger_db: Annotated[
+        str | None,
+        typer.Option(
+            help="postgresql://USER[:PASSWORD]@HOST[:PORT]/DB Asterisk writes its ledger "
+            "into (default: the service's database; none when that is SQLite)."
+        ),
+    ] = None,
 ) -> None:
-    """Render extensions, queues, manager, pjsip, cdr and cel configuration into OUT."""
+    """Render extensions, queues, manager, pjsip, cdr and cel configuration into OUT,
+    and, on PostgreSQL, the ledger Asterisk writes itself (cdr_pgsql, cel_pgsql,
+    res_pgsql, extconfig, logger)."""
     settings = load_settings_or_exit()
     try:
         spec = seats if seats is not None else f"1001-{1000 + settings.demo_seats}"
@@ -46,6 +55,7 @@ def render_command(
                 trunk_host=trunk_host,
                 agi_url=agi_url,
                 ami_permits=tuple(ami_permit or ["127.0.0.1"]),
+                ledger_url=ledger_db,
             )
         )
         files = render(inputs)
@@ -58,3 +68,11 @@ def render_command(
         f"{len(inputs.queues)} queues, {len(inputs.seats)} seats, "
         f"{len(inputs.transfer_targets)} transfer targets"
     )
+    if inputs.ledger is None:
+        console.print(
+            "no ledger files: the service's database is SQLite, which Asterisk cannot "
+            "write into (give --ledger-db postgresql://...)"
+        )
+    else:
+        db = inputs.ledger
+        console.print(f"ledger: {db.user}@{db.host}:{db.port}/{db.dbname}, schema asterisk")
