@@ -154,6 +154,8 @@ class ActiveCall(BaseModel):
                     "started_at": 1764141580.2,
                     "caller": "13958001234",
                     "dialed": "12345",
+                    "unit": "",
+                    "routed_queue": "hotline-general",
                     "queue": "hotline-general",
                     "seat": "",
                     "answered": False,
@@ -168,6 +170,10 @@ class ActiveCall(BaseModel):
     started_at: float
     caller: str
     dialed: str
+    unit: str = Field(description="the legacy unit the IVR routed the call to; '' for none")
+    routed_queue: str = Field(
+        description="the queue the dialplan routed the caller to ('' before routing)"
+    )
     queue: str | None = Field(description="the queue the caller waits in now")
     seat: str
     answered: bool
@@ -304,6 +310,8 @@ async def active_calls(principal: Principal_, live: InProgress) -> list[ActiveCa
                 started_at=call.started_at,
                 caller=shown_caller(call.caller_id_num, call.confidential, admin),
                 dialed=call.dialed,
+                unit=call.unit,
+                routed_queue=call.routed_queue,
                 queue=call.queue,
                 seat=call.seat,
                 answered=call.answered_at is not None,

@@ -25,7 +25,7 @@ from typing import Any
 
 from ami import events as ev
 from callcenter.live.dialed import DialedNumber
-from callcenter.live.node_state import NodeState
+from callcenter.live.node_state import Call, NodeState
 from callcenter.privacy import makes_confidential
 
 PROMPT_APPS = frozenset({"Playback", "Background", "BackGround", "Read", "SayDigits"})
@@ -81,6 +81,8 @@ class RecordDraft:
     channels: set[str] = field(default_factory=set)
     ended_at: float | None = None
     rebuilt: bool = False  # opened from a resync snapshot, not from its first event
+    #: the abandoned call (its linkedid) this call is the service's callback of
+    callback_of: str = ""
 
     @property
     def dialed(self) -> str:
@@ -211,19 +213,41 @@ class RecordBuilder:
             known = self.open.get((node, linkedid))
             if known is None:
                 known = RecordDraft(node, linkedid, seen.started_at, caller=seen.caller_id_num)
-                known.number = DialedNumber(seen.dialed, settled=True)
                 known.rebuilt = True
                 known.note(now, "rebuilt", "opened from the resync snapshot")
-                if seen.queue:
-                    known.queues, known.in_queue = [seen.queue], seen.queue
-                    known.join_context = None  # unknown: no redirect test by context
-                member = state.member_on_call(seen.channels) if not seen.agent else None
-                agent = seen.agent or (member.interface if member is not None else None)
-                if agent:
-                    known.agent, known.answered_at = agent, now
-                    known.queue_exit = "answered"
                 self.open[(node, linkedid)] = known
+                self._rebuild(known, seen, state, now)
+            self._recall(known, seen)
             known.channels = set(seen.channels)
+
+    @staticmethod
+    def _rebuild(draft: RecordDraft, seen: Call, state: NodeState, now: float) -> None:
+        """A call first seen in a snapshot: where it is now (waiting in a queue, or
+        talking to the member its channel is bridged to)."""
+        draft.number = DialedNumber(seen.dialed, settled=True)
+        if seen.queue:
+            draft.queues, draft.in_queue = [seen.queue], seen.queue
+            draft.join_context = None  # unknown: no redirect test by context
+        member = state.member_on_call(seen.channels) if not seen.agent else None
+        agent = seen.agent or (member.interface if member is not None else None)
+        if agent:
+            draft.agent, draft.answered_at = agent, seen.answered_at or now
+            draft.seat = seen.seat or (member.member_name if member is not None else "")
+            draft.queue_exit = "answered"
+            queue = seen.routed_queue or (member.queue if member is not None else "")
+            if queue and not draft.queues:
+                draft.queues = [queue]
+
+    @staticmethod
+    def _recall(draft: RecordDraft, seen: Call) -> None:
+        """What the live model read back after the resync (its dialed number, unit and
+        queue: callcenter.live.call_variables) fills what the draft could not see."""
+        if seen.dialed and (not draft.dialed or (seen.number.settled and not draft.number.settled)):
+            draft.number = DialedNumber(seen.dialed, settled=True)
+        if seen.unit and not draft.unit:
+            draft.unit = seen.unit
+        if seen.callback_of and not draft.callback_of:
+            draft.callback_of = seen.callback_of
 
     # --- events ----------------------------------------------------------------------
     def apply(self, node: str, event: ev.AmiEvent) -> None:
