@@ -163,11 +163,13 @@ async def hangup(node: PbxNode, channel: str, cause: int = 16) -> None:
     await node.send({"Action": "Hangup", "Channel": channel, "Cause": str(cause)}, as_list=False)
 
 
-async def getvar(node: PbxNode, variable: str, channel: str = "") -> str | None:
+async def getvar(
+    node: PbxNode, variable: str, channel: str = "", timeout: float | None = None
+) -> str | None:
     action = {"Action": "Getvar", "Variable": variable}
     if channel:
         action["Channel"] = channel
-    reply = await node.send(action, as_list=False)
+    reply = await node.send(action, timeout=timeout, as_list=False)
     value = reply.get("Value")
     return None if value is None else str(value)
 

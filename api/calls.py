@@ -60,6 +60,9 @@ _SUMMARY: dict[str, Any] = {
     "hangup_by": "caller",
     "disposition": "answered",
     "rating": 1,
+    "direction": "inbound",
+    "kind": "call",
+    "callback_of": "",
 }
 _DETAIL: dict[str, Any] = _SUMMARY | {
     "ivr_keys": "0",
@@ -91,6 +94,44 @@ _DETAIL: dict[str, Any] = _SUMMARY | {
         [26.4, "answered", "1004"],
         [313.4, "end", "caller"],
     ],
+    "callbacks": ["pbx1:1764141990.2301"],
+    "original": None,
+}
+_CALLBACK: dict[str, Any] = _DETAIL | {
+    "id": "pbx1:1764141990.2301",
+    "linkedid": "1764141990.2301",
+    "started_at": "2026-11-26T01:26:30Z",
+    "ended_at": "2026-11-26T01:28:02Z",
+    "dialed": "13900001111",
+    "unit": "",
+    "district": "",
+    "mode": "",
+    "caller": "13900001111",
+    "confidential": False,
+    "queue": "",
+    "queue_exit": "",
+    "wait_s": None,
+    "talk_s": 84.0,
+    "wrapup_s": 0.0,
+    "hangup_by": "called",
+    "disposition": "reached",
+    "rating": None,
+    "direction": "outbound",
+    "kind": "callback",
+    "callback_of": "1764141243.2207",
+    "ivr_keys": "",
+    "prompts": [],
+    "queues": [],
+    "rings": [],
+    "recording": "",
+    "timeline": [
+        [0.0, "start", ""],
+        [3.2, "callback_dial", "13900001111"],
+        [7.9, "callback_result", "ANSWER"],
+        [91.9, "end", "called"],
+    ],
+    "callbacks": [],
+    "original": "pbx1:1764141243.2207",
 }
 
 
@@ -118,14 +159,30 @@ class CallSummary(BaseModel):
     wrapup_s: float
     hangup_by: str
     disposition: str = Field(
-        description="answered | abandoned | ivr_only | transferred | callback_requested | "
-        "fallback_routed"
+        description="a call: answered | abandoned | ivr_only | transferred | "
+        "callback_requested | fallback_routed; a callback (its outcome): reached | no_answer "
+        "| busy | failed (`hangup_by` then says why: `cause <Q.850 cause>`, or `seat_missed` "
+        "when the seat never dialed)"
     )
     rating: int | None = Field(description="1 满意, 2 基本满意, 3 不满意; null: not rated")
+    direction: str = Field(
+        description="inbound: a caller rang the hotline | outbound: the service placed it",
+        examples=["inbound"],
+    )
+    kind: str = Field(
+        description="call | callback (a callback of an abandoned caller: never offered, "
+        "not counted in the call KPIs)",
+        examples=["call"],
+    )
+    callback_of: str = Field(
+        description="a callback's original call: the Linkedid of the abandoned call it "
+        "answers; '' for a call",
+        examples=["1764141243.2207"],
+    )
 
 
 class CallDetail(CallSummary):
-    model_config = ConfigDict(json_schema_extra={"examples": [_DETAIL]})
+    model_config = ConfigDict(json_schema_extra={"examples": [_DETAIL, _CALLBACK]})
 
     ivr_keys: str
     prompts: list[str]
@@ -141,6 +198,15 @@ class CallDetail(CallSummary):
     fallback: bool = Field(description="the FastAGI did not route the call (dialplan fallback)")
     recording: str
     timeline: list[list[Any]] = Field(description="[seconds from start, what, detail]")
+    callbacks: list[str] = Field(
+        default_factory=list,
+        description="the ids of the callback records placed for this call, oldest first",
+    )
+    original: str | None = Field(
+        default=None,
+        description="a callback's original call, as a call id (null: a call, or its "
+        "record is not written)",
+    )
 
 
 class ActiveCall(BaseModel):
@@ -154,6 +220,8 @@ class ActiveCall(BaseModel):
                     "started_at": 1764141580.2,
                     "caller": "13958001234",
                     "dialed": "12345",
+                    "unit": "",
+                    "routed_queue": "hotline-general",
                     "queue": "hotline-general",
                     "seat": "",
                     "answered": False,
@@ -168,6 +236,10 @@ class ActiveCall(BaseModel):
     started_at: float
     caller: str
     dialed: str
+    unit: str = Field(description="the legacy unit the IVR routed the call to; '' for none")
+    routed_queue: str = Field(
+        description="the queue the dialplan routed the caller to ('' before routing)"
+    )
     queue: str | None = Field(description="the queue the caller waits in now")
     seat: str
     answered: bool
@@ -304,6 +376,8 @@ async def active_calls(principal: Principal_, live: InProgress) -> list[ActiveCa
                 started_at=call.started_at,
                 caller=shown_caller(call.caller_id_num, call.confidential, admin),
                 dialed=call.dialed,
+                unit=call.unit,
+                routed_queue=call.routed_queue,
                 queue=call.queue,
                 seat=call.seat,
                 answered=call.answered_at is not None,
@@ -434,6 +508,11 @@ async def get_call(principal: Principal_, call_id: str, records: Records) -> Cal
         raise HTTPException(404, f"no call record {call_id!r}")
     _own_seat(principal, record.seat, "sees")
     data = _summary_fields(record, principal)
+    async with records.sessions() as session:
+        callbacks = await q.callbacks_of(session, linkedid)
+        original = await q.original_of(session, record.callback_of) if record.callback_of else None
+    data["callbacks"] = [f"{c.node}:{c.linkedid}" for c in callbacks]
+    data["original"] = f"{original.node}:{original.linkedid}" if original is not None else None
     for name in CallDetail.model_fields:
         if name not in data:
             data[name] = getattr(record, name)

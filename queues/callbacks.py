@@ -18,9 +18,12 @@ behind it (autofill rings several callers at once), so the seat is *reserved* fi
 paused with reason `callback` (visible as such on the wallboard) while still in
 wrap-up, before app_queue can offer it. Then the seat is called first (AMI Originate
 to the seat's interface); only once the agent answers is the caller dialed, so a
-caller never picks up to silence. The reservation ends when the call is placed. A
-task is claimed with a conditional write (open -> calling), so two service instances
-never call the same person twice.
+caller never picks up to silence. The Originate's channel variables name the call being
+answered (`HOTLINE_CALLBACK_OF`: its Linkedid, the task's uniqueid), the number called
+and the seat: the call records write the callback as an outbound record of its own,
+linked to the abandoned call (callcenter/records/builder.py). The reservation ends
+when the call is placed. A task is claimed with a conditional write (open -> calling),
+so two service instances never call the same person twice.
 
 The tasks are stored by the records domain (callcenter/records/callback_tasks.py, the
 `CallbackTasks` interface); this module is the worklist's policy and never touches the
@@ -307,7 +310,12 @@ class CallbackWorklist:
                 application="Dial",
                 data=f"{dial},{int(p.caller_ring_s)}",
                 caller_id=f'"callback {task.queue}" <{task.caller}>',
-                variables={"HOTLINE_CALLBACK_TASK": str(task.id)},
+                variables={
+                    "HOTLINE_CALLBACK_TASK": str(task.id),
+                    "HOTLINE_CALLBACK_OF": task.uniqueid,
+                    "HOTLINE_CALLBACK_NUMBER": task.caller,
+                    "HOTLINE_CALLBACK_SEAT": self.seat_of(interface) or "",
+                },
                 ring_timeout_s=p.seat_ring_s,
             )
         except AmiError as exc:

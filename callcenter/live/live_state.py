@@ -8,6 +8,10 @@ handles the next action and queues the events raised while an action runs behind
 reply, so an event before the reply's first frame is already in the snapshot (applying
 it again would count a call twice), and one after it is not. Until that is done the
 node is `stale`, and every view built on it says so.
+
+What the listing cannot show about a call in progress (its dialed number, unit and
+queue, kept in its channel's variables) is then read back with `Getvar`
+(call_variables.py) before the node is ready; events arriving meanwhile apply at once.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import dataclass, field
 from ami import events as ev
 from ami.errors import AmiError
 from ami.node import PbxNode
+from callcenter.live.call_variables import recall_call_variables
 from callcenter.live.changes import ChangeHub, NodeReady, NodeStale
 from callcenter.live.node_state import NodeState
 
@@ -71,6 +76,7 @@ class LiveState:
         self.links: dict[str, PbxNode] = {}
         self._resyncs: dict[str, _Resync] = {}
         self._ids = itertools.count(1)
+        self._latest: dict[str, int] = {}  # node -> the number of its latest resync
         self._captures: dict[str, Callable[[], None]] = {}
         self.resyncs_done = 0
         self.synced = asyncio.Event()  # set after any resync completes (tests wait on it)
@@ -95,6 +101,7 @@ class LiveState:
             channels_id=f"resync-ch-{node.name}-{n}", queues_id=f"resync-q-{node.name}-{n}"
         )
         self._resyncs[node.name] = resync
+        self._latest[node.name] = n
         try:
             channels = await node.send(
                 {"Action": "CoreShowChannels", "ActionID": resync.channels_id},
@@ -130,11 +137,14 @@ class LiveState:
         replay = resync.to_replay()
         for event in replay:
             state.apply(event)
+        unread = await recall_call_variables(node, state)
+        if self._latest.get(node.name) != n or not node.connected:
+            return  # the link dropped meanwhile: that resync's successor finishes the job
         state.stale = False
         self.resyncs_done += 1
         log.info(
             "AMI %s: resynced: %d queues, %d members, %d callers, %d channels "
-            "(+%d events replayed of %d held)",
+            "(+%d events replayed of %d held; %d call variables unread)",
             node.name,
             len(params),
             len(members),
@@ -142,6 +152,7 @@ class LiveState:
             len(listed),
             len(replay),
             len(resync.held),
+            unread,
         )
         self.hub.publish(NodeReady, node.name, self.clock())
         self.synced.set()

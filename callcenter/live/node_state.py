@@ -172,6 +172,12 @@ class Call:
     answered_at: float | None = None
     #: the caller's number is shown masked (callcenter.privacy): a mark or the IVR said so
     confidential: bool = False
+    #: the unit (legacy directory) and the queue the dialplan routed the caller to, as
+    #: the caller channel's HOTLINE_UNIT / HOTLINE_QUEUE say ("" until set)
+    unit: str = ""
+    routed_queue: str = ""
+    #: the abandoned call (its linkedid) this call is the service's callback of
+    callback_of: str = ""
 
     @property
     def dialed(self) -> str:
@@ -202,8 +208,14 @@ KEPT_VARIABLES = frozenset(
         "HOTLINE_ROUTED",
         "HOTLINE_TRANSFER_TO",
         "DID",
+        "HOTLINE_CALLBACK_OF",
     }
 )
+
+#: caller-channel variables a resync reads back with Getvar (call_variables.py): what
+#: a call first seen in a snapshot cannot show otherwise, its channel having moved on
+#: to `hotline-queue,s`
+RECALLED_VARIABLES = ("DID", "HOTLINE_UNIT", "HOTLINE_QUEUE", "HOTLINE_CALLBACK_OF")
 
 
 class NodeState:
@@ -300,6 +312,8 @@ class NodeState:
         if before is not None:
             call.number, call.confidential = before.number, before.confidential
             call.seat, call.answered_at = before.seat, before.answered_at
+            call.unit, call.routed_queue = before.unit, before.routed_queue
+            call.callback_of = before.callback_of
             return
         member = self.member_on_call(call.channels)
         if member is not None:
@@ -316,6 +330,29 @@ class NodeState:
                 if member is not None:
                     return member
         return None
+
+    def unread_variables(self) -> list[tuple[str, str, list[str]]]:
+        """(linkedid, caller channel, variables) of every call whose caller channel has
+        not shown some of `RECALLED_VARIABLES` yet: what a resync asks with Getvar."""
+        out = []
+        for linkedid, call in self.calls.items():
+            chan = self.channels.get(linkedid)
+            if chan is None or linkedid not in call.channels:
+                continue
+            missing = [v for v in RECALLED_VARIABLES if v not in chan.variables]
+            if missing:
+                out.append((linkedid, chan.name, missing))
+        return out
+
+    def recall_variable(self, linkedid: str, variable: str, value: str) -> None:
+        """A variable of a call's caller channel, read back with Getvar: applied as if
+        its VarSet had been seen (nothing, if the call ended meanwhile)."""
+        chan = self.channels.get(linkedid)
+        call = self.calls.get(linkedid)
+        if chan is None or call is None or variable in chan.variables:
+            return  # a VarSet seen since is newer than the Getvar's reply
+        chan.variables[variable] = value
+        self._call_variable(call, variable, value)
 
     def mark_confidential(self, linkedid: str) -> bool:
         """Mask the caller of a call in progress; False if there is no such call."""
@@ -410,8 +447,20 @@ class NodeState:
         if e.variable not in KEPT_VARIABLES:
             return
         chan.variables[e.variable] = e.value
-        if call is not None and e.variable == "DID":
-            call.number.saw_did(e.value)
+        if call is not None and (e.variable == "DID" or chan.uniqueid == chan.linkedid):
+            self._call_variable(call, e.variable, e.value)
+
+    @staticmethod
+    def _call_variable(call: Call, variable: str, value: str) -> None:
+        """What a caller-channel variable says about the call."""
+        if variable == "DID":
+            call.number.saw_did(value)
+        elif variable == "HOTLINE_UNIT":
+            call.unit = value
+        elif variable == "HOTLINE_QUEUE":
+            call.routed_queue = value
+        elif variable == "HOTLINE_CALLBACK_OF":
+            call.callback_of = value
 
     def _on_hangup(self, e: ev.Hangup) -> None:
         snap = e.channel

@@ -25,7 +25,7 @@ from typing import Any
 
 from ami import events as ev
 from callcenter.live.dialed import DialedNumber
-from callcenter.live.node_state import NodeState
+from callcenter.live.node_state import Call, NodeState
 from callcenter.privacy import makes_confidential
 
 PROMPT_APPS = frozenset({"Playback", "Background", "BackGround", "Read", "SayDigits"})
@@ -82,6 +82,11 @@ class RecordDraft:
     channels: set[str] = field(default_factory=set)
     ended_at: float | None = None
     rebuilt: bool = False  # opened from a resync snapshot, not from its first event
+    #: the abandoned call (its linkedid) this call is the service's callback of
+    callback_of: str = ""
+    #: a callback's Dial to the caller: its DIALSTATUS, and the called leg's hangup cause
+    callback_status: str = ""
+    callback_cause: int | None = None
 
     @property
     def dialed(self) -> str:
@@ -121,6 +126,9 @@ class FinishedCall:
     recording: str
     timeline: list[list[Any]]
     rating: int | None = None
+    direction: str = "inbound"  # inbound | outbound (the service placed the call)
+    kind: str = "call"  # call | callback
+    callback_of: str = ""  # a callback's original call (its Linkedid)
 
     def to_json(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -130,9 +138,30 @@ class FinishedCall:
         return cls(**data)
 
 
+#: a callback's DIALSTATUS -> its outcome (any other status: `failed`)
+CALLBACK_OUTCOMES = {
+    "ANSWER": "reached",
+    "NOANSWER": "no_answer",
+    "CANCEL": "no_answer",
+    "BUSY": "busy",
+}
+#: who ended a callback the caller did not pick up, by DIALSTATUS
+_UNREACHED_BY = {"NOANSWER": "pbx", "CANCEL": "seat", "BUSY": "called"}
+
+
+def callback_outcome(call: RecordDraft) -> str:
+    """reached | no_answer | busy | failed (the cause is in `hangup_by`)."""
+    if call.callback_status:
+        return CALLBACK_OUTCOMES.get(call.callback_status, "failed")
+    return "reached" if call.answered_at is not None else "failed"
+
+
 def disposition_of(call: RecordDraft) -> str:
     """One disposition per call; a completed transfer wins over the answer that preceded
-    it, and a caller who never reached a queue is `ivr_only` (not offered)."""
+    it, and a caller who never reached a queue is `ivr_only` (not offered). A callback's
+    disposition is its outcome."""
+    if call.callback_of:
+        return callback_outcome(call)
     if any(t["kind"] != "dial" or t["status"] == "ANSWER" for t in call.transfers):
         return "transferred"  # a Dial that was not answered hands the caller back
     if call.answered_at is not None:
@@ -158,7 +187,7 @@ def finish(call: RecordDraft, ended_at: float) -> FinishedCall:
         confidential=call.confidential,
         ivr_keys=call.keys,
         prompts=call.prompts,
-        queues=call.queues,
+        queues=[] if call.callback_of else call.queues,  # a callback is never offered
         queue_exit=call.queue_exit,
         wait_s=call.wait_s,
         rings=call.rings,
@@ -173,6 +202,9 @@ def finish(call: RecordDraft, ended_at: float) -> FinishedCall:
         recording=call.recording,
         rating=call.rating,
         timeline=call.timeline,
+        direction="outbound" if call.callback_of else "inbound",
+        kind="callback" if call.callback_of else "call",
+        callback_of=call.callback_of,
     )
 
 
@@ -212,19 +244,43 @@ class RecordBuilder:
             known = self.open.get((node, linkedid))
             if known is None:
                 known = RecordDraft(node, linkedid, seen.started_at, caller=seen.caller_id_num)
-                known.number = DialedNumber(seen.dialed, settled=True)
                 known.rebuilt = True
                 known.note(now, "rebuilt", "opened from the resync snapshot")
-                if seen.queue:
-                    known.queues, known.in_queue = [seen.queue], seen.queue
-                    known.join_context = None  # unknown: no redirect test by context
-                member = state.member_on_call(seen.channels) if not seen.agent else None
-                agent = seen.agent or (member.interface if member is not None else None)
-                if agent:
-                    known.agent, known.answered_at = agent, now
-                    known.queue_exit = "answered"
                 self.open[(node, linkedid)] = known
+                self._rebuild(known, seen, state, now)
+            self._recall(known, seen)
             known.channels = set(seen.channels)
+
+    @staticmethod
+    def _rebuild(draft: RecordDraft, seen: Call, state: NodeState, now: float) -> None:
+        """A call first seen in a snapshot: where it is now (waiting in a queue, or
+        talking to the member its channel is bridged to)."""
+        draft.number = DialedNumber(seen.dialed, settled=True)
+        if seen.queue:
+            draft.queues, draft.in_queue = [seen.queue], seen.queue
+            draft.join_context = None  # unknown: no redirect test by context
+        member = state.member_on_call(seen.channels) if not seen.agent else None
+        agent = seen.agent or (member.interface if member is not None else None)
+        if agent:
+            draft.agent, draft.answered_at = agent, seen.answered_at or now
+            draft.seat = seen.seat or (member.member_name if member is not None else "")
+            draft.queue_exit = "answered"
+            queue = seen.routed_queue or (member.queue if member is not None else "")
+            if queue and not draft.queues and not seen.callback_of:
+                draft.queues = [queue]
+
+    @staticmethod
+    def _recall(draft: RecordDraft, seen: Call) -> None:
+        """What the live model read back after the resync (its dialed number, unit and
+        queue: callcenter.live.call_variables) fills what the draft could not see."""
+        if seen.dialed and (not draft.dialed or (seen.number.settled and not draft.number.settled)):
+            draft.number = DialedNumber(seen.dialed, settled=True)
+        if seen.unit and not draft.unit:
+            draft.unit = seen.unit
+        if seen.callback_of and not draft.callback_of:
+            draft.callback_of = seen.callback_of
+        if draft.callback_of and not draft.dialed:  # the seat's leg shows whom it calls
+            draft.number = DialedNumber(draft.caller, settled=True)
 
     # --- events ----------------------------------------------------------------------
     def apply(self, node: str, event: ev.AmiEvent) -> None:
@@ -271,6 +327,13 @@ class RecordBuilder:
             call.confidential = True
         if name == "DID":
             call.number.saw_did(value)
+        elif name == "HOTLINE_CALLBACK_OF" and value:
+            call.callback_of = value
+        elif name == "HOTLINE_CALLBACK_NUMBER" and value:
+            call.number = DialedNumber(value, settled=True)
+            call.caller = value  # the citizen the callback is for, as on the original
+        elif name == "HOTLINE_CALLBACK_SEAT" and value:
+            call.seat = value
         elif name == "HOTLINE_UNIT":
             call.unit = value
         elif name == "HOTLINE_TRANSFER_TO":
@@ -425,6 +488,13 @@ class RecordBuilder:
         call.note(now, "agent_done", e.reason)
 
     def _on_dial_begin(self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.DialBegin) -> None:
+        if call.callback_of and snap.uniqueid == snap.linkedid:
+            # the seat answered and dials the caller: the callback itself, not a transfer
+            call.agent = snap.channel.rpartition("-")[0]
+            if not call.dialed and e.dest is not None:
+                call.number = DialedNumber(e.dest.exten, settled=True)
+            call.note(self.clock(), "callback_dial", call.dialed)
+            return
         if snap.uniqueid != snap.linkedid or call.in_queue is not None:
             return  # app_queue ringing seats is a Dial too; those are ring attempts
         target = call.transfer_to or (e.dest.exten if e.dest else "") or e.dial_string
@@ -432,6 +502,13 @@ class RecordBuilder:
         call.note(self.clock(), "transfer_dial", target)
 
     def _on_dial_end(self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.DialEnd) -> None:
+        if call.callback_of and snap.uniqueid == snap.linkedid:
+            now = self.clock()
+            call.callback_status = e.dial_status
+            if e.dial_status == "ANSWER" and call.answered_at is None:
+                call.answered_at = now
+            call.note(now, "callback_result", e.dial_status)
+            return
         if snap.uniqueid != snap.linkedid or call.in_queue is not None:
             return
         for transfer in reversed(call.transfers):
@@ -452,7 +529,9 @@ class RecordBuilder:
 
     def _on_hangup(self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.Hangup) -> None:
         now = self.clock()
-        if snap.uniqueid == snap.linkedid:
+        if call.callback_of:
+            self._callback_hangup(call, snap, e, now)
+        elif snap.uniqueid == snap.linkedid:
             if call.pending_abandon is not None:
                 self._classify(call, "abandoned", now)
             if not call.hangup_by:
@@ -461,7 +540,8 @@ class RecordBuilder:
         if not call.channels:
             key = (call.node, call.linkedid)
             del self.open[key]
-            self._close_talk(call, now)
+            if not call.callback_of:  # a callback's talk is its legs' (_callback_hangup)
+                self._close_talk(call, now)
             self._emit(call, now)
 
     def _close_talk(self, call: RecordDraft, now: float) -> None:
@@ -477,6 +557,29 @@ class RecordBuilder:
         if call.queues:
             call.wrapup_s = self.wrapup(call.node, call.queues[-1], call.agent)
         call.note(now, "talk_estimated", str(talk))
+
+    @staticmethod
+    def _callback_hangup(
+        call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.Hangup, now: float
+    ) -> None:
+        """A callback: the seat's leg (the originated channel) or the called one ends;
+        the first to go hung up the call, and a called leg that fails gives the cause."""
+        seat_leg = snap.uniqueid == snap.linkedid
+        if not seat_leg and call.callback_cause is None:
+            call.callback_cause = e.cause
+        if call.hangup_by:
+            return
+        if call.answered_at is not None:
+            call.talk_s = round(now - call.answered_at, 3)
+            call.hangup_by = "seat" if seat_leg else "called"
+        elif seat_leg:  # the seat's leg outlives the Dial: the outcome is known by now
+            if not call.callback_status:
+                call.hangup_by = "seat_missed"  # the seat never dialed the caller
+            elif call.callback_status in _UNREACHED_BY:
+                call.hangup_by = _UNREACHED_BY[call.callback_status]
+            else:  # the called leg failed (CHANUNAVAIL, CONGESTION...): why
+                cause = call.callback_cause if call.callback_cause is not None else e.cause
+                call.hangup_by = f"cause {cause}"
 
     def _remember_ended(self, key: tuple[str, str]) -> None:
         self._ended[key] = None

@@ -14,8 +14,11 @@ rates, so a report can always show what a rate was divided by:
 - ASA: mean wait of answered calls; AHT: mean talk + wrap-up of answered calls.
 - satisfaction: (满意 + 基本满意) / rated calls.
 - callback completion: callers who hung up in the queue (any wait) and were then reached
-  by a callback (queues' callback_tasks row for the same Linkedid is `done`) / those
-  callers.
+  by a callback (a callback record naming their Linkedid says `reached`, or the
+  worklist's callback_tasks row for it is `done` while that record is still being
+  written) / those callers.
+- callbacks are records of their own (kind `callback`, outbound): never calls, offered,
+  answered or abandoned, in any figure here or in /stats/today.
 
 The wallboard's instant per-queue counters of today (`QueueDay`, counted from the live
 model's changes as they happen) are defined here too; their SL15 and answer rate are
@@ -33,8 +36,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from callcenter.clock import CITY_UTC_OFFSET_S, city_date, city_day_start
 from callcenter.records.models import CallbackTask, CallRecord
@@ -42,6 +46,7 @@ from callcenter.records.models import CallbackTask, CallRecord
 SL_SECONDS = 15
 SHORT_ABANDON_S = 5
 PERIODS = {"15min": 900, "hour": 3600, "day": 86400}
+CALLBACK = "callback"  # CallRecord.kind of a callback the service placed
 #: group name -> the record column it groups by
 GROUPS: dict[str, Any] = {
     "queue": CallRecord.queue,
@@ -124,7 +129,15 @@ async def compute(
     answered = and_(offered, r.agent != "")
     abandoned = r.queue_exit == "abandoned"
     # looked up for abandoned rows only (one index probe each), not joined to every row
-    called_back = exists().where(CallbackTask.uniqueid == r.linkedid, CallbackTask.status == "done")
+    callback = aliased(CallRecord)
+    called_back = or_(
+        exists().where(
+            callback.callback_of == r.linkedid,
+            callback.kind == CALLBACK,
+            callback.disposition == "reached",
+        ),
+        exists().where(CallbackTask.uniqueid == r.linkedid, CallbackTask.status == "done"),
+    )
     keys: list[Any] = []
     if period is not None:
         size = PERIODS[period]
@@ -148,7 +161,7 @@ async def compute(
             _count(r.rating.in_((1, 2))),
             _count(and_(abandoned, called_back)),
         )
-    ).where(r.start_epoch >= start_epoch, r.start_epoch < end_epoch)
+    ).where(r.start_epoch >= start_epoch, r.start_epoch < end_epoch, r.kind != CALLBACK)
     grouping = [k for k, used in ((keys[0], period), (keys[1], group)) if used]
     if grouping:
         query = query.group_by(*grouping).order_by(*grouping)
@@ -253,7 +266,12 @@ async def seed_today_counters(
             count(abandoned),
             count(and_(abandoned, r.wait_s <= SL_SECONDS)),
         )
-        .where(r.start_epoch >= day_start, r.start_epoch < day_start + 86400, r.queue != "")
+        .where(
+            r.start_epoch >= day_start,
+            r.start_epoch < day_start + 86400,
+            r.queue != "",
+            r.kind != CALLBACK,
+        )
         .group_by(r.queue)
     )
     async with sessions() as session:

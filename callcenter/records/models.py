@@ -1,4 +1,4 @@
-"""The call record table (migration 0006).
+"""The call record table (migrations 0006, 0011).
 
 One row per call, keyed by (PBX node, Linkedid) as ARCHITECTURE.md's call identity
 says, so a replayed or duplicated event (or two service instances writing the same
@@ -35,6 +35,7 @@ class CallRecord(Base):
         Index("ix_call_records_start_epoch", "start_epoch"),
         Index("ix_call_records_caller", "caller"),
         Index("ix_call_records_queue_start", "queue", "start_epoch"),
+        Index("ix_call_records_callback_of", "callback_of"),
     )
 
     node: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -66,6 +67,13 @@ class CallRecord(Base):
     rating: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
     recording: Mapped[str] = mapped_column(String(255), default="")
     timeline: Mapped[list[list[Any]]] = mapped_column(JSON, default=list)
+    #: inbound: a caller rang the hotline; outbound: the service placed the call
+    direction: Mapped[str] = mapped_column(String(8), default="inbound", server_default="inbound")
+    #: call | callback (a callback's disposition is its outcome: reached | no_answer |
+    #: busy | failed); a callback is never an offered call (kpi.py)
+    kind: Mapped[str] = mapped_column(String(12), default="call", server_default="call")
+    #: a callback's original call: the Linkedid of the abandoned call it answers
+    callback_of: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class ConfidentialMark(Base):

@@ -102,6 +102,23 @@ async def get(session: AsyncSession, node: str, linkedid: str) -> CallRecord | N
     return await session.get(CallRecord, (node, linkedid))
 
 
+async def callbacks_of(session: AsyncSession, linkedid: str) -> list[CallRecord]:
+    """The callback records placed for the call `linkedid`, oldest first (any node: the
+    worklist may call back from another PBX than the one that took the call)."""
+    query = (
+        select(CallRecord)
+        .where(CallRecord.callback_of == linkedid)
+        .order_by(CallRecord.start_epoch, CallRecord.node, CallRecord.linkedid)
+    )
+    return list(await session.scalars(query))
+
+
+async def original_of(session: AsyncSession, linkedid: str) -> CallRecord | None:
+    """The call a callback answers (its Linkedid, on whichever node took it)."""
+    query = select(CallRecord).where(CallRecord.linkedid == linkedid, CallRecord.kind != "callback")
+    return (await session.scalars(query.limit(1))).first()
+
+
 EXPORT_COLUMNS = (
     "node",
     "linkedid",
@@ -125,6 +142,9 @@ EXPORT_COLUMNS = (
     "fallback",
     "rating",
     "recording",
+    "direction",
+    "kind",
+    "callback_of",
 )
 
 

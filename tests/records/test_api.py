@@ -134,3 +134,51 @@ async def test_calls_and_stats_api(database_url: str, tmp_path: Path) -> None:
     finally:
         await client.aclose()
         await engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+async def test_call_detail_links_a_callback_and_its_abandoned_call(
+    database_url: str, tmp_path: Path
+) -> None:
+    engine = create_engine(database_url)
+    await migrate.upgrade(engine)
+    sessions = session_factory(engine)
+    records = build_records(sessions, LiveState(time.time), tmp_path / "spool")
+    no_agent = dict(agent="", seat="", talk_s=0.0, wrapup_s=0.0)
+    link = dict(direction="outbound", kind="callback", callback_of="ab.1", queues=[])
+    await records.store.upsert(
+        [
+            call("ab.1", disposition="abandoned", queue_exit="abandoned", wait_s=20.0, **no_agent),
+            call("cb.1", started_at=DAY0 + 9 * 3600 + 300, disposition="reached", **link),
+        ]
+    )
+    tokens = TokenStore(sessions, lambda: datetime.now(UTC))
+    app = create_app(
+        ApiServices.from_systems(tokens=tokens, records=records), CollectorRegistry(), "t"
+    )
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+    _, token = await tokens.create("sup", Role.SUPERVISOR, None)
+    sup = {"Authorization": f"Bearer {token}"}
+    try:
+        original = (await client.get("/api/v1/calls/pbx1:ab.1", headers=sup)).json()
+        assert (original["kind"], original["direction"]) == ("call", "inbound")
+        assert original["callbacks"] == ["pbx1:cb.1"] and original["original"] is None
+        callback = (await client.get("/api/v1/calls/pbx1:cb.1", headers=sup)).json()
+        assert (callback["kind"], callback["direction"]) == ("callback", "outbound")
+        assert callback["callback_of"] == "ab.1" and callback["original"] == "pbx1:ab.1"
+        assert callback["disposition"] == "reached" and callback["queue"] == ""
+        export = await client.get("/api/v1/calls/export.csv", headers=sup)
+        rows = list(csv.DictReader(io.StringIO(export.text)))
+        assert {(r["linkedid"], r["kind"], r["callback_of"]) for r in rows} == {
+            ("ab.1", "call", ""),
+            ("cb.1", "callback", "ab.1"),
+        }
+        stats = await client.get(
+            "/api/v1/stats/kpis", params={"start": ISO_DAY, "end": ISO_NEXT}, headers=sup
+        )
+        (row,) = stats.json()
+        assert (row["calls"], row["offered"], row["abandoned"]) == (1, 1, 1)
+        assert (row["callbacks_reached"], row["callback_completion"]) == (1, 1.0)
+    finally:
+        await client.aclose()
+        await engine.dispose()

@@ -208,3 +208,43 @@ def test_an_answered_call_whose_agent_complete_never_came_talked_until_it_ended(
     estimated = [row for row in record.timeline if row[1] == "talk_estimated"]
     assert estimated == [[24.5, "talk_estimated", "22"]]
     assert not builder.open
+
+
+def callback_run(status: str, called_cause: int | None, seat_dials: bool = True) -> FinishedCall:
+    """A callback: the seat's originated leg (the Linkedid), carrying the worklist's
+    variables, dials the caller's leg, which ends with `called_cause`."""
+    seat = snap(exten="s")
+    called = snap("1.2", context="from-seats", exten="13900000003")
+
+    def var(name: str, value: str) -> ev.VarSet:
+        return ev.VarSet("VarSet", {}, channel=seat, variable=name, value=value)
+
+    events: list[ev.AmiEvent] = [
+        new(),
+        var("HOTLINE_CALLBACK_OF", "0.9"),
+        var("HOTLINE_CALLBACK_NUMBER", "13900000003"),
+        var("HOTLINE_CALLBACK_SEAT", "1001"),
+    ]
+    if seat_dials:
+        events.append(ev.DialBegin("DialBegin", {}, channel=seat, dest=called, dial_string="x"))
+        if called_cause is not None:
+            events.append(ev.Hangup("Hangup", {}, channel=called, cause=called_cause))
+        events.append(ev.DialEnd("DialEnd", {}, channel=seat, dest=called, dial_status=status))
+    events.append(ev.Hangup("Hangup", {}, channel=seat, cause=16))
+    done, _ = run(*events)
+    (record,) = done
+    assert (record.kind, record.direction, record.callback_of) == ("callback", "outbound", "0.9")
+    assert (record.dialed, record.caller, record.seat) == ("13900000003",) * 2 + ("1001",)
+    assert record.queues == [] and record.transfers == []
+    return record
+
+
+def test_callback_outcomes_busy_no_answer_failed_with_cause_and_seat_missed() -> None:
+    busy = callback_run("BUSY", 17)
+    assert (busy.disposition, busy.hangup_by) == ("busy", "called")
+    no_answer = callback_run("NOANSWER", 19)
+    assert (no_answer.disposition, no_answer.hangup_by) == ("no_answer", "pbx")
+    failed = callback_run("CHANUNAVAIL", 34)
+    assert (failed.disposition, failed.hangup_by) == ("failed", "cause 34")
+    missed = callback_run("", None, seat_dials=False)
+    assert (missed.disposition, missed.hangup_by) == ("failed", "seat_missed")

@@ -88,6 +88,25 @@ async def test_day_totals(sessions) -> None:  # type: ignore[no-untyped-def]
     assert row.callbacks_reached == 1 and row.callback_completion == 0.5
 
 
+async def test_callback_records_are_no_calls_and_complete_the_callback(sessions) -> None:  # type: ignore[no-untyped-def]
+    """The short abandon "sh" (its task failed) was reached by a callback record alone;
+    two callback records (one not answered) add no call, offer or queue row."""
+    link = dict(direction="outbound", kind="callback", callback_of="sh", queues=[], wait_s=None)
+    callbacks = [
+        call("cb1", disposition="no_answer", talk_s=0.0, **link),
+        call("cb2", disposition="reached", **link),
+    ]
+    await RecordStore(sessions).upsert(callbacks)
+    async with sessions() as s:
+        (row,) = await kpi.compute(s, int(DAY0), int(DAY0 + 86400))
+        by_queue = await kpi.compute(s, int(DAY0), int(DAY0 + 86400), group="queue")
+        by_seat = await kpi.compute(s, int(DAY0), int(DAY0 + 86400), group="seat")
+    assert (row.calls, row.offered, row.answered) == (10, 8, 4)
+    assert row.callbacks_reached == 2 and row.callback_completion == 1.0
+    assert sum(r.calls for r in by_queue) == 10
+    assert {r.group: r.answered for r in by_seat} == {"s1001": 3, "s1002": 1, "": 0}
+
+
 async def test_grouped_by_seat_and_hour(sessions) -> None:  # type: ignore[no-untyped-def]
     async with sessions() as s:
         by_seat = await kpi.compute(s, int(DAY0), int(DAY0 + 86400), group="seat")
