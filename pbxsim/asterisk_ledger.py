@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 #: the applications the rendered cel.conf lists under `apps=`
 CEL_APPS = frozenset({"agi", "queue", "dial"})
+#: seconds a hangup is held back at most, waiting for its bridge to go
+HOLD_MAX = 1.0
 #: ast_channel_amaflags DOCUMENTATION as cel_pgsql stores it
 AMA_DOCUMENTATION = 3
 
@@ -246,8 +248,9 @@ class AsteriskLedger:
                 self._start_app(chan, *running)
         return chan
 
-    def _cel(self, chan: _Chan, eventtype: str, *, peer: str = "", extra: str = "",
-             start: bool = False) -> None:  # fmt: skip
+    def _cel(
+        self, chan: _Chan, eventtype: str, *, peer: str = "", extra: str = "", start: bool = False
+    ) -> None:
         self.sink(
             CelRow(
                 eventtype=eventtype,
@@ -268,12 +271,14 @@ class AsteriskLedger:
             )
         )
 
-    def _queue_log(self, callid: str, queue: str, agent: str, event: str, *data: str,
-                   at: float | None = None) -> None:  # fmt: skip
+    def _queue_log(
+        self, callid: str, queue: str, agent: str, event: str, *data: str, at: float | None = None
+    ) -> None:
         padded = [*data, "", "", "", "", ""][:5]
         self.sink(
-            QueueLogRow(utc_time(self.now() if at is None else at), callid, queue, agent,
-                        event, *padded)  # fmt: skip
+            QueueLogRow(
+                utc_time(self.now() if at is None else at), callid, queue, agent, event, *padded
+            )
         )
 
     # ------------------------------------------------------------------ channels
@@ -358,10 +363,11 @@ class AsteriskLedger:
             self._hangup_rows(held, chan)
 
     def _release_stale(self) -> None:
-        """A hold never outlives the instant it was made in (a bridge that is not
-        destroyed then is not going to explain the order)."""
+        """A hold does not outlive the step it was made in (a bridge not destroyed by
+        then is not going to explain the order); the asyncio clock moves a little
+        within one step, hence the margin."""
         now = self.now()
-        for bridge_id in [b for b, h in self._held.items() if h[0][0] < now]:
+        for bridge_id in [b for b, h in self._held.items() if h[0][0] < now - HOLD_MAX]:
             for _when, held, chan in self._held.pop(bridge_id):
                 self._hangup_rows(held, chan)
 
@@ -385,8 +391,11 @@ class AsteriskLedger:
         # hang up (a BYE, Hangup()), else the channel itself
         source = self._link_source.get(chan.linkedid) or chan.name
         extra = json.dumps(
-            {"hangupcause": int(event.get("Cause") or 0), "hangupsource": source,
-             "dialstatus": chan.dialstatus},  # fmt: skip
+            {
+                "hangupcause": int(event.get("Cause") or 0),
+                "hangupsource": source,
+                "dialstatus": chan.dialstatus,
+            },
             separators=(",", ":"),
         )
         self._cel(chan, "HANGUP", extra=extra)
@@ -446,25 +455,40 @@ class AsteriskLedger:
 
     def _agent_connect(self, event: AmiEvent) -> None:
         self._refresh(event)
-        self._queue_log(event.get("Uniqueid") or "", event.get("Queue") or "",
-                        event.get("MemberName") or "NONE", "CONNECT",
-                        event.get("HoldTime") or "0", event.get("DestUniqueid") or "",
-                        event.get("RingTime") or "0")  # fmt: skip
+        self._queue_log(
+            event.get("Uniqueid") or "",
+            event.get("Queue") or "",
+            event.get("MemberName") or "NONE",
+            "CONNECT",
+            event.get("HoldTime") or "0",
+            event.get("DestUniqueid") or "",
+            event.get("RingTime") or "0",
+        )
 
     def _agent_complete(self, event: AmiEvent) -> None:
         self._refresh(event)
         uniqueid = event.get("Uniqueid") or ""
         entry = self._entries.pop(uniqueid, None)
         kind = "COMPLETEAGENT" if event.get("Reason") == "agent" else "COMPLETECALLER"
-        self._queue_log(uniqueid, event.get("Queue") or "", event.get("MemberName") or "NONE",
-                        kind, event.get("HoldTime") or "0", event.get("TalkTime") or "0",
-                        entry.position if entry is not None else "1")  # fmt: skip
+        self._queue_log(
+            uniqueid,
+            event.get("Queue") or "",
+            event.get("MemberName") or "NONE",
+            kind,
+            event.get("HoldTime") or "0",
+            event.get("TalkTime") or "0",
+            entry.position if entry is not None else "1",
+        )
 
     def _ring_no_answer(self, event: AmiEvent) -> None:
         self._refresh(event)
-        self._queue_log(event.get("Uniqueid") or "", event.get("Queue") or "",
-                        event.get("MemberName") or "NONE", "RINGNOANSWER",
-                        event.get("RingTime") or "0")  # fmt: skip
+        self._queue_log(
+            event.get("Uniqueid") or "",
+            event.get("Queue") or "",
+            event.get("MemberName") or "NONE",
+            "RINGNOANSWER",
+            event.get("RingTime") or "0",
+        )
 
     def _caller_abandon(self, event: AmiEvent) -> None:
         """app_queue posts QueueCallerAbandon for a caller who hung up *and* for one
@@ -487,31 +511,45 @@ class AsteriskLedger:
             "QUEUESTATUS",
             "TIMEOUT",
         )
-        self._queue_log(uniqueid, abandon.get("Queue") or "", "NONE",
-                        "EXITWITHTIMEOUT" if timeout else "ABANDON",
-                        abandon.get("Position") or "", abandon.get("OriginalPosition") or "",
-                        abandon.get("HoldTime") or "0", at=at)  # fmt: skip
+        self._queue_log(
+            uniqueid,
+            abandon.get("Queue") or "",
+            "NONE",
+            "EXITWITHTIMEOUT" if timeout else "ABANDON",
+            abandon.get("Position") or "",
+            abandon.get("OriginalPosition") or "",
+            abandon.get("HoldTime") or "0",
+            at=at,
+        )
 
     def _member_added(self, event: AmiEvent) -> None:
         paused = "PAUSED" if event.get("Paused") == "1" else ""
-        self._queue_log("MANAGER", event.get("Queue") or "", event.get("MemberName") or "",
-                        "ADDMEMBER", paused)  # fmt: skip
+        self._queue_log(
+            "MANAGER", event.get("Queue") or "", event.get("MemberName") or "", "ADDMEMBER", paused
+        )
 
     def _member_removed(self, event: AmiEvent) -> None:
-        self._queue_log("MANAGER", event.get("Queue") or "", event.get("MemberName") or "",
-                        "REMOVEMEMBER")  # fmt: skip
+        self._queue_log(
+            "MANAGER", event.get("Queue") or "", event.get("MemberName") or "", "REMOVEMEMBER"
+        )
 
     def _member_pause(self, event: AmiEvent) -> None:
         paused = event.get("Paused") == "1"
-        self._queue_log("NONE", event.get("Queue") or "", event.get("MemberName") or "",
-                        "PAUSE" if paused else "UNPAUSE",
-                        event.get("PausedReason") or "" if paused else "")  # fmt: skip
+        self._queue_log(
+            "NONE",
+            event.get("Queue") or "",
+            event.get("MemberName") or "",
+            "PAUSE" if paused else "UNPAUSE",
+            event.get("PausedReason") or "" if paused else "",
+        )
 
 
 def _bridge_extra(event: AmiEvent) -> str:
     return json.dumps(
-        {"bridge_id": event.get("BridgeUniqueid") or "",
-         "bridge_technology": event.get("BridgeTechnology") or ""},  # fmt: skip
+        {
+            "bridge_id": event.get("BridgeUniqueid") or "",
+            "bridge_technology": event.get("BridgeTechnology") or "",
+        },
         separators=(",", ":"),
     )
 

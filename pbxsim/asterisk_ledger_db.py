@@ -149,6 +149,7 @@ class LedgerWriter:
         self.retry_max = retry_max
         self._rows: deque[LedgerRow] = deque()
         self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
         self._warned = False
         self.written = 0
         self.failures = 0
@@ -176,8 +177,9 @@ class LedgerWriter:
 
     async def _run(self) -> None:
         delay = self.interval
-        while True:
-            await asyncio.sleep(delay)
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), delay)
             try:
                 await self.flush()
                 delay = self.interval
@@ -206,11 +208,12 @@ class LedgerWriter:
                 self._warned = False
 
     async def close(self, *, dispose: bool = True) -> None:
-        """Stop the task and write what is left (a last failure is logged, not raised)."""
+        """Stop the task and write what is left (a last failure is logged, not raised).
+        A flush in progress is let finish rather than cancelled: a transaction cut off
+        while committing could be written again."""
+        self._stop.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
             self._task = None
         try:
             await self.flush()

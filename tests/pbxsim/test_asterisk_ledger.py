@@ -156,9 +156,22 @@ def cel_values(cel: list[Row], linkedid: str, party: str) -> list[tuple[str, ...
         appdata = r["appdata"].split(",")[0] if r["appname"] == "AGI" else r["appdata"]
         if r["appname"] == "AGI":
             appdata = appdata.rsplit("/", 1)[-1]  # the FastAGI host differs
-        out.append((r["eventtype"], r["cid_name"], r["cid_num"], r["cid_ani"], r["cid_dnid"],
-                    r["exten"], r["context"], r["appname"], appdata, r["amaflags"],
-                    names.get(r["peer"], r["peer"]), json.dumps(extra, sort_keys=True)))  # fmt: skip
+        out.append(
+            (
+                r["eventtype"],
+                r["cid_name"],
+                r["cid_num"],
+                r["cid_ani"],
+                r["cid_dnid"],
+                r["exten"],
+                r["context"],
+                r["appname"],
+                appdata,
+                r["amaflags"],
+                names.get(r["peer"], r["peer"]),
+                json.dumps(extra, sort_keys=True),
+            )
+        )
     return out
 
 
@@ -167,23 +180,46 @@ def queue_events(qlog: list[Row], callid: str, cel: list[Row]) -> list[tuple[str
     and times as numbers."""
     parties = uniqueid_roles(cel, callid)
     return [
-        (r["event"], r["queuename"], r["agent"], r["data1"],
-         parties.get(r["data2"], r["data2"]), r["data3"], r["data4"], r["data5"])  # fmt: skip
+        (
+            r["event"],
+            r["queuename"],
+            r["agent"],
+            r["data1"],
+            parties.get(r["data2"], r["data2"]),
+            r["data3"],
+            r["data4"],
+            r["data5"],
+        )
         for r in qlog
         if r["callid"] == callid
     ]
 
 
-CDR_STABLE = ("accountcode", "src", "dst", "dcontext", "clid", "lastapp", "lastdata",
-              "disposition", "amaflags", "userfield", "peeraccount")  # fmt: skip
+CDR_STABLE = (
+    "accountcode",
+    "src",
+    "dst",
+    "dcontext",
+    "clid",
+    "lastapp",
+    "lastdata",
+    "disposition",
+    "amaflags",
+    "userfield",
+    "peeraccount",
+)
 
 
 def cdr_values(cdr: list[Row], linkedid: str, cel: list[Row]) -> list[tuple[str, ...]]:
     names = roles(cel, linkedid)
     return [
-        (*(r[c] for c in CDR_STABLE), names.get(r["channel"], r["channel"]),
-         names.get(r["dstchannel"], r["dstchannel"]), str(r["uniqueid"] == r["linkedid"]),
-         str(r["duration"] == r["billsec"]))  # fmt: skip
+        (
+            *(r[c] for c in CDR_STABLE),
+            names.get(r["channel"], r["channel"]),
+            names.get(r["dstchannel"], r["dstchannel"]),
+            str(r["uniqueid"] == r["linkedid"]),
+            str(r["duration"] == r["billsec"]),
+        )
         for r in cdr
         if r["linkedid"] == linkedid
     ]
@@ -241,10 +277,14 @@ def test_abandoned_call() -> None:
     assert cel_values(cel, mine, "caller") == cel_values(REAL_CEL, linkedid, "caller")
     got_q = queue_events(f.rows_of(QueueLogRow), mine, cel)
     want_q = queue_events(REAL_QLOG, linkedid, REAL_CEL)
-    assert [q[:3] for q in got_q] == [q[:3] for q in want_q] == [
-        ("ENTERQUEUE", "hotline-general", "NONE"),
-        ("ABANDON", "hotline-general", "NONE"),
-    ]
+    assert (
+        [q[:3] for q in got_q]
+        == [q[:3] for q in want_q]
+        == [
+            ("ENTERQUEUE", "hotline-general", "NONE"),
+            ("ABANDON", "hotline-general", "NONE"),
+        ]
+    )
     assert got_q[1][3:6] == ("1", "1", "17")  # position, original position, hold
     assert cdr_values(f.rows_of(CdrRow), mine, cel) == cdr_values(REAL_CDR, linkedid, REAL_CEL)
 
@@ -297,8 +337,17 @@ def test_queue_timeout_exits_with_timeout() -> None:
         assert events[0][3:6] == ("", caller.caller_num, orig)
         assert events[1][3:6] == ("1", orig, "60")
         kinds = [r["eventtype"] for r in cel if r["linkedid"] == caller.uniqueid]
-        assert kinds == ["CHAN_START", "ANSWER", "APP_START", "APP_END", "APP_START",
-                         "APP_END", "HANGUP", "CHAN_END", "LINKEDID_END"]  # fmt: skip
+        assert kinds == [
+            "CHAN_START",
+            "ANSWER",
+            "APP_START",
+            "APP_END",
+            "APP_START",
+            "APP_END",
+            "HANGUP",
+            "CHAN_END",
+            "LINKEDID_END",
+        ]
 
 
 def test_members_added_and_paused() -> None:
@@ -308,8 +357,10 @@ def test_members_added_and_paused() -> None:
     f.system.queues.set_paused("PJSIP/1001", True, "hotline-general", reason="callback")
     f.system.queues.set_paused("PJSIP/1001", False, "hotline-general")
     f.system.queues.remove_member("hotline-general", "PJSIP/1001")
-    got = [(r["callid"], r["queuename"], r["agent"], r["event"], r["data1"])
-           for r in f.rows_of(QueueLogRow)]  # fmt: skip
+    got = [
+        (r["callid"], r["queuename"], r["agent"], r["event"], r["data1"])
+        for r in f.rows_of(QueueLogRow)
+    ]
     assert got == [
         ("NONE", "NONE", "NONE", "QUEUESTART", ""),
         ("MANAGER", "hotline-general", "1001", "ADDMEMBER", ""),

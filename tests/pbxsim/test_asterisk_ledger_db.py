@@ -73,8 +73,9 @@ def check_call(call: CallOutcome, rows: dict[str, Rows]) -> None:
         seat_leg = next(r for r in cel if r["uniqueid"] == connect["data2"])
         assert seat_leg["channame"].startswith(f"PJSIP/{call.seat}-")
         complete = qlog[-1]
-        assert complete["event"] == ("COMPLETEAGENT" if call.hangup_by == "agent"
-                                     else "COMPLETECALLER")  # fmt: skip
+        assert complete["event"] == (
+            "COMPLETEAGENT" if call.hangup_by == "agent" else "COMPLETECALLER"
+        )
         assert near(complete["data2"], call.talk_time, call.talk_time_max)
         assert "ABANDON" not in events
     elif call.queue_exit == "gave_up":
@@ -144,8 +145,10 @@ async def test_writer_retries_until_the_tables_exist(database_url: str) -> None:
     engine = ledger_engine(database_url)
     writer = LedgerWriter(engine, interval=0.02, retry_max=0.05)
     await writer.start()
-    rows = [QueueLogRow(datetime(2026, 12, 1, 23, 45, i), f"c{i}", "q", "NONE", "ENTERQUEUE")
-            for i in range(5)]  # fmt: skip
+    rows = [
+        QueueLogRow(datetime(2026, 12, 1, 23, 45, i), f"c{i}", "q", "NONE", "ENTERQUEUE")
+        for i in range(5)
+    ]
     for row in rows[:3]:
         writer.add(row)
     for _ in range(200):
@@ -172,9 +175,13 @@ async def test_writer_retries_until_the_tables_exist(database_url: str) -> None:
 async def test_start_ledger_writes_what_the_pbx_does(database_url: str) -> None:
     """What `--ledger-url` runs: QUEUESTART, then the PBX's rows, flushed at close."""
     scheduler = VirtualScheduler(START)
-    system = build_pbx(scheduler, EventBus(), random.Random(1),
-                       extensions_conf=CONF / "extensions.conf",
-                       queues_conf=CONF / "queues.conf")  # fmt: skip
+    system = build_pbx(
+        scheduler,
+        EventBus(),
+        random.Random(1),
+        extensions_conf=CONF / "extensions.conf",
+        queues_conf=CONF / "queues.conf",
+    )
     writer = await start_ledger(system.pbx, database_url, create=True)
     system.queues.add_member("hotline-general", "PJSIP/1001", membername="1001")
     await writer.close()
@@ -197,8 +204,10 @@ async def test_create_is_idempotent_and_uses_the_schema(database_url: str) -> No
         async with engine.connect() as conn:
             if conn.dialect.name == "postgresql":
                 found = await conn.execute(
-                    text("select table_name from information_schema.tables "
-                         "where table_schema = 'asterisk' order by table_name")  # fmt: skip
+                    text(
+                        "select table_name from information_schema.tables "
+                        "where table_schema = 'asterisk' order by table_name"
+                    )
                 )
             else:
                 found = await conn.execute(
@@ -222,12 +231,48 @@ def test_ledger_follows_an_attached_bus_only() -> None:
     """Detaching stops the rows (the harnesses share one bus between runs)."""
     scheduler = VirtualScheduler(START)
     bus = EventBus()
-    system = build_pbx(scheduler, bus, random.Random(1),
-                       extensions_conf=CONF / "extensions.conf",
-                       queues_conf=CONF / "queues.conf")  # fmt: skip
+    system = build_pbx(
+        scheduler,
+        bus,
+        random.Random(1),
+        extensions_conf=CONF / "extensions.conf",
+        queues_conf=CONF / "queues.conf",
+    )
     rows: list[Any] = []
     detach = AsteriskLedger(scheduler.now, rows.append, pbx_apps(system.pbx)).attach(bus)
     system.queues.add_member("hotline-general", "PJSIP/1001", membername="1001")
     detach()
     system.queues.add_member("hotline-housing", "PJSIP/1001", membername="1001")
     assert [r.event for r in rows] == ["QUEUESTART", "ADDMEMBER"]
+
+
+@pytest.mark.db
+async def test_harness_pbx_writes_the_ledger_while_it_runs(database_url: str) -> None:
+    """The queue tests' PBX (tests/queues/sim.py) on the asyncio clock: a call's rows
+    reach the database while the PBX runs, through the periodic flush."""
+    from tests.queues.sim import start_pbx
+
+    sim = await start_pbx(1, ledger_url=database_url, ledger_create=True)
+    try:
+        sim.system.queues.add_member("hotline-general", "PJSIP/1001", membername="1001")
+        caller = sim.call("13900000001")
+        rows: dict[str, Rows] = {}
+        for _ in range(100):
+            await asyncio.sleep(0.1)
+            rows = await read_back(database_url)
+            if any(r["eventtype"] == "LINKEDID_END" for r in rows["cel"]):
+                break
+        assert sim.ledger is not None and sim.ledger.pending == 0
+        events = [r["event"] for r in rows["queue_log"] if r["callid"] == caller.uniqueid]
+        assert events == ["ENTERQUEUE", "CONNECT", "COMPLETEAGENT"]
+        kinds = [r["eventtype"] for r in rows["cel"] if r["uniqueid"] == caller.uniqueid]
+        assert kinds[0] == "CHAN_START" and kinds[-1] == "LINKEDID_END"
+        # the bridged record, then (the caller goes on to the survey) a fresh one
+        cdr = rows["cdr"]
+        assert {(r["uniqueid"], r["linkedid"]) for r in cdr} == {(caller.uniqueid,) * 2}
+        assert cdr[0]["dstchannel"].startswith("PJSIP/1001-") and cdr[0]["lastapp"] == "Queue"
+        assert cdr[0]["dst"] == "s" and cdr[0]["dcontext"] == "hotline-queue"
+    finally:
+        await sim.server.stop()
+        if sim.ledger is not None:
+            await sim.ledger.close()
