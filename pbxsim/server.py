@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pbxsim.ami_server import AmiServer, ManagerUser
+from pbxsim.asterisk_ledger_db import start_ledger
 from pbxsim.clock import AsyncioScheduler
 from pbxsim.demo import DemoOptions, DemoTraffic
 from pbxsim.events import EventBus
@@ -73,6 +74,17 @@ def parser() -> argparse.ArgumentParser:
         help="append one JSON line per finished call: what the traffic did (pbxsim/ledger.py)",
     )
     p.add_argument(
+        "--ledger-url",
+        default=None,
+        help="write Asterisk's own ledger (cdr, cel, queue_log) to this SQLAlchemy async URL "
+        "(postgresql+asyncpg: schema asterisk; sqlite+aiosqlite: plain tables)",
+    )
+    p.add_argument(
+        "--ledger-create",
+        action="store_true",
+        help="create the ledger tables when missing (normally the service's migration does)",
+    )
+    p.add_argument(
         "--timestampevents",
         action="store_true",
         help="a Timestamp header on every event, as manager.conf's timestampevents = yes",
@@ -90,6 +102,11 @@ async def serve(args: argparse.Namespace) -> None:
         scheduler, bus, rng, extensions_conf=args.extensions_conf, queues_conf=args.queues_conf
     )
     system.pbx.globals["HOTLINE_AGI"] = args.agi_url.rstrip("/")
+    writer = (
+        await start_ledger(system.pbx, args.ledger_url, create=args.ledger_create)
+        if args.ledger_url
+        else None
+    )
     users = {args.ami_user: ManagerUser(args.ami_secret, read="all", write="all")}
     server = AmiServer(
         scheduler,
@@ -141,6 +158,8 @@ async def serve(args: argparse.Namespace) -> None:
         if ledger is not None:
             ledger.close()
         await server.stop()
+        if writer is not None:
+            await writer.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -118,6 +118,7 @@ class CdrEngine:
         self._records: dict[str, list[CdrRecord]] = {}
         self._by_callee: dict[str, CdrRecord] = {}
         self._fork_pending: set[str] = set()
+        self._dialed_pending: set[str] = set()
 
     def start(self, channel: Channel, now: float) -> None:
         self._records[channel.uniqueid] = [CdrRecord(channel, now)]
@@ -133,11 +134,23 @@ class CdrEngine:
         if record is not None and record.answer is None:
             record.answer = now
 
-    def dial_begin(self, caller: Channel, callee: Channel, now: float) -> None:
+    def originated_app(self, channel: Channel) -> None:
+        """An originated channel answered and runs an application where it is: its
+        record waits (cdr.c's *dialed pending* state) and a Dial() it makes finishes it
+        and starts the next (the callback legs of ledger/cdr.csv: 1 s, then the call)."""
+        self._dialed_pending.add(channel.uniqueid)
+
+    def dial_begin(
+        self, caller: Channel, callee: Channel, now: float, app: tuple[str, str] = ("", "")
+    ) -> None:
         records = self._records.get(caller.uniqueid)
         if records is None:
             return
         record = self._open(caller)
+        if caller.uniqueid in self._dialed_pending and record is not None:
+            self._dialed_pending.discard(caller.uniqueid)
+            record.close(now, app[0], app[1], "ANSWERED" if record.answer else "")
+            record = None
         if record is None or record.dest_channel:
             record = CdrRecord(caller, now, answer=now if caller.answered_at else None)
             records.append(record)
@@ -173,6 +186,7 @@ class CdrEngine:
 
     def hangup(self, channel: Channel, now: float, app: tuple[str, str]) -> None:
         self._fork_pending.discard(channel.uniqueid)
+        self._dialed_pending.discard(channel.uniqueid)
         self._by_callee.pop(channel.uniqueid, None)  # a dialed channel going away
         records = self._records.pop(channel.uniqueid, None)
         if records is None:

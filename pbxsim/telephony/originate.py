@@ -127,6 +127,7 @@ class Originator:
                 app = pbx.find_app(req.application)
                 # runs where the channel is: no Newexten (same context/exten/priority)
                 pbx.newexten(channel, req.application, req.data)
+                pbx.cdr.originated_app(channel)
                 if app is not None:
                     from pbxsim.dialplan.appargs import split_args
 

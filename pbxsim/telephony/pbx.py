@@ -731,7 +731,7 @@ class Pbx:
         self.bus.emit("DialBegin", "call", [*fields, *callee.block("Dest"),
                                             ("DialString", dialstring)])  # fmt: skip
         if caller is not None:
-            self.cdr.dial_begin(caller, callee, self.scheduler.now())
+            self.cdr.dial_begin(caller, callee, self.scheduler.now(), self.last_app(caller))
 
     def dial_state(self, caller: Channel | None, callee: Channel, status: str) -> None:
         """Progress that is not an end (RINGING, PROCEEDING, PROGRESS): `DialState`."""

@@ -14,6 +14,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pbxsim.asterisk_ledger_db import LedgerWriter, start_ledger
 from pbxsim.channel import Channel
 from pbxsim.clock import AsyncioScheduler
 from pbxsim.events import AmiEvent, EventBus
@@ -70,6 +71,11 @@ class Pbx:
             for queue in queues:
                 self.system.queues.add_member(queue, f"PJSIP/{ext}")
         self.bus.subscribe(self._on_event)
+
+    async def write_ledger(self, url: str, *, create: bool = False) -> LedgerWriter:
+        """Write Asterisk's ledger (cdr/cel/queue_log) to `url` from now on, as
+        `python -m pbxsim --ledger-url` does; close the writer to flush it."""
+        return await start_ledger(self.pbx, url, create=create)
 
     def astdb_put(self, family: str, key: str, value: str) -> None:
         self.pbx.astdb.put(family, key, value)

@@ -25,6 +25,7 @@ from callcenter import migrate
 from callcenter.db import create_engine, session_factory
 from callcenter.live.live_state import LiveState
 from pbxsim.ami_server import AmiServer
+from pbxsim.asterisk_ledger_db import LedgerWriter, start_ledger
 from pbxsim.channel import Channel
 from pbxsim.clock import AsyncioScheduler
 from pbxsim.events import EventBus
@@ -54,6 +55,9 @@ class Sim:
     port: int
     phones: dict[str, Softphone] = field(default_factory=dict)
     trunk: Softphone | None = None
+    #: Asterisk's own ledger (cdr/cel/queue_log) this PBX writes, when asked to
+    ledger: LedgerWriter | None = None
+    ledger_url: str | None = None
 
     @property
     def queues(self):  # type: ignore[no-untyped-def]
@@ -87,8 +91,12 @@ async def start_pbx(
     policy: Callable[[str], RingPolicy] | None = None,
     speed: float = SPEED,
     start: float | None = None,
+    ledger_url: str | None = None,
+    ledger_create: bool = False,
 ) -> Sim:
-    """`start`: the simulated Unix time the PBX clock starts at (default: now)."""
+    """`start`: the simulated Unix time the PBX clock starts at (default: now);
+    `ledger_url`: write Asterisk's ledger there, as `python -m pbxsim --ledger-url`
+    (`ledger_create`: make its tables when missing)."""
     scheduler = AsyncioScheduler(asyncio.get_running_loop(), speed=speed, start=start)
     bus = EventBus()
     system = build_pbx(
@@ -107,6 +115,9 @@ async def start_pbx(
         ext = str(1001 + i)
         ring = policy(ext) if policy else fixed_policy(0.5, 5.0)
         sim.phones[ext] = Softphone(system.pbx, ext, "from-seats", policy=ring)
+    if ledger_url is not None:
+        sim.ledger_url = ledger_url
+        sim.ledger = await start_ledger(system.pbx, ledger_url, create=ledger_create)
     sim.server = AmiServer(scheduler, bus, system.actions, system.users, system.cli, port=port)
     await sim.server.start()
     sim.port = sim.server.port
@@ -127,13 +138,17 @@ class Floor:
     async def restart_pbx(self) -> None:
         port = self.sim.port
         await self.sim.server.stop()
-        self.sim = await start_pbx(len(self.sim.phones), port=port)
+        if self.sim.ledger is not None:
+            await self.sim.ledger.close()
+        self.sim = await start_pbx(len(self.sim.phones), port=port, ledger_url=self.sim.ledger_url)
 
     async def close(self) -> None:
         if self.watcher_task is not None:
             self.watcher_task.cancel()
         await self.node.stop()
         await self.sim.server.stop()
+        if self.sim.ledger is not None:
+            await self.sim.ledger.close()
         await self.engine.dispose()
 
 
