@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import signal
 from collections.abc import Sequence
@@ -75,9 +76,10 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--ledger-url",
-        default=None,
+        default=os.environ.get("PBXSIM_LEDGER_URL"),
         help="write Asterisk's own ledger (cdr, cel, queue_log) to this SQLAlchemy async URL "
-        "(postgresql+asyncpg: schema asterisk; sqlite+aiosqlite: plain tables)",
+        "(postgresql+asyncpg: schema asterisk; sqlite+aiosqlite: plain tables); default "
+        "$PBXSIM_LEDGER_URL, which keeps a password out of the process list",
     )
     p.add_argument(
         "--ledger-create",

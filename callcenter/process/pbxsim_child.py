@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -29,8 +30,15 @@ class PbxSimProcess:
         seed: int,
         legacy_csv: Path | None,
         login_seats: bool = True,
+        ledger_url: str | None = None,
     ) -> None:
+        """`ledger_url`: where the simulator writes Asterisk's own ledger (the service's
+        database, as a real Asterisk would through cdr_pgsql/cel_pgsql/res_config_pgsql);
+        passed in the environment, so a password never shows in the process list."""
         self.ami_port = ami_port
+        self._env = {**os.environ}
+        if ledger_url is not None:
+            self._env["PBXSIM_LEDGER_URL"] = ledger_url
         self._args = [
             "--ami-port",
             str(ami_port),
@@ -63,7 +71,7 @@ class PbxSimProcess:
     async def start(self, ready_timeout: float = 15.0) -> None:
         """Start the simulator and wait until its AMI port accepts connections."""
         self._proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "pbxsim", *self._args
+            sys.executable, "-m", "pbxsim", *self._args, env=self._env
         )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + ready_timeout

@@ -225,6 +225,7 @@ class Service:
             seed=settings.demo_seed,
             legacy_csv=settings.legacy_csv or DEMO_LEGACY_CSV,
             login_seats=False,  # the seat service logs the provisioned seats in
+            ledger_url=settings.database_url,
         )
         await pbx.start()
         checks["pbxsim"] = pbxsim_check(pbx)
