@@ -16,15 +16,34 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from callcenter.live.live_state import LiveState
 from callcenter.live.live_views import queue_view, seat_views
 from callcenter.live.node_state import NodeState, Queue
 from callcenter.live.seat_state import QueueWrapups, seat_counts, wrapup_end
+from callcenter.records.kpi import TodayCounters
 from queues.models import Seat
 from queues.queue_views import QueueToday, seat_statuses
-from queues.wiring import SeatsSystem
+from queues.repository import SeatRepository
+from queues.seat_state import StateTracker
+
+
+class SeatFloor(Protocol):
+    """What the stream's rows need of the seats side: the provisioned seats, since
+    when each is in its state, today's counters and the queues' wrap-ups."""
+
+    @property
+    def repo(self) -> SeatRepository: ...
+
+    @property
+    def tracker(self) -> StateTracker: ...
+
+    @property
+    def today(self) -> TodayCounters: ...
+
+    @property
+    def wrapups(self) -> QueueWrapups: ...
 
 
 @dataclass(frozen=True)
@@ -45,7 +64,7 @@ class QueueRow:
 
 def queue_rows(
     live: LiveState,
-    seats: SeatsSystem | None,
+    seats: SeatFloor | None,
     now: float,
     only: set[str] | None = None,
 ) -> dict[str, QueueRow]:
@@ -84,7 +103,7 @@ def queue_rows(
 
 
 def seat_rows(
-    live: LiveState, seats: SeatsSystem | None, db_seats: list[Seat], now: float
+    live: LiveState, seats: SeatFloor | None, db_seats: list[Seat], now: float
 ) -> dict[str, Any]:
     """Seat objects by key: `SeatStatus` with the seats system (offline seats too, as
     `GET /api/v1/seats`), else the live model's `SeatView`. Compared with == to send
@@ -100,7 +119,7 @@ def seat_rows(
 
 def seat_rows_for(
     live: LiveState,
-    seats: SeatsSystem | None,
+    seats: SeatFloor | None,
     db_seats: list[Seat],
     now: float,
     keys: Iterable[tuple[str, str]],
@@ -134,7 +153,7 @@ def _project(state: NodeState, interfaces: set[str]) -> NodeState:
 
 
 def wrapup_ends(
-    live: LiveState, seats: SeatsSystem | None, keys: Iterable[tuple[str, str]], now: float
+    live: LiveState, seats: SeatFloor | None, keys: Iterable[tuple[str, str]], now: float
 ) -> list[tuple[float, str, str]]:
     """(time, node, interface) after `now` when a membership's wrap-up runs out, so its
     seat's row may change without any event."""
@@ -152,7 +171,7 @@ def wrapup_ends(
     return out
 
 
-def _wrapups(seats: SeatsSystem | None) -> QueueWrapups:
+def _wrapups(seats: SeatFloor | None) -> QueueWrapups:
     """The queues' own wrap-ups: the seats system's catalog (none without it)."""
     return seats.wrapups if seats is not None else {}
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any, assert_never
 
 from api.live_rows import (
+    SeatFloor,
     as_json_row,
     queue_rows,
     queues_of,
@@ -58,7 +59,6 @@ from callcenter.live.changes import (
 )
 from callcenter.live.live_state import LiveState
 from queues.models import Seat
-from queues.wiring import SeatsSystem
 
 
 def _dumps(value: Any) -> str:
@@ -100,7 +100,7 @@ class LiveTable:
     def __init__(
         self,
         live: LiveState,
-        seats: SeatsSystem | None,
+        seats: SeatFloor | None,
         *,
         queues_every_s: float,
         full_every_s: float,

@@ -39,11 +39,11 @@ from fastapi import WebSocket, WebSocketDisconnect
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from api.live_rows import SeatFloor
 from api.live_table import LiveTable, delta_json
 from callcenter.live.changes import Change, Lost
 from callcenter.live.live_state import LiveState
 from callcenter.tokens import Principal, Role, TokenStore
-from queues.wiring import SeatsSystem
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class LiveStream:
     def __init__(
         self,
         live: LiveState,
-        seats: SeatsSystem | None,
+        seats: SeatFloor | None,
         *,
         buffer_size: int = 2_000,
         client_queue: int = 500,
