@@ -29,7 +29,6 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-
 #: PostgreSQL schemas whose tables are plain (schema-less) tables on SQLite
 SQLITE_SCHEMAS: dict[str | None, str | None] = {"asterisk": None}
 

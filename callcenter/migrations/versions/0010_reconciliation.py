@@ -41,9 +41,7 @@ def upgrade() -> None:
         "ix_reconciliation_runs_node_started", "reconciliation_runs", ["node", "started_at"]
     )
     with op.batch_alter_table("call_records") as batch:
-        batch.add_column(
-            sa.Column("source", sa.String(16), nullable=False, server_default="ami")
-        )
+        batch.add_column(sa.Column("source", sa.String(16), nullable=False, server_default="ami"))
 
 
 def downgrade() -> None:
