@@ -422,3 +422,14 @@ class Reconciler:
 def _aware(value: datetime) -> datetime:
     """A stored time as an aware UTC datetime (SQLite returns them zone-less)."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+async def newest_runs(
+    sessions: async_sessionmaker[AsyncSession], before_id: int | None, limit: int
+) -> list[ReconciliationRun]:
+    """The stored runs, newest first (keyset on the id: the order they were started)."""
+    statement = select(ReconciliationRun).order_by(ReconciliationRun.id.desc()).limit(limit)
+    if before_id is not None:
+        statement = statement.where(ReconciliationRun.id < before_id)
+    async with sessions() as session:
+        return list((await session.scalars(statement)).all())
