@@ -24,6 +24,7 @@ from api.legacy import router as legacy_router
 from api.live import router as live_router
 from api.live_ws import StreamCollector
 from api.openapi import install as install_openapi
+from api.reconciliation import router as reconciliation_router
 from api.services import ApiServices, attach
 from api.stats import router as stats_router
 from api.strict_query import reject_unknown_query
@@ -63,6 +64,7 @@ def create_app(services: ApiServices, metrics: CollectorRegistry, version: str) 
     app.include_router(calls_router)
     app.include_router(stats_router)
     app.include_router(audit_router)
+    app.include_router(reconciliation_router)
     app.include_router(ivr_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

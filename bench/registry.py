@@ -7,6 +7,7 @@ from bench.ami_bench import bench_ami_read_path, bench_live_state_memory
 from bench.api_bench import bench_api
 from bench.legacy_bench import bench_legacy_directory
 from bench.queues_bench import bench_queues
+from bench.reconcile_bench import bench_reconcile
 from bench.records_bench import bench_records
 from bench.runner import Bench, Target
 
@@ -17,6 +18,7 @@ BENCHES: dict[str, Bench] = {
     "queues": bench_queues,
     "agi": bench_agi,
     "records": bench_records,
+    "reconcile": bench_reconcile,
     "api": bench_api,
 }
 
@@ -35,6 +37,8 @@ TARGETS: dict[str, Target] = {
     "cdr_write_per_s": Target(">=", 2_000, "records/s"),
     "kpi_day_query_ms": Target("<=", 100.0, "ms"),
     "export_1m_rows_mb": Target("<=", 150.0, "MB"),
+    "reconcile_day_s": Target("<=", 5.0, "s"),
+    "rebuild_1k_calls_s": Target("<=", 3.0, "s"),
     "api_queues_p99_ms": Target("<=", 20.0, "ms"),
     "ws_fanout_lag_ms": Target("<=", 200.0, "ms"),
     "ws_clients_cut": Target("<=", 0, "clients"),

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     ami_timeout_s: float = Field(default=5.0, gt=0)
     #: how often the live model is checked against QueueStatus (0 = never)
     audit_interval_s: float = Field(default=300.0, ge=0)
+    #: how often call records are reconciled with Asterisk's ledger (cdr, cel, queue_log
+    #: in schema `asterisk` of the database), also at start and after every AMI
+    #: (re)connect; 0 = never. Only with a single AMI node: the ledger has no node column
+    reconcile_interval_s: float = Field(default=300.0, ge=0)
     log_level: str = "INFO"
 
     # seats and queues (queues/)

@@ -8,6 +8,11 @@ day's records (tens of thousands of rows), whose estimated cost crosses `jit_abo
 while their execution takes a few milliseconds. JIT compilation then costs 30-40 ms on
 every call (measured: the day's KPI query went from ~35 to ~75 ms with it), and asyncpg
 prepares every statement, so it is paid again and again.
+
+Tables that live in a PostgreSQL schema of their own (Asterisk's ledger in `asterisk`)
+are plain tables on SQLite, which has no schemas: every SQLite engine carries a
+`schema_translate_map` (`SQLITE_SCHEMAS`), so code declares them once, with their
+PostgreSQL schema, and every session of the service reaches them on both databases.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+#: PostgreSQL schemas whose tables are plain (schema-less) tables on SQLite
+SQLITE_SCHEMAS: dict[str | None, str | None] = {"asterisk": None}
 
 
 def is_sqlite(url: str) -> bool:
@@ -48,7 +56,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if is_sqlite(url):
         ensure_sqlite_dir(url)
-        engine = create_async_engine(url, **kwargs)
+        options = dict(kwargs.pop("execution_options", {}))
+        options["schema_translate_map"] = SQLITE_SCHEMAS | dict(
+            options.get("schema_translate_map", {})
+        )
+        engine = create_async_engine(url, execution_options=options, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)

@@ -1,18 +1,27 @@
-"""`callcenter records ...`: retention of call records."""
+"""`callcenter records ...`: retention of call records, reconciliation with the ledger."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from callcenter import migrate
+from callcenter.clock import utcnow
 from callcenter.commands.common import load_settings_or_exit
+from callcenter.config import Settings
 from callcenter.db import create_engine, session_factory
+from callcenter.legacy.directory import Directory
+from callcenter.legacy.repository import LegacyRepository
+from callcenter.records.reconcile import Reconciler, ReconcileReport
+from callcenter.records.store import RecordStore
 from callcenter.records.store import purge as purge_records
+from callcenter.records.wiring import directory_routes
 
 app = typer.Typer(help="Call records.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -45,3 +54,90 @@ def purge(
 
     deleted = asyncio.run(run())
     typer.echo(f"purged {deleted} call records started more than {keep} days ago")
+
+
+def _instant(value: str, option: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"not an ISO 8601 time: {value!r}", param_hint=option) from exc
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+@app.command("reconcile")
+def reconcile(
+    window_from: Annotated[
+        str, typer.Option("--from", help="Window start, ISO 8601 (no zone: UTC).")
+    ],
+    window_to: Annotated[str, typer.Option("--to", help="Window end (excluded), ISO 8601.")],
+    node: Annotated[
+        str | None,
+        typer.Option(help="The PBX node whose ledger this is (default: the only node)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would change; write no record.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Reconcile the call records with Asterisk's own ledger (cdr, cel, queue_log) for
+    the calls that started in [--from, --to): rebuild the inbound calls that have no
+    record, correct the fields a record gets wrong. The ledger has no node: it is the
+    ledger of one PBX, named by --node. Every run is stored (see GET
+    /api/v1/records/reconciliation), dry runs too.
+
+    Exit status: 0 reconciled; 1 the run failed, or records the ledger does not know
+    remain (unexplained); 2 usage or configuration error.
+    """
+    settings = load_settings_or_exit()
+    start, end = _instant(window_from, "--from"), _instant(window_to, "--to")
+    if end <= start:
+        raise typer.BadParameter("must be after --from", param_hint="--to")
+    name = _node_name(settings, node)
+    report = asyncio.run(_reconcile(settings, name, start, end, dry_run))
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(_summary(report))
+    if report.error or report.unexplained:
+        raise typer.Exit(1)
+
+
+def _node_name(settings: Settings, node: str | None) -> str:
+    names = [n.name for n in settings.ami_nodes]
+    if node is None and len(names) == 1:
+        return names[0]
+    if node in names:
+        return node
+    raise typer.BadParameter(f"one of {', '.join(names)}", param_hint="--node")
+
+
+async def _reconcile(
+    settings: Settings, node: str, start: datetime, end: datetime, dry_run: bool
+) -> ReconcileReport:
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate.upgrade(engine)
+        sessions = session_factory(engine)
+        directory = Directory(LegacyRepository(sessions, utcnow), utcnow)
+        await directory.reload()
+        store = RecordStore(sessions, directory_routes(directory))
+        return await Reconciler(sessions, store, node, utcnow).run(start, end, dry_run)
+    finally:
+        await engine.dispose()
+
+
+def _summary(report: ReconcileReport) -> str:
+    verb = "would be " if report.dry_run else ""
+    lines = [
+        f"ledger of {report.node} from {report.window_from.isoformat()}"
+        f" to {report.window_to.isoformat()}: {report.ledger_calls} inbound calls,"
+        f" {report.records} with a record",
+        f"{len(report.rebuilt)} records {verb}rebuilt, {report.corrected} {verb}corrected"
+        f" ({len(report.corrections)} fields), {len(report.unexplained)} unexplained,"
+        f" {len(report.in_progress)} in progress, {len(report.outbound)} outbound legs",
+    ]
+    lines += [f"  {c.linkedid} {c.field}: {c.record!r} -> {c.ledger!r}" for c in report.corrections]
+    lines += [f"  {linkedid} unexplained: not in the ledger" for linkedid in report.unexplained]
+    if report.error:
+        lines.append(f"failed: {report.error}")
+    return "\n".join(lines)

@@ -15,17 +15,29 @@ import queues.models  # noqa: F401  (registers the seat tables)
 from callcenter.db import create_engine
 from callcenter.models import Base
 from callcenter.records import models as _records  # noqa: F401  (the call records table)
+from callcenter.records.ledger import SCHEMA as LEDGER_SCHEMA
+from callcenter.records.ledger import ledger_metadata
 
 config = context.config
 target_metadata = Base.metadata
 
 
+def _our_schemas(name: str | None, type_: str, parent_names: object) -> bool:
+    """On PostgreSQL compare the default schema and Asterisk's ledger schema only."""
+    return type_ != "schema" or name in (None, LEDGER_SCHEMA)
+
+
 def _run(connection: Connection) -> None:
+    dialect = connection.dialect.name
     context.configure(
         connection=connection,
-        target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",  # SQLite cannot ALTER much
+        # Asterisk's ledger tables are not the service's models (records/ledger.py) but
+        # the migrations create them: compared as they exist on this dialect
+        target_metadata=[target_metadata, ledger_metadata(dialect)],
+        render_as_batch=dialect == "sqlite",  # SQLite cannot ALTER much
         compare_type=True,
+        include_schemas=dialect == "postgresql",
+        include_name=_our_schemas,
     )
     with context.begin_transaction():
         context.run_migrations()

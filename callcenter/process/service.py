@@ -47,7 +47,9 @@ from callcenter.process.demo import (
 from callcenter.process.metrics import register_node_metrics
 from callcenter.process.pbxsim_child import PbxSimProcess
 from callcenter.records.kpi import seed_today_counters
-from callcenter.records.metrics import register_records_metrics
+from callcenter.records.metrics import register_reconcile_metrics, register_records_metrics
+from callcenter.records.reconcile import Reconciler
+from callcenter.records.reconcile_runner import ReconcileRunner
 from callcenter.records.wiring import RecordsSystem, build_records, directory_routes
 from callcenter.tokens import TokenStore
 from queues.callbacks import CallbackPolicy
@@ -70,6 +72,22 @@ def database_check(engine: AsyncEngine, instances: InstanceRegistry) -> Readines
             return CheckResult(False, f"schema at {revision}, expected {head}")
         alive = await asyncio.wait_for(instances.alive(STALE_AFTER), 5.0)
         return CheckResult(True, f"schema at {revision}; {len(alive)} service instance(s) alive")
+
+    return check
+
+
+def reconcile_check(reconciler: Reconciler) -> ReadinessCheck:
+    async def check() -> CheckResult:
+        last = reconciler.last
+        if last is None:
+            return CheckResult(True, "no reconciliation with the ledger yet")
+        if last.error:
+            return CheckResult(False, f"last reconciliation failed: {last.error}")
+        return CheckResult(
+            True,
+            f"last reconciliation to {last.window_to.isoformat()}: {len(last.rebuilt)} rebuilt,"
+            f" {last.corrected} corrected, {len(last.unexplained)} unexplained",
+        )
 
     return check
 
@@ -146,6 +164,7 @@ class Service:
         agi = self._build_agi(sessions, directory, live, seats, records)
         await agi.start()
         checks["agi"] = agi_check(agi)
+        reconcile = self._build_reconciler(sessions, live, records, checks)
         tokens = TokenStore(sessions, utcnow)
         wallboard_url = f"http://{settings.http_host}:{settings.http_port}/"
         if self.demo:
@@ -182,6 +201,8 @@ class Service:
         ]
         if settings.audit_interval_s > 0:
             loops.append(auditor.run())
+        if reconcile is not None:
+            loops.append(reconcile.run())
         background = [asyncio.create_task(loop) for loop in loops]
         log.debug("start-up heap frozen: %d objects", freeze_startup_heap())
         for node in nodes:
@@ -207,6 +228,28 @@ class Service:
             with contextlib.suppress(Exception):
                 await instances.deregister()
             await engine.dispose()
+
+    def _build_reconciler(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        live: LiveState,
+        records: RecordsSystem,
+        checks: dict[str, ReadinessCheck],
+    ) -> ReconcileRunner | None:
+        """The ledger reconciler of the node, unless switched off; the ledger has no
+        node column, so with several nodes (one ledger each) it is not run here."""
+        settings = self.settings
+        if settings.reconcile_interval_s <= 0:
+            return None
+        if len(settings.ami_nodes) != 1:
+            log.warning("ledger reconciliation off: it runs with a single AMI node only")
+            return None
+        reconciler = Reconciler(sessions, records.store, settings.ami_nodes[0].name, utcnow)
+        runner = ReconcileRunner(reconciler, settings.reconcile_interval_s)
+        live.connect_hooks.append(runner.on_connected)
+        register_reconcile_metrics(self.metrics, reconciler)
+        checks["reconciliation"] = reconcile_check(reconciler)
+        return runner
 
     async def _start_demo_pbx(self, checks: dict[str, ReadinessCheck]) -> PbxSimProcess:
         """The bundled simulator as the first node's PBX, with a fresh AMI secret."""

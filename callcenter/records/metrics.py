@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from callcenter.records.reconcile import Reconciler
 from callcenter.records.wiring import RecordsSystem
 
 
@@ -63,6 +64,38 @@ class RecordsCollector(Collector):
             "calls the record builder is following",
             value=len(builder.open),
         )
+
+
+class ReconcileCollector(Collector):
+    """What the reconciliations with Asterisk's ledger found and did."""
+
+    def __init__(self, reconciler: Reconciler) -> None:
+        self._reconciler = reconciler
+
+    def collect(self) -> Iterator[Metric]:
+        r = self._reconciler
+        for name, help_text, value in (
+            ("runs", "reconciliation runs (dry runs included)", r.runs),
+            ("failures", "reconciliation runs that failed", r.failures),
+            ("rebuilt", "call records rebuilt from the ledger", r.rebuilt),
+            ("corrected", "record fields corrected from the ledger", r.corrected_fields),
+            ("unexplained", "records the ledger does not know, per run", r.unexplained),
+        ):
+            counter = CounterMetricFamily(
+                f"callcenter_reconcile_{name}", help_text, labels=["node"]
+            )
+            counter.add_metric([r.node], value)
+            yield counter
+        last = r.last
+        yield GaugeMetricFamily(
+            "callcenter_reconcile_last_ok",
+            "1 if the last reconciliation run succeeded (or none ran yet)",
+            value=0 if last is not None and last.error else 1,
+        )
+
+
+def register_reconcile_metrics(registry: CollectorRegistry, reconciler: Reconciler) -> None:
+    registry.register(ReconcileCollector(reconciler))
 
 
 def register_records_metrics(registry: CollectorRegistry, records: RecordsSystem) -> None:

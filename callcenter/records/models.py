@@ -74,6 +74,33 @@ class CallRecord(Base):
     kind: Mapped[str] = mapped_column(String(12), default="call", server_default="call")
     #: a callback's original call: the Linkedid of the abandoned call it answers
     callback_of: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    #: who wrote the record: `ami` (the live builder) or `ledger` (rebuilt by the
+    #: reconciler from Asterisk's own ledger, for a call the builder never saw)
+    source: Mapped[str] = mapped_column(String(16), default="ami", server_default="ami")
+
+
+class ReconciliationRun(Base):
+    """One run of the reconciler (reconcile.py) over a window of one node's ledger,
+    dry runs and failed runs included: `window_to` of the last completed run is where
+    the next one starts (minus an overlap)."""
+
+    __tablename__ = "reconciliation_runs"
+    __table_args__ = (Index("ix_reconciliation_runs_node_started", "node", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    node: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    window_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    window_to: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ledger_calls: Mapped[int] = mapped_column(Integer, default=0)  # inbound, finished
+    records: Mapped[int] = mapped_column(Integer, default=0)  # of those, with a record
+    rebuilt: Mapped[int] = mapped_column(Integer, default=0)
+    corrected: Mapped[int] = mapped_column(Integer, default=0)  # records, not fields
+    unexplained: Mapped[int] = mapped_column(Integer, default=0)
+    in_progress: Mapped[int] = mapped_column(Integer, default=0)
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str] = mapped_column(String(500), default="")
 
 
 class ConfidentialMark(Base):

@@ -61,8 +61,9 @@ def _when(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
-def to_row(record: FinishedCall, route: DialedUnit | None) -> dict[str, Any]:
+def to_row(record: FinishedCall, route: DialedUnit | None, source: str = "ami") -> dict[str, Any]:
     data = record.to_json()
+    data["source"] = source
     data["started_at"] = _when(record.started_at)
     data["ended_at"] = _when(record.ended_at)
     data["start_epoch"] = int(record.started_at)
@@ -84,8 +85,9 @@ class RecordStore:
         self.sessions = sessions
         self.route = route
 
-    async def upsert(self, records: Sequence[FinishedCall]) -> int:
-        """Write `records` (one transaction); returns how many rows were written."""
+    async def upsert(self, records: Sequence[FinishedCall], source: str = "ami") -> int:
+        """Write `records` (one transaction); returns how many rows were written.
+        `source`: `ami` from the live builder, `ledger` when the reconciler rebuilt it."""
         latest: dict[tuple[str, str], FinishedCall] = {}
         for record in records:
             latest[(record.node, record.linkedid)] = record
@@ -97,7 +99,7 @@ class RecordStore:
             known = await known_facts(session, ids)
             rows = []
             for (_, linkedid), record in latest.items():
-                row = to_row(record, self.route(record.dialed))
+                row = to_row(record, self.route(record.dialed), source)
                 if record.rating is None and linkedid in known.ratings:
                     row["rating"] = known.ratings[linkedid]
                 if linkedid in known.callback_requested and record.disposition in UNANSWERED:

@@ -57,6 +57,7 @@ MATRIX: list[tuple[str, str, object, set[Role] | None]] = [
     ("GET", "/api/v1/audit", None, {ADM}),
     ("GET", "/api/v1/ivr", None, {ADM}),
     ("PUT", "/api/v1/ivr", {"version": 2}, {ADM}),
+    ("GET", "/api/v1/records/reconciliation", None, {ADM, SUP}),
     ("GET", "/api/v1/calls", None, {ADM, SUP, INT, AGT}),  # an agent: its seat's calls
     ("GET", "/api/v1/calls/active", None, {ADM, SUP, INT, AGT}),
     ("GET", "/api/v1/calls/export.csv", None, {ADM, SUP, INT, AGT}),

@@ -30,7 +30,7 @@ async def test_callback_columns_match_the_model_and_downgrade(database_url: str)
 
         async with engine.connect() as conn:
             assert await conn.run_sync(diff) == []
-        await migrate.downgrade(engine, "0008")
+        await migrate.downgrade(engine, "0010")
 
         def columns(connection: Connection) -> set[str]:
             return {c["name"] for c in inspect(connection).get_columns("call_records")}
