@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, String, any_, bindparam, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -209,18 +210,27 @@ class KnownFacts:
 async def known_facts(session: AsyncSession, linkedids: Iterable[str]) -> KnownFacts:
     """Read inside the writer's transaction, after `lock_calls` on the same Linkedids."""
     ids = list(linkedids)
+    postgres = session.get_bind().dialect.name == "postgresql"
+
+    def among(column: ColumnElement[str]) -> ColumnElement[bool]:
+        # on PostgreSQL one array parameter: one statement text whatever the batch's
+        # size (an IN list is rendered anew, and prepared anew, for every length)
+        if postgres:
+            return column == any_(bindparam("ids", ids, type_=postgresql.ARRAY(String)))
+        return column.in_(ids)
+
     marks = await session.execute(
         select(models.ConfidentialMark.node, models.ConfidentialMark.linkedid).where(
-            models.ConfidentialMark.linkedid.in_(ids)
+            among(models.ConfidentialMark.linkedid)
         )
     )
     rated = await session.execute(
         select(models.SurveyResult.uniqueid, models.SurveyResult.rating).where(
-            models.SurveyResult.uniqueid.in_(ids)
+            among(models.SurveyResult.uniqueid)
         )
     )
     requested = await session.scalars(
-        select(models.CallbackRequest.uniqueid).where(models.CallbackRequest.uniqueid.in_(ids))
+        select(models.CallbackRequest.uniqueid).where(among(models.CallbackRequest.uniqueid))
     )
     return KnownFacts(
         marked=frozenset((node, linkedid) for node, linkedid in marks),

@@ -28,13 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, or_
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.records.builder import FinishedCall
 from callcenter.records.facts import known_facts
 from callcenter.records.locks import lock_calls
 from callcenter.records.models import CallRecord
+from callcenter.records.pg_batch import ColumnBatch
 from callcenter.records.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,10 @@ class RecordStore:
     ) -> None:
         self.sessions = sessions
         self.route = route
+        table = CallRecord.__table__
+        self._rows_upsert = _on_conflict(sqlite.insert(table))
+        self._batch = ColumnBatch(table)
+        self._batch_upsert = _on_conflict(self._batch.insert)
 
     async def upsert(self, records: Sequence[FinishedCall]) -> int:
         """Write `records` (one transaction); returns how many rows were written."""
@@ -105,31 +110,30 @@ class RecordStore:
                 if (record.node, linkedid) in known.marked:
                     row["confidential"] = True
                 rows.append(row)
-            bind = session.get_bind()
-            dialect = postgresql if bind.dialect.name == "postgresql" else sqlite
-            table = CallRecord.__table__
-            statement = dialect.insert(table)
-            updated = {
-                column.name: statement.excluded[column.name]
-                for column in CallRecord.__table__.columns
-                if column.name not in ("node", "linkedid", "rating", "confidential")
-            }
-            # a rating stored by an earlier write (or a later survey) is never erased,
-            # nor is a confidential mark (a rebuilt record may not know of it)
-            updated["rating"] = _coalesce(statement.excluded.rating, table.c.rating)
-            updated["confidential"] = or_(statement.excluded.confidential, table.c.confidential)
-            # Core executemany on the table (not the ORM's bulk path): SQLAlchemy sends it
-            # as multi-row VALUES pages ("insertmanyvalues"), compiled once
             connection = await session.connection()
-            await connection.execute(
-                statement.on_conflict_do_update(index_elements=["node", "linkedid"], set_=updated),
-                rows,
-            )
+            if connection.dialect.name == "postgresql":
+                await connection.execute(self._batch_upsert, self._batch.params(rows))
+            else:
+                # Core executemany on the table (not the ORM's bulk path): sent as
+                # multi-row VALUES pages ("insertmanyvalues"), compiled once
+                await connection.execute(self._rows_upsert, rows)
         return len(rows)
 
 
-def _coalesce(first: Any, second: Any) -> Any:
-    return func.coalesce(first, second)
+def _on_conflict(statement: Any) -> Any:
+    """The insert of new calls as an update of the calls already there: every column
+    from the new record, except that a rating stored by an earlier write (or a later
+    survey) is never erased, nor a confidential mark (a rebuilt record may not know
+    of it)."""
+    table = CallRecord.__table__
+    updated = {
+        column.name: statement.excluded[column.name]
+        for column in table.columns
+        if column.name not in ("node", "linkedid", "rating", "confidential")
+    }
+    updated["rating"] = func.coalesce(statement.excluded.rating, table.c.rating)
+    updated["confidential"] = or_(statement.excluded.confidential, table.c.confidential)
+    return statement.on_conflict_do_update(index_elements=["node", "linkedid"], set_=updated)
 
 
 class RecordWriter:
@@ -195,7 +199,7 @@ class RecordWriter:
             self._sealed_since = self._open_since if since is None else min(since, self._open_since)
             self._open_since = None
         for path in self.spool.sealed():
-            records = list(Spool.read(path))
+            records = self.spool.records(path)
             try:
                 for chunk in _chunks(records, self.batch_size):
                     self.written += await self.store.upsert(chunk)
