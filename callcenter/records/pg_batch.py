@@ -23,13 +23,14 @@ from typing import Any
 
 from sqlalchemy import JSON, String, Table, literal_column, select, text
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql.base import PGDialect
 
 
 class ColumnBatch:
     """The INSERT ... SELECT FROM ROWS FROM (...) of `table`, and its parameters."""
 
     def __init__(self, table: Table) -> None:
-        dialect = postgresql.dialect()
+        dialect = PGDialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves it untyped
         quote = dialect.identifier_preparer.quote
         self.names = tuple(column.name for column in table.columns)
         self._json = frozenset(c.name for c in table.columns if isinstance(c.type, JSON))

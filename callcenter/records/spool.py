@@ -7,6 +7,12 @@ database outage only delays records. The writer *seals* the open journal file be
 each batch (rename to `sealed-<n>.jsonl`), upserts the sealed files' records, and
 deletes a sealed file only after its upsert committed. Upserts are idempotent, so a
 file replayed twice (crash between commit and delete) changes nothing.
+
+The records of the journal just sealed are also still at hand (`records`): the writer
+takes them from there instead of decoding the file it has just written, which was a
+third of its work. The file stays the record of truth: it is read back whenever it may
+hold anything else (a journal an earlier run left, a line a failed write cut short) and
+for any retry.
 """
 
 from __future__ import annotations

@@ -6,7 +6,11 @@ writer; the writer also wakes every `flush_every_s`. A flush seals the journal a
 upserts every sealed file in order, in chunks, keyed by (node, linkedid): a replayed
 event, a duplicated record or a second service instance updates the same row. If the
 database is unreachable the sealed files stay on disk and the writer retries with a
-growing pause; nothing is held in memory meanwhile.
+growing pause; meanwhile no more than one journal's records is held in memory (the spool
+keeps the journal it sealed last at hand, to spare reading it back).
+
+On PostgreSQL a batch is one statement of column arrays (pg_batch.py); on SQLite a Core
+executemany. Both write the same values under the same conflict rules (`_on_conflict`).
 
 Before writing, each batch is completed from the facts other parts stored about the
 same Linkedids through facts.py: the survey rating, a callback request (an unanswered
@@ -25,9 +29,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, or_
+from sqlalchemy import Table, delete, func, or_
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -84,7 +88,7 @@ class RecordStore:
     ) -> None:
         self.sessions = sessions
         self.route = route
-        table = CallRecord.__table__
+        table = cast(Table, CallRecord.__table__)
         self._rows_upsert = _on_conflict(sqlite.insert(table))
         self._batch = ColumnBatch(table)
         self._batch_upsert = _on_conflict(self._batch.insert)
