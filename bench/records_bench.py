@@ -5,7 +5,8 @@ created and dropped). Without PostgreSQL they run on SQLite and report under
 `*_sqlite*` keys, which have no target.
 
 - `cdr_write_per_s`: finished calls through the production path (spool append, seal,
-  batched upsert of 500 with the rating/callback/unit enrichment), 20,000 calls.
+  batched upsert of 500 with the rating/callback/unit enrichment), 20,000 calls. On
+  PostgreSQL a batch is one INSERT of column arrays (callcenter/records/pg_batch.py).
 - `kpi_day_query_ms`: the median of the day's KPIs per queue and per 15 min, and the
   day's totals, over those 20,000 calls (two SQL aggregates), once PostgreSQL has
   statistics for the table, as autovacuum gives it within a minute of such a write in

@@ -131,7 +131,11 @@ class FinishedCall:
     callback_of: str = ""  # a callback's original call (its Linkedid)
 
     def to_json(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        """The fields by name, in declaration order (a new dict: callers extend it). A
+        frozen dataclass without slots holds exactly its fields in `__dict__`; copying
+        it is several times faster than reading the fields one by one, which counts
+        for the writer's thousands of records per second."""
+        return dict(vars(self))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FinishedCall:

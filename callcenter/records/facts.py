@@ -22,9 +22,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import (
+    ColumnElement,
+    SmallInteger,
+    String,
+    any_,
+    bindparam,
+    cast,
+    literal,
+    null,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import QueryableAttribute
 
 from callcenter.records import models
 from callcenter.records.locks import lock_calls
@@ -209,21 +223,46 @@ class KnownFacts:
 async def known_facts(session: AsyncSession, linkedids: Iterable[str]) -> KnownFacts:
     """Read inside the writer's transaction, after `lock_calls` on the same Linkedids."""
     ids = list(linkedids)
-    marks = await session.execute(
-        select(models.ConfidentialMark.node, models.ConfidentialMark.linkedid).where(
-            models.ConfidentialMark.linkedid.in_(ids)
-        )
+    postgres = session.get_bind().dialect.name == "postgresql"
+
+    def among(column: QueryableAttribute[str]) -> ColumnElement[bool]:
+        # on PostgreSQL one array parameter: one statement text whatever the batch's
+        # size (an IN list is rendered anew, and prepared anew, for every length)
+        if postgres:
+            return column == any_(bindparam("ids", ids, type_=postgresql.ARRAY(String)))
+        return column.in_(ids)
+
+    # the three fact tables in one round trip: (kind, node, linkedid, rating)
+    facts = union_all(
+        select(
+            literal("mark"),
+            models.ConfidentialMark.node,
+            models.ConfidentialMark.linkedid,
+            cast(null(), SmallInteger),
+        ).where(among(models.ConfidentialMark.linkedid)),
+        select(
+            literal("rating"),
+            literal(""),
+            models.SurveyResult.uniqueid,
+            models.SurveyResult.rating,
+        ).where(among(models.SurveyResult.uniqueid)),
+        select(
+            literal("callback"),
+            literal(""),
+            models.CallbackRequest.uniqueid,
+            cast(null(), SmallInteger),
+        ).where(among(models.CallbackRequest.uniqueid)),
     )
-    rated = await session.execute(
-        select(models.SurveyResult.uniqueid, models.SurveyResult.rating).where(
-            models.SurveyResult.uniqueid.in_(ids)
-        )
-    )
-    requested = await session.scalars(
-        select(models.CallbackRequest.uniqueid).where(models.CallbackRequest.uniqueid.in_(ids))
-    )
+    marked: set[tuple[str, str]] = set()
+    ratings: dict[str, int] = {}
+    requested: set[str] = set()
+    for kind, node, linkedid, rating in await session.execute(facts):
+        if kind == "mark":
+            marked.add((node, linkedid))
+        elif kind == "rating":
+            ratings[linkedid] = rating
+        else:
+            requested.add(linkedid)
     return KnownFacts(
-        marked=frozenset((node, linkedid) for node, linkedid in marks),
-        ratings={uniqueid: rating for uniqueid, rating in rated},
-        callback_requested=frozenset(requested.all()),
+        marked=frozenset(marked), ratings=ratings, callback_requested=frozenset(requested)
     )

@@ -6,7 +6,11 @@ writer; the writer also wakes every `flush_every_s`. A flush seals the journal a
 upserts every sealed file in order, in chunks, keyed by (node, linkedid): a replayed
 event, a duplicated record or a second service instance updates the same row. If the
 database is unreachable the sealed files stay on disk and the writer retries with a
-growing pause; nothing is held in memory meanwhile.
+growing pause; meanwhile no more than one journal's records is held in memory (the spool
+keeps the journal it sealed last at hand, to spare reading it back).
+
+On PostgreSQL a batch is one statement of column arrays (pg_batch.py); on SQLite a Core
+executemany. Both write the same values under the same conflict rules (`_on_conflict`).
 
 Before writing, each batch is completed from the facts other parts stored about the
 same Linkedids through facts.py: the survey rating, a callback request (an unanswered
@@ -25,16 +29,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, or_
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, delete, func, or_
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.records.builder import FinishedCall
 from callcenter.records.facts import known_facts
 from callcenter.records.locks import lock_calls
 from callcenter.records.models import CallRecord
+from callcenter.records.pg_batch import ColumnBatch
 from callcenter.records.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -84,6 +89,10 @@ class RecordStore:
     ) -> None:
         self.sessions = sessions
         self.route = route
+        table = cast(Table, CallRecord.__table__)
+        self._rows_upsert = _on_conflict(sqlite.insert(table))
+        self._batch = ColumnBatch(table)
+        self._batch_upsert = _on_conflict(self._batch.insert)
 
     async def upsert(self, records: Sequence[FinishedCall], source: str = "ami") -> int:
         """Write `records` (one transaction); returns how many rows were written.
@@ -107,31 +116,30 @@ class RecordStore:
                 if (record.node, linkedid) in known.marked:
                     row["confidential"] = True
                 rows.append(row)
-            bind = session.get_bind()
-            dialect = postgresql if bind.dialect.name == "postgresql" else sqlite
-            table = CallRecord.__table__
-            statement = dialect.insert(table)
-            updated = {
-                column.name: statement.excluded[column.name]
-                for column in CallRecord.__table__.columns
-                if column.name not in ("node", "linkedid", "rating", "confidential")
-            }
-            # a rating stored by an earlier write (or a later survey) is never erased,
-            # nor is a confidential mark (a rebuilt record may not know of it)
-            updated["rating"] = _coalesce(statement.excluded.rating, table.c.rating)
-            updated["confidential"] = or_(statement.excluded.confidential, table.c.confidential)
-            # Core executemany on the table (not the ORM's bulk path): SQLAlchemy sends it
-            # as multi-row VALUES pages ("insertmanyvalues"), compiled once
             connection = await session.connection()
-            await connection.execute(
-                statement.on_conflict_do_update(index_elements=["node", "linkedid"], set_=updated),
-                rows,
-            )
+            if connection.dialect.name == "postgresql":
+                await connection.execute(self._batch_upsert, self._batch.params(rows))
+            else:
+                # Core executemany on the table (not the ORM's bulk path): sent as
+                # multi-row VALUES pages ("insertmanyvalues"), compiled once
+                await connection.execute(self._rows_upsert, rows)
         return len(rows)
 
 
-def _coalesce(first: Any, second: Any) -> Any:
-    return func.coalesce(first, second)
+def _on_conflict(statement: Any) -> Any:
+    """The insert of new calls as an update of the calls already there: every column
+    from the new record, except that a rating stored by an earlier write (or a later
+    survey) is never erased, nor a confidential mark (a rebuilt record may not know
+    of it)."""
+    table = CallRecord.__table__
+    updated = {
+        column.name: statement.excluded[column.name]
+        for column in table.columns
+        if column.name not in ("node", "linkedid", "rating", "confidential")
+    }
+    updated["rating"] = func.coalesce(statement.excluded.rating, table.c.rating)
+    updated["confidential"] = or_(statement.excluded.confidential, table.c.confidential)
+    return statement.on_conflict_do_update(index_elements=["node", "linkedid"], set_=updated)
 
 
 class RecordWriter:
@@ -197,7 +205,7 @@ class RecordWriter:
             self._sealed_since = self._open_since if since is None else min(since, self._open_since)
             self._open_since = None
         for path in self.spool.sealed():
-            records = list(Spool.read(path))
+            records = self.spool.records(path)
             try:
                 for chunk in _chunks(records, self.batch_size):
                     self.written += await self.store.upsert(chunk)
