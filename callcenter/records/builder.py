@@ -81,7 +81,10 @@ class RecordDraft:
     timeline: list[list[Any]] = field(default_factory=list)
     channels: set[str] = field(default_factory=set)
     ended_at: float | None = None
-    rebuilt: bool = False  # opened from a resync snapshot, not from its first event
+    rebuilt: bool = False
+    #: first seen by an event in the middle of the call (the service started or
+    #: reconnected while it ran): what came before, e.g. its queue join, was not seen
+    joined_late: bool = False  # opened from a resync snapshot, not from its first event
     #: the abandoned call (its linkedid) this call is the service's callback of
     callback_of: str = ""
     #: a callback's Dial to the caller: its DIALSTATUS, and the called leg's hangup cause
@@ -283,6 +286,12 @@ class RecordBuilder:
             draft.unit = seen.unit
         if seen.callback_of and not draft.callback_of:
             draft.callback_of = seen.callback_of
+        if draft.joined_late and not draft.queues and not draft.callback_of:
+            queue = seen.queue or seen.routed_queue  # where it waits, or was routed to
+            if queue:
+                draft.queues, draft.join_context = [queue], None
+                if seen.queue:
+                    draft.in_queue = seen.queue
         if draft.callback_of and not draft.dialed:  # the seat's leg shows whom it calls
             draft.number = DialedNumber(draft.caller, settled=True)
 
@@ -294,11 +303,11 @@ class RecordBuilder:
         snap = getattr(event, "channel", None)
         if not isinstance(snap, ev.ChannelSnapshot) or not snap.linkedid:
             return
-        call = self._call(node, snap)
+        call = self._call(node, snap, event)
         if call is not None:
             handler(self, call, snap, event)
 
-    def _call(self, node: str, snap: ev.ChannelSnapshot) -> RecordDraft | None:
+    def _call(self, node: str, snap: ev.ChannelSnapshot, event: ev.AmiEvent) -> RecordDraft | None:
         key = (node, snap.linkedid)
         call = self.open.get(key)
         if call is None:
@@ -306,7 +315,10 @@ class RecordBuilder:
                 return None
             now = self.clock()
             call = RecordDraft(node, snap.linkedid, now)
-            call.note(now, "start", snap.exten)
+            call.joined_late = not (
+                isinstance(event, ev.Newchannel) and snap.uniqueid == snap.linkedid
+            )
+            call.note(now, "joined_late" if call.joined_late else "start", snap.exten)
             self.open[key] = call
         if snap.uniqueid == snap.linkedid:
             if not call.caller and snap.caller_id_num not in ("", "<unknown>"):
@@ -468,6 +480,8 @@ class RecordBuilder:
                     ring["ring_s"] = float(e.ring_time)
         call.answered_at, call.talk_done = now, False
         call.agent, call.seat = e.interface, e.member_name
+        if not call.queues:  # answered from a queue we did not see it join
+            call.queues = [e.queue]
         call.wait_s = (call.wait_s or 0.0) + e.hold_time
         call.queue_exit, call.in_queue = "answered", None
         call.note(now, "answered", e.member_name or e.interface)
@@ -501,6 +515,8 @@ class RecordBuilder:
             return
         if snap.uniqueid != snap.linkedid or call.in_queue is not None:
             return  # app_queue ringing seats is a Dial too; those are ring attempts
+        if call.joined_late and not call.queues and call.answered_at is None:
+            return  # a call met mid-way may be in a queue we did not see it join
         target = call.transfer_to or (e.dest.exten if e.dest else "") or e.dial_string
         call.transfers.append({"kind": "dial", "from_queue": "", "to": target, "status": ""})
         call.note(self.clock(), "transfer_dial", target)
