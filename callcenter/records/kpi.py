@@ -128,23 +128,18 @@ async def compute(
     offered = r.queue != ""
     answered = and_(offered, r.agent != "")
     abandoned = r.queue_exit == "abandoned"
-    # the calls a callback reached, as one set joined once: a correlated EXISTS on
+    # the calls a callback reached, as one set (hashed once): a correlated EXISTS on
     # `callback_of` is planned as a scan per row once the table has statistics (nearly
     # every row's `callback_of` is empty), 20,000 x 20,000 comparisons for a day. A
     # callback starts after the call it answers, so the set is bounded by the window.
     callback = aliased(CallRecord)
-    reached = (
-        select(callback.callback_of.label("call"))
-        .where(
-            callback.kind == CALLBACK,
-            callback.disposition == "reached",
-            callback.start_epoch >= start_epoch,
-        )
-        .distinct()
-        .subquery("reached")
+    reached = select(callback.callback_of).where(
+        callback.kind == CALLBACK,
+        callback.disposition == "reached",
+        callback.start_epoch >= start_epoch,
     )
     called_back = or_(
-        reached.c.call.is_not(None),
+        r.linkedid.in_(reached),
         exists().where(CallbackTask.uniqueid == r.linkedid, CallbackTask.status == "done"),
     )
     keys: list[Any] = []
@@ -155,25 +150,20 @@ async def compute(
     else:
         keys.append(literal(None).label("period_start"))
     keys.append((GROUPS[group] if group else literal(None)).label("grp"))
-    query = (
-        select(
-            *keys,
-            func.count().label("calls"),
-            _count(offered),
-            _count(answered),
-            _count(and_(answered, r.wait_s <= SL_SECONDS)),
-            _count(and_(abandoned, r.wait_s > SHORT_ABANDON_S)),
-            _count(and_(abandoned, r.wait_s <= SHORT_ABANDON_S)),
-            func.avg(r.wait_s).filter(answered),
-            func.avg(r.talk_s + r.wrapup_s).filter(answered),
-            _count(r.rating.is_not(None)),
-            _count(r.rating.in_((1, 2))),
-            _count(and_(abandoned, called_back)),
-        )
-        .select_from(r)
-        .outerjoin(reached, reached.c.call == r.linkedid)
-        .where(r.start_epoch >= start_epoch, r.start_epoch < end_epoch, r.kind != CALLBACK)
-    )
+    query = select(
+        *keys,
+        func.count().label("calls"),
+        _count(offered),
+        _count(answered),
+        _count(and_(answered, r.wait_s <= SL_SECONDS)),
+        _count(and_(abandoned, r.wait_s > SHORT_ABANDON_S)),
+        _count(and_(abandoned, r.wait_s <= SHORT_ABANDON_S)),
+        func.avg(r.wait_s).filter(answered),
+        func.avg(r.talk_s + r.wrapup_s).filter(answered),
+        _count(r.rating.is_not(None)),
+        _count(r.rating.in_((1, 2))),
+        _count(and_(abandoned, called_back)),
+    ).where(r.start_epoch >= start_epoch, r.start_epoch < end_epoch, r.kind != CALLBACK)
     grouping = [k for k, used in ((keys[0], period), (keys[1], group)) if used]
     if grouping:
         query = query.group_by(*grouping).order_by(*grouping)
