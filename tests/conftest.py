@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-#: copies of ../shared kept in the repository (tests/fixtures/README.md says whence)
+#: the shared reference material, copied into the repository (tests/fixtures/README.md)
 SHARED = Path(os.environ.get("CALLCENTER_SHARED_DIR", REPO / "tests" / "fixtures" / "shared"))
 TRANSCRIPTS = SHARED / "asterisk-transcripts" / "asterisk-22.10.1"
 LEGACY_CSV = SHARED / "data" / "legacy_numbers.csv"
