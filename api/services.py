@@ -26,6 +26,7 @@ from starlette.requests import HTTPConnection
 from agi.ivr.store import FlowStore
 from api.live_ws import LiveStream
 from callcenter.audit.repository import AuditLog
+from callcenter.clock import SHANGHAI, CityTime
 from callcenter.legacy.directory import Directory
 from callcenter.live.live_state import LiveState
 from callcenter.live.seat_state import QueueWrapups
@@ -75,6 +76,8 @@ class ApiServices:
 
     #: `/readyz`: name -> check (the dict the process keeps adding its checks to)
     readiness: Mapping[str, ReadinessCheck] = field(default_factory=dict)
+    #: the city's calendar: how dates in requests are read and times are written
+    city: CityTime = SHANGHAI
     tokens: TokenStore | None = None
     #: the live model of every PBX node (`GET /queues`, seat rows, queue views)
     live: LiveState | None = None
@@ -110,6 +113,7 @@ class ApiServices:
         cls,
         *,
         readiness: Mapping[str, ReadinessCheck] | None = None,
+        city: CityTime = SHANGHAI,
         tokens: TokenStore | None = None,
         live: LiveState | None = None,
         seats: SeatsSystem | None = None,
@@ -122,6 +126,7 @@ class ApiServices:
         built here, over the live model (and the seats, when there are any)."""
         return cls(
             readiness=readiness if readiness is not None else {},
+            city=city,
             tokens=tokens,
             live=live,
             stream=LiveStream(live, seats) if live is not None else None,
@@ -165,6 +170,11 @@ def _configured(part: T | None, detail: str) -> T:
 
 async def readiness_checks(conn: HTTPConnection) -> Mapping[str, ReadinessCheck]:
     return api_services(conn).readiness
+
+
+async def city_time(conn: HTTPConnection) -> CityTime:
+    """The city's calendar (`CALLCENTER_TIMEZONE`)."""
+    return api_services(conn).city
 
 
 async def token_store(conn: HTTPConnection) -> TokenStore:

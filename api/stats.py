@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import require_roles
 from api.calls import epoch
 from api.services import call_records
-from callcenter.clock import CITY_UTC_OFFSET_S
+from callcenter.clock import SHANGHAI
 from callcenter.records import kpi
 from callcenter.records.query import MAX_EPOCH
 from callcenter.records.store import RecordStore
@@ -154,7 +154,5 @@ async def kpis(
 
 @router.get("/today", response_model=list[Kpis], summary="The city day so far, per queue")
 async def today(principal: Annotated[Principal, Depends(readers)], records: Records) -> list[Kpis]:
-    now = int(time.time())
-    offset = CITY_UTC_OFFSET_S
-    day_start = (now + offset) // 86400 * 86400 - offset
+    day_start = SHANGHAI.day_start(time.time())
     return await _compute(records, day_start, day_start + 86400, "queue", None)

@@ -21,6 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from callcenter.clock import DEFAULT_TIMEZONE, zone
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/callcenter.db"
 DEMO_AMI_USER = "callcenter"
 
@@ -46,6 +48,8 @@ class Settings(BaseSettings):
     )
 
     database_url: str = DEFAULT_DATABASE_URL
+    #: the city's IANA time zone: the day cut, period buckets, dates read and written
+    timezone: str = DEFAULT_TIMEZONE
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
     agi_host: str = "127.0.0.1"
@@ -106,6 +110,12 @@ class Settings(BaseSettings):
     demo_speed: float = Field(default=1.0, gt=0, le=1000)
     demo_seed: int = 12345
     legacy_csv: Path | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        zone(value)
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -26,7 +26,7 @@ from api.app import create_app
 from api.services import ApiServices, CheckResult, ReadinessCheck
 from callcenter import __version__, migrate
 from callcenter.audit.repository import AuditLog
-from callcenter.clock import utcnow
+from callcenter.clock import CityTime, utcnow
 from callcenter.config import AmiNode, Settings
 from callcenter.db import create_engine, session_factory
 from callcenter.heap import freeze_startup_heap
@@ -171,6 +171,7 @@ class Service:
             wallboard_url += "#token=" + await demo_wallboard_token(tokens)
         services = ApiServices.from_systems(
             readiness=checks,
+            city=CityTime.named(settings.timezone),
             tokens=tokens,
             live=live,
             seats=seats,

@@ -40,7 +40,7 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, se
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from callcenter.clock import CITY_UTC_OFFSET_S, city_date, city_day_start
+from callcenter.clock import SHANGHAI, CityTime
 from callcenter.records.models import CallbackTask, CallRecord
 
 SL_SECONDS = 15
@@ -117,9 +117,12 @@ async def compute(
     end_epoch: int,
     group: str | None = None,
     period: str | None = None,
-    utc_offset_s: int = CITY_UTC_OFFSET_S,
+    city: CityTime = SHANGHAI,
 ) -> list[KpiRow]:
-    """KPIs of calls started in [start_epoch, end_epoch), per group and period."""
+    """KPIs of calls started in [start_epoch, end_epoch), per group and period.
+
+    Periods are cut on the city's clock at the range's start (exact for a zone without
+    daylight saving, as every zone of China)."""
     if group is not None and group not in GROUPS:
         raise KpiQueryError(f"group: unknown {group!r}; one of {sorted(GROUPS)}")
     if period is not None and period not in PERIODS:
@@ -145,6 +148,7 @@ async def compute(
     keys: list[Any] = []
     if period is not None:
         size = PERIODS[period]
+        utc_offset_s = city.offset_s(start_epoch)
         bucket = (r.start_epoch + utc_offset_s) // size * size - utc_offset_s
         keys.append(bucket.label("period_start"))
     else:
@@ -220,7 +224,7 @@ class TodayCounters:
         self.queues: dict[str, QueueDay] = {}
 
     def _roll(self, now: float) -> None:
-        day = city_date(now)
+        day = SHANGHAI.date_of(now)
         if day != self._day:
             self._day, self.queues = day, {}
 
@@ -252,7 +256,7 @@ async def seed_today_counters(
     Calls still in progress at the restart are counted by the watcher when they end.
     Returns the number of calls counted."""
     r = CallRecord
-    day_start = city_day_start(now)
+    day_start = SHANGHAI.day_start(now)
     answered = r.agent != ""
     abandoned = r.queue_exit == "abandoned"
 

@@ -85,7 +85,7 @@ from agi.protocol.server import FastAgiServer, ServerConfig
 from ami.fanout import FanOut
 from ami.node import NodeConfig, PbxNode
 from callcenter import migrate
-from callcenter.clock import CITY_UTC_OFFSET_S
+from callcenter.clock import SHANGHAI
 from callcenter.db import create_engine, session_factory
 from callcenter.legacy.directory import LegacyRoute
 from callcenter.live.live_state import LiveState
@@ -264,7 +264,7 @@ def assert_periods(
     period's end may be counted in the next one; totals are exact."""
 
     def bucket(t: float) -> int:
-        return int((t + CITY_UTC_OFFSET_S) // size * size - kpi.CITY_UTC_OFFSET_S)
+        return SHANGHAI.bucket_start(t, size)
 
     sure: dict[int, list[CallOutcome]] = defaultdict(list)
     movable: dict[int, list[CallOutcome]] = defaultdict(list)  # by the later period
