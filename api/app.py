@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.responses import Response
 
-from api import queues, seats
+from api import queues, seats, stats
 from api.audit_log import AuditMiddleware
 from api.audit_log import router as audit_router
 from api.callbacks import router as callbacks_router
@@ -51,7 +51,7 @@ def create_app(services: ApiServices, metrics: CollectorRegistry, version: str) 
         "running on Asterisk.",
     )
     install_error_handlers(app)
-    install_openapi(app, queues.EXAMPLES | seats.EXAMPLES)
+    install_openapi(app, queues.EXAMPLES | seats.EXAMPLES | stats.EXAMPLES)
     attach(app, services)
     if services.audit is not None:
         app.add_middleware(AuditMiddleware, audit=services.audit)

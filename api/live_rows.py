@@ -21,17 +21,18 @@ from typing import Any, Protocol
 from callcenter.live.live_state import LiveState
 from callcenter.live.live_views import queue_view, seat_views
 from callcenter.live.node_state import NodeState, Queue
-from callcenter.live.seat_state import QueueWrapups, seat_counts, wrapup_end
-from callcenter.records.kpi import TodayCounters
+from callcenter.live.seat_state import SEAT_STATES, QueueWrapups, seat_counts, wrapup_end
+from callcenter.records.kpi import Figures, Tally
+from callcenter.records.today import DayView
 from queues.models import Seat
-from queues.queue_views import QueueToday, seat_statuses
+from queues.queue_views import seat_statuses
 from queues.repository import SeatRepository
 from queues.seat_state import StateTracker
 
 
 class SeatFloor(Protocol):
     """What the stream's rows need of the seats side: the provisioned seats, since
-    when each is in its state, today's counters and the queues' wrap-ups."""
+    when each is in its state and the queues' wrap-ups."""
 
     @property
     def repo(self) -> SeatRepository: ...
@@ -40,16 +41,14 @@ class SeatFloor(Protocol):
     def tracker(self) -> StateTracker: ...
 
     @property
-    def today(self) -> TodayCounters: ...
-
-    @property
     def wrapups(self) -> QueueWrapups: ...
 
 
 @dataclass(frozen=True)
 class QueueRow:
-    """What a supervisor's screen needs of a queue; `today` is None without the seats
-    system (a bare live model has no per-day counters)."""
+    """What a supervisor's screen needs of a queue, or of the whole centre (key
+    `centre`: its callers waiting, its seats each counted once, its day); `today` is
+    None without the day's figures (a bare live model has none)."""
 
     key: str
     node: str
@@ -59,7 +58,11 @@ class QueueRow:
     longest_wait_s: float
     members: int
     seats: dict[str, int]
-    today: QueueToday | None
+    today: Figures | None
+
+
+CENTRE = "centre"
+_NO_CALLS = Tally().figures()
 
 
 def queue_rows(
@@ -67,9 +70,10 @@ def queue_rows(
     seats: SeatFloor | None,
     now: float,
     only: set[str] | None = None,
+    day: DayView | None = None,
 ) -> dict[str, QueueRow]:
-    """Every queue, or `only` those of these names, on every node (today's counters are
-    per queue name, so a change on one node can move another node's row)."""
+    """Every queue, or `only` those of these names, on every node; `day`: the day so
+    far (records.today), whose figures each row carries."""
     wrapups = _wrapups(seats)
     rows: dict[str, QueueRow] = {}
     for node in sorted(live.nodes):
@@ -81,12 +85,7 @@ def queue_rows(
             counts = seat_counts(queue, now, wrapups)
             # the counts handed in: queue_view would count the members a second time
             view = queue_view(state, queue, now, counts)
-            today = None
-            if seats is not None:
-                day = seats.today.get(name, now)
-                today = QueueToday(
-                    day.offered, day.answered, day.abandoned, day.sl15, day.answer_rate
-                )
+            today = day.queues.get(name, _NO_CALLS) if day is not None else None
             key = f"{node}|{name}"
             rows[key] = QueueRow(
                 key=key,
@@ -102,8 +101,36 @@ def queue_rows(
     return rows
 
 
+def centre_row(queues: Iterable[QueueRow], seats: Iterable[Any], day: DayView | None) -> QueueRow:
+    """The whole centre (全中心): callers waiting in every queue, each seat once by its
+    state (a seat in three queues is one seat on a call, not three), the day's
+    centre-wide figures."""
+    rows = [q for q in queues if q.key != CENTRE]
+    counts = dict.fromkeys(SEAT_STATES, 0)
+    members = 0
+    for seat in seats:
+        if seat.state in counts:
+            counts[seat.state] += 1
+            members += 1
+    return QueueRow(
+        key=CENTRE,
+        node="",
+        name=CENTRE,
+        stale=any(q.stale for q in rows),
+        waiting=sum(q.waiting for q in rows),
+        longest_wait_s=max((q.longest_wait_s for q in rows), default=0.0),
+        members=members,
+        seats=counts,
+        today=day.centre if day is not None else None,
+    )
+
+
 def seat_rows(
-    live: LiveState, seats: SeatFloor | None, db_seats: list[Seat], now: float
+    live: LiveState,
+    seats: SeatFloor | None,
+    db_seats: list[Seat],
+    now: float,
+    day: DayView | None = None,
 ) -> dict[str, Any]:
     """Seat objects by key: `SeatStatus` with the seats system (offline seats too, as
     `GET /api/v1/seats`), else the live model's `SeatView`. Compared with == to send
@@ -113,7 +140,8 @@ def seat_rows(
     if seats is None:
         items = list(seat_views(states, now, {}))
     else:
-        items = list(seat_statuses(db_seats, states, seats.tracker, now))
+        calls = day.seats if day is not None else None
+        items = list(seat_statuses(db_seats, states, seats.tracker, now, calls))
     return {f"{item.node}|{item.interface}": item for item in items}
 
 
@@ -123,6 +151,7 @@ def seat_rows_for(
     db_seats: list[Seat],
     now: float,
     keys: Iterable[tuple[str, str]],
+    day: DayView | None = None,
 ) -> dict[str, Any]:
     """`seat_rows` restricted to these (node, interface) seats: equal, key for key, to
     what `seat_rows` gives for them. A key that has no row (no membership on the PBX
@@ -136,7 +165,8 @@ def seat_rows_for(
         items = list(seat_views(states, now, {}))
     else:
         own = [s for s in db_seats if s.interface in wanted.get(s.node, ())]
-        items = list(seat_statuses(own, states, seats.tracker, now))
+        calls = day.seats if day is not None else None
+        items = list(seat_statuses(own, states, seats.tracker, now, calls))
     return {f"{item.node}|{item.interface}": item for item in items}
 
 

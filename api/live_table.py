@@ -33,8 +33,10 @@ from dataclasses import dataclass
 from typing import Any, assert_never
 
 from api.live_rows import (
+    CENTRE,
     SeatFloor,
     as_json_row,
+    centre_row,
     queue_rows,
     queues_of,
     seat_rows,
@@ -58,6 +60,7 @@ from callcenter.live.changes import (
     SeatRemoved,
 )
 from callcenter.live.live_state import LiveState
+from callcenter.records.today import DayBook, DayView
 from queues.models import Seat
 
 
@@ -105,9 +108,12 @@ class LiveTable:
         queues_every_s: float,
         full_every_s: float,
         monotonic: Callable[[], float],
+        day: DayBook | None = None,
     ) -> None:
         self.live = live
         self.seats = seats
+        self.day = day
+        self._day_view: DayView | None = None
         self.queues_every_s = queues_every_s
         self.full_every_s = full_every_s
         self._monotonic = monotonic
@@ -148,6 +154,7 @@ class LiveTable:
         """Bring the rows up to date after `changes` (`full`: after a `Lost`) and say
         what differs from the rows sent before."""
         now = self.live.clock()
+        self._day_view = self.day.view() if self.day is not None else None
         full = full or self._full_due
         named: set[tuple[str, str]] = set()
         named_queues: set[str] = set()
@@ -180,7 +187,17 @@ class LiveTable:
                 seats, removed_seats = self._full_seats(now, None)
             else:
                 seats, removed_seats = incremental, []
+        queues += self._update_centre()
         return RowDelta(queues, seats, removed_queues, removed_seats)
+
+    def _update_centre(self) -> list[str]:
+        """The centre's row (the last of the queue rows) when it changed."""
+        row = centre_row(self.queues.values(), self.seat_rows.values(), self._day_view)
+        if self.queues.get(CENTRE) == row:
+            return []
+        self.queues[CENTRE] = row
+        self._queue_json[CENTRE] = _dumps(as_json_row(CENTRE, row))
+        return [self._queue_json[CENTRE]]
 
     def _update_queues(self, now: float, named: set[str] | None) -> tuple[list[str], list[str]]:
         """`named`: only the rows of queues of these names (on any node); all of them
@@ -188,7 +205,7 @@ class LiveTable:
         if named is not None:
             if not named:
                 return [], []
-            rows = queue_rows(self.live, self.seats, now, named)
+            rows = queue_rows(self.live, self.seats, now, named, self._day_view)
             keys = sorted(set(rows) | {k for k, r in self.queues.items() if r.name in named})
             if any((key in rows) != (key in self.queues) for key in keys):
                 return self._update_queues(now, None)  # before any row is replaced
@@ -202,7 +219,9 @@ class LiveTable:
                 changed.append(self._queue_json[key])
             return changed, []
         self._queues_at = self._monotonic()
-        rows = queue_rows(self.live, self.seats, now)
+        rows = queue_rows(self.live, self.seats, now, None, self._day_view)
+        if CENTRE in self.queues:  # kept, and compared, by _update_centre
+            rows[CENTRE] = self.queues[CENTRE]
         old, old_json = self.queues, self._queue_json
         texts: dict[str, str] = {}
         changed = []
@@ -221,7 +240,7 @@ class LiveTable:
         if not named:
             return []
         own = [self._db_by_key[key] for key in sorted(named) if key in self._db_by_key]
-        rows = seat_rows_for(self.live, self.seats, own, now, named)
+        rows = seat_rows_for(self.live, self.seats, own, now, named, self._day_view)
         keys = sorted(f"{node}|{interface}" for node, interface in named)
         if any((key in rows) != (key in self.seat_rows) for key in keys):
             return None
@@ -242,7 +261,7 @@ class LiveTable:
     ) -> tuple[list[str], list[str]]:
         """Every seat row. `explained`: on a periodic safety pass, the seats this batch
         named; any other row found changed is one the incremental path missed."""
-        rows = seat_rows(self.live, self.seats, self._db_seats, now)
+        rows = seat_rows(self.live, self.seats, self._db_seats, now, self._day_view)
         old, old_json = self.seat_rows, self._seat_json
         changed: list[str] = []
         texts: dict[str, str] = {}

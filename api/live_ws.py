@@ -43,6 +43,7 @@ from api.live_rows import SeatFloor
 from api.live_table import LiveTable, delta_json
 from callcenter.live.changes import Change, Lost
 from callcenter.live.live_state import LiveState
+from callcenter.records.today import DayBook
 from callcenter.tokens import Principal, Role, TokenStore
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,9 @@ class LiveStream:
         seat_rows_ttl_s: float = 10.0,
         full_every_s: float = 60.0,
         monotonic: Callable[[], float] = time.monotonic,
+        day: DayBook | None = None,
     ) -> None:
+        """`day`: the day so far, whose figures the queue, centre and seat rows carry."""
         self.live = live
         self.seats = seats
         self.epoch = secrets.token_hex(4)
@@ -118,6 +121,7 @@ class LiveStream:
             queues_every_s=tick_s,
             full_every_s=full_every_s,
             monotonic=monotonic,
+            day=day,
         )
         self._db_seats_at = float("-inf")
         self._task: asyncio.Task[None] | None = None

@@ -21,10 +21,10 @@ from api.services import (
     BodyCache,
     callback_worklist,
     catalog_wrapups,
+    day_book,
     live_state,
     queue_catalog,
     queue_list_cache,
-    queue_today,
 )
 from callcenter.clock import as_utc
 from callcenter.legacy.queues import ASTERISK_PREFIX
@@ -32,7 +32,8 @@ from callcenter.live.live_state import LiveState
 from callcenter.live.live_views import QueueView, queue_views
 from callcenter.live.node_state import NodeState
 from callcenter.live.seat_state import QueueWrapups
-from callcenter.records.kpi import TodayCounters
+from callcenter.records.kpi import Tally
+from callcenter.records.today import DayBook
 from callcenter.tokens import Principal, Role
 from queues.callbacks import CallbackWorklist
 from queues.catalog import QueueSpec
@@ -69,13 +70,28 @@ _QUEUE_VIEW = {
     "wrap_up": 1,
     "paused": 1,
     "unavailable": 0,
-    "completed": 351,
-    "abandoned": 21,
     "service_level_s": 15,
-    "service_level_perf": 84.6,
 }
 _HELD = {"task_id": 318, "caller": "13958001234", "waited_s": 95.0, "priority": 0}
-_TODAY = {"offered": 380, "answered": 351, "abandoned": 21, "sl15": 0.7816, "answer_rate": 0.9237}
+_TODAY = {
+    "calls": 412,
+    "offered": 380,
+    "answered": 351,
+    "answered_15s": 297,
+    "abandoned": 21,
+    "short_abandoned": 8,
+    "answer_rate": 0.9237,
+    "sl15": 0.7816,
+    "sl15_of_answered": 0.8462,
+    "abandon_rate": 0.0553,
+    "asa_s": 11.4,
+    "aht_s": 236.8,
+    "rated": 190,
+    "satisfied": 176,
+    "satisfaction": 0.9263,
+    "callbacks_reached": 17,
+    "callback_completion": 0.5862,
+}
 
 #: examples of the response types above that are plain dataclasses of the live model and
 #: of queues/ (free of API concerns), by schema name: api/openapi.py puts them into the
@@ -84,7 +100,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "WaitingCaller": _WAITING,
     "QueueView": _QUEUE_VIEW,
     "HeldCallback": _HELD,
-    "QueueToday": _TODAY,
+    "Figures": _TODAY,
     "QueueLive": {
         "name": "housing",
         "asterisk": "hotline-housing",
@@ -162,7 +178,7 @@ async def get_queue(
     _who: Viewer,
     live: Live,
     catalog: Annotated[Mapping[str, QueueSpec], Depends(queue_catalog)],
-    today: Annotated[TodayCounters, Depends(queue_today)],
+    day: Annotated[DayBook, Depends(day_book)],
     callbacks: Annotated[CallbackWorklist, Depends(callback_worklist)],
 ) -> QueueLive:
     short = name.removeprefix(ASTERISK_PREFIX)
@@ -176,4 +192,5 @@ async def get_queue(
         if t.queue == spec.asterisk and t.source == "virtual_hold"
     ]
     states = [live.nodes[n] for n in sorted(live.nodes)]
+    today = day.view().queues.get(spec.asterisk) or Tally().figures()
     return queue_live(spec, states, today, held, now)

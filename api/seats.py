@@ -22,6 +22,7 @@ from api.auth import require_roles
 from api.pagination import Page, Paging
 from api.services import (
     NO_SEATS,
+    day_book_if_any,
     live_state_if_any,
     seat_repository,
     seat_repository_if_any,
@@ -30,6 +31,7 @@ from api.services import (
 )
 from callcenter.live.live_state import LiveState
 from callcenter.live.node_state import NodeState
+from callcenter.records.today import DayBook
 from callcenter.tokens import Principal, Role
 from queues.errors import SeatError
 from queues.models import Seat
@@ -45,7 +47,6 @@ _SEAT_QUEUE = {
     "penalty": 0,
     "paused": True,
     "paused_reason": "meal",
-    "calls_taken": 23,
 }
 
 #: examples of the response types of queues/ (plain dataclasses, free of API concerns),
@@ -70,8 +71,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "paused": True,
         "paused_reason": "meal",
         "in_call": False,
-        "calls_taken": 23,
-        "last_call": 1764140911,
+        "calls_today": 23,
+        "talk_today_s": 5412.0,
         "state_interface": "PJSIP/1001",
         "stale": False,
         "queues": [_SEAT_QUEUE],
@@ -167,13 +168,16 @@ class Floor:
     seats: SeatRepository | None
     states: StateTracker | None
     live: LiveState | None
+    #: the day so far: each seat's calls and talk time today
+    day: DayBook | None = None
 
     async def statuses(self, node: str | None) -> list[SeatStatus]:
         if self.live is None and self.seats is None:
             raise HTTPException(503, "no PBX link configured in this instance")
         rows: list[Seat] = await self.seats.seats(node) if self.seats is not None else []
         now = self.live.clock() if self.live is not None else datetime.now(UTC).timestamp()
-        return seat_statuses(rows, _states(self.live, node), self.states, now)
+        calls = self.day.view().seats if self.day is not None else None
+        return seat_statuses(rows, _states(self.live, node), self.states, now, calls)
 
     async def status(self, seat_id: str) -> SeatStatus:
         if self.seats is None:
@@ -191,8 +195,9 @@ async def seat_floor(
     seats: Annotated[SeatRepository | None, Depends(seat_repository_if_any)],
     states: Annotated[StateTracker | None, Depends(seat_states_if_any)],
     live: Annotated[LiveState | None, Depends(live_state_if_any)],
+    day: Annotated[DayBook | None, Depends(day_book_if_any)],
 ) -> Floor:
-    return Floor(seats, states, live)
+    return Floor(seats, states, live, day)
 
 
 OnTheFloor = Annotated[Floor, Depends(seat_floor)]

@@ -31,8 +31,8 @@ from callcenter.legacy.directory import Directory
 from callcenter.live.live_state import LiveState
 from callcenter.live.seat_state import QueueWrapups
 from callcenter.records.facts import CallFacts
-from callcenter.records.kpi import TodayCounters
 from callcenter.records.store import RecordStore, RecordWriter
+from callcenter.records.today import DayBook
 from callcenter.records.wiring import RecordsSystem
 from callcenter.tokens import TokenStore
 from queues.callbacks import CallbackWorklist
@@ -93,8 +93,8 @@ class ApiServices:
     queue_catalog: Mapping[str, QueueSpec] | None = None
     #: each Asterisk queue's own wrap-up (the catalog's), as every seat count applies it
     queue_wrapups: QueueWrapups = field(default_factory=dict)
-    #: today's per-queue counters (offered, answered, abandoned)
-    queue_today: TodayCounters | None = None
+    #: the city day so far: finished calls and calls in progress (every today figure)
+    day: DayBook | None = None
     callbacks: CallbackWorklist | None = None
     legacy: Directory | None = None
     #: call records in the database
@@ -129,13 +129,17 @@ class ApiServices:
             city=city,
             tokens=tokens,
             live=live,
-            stream=LiveStream(live, seats) if live is not None else None,
+            stream=(
+                LiveStream(live, seats, day=records.day if records else None)
+                if live is not None
+                else None
+            ),
             seat_repository=seats.repo if seats else None,
             seat_service=seats.service if seats else None,
             seat_states=seats.tracker if seats else None,
             queue_catalog=seats.catalog if seats else None,
             queue_wrapups=seats.wrapups if seats else {},
-            queue_today=seats.today if seats else None,
+            day=records.day if records else None,
             callbacks=seats.callbacks if seats else None,
             legacy=legacy,
             call_records=records.store if records else None,
@@ -228,8 +232,12 @@ async def catalog_wrapups(conn: HTTPConnection) -> QueueWrapups:
     return api_services(conn).queue_wrapups
 
 
-async def queue_today(conn: HTTPConnection) -> TodayCounters:
-    return _configured(api_services(conn).queue_today, NO_SEATS)
+async def day_book(conn: HTTPConnection) -> DayBook:
+    return _configured(api_services(conn).day, _NO_RECORDS)
+
+
+async def day_book_if_any(conn: HTTPConnection) -> DayBook | None:
+    return api_services(conn).day
 
 
 async def callback_worklist(conn: HTTPConnection) -> CallbackWorklist:

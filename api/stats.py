@@ -1,7 +1,8 @@
 """KPIs from call records: `GET /api/v1/stats/kpis` (any range, per queue / unit / seat
 / number, per 15 min / hour / day) and `GET /api/v1/stats/today` (the city day so far,
-per queue: counters that survive a service restart or an AMI reconnect because they
-are read from the database, unlike app_queue's own).
+per queue, for the centre and by hour: records.today's one view of finished calls and
+calls in progress, which survives a restart or an AMI reconnect and is the same on
+every instance, unlike app_queue's own counters).
 
 Every rate comes with its numerator and denominator, named in the field descriptions
 (DOMAIN.md "KPIs").
@@ -9,20 +10,22 @@ Every rate comes with its numerator and denominator, named in the field descript
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from api.auth import require_roles
 from api.calls import epoch
-from api.services import call_records
-from callcenter.clock import SHANGHAI
+from api.services import call_records, city_time, day_book
+from callcenter.clock import CityTime
 from callcenter.records import kpi
+from callcenter.records.kpi import Figures, figures_of
 from callcenter.records.query import MAX_EPOCH
 from callcenter.records.store import RecordStore
+from callcenter.records.today import DayBook
 from callcenter.tokens import Principal, Role
 
 router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
@@ -30,103 +33,111 @@ readers = require_roles(Role.SUPERVISOR, Role.INTEGRATION)
 Records = Annotated[RecordStore, Depends(call_records)]
 
 
-class Kpis(BaseModel):
-    period_start: int | None = Field(
-        description="epoch seconds of the period's start (city time buckets); null: whole range"
-    )
-    group: str | None = Field(description="the queue / unit / seat / number; null: all calls")
-    calls: int = Field(description="every call started in the range, IVR-only included")
-    offered: int = Field(description="calls that reached a queue (IVR-only, refused excluded)")
-    answered: int = Field(description="offered calls an agent answered")
-    answered_15s: int = Field(description="answered calls that waited <= 15 s")
-    abandoned: int = Field(description="callers who hung up in queue after > 5 s")
-    short_abandoned: int = Field(description="callers who hung up in queue within 5 s")
-    answer_rate: float | None = Field(description="接通率 = answered ÷ offered")
-    sl15: float | None = Field(
-        description="service level = answered_15s ÷ offered (abandons count against)"
-    )
-    sl15_of_answered: float | None = Field(description="answered_15s ÷ answered")
-    abandon_rate: float | None = Field(description="abandoned (> 5 s) ÷ offered")
-    asa_s: float | None = Field(description="mean wait of answered calls, seconds")
-    aht_s: float | None = Field(description="mean talk + wrap-up of answered calls, seconds")
-    rated: int = Field(description="calls with a survey rating")
-    satisfied: int = Field(description="ratings 满意 or 基本满意")
-    satisfaction: float | None = Field(description="satisfied ÷ rated")
-    callbacks_reached: int = Field(
-        description="callers who hung up in queue (any wait) and were reached by a callback"
-    )
-    callback_completion: float | None = Field(
-        description="callbacks_reached ÷ (abandoned + short_abandoned)"
-    )
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Kpis(Figures):
+    """One group's figures in one period."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "period_start": 1764115200,
-                    "group": "hotline-housing",
-                    "calls": 412,
-                    "offered": 380,
-                    "answered": 351,
-                    "answered_15s": 297,
-                    "abandoned": 21,
-                    "short_abandoned": 8,
-                    "answer_rate": 0.9237,
-                    "sl15": 0.7816,
-                    "sl15_of_answered": 0.8462,
-                    "abandon_rate": 0.0553,
-                    "asa_s": 11.4,
-                    "aht_s": 236.8,
-                    "rated": 190,
-                    "satisfied": 176,
-                    "satisfaction": 0.9263,
-                    "callbacks_reached": 17,
-                    "callback_completion": 0.5862,
-                }
-            ]
-        }
-    )
+    period_start: Annotated[
+        str | None,
+        Field(
+            description="start of the period (city-time bucket), ISO 8601 with the city's "
+            "offset; null: the whole range"
+        ),
+    ] = None
+    group: Annotated[
+        str | None, Field(description="the queue / unit / seat / number; null: all calls")
+    ] = None
 
 
-def _out(row: kpi.KpiRow) -> Kpis:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HourToday(Kpis):
+    """One city hour of today, for the wallboard's trend."""
+
+    waiting_peak: Annotated[
+        int, Field(description="the most callers waiting at one moment in the hour")
+    ] = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Today:
+    """The city day so far: finished calls (the records) and calls in progress, once."""
+
+    date: Annotated[str, Field(description="the city date, YYYY-MM-DD")]
+    as_of: Annotated[str, Field(description="when, ISO 8601 with the city's offset")]
+    timezone: Annotated[str, Field(description="the city's time zone (IANA)")]
+    in_progress: Annotated[int, Field(description="calls in progress counted in the figures")]
+    centre: Annotated[Kpis, Field(description="the whole centre (全中心)")]
+    queues: Annotated[list[Kpis], Field(description="one row per queue (`group`)")]
+    hours: Annotated[list[HourToday], Field(description="one row per city hour so far")]
+
+
+_FIGURES = {
+    "calls": 412,
+    "offered": 380,
+    "answered": 351,
+    "answered_15s": 297,
+    "abandoned": 21,
+    "short_abandoned": 8,
+    "answer_rate": 0.9237,
+    "sl15": 0.7816,
+    "sl15_of_answered": 0.8462,
+    "abandon_rate": 0.0553,
+    "asa_s": 11.4,
+    "aht_s": 236.8,
+    "rated": 190,
+    "satisfied": 176,
+    "satisfaction": 0.9263,
+    "callbacks_reached": 17,
+    "callback_completion": 0.5862,
+}
+_KPIS = {"period_start": "2026-11-26T09:00:00+08:00", "group": "hotline-housing", **_FIGURES}
+
+#: examples of the dataclass response types, by schema name (api/openapi.py puts them in
+#: the document; tests/api/test_openapi_contract.py validates them)
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "Kpis": _KPIS,
+    "HourToday": {**_KPIS, "group": None, "waiting_peak": 7},
+    "Today": {
+        "date": "2026-11-26",
+        "as_of": "2026-11-26T23:12:04+08:00",
+        "timezone": "Asia/Shanghai",
+        "in_progress": 9,
+        "centre": {**_KPIS, "period_start": None, "group": None},
+        "queues": [{**_KPIS, "period_start": None}],
+        "hours": [{**_KPIS, "group": None, "waiting_peak": 7}],
+    },
+}
+
+
+def _out(row: kpi.KpiRow, city: CityTime) -> Kpis:
     return Kpis(
-        period_start=row.period_start,
+        period_start=city.iso_or_none(row.period_start),
         group=row.group,
-        calls=row.calls,
-        offered=row.offered,
-        answered=row.answered,
-        answered_15s=row.answered_15s,
-        abandoned=row.abandoned,
-        short_abandoned=row.short_abandoned,
-        answer_rate=row.answer_rate,
-        sl15=row.sl15,
-        sl15_of_answered=row.sl15_of_answered,
-        abandon_rate=row.abandon_rate,
-        asa_s=row.asa_s,
-        aht_s=row.aht_s,
-        rated=row.rated,
-        satisfied=row.satisfied,
-        satisfaction=row.satisfaction,
-        callbacks_reached=row.callbacks_reached,
-        callback_completion=row.callback_completion,
+        **figures_of(row),
     )
 
 
 async def _compute(
-    records: RecordStore, start: int, end: int, group: str | None, period: str | None
+    records: RecordStore,
+    city: CityTime,
+    start: int,
+    end: int,
+    group: str | None,
+    period: str | None,
 ) -> list[Kpis]:
     async with records.sessions() as session:
         try:
-            rows = await kpi.compute(session, start, end, group, period)
+            rows = await kpi.compute(session, start, end, group, period, city)
         except kpi.KpiQueryError as exc:
             raise HTTPException(422, str(exc)) from None
-    return [_out(r) for r in rows]
+    return [_out(r, city) for r in rows]
 
 
 @router.get("/kpis", response_model=list[Kpis], summary="KPIs of calls started in a range")
 async def kpis(
     principal: Annotated[Principal, Depends(readers)],
     records: Records,
+    city: Annotated[CityTime, Depends(city_time)],
     start: Annotated[
         datetime,
         Query(description="from (ISO 8601, inclusive)", examples=["2026-11-26T00:00:00+08:00"]),
@@ -149,10 +160,36 @@ async def kpis(
         raise HTTPException(422, "end: must be after start")
     if not 0 <= first < MAX_EPOCH or last >= MAX_EPOCH:
         raise HTTPException(422, "start, end: out of range")
-    return await _compute(records, first, last, group, period)
+    return await _compute(records, city, first, last, group, period)
 
 
-@router.get("/today", response_model=list[Kpis], summary="The city day so far, per queue")
-async def today(principal: Annotated[Principal, Depends(readers)], records: Records) -> list[Kpis]:
-    day_start = SHANGHAI.day_start(time.time())
-    return await _compute(records, day_start, day_start + 86400, "queue", None)
+@router.get(
+    "/today",
+    response_model=Today,
+    summary="The city day so far: per queue, the whole centre, by hour",
+    description="Finished calls (the records) and calls in progress, each counted once: "
+    "the same figures as `GET /queues/{name}`'s `today`, the live stream's rows and the "
+    "wallboard, on every service instance.",
+)
+async def today(
+    principal: Annotated[Principal, Depends(readers)],
+    day: Annotated[DayBook, Depends(day_book)],
+) -> Today:
+    view = day.view()
+    city = day.city
+    return Today(
+        date=city.date_of(view.day_start),
+        as_of=city.iso(view.as_of),
+        timezone=city.name,
+        in_progress=view.in_progress,
+        centre=Kpis(**figures_of(view.centre)),
+        queues=[Kpis(group=name, **figures_of(f)) for name, f in view.queues.items()],
+        hours=[
+            HourToday(
+                period_start=city.iso(h.hour_start),
+                waiting_peak=h.waiting_peak,
+                **figures_of(h.figures),
+            )
+            for h in view.hours
+        ],
+    )

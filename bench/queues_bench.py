@@ -7,7 +7,7 @@ process (1,500 simulated softphones, no traffic), timed until the live model sho
 1,500 seats `available`.
 
 `queue_view_ms`: the full live view of every queue (queues.queue_views.queue_live: callers
-with position/wait/priority, seats by state, today's counters; what GET
+with position/wait/priority, seats by state, today's figures; what GET
 /api/v1/queues/{name} serves, for all 10 queues) on a model with 1,500 seats x 3 queues
 and 500 waiting callers; median of 50 runs. `queue_list_view_ms`: the same model
 through GET /api/v1/queues's view (callcenter.live.live_views.queue_views).
@@ -34,7 +34,7 @@ from callcenter.live.live_state import LiveState
 from callcenter.live.live_views import queue_views
 from callcenter.live.node_state import Member, NodeState, Queue, WaitingCaller
 from callcenter.live.seat_state import seat_state
-from callcenter.records.kpi import TodayCounters
+from callcenter.records.kpi import Figures, Tally
 from queues.catalog import catalog, demo_skills, queue_wrapups
 from queues.queue_views import queue_live
 from queues.seat_state import memberships
@@ -119,7 +119,7 @@ async def _login_storm() -> float:
             await proc.wait()
 
 
-def _big_model() -> tuple[NodeState, TodayCounters]:
+def _big_model() -> tuple[NodeState, Figures]:
     now = time.time()
     state = NodeState("pbx1", time.time)
     state.stale = False
@@ -154,7 +154,7 @@ def _big_model() -> tuple[NodeState, TodayCounters]:
             c % 3,
             f"139{c:08d}",
         )
-    return state, TodayCounters()
+    return state, Tally().figures()
 
 
 def _median_ms(fn: Callable[[], object], runs: int = 50) -> float:

@@ -7,13 +7,15 @@ measure the same code.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from callcenter.clock import as_utc
 from callcenter.live.live_views import QueueView, SeatQueue, SeatView, queue_view, seat_views
 from callcenter.live.node_state import NodeState, Queue
 from callcenter.live.seat_state import SEAT_STATES, seat_counts
-from callcenter.records.kpi import TodayCounters
+from callcenter.records.kpi import Figures
+from callcenter.records.today import SeatDay
 from queues.catalog import QueueSpec
 from queues.models import Seat
 from queues.seat_state import OFFLINE, SeatState, StateTracker
@@ -41,14 +43,21 @@ class SeatStatus:
     paused: bool = False
     paused_reason: str = ""
     in_call: bool = False
-    calls_taken: int = 0
-    last_call: int = 0
+    #: today's calls the seat answered and their talk time, from the records and the
+    #: call in progress (records.today), never app_queue's per-queue counters
+    calls_today: int = 0
+    talk_today_s: float = 0.0
     state_interface: str = ""
     stale: bool = False
     queues: list[SeatQueue] = field(default_factory=list)
 
 
-def _from_live(seat: Seat | None, view: SeatView, tracked: SeatState | None) -> SeatStatus:
+NO_CALLS = SeatDay(0, 0.0)
+
+
+def _from_live(
+    seat: Seat | None, view: SeatView, tracked: SeatState | None, day: SeatDay
+) -> SeatStatus:
     """`tracked`: the tracker's state, reason and since (the view knows no since);
     built once, not built and then `replace`d: this runs for every seat on every full
     refresh of the floor."""
@@ -77,8 +86,8 @@ def _from_live(seat: Seat | None, view: SeatView, tracked: SeatState | None) -> 
         paused=view.paused,
         paused_reason=view.paused_reason,
         in_call=view.in_call,
-        calls_taken=view.calls_taken,
-        last_call=view.last_call,
+        calls_today=day.calls,
+        talk_today_s=day.talk_s,
         state_interface=view.state_interface,
         stale=view.stale,
         queues=view.queues,
@@ -86,8 +95,14 @@ def _from_live(seat: Seat | None, view: SeatView, tracked: SeatState | None) -> 
 
 
 def seat_statuses(
-    seats: list[Seat], states: list[NodeState], tracker: StateTracker | None, now: float
+    seats: list[Seat],
+    states: list[NodeState],
+    tracker: StateTracker | None,
+    now: float,
+    day: Mapping[str, SeatDay] | None = None,
 ) -> list[SeatStatus]:
+    """`day`: today's calls and talk time by seat id (records.today's view)."""
+    day = day or {}
     by_key = {(s.node, s.interface): s for s in seats}
     out: list[SeatStatus] = []
     seen: set[tuple[str, str]] = set()
@@ -99,7 +114,10 @@ def seat_statuses(
         tracked = None
         if tracker is not None:
             tracked = tracker.current(by_node[view.node], view.interface, now)
-        out.append(_from_live(by_key.get(key), view, tracked))
+        seat = by_key.get(key)
+        out.append(
+            _from_live(seat, view, tracked, day.get(seat.id if seat else view.name, NO_CALLS))
+        )
     for seat in seats:
         if (seat.node, seat.interface) in seen:
             continue
@@ -121,6 +139,8 @@ def seat_statuses(
                 node=seat.node,
                 interface=seat.interface,
                 name=seat.id,
+                calls_today=day.get(seat.id, NO_CALLS).calls,
+                talk_today_s=day.get(seat.id, NO_CALLS).talk_s,
                 stale=state.stale if state is not None else True,
             )
         )
@@ -139,15 +159,6 @@ class HeldCallback:
 
 
 @dataclass(frozen=True)
-class QueueToday:
-    offered: int
-    answered: int
-    abandoned: int
-    sl15: float | None
-    answer_rate: float | None
-
-
-@dataclass(frozen=True)
 class QueueLive:
     name: str
     asterisk: str
@@ -159,13 +170,14 @@ class QueueLive:
     #: seats by state: `live`'s counts (all 0 while the queue is on no node)
     seats: dict[str, int]
     held_callbacks: list[HeldCallback]
-    today: QueueToday
+    #: the city day so far: finished calls and calls in progress (records.today)
+    today: Figures
 
 
 def queue_live(
     spec: QueueSpec,
     states: list[NodeState],
-    today: TodayCounters,
+    today: Figures,
     held: list[HeldCallback],
     now: float,
 ) -> QueueLive:
@@ -177,7 +189,6 @@ def queue_live(
             seats = seat_counts(queue, now, {spec.asterisk: spec.wrapup_s})
             view = queue_view(state, queue, now, seats)
             break
-    day = today.get(spec.asterisk, now)
     return QueueLive(
         name=spec.name,
         asterisk=spec.asterisk,
@@ -188,5 +199,5 @@ def queue_live(
         live=view,
         seats=seats,
         held_callbacks=held,
-        today=QueueToday(day.offered, day.answered, day.abandoned, day.sl15, day.answer_rate),
+        today=today,
     )

@@ -1,6 +1,6 @@
-"""Follows the live model's changes for the seats side: seat state start times, today's
-queue counters, calls and talk time per seat, and abandoned callers (for the
-callback worklist).
+"""Follows the live model's changes for the seats side: seat state start times, calls
+and talk time per seat, and abandoned callers (for the callback worklist). Today's
+figures are not counted here: they are the records' (callcenter/records/today.py).
 
 It reads the change hub (a bounded subscription) rather than hooking the AMI reader:
 the reader must never wait on a database. If it falls behind it gets `Lost`, logs what
@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 
 from callcenter.live.changes import (
     CallAgentDone,
-    CallAnswered,
     CallerAbandoned,
     CallerChange,
     CallerJoined,
@@ -27,7 +26,6 @@ from callcenter.live.changes import (
     SeatChange,
 )
 from callcenter.live.live_state import LiveState
-from callcenter.records.kpi import TodayCounters
 from queues.priority import CallerPriority
 from queues.repository import SeatRepository
 from queues.seat_state import StateTracker
@@ -64,7 +62,6 @@ class SeatWatcher:
         live: LiveState,
         repo: SeatRepository | None,
         tracker: StateTracker,
-        today: TodayCounters,
         on_abandoned: AbandonHandler | None = None,
         priority: CallerPriority | None = None,
     ) -> None:
@@ -72,7 +69,6 @@ class SeatWatcher:
         self.live = live
         self.repo = repo
         self.tracker = tracker
-        self.today = today
         self.on_abandoned = on_abandoned
         self.seat_of: dict[str, str] = {}  # interface -> seat id (refreshed by the owner)
         self.lost_changes = 0
@@ -115,8 +111,6 @@ class SeatWatcher:
                 self.tracker.observe(state, item.interface, now)
         elif isinstance(item, CallerChange):
             return self._caller(item, now)
-        elif isinstance(item, CallAnswered):
-            self.today.answered(item.queue, item.hold_time, now)
         elif isinstance(item, CallAgentDone):
             seat = self.seat_of.get(item.agent)
             if seat is not None and self.repo is not None:
@@ -126,13 +120,11 @@ class SeatWatcher:
 
     def _caller(self, item: CallerChange, now: float) -> Awaitable[None] | None:
         if isinstance(item, CallerJoined):
-            self.today.offered(item.queue, now)
             if self.priority is not None:
                 self.priority.seen(item.caller, now)
             self._waiting[item.uniqueid] = _Waiting(item.caller, now, item.priority)
         elif isinstance(item, CallerAbandoned):
             hold = float(item.hold_time)
-            self.today.abandoned(item.queue, hold, now)
             seen = self._waiting.get(item.uniqueid)
             if self.on_abandoned is not None:
                 return self.on_abandoned(

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.live.live_state import LiveState
 from callcenter.records.callback_tasks import CallbackTasks, SqlCallbackTasks
-from callcenter.records.kpi import TodayCounters
 from queues.callbacks import CallbackPolicy, CallbackWorklist
 from queues.catalog import QueueSpec, catalog, queue_wrapups
 from queues.overflow import Overflow
@@ -27,7 +26,6 @@ class SeatsSystem:
     repo: SeatRepository
     service: SeatService
     tracker: StateTracker
-    today: TodayCounters
     watcher: SeatWatcher
     catalog: dict[str, QueueSpec]
     #: Asterisk queue -> its wrap-up seconds: the catalog's, as every seat state uses them
@@ -58,10 +56,9 @@ def build_seats(
     repo = SeatRepository(sessions, clock)
     wrapups = queue_wrapups(queues)
     tracker = StateTracker(wrapups)
-    today = TodayCounters()
     service = SeatService(repo, live, queues, pause_reasons, concurrency)
     priority = CallerPriority(priority_rules or PriorityRules())
-    watcher = SeatWatcher(live, repo, tracker, today, priority=priority)
+    watcher = SeatWatcher(live, repo, tracker, priority=priority)
     callbacks = CallbackWorklist(
         callback_tasks if callback_tasks is not None else SqlCallbackTasks(sessions),
         live,
@@ -73,5 +70,5 @@ def build_seats(
     live.connect_hooks.append(service.on_connected)
     overflow = Overflow(live, repo, queues)
     return SeatsSystem(
-        repo, service, tracker, today, watcher, queues, wrapups, callbacks, overflow, priority
+        repo, service, tracker, watcher, queues, wrapups, callbacks, overflow, priority
     )

@@ -39,11 +39,10 @@ class QueueView:
     wrap_up: int
     paused: int
     unavailable: int
-    #: app_queue's own counters since its last reset (as of the last QueueStatus)
-    completed: int
-    abandoned: int
+    #: the service-level threshold (seconds) app_queue is configured with; its own
+    #: counters (completed, abandoned, service level since the PBX's last reload) are
+    #: not shown: the day's figures are the records' (records.today)
     service_level_s: int
-    service_level_perf: float
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,6 @@ class SeatQueue:
     penalty: int
     paused: bool
     paused_reason: str
-    calls_taken: int
 
 
 @dataclass(frozen=True)
@@ -66,8 +64,6 @@ class SeatView:
     paused: bool
     paused_reason: str
     in_call: bool
-    calls_taken: int
-    last_call: int
     state_interface: str
     stale: bool
     queues: list[SeatQueue] = field(default_factory=list)
@@ -97,10 +93,7 @@ def queue_view(state: NodeState, queue: Queue, now: float, seats: dict[str, int]
         longest_wait_s=max((c.waited_s for c in callers), default=0.0),
         callers=callers,
         members=len(queue.members),
-        completed=queue.completed,
-        abandoned=queue.abandoned,
         service_level_s=queue.service_level,
-        service_level_perf=queue.servicelevel_perf,
         **seats,
     )
 
@@ -137,13 +130,10 @@ def seat_views(states: list[NodeState], now: float, wrapups: QueueWrapups) -> li
                     paused=all(m.paused for m in members),
                     paused_reason=", ".join(reasons),
                     in_call=any(m.in_call for m in members),
-                    calls_taken=sum(m.calls_taken for m in members),
-                    last_call=max(m.last_call for m in members),
                     state_interface=first.state_interface,
                     stale=state.stale,
                     queues=[
-                        SeatQueue(m.queue, m.penalty, m.paused, m.paused_reason, m.calls_taken)
-                        for m in members
+                        SeatQueue(m.queue, m.penalty, m.paused, m.paused_reason) for m in members
                     ],
                 )
             )

@@ -46,7 +46,6 @@ from callcenter.process.demo import (
 )
 from callcenter.process.metrics import register_node_metrics
 from callcenter.process.pbxsim_child import PbxSimProcess
-from callcenter.records.kpi import seed_today_counters
 from callcenter.records.metrics import register_reconcile_metrics, register_records_metrics
 from callcenter.records.reconcile import Reconciler
 from callcenter.records.reconcile_runner import ReconcileRunner
@@ -137,6 +136,7 @@ class Service:
         checks: dict[str, ReadinessCheck] = {"database": database_check(engine, instances)}
         pbx = await self._start_demo_pbx(checks) if self.demo else None
 
+        city = CityTime.named(settings.timezone)
         live = LiveState(time.time)
         records = build_records(
             sessions,
@@ -144,6 +144,7 @@ class Service:
             settings.records_spool_dir,
             flush_every_s=settings.records_flush_every_s,
             batch_size=settings.records_batch_size,
+            city=city,
         )
         listeners = FanOut([live, records.listener])
         nodes = [PbxNode(self._node_config(n), listeners) for n in settings.ami_nodes]
@@ -159,8 +160,8 @@ class Service:
         seats = await self._build_seats(sessions, live, records)
         records.queue_wrapup.update(seats.wrapups)  # the catalog's wrap-up times
         register_node_metrics(self.metrics, nodes, live, auditor, seats.wrapups)
-        counted = await seed_today_counters(seats.today, sessions, time.time())
-        log.info("today's queue counters start from %d calls already recorded", counted)
+        counted = await records.day.refresh()
+        log.info("today's figures start from %d calls already recorded", counted)
         agi = self._build_agi(sessions, directory, live, seats, records)
         await agi.start()
         checks["agi"] = agi_check(agi)
@@ -171,7 +172,7 @@ class Service:
             wallboard_url += "#token=" + await demo_wallboard_token(tokens)
         services = ApiServices.from_systems(
             readiness=checks,
-            city=CityTime.named(settings.timezone),
+            city=city,
             tokens=tokens,
             live=live,
             seats=seats,
@@ -199,6 +200,7 @@ class Service:
             seats.overflow.run(),
             poll_queue_params(live, QUEUE_PARAMS_EVERY_S),
             records.writer.run(),
+            records.day.run(),
         ]
         if settings.audit_interval_s > 0:
             loops.append(auditor.run())

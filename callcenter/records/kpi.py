@@ -20,10 +20,12 @@ rates, so a report can always show what a rate was divided by:
 - callbacks are records of their own (kind `callback`, outbound): never calls, offered,
   answered or abandoned, in any figure here or in /stats/today.
 
-The wallboard's instant per-queue counters of today (`QueueDay`, counted from the live
-model's changes as they happen) are defined here too; their SL15 and answer rate are
-percentages over answered + abandoned (short abandons apart) while the records' are
-fractions over offered: the figures issue makes them one.
+Every rate is a fraction 0..1 (percent appears only on screens). The same definitions
+exist twice, because one side runs where the rows are: as SQL over stored records
+(`compute`, any range) and as Python over one call (`contribution`, for the day so far:
+records not yet stored and calls in progress, callcenter/records/today.py). They are
+written side by side below, and tests/records/test_kpi_one_definition.py checks on
+random calls that both give the same figures.
 
 Counts use `FILTER (WHERE ...)`, which PostgreSQL and SQLite (3.30 and newer) share.
 Periods are cut in the city's local time (UTC+8 by default) by integer arithmetic on
@@ -33,11 +35,12 @@ period it started in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import Annotated, Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from pydantic import Field
+from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from callcenter.clock import SHANGHAI, CityTime
@@ -60,49 +63,192 @@ class KpiQueryError(ValueError):
     """A KPI request that names an unknown grouping or period."""
 
 
-@dataclass(frozen=True, slots=True)
-class KpiRow:
-    period_start: int | None  # epoch seconds of the period's start (None: whole range)
-    group: str | None  # the queue / unit / seat / number (None: everything)
-    calls: int
-    offered: int
-    answered: int
-    answered_15s: int
-    abandoned: int
-    short_abandoned: int
-    asa_s: float | None
-    aht_s: float | None
-    rated: int
-    satisfied: int
+def ratio(part: int, whole: int) -> float | None:
+    """A rate as every API field gives it: a fraction 0..1 to 4 places; None over 0."""
+    return round(part / whole, 4) if whole else None
+
+
+@dataclass(slots=True)
+class Tally:
+    """Additive sums of the KPIs' parts over some calls: what a `KpiRow` is computed
+    from. Sums, not means, so a call can be added and taken away again (a record that
+    replaces its draft, a correction from the database)."""
+
+    calls: int = 0
+    offered: int = 0
+    answered: int = 0
+    answered_15s: int = 0
+    abandoned: int = 0
+    short_abandoned: int = 0
+    wait_sum: float = 0.0  # waits of answered calls that have one
+    wait_n: int = 0
+    handle_sum: float = 0.0  # talk + wrap-up of answered calls
+    rated: int = 0
+    satisfied: int = 0
     callbacks_reached: int = 0
 
-    @staticmethod
-    def _ratio(part: int, whole: int) -> float | None:
-        return round(part / whole, 4) if whole else None
+    def add(self, other: Tally, sign: int = 1) -> None:
+        self.calls += sign * other.calls
+        self.offered += sign * other.offered
+        self.answered += sign * other.answered
+        self.answered_15s += sign * other.answered_15s
+        self.abandoned += sign * other.abandoned
+        self.short_abandoned += sign * other.short_abandoned
+        self.wait_sum += sign * other.wait_sum
+        self.wait_n += sign * other.wait_n
+        self.handle_sum += sign * other.handle_sum
+        self.rated += sign * other.rated
+        self.satisfied += sign * other.satisfied
+        self.callbacks_reached += sign * other.callbacks_reached
 
-    @property
-    def answer_rate(self) -> float | None:
-        return self._ratio(self.answered, self.offered)
+    def figures(self) -> Figures:
+        """The figures of these calls: counts, rates (fractions) and means."""
+        return Figures(**self._values())
 
-    @property
-    def sl15(self) -> float | None:
-        return self._ratio(self.answered_15s, self.offered)
+    def row(self, period_start: int | None = None, group: str | None = None) -> KpiRow:
+        """`figures`, of one group in one period."""
+        return KpiRow(period_start=period_start, group=group, **self._values())
 
-    @property
-    def sl15_of_answered(self) -> float | None:
-        return self._ratio(self.answered_15s, self.answered)
+    def _values(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls,
+            "offered": self.offered,
+            "answered": self.answered,
+            "answered_15s": self.answered_15s,
+            "abandoned": self.abandoned,
+            "short_abandoned": self.short_abandoned,
+            "answer_rate": ratio(self.answered, self.offered),
+            "sl15": ratio(self.answered_15s, self.offered),
+            "sl15_of_answered": ratio(self.answered_15s, self.answered),
+            "abandon_rate": ratio(self.abandoned, self.offered),
+            "asa_s": round(self.wait_sum / self.wait_n, 3) if self.wait_n else None,
+            "aht_s": round(self.handle_sum / self.answered, 3) if self.answered else None,
+            "rated": self.rated,
+            "satisfied": self.satisfied,
+            "satisfaction": ratio(self.satisfied, self.rated),
+            "callbacks_reached": self.callbacks_reached,
+            "callback_completion": ratio(
+                self.callbacks_reached, self.abandoned + self.short_abandoned
+            ),
+        }
 
-    @property
-    def abandon_rate(self) -> float | None:
-        return self._ratio(self.abandoned, self.offered)
 
-    @property
-    def satisfaction(self) -> float | None:
-        return self._ratio(self.satisfied, self.rated)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Figures:
+    """The figures of some calls as every producer gives them (`/stats/*`, a queue's
+    today, the centre's, the stream, the wallboard, the bench): counts, each rate with
+    its denominator named, and the means."""
 
-    @property
-    def callback_completion(self) -> float | None:
-        return self._ratio(self.callbacks_reached, self.abandoned + self.short_abandoned)
+    calls: Annotated[int, Field(description="every call started in the range, IVR-only included")]
+    offered: Annotated[
+        int, Field(description="calls that reached a queue (IVR-only, refused excluded)")
+    ]
+    answered: Annotated[int, Field(description="offered calls an agent answered")]
+    answered_15s: Annotated[int, Field(description="answered calls that waited <= 15 s")]
+    abandoned: Annotated[int, Field(description="callers who hung up in queue after > 5 s")]
+    short_abandoned: Annotated[int, Field(description="callers who hung up in queue within 5 s")]
+    answer_rate: Annotated[
+        float | None, Field(description="接通率 = answered ÷ offered (fraction 0..1)")
+    ]
+    sl15: Annotated[
+        float | None,
+        Field(description="service level = answered_15s ÷ offered (abandons count against; 0..1)"),
+    ]
+    sl15_of_answered: Annotated[
+        float | None, Field(description="answered_15s ÷ answered (fraction 0..1)")
+    ]
+    abandon_rate: Annotated[
+        float | None, Field(description="abandoned (> 5 s) ÷ offered (fraction 0..1)")
+    ]
+    asa_s: Annotated[float | None, Field(description="mean wait of answered calls, seconds")]
+    aht_s: Annotated[
+        float | None, Field(description="mean talk + wrap-up of answered calls, seconds")
+    ]
+    rated: Annotated[int, Field(description="calls with a survey rating")]
+    satisfied: Annotated[int, Field(description="ratings 满意 or 基本满意")]
+    satisfaction: Annotated[float | None, Field(description="satisfied ÷ rated (fraction 0..1)")]
+    callbacks_reached: Annotated[
+        int,
+        Field(description="callers who hung up in queue (any wait) and were reached by a callback"),
+    ]
+    callback_completion: Annotated[
+        float | None,
+        Field(description="callbacks_reached ÷ (abandoned + short_abandoned) (fraction 0..1)"),
+    ]
+
+
+def figures_of(row: Figures) -> dict[str, Any]:
+    """The `Figures` fields of a row (or of a subclass's), by name: to give the same
+    figures another shape without naming them again."""
+    return {f.name: getattr(row, f.name) for f in fields(Figures)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KpiRow(Figures):
+    """Figures of one group in one period."""
+
+    period_start: int | None = None  # epoch seconds (city-time bucket); None: whole range
+    group: str | None = None  # the queue / unit / seat / number; None: all calls
+
+
+SATISFIED = (1, 2)  # 满意, 基本满意
+
+
+def contribution(
+    *,
+    kind: str,
+    queue: str,
+    agent: str,
+    queue_exit: str,
+    wait_s: float | None,
+    talk_s: float,
+    wrapup_s: float,
+    rating: int | None,
+    called_back: bool,
+) -> Tally | None:
+    """One call's part of every KPI, by the definitions `compute` writes in SQL (the
+    same conditions, in the same order); None for a callback, which is no call."""
+    if kind == CALLBACK:
+        return None
+    offered = queue != ""
+    answered = offered and agent != ""
+    abandoned = queue_exit == "abandoned" and wait_s is not None
+    return Tally(
+        calls=1,
+        offered=int(offered),
+        answered=int(answered),
+        answered_15s=int(answered and wait_s is not None and wait_s <= SL_SECONDS),
+        abandoned=int(abandoned and wait_s is not None and wait_s > SHORT_ABANDON_S),
+        short_abandoned=int(abandoned and wait_s is not None and wait_s <= SHORT_ABANDON_S),
+        wait_sum=wait_s if answered and wait_s is not None else 0.0,
+        wait_n=int(answered and wait_s is not None),
+        handle_sum=talk_s + wrapup_s if answered else 0.0,
+        rated=int(rating is not None),
+        satisfied=int(rating in SATISFIED),
+        callbacks_reached=int(queue_exit == "abandoned" and called_back),
+    )
+
+
+def called_back_since(start_epoch: int) -> ColumnElement[bool]:
+    """A record's caller was reached by a callback the service placed after
+    `start_epoch`: a callback record naming its Linkedid says `reached`, or the
+    worklist's task for it is `done` while that record is still being written.
+
+    The reached calls are one set (hashed once): a correlated EXISTS on `callback_of`
+    is planned as a scan per row once the table has statistics (nearly every row's
+    `callback_of` is empty), 20,000 x 20,000 comparisons for a day. A callback starts
+    after the call it answers, so the set is bounded by the window."""
+    r = CallRecord
+    callback = aliased(CallRecord)
+    reached = select(callback.callback_of).where(
+        callback.kind == CALLBACK,
+        callback.disposition == "reached",
+        callback.start_epoch >= start_epoch,
+    )
+    return or_(
+        r.linkedid.in_(reached),
+        exists().where(CallbackTask.uniqueid == r.linkedid, CallbackTask.status == "done"),
+    )
 
 
 def _count(condition: ColumnElement[bool]) -> Any:
@@ -131,20 +277,7 @@ async def compute(
     offered = r.queue != ""
     answered = and_(offered, r.agent != "")
     abandoned = r.queue_exit == "abandoned"
-    # the calls a callback reached, as one set (hashed once): a correlated EXISTS on
-    # `callback_of` is planned as a scan per row once the table has statistics (nearly
-    # every row's `callback_of` is empty), 20,000 x 20,000 comparisons for a day. A
-    # callback starts after the call it answers, so the set is bounded by the window.
-    callback = aliased(CallRecord)
-    reached = select(callback.callback_of).where(
-        callback.kind == CALLBACK,
-        callback.disposition == "reached",
-        callback.start_epoch >= start_epoch,
-    )
-    called_back = or_(
-        r.linkedid.in_(reached),
-        exists().where(CallbackTask.uniqueid == r.linkedid, CallbackTask.status == "done"),
-    )
+    called_back = called_back_since(start_epoch)
     keys: list[Any] = []
     if period is not None:
         size = PERIODS[period]
@@ -162,133 +295,39 @@ async def compute(
         _count(and_(answered, r.wait_s <= SL_SECONDS)),
         _count(and_(abandoned, r.wait_s > SHORT_ABANDON_S)),
         _count(and_(abandoned, r.wait_s <= SHORT_ABANDON_S)),
-        func.avg(r.wait_s).filter(answered),
-        func.avg(r.talk_s + r.wrapup_s).filter(answered),
+        func.sum(r.wait_s).filter(answered),
+        _count(and_(answered, r.wait_s.is_not(None))),
+        func.sum(r.talk_s + r.wrapup_s).filter(answered),
         _count(r.rating.is_not(None)),
-        _count(r.rating.in_((1, 2))),
+        _count(r.rating.in_(SATISFIED)),
         _count(and_(abandoned, called_back)),
     ).where(r.start_epoch >= start_epoch, r.start_epoch < end_epoch, r.kind != CALLBACK)
     grouping = [k for k, used in ((keys[0], period), (keys[1], group)) if used]
     if grouping:
         query = query.group_by(*grouping).order_by(*grouping)
-    rows = (await session.execute(query)).all()
     out = []
-    for row in rows:
-        values = list(row)
-        if values[2] == 0 and not grouping:
-            values[0] = None
+    for row in (await session.execute(query)).all():
+        start, grp, *sums = row
+        if sums[0] == 0 and not grouping:
+            start = None
+        tally = Tally(
+            calls=int(sums[0]),
+            offered=int(sums[1]),
+            answered=int(sums[2]),
+            answered_15s=int(sums[3]),
+            abandoned=int(sums[4]),
+            short_abandoned=int(sums[5]),
+            wait_sum=float(sums[6] or 0.0),
+            wait_n=int(sums[7]),
+            handle_sum=float(sums[8] or 0.0),
+            rated=int(sums[9]),
+            satisfied=int(sums[10]),
+            callbacks_reached=int(sums[11]),
+        )
         out.append(
-            KpiRow(
-                period_start=int(values[0]) if values[0] is not None else None,
-                group=str(values[1]) if values[1] is not None else None,
-                calls=int(values[2]),
-                offered=int(values[3]),
-                answered=int(values[4]),
-                answered_15s=int(values[5]),
-                abandoned=int(values[6]),
-                short_abandoned=int(values[7]),
-                asa_s=round(float(values[8]), 3) if values[8] is not None else None,
-                aht_s=round(float(values[9]), 3) if values[9] is not None else None,
-                rated=int(values[10]),
-                satisfied=int(values[11]),
-                callbacks_reached=int(values[12]),
+            tally.row(
+                int(start) if start is not None else None,
+                str(grp) if grp is not None else None,
             )
         )
     return out
-
-
-@dataclass
-class QueueDay:
-    offered: int = 0
-    answered: int = 0
-    answered_in_sl: int = 0
-    abandoned: int = 0
-    abandoned_in_sl: int = 0  # gave up within the threshold: not counted against SL
-
-    @property
-    def sl15(self) -> float | None:
-        """Answered within 15 s / (answered + abandoned after 15 s), in percent: a
-        caller who hung up after 3 s is not the floor's failure."""
-        base = self.answered + self.abandoned - self.abandoned_in_sl
-        return None if base == 0 else round(100.0 * self.answered_in_sl / base, 1)
-
-    @property
-    def answer_rate(self) -> float | None:
-        base = self.answered + self.abandoned
-        return None if base == 0 else round(100.0 * self.answered / base, 1)
-
-
-class TodayCounters:
-    def __init__(self) -> None:
-        self._day: str = ""
-        self.queues: dict[str, QueueDay] = {}
-
-    def _roll(self, now: float) -> None:
-        day = SHANGHAI.date_of(now)
-        if day != self._day:
-            self._day, self.queues = day, {}
-
-    def get(self, queue: str, now: float) -> QueueDay:
-        self._roll(now)
-        return self.queues.setdefault(queue, QueueDay())
-
-    def offered(self, queue: str, now: float) -> None:
-        self.get(queue, now).offered += 1
-
-    def answered(self, queue: str, hold_s: float, now: float) -> None:
-        day = self.get(queue, now)
-        day.answered += 1
-        if hold_s <= SL_SECONDS:
-            day.answered_in_sl += 1
-
-    def abandoned(self, queue: str, hold_s: float, now: float) -> None:
-        day = self.get(queue, now)
-        day.abandoned += 1
-        if hold_s <= SL_SECONDS:
-            day.abandoned_in_sl += 1
-
-
-async def seed_today_counters(
-    counters: TodayCounters, sessions: async_sessionmaker[AsyncSession], now: float
-) -> int:
-    """Start today's per-queue counters from the day's records, so a restarted service
-    does not show a day that began at its start (app_queue's counters do exactly that).
-    Calls still in progress at the restart are counted by the watcher when they end.
-    Returns the number of calls counted."""
-    r = CallRecord
-    day_start = SHANGHAI.day_start(now)
-    answered = r.agent != ""
-    abandoned = r.queue_exit == "abandoned"
-
-    def count(condition: ColumnElement[bool]) -> ColumnElement[int]:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-    query = (
-        select(
-            r.queue,
-            func.count(),
-            count(answered),
-            count(and_(answered, r.wait_s <= SL_SECONDS)),
-            count(abandoned),
-            count(and_(abandoned, r.wait_s <= SL_SECONDS)),
-        )
-        .where(
-            r.start_epoch >= day_start,
-            r.start_epoch < day_start + 86400,
-            r.queue != "",
-            r.kind != CALLBACK,
-        )
-        .group_by(r.queue)
-    )
-    async with sessions() as session:
-        rows = (await session.execute(query)).all()
-    total = 0
-    for queue, offered, took, took_in_sl, gave_up, gave_up_in_sl in rows:
-        day = counters.get(str(queue), now)
-        day.offered += int(offered)
-        day.answered += int(took)
-        day.answered_in_sl += int(took_in_sl)
-        day.abandoned += int(gave_up)
-        day.abandoned_in_sl += int(gave_up_in_sl)
-        total += int(offered)
-    return total

@@ -18,14 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ami import events as ev
 from ami.node import PbxNode
-from callcenter.clock import utcnow
+from callcenter.clock import SHANGHAI, CityTime, utcnow
 from callcenter.legacy.directory import Directory
 from callcenter.live.live_state import LiveState
 from callcenter.live.seat_state import wrapup_s
-from callcenter.records.builder import RecordBuilder
+from callcenter.records.builder import FinishedCall, RecordBuilder
 from callcenter.records.callback_tasks import SqlCallbackTasks
 from callcenter.records.facts import SqlCallFacts
 from callcenter.records.store import DialedUnit, DialedUnitLookup, RecordStore, RecordWriter
+from callcenter.records.today import DayBook
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,8 @@ class RecordsSystem:
     facts: SqlCallFacts
     #: the callback worklist's table (queues/callbacks.py keeps the policy)
     callback_tasks: SqlCallbackTasks
+    #: the city day so far (finished calls and calls in progress), for every figure
+    day: DayBook
 
 
 def build_records(
@@ -101,8 +104,10 @@ def build_records(
     batch_size: int = 500,
     queue_wrapup: Mapping[str, int] | None = None,
     clock: Callable[[], datetime] = utcnow,
+    city: CityTime = SHANGHAI,
 ) -> RecordsSystem:
-    """`clock`: when a fact was stored (ratings, callback requests)."""
+    """`clock`: when a fact was stored (ratings, callback requests); `city`: the day
+    the figures of today are cut on."""
     store = RecordStore(sessions, routes) if routes is not None else RecordStore(sessions)
     writer = RecordWriter(store, spool_dir, flush_every_s, batch_size)
     queue_defaults = dict(queue_wrapup or {})
@@ -118,9 +123,15 @@ def build_records(
             return float(queue_defaults.get(queue, 0))
         return float(wrapup_s(member, queue_defaults))
 
-    builder = RecordBuilder(live.clock, writer.add, wrapup)
+    day = DayBook(sessions, live.clock, lambda: list(builder.open.values()), city)
+
+    def finished(record: FinishedCall) -> None:
+        writer.add(record)
+        day.observe(record)
+
+    builder = RecordBuilder(live.clock, finished, wrapup)
     listener = RecordsListener(live, builder)
     facts = SqlCallFacts(sessions, clock, live.mark_confidential)
     return RecordsSystem(
-        builder, store, writer, listener, queue_defaults, facts, SqlCallbackTasks(sessions)
+        builder, store, writer, listener, queue_defaults, facts, SqlCallbackTasks(sessions), day
     )

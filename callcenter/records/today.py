@@ -1,0 +1,380 @@
+"""The city day so far, once: per queue, for the whole centre (全中心), by hour and per
+seat, the same on every screen and on every service instance.
+
+The day so far is the day's finished calls plus the calls in progress:
+- finished calls are the records in the database (every instance writes every record
+  of its PBX, idempotently, so the table is the one shared truth), plus the records
+  this instance finished that are still on their way there (the spool);
+- calls in progress are the record builder's drafts: what each call's record would
+  say if it ended now (a caller waiting is offered, a call at a seat is answered).
+Every call is counted once, by (node, Linkedid), by `kpi.contribution`: the same
+definitions `kpi.compute` runs in SQL for any other range.
+
+`DayBook` keeps one small entry per finished call of the day and running sums per
+queue, hour and seat, so a view costs the drafts plus a few dozen sums, whatever the
+day's volume (bench: today_view_p99_ms). It reads the day back from the database at
+start and every `refresh_every_s`: that picks up what other instances, the reconciler
+and late facts (a survey rating, a callback reaching the caller) changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callcenter.clock import SHANGHAI, CityTime
+from callcenter.records.builder import FinishedCall, RecordDraft
+from callcenter.records.kpi import (
+    CALLBACK,
+    Figures,
+    KpiRow,
+    Tally,
+    called_back_since,
+    contribution,
+)
+from callcenter.records.models import CallRecord
+
+log = logging.getLogger(__name__)
+
+HOUR_S = 3600
+#: a record this instance finished is kept from its own hand for this long when the
+#: database does not have it yet (the writer is behind, or the database was away)
+KEEP_LOCAL_S = 900.0
+REFRESH_EVERY_S = 15.0
+
+Key = tuple[str, str]  # (node, Linkedid)
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """One finished call's part of the day."""
+
+    queue: str  # Asterisk's name of the first queue joined; "" none
+    hour: int  # epoch of the city hour it started in
+    seat: str  # the seat that answered it; "" none
+    talk_s: float
+    tally: Tally
+    #: when it waited in its queue, [joined, left): the hour's waiting peak
+    waited: tuple[float, float] | None
+
+
+@dataclass(frozen=True, slots=True)
+class SeatDay:
+    calls: Annotated[int, Field(description="calls the seat answered today (in progress too)")]
+    talk_s: Annotated[float, Field(description="their talk time so far, seconds")]
+
+
+@dataclass(frozen=True, slots=True)
+class HourFigures:
+    hour_start: int  # epoch seconds of the city hour
+    figures: KpiRow
+    #: the most callers waiting at one moment in the hour (finished calls and the
+    #: callers waiting now)
+    waiting_peak: int
+
+
+@dataclass(frozen=True, slots=True)
+class DayView:
+    day_start: int
+    as_of: float
+    centre: Figures
+    queues: dict[str, Figures]  # by Asterisk queue name
+    hours: list[HourFigures]
+    seats: dict[str, SeatDay]
+    in_progress: int
+
+
+def _entry(
+    hour: int,
+    queue: str,
+    seat: str,
+    talk_s: float,
+    tally: Tally,
+    joined_at: float | None,
+    wait_s: float | None,
+) -> _Entry:
+    waited = (joined_at, joined_at + wait_s) if joined_at is not None and wait_s else None
+    return _Entry(queue, hour, seat if tally.answered else "", talk_s, tally, waited)
+
+
+class DayBook:
+    """The day so far for one service instance (see the module's docstring)."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Callable[[], float],
+        drafts: Callable[[], Iterable[RecordDraft]] = tuple,
+        city: CityTime = SHANGHAI,
+        refresh_every_s: float = REFRESH_EVERY_S,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._drafts = drafts
+        self.city = city
+        self.refresh_every_s = refresh_every_s
+        self.day_start = city.day_start(clock())
+        self._entries: dict[Key, _Entry] = {}
+        #: records this instance finished, and when (its clock): kept until the
+        #: database has them
+        self._local: dict[Key, float] = {}
+        self._queues: dict[str, Tally] = {}
+        self._hours: dict[int, Tally] = {}
+        self._seats: dict[str, list[float]] = {}
+        self._peaks: dict[int, int] | None = None
+        self.refreshes = 0
+        self.refresh_failures = 0
+
+    # --- the finished calls ------------------------------------------------------------
+    def observe(self, record: FinishedCall) -> None:
+        """A record this instance just finished (before the writer stores it)."""
+        now = self._clock()
+        self._roll(now)
+        if not self.day_start <= record.started_at < self.day_start + 86400:
+            return
+        tally = contribution(
+            kind=record.kind,
+            queue=record.queues[0] if record.queues else "",
+            agent=record.agent,
+            queue_exit=record.queue_exit,
+            wait_s=record.wait_s,
+            talk_s=record.talk_s,
+            wrapup_s=record.wrapup_s,
+            rating=record.rating,
+            called_back=False,
+        )
+        key = (record.node, record.linkedid)
+        if tally is None:
+            return
+        known = self._entries.get(key)
+        if known is not None and known.tally.callbacks_reached:
+            tally.callbacks_reached = 1  # the database already knew of its callback
+        if known is not None and known.tally.rated and not tally.rated:
+            tally.rated, tally.satisfied = known.tally.rated, known.tally.satisfied
+        queue = record.queues[0] if record.queues else ""
+        self._put(
+            key,
+            _entry(
+                self.city.bucket_start(record.started_at, HOUR_S),
+                queue,
+                record.seat,
+                record.talk_s,
+                tally,
+                _joined_at(record.started_at, record.timeline),
+                record.wait_s,
+            ),
+        )
+        self._local[key] = now
+
+    def _put(self, key: Key, entry: _Entry | None) -> None:
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._count(old, -1)
+        if entry is not None:
+            self._entries[key] = entry
+            self._count(entry, 1)
+        self._peaks = None
+
+    def _count(self, entry: _Entry, sign: int) -> None:
+        self._queues.setdefault(entry.queue, Tally()).add(entry.tally, sign)
+        self._hours.setdefault(entry.hour, Tally()).add(entry.tally, sign)
+        if entry.seat:
+            seat = self._seats.setdefault(entry.seat, [0.0, 0.0])
+            seat[0] += sign
+            seat[1] += sign * entry.talk_s
+
+    def _roll(self, now: float) -> None:
+        day_start = self.city.day_start(now)
+        if day_start != self.day_start:
+            self.day_start = day_start
+            self._entries, self._local = {}, {}
+            self._queues, self._hours, self._seats, self._peaks = {}, {}, {}, None
+
+    # --- the database ------------------------------------------------------------------
+    async def refresh(self) -> int:
+        """Read the day's records back from the database: the shared truth replaces
+        what this instance had, and its own records the database has not got yet are
+        kept. Returns the number of records read."""
+        now = self._clock()
+        self._roll(now)
+        day_start = self.day_start
+        r = CallRecord
+        query = select(
+            r.node,
+            r.linkedid,
+            r.start_epoch,
+            r.queue,
+            r.agent,
+            r.seat,
+            r.queue_exit,
+            r.wait_s,
+            r.talk_s,
+            r.wrapup_s,
+            r.rating,
+            r.kind,
+            called_back_since(day_start),
+        ).where(r.start_epoch >= day_start, r.start_epoch < day_start + 86400, r.kind != CALLBACK)
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        if self.day_start != day_start:
+            return 0  # the day turned while reading
+        fresh: dict[Key, _Entry] = {}
+        for n, row in enumerate(rows):
+            node, linkedid, start, queue, agent, seat, exit_, wait, talk, wrapup = row[:10]
+            rating, kind, called_back = row[10:]
+            tally = contribution(
+                kind=kind,
+                queue=queue,
+                agent=agent,
+                queue_exit=exit_,
+                wait_s=wait,
+                talk_s=talk,
+                wrapup_s=wrapup,
+                rating=rating,
+                called_back=bool(called_back),
+            )
+            if tally is not None:
+                fresh[(node, linkedid)] = _entry(
+                    self.city.bucket_start(start, HOUR_S),
+                    queue,
+                    seat,
+                    talk,
+                    tally,
+                    None,
+                    wait,
+                )
+            if n % 2000 == 1999:
+                await asyncio.sleep(0)  # a long day must not hold the loop in one go
+        now = self._clock()
+        for key, at in list(self._local.items()):
+            if key in fresh or now - at > KEEP_LOCAL_S:
+                del self._local[key]
+            elif key in self._entries:
+                fresh[key] = self._entries[key]
+        self._entries = {}
+        self._queues, self._hours, self._seats = {}, {}, {}
+        for key, entry in fresh.items():
+            self._put(key, entry)
+        self.refreshes += 1
+        return len(rows)
+
+    async def run(self) -> None:
+        """Refresh every `refresh_every_s`; a failure is logged and retried."""
+        while True:
+            await asyncio.sleep(self.refresh_every_s)
+            try:
+                await self.refresh()
+            except Exception:
+                self.refresh_failures += 1
+                log.warning("today's figures: reading the day back failed", exc_info=True)
+
+    # --- the view ----------------------------------------------------------------------
+    def view(self) -> DayView:
+        """The day so far: finished calls and calls in progress, per queue, centre,
+        hour and seat."""
+        now = self._clock()
+        self._roll(now)
+        end = self.day_start + 86400
+        queues = {name: _copy(t) for name, t in self._queues.items()}
+        hours = {hour: _copy(t) for hour, t in self._hours.items()}
+        seats = {name: (int(v[0]), v[1]) for name, v in self._seats.items()}
+        waiting_now: dict[int, int] = {}
+        in_progress = 0
+        for draft in self._drafts():
+            if draft.ended_at is not None or not self.day_start <= draft.started_at < end:
+                continue
+            if (draft.node, draft.linkedid) in self._entries:
+                continue
+            tally = draft_contribution(draft, now)
+            if tally is None:
+                continue
+            in_progress += 1
+            queue = draft.queues[0] if draft.queues else ""
+            queues.setdefault(queue, Tally()).add(tally)
+            hours.setdefault(self.city.bucket_start(draft.started_at, HOUR_S), Tally()).add(tally)
+            if draft.in_queue is not None and not draft.agent:
+                hour = self.city.bucket_start(now, HOUR_S)
+                waiting_now[hour] = waiting_now.get(hour, 0) + 1
+            if tally.answered and draft.seat:
+                calls, talk = seats.get(draft.seat, (0, 0.0))
+                talking = now - draft.answered_at if draft.answered_at is not None else 0.0
+                seats[draft.seat] = (calls + 1, talk + max(0.0, talking))
+        centre = Tally()
+        for tally in queues.values():
+            centre.add(tally)
+        peaks = self._waiting_peaks()
+        return DayView(
+            day_start=self.day_start,
+            as_of=now,
+            centre=centre.figures(),
+            queues={name: t.figures() for name, t in sorted(queues.items()) if name},
+            hours=[
+                HourFigures(
+                    hour,
+                    hours[hour].row(period_start=hour),
+                    max(peaks.get(hour, 0), waiting_now.get(hour, 0)),
+                )
+                for hour in sorted(set(hours) | set(waiting_now))
+            ],
+            seats={name: SeatDay(calls, round(talk, 1)) for name, (calls, talk) in seats.items()},
+            in_progress=in_progress,
+        )
+
+    def _waiting_peaks(self) -> dict[int, int]:
+        """The most callers waiting at once, per city hour, from the finished calls'
+        waits (computed again only after the day's calls changed)."""
+        if self._peaks is not None:
+            return self._peaks
+        moves: list[tuple[float, int]] = []
+        for entry in self._entries.values():
+            if entry.waited is not None:
+                moves.append((entry.waited[0], 1))
+                moves.append((entry.waited[1], -1))
+        moves.sort()  # a leave (-1) before a join (+1) at the same instant
+        peaks: dict[int, int] = {}
+        level = 0
+        for at, step in moves:
+            level += step
+            hour = self.city.bucket_start(at, HOUR_S)
+            if level > peaks.get(hour, 0):
+                peaks[hour] = level
+        self._peaks = peaks
+        return peaks
+
+
+def draft_contribution(draft: RecordDraft, now: float) -> Tally | None:
+    """A call in progress counted as its record would count it if it ended now: a
+    caller in a queue is offered; one at a seat is answered, with the wait it had."""
+    return contribution(
+        kind=CALLBACK if draft.callback_of else "call",
+        queue=draft.queues[0] if draft.queues else "",
+        agent=draft.agent,
+        queue_exit=draft.queue_exit,
+        wait_s=draft.wait_s,
+        talk_s=draft.talk_s,
+        wrapup_s=draft.wrapup_s,
+        rating=draft.rating,
+        called_back=False,
+    )
+
+
+def _joined_at(started_at: float, timeline: list[list[object]] | None) -> float | None:
+    """When the call joined its first queue, from its timeline (`[offset_s, what,
+    detail]` entries; `queue_join`)."""
+    for item in timeline or ():
+        if len(item) >= 2 and item[1] == "queue_join" and isinstance(item[0], int | float):
+            return started_at + float(item[0])
+    return None
+
+
+def _copy(tally: Tally) -> Tally:
+    copy = Tally()
+    copy.add(tally)
+    return copy
