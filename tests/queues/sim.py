@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import socket
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,10 +21,12 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ami.fanout import FanOut
 from ami.node import NodeConfig, PbxNode
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
 from callcenter.live.live_state import LiveState
+from callcenter.records.wiring import RecordsSystem, build_records
 from pbxsim.ami_server import AmiServer
 from pbxsim.asterisk_ledger_db import LedgerWriter, start_ledger
 from pbxsim.channel import Channel
@@ -133,7 +136,10 @@ class Floor:
     node: PbxNode
     engine: AsyncEngine
     seats: SeatsSystem
+    #: call records beside the live state (the day's figures are theirs)
+    records: RecordsSystem
     watcher_task: asyncio.Task[None] | None = None
+    writer_task: asyncio.Task[None] | None = None
 
     async def restart_pbx(self) -> None:
         port = self.sim.port
@@ -143,8 +149,9 @@ class Floor:
         self.sim = await start_pbx(len(self.sim.phones), port=port, ledger_url=self.sim.ledger_url)
 
     async def close(self) -> None:
-        if self.watcher_task is not None:
-            self.watcher_task.cancel()
+        for task in (self.watcher_task, self.writer_task):
+            if task is not None:
+                task.cancel()
         await self.node.stop()
         await self.sim.server.stop()
         if self.sim.ledger is not None:
@@ -174,6 +181,13 @@ async def open_floor(
     )
     await system.repo.provision(seats, 1001, skills, "PJSIP/{extension}", "pbx1")
     await system.refresh_seat_index()
+    records = build_records(
+        session_factory(engine),
+        live,
+        Path(tempfile.mkdtemp(prefix="floor-spool-")),
+        flush_every_s=0.05,
+        queue_wrapup=system.wrapups,
+    )
     node = PbxNode(
         NodeConfig(
             name="pbx1",
@@ -186,12 +200,13 @@ async def open_floor(
             backoff_initial=0.05,
             backoff_max=0.3,
         ),
-        live,
+        FanOut([live, records.listener]),
     )
     node.start()
     await asyncio.wait_for(live.synced.wait(), 10)
-    floor = Floor(sim, live, node, engine, system)
+    floor = Floor(sim, live, node, engine, system, records)
     floor.watcher_task = asyncio.create_task(system.watcher.run())
+    floor.writer_task = asyncio.create_task(records.writer.run())
     return floor
 
 
