@@ -34,7 +34,6 @@ from callcenter.records.builder import FinishedCall, RecordDraft
 from callcenter.records.kpi import (
     CALLBACK,
     Figures,
-    KpiRow,
     Tally,
     called_back_since,
     contribution,
@@ -74,7 +73,7 @@ class SeatDay:
 @dataclass(frozen=True, slots=True)
 class HourFigures:
     hour_start: int  # epoch seconds of the city hour
-    figures: KpiRow
+    figures: Figures
     #: the most callers waiting at one moment in the hour (finished calls and the
     #: callers waiting now)
     waiting_peak: int
@@ -318,7 +317,7 @@ class DayBook:
             hours=[
                 HourFigures(
                     hour,
-                    hours[hour].row(period_start=hour),
+                    hours.get(hour, Tally()).figures(),
                     max(peaks.get(hour, 0), waiting_now.get(hour, 0)),
                 )
                 for hour in sorted(set(hours) | set(waiting_now))

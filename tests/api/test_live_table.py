@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ami import events as ev
-from api.live_rows import as_json_row, queue_rows, seat_rows
+from api.live_rows import CENTRE, as_json_row, centre_row, queue_rows, seat_rows
 from api.live_table import LiveTable, delta_json
 from api.live_ws import LiveStream
 from callcenter.db import create_engine, session_factory
@@ -209,9 +209,12 @@ def provisioned(node: str, interface: str, k: int, logged_in: bool) -> Seat:
 def full_view(live: LiveState, seats: SeatsSystem | None, db: list[Seat]) -> dict[str, Any]:
     """What a fresh snapshot would hold now, as a screen parses it."""
     now = live.clock()
+    queues = queue_rows(live, seats, now)
+    seat_objects = seat_rows(live, seats, db, now)
+    queues[CENTRE] = centre_row(queues.values(), seat_objects.values(), None)
     rows = {
-        "queues": [as_json_row(k, r) for k, r in queue_rows(live, seats, now).items()],
-        "seats": [as_json_row(k, r) for k, r in seat_rows(live, seats, db, now).items()],
+        "queues": [as_json_row(k, r) for k, r in queues.items()],
+        "seats": [as_json_row(k, r) for k, r in seat_objects.items()],
     }
     parsed: dict[str, Any] = json.loads(json.dumps(rows, default=str))
     return parsed
@@ -395,3 +398,25 @@ async def test_a_wrapup_that_runs_out_reaches_the_screens_without_any_event() ->
         assert json.loads(text)["changes"] == []  # no change said it
     finally:
         await stream.stop()
+
+
+def test_the_centre_counts_each_seat_once() -> None:
+    """A seat in three queues on one call is one seat on a call for the centre (the
+    per-queue rows each show it: it is a member of each), and the callers waiting in
+    every queue add up."""
+    from types import SimpleNamespace
+
+    from api.live_rows import QueueRow
+
+    def row(name: str, waiting: int, longest: float) -> QueueRow:
+        seats = {"available": 0, "ringing": 0, "on_call": 1, "wrap_up": 0}
+        seats |= {"paused": 0, "unavailable": 0}
+        return QueueRow(f"pbx1|{name}", "pbx1", name, False, waiting, longest, 1, seats, None)
+
+    queues = [row(q, n, 10.0 * n) for n, q in enumerate(QUEUES, start=1)]
+    seats = [SimpleNamespace(state="on_call"), SimpleNamespace(state="offline")]
+    centre = centre_row(queues, seats, None)
+    assert sum(q.seats["on_call"] for q in queues) == 3
+    assert centre.seats["on_call"] == 1 and centre.members == 1
+    assert (centre.waiting, centre.longest_wait_s) == (6, 30.0)
+    assert centre.key == CENTRE and centre.today is None

@@ -13,10 +13,10 @@ from prometheus_client import CollectorRegistry
 from api.app import create_app
 from api.services import ApiServices
 from callcenter.db import session_factory
+from callcenter.records.kpi import Tally
 from callcenter.tokens import Role, TokenStore
 from pbxsim.telephony.softphone import fixed_policy
 from queues.callbacks import CallbackPolicy
-from callcenter.records.kpi import Tally
 from queues.queue_views import queue_live
 from queues.repository import SeatStats
 from tests.queues.sim import open_floor, wait_until
