@@ -14,7 +14,7 @@ announces nothing when wrap-up runs out).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -23,7 +23,7 @@ from callcenter.live.live_views import queue_view, seat_views
 from callcenter.live.node_state import NodeState, Queue
 from callcenter.live.seat_state import SEAT_STATES, QueueWrapups, seat_counts, wrapup_end
 from callcenter.records.kpi import Figures, Tally
-from callcenter.records.today import DayView
+from callcenter.records.today import DayView, SeatDay
 from queues.models import Seat
 from queues.queue_views import seat_statuses
 from queues.repository import SeatRepository
@@ -130,17 +130,16 @@ def seat_rows(
     seats: SeatFloor | None,
     db_seats: list[Seat],
     now: float,
-    day: DayView | None = None,
+    calls: Mapping[str, SeatDay] | None = None,
 ) -> dict[str, Any]:
     """Seat objects by key: `SeatStatus` with the seats system (offline seats too, as
     `GET /api/v1/seats`), else the live model's `SeatView`. Compared with == to send
-    only what changed."""
+    only what changed. `calls`: each seat's calls today (records.today `DayBook.seats`)."""
     states = [live.nodes[name] for name in sorted(live.nodes)]
     items: list[Any]
     if seats is None:
         items = list(seat_views(states, now, {}))
     else:
-        calls = day.seats if day is not None else None
         items = list(seat_statuses(db_seats, states, seats.tracker, now, calls))
     return {f"{item.node}|{item.interface}": item for item in items}
 
@@ -151,7 +150,7 @@ def seat_rows_for(
     db_seats: list[Seat],
     now: float,
     keys: Iterable[tuple[str, str]],
-    day: DayView | None = None,
+    calls: Mapping[str, SeatDay] | None = None,
 ) -> dict[str, Any]:
     """`seat_rows` restricted to these (node, interface) seats: equal, key for key, to
     what `seat_rows` gives for them. A key that has no row (no membership on the PBX
@@ -165,7 +164,6 @@ def seat_rows_for(
         items = list(seat_views(states, now, {}))
     else:
         own = [s for s in db_seats if s.interface in wanted.get(s.node, ())]
-        calls = day.seats if day is not None else None
         items = list(seat_statuses(own, states, seats.tracker, now, calls))
     return {f"{item.node}|{item.interface}": item for item in items}
 

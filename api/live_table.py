@@ -60,7 +60,7 @@ from callcenter.live.changes import (
     SeatRemoved,
 )
 from callcenter.live.live_state import LiveState
-from callcenter.records.today import DayBook, DayView
+from callcenter.records.today import DayBook, DayView, SeatDay
 from queues.models import Seat
 
 
@@ -114,6 +114,7 @@ class LiveTable:
         self.seats = seats
         self.day = day
         self._day_view: DayView | None = None
+        self._seat_calls: dict[str, SeatDay] | None = None
         self.queues_every_s = queues_every_s
         self.full_every_s = full_every_s
         self._monotonic = monotonic
@@ -155,6 +156,7 @@ class LiveTable:
         what differs from the rows sent before."""
         now = self.live.clock()
         self._day_view = self.day.view() if self.day is not None else None
+        self._seat_calls = self.day.seats() if self.day is not None else None
         full = full or self._full_due
         named: set[tuple[str, str]] = set()
         named_queues: set[str] = set()
@@ -240,7 +242,7 @@ class LiveTable:
         if not named:
             return []
         own = [self._db_by_key[key] for key in sorted(named) if key in self._db_by_key]
-        rows = seat_rows_for(self.live, self.seats, own, now, named, self._day_view)
+        rows = seat_rows_for(self.live, self.seats, own, now, named, self._seat_calls)
         keys = sorted(f"{node}|{interface}" for node, interface in named)
         if any((key in rows) != (key in self.seat_rows) for key in keys):
             return None
@@ -261,7 +263,7 @@ class LiveTable:
     ) -> tuple[list[str], list[str]]:
         """Every seat row. `explained`: on a periodic safety pass, the seats this batch
         named; any other row found changed is one the incremental path missed."""
-        rows = seat_rows(self.live, self.seats, self._db_seats, now, self._day_view)
+        rows = seat_rows(self.live, self.seats, self._db_seats, now, self._seat_calls)
         old, old_json = self.seat_rows, self._seat_json
         changed: list[str] = []
         texts: dict[str, str] = {}

@@ -176,7 +176,7 @@ class Floor:
             raise HTTPException(503, "no PBX link configured in this instance")
         rows: list[Seat] = await self.seats.seats(node) if self.seats is not None else []
         now = self.live.clock() if self.live is not None else datetime.now(UTC).timestamp()
-        calls = self.day.view().seats if self.day is not None else None
+        calls = self.day.seats() if self.day is not None else None
         return seat_statuses(rows, _states(self.live, node), self.states, now, calls)
 
     async def status(self, seat_id: str) -> SeatStatus:

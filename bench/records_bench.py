@@ -13,6 +13,11 @@ created and dropped). Without PostgreSQL they run on SQLite and report under
   production. `kpi_day_query_unanalyzed_ms` (no target) is the same right after the
   write, before any statistics (the planner then guesses a handful of rows and picks
   another plan); both are reported because either state occurs in production.
+- `today_view_p99_ms`: the city day so far for every queue, the centre, the hours and
+  the seats (callcenter/records/today.py `DayBook.view`), with those 20,000 calls read
+  back from the database and 1,500 seats' calls in progress (1,350 at a seat, 150
+  waiting): the 99th percentile of 300 views. `today_refresh_ms` (no target) is one
+  read of the day back from the database, which each instance does every 15 s.
 - `export_1m_rows_mb`: peak RSS (VmHWM) of a fresh process streaming 1,000,000 records
   through the export's query and CSV writer (the rows are generated in SQL, not in
   Python).
@@ -38,8 +43,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
 from callcenter.records import kpi
-from callcenter.records.builder import FinishedCall
+from callcenter.records.builder import FinishedCall, RecordDraft
 from callcenter.records.store import RecordStore, RecordWriter
+from callcenter.records.today import DayBook
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CALLCENTER_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -171,7 +177,45 @@ async def _postgres() -> tuple[str, Any, str] | None:
     return f"{base}/{name}", admin, name
 
 
-async def _write_and_query(url: str, spool: Path) -> tuple[float, float, float]:
+def _in_progress(now: float, seats: int = 1500, waiting: int = 150) -> list[RecordDraft]:
+    """The floor at `now`: most seats on a call, a queue of callers waiting."""
+    rng = random.Random(11)
+    drafts = []
+    for i in range(seats):
+        started = now - rng.uniform(20, 600)
+        draft = RecordDraft("pbx1", f"live-{i}", started, caller=f"139{i:08d}")
+        queue = QUEUES[i % len(QUEUES)]
+        draft.queues, draft.in_queue = [queue], queue
+        if i >= waiting:
+            draft.in_queue, draft.queue_exit = None, "answered"
+            draft.wait_s = rng.expovariate(1 / 12)
+            draft.agent, draft.seat = f"PJSIP/{1000 + i}", str(1000 + i)
+            draft.answered_at = started + draft.wait_s
+        drafts.append(draft)
+    return drafts
+
+
+async def _today_view(sessions: async_sessionmaker[AsyncSession]) -> tuple[float, float]:
+    now = DAY0 + 86000.0
+    drafts = _in_progress(now)
+    book = DayBook(sessions, lambda: now, lambda: drafts)
+    t0 = time.perf_counter()
+    read = await book.refresh()
+    refresh_ms = (time.perf_counter() - t0) * 1000
+    if read != DAY_CALLS:
+        raise RuntimeError(f"the day read back {read} calls, expected {DAY_CALLS}")
+    timings = []
+    for _ in range(300):
+        t0 = time.perf_counter()
+        view = book.view()
+        timings.append(time.perf_counter() - t0)
+    if view.in_progress != len(drafts):
+        raise RuntimeError(f"{view.in_progress} calls in progress counted, not {len(drafts)}")
+    timings.sort()
+    return timings[int(len(timings) * 0.99) - 1] * 1000, refresh_ms
+
+
+async def _write_and_query(url: str, spool: Path) -> tuple[float, float, float, float, float]:
     engine = create_engine(url)
     await migrate.upgrade(engine)
     sessions = session_factory(engine)
@@ -189,8 +233,9 @@ async def _write_and_query(url: str, spool: Path) -> tuple[float, float, float]:
     async with engine.begin() as conn:
         await conn.execute(text("ANALYZE call_records"))
     query_ms = await _day_query_ms(sessions)
+    view_ms, refresh_ms = await _today_view(sessions)
     await engine.dispose()
-    return len(calls) / write_s, query_ms, unanalyzed_ms
+    return len(calls) / write_s, query_ms, unanalyzed_ms, view_ms, refresh_ms
 
 
 async def _day_query_ms(sessions: async_sessionmaker[AsyncSession]) -> float:
@@ -233,7 +278,9 @@ async def _run() -> dict[str, float]:
             url, admin, name = f"sqlite+aiosqlite:///{tmp}/bench.db", None, ""
             suffix = "_sqlite"
         try:
-            per_s, query_ms, unanalyzed_ms = await _write_and_query(url, Path(tmp) / "spool")
+            per_s, query_ms, unanalyzed_ms, view_ms, refresh_ms = await _write_and_query(
+                url, Path(tmp) / "spool"
+            )
             await _fill_export(url)
             peak = await asyncio.to_thread(_export_peak_mb, url)
         finally:
@@ -244,6 +291,8 @@ async def _run() -> dict[str, float]:
         f"cdr_write{suffix}_per_s": round(per_s, 1),
         f"kpi_day_query{suffix}_ms": round(query_ms, 2),
         f"kpi_day_query_unanalyzed{suffix}_ms": round(unanalyzed_ms, 2),
+        f"today_view_p99{suffix}_ms": round(view_ms, 2),
+        f"today_refresh{suffix}_ms": round(refresh_ms, 1),
         f"export_1m_rows{suffix}_mb": round(peak, 1),
     }
 

@@ -15,7 +15,7 @@ from callcenter.live.live_views import QueueView, SeatQueue, SeatView, queue_vie
 from callcenter.live.node_state import NodeState, Queue
 from callcenter.live.seat_state import SEAT_STATES, seat_counts
 from callcenter.records.kpi import Figures
-from callcenter.records.today import SeatDay
+from callcenter.records.today import NO_CALLS, SeatDay
 from queues.catalog import QueueSpec
 from queues.models import Seat
 from queues.seat_state import OFFLINE, SeatState, StateTracker
@@ -50,9 +50,6 @@ class SeatStatus:
     state_interface: str = ""
     stale: bool = False
     queues: list[SeatQueue] = field(default_factory=list)
-
-
-NO_CALLS = SeatDay(0, 0.0)
 
 
 def _from_live(

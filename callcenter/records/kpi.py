@@ -22,7 +22,7 @@ rates, so a report can always show what a rate was divided by:
 
 Every rate is a fraction 0..1 (percent appears only on screens). The same definitions
 exist twice, because one side runs where the rows are: as SQL over stored records
-(`compute`, any range) and as Python over one call (`contribution`, for the day so far:
+(`compute`, any range) and as Python over one call (`count_into`, for the day so far:
 records not yet stored and calls in progress, callcenter/records/today.py). They are
 written side by side below, and tests/records/test_kpi_one_definition.py checks on
 random calls that both give the same figures.
@@ -194,6 +194,48 @@ class KpiRow(Figures):
 SATISFIED = (1, 2)  # 满意, 基本满意
 
 
+def count_into(
+    tally: Tally,
+    queue: str,
+    agent: str,
+    queue_exit: str,
+    wait_s: float | None,
+    talk_s: float,
+    wrapup_s: float,
+    rating: int | None,
+    called_back: bool,
+) -> None:
+    """Add one call (not a callback) to `tally`, by the definitions `compute` writes in
+    SQL, condition for condition: offered = it joined a queue; answered = offered and
+    an agent took it; SL = answered within SL_SECONDS of waiting; an abandon is a
+    hang-up in the queue, short when within SHORT_ABANDON_S; satisfied = 满意 or
+    基本满意. In place, without a Tally per call: the day so far counts every call in
+    progress on every view."""
+    tally.calls += 1
+    if queue:
+        tally.offered += 1
+        if agent:
+            tally.answered += 1
+            tally.handle_sum += talk_s + wrapup_s
+            if wait_s is not None:
+                tally.wait_n += 1
+                tally.wait_sum += wait_s
+                if wait_s <= SL_SECONDS:
+                    tally.answered_15s += 1
+    if queue_exit == "abandoned":
+        if wait_s is not None:
+            if wait_s > SHORT_ABANDON_S:
+                tally.abandoned += 1
+            else:
+                tally.short_abandoned += 1
+        if called_back:
+            tally.callbacks_reached += 1
+    if rating is not None:
+        tally.rated += 1
+        if rating in SATISFIED:
+            tally.satisfied += 1
+
+
 def contribution(
     *,
     kind: str,
@@ -206,27 +248,13 @@ def contribution(
     rating: int | None,
     called_back: bool,
 ) -> Tally | None:
-    """One call's part of every KPI, by the definitions `compute` writes in SQL (the
-    same conditions, in the same order); None for a callback, which is no call."""
+    """One call's part of every KPI (`count_into`); None for a callback, which is no
+    call."""
     if kind == CALLBACK:
         return None
-    offered = queue != ""
-    answered = offered and agent != ""
-    abandoned = queue_exit == "abandoned" and wait_s is not None
-    return Tally(
-        calls=1,
-        offered=int(offered),
-        answered=int(answered),
-        answered_15s=int(answered and wait_s is not None and wait_s <= SL_SECONDS),
-        abandoned=int(abandoned and wait_s is not None and wait_s > SHORT_ABANDON_S),
-        short_abandoned=int(abandoned and wait_s is not None and wait_s <= SHORT_ABANDON_S),
-        wait_sum=wait_s if answered and wait_s is not None else 0.0,
-        wait_n=int(answered and wait_s is not None),
-        handle_sum=talk_s + wrapup_s if answered else 0.0,
-        rated=int(rating is not None),
-        satisfied=int(rating in SATISFIED),
-        callbacks_reached=int(queue_exit == "abandoned" and called_back),
-    )
+    tally = Tally()
+    count_into(tally, queue, agent, queue_exit, wait_s, talk_s, wrapup_s, rating, called_back)
+    return tally
 
 
 def called_back_since(start_epoch: int) -> ColumnElement[bool]:

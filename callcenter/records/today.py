@@ -37,6 +37,7 @@ from callcenter.records.kpi import (
     Tally,
     called_back_since,
     contribution,
+    count_into,
 )
 from callcenter.records.models import CallRecord
 
@@ -70,6 +71,9 @@ class SeatDay:
     talk_s: Annotated[float, Field(description="their talk time so far, seconds")]
 
 
+NO_CALLS = SeatDay(0, 0.0)
+
+
 @dataclass(frozen=True, slots=True)
 class HourFigures:
     hour_start: int  # epoch seconds of the city hour
@@ -86,7 +90,6 @@ class DayView:
     centre: Figures
     queues: dict[str, Figures]  # by Asterisk queue name
     hours: list[HourFigures]
-    seats: dict[str, SeatDay]
     in_progress: int
 
 
@@ -128,6 +131,7 @@ class DayBook:
         self._hours: dict[int, Tally] = {}
         self._seats: dict[str, list[float]] = {}
         self._peaks: dict[int, int] | None = None
+        self._seat_view: dict[str, SeatDay] | None = None
         self.refreshes = 0
         self.refresh_failures = 0
 
@@ -188,6 +192,7 @@ class DayBook:
             seat = self._seats.setdefault(entry.seat, [0.0, 0.0])
             seat[0] += sign
             seat[1] += sign * entry.talk_s
+            self._seat_view = None
 
     def _roll(self, now: float) -> None:
         day_start = self.city.day_start(now)
@@ -195,6 +200,7 @@ class DayBook:
             self.day_start = day_start
             self._entries, self._local = {}, {}
             self._queues, self._hours, self._seats, self._peaks = {}, {}, {}, None
+            self._seat_view = None
 
     # --- the database ------------------------------------------------------------------
     async def refresh(self) -> int:
@@ -258,7 +264,7 @@ class DayBook:
             elif key in self._entries:
                 fresh[key] = self._entries[key]
         self._entries = {}
-        self._queues, self._hours, self._seats = {}, {}, {}
+        self._queues, self._hours, self._seats, self._seat_view = {}, {}, {}, None
         for key, entry in fresh.items():
             self._put(key, entry)
         self.refreshes += 1
@@ -276,55 +282,93 @@ class DayBook:
 
     # --- the view ----------------------------------------------------------------------
     def view(self) -> DayView:
-        """The day so far: finished calls and calls in progress, per queue, centre,
-        hour and seat."""
+        """The day so far: finished calls and calls in progress, per queue, for the
+        centre, and per hour (`seats` gives the seats')."""
         now = self._clock()
         self._roll(now)
         end = self.day_start + 86400
-        queues = {name: _copy(t) for name, t in self._queues.items()}
-        hours = {hour: _copy(t) for hour, t in self._hours.items()}
-        seats = {name: (int(v[0]), v[1]) for name, v in self._seats.items()}
-        waiting_now: dict[int, int] = {}
+        hour_of = self._hour_of()
+        # calls in progress, counted once each into a tally per (queue, hour): a floor
+        # of 1,500 seats has a few dozen such groups
+        groups: dict[tuple[str, int], Tally] = {}
+        waiting_now = 0
         in_progress = 0
+        entries = self._entries
         for draft in self._drafts():
-            if draft.ended_at is not None or not self.day_start <= draft.started_at < end:
+            if draft.ended_at is not None or draft.callback_of:
                 continue
-            if (draft.node, draft.linkedid) in self._entries:
+            if not self.day_start <= draft.started_at < end:
                 continue
-            tally = draft_contribution(draft, now)
-            if tally is None:
+            if (draft.node, draft.linkedid) in entries:
                 continue
             in_progress += 1
             queue = draft.queues[0] if draft.queues else ""
+            key = (queue, hour_of(draft.started_at))
+            tally = groups.get(key)
+            if tally is None:
+                tally = groups[key] = Tally()
+            count_draft(tally, draft)
+            if not draft.agent and draft.in_queue is not None:
+                waiting_now += 1
+        queues = {name: _copy(t) for name, t in self._queues.items()}
+        hours = {hour: _copy(t) for hour, t in self._hours.items()}
+        for (queue, hour), tally in groups.items():
             queues.setdefault(queue, Tally()).add(tally)
-            hours.setdefault(self.city.bucket_start(draft.started_at, HOUR_S), Tally()).add(tally)
-            if draft.in_queue is not None and not draft.agent:
-                hour = self.city.bucket_start(now, HOUR_S)
-                waiting_now[hour] = waiting_now.get(hour, 0) + 1
-            if tally.answered and draft.seat:
-                calls, talk = seats.get(draft.seat, (0, 0.0))
-                talking = now - draft.answered_at if draft.answered_at is not None else 0.0
-                seats[draft.seat] = (calls + 1, talk + max(0.0, talking))
+            hours.setdefault(hour, Tally()).add(tally)
         centre = Tally()
         for tally in queues.values():
             centre.add(tally)
-        peaks = self._waiting_peaks()
+        peaks = dict(self._waiting_peaks())
+        if waiting_now:
+            this_hour = hour_of(now)
+            peaks[this_hour] = max(peaks.get(this_hour, 0), waiting_now)
         return DayView(
             day_start=self.day_start,
             as_of=now,
             centre=centre.figures(),
             queues={name: t.figures() for name, t in sorted(queues.items()) if name},
             hours=[
-                HourFigures(
-                    hour,
-                    hours.get(hour, Tally()).figures(),
-                    max(peaks.get(hour, 0), waiting_now.get(hour, 0)),
-                )
-                for hour in sorted(set(hours) | set(waiting_now))
+                HourFigures(hour, hours.get(hour, Tally()).figures(), peaks.get(hour, 0))
+                for hour in sorted(set(hours) | set(peaks))
             ],
-            seats={name: SeatDay(calls, round(talk, 1)) for name, (calls, talk) in seats.items()},
             in_progress=in_progress,
         )
+
+    def seats(self) -> dict[str, SeatDay]:
+        """Each seat's calls answered today and their talk time: its records, and the
+        call it is on now (a call it answered, counted as its record will count it)."""
+        now = self._clock()
+        self._roll(now)
+        seats = dict(self._seat_days())
+        end = self.day_start + 86400
+        for draft in self._drafts():
+            if not draft.agent or not draft.seat or not draft.queues or draft.callback_of:
+                continue
+            if draft.ended_at is not None or not self.day_start <= draft.started_at < end:
+                continue
+            if (draft.node, draft.linkedid) in self._entries:
+                continue
+            day = seats.get(draft.seat, NO_CALLS)
+            talking = now - draft.answered_at if draft.answered_at is not None else 0.0
+            seats[draft.seat] = SeatDay(day.calls + 1, round(day.talk_s + max(0.0, talking), 1))
+        return seats
+
+    def _hour_of(self) -> Callable[[float], int]:
+        """The city hour of an epoch in this day: plain arithmetic when the city's
+        offset is the same all day (always, in China), else CityTime's own."""
+        offset = self.city.offset_s(self.day_start)
+        if self.city.offset_s(self.day_start + 86399) != offset:
+            return lambda epoch: self.city.bucket_start(epoch, HOUR_S)
+        return lambda epoch: int(epoch + offset) // HOUR_S * HOUR_S - offset
+
+    def _seat_days(self) -> dict[str, SeatDay]:
+        if self._seat_view is None:
+            self._seat_view = {
+                name: SeatDay(int(calls), round(talk, 1))
+                for name, (calls, talk) in self._seats.items()
+                if calls
+            }
+        return self._seat_view
 
     def _waiting_peaks(self) -> dict[int, int]:
         """The most callers waiting at once, per city hour, from the finished calls'
@@ -348,19 +392,19 @@ class DayBook:
         return peaks
 
 
-def draft_contribution(draft: RecordDraft, now: float) -> Tally | None:
+def count_draft(tally: Tally, draft: RecordDraft) -> None:
     """A call in progress counted as its record would count it if it ended now: a
     caller in a queue is offered; one at a seat is answered, with the wait it had."""
-    return contribution(
-        kind=CALLBACK if draft.callback_of else "call",
-        queue=draft.queues[0] if draft.queues else "",
-        agent=draft.agent,
-        queue_exit=draft.queue_exit,
-        wait_s=draft.wait_s,
-        talk_s=draft.talk_s,
-        wrapup_s=draft.wrapup_s,
-        rating=draft.rating,
-        called_back=False,
+    count_into(
+        tally,
+        draft.queues[0] if draft.queues else "",
+        draft.agent,
+        draft.queue_exit,
+        draft.wait_s,
+        draft.talk_s,
+        draft.wrapup_s,
+        draft.rating,
+        False,
     )
 
 
