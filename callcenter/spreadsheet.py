@@ -77,7 +77,8 @@ class SpreadsheetCsv:
 
     @property
     def media_type(self) -> str:
-        charset = "utf-8" if self.encoding == "utf-8-sig" else self.encoding  # BOM: no charset
+        """The Content-Type: the BOM is part of UTF-8, not a charset of its own."""
+        charset = "utf-8" if self.encoding == "utf-8-sig" else self.encoding
         return f"text/csv; charset={charset}"
 
     @staticmethod
@@ -104,7 +105,7 @@ class SpreadsheetCsv:
         return guard(value)
 
     def text(self, rows: Iterable[Row]) -> str:
-        """The CSV text of `rows` (the header first), CRLF line ends, not yet encoded."""
+        """The CSV lines of `rows`, CRLF-ended, not yet encoded."""
         buffer = io.StringIO(newline="")
         writer = csv.writer(buffer, lineterminator="\r\n")
         writer.writerows([self.cell(value) for value in row] for row in rows)
