@@ -10,7 +10,6 @@ import asyncio
 import getpass
 import json
 import os
-import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +35,7 @@ from callcenter.legacy.repository import (
 from callcenter.legacy.repository import (
     Progress as ProgressFn,
 )
+from callcenter.spreadsheet import DEFAULT_ENCODING, encoding_named
 
 app = typer.Typer(
     help="The legacy-number directory (old unit numbers → 12345).", no_args_is_help=True
@@ -267,20 +267,31 @@ def export(
         Path | None, typer.Option("-o", "--output", help="File (default: stdout).")
     ] = None,
     encoding: Annotated[
-        str, typer.Option("--encoding", help="utf-8, utf-8-sig (Excel) or gb18030.")
-    ] = "utf-8",
+        str,
+        typer.Option(
+            "--encoding",
+            help="utf-8-sig: UTF-8 with a BOM, what Excel opens right; gb18030; "
+            "utf-8: no BOM, for programs.",
+        ),
+    ] = DEFAULT_ENCODING,
 ) -> None:
-    """Write the directory as CSV, in the columns import reads."""
-
-    async def work(repo: LegacyRepository) -> str:
-        return csvfile.write(await repo.records())
-
-    text = _run(work)
+    """Write the directory as CSV, in the columns import reads (import reads it back)."""
+    try:
+        chosen = encoding_named(encoding)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] --encoding: {exc}")
+        raise typer.Exit(2) from exc
+    records = _run(lambda repo: repo.records())
+    data = csvfile.write(records, chosen)
     if output is None:
-        sys.stdout.write(text)
+        typer.echo(data, nl=False)
         return
-    output.write_bytes(text.encode(encoding))
-    console.print(f"{output}: {text.count(chr(10)) - 1} numbers")
+    try:
+        output.write_bytes(data)
+    except OSError as exc:
+        console.print(f"[red]error:[/red] cannot write {output}: {exc.strerror}")
+        raise typer.Exit(2) from exc
+    console.print(f"{output}: {len(records)} numbers ({chosen})")
 
 
 @app.command("show")

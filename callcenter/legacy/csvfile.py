@@ -1,5 +1,9 @@
 """Reading and writing the directory CSV.
 
+Written as every export is (`callcenter.spreadsheet`); read back from that, from what
+Excel or WPS saves (UTF-8 with or without BOM, GB18030), a cell the export guarded
+against formulas read as it was.
+
 The whole file is checked before anything is written: per-cell rules (records.py) and
 the rules that need the whole file (a number twice, one unit code with two names). The
 database-dependent rule (a number held by another unit) is checked by the repository
@@ -14,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from callcenter.legacy.records import COLUMNS, NumberRecord, RowError, validate_fields
+from callcenter.spreadsheet import DEFAULT_ENCODING, Encoding, SpreadsheetCsv, unguard
 
 UTF8_BOM = b"\xef\xbb\xbf"
 
@@ -96,7 +101,9 @@ def parse(text: str, encoding: str = "utf-8") -> ParsedFile:
                 RowError(line, "note", f"{len(row)} cells, the header has {len(names)}")
             )
             continue
-        fields = {name: row[i].strip() if i < len(row) else "" for name, i in index.items()}
+        fields = {
+            name: unguard(row[i]).strip() if i < len(row) else "" for name, i in index.items()
+        }
         record, errors = validate_fields(fields)
         errors += _unit_conflicts(units, fields, line)
         if record is not None:
@@ -142,22 +149,13 @@ def read(data: bytes, encoding: str | None = None) -> ParsedFile:
     return parse(text, used)
 
 
-def write(records: Iterable[NumberRecord]) -> str:
-    """The CSV text of `records` (same columns as import reads)."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for r in records:
-        writer.writerow(
-            [
-                r.number,
-                r.unit_code,
-                r.unit,
-                r.district,
-                r.mode,
-                r.queue,
-                r.transfer_to or "",
-                r.note,
-            ]
-        )
-    return buffer.getvalue()
+def write(records: Iterable[NumberRecord], encoding: Encoding = DEFAULT_ENCODING) -> bytes:
+    """The file of `records`, in the columns import reads, as a spreadsheet opens it
+    (`callcenter.spreadsheet`: BOM, CRLF, formula-like text guarded; import unguards)."""
+    return SpreadsheetCsv(encoding).document(
+        COLUMNS,
+        (
+            (r.number, r.unit_code, r.unit, r.district, r.mode, r.queue, r.transfer_to, r.note)
+            for r in records
+        ),
+    )

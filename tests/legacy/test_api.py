@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from api.app import create_app
 from api.services import ApiServices
 from callcenter.db import session_factory
+from callcenter.legacy import csvfile
 from callcenter.legacy.directory import Directory
 from callcenter.tokens import Role, TokenStore
 from tests.conftest import LEGACY_CSV
@@ -224,3 +225,26 @@ async def test_a_hostile_encoding_is_a_422_naming_it(api: Api) -> None:
         )
         assert r.status_code == 422, (encoding, r.text)
         assert "encoding" in str(r.json()["detail"]), r.text
+
+
+async def test_an_export_imports_back_through_the_api(api: Api, db: Db) -> None:
+    c, script = api.client, api.auth("script")
+    r = await c.post(
+        "/api/v1/legacy-numbers/import", content=LEGACY_CSV.read_bytes(), headers=script
+    )
+    assert r.status_code == 200 and r.json()["applied"]
+    records = await db.repo.records()
+    for encoding in ("utf-8-sig", "gb18030"):
+        exported = csvfile.write(records, encoding)
+        r = await c.post(
+            "/api/v1/legacy-numbers/import",
+            params={"prune": "true"},
+            content=exported,
+            headers=script,
+        )
+        assert r.status_code == 200, r.text
+        assert (r.json()["encoding"], r.json()["rows"], r.json()["applied"]) == (
+            encoding,
+            280,
+            False,
+        )

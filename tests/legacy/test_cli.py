@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -82,3 +84,62 @@ def test_dirty_file_rejected_with_every_line(cli: CliRunner, tmp_path: Path) -> 
     assert cli.invoke(app, ["legacy", "export"]).stdout == before
     r = cli.invoke(app, ["legacy", "import", str(LEGACY_CSV), "--effective-from", "tomorrow"])
     assert r.exit_code == 2 and "ISO 8601" in r.output
+
+
+def _hostile_rows() -> bytes:
+    """Cells a spreadsheet would run as formulas, and a note over two lines. A cell
+    guarded as the export guards it is read unguarded: `''=市交通局` is `'=市交通局`."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["number", "unit_code", "unit", "district", "mode", "queue", "transfer_to",
+                     "note"])  # fmt: skip
+    writer.writerow(["043262000101", '=HYPERLINK("http://e.x","x")', "市公安局", "市本级",
+                     "merge", "general", "", "-first line\nsecond line"])  # fmt: skip
+    writer.writerow(["043262000102", "@SUM(1+1)", "+市水务局", "市本级", "merge", "general",
+                     "", "=cmd|' /C calc'!A0"])  # fmt: skip
+    writer.writerow(["043262000103", "U-X", "''=市交通局", "市本级", "merge", "general", "",
+                     "'plain note"])  # fmt: skip
+    return buffer.getvalue().encode()
+
+
+def test_export_opens_in_excel_and_imports_back(cli: CliRunner, tmp_path: Path) -> None:
+    assert cli.invoke(app, ["legacy", "import", str(LEGACY_CSV)]).exit_code == 0
+    (tmp_path / "hostile.csv").write_bytes(_hostile_rows())
+    r = cli.invoke(app, ["legacy", "import", "hostile.csv"])
+    assert r.exit_code == 0, r.output
+
+    r = cli.invoke(app, ["legacy", "export", "-o", "excel.csv"])
+    assert r.exit_code == 0, r.output
+    assert "excel.csv: 283 numbers (utf-8-sig)" in r.output  # 283 rows, 284 lines + 1 in a note
+    data = (tmp_path / "excel.csv").read_bytes()
+    assert data.startswith(b"\xef\xbb\xbfnumber,unit_code,unit,district,mode,queue,transfer_to,"
+                           b"note\r\n")  # fmt: skip
+    assert data.count(b"\xef\xbb\xbf") == 1
+    rows = {r[0]: r for r in csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""))}
+    assert rows["043262000101"][1] == '\'=HYPERLINK("http://e.x","x")'
+    assert rows["043262000101"][7] == "'-first line\nsecond line"
+    assert rows["043262000102"][1:3] == ["'@SUM(1+1)", "'+市水务局"]
+    assert rows["043262000102"][7] == "'=cmd|' /C calc'!A0"
+    assert rows["043262000103"][1:3] == ["U-X", "''=市交通局"]
+    assert rows["043262000103"][7] == "'plain note"  # not a formula: as it is
+    assert cli.invoke(app, ["legacy", "export"]).stdout_bytes == data
+
+    r = cli.invoke(app, ["legacy", "import", "excel.csv", "--prune"])
+    assert r.exit_code == 0 and "no change" in r.output, r.output
+    r = cli.invoke(app, ["legacy", "show", "043262000103"])
+    assert "'=市交通局" in r.stdout and "''" not in r.stdout and "'plain note" in r.stdout
+
+    r = cli.invoke(app, ["legacy", "export", "-o", "gbk.csv", "--encoding", "GB18030"])
+    assert r.exit_code == 0 and "283 numbers (gb18030)" in r.output, r.output
+    gbk = (tmp_path / "gbk.csv").read_bytes()
+    assert gbk.startswith(b"number,") and gbk.decode("gb18030") == data.decode("utf-8-sig")
+    r = cli.invoke(app, ["legacy", "import", "gbk.csv", "--prune", "--json"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert (summary["encoding"], summary["rows"], summary["applied"]) == ("gb18030", 283, False)
+
+    r = cli.invoke(app, ["legacy", "export", "--encoding", "latin-1"])
+    assert r.exit_code == 2
+    assert "--encoding" in r.output and all(
+        name in r.output for name in ("utf-8-sig", "gb18030", "utf-8")
+    )

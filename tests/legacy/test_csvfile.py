@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 
 from callcenter.legacy import csvfile
 from tests.conftest import LEGACY_CSV
@@ -88,5 +89,17 @@ def test_the_city_file_and_its_encodings() -> None:
 
 def test_write_reads_back() -> None:
     records = [r for _, r in csvfile.read(LEGACY_CSV.read_bytes()).records]
-    again = csvfile.read(csvfile.write(records).encode())
+    again = csvfile.read(csvfile.write(records))
     assert [r for _, r in again.records] == records
+
+
+def test_formula_like_cells_and_gb18030_read_back() -> None:
+    records = [r for _, r in csvfile.read(LEGACY_CSV.read_bytes()).records][:3]
+    records[0] = dataclasses.replace(records[0], unit_code="=1+1", note="-x\r\ny")
+    records[1] = dataclasses.replace(records[1], unit="'+市水务局", note="@SUM(A1)")
+    for encoding, found in [("utf-8-sig", "utf-8-sig"), ("gb18030", "gb18030")]:
+        data = csvfile.write(records, encoding)
+        assert b"'=1+1" in data.replace(b'"', b"")
+        again = csvfile.read(data)
+        assert again.encoding == found
+        assert [r for _, r in again.records] == records

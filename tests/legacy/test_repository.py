@@ -31,7 +31,7 @@ async def test_city_import_counts_and_round_trip(db: Db) -> None:
     assert by_code["U010"].transfer_line is not None  # a docked line
     # export → import is a no-op: nothing written, counter unchanged
     version = await db.repo.directory_version()
-    exported = csvfile.read(csvfile.write(records).encode())
+    exported = csvfile.read(csvfile.write(records))
     again = await db.repo.import_records(exported.records, actor="ops", reason="re", prune=True)
     assert not again.applied and again.plan.empty
     assert await db.repo.directory_version() == version
