@@ -2,8 +2,9 @@
 
 Built from the same functions as `GET /api/v1/queues` and `GET /api/v1/seats`
 (callcenter/live/live_views.py, queues/queue_views.py), so the stream and the REST API
-never disagree. Rows are keyed `node|name` (queues) and `node|interface` (seats): one PBX
-interface may exist on two nodes.
+never disagree. Rows are keyed `node|name` (queues, by the directory's name) and
+`node|interface` (seats): one PBX interface may exist on two nodes. A queue row names its
+queue as the REST API does: the directory's `name`, `display` names, and `asterisk`.
 
 `seat_rows_for` gives the rows of a few seats only (the ones a batch of changes named)
 by running those same functions on a projection of the model that holds just their
@@ -18,13 +19,14 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
+from callcenter.legacy.queues import Display, shown
 from callcenter.live.live_state import LiveState
 from callcenter.live.live_views import queue_view, seat_views
 from callcenter.live.node_state import NodeState, Queue
 from callcenter.live.seat_state import QueueWrapups, seat_counts, wrapup_end
 from callcenter.records.kpi import TodayCounters
 from queues.models import Seat
-from queues.queue_views import QueueToday, seat_statuses
+from queues.queue_views import QueueToday, named_seat, seat_statuses
 from queues.repository import SeatRepository
 from queues.seat_state import StateTracker
 
@@ -54,6 +56,8 @@ class QueueRow:
     key: str
     node: str
     name: str
+    display: Display
+    asterisk: str
     stale: bool
     waiting: int
     longest_wait_s: float
@@ -68,8 +72,8 @@ def queue_rows(
     now: float,
     only: set[str] | None = None,
 ) -> dict[str, QueueRow]:
-    """Every queue, or `only` those of these names, on every node (today's counters are
-    per queue name, so a change on one node can move another node's row)."""
+    """Every queue, or `only` those of these Asterisk names, on every node (today's
+    counters are per queue name, so a change on one node can move another node's row)."""
     wrapups = _wrapups(seats)
     rows: dict[str, QueueRow] = {}
     for node in sorted(live.nodes):
@@ -87,11 +91,14 @@ def queue_rows(
                 today = QueueToday(
                     day.offered, day.answered, day.abandoned, day.sl15, day.answer_rate
                 )
-            key = f"{node}|{name}"
+            named = shown(name)
+            key = f"{node}|{named.name}"
             rows[key] = QueueRow(
                 key=key,
                 node=node,
-                name=name,
+                name=named.name,
+                display=named.display,
+                asterisk=named.asterisk,
                 stale=view.stale,
                 waiting=view.waiting,
                 longest_wait_s=view.longest_wait_s,
@@ -111,7 +118,7 @@ def seat_rows(
     states = [live.nodes[name] for name in sorted(live.nodes)]
     items: list[Any]
     if seats is None:
-        items = list(seat_views(states, now, {}))
+        items = [named_seat(v) for v in seat_views(states, now, {})]
     else:
         items = list(seat_statuses(db_seats, states, seats.tracker, now))
     return {f"{item.node}|{item.interface}": item for item in items}
@@ -133,7 +140,7 @@ def seat_rows_for(
     states = [_project(live.nodes[n], wanted[n]) for n in sorted(wanted) if n in live.nodes]
     items: list[Any]
     if seats is None:
-        items = list(seat_views(states, now, {}))
+        items = [named_seat(v) for v in seat_views(states, now, {})]
     else:
         own = [s for s in db_seats if s.interface in wanted.get(s.node, ())]
         items = list(seat_statuses(own, states, seats.tracker, now))
@@ -177,8 +184,8 @@ def _wrapups(seats: SeatFloor | None) -> QueueWrapups:
 
 
 def queues_of(live: LiveState, keys: Iterable[tuple[str, str]]) -> set[str]:
-    """Names of the queues these (node, interface) seats are members of: the rows whose
-    counts of seats by state a change of theirs can move."""
+    """Asterisk names of the queues these (node, interface) seats are members of: the
+    rows whose counts of seats by state a change of theirs can move."""
     out: set[str] = set()
     for node, interface in keys:
         state = live.nodes.get(node)

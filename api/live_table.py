@@ -183,13 +183,13 @@ class LiveTable:
         return RowDelta(queues, seats, removed_queues, removed_seats)
 
     def _update_queues(self, now: float, named: set[str] | None) -> tuple[list[str], list[str]]:
-        """`named`: only the rows of queues of these names (on any node); all of them
-        when None or when one of those appeared (the rows keep the REST API's order)."""
+        """`named`: only the rows of queues of these Asterisk names (on any node); all of
+        them when None or when one of those appeared (the rows keep the REST API's order)."""
         if named is not None:
             if not named:
                 return [], []
             rows = queue_rows(self.live, self.seats, now, named)
-            keys = sorted(set(rows) | {k for k, r in self.queues.items() if r.name in named})
+            keys = sorted(set(rows) | {k for k, r in self.queues.items() if r.asterisk in named})
             if any((key in rows) != (key in self.queues) for key in keys):
                 return self._update_queues(now, None)  # before any row is replaced
             changed: list[str] = []

@@ -20,6 +20,7 @@ from api.auth import require_roles
 from api.calls import epoch
 from api.services import call_records
 from callcenter.clock import SHANGHAI
+from callcenter.legacy.queues import directory_name
 from callcenter.records import kpi
 from callcenter.records.query import MAX_EPOCH
 from callcenter.records.store import RecordStore
@@ -34,7 +35,9 @@ class Kpis(BaseModel):
     period_start: int | None = Field(
         description="epoch seconds of the period's start (city time buckets); null: whole range"
     )
-    group: str | None = Field(description="the queue / unit / seat / number; null: all calls")
+    group: str | None = Field(
+        description="the queue (its directory name) / unit / seat / number; null: all calls"
+    )
     calls: int = Field(description="every call started in the range, IVR-only included")
     offered: int = Field(description="calls that reached a queue (IVR-only, refused excluded)")
     answered: int = Field(description="offered calls an agent answered")
@@ -64,7 +67,7 @@ class Kpis(BaseModel):
             "examples": [
                 {
                     "period_start": 1764115200,
-                    "group": "hotline-housing",
+                    "group": "housing",
                     "calls": 412,
                     "offered": 380,
                     "answered": 351,
@@ -88,10 +91,10 @@ class Kpis(BaseModel):
     )
 
 
-def _out(row: kpi.KpiRow) -> Kpis:
+def _out(row: kpi.KpiRow, group: str | None) -> Kpis:
     return Kpis(
         period_start=row.period_start,
-        group=row.group,
+        group=directory_name(row.group) if group == "queue" and row.group else row.group,
         calls=row.calls,
         offered=row.offered,
         answered=row.answered,
@@ -120,7 +123,7 @@ async def _compute(
             rows = await kpi.compute(session, start, end, group, period)
         except kpi.KpiQueryError as exc:
             raise HTTPException(422, str(exc)) from None
-    return [_out(r) for r in rows]
+    return [_out(r, group) for r in rows]
 
 
 @router.get("/kpis", response_model=list[Kpis], summary="KPIs of calls started in a range")

@@ -1,15 +1,20 @@
 """What the seats and queues endpoints show: database seats joined with their live
 state, and queues with their catalog parameters, today's counters and held callbacks.
 
+The live model names queues as Asterisk does (`hotline-housing`); what is shown names
+them by the directory (`housing`), with display names for screens and the Asterisk name
+for operators (`named_queue`, `named_memberships`: the catalog's one translation).
+
 Pure functions of already-loaded data (no I/O), so the HTTP handlers and the bench
 measure the same code.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from callcenter.clock import as_utc
+from callcenter.legacy.queues import Display, shown
 from callcenter.live.live_views import QueueView, SeatQueue, SeatView, queue_view, seat_views
 from callcenter.live.node_state import NodeState, Queue
 from callcenter.live.seat_state import SEAT_STATES, seat_counts
@@ -17,6 +22,54 @@ from callcenter.records.kpi import TodayCounters
 from queues.catalog import QueueSpec
 from queues.models import Seat
 from queues.seat_state import OFFLINE, SeatState, StateTracker
+
+
+@dataclass(frozen=True)
+class QueueNow(QueueView):
+    """A queue now, as shown: `name` is the directory's (`housing`), `display` its name
+    on screens, `asterisk` Asterisk's (`hotline-housing`)."""
+
+    display: Display
+    asterisk: str
+
+
+def named_queue(view: QueueView) -> QueueNow:
+    name = shown(view.name)
+    fields = vars(view) | {"name": name.name}
+    return QueueNow(**fields, display=name.display, asterisk=name.asterisk)
+
+
+@dataclass(frozen=True)
+class SeatMembership(SeatQueue):
+    """A seat's membership of a queue, as shown: `queue` is the directory's name."""
+
+    display: Display
+    asterisk: str
+
+
+def named_memberships(queues: list[SeatQueue]) -> list[SeatMembership]:
+    out = []
+    for m in queues:
+        name = shown(m.queue)
+        out.append(
+            SeatMembership(
+                queue=name.name,
+                penalty=m.penalty,
+                paused=m.paused,
+                paused_reason=m.paused_reason,
+                calls_taken=m.calls_taken,
+                display=name.display,
+                asterisk=name.asterisk,
+            )
+        )
+    return out
+
+
+def named_seat(view: SeatView) -> SeatView:
+    """The live model's seat with its queues named as shown (a seat row without the
+    seats system)."""
+    queues: list[SeatQueue] = [*named_memberships(view.queues)]
+    return replace(view, queues=queues)
 
 
 @dataclass(frozen=True)
@@ -45,7 +98,7 @@ class SeatStatus:
     last_call: int = 0
     state_interface: str = ""
     stale: bool = False
-    queues: list[SeatQueue] = field(default_factory=list)
+    queues: list[SeatMembership] = field(default_factory=list)
 
 
 def _from_live(seat: Seat | None, view: SeatView, tracked: SeatState | None) -> SeatStatus:
@@ -81,7 +134,7 @@ def _from_live(seat: Seat | None, view: SeatView, tracked: SeatState | None) -> 
         last_call=view.last_call,
         state_interface=view.state_interface,
         stale=view.stale,
-        queues=view.queues,
+        queues=named_memberships(view.queues),
     )
 
 
@@ -150,12 +203,13 @@ class QueueToday:
 @dataclass(frozen=True)
 class QueueLive:
     name: str
+    display: Display
     asterisk: str
     strategy: str
     wrapup_s: int
     ring_timeout_s: int
     overflow_after_s: float | None
-    live: QueueView | None
+    live: QueueNow | None
     #: seats by state: `live`'s counts (all 0 while the queue is on no node)
     seats: dict[str, int]
     held_callbacks: list[HeldCallback]
@@ -169,17 +223,18 @@ def queue_live(
     held: list[HeldCallback],
     now: float,
 ) -> QueueLive:
-    view = None
+    view: QueueNow | None = None
     seats = dict.fromkeys(SEAT_STATES, 0)
     for state in states:  # one queue lives on one node (app_queue's limit)
         queue: Queue | None = state.queues.get(spec.asterisk)
         if queue is not None:
             seats = seat_counts(queue, now, {spec.asterisk: spec.wrapup_s})
-            view = queue_view(state, queue, now, seats)
+            view = named_queue(queue_view(state, queue, now, seats))
             break
     day = today.get(spec.asterisk, now)
     return QueueLive(
         name=spec.name,
+        display=shown(spec.asterisk).display,
         asterisk=spec.asterisk,
         strategy=view.strategy if view and view.strategy else spec.strategy,
         wrapup_s=spec.wrapup_s,

@@ -128,7 +128,7 @@ function drawQueues() {
     const today = q.today || {};
     const tr = document.createElement("tr");
     tr.dataset.queue = q.name;
-    tr.append(cell(q.name.replace(/^hotline-/, ""), "", "name"),
+    tr.append(cell((q.display && q.display[lang]) || q.name, "", "name"),
       cell(q.waiting, q.waiting > 0 ? "alert" : "", "waiting"),
       cell(mmss(longest), longest > 15 ? "alert" : "", "longest"),
       cell(q.seats.available, "", "available"), cell(q.seats.on_call, "", "on_call"),
