@@ -85,6 +85,7 @@ _TODAY = {"offered": 380, "answered": 351, "abandoned": 21, "sl15": 0.7816, "ans
 #: of queues/ (free of API concerns), by schema name: api/openapi.py puts them into the
 #: document, and tests/api/test_openapi_contract.py validates each against its schema
 EXAMPLES: dict[str, dict[str, Any]] = {
+    "Display": _DISPLAY,
     "WaitingCaller": _WAITING,
     "QueueNow": _QUEUE_VIEW,
     "HeldCallback": _HELD,
@@ -161,8 +162,8 @@ async def list_queues(
     summary="One queue now, and today",
 )
 async def get_queue(
-    asterisk: Annotated[str, Depends(queue_path)],
     _who: Viewer,
+    asterisk: Annotated[str, Depends(queue_path)],
     live: Live,
     catalog: Annotated[Mapping[str, QueueSpec], Depends(queue_catalog)],
     today: Annotated[TodayCounters, Depends(queue_today)],
