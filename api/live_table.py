@@ -41,6 +41,7 @@ from api.live_rows import (
     seat_rows_for,
     wrapup_ends,
 )
+from callcenter.legacy.queues import directory_name
 from callcenter.live.changes import (
     CallAgentDone,
     CallAnswered,
@@ -285,12 +286,21 @@ class LiveTable:
         )
 
 
+def _wire(change: Change) -> dict[str, Any]:
+    """The change as the stream sends it, its queue named as the rows name it."""
+    wire = change.wire()
+    queue = wire["data"].get("queue")
+    if queue is not None:
+        wire["data"]["queue"] = directory_name(queue)
+    return wire
+
+
 def delta_json(seq: int, changes: Sequence[Change], delta: RowDelta) -> str:
     """`{"type": "delta", ...}`: the changes serialised here, the rows already are."""
     removed = _dumps({"queues": delta.removed_queues, "seats": delta.removed_seats})
     return (
         f'{{"type":"delta","seq":{seq},'
-        f'"changes":{_dumps([c.wire() for c in changes])},'
+        f'"changes":{_dumps([_wire(c) for c in changes])},'
         f'"queues":[{",".join(delta.queues)}],"seats":[{",".join(delta.seats)}],'
         f'"removed":{removed}}}'
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from api.app import create_app
+from api.live_table import RowDelta, delta_json
 from api.services import ApiServices
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
@@ -28,6 +30,7 @@ from callcenter.legacy.queues import (
     directory_name,
     shown,
 )
+from callcenter.live.changes import CallerJoined, CallStarted
 from callcenter.live.live_state import LiveState
 from callcenter.live.node_state import Call
 from callcenter.records.wiring import build_records
@@ -61,6 +64,24 @@ def test_an_unknown_name_asked_for_lists_the_known_ones() -> None:
     for bad in ("nope", "hotline-nope", "hotline-", "General"):
         with pytest.raises(UnknownQueue, match=KNOWN):
             asterisk_name(bad)
+
+
+def test_the_stream_names_the_queues_of_its_changes_as_its_rows() -> None:
+    joined = CallerJoined(
+        7,
+        "pbx1",
+        1.0,
+        uniqueid="1.1",
+        queue="hotline-housing",
+        position=1,
+        priority=0,
+        linkedid="1.1",
+        caller="139",
+    )
+    started = CallStarted(8, "pbx1", 1.0, linkedid="1.1", caller="139", dialed="12345")
+    delta = json.loads(delta_json(8, [joined, started], RowDelta([], [], [], [])))
+    assert delta["changes"][0]["data"]["queue"] == "housing"
+    assert "queue" not in delta["changes"][1]["data"]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
