@@ -21,12 +21,12 @@ from typing import Any, Protocol
 
 from callcenter.legacy.queues import Display, shown
 from callcenter.live.live_state import LiveState
-from callcenter.live.live_views import queue_view, seat_views
+from callcenter.live.live_views import queue_view
 from callcenter.live.node_state import NodeState, Queue
 from callcenter.live.seat_state import QueueWrapups, seat_counts, wrapup_end
 from callcenter.records.kpi import TodayCounters
 from queues.models import Seat
-from queues.queue_views import QueueToday, named_seat, seat_statuses
+from queues.queue_views import QueueToday, seat_statuses
 from queues.repository import SeatRepository
 from queues.seat_state import StateTracker
 
@@ -112,15 +112,12 @@ def queue_rows(
 def seat_rows(
     live: LiveState, seats: SeatFloor | None, db_seats: list[Seat], now: float
 ) -> dict[str, Any]:
-    """Seat objects by key: `SeatStatus` with the seats system (offline seats too, as
-    `GET /api/v1/seats`), else the live model's `SeatView`. Compared with == to send
-    only what changed."""
+    """Seat objects by key: `SeatStatus`, as `GET /api/v1/seats` shows them (with the
+    seats system, offline seats too; without it, every queue member of the live model).
+    Compared with == to send only what changed."""
     states = [live.nodes[name] for name in sorted(live.nodes)]
-    items: list[Any]
-    if seats is None:
-        items = [named_seat(v) for v in seat_views(states, now, {})]
-    else:
-        items = list(seat_statuses(db_seats, states, seats.tracker, now))
+    tracker = seats.tracker if seats is not None else None
+    items = seat_statuses(db_seats, states, tracker, now)
     return {f"{item.node}|{item.interface}": item for item in items}
 
 
@@ -138,12 +135,9 @@ def seat_rows_for(
     for node, interface in keys:
         wanted.setdefault(node, set()).add(interface)
     states = [_project(live.nodes[n], wanted[n]) for n in sorted(wanted) if n in live.nodes]
-    items: list[Any]
-    if seats is None:
-        items = [named_seat(v) for v in seat_views(states, now, {})]
-    else:
-        own = [s for s in db_seats if s.interface in wanted.get(s.node, ())]
-        items = list(seat_statuses(own, states, seats.tracker, now))
+    own = [s for s in db_seats if s.interface in wanted.get(s.node, ())]
+    tracker = seats.tracker if seats is not None else None
+    items = seat_statuses(own, states, tracker, now)
     return {f"{item.node}|{item.interface}": item for item in items}
 
 

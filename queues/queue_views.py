@@ -11,7 +11,7 @@ measure the same code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from callcenter.clock import as_utc
 from callcenter.legacy.queues import Display, shown
@@ -39,12 +39,20 @@ def named_queue(view: QueueView) -> QueueNow:
     return QueueNow(**fields, display=name.display, asterisk=name.asterisk)
 
 
-@dataclass(frozen=True)
-class SeatMembership(SeatQueue):
-    """A seat's membership of a queue, as shown: `queue` is the directory's name."""
+@dataclass(slots=True)
+class SeatMembership:
+    """A seat's membership of a queue (the live model's `SeatQueue`), as shown: `queue`
+    is the directory's name. Not frozen: one is built for every membership on every
+    full refresh of the floor (4,500 for 1,500 seats), and a frozen dataclass costs
+    several times as much to build."""
 
+    queue: str
     display: Display
     asterisk: str
+    penalty: int
+    paused: bool
+    paused_reason: str
+    calls_taken: int
 
 
 def named_memberships(queues: list[SeatQueue]) -> list[SeatMembership]:
@@ -53,23 +61,16 @@ def named_memberships(queues: list[SeatQueue]) -> list[SeatMembership]:
         name = shown(m.queue)
         out.append(
             SeatMembership(
-                queue=name.name,
-                penalty=m.penalty,
-                paused=m.paused,
-                paused_reason=m.paused_reason,
-                calls_taken=m.calls_taken,
-                display=name.display,
-                asterisk=name.asterisk,
+                name.name,
+                name.display,
+                name.asterisk,
+                m.penalty,
+                m.paused,
+                m.paused_reason,
+                m.calls_taken,
             )
         )
     return out
-
-
-def named_seat(view: SeatView) -> SeatView:
-    """The live model's seat with its queues named as shown (a seat row without the
-    seats system)."""
-    queues: list[SeatQueue] = [*named_memberships(view.queues)]
-    return replace(view, queues=queues)
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,11 @@ async def test_snapshot_deltas_and_resume_without_a_gap(tmp_path: Path) -> None:
                 seqs = [m["seq"] for m in got]
                 assert seqs == list(range(snap["seq"] + 1, snap["seq"] + 1 + len(got)))
                 assert seat(got[-1], "seat-1001")["state"] == "available"  # type: ignore[index]
+                (membership,) = seat(got[-1], "seat-1001")["queues"]  # type: ignore[index]
+                assert (membership["queue"], membership["asterisk"]) == (
+                    "general",
+                    "hotline-general",
+                )
                 assert any(c["kind"] == "seat" for m in got for c in m["changes"])
                 last, epoch = got[-1]["seq"], snap["epoch"]
 
