@@ -14,6 +14,7 @@ from api.auth import require_roles
 from api.pagination import Page, Paging, bad_query
 from api.services import callback_worklist, seat_repository
 from callcenter.clock import as_utc
+from callcenter.legacy.queues import directory_name
 from callcenter.records.callback_tasks import CallbackTaskFact
 from callcenter.tokens import Principal, Role
 from queues.callbacks import CallbackWorklist
@@ -31,7 +32,7 @@ _TASK: dict[str, Any] = {
     "uniqueid": "1764141243.2207",
     "source": "abandoned",
     "caller": "13958001234",
-    "queue": "hotline-housing",
+    "queue": "housing",
     "waited_s": 142.5,
     "priority": 0,
     "status": "open",
@@ -52,7 +53,7 @@ class CallbackOut(BaseModel):
         description="abandoned (hung up in queue) | virtual_hold (kept their place)"
     )
     caller: str = Field(description="the number to call back")
-    queue: str
+    queue: str = Field(description="the queue the caller waited in, by its directory name")
     waited_s: float = Field(description="how long the caller had waited before asking")
     priority: int
     status: Status
@@ -88,7 +89,7 @@ class Cancelled(BaseModel):
 
 
 def _out(task: CallbackTaskFact) -> CallbackOut:
-    return CallbackOut.model_validate(task)
+    return CallbackOut.model_validate(task).model_copy(update={"queue": directory_name(task.queue)})
 
 
 def _key(task: CallbackTaskFact) -> tuple[str, int]:

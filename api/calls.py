@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_roles
 from api.pagination import Page, Paging, bad_query
+from api.queue_names import queue_filter
 from api.services import (
     call_facts,
     call_records,
@@ -30,6 +31,7 @@ from api.services import (
     record_writer,
 )
 from callcenter.clock import CityTime, as_utc
+from callcenter.legacy.queues import directory_name
 from callcenter.live.live_state import LiveState
 from callcenter.live.node_state import Call
 from callcenter.privacy import shown_caller
@@ -56,7 +58,7 @@ _SUMMARY: dict[str, Any] = {
     "mode": "merge",
     "caller": "139****1111",
     "confidential": True,
-    "queue": "hotline-housing",
+    "queue": "housing",
     "queue_exit": "answered",
     "wait_s": 12.4,
     "seat": "1004",
@@ -72,7 +74,7 @@ _SUMMARY: dict[str, Any] = {
 _DETAIL: dict[str, Any] = _SUMMARY | {
     "ivr_keys": "0",
     "prompts": ["hotline/welcome", "hotline/legacy-merged"],
-    "queues": ["hotline-housing"],
+    "queues": ["housing"],
     "rings": [
         {
             "seat": "1002",
@@ -95,7 +97,7 @@ _DETAIL: dict[str, Any] = _SUMMARY | {
     "recording": "/var/spool/asterisk/monitor/1764141243.2207.wav",
     "timeline": [
         [0.0, "start", "057187001234"],
-        [14.2, "queue_join", "hotline-housing"],
+        [14.2, "queue_join", "housing"],
         [26.4, "answered", "1004"],
         [313.4, "end", "caller"],
     ],
@@ -154,7 +156,9 @@ class CallSummary(BaseModel):
     mode: str = Field(description="legacy mode of the dialed number: merge | dock | retain")
     caller: str = Field(description="masked (139****1111) when confidential, except for admin")
     confidential: bool
-    queue: str = Field(description="first queue joined; empty: never offered")
+    queue: str = Field(
+        description="first queue joined, by its directory name; empty: never offered"
+    )
     queue_exit: str = Field(
         description="answered | abandoned | timeout | left_empty | redirected | refused"
     )
@@ -191,7 +195,7 @@ class CallDetail(CallSummary):
 
     ivr_keys: str
     prompts: list[str]
-    queues: list[str]
+    queues: list[str] = Field(description="every queue joined, by its directory name")
     rings: list[dict[str, Any]] = Field(
         description="every ring attempt: seat, interface, at (s from start), ring_s, outcome "
         "(answered | no_answer | cancelled | dumped)"
@@ -226,8 +230,8 @@ class ActiveCall(BaseModel):
                     "caller": "13958001234",
                     "dialed": "12345",
                     "unit": "",
-                    "routed_queue": "hotline-general",
-                    "queue": "hotline-general",
+                    "routed_queue": "general",
+                    "queue": "general",
                     "seat": "",
                     "answered": False,
                 }
@@ -243,9 +247,10 @@ class ActiveCall(BaseModel):
     dialed: str
     unit: str = Field(description="the legacy unit the IVR routed the call to; '' for none")
     routed_queue: str = Field(
-        description="the queue the dialplan routed the caller to ('' before routing)"
+        description="the queue the dialplan routed the caller to, by its directory name "
+        "('' before routing)"
     )
-    queue: str | None = Field(description="the queue the caller waits in now")
+    queue: str | None = Field(description="the queue the caller waits in now (directory name)")
     seat: str
     answered: bool
 
@@ -290,7 +295,22 @@ def _summary_fields(record: CallRecord, principal: Principal) -> dict[str, Any]:
     for name in ("started_at", "ended_at"):
         data[name] = as_utc(data[name])
     data["caller"] = shown_caller(record.caller, record.confidential, principal.role == Role.ADMIN)
+    data["queue"] = directory_name(record.queue)
     return data
+
+
+#: timeline entries whose detail is a queue (Asterisk's name in the record)
+_QUEUE_EVENTS = frozenset({"queue_join", "queue_leave", "queue_abandon_event"})
+
+
+def _timeline(timeline: list[list[Any]]) -> list[list[Any]]:
+    """The record's timeline with its queues named as the API names them."""
+    return [
+        [*entry[:2], directory_name(str(entry[2])), *entry[3:]]
+        if len(entry) > 2 and entry[1] in _QUEUE_EVENTS
+        else entry
+        for entry in timeline
+    ]
 
 
 def epoch(when: datetime) -> int:
@@ -344,10 +364,10 @@ async def list_calls(
     caller: str | None = None,
     number: Annotated[str | None, Query(description="the number dialed")] = None,
     unit: str | None = None,
-    queue: str | None = None,
     seat: str | None = None,
     disposition: str | None = None,
     *,
+    queue: Annotated[str | None, Depends(queue_filter)],
     page: Paging,
 ) -> Page[CallSummary]:
     where = _filter(principal, start, end, caller, number, unit, queue, seat, disposition)
@@ -382,8 +402,8 @@ async def active_calls(principal: Principal_, live: InProgress) -> list[ActiveCa
                 caller=shown_caller(call.caller_id_num, call.confidential, admin),
                 dialed=call.dialed,
                 unit=call.unit,
-                routed_queue=call.routed_queue,
-                queue=call.queue,
+                routed_queue=directory_name(call.routed_queue),
+                queue=None if call.queue is None else directory_name(call.queue),
                 seat=call.seat,
                 answered=call.answered_at is not None,
             )
@@ -413,18 +433,20 @@ async def export_calls(
     caller: str | None = None,
     number: str | None = None,
     unit: str | None = None,
-    queue: str | None = None,
     seat: str | None = None,
     disposition: str | None = None,
     encoding: Annotated[
         Encoding,
         Query(description="utf-8-sig: UTF-8 with a BOM (Excel); gb18030; utf-8: no BOM"),
     ] = DEFAULT_ENCODING,
+    *,
+    queue: Annotated[str | None, Depends(queue_filter)],
 ) -> StreamingResponse:
     where = _filter(principal, start, end, caller, number, unit, queue, seat, disposition)
     admin = principal.role == Role.ADMIN
     caller_at = q.EXPORT_COLUMNS.index("caller")
     confidential_at = q.EXPORT_COLUMNS.index("confidential")
+    queue_at = q.EXPORT_COLUMNS.index("queue")
     sheet = SpreadsheetCsv(encoding, city)
 
     async def chunks() -> AsyncIterator[list[list[Any]]]:
@@ -435,6 +457,7 @@ async def export_calls(
                     values[caller_at] = shown_caller(
                         str(values[caller_at]), bool(values[confidential_at]), admin
                     )
+                    values[queue_at] = directory_name(str(values[queue_at] or ""))
                 yield rows
 
     return StreamingResponse(
@@ -524,6 +547,8 @@ async def get_call(principal: Principal_, call_id: str, records: Records) -> Cal
         original = await q.original_of(session, record.callback_of) if record.callback_of else None
     data["callbacks"] = [f"{c.node}:{c.linkedid}" for c in callbacks]
     data["original"] = f"{original.node}:{original.linkedid}" if original is not None else None
+    data["queues"] = [directory_name(name) for name in record.queues]
+    data["timeline"] = _timeline(record.timeline)
     for name in CallDetail.model_fields:
         if name not in data:
             data[name] = getattr(record, name)

@@ -22,10 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_roles
 from api.pagination import Page, Paging
+from api.queue_names import queue_filter
 from api.services import legacy_directory
 from callcenter.legacy import csvfile
 from callcenter.legacy.directory import Directory
 from callcenter.legacy.normalize import NumberError, normalize_number
+from callcenter.legacy.queues import directory_name
 from callcenter.legacy.records import NumberRecord, RowError, validate_fields
 from callcenter.legacy.repository import LegacyError, NotFound, NumberView, WriteResult
 from callcenter.tokens import Principal, Role
@@ -105,16 +107,21 @@ class LegacyNumberOut(BaseModel):
         return cls.model_validate(view.as_dict())
 
 
+_ROUTE: dict[str, Any] = {
+    "queue": "housing",
+    "asterisk": "hotline-housing",
+    "mode": "merge",
+    "version": 3,
+}
+
+
 class RouteNow(BaseModel):
-    queue: str = Field(description="the Asterisk queue a call to this number joins now")
+    queue: str = Field(description="the queue a call to this number joins now (directory name)")
+    asterisk: str = Field(description="that queue's Asterisk name, for operators")
     mode: Mode
     version: int
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [{"queue": "hotline-housing", "mode": "merge", "version": 3}]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_ROUTE]})
 
 
 class LegacyNumberDetail(LegacyNumberOut):
@@ -124,13 +131,7 @@ class LegacyNumberDetail(LegacyNumberOut):
     )
 
     model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                _NUMBER
-                | _STAMP
-                | {"routes_now": {"queue": "hotline-housing", "mode": "merge", "version": 3}}
-            ]
-        }
+        json_schema_extra={"examples": [_NUMBER | _STAMP | {"routes_now": _ROUTE}]}
     )
 
 
@@ -336,14 +337,15 @@ async def list_numbers(
     ] = None,
     district: Annotated[str | None, Query(max_length=100, examples=["市本级"])] = None,
     mode: Mode | None = None,
-    queue: Annotated[str | None, Query(max_length=64, examples=["housing"])] = None,
+    *,
+    queue: Annotated[str | None, Depends(queue_filter)],
 ) -> Page[LegacyNumberOut]:
     after = page.after(str, str)
     views = await directory.repository.find(
         unit=unit,
         district=district,
         mode=mode,
-        queue=queue,
+        queue=None if queue is None else directory_name(queue),
         after=(str(after[0]), str(after[1])) if after else None,
         limit=page.fetch,
     )
@@ -371,7 +373,12 @@ async def get_number(
         None
         if route is None
         else RouteNow.model_validate(
-            {"queue": route.queue, "mode": route.mode, "version": route.version}
+            {
+                "queue": directory_name(route.queue),
+                "asterisk": route.queue,
+                "mode": route.mode,
+                "version": route.version,
+            }
         )
     )
     return LegacyNumberDetail.model_validate(

@@ -2,8 +2,9 @@
 
 Built from the same functions as `GET /api/v1/queues` and `GET /api/v1/seats`
 (callcenter/live/live_views.py, queues/queue_views.py), so the stream and the REST API
-never disagree. Rows are keyed `node|name` (queues) and `node|interface` (seats): one PBX
-interface may exist on two nodes.
+never disagree. Rows are keyed `node|name` (queues, by the directory's name) and
+`node|interface` (seats): one PBX interface may exist on two nodes. A queue row names its
+queue as the REST API does: the directory's `name`, `display` names, and `asterisk`.
 
 `seat_rows_for` gives the rows of a few seats only (the ones a batch of changes named)
 by running those same functions on a projection of the model that holds just their
@@ -18,8 +19,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
+from callcenter.legacy.queues import Display, shown
 from callcenter.live.live_state import LiveState
-from callcenter.live.live_views import queue_view, seat_views
+from callcenter.live.live_views import queue_view
 from callcenter.live.node_state import NodeState, Queue
 from callcenter.live.seat_state import SEAT_STATES, QueueWrapups, seat_counts, wrapup_end
 from callcenter.records.kpi import Figures, Tally
@@ -53,6 +55,8 @@ class QueueRow:
     key: str
     node: str
     name: str
+    display: Display
+    asterisk: str
     stale: bool
     waiting: int
     longest_wait_s: float
@@ -62,6 +66,7 @@ class QueueRow:
 
 
 CENTRE = "centre"
+CENTRE_DISPLAY = Display(zh="全中心", en="Whole centre")
 _NO_CALLS = Tally().figures()
 
 
@@ -72,8 +77,8 @@ def queue_rows(
     only: set[str] | None = None,
     day: DayView | None = None,
 ) -> dict[str, QueueRow]:
-    """Every queue, or `only` those of these names, on every node; `day`: the day so
-    far (records.today), whose figures each row carries."""
+    """Every queue, or `only` those of these Asterisk names, on every node; `day`: the
+    day so far (records.today), whose figures each row carries."""
     wrapups = _wrapups(seats)
     rows: dict[str, QueueRow] = {}
     for node in sorted(live.nodes):
@@ -86,11 +91,14 @@ def queue_rows(
             # the counts handed in: queue_view would count the members a second time
             view = queue_view(state, queue, now, counts)
             today = day.queues.get(name, _NO_CALLS) if day is not None else None
-            key = f"{node}|{name}"
+            named = shown(name)
+            key = f"{node}|{named.name}"
             rows[key] = QueueRow(
                 key=key,
                 node=node,
-                name=name,
+                name=named.name,
+                display=named.display,
+                asterisk=named.asterisk,
                 stale=view.stale,
                 waiting=view.waiting,
                 longest_wait_s=view.longest_wait_s,
@@ -116,6 +124,8 @@ def centre_row(queues: Iterable[QueueRow], seats: Iterable[Any], day: DayView | 
         key=CENTRE,
         node="",
         name=CENTRE,
+        display=CENTRE_DISPLAY,
+        asterisk="",
         stale=any(q.stale for q in rows),
         waiting=sum(q.waiting for q in rows),
         longest_wait_s=max((q.longest_wait_s for q in rows), default=0.0),
@@ -132,15 +142,13 @@ def seat_rows(
     now: float,
     calls: Mapping[str, SeatDay] | None = None,
 ) -> dict[str, Any]:
-    """Seat objects by key: `SeatStatus` with the seats system (offline seats too, as
-    `GET /api/v1/seats`), else the live model's `SeatView`. Compared with == to send
-    only what changed. `calls`: each seat's calls today (records.today `DayBook.seats`)."""
+    """Seat objects by key: `SeatStatus`, as `GET /api/v1/seats` shows them (with the
+    seats system, offline seats too; without it, every queue member of the live model).
+    Compared with == to send only what changed. `calls`: each seat's calls today
+    (records.today `DayBook.seats`)."""
     states = [live.nodes[name] for name in sorted(live.nodes)]
-    items: list[Any]
-    if seats is None:
-        items = list(seat_views(states, now, {}))
-    else:
-        items = list(seat_statuses(db_seats, states, seats.tracker, now, calls))
+    tracker = seats.tracker if seats is not None else None
+    items = seat_statuses(db_seats, states, tracker, now, calls)
     return {f"{item.node}|{item.interface}": item for item in items}
 
 
@@ -159,12 +167,9 @@ def seat_rows_for(
     for node, interface in keys:
         wanted.setdefault(node, set()).add(interface)
     states = [_project(live.nodes[n], wanted[n]) for n in sorted(wanted) if n in live.nodes]
-    items: list[Any]
-    if seats is None:
-        items = list(seat_views(states, now, {}))
-    else:
-        own = [s for s in db_seats if s.interface in wanted.get(s.node, ())]
-        items = list(seat_statuses(own, states, seats.tracker, now, calls))
+    own = [s for s in db_seats if s.interface in wanted.get(s.node, ())]
+    tracker = seats.tracker if seats is not None else None
+    items = seat_statuses(own, states, tracker, now, calls)
     return {f"{item.node}|{item.interface}": item for item in items}
 
 
@@ -205,8 +210,8 @@ def _wrapups(seats: SeatFloor | None) -> QueueWrapups:
 
 
 def queues_of(live: LiveState, keys: Iterable[tuple[str, str]]) -> set[str]:
-    """Names of the queues these (node, interface) seats are members of: the rows whose
-    counts of seats by state a change of theirs can move."""
+    """Asterisk names of the queues these (node, interface) seats are members of: the
+    rows whose counts of seats by state a change of theirs can move."""
     out: set[str] = set()
     for node, interface in keys:
         state = live.nodes.get(node)

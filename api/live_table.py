@@ -43,6 +43,7 @@ from api.live_rows import (
     seat_rows_for,
     wrapup_ends,
 )
+from callcenter.legacy.queues import directory_name
 from callcenter.live.changes import (
     CallAgentDone,
     CallAnswered,
@@ -202,13 +203,13 @@ class LiveTable:
         return [self._queue_json[CENTRE]]
 
     def _update_queues(self, now: float, named: set[str] | None) -> tuple[list[str], list[str]]:
-        """`named`: only the rows of queues of these names (on any node); all of them
-        when None or when one of those appeared (the rows keep the REST API's order)."""
+        """`named`: only the rows of queues of these Asterisk names (on any node); all of
+        them when None or when one of those appeared (the rows keep the REST API's order)."""
         if named is not None:
             if not named:
                 return [], []
             rows = queue_rows(self.live, self.seats, now, named, self._day_view)
-            keys = sorted(set(rows) | {k for k, r in self.queues.items() if r.name in named})
+            keys = sorted(set(rows) | {k for k, r in self.queues.items() if r.asterisk in named})
             if any((key in rows) != (key in self.queues) for key in keys):
                 return self._update_queues(now, None)  # before any row is replaced
             changed: list[str] = []
@@ -306,12 +307,21 @@ class LiveTable:
         )
 
 
+def _wire(change: Change) -> dict[str, Any]:
+    """The change as the stream sends it, its queue named as the rows name it."""
+    wire = change.wire()
+    queue = wire["data"].get("queue")
+    if queue is not None:
+        wire["data"]["queue"] = directory_name(queue)
+    return wire
+
+
 def delta_json(seq: int, changes: Sequence[Change], delta: RowDelta) -> str:
     """`{"type": "delta", ...}`: the changes serialised here, the rows already are."""
     removed = _dumps({"queues": delta.removed_queues, "seats": delta.removed_seats})
     return (
         f'{{"type":"delta","seq":{seq},'
-        f'"changes":{_dumps([c.wire() for c in changes])},'
+        f'"changes":{_dumps([_wire(c) for c in changes])},'
         f'"queues":[{",".join(delta.queues)}],"seats":[{",".join(delta.seats)}],'
         f'"removed":{removed}}}'
     )

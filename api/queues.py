@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 from pydantic import TypeAdapter
 
 from api.auth import require_roles
+from api.queue_names import queue_path
 from api.services import (
     BodyCache,
     callback_worklist,
@@ -27,9 +28,9 @@ from api.services import (
     queue_list_cache,
 )
 from callcenter.clock import as_utc
-from callcenter.legacy.queues import ASTERISK_PREFIX
+from callcenter.legacy.queues import directory_name
 from callcenter.live.live_state import LiveState
-from callcenter.live.live_views import QueueView, queue_views
+from callcenter.live.live_views import queue_views
 from callcenter.live.node_state import NodeState
 from callcenter.live.seat_state import QueueWrapups
 from callcenter.records.kpi import Tally
@@ -37,14 +38,14 @@ from callcenter.records.today import DayBook
 from callcenter.tokens import Principal, Role
 from queues.callbacks import CallbackWorklist
 from queues.catalog import QueueSpec
-from queues.queue_views import HeldCallback, QueueLive, queue_live
+from queues.queue_views import HeldCallback, QueueLive, QueueNow, named_queue, queue_live
 
 router = APIRouter(prefix="/api/v1")
 
 Viewer = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR, Role.AGENT))]
 Live = Annotated[LiveState, Depends(live_state)]
 
-_QUEUE_LIST = TypeAdapter(list[QueueView])
+_QUEUE_LIST = TypeAdapter(list[QueueNow])
 
 _WAITING = {
     "position": 1,
@@ -55,9 +56,10 @@ _WAITING = {
     "waited_s": 37.4,
     "priority": 0,
 }
+_DISPLAY = {"zh": "住房", "en": "Housing"}
 _QUEUE_VIEW = {
     "node": "pbx1",
-    "name": "hotline-housing",
+    "name": "housing",
     "stale": False,
     "strategy": "rrmemory",
     "waiting": 1,
@@ -71,6 +73,8 @@ _QUEUE_VIEW = {
     "paused": 1,
     "unavailable": 0,
     "service_level_s": 15,
+    "display": _DISPLAY,
+    "asterisk": "hotline-housing",
 }
 _HELD = {"task_id": 318, "caller": "13958001234", "waited_s": 95.0, "priority": 0}
 _TODAY = {
@@ -97,12 +101,14 @@ _TODAY = {
 #: of queues/ (free of API concerns), by schema name: api/openapi.py puts them into the
 #: document, and tests/api/test_openapi_contract.py validates each against its schema
 EXAMPLES: dict[str, dict[str, Any]] = {
+    "Display": _DISPLAY,
     "WaitingCaller": _WAITING,
-    "QueueView": _QUEUE_VIEW,
+    "QueueNow": _QUEUE_VIEW,
     "HeldCallback": _HELD,
     "Figures": _TODAY,
     "QueueLive": {
         "name": "housing",
+        "display": _DISPLAY,
         "asterisk": "hotline-housing",
         "strategy": "rrmemory",
         "wrapup_s": 15,
@@ -134,10 +140,11 @@ def _states(live: LiveState, node: str | None) -> list[NodeState]:
 @router.get(
     "/queues",
     tags=["live"],
-    response_model=list[QueueView],
+    response_model=list[QueueNow],
     summary="Every queue now: waiting callers, longest wait, seats by state",
-    description="A plain list, not paged: about ten queues per PBX node. Admin, "
-    "supervisors and agents.",
+    description="A plain list, not paged: about ten queues per PBX node. A queue is "
+    "named by the directory (`general`), with its display names and Asterisk's name "
+    "(`hotline-general`). Admin, supervisors and agents.",
 )
 async def list_queues(
     _who: Viewer,
@@ -155,7 +162,11 @@ async def list_queues(
     now = live.clock()
     version = (node, live.hub.last_seq, int(now * 10))
     body = bodies.get(
-        node, version, lambda: _QUEUE_LIST.dump_json(queue_views(_states(live, node), now, wrapups))
+        node,
+        version,
+        lambda: _QUEUE_LIST.dump_json(
+            [named_queue(v) for v in queue_views(_states(live, node), now, wrapups)]
+        ),
     )
     return Response(body, media_type="application/json")
 
@@ -167,24 +178,17 @@ async def list_queues(
     summary="One queue now, and today",
 )
 async def get_queue(
-    name: Annotated[
-        str,
-        Path(
-            max_length=64,
-            description="directory queue name, or the Asterisk one",
-            examples=["housing"],
-        ),
-    ],
     _who: Viewer,
+    asterisk: Annotated[str, Depends(queue_path)],
     live: Live,
     catalog: Annotated[Mapping[str, QueueSpec], Depends(queue_catalog)],
     day: Annotated[DayBook, Depends(day_book)],
     callbacks: Annotated[CallbackWorklist, Depends(callback_worklist)],
 ) -> QueueLive:
-    short = name.removeprefix(ASTERISK_PREFIX)
-    spec = catalog.get(short)
+    name = directory_name(asterisk)
+    spec = catalog.get(name)
     if spec is None:
-        raise HTTPException(404, f"no queue {name!r}; known: {', '.join(catalog)}")
+        raise HTTPException(404, f"queue {name!r} is not configured on this instance")
     now = live.clock()
     held = [
         HeldCallback(t.id, t.caller, round(now - as_utc(t.due_at).timestamp(), 1), t.priority)

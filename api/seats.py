@@ -43,17 +43,19 @@ from queues.seats import SeatService
 router = APIRouter(prefix="/api/v1", tags=["seats"])
 
 _SEAT_QUEUE = {
-    "queue": "hotline-housing",
+    "queue": "housing",
     "penalty": 0,
     "paused": True,
     "paused_reason": "meal",
+    "display": {"zh": "住房", "en": "Housing"},
+    "asterisk": "hotline-housing",
 }
 
 #: examples of the response types of queues/ (plain dataclasses, free of API concerns),
 #: by schema name: api/openapi.py puts them into the document, and
 #: tests/api/test_openapi_contract.py validates each against its schema
 EXAMPLES: dict[str, dict[str, Any]] = {
-    "SeatQueue": _SEAT_QUEUE,
+    "SeatMembership": _SEAT_QUEUE,
     "SeatStatus": {
         "id": "1001",
         "extension": "1001",

@@ -21,6 +21,7 @@ from api.auth import require_roles
 from api.calls import epoch
 from api.services import call_records, city_time, day_book
 from callcenter.clock import CityTime
+from callcenter.legacy.queues import directory_name
 from callcenter.records import kpi
 from callcenter.records.kpi import Figures, figures_of
 from callcenter.records.query import MAX_EPOCH
@@ -45,7 +46,8 @@ class Kpis(Figures):
         ),
     ] = None
     group: Annotated[
-        str | None, Field(description="the queue / unit / seat / number; null: all calls")
+        str | None,
+        Field(description="the queue (its directory name) / unit / seat / number; null: all calls"),
     ] = None
 
 
@@ -90,7 +92,7 @@ _FIGURES = {
     "callbacks_reached": 17,
     "callback_completion": 0.5862,
 }
-_KPIS = {"period_start": "2026-11-26T09:00:00+08:00", "group": "hotline-housing", **_FIGURES}
+_KPIS = {"period_start": "2026-11-26T09:00:00+08:00", "group": "housing", **_FIGURES}
 
 #: examples of the dataclass response types, by schema name (api/openapi.py puts them in
 #: the document; tests/api/test_openapi_contract.py validates them)
@@ -109,10 +111,11 @@ EXAMPLES: dict[str, dict[str, Any]] = {
 }
 
 
-def _out(row: kpi.KpiRow, city: CityTime) -> Kpis:
+def _out(row: kpi.KpiRow, city: CityTime, group: str | None) -> Kpis:
+    """`group`: what the rows are grouped by; a queue is shown by its directory name."""
     return Kpis(
         period_start=city.iso_or_none(row.period_start),
-        group=row.group,
+        group=directory_name(row.group) if group == "queue" and row.group else row.group,
         **figures_of(row),
     )
 
@@ -130,7 +133,7 @@ async def _compute(
             rows = await kpi.compute(session, start, end, group, period, city)
         except kpi.KpiQueryError as exc:
             raise HTTPException(422, str(exc)) from None
-    return [_out(r, city) for r in rows]
+    return [_out(r, city, group) for r in rows]
 
 
 @router.get("/kpis", response_model=list[Kpis], summary="KPIs of calls started in a range")
@@ -183,7 +186,9 @@ async def today(
         timezone=city.name,
         in_progress=view.in_progress,
         centre=Kpis(**figures_of(view.centre)),
-        queues=[Kpis(group=name, **figures_of(f)) for name, f in view.queues.items()],
+        queues=[
+            Kpis(group=directory_name(name), **figures_of(f)) for name, f in view.queues.items()
+        ],
         hours=[
             HourToday(
                 period_start=city.iso(h.hour_start),

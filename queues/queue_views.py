@@ -1,6 +1,10 @@
 """What the seats and queues endpoints show: database seats joined with their live
 state, and queues with their catalog parameters, today's counters and held callbacks.
 
+The live model names queues as Asterisk does (`hotline-housing`); what is shown names
+them by the directory (`housing`), with display names for screens and the Asterisk name
+for operators (`named_queue`, `named_memberships`: the catalog's one translation).
+
 Pure functions of already-loaded data (no I/O), so the HTTP handlers and the bench
 measure the same code.
 """
@@ -11,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from callcenter.clock import as_utc
+from callcenter.legacy.queues import Display, shown
 from callcenter.live.live_views import QueueView, SeatQueue, SeatView, queue_view, seat_views
 from callcenter.live.node_state import NodeState, Queue
 from callcenter.live.seat_state import SEAT_STATES, seat_counts
@@ -19,6 +24,53 @@ from callcenter.records.today import NO_CALLS, SeatDay
 from queues.catalog import QueueSpec
 from queues.models import Seat
 from queues.seat_state import OFFLINE, SeatState, StateTracker
+
+
+@dataclass(frozen=True)
+class QueueNow(QueueView):
+    """A queue now, as shown: `name` is the directory's (`housing`), `display` its name
+    on screens, `asterisk` Asterisk's (`hotline-housing`)."""
+
+    display: Display
+    asterisk: str
+
+
+def named_queue(view: QueueView) -> QueueNow:
+    name = shown(view.name)
+    fields = vars(view) | {"name": name.name}
+    return QueueNow(**fields, display=name.display, asterisk=name.asterisk)
+
+
+@dataclass(slots=True)
+class SeatMembership:
+    """A seat's membership of a queue (the live model's `SeatQueue`), as shown: `queue`
+    is the directory's name. Not frozen: one is built for every membership on every
+    full refresh of the floor (4,500 for 1,500 seats), and a frozen dataclass costs
+    several times as much to build."""
+
+    queue: str
+    display: Display
+    asterisk: str
+    penalty: int
+    paused: bool
+    paused_reason: str
+
+
+def named_memberships(queues: list[SeatQueue]) -> list[SeatMembership]:
+    out = []
+    for m in queues:
+        name = shown(m.queue)
+        out.append(
+            SeatMembership(
+                name.name,
+                name.display,
+                name.asterisk,
+                m.penalty,
+                m.paused,
+                m.paused_reason,
+            )
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -49,7 +101,7 @@ class SeatStatus:
     talk_today_s: float = 0.0
     state_interface: str = ""
     stale: bool = False
-    queues: list[SeatQueue] = field(default_factory=list)
+    queues: list[SeatMembership] = field(default_factory=list)
 
 
 def _from_live(
@@ -87,7 +139,7 @@ def _from_live(
         talk_today_s=day.talk_s,
         state_interface=view.state_interface,
         stale=view.stale,
-        queues=view.queues,
+        queues=named_memberships(view.queues),
     )
 
 
@@ -158,12 +210,13 @@ class HeldCallback:
 @dataclass(frozen=True)
 class QueueLive:
     name: str
+    display: Display
     asterisk: str
     strategy: str
     wrapup_s: int
     ring_timeout_s: int
     overflow_after_s: float | None
-    live: QueueView | None
+    live: QueueNow | None
     #: seats by state: `live`'s counts (all 0 while the queue is on no node)
     seats: dict[str, int]
     held_callbacks: list[HeldCallback]
@@ -178,16 +231,17 @@ def queue_live(
     held: list[HeldCallback],
     now: float,
 ) -> QueueLive:
-    view = None
+    view: QueueNow | None = None
     seats = dict.fromkeys(SEAT_STATES, 0)
     for state in states:  # one queue lives on one node (app_queue's limit)
         queue: Queue | None = state.queues.get(spec.asterisk)
         if queue is not None:
             seats = seat_counts(queue, now, {spec.asterisk: spec.wrapup_s})
-            view = queue_view(state, queue, now, seats)
+            view = named_queue(queue_view(state, queue, now, seats))
             break
     return QueueLive(
         name=spec.name,
+        display=shown(spec.asterisk).display,
         asterisk=spec.asterisk,
         strategy=view.strategy if view and view.strategy else spec.strategy,
         wrapup_s=spec.wrapup_s,

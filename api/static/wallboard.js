@@ -146,7 +146,7 @@ function drawQueues() {
   const now = performance.now();
   const rows = [...queues.values()].filter((q) => q.key !== "centre");
   for (const q of rows.sort((a, b) => a.key.localeCompare(b.key))) {
-    body.append(queueRow(q, now, q.name.replace(/^hotline-/, "")));
+    body.append(queueRow(q, now, (q.display && q.display[lang]) || q.name));
   }
   const centre = queues.get("centre");  // each seat once, every queue's callers, the day
   if (centre) body.append(queueRow(centre, now, t("centre"), "total"));

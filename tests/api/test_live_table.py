@@ -407,11 +407,25 @@ def test_the_centre_counts_each_seat_once() -> None:
     from types import SimpleNamespace
 
     from api.live_rows import QueueRow
+    from callcenter.legacy.queues import shown
 
     def row(name: str, waiting: int, longest: float) -> QueueRow:
         seats = {"available": 0, "ringing": 0, "on_call": 1, "wrap_up": 0}
         seats |= {"paused": 0, "unavailable": 0}
-        return QueueRow(f"pbx1|{name}", "pbx1", name, False, waiting, longest, 1, seats, None)
+        named = shown(name)
+        return QueueRow(
+            f"pbx1|{named.name}",
+            "pbx1",
+            named.name,
+            named.display,
+            name,
+            False,
+            waiting,
+            longest,
+            1,
+            seats,
+            None,
+        )
 
     queues = [row(q, n, 10.0 * n) for n, q in enumerate(QUEUES, start=1)]
     seats = [SimpleNamespace(state="on_call"), SimpleNamespace(state="offline")]

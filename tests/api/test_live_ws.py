@@ -71,14 +71,23 @@ async def test_snapshot_deltas_and_resume_without_a_gap(tmp_path: Path) -> None:
             async with connect(f"ws://{host}/api/v1/live", additional_headers=auth) as ws:
                 snap = await recv(ws)
                 assert snap["type"] == "snapshot" and snap["epoch"]
-                general = queue(snap, "hotline-general")
+                general = queue(snap, "general")
                 assert general is not None and general["waiting"] == 0
+                # named as the REST API names it: the directory's name, display, Asterisk's
+                assert general["key"] == "pbx1|general"
+                assert general["asterisk"] == "hotline-general"
+                assert general["display"] == {"zh": "综合", "en": "General"}
                 await add_members(node, ["1001"])
                 got = await recv_until(ws, lambda m: seat(m, "seat-1001") is not None)
                 assert all(m["type"] == "delta" for m in got)
                 seqs = [m["seq"] for m in got]
                 assert seqs == list(range(snap["seq"] + 1, snap["seq"] + 1 + len(got)))
                 assert seat(got[-1], "seat-1001")["state"] == "available"  # type: ignore[index]
+                (membership,) = seat(got[-1], "seat-1001")["queues"]  # type: ignore[index]
+                assert (membership["queue"], membership["asterisk"]) == (
+                    "general",
+                    "hotline-general",
+                )
                 assert any(c["kind"] == "seat" for m in got for c in m["changes"])
                 last, epoch = got[-1]["seq"], snap["epoch"]
 
@@ -103,7 +112,7 @@ async def test_snapshot_deltas_and_resume_without_a_gap(tmp_path: Path) -> None:
                 assert [m["seq"] for m in missed] == list(range(last + 1, resumed["seq"] + 1))
                 states = [seat(m, "seat-1001") for m in missed]
                 assert any(s and s["state"] == "paused" for s in states)
-                waiting = [queue(m, "hotline-general") for m in missed]
+                waiting = [queue(m, "general") for m in missed]
                 assert any(q and q["waiting"] == 1 for q in waiting)
 
             # the same numbers as the REST API
@@ -112,10 +121,10 @@ async def test_snapshot_deltas_and_resume_without_a_gap(tmp_path: Path) -> None:
                 metrics = (await http.get("/metrics")).text
             assert f"callcenter_live_stream_seq {float(stream.seq)}" in metrics
             assert "callcenter_live_stream_clients 0.0" in metrics  # both screens gone
-            rest_general = next(q for q in rest if q["name"] == "hotline-general")
+            rest_general = next(q for q in rest if q["name"] == "general")
             async with connect(f"ws://{host}/api/v1/live", additional_headers=auth) as ws:
                 snap = await recv(ws)
-            ws_general = queue(snap, "hotline-general")
+            ws_general = queue(snap, "general")
             assert ws_general is not None
             for field in ("waiting", "members", "paused", "available", "on_call"):
                 got_ws = ws_general.get(field, ws_general["seats"].get(field))
@@ -135,7 +144,7 @@ async def test_snapshot_deltas_and_resume_without_a_gap(tmp_path: Path) -> None:
 
 def queue_waiting(stream: LiveStream) -> int:
     snap = json.loads(stream.snapshot_message())
-    general = queue(snap, "hotline-general")
+    general = queue(snap, "general")
     return general["waiting"] if general else -1
 
 

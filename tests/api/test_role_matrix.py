@@ -26,7 +26,7 @@ MATRIX: list[tuple[str, str, object, set[Role] | None]] = [
     ("GET", "/readyz", None, None),
     ("GET", "/metrics", None, None),
     ("GET", "/api/v1/queues", None, {ADM, SUP, AGT}),
-    ("GET", "/api/v1/queues/hotline-general", None, {ADM, SUP, AGT}),
+    ("GET", "/api/v1/queues/general", None, {ADM, SUP, AGT}),
     ("GET", "/api/v1/seats", None, {ADM, SUP, AGT}),  # an agent: its own seat only
     ("GET", f"/api/v1/seats/{OWN}", None, {ADM, SUP, AGT}),
     ("GET", f"/api/v1/seats/{OTHER}", None, {ADM, SUP}),

@@ -40,6 +40,11 @@ PAGE_NUMBERS = """(() => ({
   seq: (document.body && document.body.dataset.seq) || null,
 }))()"""
 
+#: the name the page shows for the general queue: its display name in the page's language
+GENERAL_NAME = (
+    'document.querySelector(\'#queues tr[data-queue="general"] td[data-field="name"]\').textContent'
+)
+
 
 def chromium_or_skip() -> str:
     binary = find_chromium()
@@ -154,12 +159,13 @@ async def test_wallboard_follows_the_stream_in_chromium(tmp_path: Path) -> None:
             deadline = asyncio.get_running_loop().time() + 20
             while busy is None and asyncio.get_running_loop().time() < deadline:
                 numbers = await same_numbers(browser, http, 15)
-                general = numbers["queues"]["hotline-general"]
+                general = numbers["queues"]["general"]
                 if int(general["waiting"]) > 0 and int(general["on_call"]) > 0:
                     busy = numbers
                 await asyncio.sleep(0.05)
             assert busy is not None, "never saw callers waiting while seats talked"
             await screenshot(browser, "wallboard-zh.png")
+            assert await browser.evaluate(GENERAL_NAME) == "综合"
 
             # the Chinese is drawn with a CJK font: every glyph of the title
             document = await browser.send("DOM.getDocument")
@@ -179,6 +185,7 @@ async def test_wallboard_follows_the_stream_in_chromium(tmp_path: Path) -> None:
             await asyncio.sleep(0.2)
             title = await browser.evaluate("document.querySelector('h1').textContent")
             assert title.startswith("12345 Government Service Hotline")
+            assert await browser.evaluate(GENERAL_NAME) == "General"
             await screenshot(browser, "wallboard-en.png")
             # and the numbers still agree once the traffic has run its course
             await same_numbers(browser, http, 20)

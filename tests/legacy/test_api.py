@@ -64,6 +64,12 @@ async def test_import_list_get_put_delete(api: Api, db: Db) -> None:
     assert len(r.json()["items"]) == 15 and r.json()["next_cursor"] is None
     r = await c.get("/api/v1/legacy-numbers?unit=U002&queue=social-security", headers=script)
     assert len(r.json()["items"]) == 5
+    r = await c.get(
+        "/api/v1/legacy-numbers?unit=U002&queue=hotline-social-security", headers=script
+    )
+    assert len(r.json()["items"]) == 5
+    r = await c.get("/api/v1/legacy-numbers?queue=nope", headers=script)
+    assert r.status_code == 422 and "known: general, enterprise" in r.json()["detail"]
     r = await c.get("/api/v1/legacy-numbers", params={"district": "磐石市"}, headers=script)
     rows = r.json()["items"]
     assert rows and all(n["district"] == "磐石市" for n in rows)
@@ -71,7 +77,8 @@ async def test_import_list_get_put_delete(api: Api, db: Db) -> None:
     r = await c.get("/api/v1/legacy-numbers/0432-6645 3987", headers=script)
     assert r.status_code == 200
     assert r.json()["unit_code"] == "U001"
-    assert r.json()["routes_now"]["queue"] == "hotline-social-security"
+    assert r.json()["routes_now"]["queue"] == "social-security"
+    assert r.json()["routes_now"]["asterisk"] == "hotline-social-security"
 
     body = {"unit_code": "U001", "mode": "dock", "queue": "general", "transfer_to": "12333"}
     r = await c.put("/api/v1/legacy-numbers/043266453987", json=body, headers=script)

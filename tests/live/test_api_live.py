@@ -48,7 +48,9 @@ async def test_queues_and_seats_show_the_pbx() -> None:
             await call(node, n)
         await wait_until(lambda: len(live.nodes["pbx1"].queues["hotline-general"].entries) == 2, 5)
         queues = (await client.get("/api/v1/queues")).json()
-        general = next(q for q in queues if q["name"] == "hotline-general")
+        general = next(q for q in queues if q["name"] == "general")
+        assert general["asterisk"] == "hotline-general"
+        assert general["display"] == {"zh": "综合", "en": "General"}
         assert general["waiting"] == 2 and general["paused"] == 2 and not general["stale"]
         assert [c["position"] for c in general["callers"]] == [1, 2]
         assert general["callers"][0]["caller"] == "13900000000"
@@ -56,6 +58,9 @@ async def test_queues_and_seats_show_the_pbx() -> None:
         by_name = {s["name"]: s for s in seats}
         assert by_name["seat-9001"]["state"] == "paused"
         assert by_name["seat-9001"]["paused_reason"] == "meal"
+        membership = by_name["seat-9001"]["queues"][0]
+        assert (membership["queue"], membership["asterisk"]) == ("general", "hotline-general")
+        assert membership["display"] == {"zh": "综合", "en": "General"}
         assert (await client.get("/api/v1/queues?node=nope")).status_code == 404
     finally:
         await client.aclose()

@@ -77,8 +77,11 @@ async def test_queue_view_today_sessions_and_worklist_api(database_url: str) -> 
         assert (await client.get("/api/v1/queues/housing", headers=agent)).status_code == 200
         view = (await client.get("/api/v1/queues/housing", headers=sup)).json()
         assert view["asterisk"] == "hotline-housing" and view["strategy"] == "leastrecent"
+        assert view["name"] == "housing"
+        assert view["display"] == {"zh": "住房", "en": "Housing"}
         assert view["wrapup_s"] == 10 and view["ring_timeout_s"] == 15
         live = view["live"]
+        assert (live["name"], live["asterisk"]) == ("housing", "hotline-housing")
         assert live["waiting"] == 1 and live["callers"][0]["caller"] == "13900000002"
         assert live["callers"][0]["position"] == 1 and live["callers"][0]["waited_s"] >= 7
         assert (live["on_call"], live["paused"], live["available"]) == (1, 1, 0)
@@ -96,7 +99,14 @@ async def test_queue_view_today_sessions_and_worklist_api(database_url: str) -> 
         # fractions over offered (DOMAIN.md): the waiting caller counts against too
         assert today["answer_rate"] == round(1 / 3, 4) and today["sl15"] == round(1 / 3, 4)
         assert today["sl15_of_answered"] == 1.0
-        assert (await client.get("/api/v1/queues/nope", headers=sup)).status_code == 404
+        # the Asterisk name is accepted too, and names the same queue
+        by_asterisk = await client.get("/api/v1/queues/hotline-housing", headers=sup)
+        assert by_asterisk.status_code == 200 and by_asterisk.json()["name"] == "housing"
+        assert (await client.get("/api/v1/queues/nope")).status_code == 401  # token first
+        unknown = await client.get("/api/v1/queues/nope", headers=sup)
+        assert unknown.status_code == 422
+        assert "path parameter 'name'" in unknown.json()["detail"]
+        assert "general, enterprise, social-security, housing" in unknown.json()["detail"]
 
         # the worklist: readable by integration, changed by supervisors only
         assert (await client.get("/api/v1/callbacks", headers=agent)).status_code == 403
@@ -104,6 +114,7 @@ async def test_queue_view_today_sessions_and_worklist_api(database_url: str) -> 
         rows = page["items"]
         assert page["next_cursor"] is None
         assert [(r["caller"], r["source"]) for r in rows] == [("13900000003", "abandoned")]
+        assert rows[0]["queue"] == "housing"
         task = rows[0]["id"]
         url = f"/api/v1/callbacks/{task}/assign"
         assert (await client.post(url, headers=integ, json={"seat": "1002"})).status_code == 403
@@ -142,7 +153,7 @@ async def test_queue_view_today_sessions_and_worklist_api(database_url: str) -> 
         assert now_view.seats["wrap_up"] == 1
         # and the list of every queue counts it alike
         listed = (await client.get("/api/v1/queues", headers=sup)).json()
-        assert next(q for q in listed if q["name"] == "hotline-housing")["wrap_up"] == 1
+        assert next(q for q in listed if q["name"] == "housing")["wrap_up"] == 1
 
         async def stats_now() -> dict[str, SeatStats]:
             now = datetime.now(UTC)

@@ -11,7 +11,7 @@ from callcenter.live.live_views import queue_views, seat_views
 from callcenter.live.node_state import Member, Queue
 from callcenter.live.seat_state import member_state, seat_counts, wrapup_end
 from queues.catalog import catalog, queue_wrapups
-from queues.queue_views import queue_live
+from queues.queue_views import named_queue, queue_live
 from queues.seat_state import StateTracker
 
 NOW = 1_795_000_000.0
@@ -75,7 +75,7 @@ def test_every_view_counts_seats_alike_at_scale() -> None:
     for spec in specs.values():
         one = queue_live(spec, [state], today, [], now)
         assert one.live is not None
-        assert asdict(one.live) == asdict(listed[spec.asterisk])
+        assert asdict(one.live) == asdict(named_queue(listed[spec.asterisk]))
         assert one.seats == {k: asdict(one.live)[k] for k in one.seats}
         wrapped += one.seats["wrap_up"]
     assert wrapped > 0
