@@ -1,6 +1,7 @@
 """Follows the live model's changes for the seats side: seat state start times, today's
-queue counters, calls and talk time per seat, and abandoned callers (for the
-callback worklist).
+queue counters, and abandoned callers (for the callback worklist). Calls and talk time
+per seat and repeat callers are the call records' (callcenter/records/history.py), not
+this process's.
 
 It reads the change hub (a bounded subscription) rather than hooking the AMI reader:
 the reader must never wait on a database. If it falls behind it gets `Lost`, logs what
@@ -13,10 +14,8 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from callcenter.live.changes import (
-    CallAgentDone,
     CallAnswered,
     CallerAbandoned,
     CallerChange,
@@ -28,8 +27,6 @@ from callcenter.live.changes import (
 )
 from callcenter.live.live_state import LiveState
 from callcenter.records.kpi import TodayCounters
-from queues.priority import CallerPriority
-from queues.repository import SeatRepository
 from queues.seat_state import StateTracker
 
 log = logging.getLogger(__name__)
@@ -62,15 +59,11 @@ class SeatWatcher:
     def __init__(
         self,
         live: LiveState,
-        repo: SeatRepository | None,
         tracker: StateTracker,
         today: TodayCounters,
         on_abandoned: AbandonHandler | None = None,
-        priority: CallerPriority | None = None,
     ) -> None:
-        self.priority = priority
         self.live = live
-        self.repo = repo
         self.tracker = tracker
         self.today = today
         self.on_abandoned = on_abandoned
@@ -117,18 +110,11 @@ class SeatWatcher:
             return self._caller(item, now)
         elif isinstance(item, CallAnswered):
             self.today.answered(item.queue, item.hold_time, now)
-        elif isinstance(item, CallAgentDone):
-            seat = self.seat_of.get(item.agent)
-            if seat is not None and self.repo is not None:
-                talk_s = float(item.talk_time)
-                return self._add_call(seat, item.linkedid, item.queue, talk_s, now)
         return None
 
     def _caller(self, item: CallerChange, now: float) -> Awaitable[None] | None:
         if isinstance(item, CallerJoined):
             self.today.offered(item.queue, now)
-            if self.priority is not None:
-                self.priority.seen(item.caller, now)
             self._waiting[item.uniqueid] = _Waiting(item.caller, now, item.priority)
         elif isinstance(item, CallerAbandoned):
             hold = float(item.hold_time)
@@ -153,12 +139,6 @@ class SeatWatcher:
             while self._left and now - self._left[0][0] > FORGET_AFTER_S:
                 self._waiting.pop(self._left.popleft()[1], None)
         return None
-
-    async def _add_call(
-        self, seat: str, linkedid: str, queue: str, talk_s: float, at: float
-    ) -> None:
-        assert self.repo is not None
-        await self.repo.add_call(seat, linkedid, queue, talk_s, datetime.fromtimestamp(at, UTC))
 
     def close(self) -> None:
         self._sub.close()

@@ -25,6 +25,7 @@ from callcenter.live.seat_state import wrapup_s
 from callcenter.records.builder import RecordBuilder
 from callcenter.records.callback_tasks import SqlCallbackTasks
 from callcenter.records.facts import SqlCallFacts
+from callcenter.records.history import SqlHistory
 from callcenter.records.store import DialedUnit, DialedUnitLookup, RecordStore, RecordWriter
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,8 @@ class RecordsSystem:
     facts: SqlCallFacts
     #: the callback worklist's table (queues/callbacks.py keeps the policy)
     callback_tasks: SqlCallbackTasks
+    #: what the records say of callers and seats (repeat callers, calls per seat)
+    history: SqlHistory
 
 
 def build_records(
@@ -122,5 +125,12 @@ def build_records(
     listener = RecordsListener(live, builder)
     facts = SqlCallFacts(sessions, clock, live.mark_confidential)
     return RecordsSystem(
-        builder, store, writer, listener, queue_defaults, facts, SqlCallbackTasks(sessions)
+        builder,
+        store,
+        writer,
+        listener,
+        queue_defaults,
+        facts,
+        SqlCallbackTasks(sessions),
+        SqlHistory(sessions),
     )
