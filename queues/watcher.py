@@ -23,6 +23,7 @@ from callcenter.live.changes import (
     CallerLeft,
     Change,
     Lost,
+    NodeSnapshot,
     SeatChange,
 )
 from callcenter.live.live_state import LiveState
@@ -100,6 +101,8 @@ class SeatWatcher:
             log.warning(
                 "seat watcher missed %d changes: today's counters are low by those", item.dropped
             )
+            for node in list(self.live.nodes):
+                self._recall_waiting(node)
             return None
         now = item.at
         if isinstance(item, SeatChange):
@@ -110,7 +113,22 @@ class SeatWatcher:
             return self._caller(item, now)
         elif isinstance(item, CallAnswered):
             self.today.answered(item.queue, item.hold_time, now)
+        elif isinstance(item, NodeSnapshot):
+            self._recall_waiting(item.node)
         return None
+
+    def _recall_waiting(self, node: str) -> None:
+        """Callers who joined before this process started, or while it was not
+        listening (a resync, missed changes), are in the live model's queues: an
+        abandon still finds whom to call back."""
+        state = self.live.nodes.get(node)
+        if state is None:
+            return
+        for queue in state.queues.values():
+            for e in queue.entries.values():
+                self._waiting.setdefault(
+                    e.uniqueid, _Waiting(e.caller_id_num, e.joined_at, e.priority)
+                )
 
     def _caller(self, item: CallerChange, now: float) -> Awaitable[None] | None:
         if isinstance(item, CallerJoined):
