@@ -25,7 +25,9 @@ class ProvisionResult:
 
 @dataclass
 class SeatStats:
-    """One seat's work over a period (sessions clipped to it)."""
+    """One seat's work over a period: login and pause sessions clipped to it; `calls`
+    and `talk_s` are the calls the seat answered that ended in it, from the call
+    records (a callback the seat placed is not a call taken)."""
 
     seat_id: str
     login_s: float = 0.0
