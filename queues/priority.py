@@ -12,7 +12,8 @@ at the back again. Finished calls are the call records' (callcenter/records/hist
 shared by every instance and kept across restarts); a call still in progress is the
 live model's (this PBX's calls now: waiting in a queue, talking to a seat, or answered
 and on to the survey). Nothing about callers is kept in this process, so every
-instance, and the same one after a restart, decides alike.
+instance, and the same one after a restart, decides alike. A withheld or malformed
+number (`anonymous`, empty) identifies nobody and is never a repeat caller.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 
 from callcenter.live.live_state import LiveState
 from callcenter.records.history import CallerHistory
+from queues.callbacks import callable_number
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +80,7 @@ class CallerPriority:
         """`now`: PBX time (the records' and the live model's clock)."""
         rules = self.rules
         best, reasons = base, []
-        if caller and await self._repeat(caller, now):
+        if callable_number(caller) and await self._repeat(caller, now):
             best = max(best, rules.repeat_priority)
             reasons.append("repeat caller")
         if caller in rules.numbers:

@@ -50,6 +50,7 @@ async def test_instances_and_a_restart_decide_alike_from_the_records(
         [
             call("a.1", caller=GONE, started_at=NOW - 1800, disposition="abandoned"),
             call("b.1", caller="13900000002", started_at=NOW - 3601),  # before the window
+            call("e.1", caller="anonymous", started_at=NOW - 60),
             call("c.1", caller="13900000003", started_at=NOW - 60, queues=[], agent="", seat=""),
             call(
                 "d.1",
@@ -72,6 +73,7 @@ async def test_instances_and_a_restart_decide_alike_from_the_records(
         assert (await priority.decide("13900000003", "", NOW)).priority == 0  # IVR only
         assert (await priority.decide("13900000004", "", NOW)).priority == 0  # we called
         assert (await priority.decide("", "", NOW)).priority == 0
+        assert (await priority.decide("anonymous", "", NOW)).priority == 0  # nobody known
 
 
 async def test_a_caller_on_a_call_now_is_a_repeat(
