@@ -1,16 +1,16 @@
-"""Tables of the seats side: seats, their login/pause sessions, and the callback worklist.
+"""Tables of the seats side: seats and their login/pause sessions.
 
 Sessions are intervals (start, end) rather than counters, so agent statistics can be
-cut at any period boundary (shift, day, month) after the fact. Calls taken are rows
-keyed by (Linkedid, seat): every service instance sees the same AgentComplete, and the
-key makes the second write a no-op instead of a call counted twice.
+cut at any period boundary (shift, day, month) after the fact. The calls a seat took
+are not kept here: they are the call records' (callcenter/records/history.py), which
+every instance writes alike.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Float, Index, Integer, String
+from sqlalchemy import JSON, DateTime, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.models import Base
@@ -48,16 +48,3 @@ class SeatSession(Base):
     reason: Mapped[str] = mapped_column(String(32), default="")
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
-
-class SeatCall(Base):
-    """A queue call a seat took, written when the agent's part ends (AgentComplete)."""
-
-    __tablename__ = "seat_calls"
-    __table_args__ = (Index("ix_seat_calls_seat_ended", "seat_id", "ended_at"),)
-
-    linkedid: Mapped[str] = mapped_column(String(64), primary_key=True)
-    seat_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    queue: Mapped[str] = mapped_column(String(48))
-    talk_s: Mapped[float] = mapped_column(Float)
-    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -9,6 +9,10 @@ the threshold any more, the overflow members are removed again. Being real queue
 members, they are visible in every view and removed by a logout; the restart repair
 does not re-add them (they are not skills), and the next check decides afresh.
 
+Which members are overflow is read from the live model (their penalty is
+OVERFLOW_PENALTY, which no skill level gives), not remembered by the process that added
+them: another instance, or this one after a restart, withdraws them alike.
+
 Why not a second Queue() in the dialplan (re-queue)? The caller would lose their
 position and wait time in the queue statistics, and the dialplan is the one piece that
 must work when this service is down.
@@ -37,8 +41,6 @@ class Overflow:
         self.live = live
         self.repo = repo
         self.catalog = catalog
-        #: (node, asterisk queue) -> interfaces we added as overflow
-        self.added: dict[tuple[str, str], set[str]] = {}
 
     async def check_once(self) -> int:
         """Add or remove overflow members where needed; returns the changes made."""
@@ -58,8 +60,7 @@ class Overflow:
                 if queue is None:
                     continue
                 longest = max((now - e.joined_at for e in queue.entries.values()), default=0.0)
-                key = (node_name, spec.asterisk)
-                ours = self.added.setdefault(key, set())
+                ours = {i for i, m in queue.members.items() if m.penalty == OVERFLOW_PENALTY}
                 if longest > spec.overflow_after_s:
                     for seat in seats:
                         if seat.node != node_name or seat.interface in queue.members:

@@ -6,15 +6,31 @@ issue just because two rules fired. Rules are configuration (settings), so a cit
 add its list of elderly/disabled residents' numbers or flag a unit urgent during a
 flood without a release.
 
-Repeat callers are recognised from the callers the live model saw join a queue (kept
-24 h in memory, bounded): a caller who rang and was cut off or gave up an hour ago is
-the one who most needs to not start at the back again.
+A repeat caller is one whose earlier call reached a queue within the window: a caller
+who rang and was cut off or gave up an hour ago is the one who most needs to not start
+at the back again. Finished calls are the call records' (callcenter/records/history.py,
+shared by every instance and kept across restarts); a call still in progress is the
+live model's (this PBX's calls now: waiting in a queue, talking to a seat, or answered
+and on to the survey). Nothing about callers is kept in this process, so every
+instance, and the same one after a restart, decides alike. A withheld or malformed
+number (`anonymous`, empty) identifies nobody and is never a repeat caller.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import asyncio
+import logging
 from dataclasses import dataclass, field
+
+from callcenter.live.live_state import LiveState
+from callcenter.records.history import CallerHistory
+from queues.callbacks import callable_number
+
+log = logging.getLogger(__name__)
+
+#: a caller in the IVR does not wait longer than this for the records' answer; without
+#: it the call is decided on the live model and the other rules alone
+LOOKUP_TIMEOUT_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -33,26 +49,38 @@ class PriorityDecision:
     reasons: tuple[str, ...]
 
 
+def queued_now(live: LiveState, caller: str) -> bool:
+    """Whether a call of `caller` on the PBX has reached a queue and is still going: it
+    waits in one, talks to a seat, or was answered and runs on (the survey). The call
+    being decided is in the IVR, not yet queued, so it never counts itself; callbacks
+    the service places are not the caller's calls."""
+    for state in live.nodes.values():
+        for call in state.calls.values():
+            if call.caller_id_num != caller or call.callback_of:
+                continue
+            if call.where in ("queue", "talking") or call.seat:
+                return True
+    return False
+
+
 class CallerPriority:
-    def __init__(self, rules: PriorityRules, max_callers: int = 200_000) -> None:
+    def __init__(
+        self,
+        rules: PriorityRules,
+        history: CallerHistory,
+        live: LiveState,
+        lookup_timeout_s: float = LOOKUP_TIMEOUT_S,
+    ) -> None:
         self.rules = rules
-        self._last_seen: OrderedDict[str, float] = OrderedDict()
-        self._max = max_callers
+        self.history = history
+        self.live = live
+        self.lookup_timeout_s = lookup_timeout_s
 
-    def seen(self, caller: str, at: float) -> None:
-        """A caller joined a queue at `at` (fed by the seat watcher)."""
-        if not caller:
-            return
-        self._last_seen.pop(caller, None)
-        self._last_seen[caller] = at
-        while len(self._last_seen) > self._max:
-            self._last_seen.popitem(last=False)
-
-    def decide(self, caller: str, unit: str, now: float, base: int = 0) -> PriorityDecision:
+    async def decide(self, caller: str, unit: str, now: float, base: int = 0) -> PriorityDecision:
+        """`now`: PBX time (the records' and the live model's clock)."""
         rules = self.rules
         best, reasons = base, []
-        last = self._last_seen.get(caller) if caller else None
-        if last is not None and now - last <= rules.repeat_within_s:
+        if callable_number(caller) and await self._repeat(caller, now):
             best = max(best, rules.repeat_priority)
             reasons.append("repeat caller")
         if caller in rules.numbers:
@@ -62,3 +90,18 @@ class CallerPriority:
             best = max(best, rules.units[unit])
             reasons.append(f"unit {unit} urgent")
         return PriorityDecision(best, tuple(reasons))
+
+    async def queue_priority(self, caller: str, unit: str, base: int) -> int:
+        """The IVR's hook (agi.ivr.flows.PriorityHook), decided now."""
+        return (await self.decide(caller, unit, self.live.clock(), base)).priority
+
+    async def _repeat(self, caller: str, now: float) -> bool:
+        if queued_now(self.live, caller):
+            return True
+        try:
+            async with asyncio.timeout(self.lookup_timeout_s):
+                last = await self.history.last_queued(caller, now - self.rules.repeat_within_s)
+        except Exception:  # the database away or slow: the caller is not kept waiting
+            log.warning("priority: no call history for a caller; not a repeat", exc_info=True)
+            return False
+        return last is not None

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from queues.models import Seat, SeatCall, SeatSession
+from callcenter.records.history import SeatWorkHistory, SqlHistory
+from queues.models import Seat, SeatSession
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,9 @@ class ProvisionResult:
 
 @dataclass
 class SeatStats:
-    """One seat's work over a period (sessions clipped to it)."""
+    """One seat's work over a period: login and pause sessions clipped to it; `calls`
+    and `talk_s` are the calls the seat answered that ended in it, from the call
+    records (a callback the seat placed is not a call taken)."""
 
     seat_id: str
     login_s: float = 0.0
@@ -36,10 +38,16 @@ class SeatStats:
 
 class SeatRepository:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], clock: Callable[[], datetime]
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Callable[[], datetime],
+        work: SeatWorkHistory | None = None,
     ) -> None:
+        """`work`: the seats' calls and talk time from the call records (by default
+        read on `sessions`)."""
         self._sessions = sessions
         self._clock = clock
+        self._work = work if work is not None else SqlHistory(sessions)
 
     async def provision(
         self,
@@ -149,47 +157,26 @@ class SeatRepository:
             .values(ended_at=now)
         )
 
-    async def add_call(
-        self, seat_id: str, linkedid: str, queue: str, talk_s: float, ended_at: datetime
-    ) -> bool:
-        """Record a call the seat took; False if it was already recorded (the same
-        AgentComplete seen by another instance, or replayed after a resync)."""
-        try:
-            async with self._sessions.begin() as session:
-                session.add(
-                    SeatCall(
-                        linkedid=linkedid,
-                        seat_id=seat_id,
-                        queue=queue,
-                        talk_s=talk_s,
-                        ended_at=ended_at,
-                    )
-                )
-        except IntegrityError:
-            return False
-        return True
-
     async def stats(
         self, since: datetime, until: datetime, seat_ids: Sequence[str] | None = None
     ) -> dict[str, SeatStats]:
         """Login time, pause time by reason, calls and talk time per seat; intervals are
-        clipped to [since, until) and an open one counts up to `until`; a call counts in
-        the period it ended in."""
+        clipped to [since, until) and an open one counts up to `until`.
+
+        Calls and talk time are the call records' (the same on every instance, and
+        after a restart): the calls the seat answered, each counted in the period it
+        ended in. A callback the seat placed is not a call it took and is not counted;
+        a call still in progress counts once its record is written."""
         query = select(SeatSession).where(
             SeatSession.started_at < until,
             (SeatSession.ended_at.is_(None)) | (SeatSession.ended_at > since),
         )
         if seat_ids is not None:
             query = query.where(SeatSession.seat_id.in_(list(seat_ids)))
-        calls = select(SeatCall).where(SeatCall.ended_at >= since, SeatCall.ended_at < until)
-        if seat_ids is not None:
-            calls = calls.where(SeatCall.seat_id.in_(list(seat_ids)))
         out: dict[str, SeatStats] = {}
+        for seat_id, work in (await self._work.seat_work(since, until, seat_ids)).items():
+            out[seat_id] = SeatStats(seat_id, calls=work.calls, talk_s=work.talk_s)
         async with self._sessions() as session:
-            for call in await session.scalars(calls):
-                stats = out.setdefault(call.seat_id, SeatStats(call.seat_id))
-                stats.calls += 1
-                stats.talk_s += call.talk_s
             for row in await session.scalars(query):
                 stats = out.setdefault(row.seat_id, SeatStats(row.seat_id))
                 start = max(_aware(row.started_at, since), since)

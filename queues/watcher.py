@@ -1,6 +1,7 @@
-"""Follows the live model's changes for the seats side: seat state start times, calls
-and talk time per seat, and abandoned callers (for the callback worklist). Today's
-figures are not counted here: they are the records' (callcenter/records/today.py).
+"""Follows the live model's changes for the seats side: seat state start times and
+abandoned callers (for the callback worklist). Today's figures, calls and talk time per
+seat and repeat callers are the call records' (callcenter/records/today.py and
+history.py), not this process's.
 
 It reads the change hub (a bounded subscription) rather than hooking the AMI reader:
 the reader must never wait on a database. If it falls behind it gets `Lost`, logs what
@@ -13,21 +14,18 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from callcenter.live.changes import (
-    CallAgentDone,
     CallerAbandoned,
     CallerChange,
     CallerJoined,
     CallerLeft,
     Change,
     Lost,
+    NodeSnapshot,
     SeatChange,
 )
 from callcenter.live.live_state import LiveState
-from queues.priority import CallerPriority
-from queues.repository import SeatRepository
 from queues.seat_state import StateTracker
 
 log = logging.getLogger(__name__)
@@ -60,14 +58,10 @@ class SeatWatcher:
     def __init__(
         self,
         live: LiveState,
-        repo: SeatRepository | None,
         tracker: StateTracker,
         on_abandoned: AbandonHandler | None = None,
-        priority: CallerPriority | None = None,
     ) -> None:
-        self.priority = priority
         self.live = live
-        self.repo = repo
         self.tracker = tracker
         self.on_abandoned = on_abandoned
         self.seat_of: dict[str, str] = {}  # interface -> seat id (refreshed by the owner)
@@ -101,8 +95,10 @@ class SeatWatcher:
         if isinstance(item, Lost):
             self.lost_changes += item.dropped
             log.warning(
-                "seat watcher missed %d changes: today's counters are low by those", item.dropped
+                "seat watcher missed %d changes: recalling the callers waiting now", item.dropped
             )
+            for node in list(self.live.nodes):
+                self._recall_waiting(node)
             return None
         now = item.at
         if isinstance(item, SeatChange):
@@ -111,17 +107,25 @@ class SeatWatcher:
                 self.tracker.observe(state, item.interface, now)
         elif isinstance(item, CallerChange):
             return self._caller(item, now)
-        elif isinstance(item, CallAgentDone):
-            seat = self.seat_of.get(item.agent)
-            if seat is not None and self.repo is not None:
-                talk_s = float(item.talk_time)
-                return self._add_call(seat, item.linkedid, item.queue, talk_s, now)
+        elif isinstance(item, NodeSnapshot):
+            self._recall_waiting(item.node)
         return None
+
+    def _recall_waiting(self, node: str) -> None:
+        """Callers who joined before this process started, or while it was not
+        listening (a resync, missed changes), are in the live model's queues: an
+        abandon still finds whom to call back."""
+        state = self.live.nodes.get(node)
+        if state is None:
+            return
+        for queue in state.queues.values():
+            for e in queue.entries.values():
+                self._waiting.setdefault(
+                    e.uniqueid, _Waiting(e.caller_id_num, e.joined_at, e.priority)
+                )
 
     def _caller(self, item: CallerChange, now: float) -> Awaitable[None] | None:
         if isinstance(item, CallerJoined):
-            if self.priority is not None:
-                self.priority.seen(item.caller, now)
             self._waiting[item.uniqueid] = _Waiting(item.caller, now, item.priority)
         elif isinstance(item, CallerAbandoned):
             hold = float(item.hold_time)
@@ -145,12 +149,6 @@ class SeatWatcher:
             while self._left and now - self._left[0][0] > FORGET_AFTER_S:
                 self._waiting.pop(self._left.popleft()[1], None)
         return None
-
-    async def _add_call(
-        self, seat: str, linkedid: str, queue: str, talk_s: float, at: float
-    ) -> None:
-        assert self.repo is not None
-        await self.repo.add_call(seat, linkedid, queue, talk_s, datetime.fromtimestamp(at, UTC))
 
     def close(self) -> None:
         self._sub.close()

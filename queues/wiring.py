@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.live.live_state import LiveState
 from callcenter.records.callback_tasks import CallbackTasks, SqlCallbackTasks
+from callcenter.records.history import RecordsHistory, SqlHistory
 from queues.callbacks import CallbackPolicy, CallbackWorklist
 from queues.catalog import QueueSpec, catalog, queue_wrapups
 from queues.overflow import Overflow
@@ -49,16 +50,19 @@ def build_seats(
     callback_policy: CallbackPolicy | None = None,
     priority_rules: PriorityRules | None = None,
     callback_tasks: CallbackTasks | None = None,
+    history: RecordsHistory | None = None,
 ) -> SeatsSystem:
-    """`callback_tasks`: the records domain's worklist table (the process passes its
-    records system's; by default one on `sessions`)."""
+    """`callback_tasks`: the records domain's worklist table; `history`: what the call
+    records say of callers and seats (repeat callers, calls and talk per seat). The
+    process passes its records system's; by default ones on `sessions`."""
     queues = catalog(overflow_s)
-    repo = SeatRepository(sessions, clock)
+    history = history if history is not None else SqlHistory(sessions)
+    repo = SeatRepository(sessions, clock, history)
     wrapups = queue_wrapups(queues)
     tracker = StateTracker(wrapups)
     service = SeatService(repo, live, queues, pause_reasons, concurrency)
-    priority = CallerPriority(priority_rules or PriorityRules())
-    watcher = SeatWatcher(live, repo, tracker, priority=priority)
+    priority = CallerPriority(priority_rules or PriorityRules(), history, live)
+    watcher = SeatWatcher(live, tracker)
     callbacks = CallbackWorklist(
         callback_tasks if callback_tasks is not None else SqlCallbackTasks(sessions),
         live,

@@ -44,8 +44,9 @@ class Decision:
 
 
 #: (caller number, unit, the IVR's priority) -> the priority to queue with (the
-#: queues.priority rules: repeat caller, priority list, urgent unit)
-PriorityHook = Callable[[str, str, int], int]
+#: queues.priority rules: repeat caller, priority list, urgent unit; it may ask the
+#: database, and answers within its own timeout)
+PriorityHook = Callable[[str, str, int], Awaitable[int]]
 
 
 class IncomingFlow:
@@ -94,7 +95,8 @@ class IncomingFlow:
         if decision.action == "queue" and self.priority is not None:
             caller = env.arg(2) or env.callerid or ""
             decision = replace(
-                decision, priority=self.priority(caller, decision.unit, decision.priority)
+                decision,
+                priority=await self.priority(caller, decision.unit, decision.priority),
             )
         if decision.action == "queue" and flow.callback is not None and self.waits is not None:
             await self._offer_callback(session, flow, decision)

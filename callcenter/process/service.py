@@ -315,6 +315,7 @@ class Service:
                 units=settings.priority_units,
             ),
             records.callback_tasks,
+            records.history,
         )
         if self.demo:
             await seed_demo_seats(seats, settings)
@@ -345,9 +346,7 @@ class Service:
             self.metrics,
             utcnow,
             settings.ivr_flow_file,
-            lambda caller, unit, base: (
-                seats.priority.decide(caller, unit, live.clock(), base).priority
-            ),
+            seats.priority.queue_priority,
         )
 
     def _node_config(self, node: AmiNode) -> NodeConfig:

@@ -1,4 +1,4 @@
-"""The call record table (migrations 0006, 0011).
+"""The call record table (migrations 0006, 0011, 0013).
 
 One row per call, keyed by (PBX node, Linkedid) as ARCHITECTURE.md's call identity
 says, so a replayed or duplicated event (or two service instances writing the same
@@ -33,7 +33,8 @@ class CallRecord(Base):
     __tablename__ = "call_records"
     __table_args__ = (
         Index("ix_call_records_start_epoch", "start_epoch"),
-        Index("ix_call_records_caller", "caller"),
+        Index("ix_call_records_caller_start", "caller", "start_epoch"),
+        Index("ix_call_records_seat_ended", "seat", "ended_at"),
         Index("ix_call_records_queue_start", "queue", "start_epoch"),
         Index("ix_call_records_callback_of", "callback_of"),
     )

@@ -25,6 +25,7 @@ from callcenter.live.seat_state import wrapup_s
 from callcenter.records.builder import FinishedCall, RecordBuilder
 from callcenter.records.callback_tasks import SqlCallbackTasks
 from callcenter.records.facts import SqlCallFacts
+from callcenter.records.history import SqlHistory
 from callcenter.records.store import DialedUnit, DialedUnitLookup, RecordStore, RecordWriter
 from callcenter.records.today import DayBook
 
@@ -93,6 +94,8 @@ class RecordsSystem:
     callback_tasks: SqlCallbackTasks
     #: the city day so far (finished calls and calls in progress), for every figure
     day: DayBook
+    #: what the records say of callers and seats (repeat callers, calls per seat)
+    history: SqlHistory
 
 
 def build_records(
@@ -133,5 +136,13 @@ def build_records(
     listener = RecordsListener(live, builder)
     facts = SqlCallFacts(sessions, clock, live.mark_confidential)
     return RecordsSystem(
-        builder, store, writer, listener, queue_defaults, facts, SqlCallbackTasks(sessions), day
+        builder,
+        store,
+        writer,
+        listener,
+        queue_defaults,
+        facts,
+        SqlCallbackTasks(sessions),
+        day,
+        SqlHistory(sessions),
     )

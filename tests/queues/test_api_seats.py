@@ -1,7 +1,9 @@
-"""/api/v1/seats over pbxsim: who may do what, and PBX failures as clear errors."""
+"""/api/v1/seats over pbxsim: who may do what, a seat's calls from its call records,
+and PBX failures as clear errors."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import httpx
@@ -11,9 +13,11 @@ from prometheus_client import CollectorRegistry
 from api.app import create_app
 from api.services import ApiServices
 from callcenter.db import session_factory
+from callcenter.records.store import RecordStore
 from callcenter.tokens import Role, TokenStore
 from queues.catalog import demo_skills
 from tests.queues.sim import open_floor, wait_until
+from tests.records.factory import call
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -80,6 +84,13 @@ async def test_access_control_and_errors(database_url: str) -> None:
         assert seat["state_since"] is not None and seat["skills"] == demo_skills(0)
         r = await client.get("/api/v1/seats/1001/stats", headers=agent)
         assert r.status_code == 200 and r.json()["login_s"] >= 0
+        assert (r.json()["calls"], r.json()["talk_s"]) == (0, 0.0)
+        # a call the seat answered, its record written by another instance
+        await RecordStore(session_factory(floor.engine)).upsert(
+            [call("7.1", seat="1001", talk_s=75.0, started_at=time.time() - 200)]
+        )
+        r = await client.get("/api/v1/seats/1001/stats", headers=agent)
+        assert (r.json()["calls"], r.json()["talk_s"]) == (1, 75.0)
         assert (await client.get("/api/v1/seats/1002/stats", headers=agent)).status_code == 403
         r = await client.post("/api/v1/seats/1001/logout", headers=sup)
         assert r.status_code == 200 and not r.json()["logged_in"]

@@ -3,11 +3,14 @@ first try is not answered, the second is) and the call records say so. The aband
 call keeps exactly one inbound record; each callback the service placed gets an
 outbound record (kind `callback`) with the number called, the seat and the outcome,
 linked to the abandoned call; no inbound record is written for the callback's legs,
-the offered calls do not change, and the callback completion counts the caller."""
+the offered calls do not change, and the callback completion counts the caller. The
+seat's calls and talk time are its records': the call it answered, not the callbacks
+it placed."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -93,6 +96,12 @@ async def test_callbacks_are_outbound_records_linked_to_the_abandoned_call(
         assert [r.group for r in by_queue] == [GENERAL]  # no row for the callbacks
         assert [r.linkedid for r in linked] == [missed.linkedid, reached.linkedid]
         assert original is not None and original.linkedid == gone.uniqueid
+
+        (taken,) = [r for r in inbound if r.seat == "1001"]
+        since = datetime.fromtimestamp(start, UTC)
+        stats = await floor.seats.repo.stats(since, since + timedelta(days=1), ["1001"])
+        assert (stats["1001"].calls, stats["1001"].talk_s) == (1, taken.talk_s)
+        assert taken.talk_s > 0
     finally:
         dispatcher.cancel()
         await worklist.stop()
