@@ -9,7 +9,8 @@ interface may exist on two nodes.
 by running those same functions on a projection of the model that holds just their
 memberships, so the stream's incremental path cannot drift from the full one.
 `wrapup_ends` says when a seat's row can change with no event at all (app_queue
-announces nothing when wrap-up runs out).
+announces nothing when wrap-up runs out). Seat rows are `GET /api/v1/seats`' rows,
+with or without the seats system, their times written by the stream's `CityTime`.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
+from callcenter.clock import CityTime
 from callcenter.live.live_state import LiveState
-from callcenter.live.live_views import queue_view, seat_views
+from callcenter.live.live_views import queue_view
 from callcenter.live.node_state import NodeState, Queue
 from callcenter.live.seat_state import QueueWrapups, seat_counts, wrapup_end
 from callcenter.records.kpi import TodayCounters
 from queues.models import Seat
-from queues.queue_views import QueueToday, seat_statuses
+from queues.queue_views import QueueToday, SeatStatus, seat_statuses
 from queues.repository import SeatRepository
 from queues.seat_state import StateTracker
 
@@ -103,18 +105,13 @@ def queue_rows(
 
 
 def seat_rows(
-    live: LiveState, seats: SeatFloor | None, db_seats: list[Seat], now: float
-) -> dict[str, Any]:
-    """Seat objects by key: `SeatStatus` with the seats system (offline seats too, as
-    `GET /api/v1/seats`), else the live model's `SeatView`. Compared with == to send
+    live: LiveState, seats: SeatFloor | None, db_seats: list[Seat], now: float, city: CityTime
+) -> dict[str, SeatStatus]:
+    """Seat rows by key, as `GET /api/v1/seats` gives them (offline provisioned seats
+    too, with the seats system), times written by `city`. Compared with == to send
     only what changed."""
     states = [live.nodes[name] for name in sorted(live.nodes)]
-    items: list[Any]
-    if seats is None:
-        items = list(seat_views(states, now, {}))
-    else:
-        items = list(seat_statuses(db_seats, states, seats.tracker, now))
-    return {f"{item.node}|{item.interface}": item for item in items}
+    return _by_key(_statuses(seats, db_seats, states, now, city))
 
 
 def seat_rows_for(
@@ -123,7 +120,8 @@ def seat_rows_for(
     db_seats: list[Seat],
     now: float,
     keys: Iterable[tuple[str, str]],
-) -> dict[str, Any]:
+    city: CityTime,
+) -> dict[str, SeatStatus]:
     """`seat_rows` restricted to these (node, interface) seats: equal, key for key, to
     what `seat_rows` gives for them. A key that has no row (no membership on the PBX
     and no provisioned seat) is absent."""
@@ -131,12 +129,23 @@ def seat_rows_for(
     for node, interface in keys:
         wanted.setdefault(node, set()).add(interface)
     states = [_project(live.nodes[n], wanted[n]) for n in sorted(wanted) if n in live.nodes]
-    items: list[Any]
+    own = [s for s in db_seats if s.interface in wanted.get(s.node, ())]
+    return _by_key(_statuses(seats, own, states, now, city))
+
+
+def _statuses(
+    seats: SeatFloor | None,
+    db_seats: list[Seat],
+    states: list[NodeState],
+    now: float,
+    city: CityTime,
+) -> list[SeatStatus]:
     if seats is None:
-        items = list(seat_views(states, now, {}))
-    else:
-        own = [s for s in db_seats if s.interface in wanted.get(s.node, ())]
-        items = list(seat_statuses(own, states, seats.tracker, now))
+        return seat_statuses([], states, None, now, city)
+    return seat_statuses(db_seats, states, seats.tracker, now, city)
+
+
+def _by_key(items: list[SeatStatus]) -> dict[str, SeatStatus]:
     return {f"{item.node}|{item.interface}": item for item in items}
 
 

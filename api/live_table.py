@@ -41,6 +41,7 @@ from api.live_rows import (
     seat_rows_for,
     wrapup_ends,
 )
+from callcenter.clock import CityTime
 from callcenter.live.changes import (
     CallAgentDone,
     CallAnswered,
@@ -105,9 +106,12 @@ class LiveTable:
         queues_every_s: float,
         full_every_s: float,
         monotonic: Callable[[], float],
+        city: CityTime,
     ) -> None:
         self.live = live
         self.seats = seats
+        #: how the rows' times are written (seats' `state_since`, `last_call`)
+        self.city = city
         self.queues_every_s = queues_every_s
         self.full_every_s = full_every_s
         self._monotonic = monotonic
@@ -221,7 +225,7 @@ class LiveTable:
         if not named:
             return []
         own = [self._db_by_key[key] for key in sorted(named) if key in self._db_by_key]
-        rows = seat_rows_for(self.live, self.seats, own, now, named)
+        rows = seat_rows_for(self.live, self.seats, own, now, named, self.city)
         keys = sorted(f"{node}|{interface}" for node, interface in named)
         if any((key in rows) != (key in self.seat_rows) for key in keys):
             return None
@@ -242,7 +246,7 @@ class LiveTable:
     ) -> tuple[list[str], list[str]]:
         """Every seat row. `explained`: on a periodic safety pass, the seats this batch
         named; any other row found changed is one the incremental path missed."""
-        rows = seat_rows(self.live, self.seats, self._db_seats, now)
+        rows = seat_rows(self.live, self.seats, self._db_seats, now, self.city)
         old, old_json = self.seat_rows, self._seat_json
         changed: list[str] = []
         texts: dict[str, str] = {}
@@ -285,12 +289,19 @@ class LiveTable:
         )
 
 
-def delta_json(seq: int, changes: Sequence[Change], delta: RowDelta) -> str:
+def _wire(change: Change, city: CityTime) -> dict[str, Any]:
+    """A change as the stream sends it, its `at` written by `city`."""
+    data = change.wire()
+    data["at"] = city.iso(change.at)
+    return data
+
+
+def delta_json(seq: int, changes: Sequence[Change], delta: RowDelta, city: CityTime) -> str:
     """`{"type": "delta", ...}`: the changes serialised here, the rows already are."""
     removed = _dumps({"queues": delta.removed_queues, "seats": delta.removed_seats})
     return (
         f'{{"type":"delta","seq":{seq},'
-        f'"changes":{_dumps([c.wire() for c in changes])},'
+        f'"changes":{_dumps([_wire(c, city) for c in changes])},'
         f'"queues":[{",".join(delta.queues)}],"seats":[{",".join(delta.seats)}],'
         f'"removed":{removed}}}'
     )

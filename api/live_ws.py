@@ -41,6 +41,7 @@ from prometheus_client.registry import Collector
 
 from api.live_rows import SeatFloor
 from api.live_table import LiveTable, delta_json
+from callcenter.clock import SHANGHAI, CityTime
 from callcenter.live.changes import Change, Lost
 from callcenter.live.live_state import LiveState
 from callcenter.tokens import Principal, Role, TokenStore
@@ -100,6 +101,7 @@ class LiveStream:
         seat_rows_ttl_s: float = 10.0,
         full_every_s: float = 60.0,
         monotonic: Callable[[], float] = time.monotonic,
+        city: CityTime = SHANGHAI,
     ) -> None:
         self.live = live
         self.seats = seats
@@ -118,6 +120,7 @@ class LiveStream:
             queues_every_s=tick_s,
             full_every_s=full_every_s,
             monotonic=monotonic,
+            city=city,
         )
         self._db_seats_at = float("-inf")
         self._task: asyncio.Task[None] | None = None
@@ -256,7 +259,7 @@ class LiveStream:
         if not (changes or delta):
             return
         self.seq += 1
-        text = delta_json(self.seq, changes, delta)
+        text = delta_json(self.seq, changes, delta, self._table.city)
         self._buffer.append((self.seq, text))
         for client in list(self._clients):
             client.offer(text)

@@ -22,12 +22,14 @@ from api.auth import require_roles
 from api.pagination import Page, Paging
 from api.services import (
     NO_SEATS,
+    city_time,
     live_state_if_any,
     seat_repository,
     seat_repository_if_any,
     seat_service,
     seat_states_if_any,
 )
+from callcenter.clock import CityTime
 from callcenter.live.live_state import LiveState
 from callcenter.live.node_state import NodeState
 from callcenter.tokens import Principal, Role
@@ -61,7 +63,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "pause_reason_db": "meal",
         "state": "paused",
         "state_reason": "meal",
-        "state_since": 1764141243.2,
+        "state_since": "2026-11-26T15:14:03+08:00",
         "node": "pbx1",
         "interface": "PJSIP/1001",
         "name": "1001 王芳",
@@ -71,7 +73,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "paused_reason": "meal",
         "in_call": False,
         "calls_taken": 23,
-        "last_call": 1764140911,
+        "last_call": "2026-11-26T15:08:31+08:00",
         "state_interface": "PJSIP/1001",
         "stale": False,
         "queues": [_SEAT_QUEUE],
@@ -167,13 +169,14 @@ class Floor:
     seats: SeatRepository | None
     states: StateTracker | None
     live: LiveState | None
+    city: CityTime
 
     async def statuses(self, node: str | None) -> list[SeatStatus]:
         if self.live is None and self.seats is None:
             raise HTTPException(503, "no PBX link configured in this instance")
         rows: list[Seat] = await self.seats.seats(node) if self.seats is not None else []
         now = self.live.clock() if self.live is not None else datetime.now(UTC).timestamp()
-        return seat_statuses(rows, _states(self.live, node), self.states, now)
+        return seat_statuses(rows, _states(self.live, node), self.states, now, self.city)
 
     async def status(self, seat_id: str) -> SeatStatus:
         if self.seats is None:
@@ -191,8 +194,9 @@ async def seat_floor(
     seats: Annotated[SeatRepository | None, Depends(seat_repository_if_any)],
     states: Annotated[StateTracker | None, Depends(seat_states_if_any)],
     live: Annotated[LiveState | None, Depends(live_state_if_any)],
+    city: Annotated[CityTime, Depends(city_time)],
 ) -> Floor:
-    return Floor(seats, states, live)
+    return Floor(seats, states, live, city)
 
 
 OnTheFloor = Annotated[Floor, Depends(seat_floor)]

@@ -129,7 +129,7 @@ class ApiServices:
             city=city,
             tokens=tokens,
             live=live,
-            stream=LiveStream(live, seats) if live is not None else None,
+            stream=LiveStream(live, seats, city=city) if live is not None else None,
             seat_repository=seats.repo if seats else None,
             seat_service=seats.service if seats else None,
             seat_states=seats.tracker if seats else None,

@@ -18,8 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_roles
 from api.calls import epoch
+from api.city import City, OptionalStamp, time_query, written
 from api.services import call_records
-from callcenter.clock import SHANGHAI
+from callcenter.clock import SHANGHAI, CityTime
 from callcenter.records import kpi
 from callcenter.records.query import MAX_EPOCH
 from callcenter.records.store import RecordStore
@@ -31,8 +32,9 @@ Records = Annotated[RecordStore, Depends(call_records)]
 
 
 class Kpis(BaseModel):
-    period_start: int | None = Field(
-        description="epoch seconds of the period's start (city time buckets); null: whole range"
+    period_start: OptionalStamp = Field(
+        description="the period's start (city time buckets), ISO 8601 with offset; "
+        "null: the whole range"
     )
     group: str | None = Field(description="the queue / unit / seat / number; null: all calls")
     calls: int = Field(description="every call started in the range, IVR-only included")
@@ -63,7 +65,7 @@ class Kpis(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "period_start": 1764115200,
+                    "period_start": "2026-11-26T08:00:00+08:00",
                     "group": "hotline-housing",
                     "calls": 412,
                     "offered": 380,
@@ -88,53 +90,31 @@ class Kpis(BaseModel):
     )
 
 
-def _out(row: kpi.KpiRow) -> Kpis:
-    return Kpis(
-        period_start=row.period_start,
-        group=row.group,
-        calls=row.calls,
-        offered=row.offered,
-        answered=row.answered,
-        answered_15s=row.answered_15s,
-        abandoned=row.abandoned,
-        short_abandoned=row.short_abandoned,
-        answer_rate=row.answer_rate,
-        sl15=row.sl15,
-        sl15_of_answered=row.sl15_of_answered,
-        abandon_rate=row.abandon_rate,
-        asa_s=row.asa_s,
-        aht_s=row.aht_s,
-        rated=row.rated,
-        satisfied=row.satisfied,
-        satisfaction=row.satisfaction,
-        callbacks_reached=row.callbacks_reached,
-        callback_completion=row.callback_completion,
-    )
-
-
 async def _compute(
-    records: RecordStore, start: int, end: int, group: str | None, period: str | None
+    records: RecordStore,
+    city: CityTime,
+    start: int,
+    end: int,
+    group: str | None,
+    period: str | None,
 ) -> list[Kpis]:
     async with records.sessions() as session:
         try:
             rows = await kpi.compute(session, start, end, group, period)
         except kpi.KpiQueryError as exc:
             raise HTTPException(422, str(exc)) from None
-    return [_out(r) for r in rows]
+    return [written(Kpis, r, city) for r in rows]
 
 
 @router.get("/kpis", response_model=list[Kpis], summary="KPIs of calls started in a range")
 async def kpis(
     principal: Annotated[Principal, Depends(readers)],
     records: Records,
+    city: City,
     start: Annotated[
-        datetime,
-        Query(description="from (ISO 8601, inclusive)", examples=["2026-11-26T00:00:00+08:00"]),
+        datetime, time_query("start", "from (inclusive)", "2026-12-02", required=True)
     ],
-    end: Annotated[
-        datetime,
-        Query(description="to (ISO 8601, exclusive)", examples=["2026-11-27T00:00:00+08:00"]),
-    ],
+    end: Annotated[datetime, time_query("end", "to (exclusive)", "2026-12-03", required=True)],
     group: Annotated[
         Literal["queue", "unit", "seat", "number"] | None,
         Query(description="one row per queue / unit / seat / dialed number; absent: all calls"),
@@ -149,10 +129,12 @@ async def kpis(
         raise HTTPException(422, "end: must be after start")
     if not 0 <= first < MAX_EPOCH or last >= MAX_EPOCH:
         raise HTTPException(422, "start, end: out of range")
-    return await _compute(records, first, last, group, period)
+    return await _compute(records, city, first, last, group, period)
 
 
 @router.get("/today", response_model=list[Kpis], summary="The city day so far, per queue")
-async def today(principal: Annotated[Principal, Depends(readers)], records: Records) -> list[Kpis]:
+async def today(
+    principal: Annotated[Principal, Depends(readers)], records: Records, city: City
+) -> list[Kpis]:
     day_start = SHANGHAI.day_start(time.time())
-    return await _compute(records, day_start, day_start + 86400, "queue", None)
+    return await _compute(records, city, day_start, day_start + 86400, "queue", None)

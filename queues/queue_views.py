@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from callcenter.clock import as_utc
+from callcenter.clock import CityTime, as_utc
 from callcenter.live.live_views import QueueView, SeatQueue, SeatView, queue_view, seat_views
 from callcenter.live.node_state import NodeState, Queue
 from callcenter.live.seat_state import SEAT_STATES, seat_counts
@@ -32,7 +32,8 @@ class SeatStatus:
     pause_reason_db: str | None
     state: str
     state_reason: str
-    state_since: float | None
+    #: since when the seat is in its state (ISO 8601, city time with offset)
+    state_since: str | None
     node: str
     interface: str
     name: str
@@ -42,13 +43,16 @@ class SeatStatus:
     paused_reason: str = ""
     in_call: bool = False
     calls_taken: int = 0
-    last_call: int = 0
+    #: when its last call ended (ISO 8601, city time with offset); None: none yet
+    last_call: str | None = None
     state_interface: str = ""
     stale: bool = False
     queues: list[SeatQueue] = field(default_factory=list)
 
 
-def _from_live(seat: Seat | None, view: SeatView, tracked: SeatState | None) -> SeatStatus:
+def _from_live(
+    seat: Seat | None, view: SeatView, tracked: SeatState | None, city: CityTime
+) -> SeatStatus:
     """`tracked`: the tracker's state, reason and since (the view knows no since);
     built once, not built and then `replace`d: this runs for every seat on every full
     refresh of the floor."""
@@ -68,7 +72,7 @@ def _from_live(seat: Seat | None, view: SeatView, tracked: SeatState | None) -> 
         pause_reason_db=seat.pause_reason if seat else None,
         state=state,
         state_reason=reason,
-        state_since=since,
+        state_since=city.iso_or_none(since),
         node=view.node,
         interface=view.interface,
         name=view.name,
@@ -78,7 +82,7 @@ def _from_live(seat: Seat | None, view: SeatView, tracked: SeatState | None) -> 
         paused_reason=view.paused_reason,
         in_call=view.in_call,
         calls_taken=view.calls_taken,
-        last_call=view.last_call,
+        last_call=city.iso(view.last_call) if view.last_call else None,
         state_interface=view.state_interface,
         stale=view.stale,
         queues=view.queues,
@@ -86,8 +90,13 @@ def _from_live(seat: Seat | None, view: SeatView, tracked: SeatState | None) -> 
 
 
 def seat_statuses(
-    seats: list[Seat], states: list[NodeState], tracker: StateTracker | None, now: float
+    seats: list[Seat],
+    states: list[NodeState],
+    tracker: StateTracker | None,
+    now: float,
+    city: CityTime,
 ) -> list[SeatStatus]:
+    """Every seat, its times written by `city` (the one format the API returns)."""
     by_key = {(s.node, s.interface): s for s in seats}
     out: list[SeatStatus] = []
     seen: set[tuple[str, str]] = set()
@@ -99,7 +108,7 @@ def seat_statuses(
         tracked = None
         if tracker is not None:
             tracked = tracker.current(by_node[view.node], view.interface, now)
-        out.append(_from_live(by_key.get(key), view, tracked))
+        out.append(_from_live(by_key.get(key), view, tracked, city))
     for seat in seats:
         if (seat.node, seat.interface) in seen:
             continue
@@ -117,7 +126,7 @@ def seat_statuses(
                 pause_reason_db=seat.pause_reason,
                 state=OFFLINE,
                 state_reason="",
-                state_since=since,
+                state_since=city.iso_or_none(since),
                 node=seat.node,
                 interface=seat.interface,
                 name=seat.id,
