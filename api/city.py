@@ -10,7 +10,9 @@ accepts. Out: a response field typed `Stamp` (or `OptionalStamp`) is written by
 format of its own.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: the dependencies `time_query` makes carry
+# annotations built per parameter (its name, description, example), which FastAPI
+# must see as objects, not as strings it cannot resolve.
 
 from collections.abc import Mapping
 from datetime import datetime
