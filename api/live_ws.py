@@ -19,6 +19,8 @@ Protocol (JSON text frames):
 - `{"type": "resumed", "seq", "epoch"}` then the missed deltas
 - `{"type": "delta", "seq", "changes": [...], "queues": [...], "seats": [...],
   "removed": {"queues": [keys], "seats": [keys]}}`
+Times in rows and changes (a seat's `state_since`, `last_call`, a change's `at`) are
+ISO 8601 in city time with the offset, as in every REST response.
 Authentication: `Authorization: Bearer cc_...`, or (browsers cannot set headers) a first
 frame `{"token": "cc_..."}` within `AUTH_TIMEOUT_S`. Close codes: 4401 no or unknown
 token, 4403 role not allowed, 4503 no PBX link, 1013 too slow.
