@@ -31,6 +31,8 @@ ACCEPTED = (
     "an offset (2026-12-02T09:00:00+08:00)"
 )
 STAMP_DOC = "ISO 8601, city time with offset"
+#: the longest time a query may give (`2026-12-02T09:00:00.123456+08:00` is 32)
+MAX_LENGTH = 40
 STAMP_EXAMPLE = "2026-12-02T09:15:03+08:00"
 
 
@@ -98,7 +100,12 @@ def time_query(name: str, description: str, example: str, *, required: bool = Fa
             city: City,
             value: Annotated[
                 str,
-                Query(alias=name, description=_described(description), examples=[example]),
+                Query(
+                    alias=name,
+                    max_length=MAX_LENGTH,
+                    description=_described(description),
+                    examples=[example],
+                ),
             ],
         ) -> datetime:
             return read_time(city, name, value)
@@ -109,7 +116,12 @@ def time_query(name: str, description: str, example: str, *, required: bool = Fa
         city: City,
         value: Annotated[
             str | None,
-            Query(alias=name, description=_described(description), examples=[example]),
+            Query(
+                alias=name,
+                max_length=MAX_LENGTH,
+                description=_described(description),
+                examples=[example],
+            ),
         ] = None,
     ) -> datetime | None:
         return None if value is None else read_time(city, name, value)

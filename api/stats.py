@@ -33,8 +33,8 @@ Records = Annotated[RecordStore, Depends(call_records)]
 
 class Kpis(BaseModel):
     period_start: OptionalStamp = Field(
-        description="the period's start (city time buckets), ISO 8601 with offset; "
-        "null: the whole range"
+        description="the start of the period (its city-time bucket); ISO 8601, city time with "
+        "offset; null: the whole range"
     )
     group: str | None = Field(description="the queue / unit / seat / number; null: all calls")
     calls: int = Field(description="every call started in the range, IVR-only included")
