@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_roles
-from api.city import ACCEPTED, City, Stamp, time_query, written
+from api.city import ACCEPTED, MAX_LENGTH, City, Stamp, time_query, written
 from api.pagination import Page, Paging
 from api.services import legacy_directory
 from callcenter.clock import CityTime
@@ -67,7 +67,7 @@ class LegacyNumberIn(BaseModel):
     note: str = Field("", max_length=500)
     effective_from: str | None = Field(
         None,
-        max_length=40,
+        max_length=MAX_LENGTH,
         description=f"when the change starts routing (default: now). {ACCEPTED}",
     )
 
@@ -293,7 +293,7 @@ EffectiveFrom = Annotated[
 NumberPath = Annotated[
     str,
     Path(
-        max_length=40,
+        max_length=MAX_LENGTH,
         description="as people write it or as stored: `0571-87001234` and `057187001234` "
         "name the same number",
         examples=["0571-87001234"],
