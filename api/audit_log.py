@@ -13,7 +13,6 @@ middleware and `GET /api/v1/audit` (admin), paged like every list (api/paginatio
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -22,9 +21,10 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import require_roles
+from api.city import City, Stamp, written
 from api.pagination import Page, Paging
 from api.services import audit_log
-from callcenter.audit.repository import AuditEvent, AuditLog, AuditRecord
+from callcenter.audit.repository import AuditEvent, AuditLog
 from callcenter.tokens import Principal, Role
 
 __all__ = ["AuditLog", "AuditMiddleware", "router"]  # serve builds AuditLog from here
@@ -94,7 +94,7 @@ class AuditMiddleware:
 
 class AuditEntryOut(BaseModel):
     id: int
-    at: datetime
+    at: Stamp
     token_id: int | None
     token_name: str | None
     role: str | None
@@ -112,7 +112,7 @@ class AuditEntryOut(BaseModel):
             "examples": [
                 {
                     "id": 4211,
-                    "at": "2026-11-26T09:14:03.512000Z",
+                    "at": "2026-11-26T17:14:03+08:00",
                     "token_id": 7,
                     "token_name": "坐席 1001 王芳",
                     "role": "agent",
@@ -129,10 +129,6 @@ class AuditEntryOut(BaseModel):
     )
 
 
-def _out(record: AuditRecord) -> AuditEntryOut:
-    return AuditEntryOut.model_validate(record)
-
-
 router = APIRouter(prefix="/api/v1", tags=["audit"])
 
 
@@ -145,6 +141,7 @@ async def list_audit(
     _: Annotated[Principal, Depends(require_roles(Role.ADMIN))],
     page: Paging,
     audit: Annotated[AuditLog, Depends(audit_log)],
+    city: City,
     token_id: Annotated[int | None, Query(ge=1, description="only this token's requests")] = None,
     path: Annotated[
         str | None, Query(max_length=200, description="only paths starting so, e.g. /api/v1/seats")
@@ -157,4 +154,4 @@ async def list_audit(
         token_id=token_id,
         path_prefix=path,
     )
-    return page.of(rows, key=lambda r: (r.id,), item=_out)
+    return page.of(rows, key=lambda r: (r.id,), item=lambda r: written(AuditEntryOut, r, city))

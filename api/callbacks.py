@@ -11,9 +11,10 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_roles
+from api.city import City, Stamp, written
 from api.pagination import Page, Paging, bad_query
 from api.services import callback_worklist, seat_repository
-from callcenter.clock import as_utc
+from callcenter.clock import CityTime, as_utc
 from callcenter.legacy.queues import directory_name
 from callcenter.records.callback_tasks import CallbackTaskFact
 from callcenter.tokens import Principal, Role
@@ -38,11 +39,11 @@ _TASK: dict[str, Any] = {
     "status": "open",
     "attempts": 0,
     "max_attempts": 3,
-    "due_at": "2026-11-26T09:16:05Z",
+    "due_at": "2026-11-26T17:16:05+08:00",
     "assigned_seat": None,
     "outcome": "",
-    "created_at": "2026-11-26T09:14:03Z",
-    "updated_at": "2026-11-26T09:14:03Z",
+    "created_at": "2026-11-26T17:14:03+08:00",
+    "updated_at": "2026-11-26T17:14:03+08:00",
 }
 
 
@@ -59,11 +60,11 @@ class CallbackOut(BaseModel):
     status: Status
     attempts: int
     max_attempts: int
-    due_at: datetime = Field(description="its place in line")
+    due_at: Stamp = Field(description="its place in line; ISO 8601, city time with offset")
     assigned_seat: str | None = Field(description="only this seat will call; null: any seat")
     outcome: str
-    created_at: datetime
-    updated_at: datetime
+    created_at: Stamp
+    updated_at: Stamp
 
     model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [_TASK]})
 
@@ -88,8 +89,9 @@ class Cancelled(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"cancelled": True}]})
 
 
-def _out(task: CallbackTaskFact) -> CallbackOut:
-    return CallbackOut.model_validate(task).model_copy(update={"queue": directory_name(task.queue)})
+def _out(task: CallbackTaskFact, city: CityTime) -> CallbackOut:
+    out = written(CallbackOut, task, city)
+    return out.model_copy(update={"queue": directory_name(task.queue)})
 
 
 def _key(task: CallbackTaskFact) -> tuple[str, int]:
@@ -105,6 +107,7 @@ async def list_callbacks(
     _principal: Reader,
     page: Paging,
     worklist: Worklist,
+    city: City,
     status: Annotated[Status | None, Query(description="only tasks in this state")] = None,
 ) -> Page[CallbackOut]:
     after = page.after(str, int)
@@ -118,7 +121,7 @@ async def list_callbacks(
             raise bad_query("cursor", "not a cursor of this list")
         position = (due.astimezone(UTC), int(after[1]))
     tasks = await worklist.tasks(status, page.fetch, position)
-    return page.of(tasks, key=_key, item=_out)
+    return page.of(tasks, key=_key, item=lambda task: _out(task, city))
 
 
 @router.post(
@@ -133,6 +136,7 @@ async def assign(
     _principal: Supervisor,
     worklist: Worklist,
     seats: Annotated[SeatRepository, Depends(seat_repository)],
+    city: City,
 ) -> CallbackOut:
     if body.seat is not None and await seats.seat(body.seat) is None:
         raise HTTPException(404, f"no seat {body.seat!r}")
@@ -142,7 +146,7 @@ async def assign(
         raise HTTPException(409, str(exc)) from exc
     if task is None:
         raise HTTPException(404, f"no callback {task_id}")
-    return _out(task)
+    return _out(task, city)
 
 
 @router.post(

@@ -21,16 +21,10 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_roles
+from api.city import City, Stamp, time_query, written
 from api.pagination import Page, Paging, bad_query
 from api.queue_names import queue_filter
-from api.services import (
-    call_facts,
-    call_records,
-    city_time,
-    live_state_if_any,
-    record_writer,
-)
-from callcenter.clock import CityTime, as_utc
+from api.services import call_facts, call_records, live_state_if_any, record_writer
 from callcenter.legacy.queues import directory_name
 from callcenter.live.live_state import LiveState
 from callcenter.live.node_state import Call
@@ -50,8 +44,8 @@ _SUMMARY: dict[str, Any] = {
     "id": "pbx1:1764141243.2207",
     "node": "pbx1",
     "linkedid": "1764141243.2207",
-    "started_at": "2026-11-26T01:14:03Z",
-    "ended_at": "2026-11-26T01:19:41Z",
+    "started_at": "2026-11-26T09:14:03+08:00",
+    "ended_at": "2026-11-26T09:19:41+08:00",
     "dialed": "057187001234",
     "unit": "HOUSING",
     "district": "市本级",
@@ -107,8 +101,8 @@ _DETAIL: dict[str, Any] = _SUMMARY | {
 _CALLBACK: dict[str, Any] = _DETAIL | {
     "id": "pbx1:1764141990.2301",
     "linkedid": "1764141990.2301",
-    "started_at": "2026-11-26T01:26:30Z",
-    "ended_at": "2026-11-26T01:28:02Z",
+    "started_at": "2026-11-26T09:26:30+08:00",
+    "ended_at": "2026-11-26T09:28:02+08:00",
     "dialed": "13900001111",
     "unit": "",
     "district": "",
@@ -148,8 +142,8 @@ class CallSummary(BaseModel):
     id: str = Field(description="`<node>:<Linkedid>`")
     node: str
     linkedid: str
-    started_at: datetime
-    ended_at: datetime
+    started_at: Stamp
+    ended_at: Stamp
     dialed: str = Field(description="the number dialed: 12345 or a legacy number")
     unit: str
     district: str
@@ -226,7 +220,7 @@ class ActiveCall(BaseModel):
                     "id": "pbx1:1764141580.2291",
                     "node": "pbx1",
                     "linkedid": "1764141580.2291",
-                    "started_at": 1764141580.2,
+                    "started_at": "2026-11-26T09:19:40+08:00",
                     "caller": "13958001234",
                     "dialed": "12345",
                     "unit": "",
@@ -242,7 +236,7 @@ class ActiveCall(BaseModel):
     id: str
     node: str
     linkedid: str
-    started_at: float
+    started_at: Stamp
     caller: str
     dialed: str
     unit: str = Field(description="the legacy unit the IVR routed the call to; '' for none")
@@ -292,8 +286,6 @@ class ConfidentialOut(BaseModel):
 def _summary_fields(record: CallRecord, principal: Principal) -> dict[str, Any]:
     data = {name: getattr(record, name) for name in CallSummary.model_fields if name != "id"}
     data["id"] = f"{record.node}:{record.linkedid}"
-    for name in ("started_at", "ended_at"):
-        data[name] = as_utc(data[name])
     data["caller"] = shown_caller(record.caller, record.confidential, principal.role == Role.ADMIN)
     data["queue"] = directory_name(record.queue)
     return data
@@ -314,8 +306,8 @@ def _timeline(timeline: list[list[Any]]) -> list[list[Any]]:
 
 
 def epoch(when: datetime) -> int:
-    """ISO times without an offset are taken as UTC."""
-    return int(as_utc(when).timestamp())
+    """Whole epoch seconds of a time read by api/city.py (aware)."""
+    return int(when.timestamp())
 
 
 def _filter(
@@ -353,14 +345,17 @@ def _filter(
 Principal_ = Annotated[Principal, Depends(readers)]
 Records = Annotated[RecordStore, Depends(call_records)]
 InProgress = Annotated[LiveState | None, Depends(live_state_if_any)]
+Start = Annotated[datetime | None, time_query("start", "started at or after", "2026-12-02")]
+End = Annotated[datetime | None, time_query("end", "started before", "2026-12-03T00:00:00+08:00")]
 
 
 @router.get("/calls", response_model=Page[CallSummary], summary="Call records, newest first")
 async def list_calls(
     principal: Principal_,
     records: Records,
-    start: Annotated[datetime | None, Query(description="started at or after (ISO 8601)")] = None,
-    end: Annotated[datetime | None, Query(description="started before (ISO 8601)")] = None,
+    city: City,
+    start: Start,
+    end: End,
     caller: str | None = None,
     number: Annotated[str | None, Query(description="the number dialed")] = None,
     unit: str | None = None,
@@ -377,11 +372,13 @@ async def list_calls(
             rows = await q.page(session, where, after, page.fetch)  # type: ignore[arg-type]
         except q.RecordQueryError as exc:
             raise bad_query("cursor", str(exc)) from None
-    return page.of(rows, q.record_key, lambda r: CallSummary(**_summary_fields(r, principal)))
+    return page.of(
+        rows, q.record_key, lambda r: written(CallSummary, _summary_fields(r, principal), city)
+    )
 
 
 @router.get("/calls/active", response_model=list[ActiveCall], summary="Calls in progress")
-async def active_calls(principal: Principal_, live: InProgress) -> list[ActiveCall]:
+async def active_calls(principal: Principal_, live: InProgress, city: City) -> list[ActiveCall]:
     """From the live model of every node: an instance without a PBX link has none."""
     admin = principal.role == Role.ADMIN
     calls = [
@@ -394,18 +391,22 @@ async def active_calls(principal: Principal_, live: InProgress) -> list[ActiveCa
         if principal.role == Role.AGENT and call.seat != principal.seat:
             continue
         out.append(
-            ActiveCall(
-                id=f"{node}:{call.linkedid}",
-                node=node,
-                linkedid=call.linkedid,
-                started_at=call.started_at,
-                caller=shown_caller(call.caller_id_num, call.confidential, admin),
-                dialed=call.dialed,
-                unit=call.unit,
-                routed_queue=directory_name(call.routed_queue),
-                queue=None if call.queue is None else directory_name(call.queue),
-                seat=call.seat,
-                answered=call.answered_at is not None,
+            written(
+                ActiveCall,
+                {
+                    "id": f"{node}:{call.linkedid}",
+                    "node": node,
+                    "linkedid": call.linkedid,
+                    "started_at": call.started_at,
+                    "caller": shown_caller(call.caller_id_num, call.confidential, admin),
+                    "dialed": call.dialed,
+                    "unit": call.unit,
+                    "routed_queue": directory_name(call.routed_queue),
+                    "queue": None if call.queue is None else directory_name(call.queue),
+                    "seat": call.seat,
+                    "answered": call.answered_at is not None,
+                },
+                city,
             )
         )
     return out
@@ -427,9 +428,9 @@ def _in_progress(live: LiveState | None, node: str, linkedid: str) -> Call | Non
 async def export_calls(
     principal: Principal_,
     records: Records,
-    city: Annotated[CityTime, Depends(city_time)],
-    start: datetime | None = None,
-    end: datetime | None = None,
+    city: City,
+    start: Start,
+    end: End,
     caller: str | None = None,
     number: str | None = None,
     unit: str | None = None,
@@ -534,7 +535,7 @@ async def _written(
 
 
 @router.get("/calls/{call_id}", response_model=CallDetail, summary="One call with its timeline")
-async def get_call(principal: Principal_, call_id: str, records: Records) -> CallDetail:
+async def get_call(principal: Principal_, call_id: str, records: Records, city: City) -> CallDetail:
     node, linkedid = _call_key(call_id)
     async with records.sessions() as session:
         record = await q.get(session, node, linkedid)
@@ -552,4 +553,4 @@ async def get_call(principal: Principal_, call_id: str, records: Records) -> Cal
     for name in CallDetail.model_fields:
         if name not in data:
             data[name] = getattr(record, name)
-    return CallDetail(**data)
+    return written(CallDetail, data, city)

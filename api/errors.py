@@ -35,16 +35,16 @@ _PLACES = {
 
 class ProblemItem(BaseModel):
     where: str = Field(examples=["query parameter 'start'"])
-    message: str = Field(examples=["Input should be a valid datetime"])
-    type: str = Field(examples=["datetime_from_date_parsing"])
+    message: str = Field(examples=["'2026-13-01' is not a real date; accepted: YYYY-MM-DD ..."])
+    type: str = Field(examples=["value_error"])
 
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
                 {
                     "where": "query parameter 'start'",
-                    "message": "Input should be a valid datetime",
-                    "type": "datetime_from_date_parsing",
+                    "message": "'2026-13-01' is not a real date; accepted: YYYY-MM-DD ...",
+                    "type": "value_error",
                 }
             ]
         }
@@ -72,12 +72,13 @@ class Problem(BaseModel):
                     "type": "about:blank",
                     "title": "Unprocessable Entity",
                     "status": 422,
-                    "detail": "query parameter 'start': Input should be a valid datetime",
+                    "detail": "query parameter 'start': '2026-13-01' is not a real date; "
+                    "accepted: YYYY-MM-DD ...",
                     "errors": [
                         {
                             "where": "query parameter 'start'",
-                            "message": "Input should be a valid datetime",
-                            "type": "datetime_from_date_parsing",
+                            "message": "'2026-13-01' is not a real date; accepted: YYYY-MM-DD ...",
+                            "type": "value_error",
                         }
                     ],
                 },

@@ -21,9 +21,11 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_roles
+from api.city import ACCEPTED, MAX_LENGTH, City, Stamp, time_query, written
 from api.pagination import Page, Paging
 from api.queue_names import queue_filter
 from api.services import legacy_directory
+from callcenter.clock import CityTime
 from callcenter.legacy import csvfile
 from callcenter.legacy.directory import Directory
 from callcenter.legacy.normalize import NumberError, normalize_number
@@ -46,8 +48,8 @@ _NUMBER: dict[str, Any] = {
 }
 _STAMP: dict[str, Any] = {
     "version": 3,
-    "effective_from": "2026-11-01T00:00:00Z",
-    "updated_at": "2026-10-28T07:30:12Z",
+    "effective_from": "2026-11-01T00:00:00+08:00",
+    "updated_at": "2026-10-28T15:30:12+08:00",
     "updated_by": "remap script",
 }
 
@@ -65,8 +67,10 @@ class LegacyNumberIn(BaseModel):
     queue: str = Field(description="directory queue: general, housing, social-security, ...")
     transfer_to: str | None = Field(None, description="the unit's own line (dock, retain)")
     note: str = Field("", max_length=500)
-    effective_from: datetime | None = Field(
-        None, description="when the change starts routing (default: now); ISO 8601 with offset"
+    effective_from: str | None = Field(
+        None,
+        max_length=MAX_LENGTH,
+        description=f"when the change starts routing (default: now). {ACCEPTED}",
     )
 
     model_config = ConfigDict(
@@ -96,15 +100,17 @@ class LegacyNumberOut(BaseModel):
     transfer_to: str | None
     note: str
     version: int = Field(description="this number's version (history: `legacy history N`)")
-    effective_from: datetime = Field(description="when this version started routing")
-    updated_at: datetime
+    effective_from: Stamp = Field(
+        description="when this version started routing; ISO 8601, city time with offset"
+    )
+    updated_at: Stamp
     updated_by: str
 
     model_config = ConfigDict(json_schema_extra={"examples": [_NUMBER | _STAMP]})
 
     @classmethod
-    def of(cls, view: NumberView) -> LegacyNumberOut:
-        return cls.model_validate(view.as_dict())
+    def of(cls, view: NumberView, city: CityTime) -> LegacyNumberOut:
+        return written(cls, _view_fields(view), city)
 
 
 _ROUTE: dict[str, Any] = {
@@ -163,7 +169,7 @@ class NumberChange(BaseModel):
 _SUMMARY: dict[str, Any] = {
     "applied": True,
     "dry_run": False,
-    "effective_from": "2026-12-01T00:00:00Z",
+    "effective_from": "2026-12-01T00:00:00+08:00",
     "directory_version": 42,
     "adds": 1,
     "changes": 1,
@@ -182,7 +188,7 @@ class WriteSummary(BaseModel):
 
     applied: bool = Field(description="false: a dry run, or nothing to change")
     dry_run: bool
-    effective_from: datetime
+    effective_from: Stamp
     directory_version: int = Field(description="the directory's version after the write")
     adds: int
     changes: int
@@ -197,8 +203,8 @@ class WriteSummary(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [_SUMMARY]})
 
     @classmethod
-    def of(cls, result: WriteResult) -> WriteSummary:
-        return cls.model_validate(result.summary())
+    def of(cls, result: WriteResult, city: CityTime) -> WriteSummary:
+        return written(cls, result.summary() | {"effective_from": result.effective_from}, city)
 
 
 class ImportSummary(WriteSummary):
@@ -280,11 +286,15 @@ router = APIRouter(prefix="/api/v1", tags=["legacy numbers"])
 Integration = Annotated[Principal, Depends(require_roles(Role.INTEGRATION))]
 Reader = Annotated[Principal, Depends(require_roles(Role.INTEGRATION, Role.SUPERVISOR, Role.AGENT))]
 Numbers = Annotated[Directory, Depends(legacy_directory)]
+EffectiveFrom = Annotated[
+    datetime | None,
+    time_query("effective_from", "when the change starts routing (default: now)", "2026-12-01"),
+]
 
 NumberPath = Annotated[
     str,
     Path(
-        max_length=40,
+        max_length=MAX_LENGTH,
         description="as people write it or as stored: `0571-87001234` and `057187001234` "
         "name the same number",
         examples=["0571-87001234"],
@@ -309,18 +319,33 @@ def _rejected(errors: list[RowError]) -> HTTPException:
     return HTTPException(422, [e.as_dict() for e in errors])
 
 
+def _view_fields(view: NumberView) -> dict[str, Any]:
+    """The view's fields, its times as the datetimes they are (`as_dict` writes them
+    for the CLI)."""
+    return view.as_dict() | {"effective_from": view.effective_from, "updated_at": view.updated_at}
+
+
+def _effective(city: CityTime, value: str | None) -> datetime | None:
+    """The body's `effective_from`, read in city time, as UTC."""
+    if value is None:
+        return None
+    try:
+        return city.read(value).astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        reason = f"{exc}; accepted: {ACCEPTED}"
+        raise HTTPException(422, [RowError(None, "effective_from", reason).as_dict()]) from None
+
+
 def _utc(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise HTTPException(422, [RowError(None, "effective_from", "needs a UTC offset").as_dict()])
     return value.astimezone(UTC) if value is not None else None
 
 
-async def _applied(directory: Directory, result: WriteResult) -> WriteSummary:
+async def _applied(directory: Directory, result: WriteResult, city: CityTime) -> WriteSummary:
     if result.plan.errors:
         raise _rejected(result.plan.errors)
     if result.applied:
         await directory.reload()  # visible to routing in this instance now
-    return WriteSummary.of(result)
+    return WriteSummary.of(result, city)
 
 
 @router.get(
@@ -332,6 +357,7 @@ async def list_numbers(
     _who: Integration,
     page: Paging,
     directory: Numbers,
+    city: City,
     unit: Annotated[
         str | None, Query(max_length=200, description="unit code or exact name, e.g. U017")
     ] = None,
@@ -350,7 +376,9 @@ async def list_numbers(
         limit=page.fetch,
     )
     return page.of(
-        views, key=lambda v: (v.record.unit_code, v.record.number), item=LegacyNumberOut.of
+        views,
+        key=lambda v: (v.record.unit_code, v.record.number),
+        item=lambda v: LegacyNumberOut.of(v, city),
     )
 
 
@@ -363,6 +391,7 @@ async def get_number(
     number: NumberPath,
     _who: Integration,
     directory: Numbers,
+    city: City,
 ) -> LegacyNumberDetail:
     key = _key(number)
     view = await directory.repository.get(key)
@@ -381,9 +410,7 @@ async def get_number(
             }
         )
     )
-    return LegacyNumberDetail.model_validate(
-        LegacyNumberOut.of(view).model_dump() | {"routes_now": routes_now}
-    )
+    return written(LegacyNumberDetail, _view_fields(view) | {"routes_now": routes_now}, city)
 
 
 @router.put(
@@ -392,9 +419,10 @@ async def get_number(
     summary="Create or change a number (versioned)",
 )
 async def put_number(
-    number: NumberPath, body: LegacyNumberIn, who: Integration, directory: Numbers
+    number: NumberPath, body: LegacyNumberIn, who: Integration, directory: Numbers, city: City
 ) -> WriteSummary:
     key = _key(number)
+    effective_from = _effective(city, body.effective_from)
     fields = body.model_dump(exclude={"effective_from"}) | {"number": key}
     if body.unit is None or body.district is None:
         known = {u.code: u for u, _ in await directory.repository.units()}
@@ -408,10 +436,8 @@ async def put_number(
     record, errors = validate_fields(fields)
     if record is None:
         raise _rejected(errors)
-    result = await directory.repository.put(
-        record, actor=who.name, effective_from=_utc(body.effective_from)
-    )
-    return await _applied(directory, result)
+    result = await directory.repository.put(record, actor=who.name, effective_from=effective_from)
+    return await _applied(directory, result, city)
 
 
 @router.delete("/legacy-numbers/{number}", status_code=204, summary="Remove a number")
@@ -419,9 +445,8 @@ async def delete_number(
     number: NumberPath,
     who: Integration,
     directory: Numbers,
-    effective_from: Annotated[
-        datetime | None, Query(description="default: now; ISO 8601 with offset")
-    ] = None,
+    city: City,
+    effective_from: EffectiveFrom,
 ) -> Response:
     key = _key(number)
     try:
@@ -430,7 +455,7 @@ async def delete_number(
         )
     except NotFound as exc:
         raise HTTPException(404, f"{key} is not in the directory") from exc
-    await _applied(directory, result)
+    await _applied(directory, result, city)
     return Response(status_code=204)
 
 
@@ -454,11 +479,10 @@ async def import_csv(
     request: Request,
     who: Integration,
     directory: Numbers,
+    city: City,
+    effective_from: EffectiveFrom,
     dry_run: Annotated[bool, Query(description="report what would change, write nothing")] = False,
     prune: Annotated[bool, Query(description="remove numbers the file does not list")] = False,
-    effective_from: Annotated[
-        datetime | None, Query(description="default: now; ISO 8601 with offset")
-    ] = None,
     encoding: Annotated[
         str | None,
         Query(
@@ -482,7 +506,7 @@ async def import_csv(
         )
     except LegacyError as exc:
         raise _rejected(exc.errors) from exc
-    summary = await _applied(directory, result)
+    summary = await _applied(directory, result, city)
     return ImportSummary.model_validate(
         summary.model_dump() | {"rows": len(parsed.records), "encoding": parsed.encoding}
     )

@@ -10,7 +10,8 @@ queue as the REST API does: the directory's `name`, `display` names, and `asteri
 by running those same functions on a projection of the model that holds just their
 memberships, so the stream's incremental path cannot drift from the full one.
 `wrapup_ends` says when a seat's row can change with no event at all (app_queue
-announces nothing when wrap-up runs out).
+announces nothing when wrap-up runs out). Seat rows are `GET /api/v1/seats`' rows,
+with or without the seats system, their times written by the stream's `CityTime`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
+from callcenter.clock import CityTime
 from callcenter.legacy.queues import Display, shown
 from callcenter.live.live_state import LiveState
 from callcenter.live.live_views import queue_view
@@ -27,7 +29,7 @@ from callcenter.live.seat_state import SEAT_STATES, QueueWrapups, seat_counts, w
 from callcenter.records.kpi import Figures, Tally
 from callcenter.records.today import DayView, SeatDay
 from queues.models import Seat
-from queues.queue_views import seat_statuses
+from queues.queue_views import SeatStatus, seat_statuses
 from queues.repository import SeatRepository
 from queues.seat_state import StateTracker
 
@@ -140,16 +142,14 @@ def seat_rows(
     seats: SeatFloor | None,
     db_seats: list[Seat],
     now: float,
+    city: CityTime,
     calls: Mapping[str, SeatDay] | None = None,
-) -> dict[str, Any]:
-    """Seat objects by key: `SeatStatus`, as `GET /api/v1/seats` shows them (with the
-    seats system, offline seats too; without it, every queue member of the live model).
-    Compared with == to send only what changed. `calls`: each seat's calls today
-    (records.today `DayBook.seats`)."""
+) -> dict[str, SeatStatus]:
+    """Seat rows by key, as `GET /api/v1/seats` gives them (offline provisioned seats
+    too, with the seats system), times written by `city`, `calls`: each seat's calls
+    today (records.today `DayBook.seats`). Compared with == to send only what changed."""
     states = [live.nodes[name] for name in sorted(live.nodes)]
-    tracker = seats.tracker if seats is not None else None
-    items = seat_statuses(db_seats, states, tracker, now, calls)
-    return {f"{item.node}|{item.interface}": item for item in items}
+    return _by_key(_statuses(seats, db_seats, states, now, city, calls))
 
 
 def seat_rows_for(
@@ -158,8 +158,9 @@ def seat_rows_for(
     db_seats: list[Seat],
     now: float,
     keys: Iterable[tuple[str, str]],
+    city: CityTime,
     calls: Mapping[str, SeatDay] | None = None,
-) -> dict[str, Any]:
+) -> dict[str, SeatStatus]:
     """`seat_rows` restricted to these (node, interface) seats: equal, key for key, to
     what `seat_rows` gives for them. A key that has no row (no membership on the PBX
     and no provisioned seat) is absent."""
@@ -168,8 +169,23 @@ def seat_rows_for(
         wanted.setdefault(node, set()).add(interface)
     states = [_project(live.nodes[n], wanted[n]) for n in sorted(wanted) if n in live.nodes]
     own = [s for s in db_seats if s.interface in wanted.get(s.node, ())]
-    tracker = seats.tracker if seats is not None else None
-    items = seat_statuses(own, states, tracker, now, calls)
+    return _by_key(_statuses(seats, own, states, now, city, calls))
+
+
+def _statuses(
+    seats: SeatFloor | None,
+    db_seats: list[Seat],
+    states: list[NodeState],
+    now: float,
+    city: CityTime,
+    calls: Mapping[str, SeatDay] | None,
+) -> list[SeatStatus]:
+    if seats is None:
+        return seat_statuses([], states, None, now, city, calls)
+    return seat_statuses(db_seats, states, seats.tracker, now, city, calls)
+
+
+def _by_key(items: list[SeatStatus]) -> dict[str, SeatStatus]:
     return {f"{item.node}|{item.interface}": item for item in items}
 
 

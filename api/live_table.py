@@ -43,6 +43,7 @@ from api.live_rows import (
     seat_rows_for,
     wrapup_ends,
 )
+from callcenter.clock import CityTime
 from callcenter.legacy.queues import directory_name
 from callcenter.live.changes import (
     CallAgentDone,
@@ -109,10 +110,13 @@ class LiveTable:
         queues_every_s: float,
         full_every_s: float,
         monotonic: Callable[[], float],
+        city: CityTime,
         day: DayBook | None = None,
     ) -> None:
         self.live = live
         self.seats = seats
+        #: how the rows' times are written (seats' `state_since`, `last_call`)
+        self.city = city
         self.day = day
         self._day_view: DayView | None = None
         self._seat_calls: dict[str, SeatDay] | None = None
@@ -243,7 +247,7 @@ class LiveTable:
         if not named:
             return []
         own = [self._db_by_key[key] for key in sorted(named) if key in self._db_by_key]
-        rows = seat_rows_for(self.live, self.seats, own, now, named, self._seat_calls)
+        rows = seat_rows_for(self.live, self.seats, own, now, named, self.city, self._seat_calls)
         keys = sorted(f"{node}|{interface}" for node, interface in named)
         if any((key in rows) != (key in self.seat_rows) for key in keys):
             return None
@@ -264,7 +268,7 @@ class LiveTable:
     ) -> tuple[list[str], list[str]]:
         """Every seat row. `explained`: on a periodic safety pass, the seats this batch
         named; any other row found changed is one the incremental path missed."""
-        rows = seat_rows(self.live, self.seats, self._db_seats, now, self._seat_calls)
+        rows = seat_rows(self.live, self.seats, self._db_seats, now, self.city, self._seat_calls)
         old, old_json = self.seat_rows, self._seat_json
         changed: list[str] = []
         texts: dict[str, str] = {}
@@ -307,21 +311,23 @@ class LiveTable:
         )
 
 
-def _wire(change: Change) -> dict[str, Any]:
-    """The change as the stream sends it, its queue named as the rows name it."""
-    wire = change.wire()
-    queue = wire["data"].get("queue")
+def _wire(change: Change, city: CityTime) -> dict[str, Any]:
+    """A change as the stream sends it: its `at` written by `city`, its queue named as
+    the rows name it."""
+    data = change.wire()
+    data["at"] = city.iso(change.at)
+    queue = data["data"].get("queue")
     if queue is not None:
-        wire["data"]["queue"] = directory_name(queue)
-    return wire
+        data["data"]["queue"] = directory_name(queue)
+    return data
 
 
-def delta_json(seq: int, changes: Sequence[Change], delta: RowDelta) -> str:
+def delta_json(seq: int, changes: Sequence[Change], delta: RowDelta, city: CityTime) -> str:
     """`{"type": "delta", ...}`: the changes serialised here, the rows already are."""
     removed = _dumps({"queues": delta.removed_queues, "seats": delta.removed_seats})
     return (
         f'{{"type":"delta","seq":{seq},'
-        f'"changes":{_dumps([_wire(c) for c in changes])},'
+        f'"changes":{_dumps([_wire(c, city) for c in changes])},'
         f'"queues":[{",".join(delta.queues)}],"seats":[{",".join(delta.seats)}],'
         f'"removed":{removed}}}'
     )

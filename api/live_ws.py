@@ -19,6 +19,8 @@ Protocol (JSON text frames):
 - `{"type": "resumed", "seq", "epoch"}` then the missed deltas
 - `{"type": "delta", "seq", "changes": [...], "queues": [...], "seats": [...],
   "removed": {"queues": [keys], "seats": [keys]}}`
+Times in rows and changes (a seat's `state_since`, `last_call`, a change's `at`) are
+ISO 8601 in city time with the offset, as in every REST response.
 Authentication: `Authorization: Bearer cc_...`, or (browsers cannot set headers) a first
 frame `{"token": "cc_..."}` within `AUTH_TIMEOUT_S`. Close codes: 4401 no or unknown
 token, 4403 role not allowed, 4503 no PBX link, 1013 too slow.
@@ -41,6 +43,7 @@ from prometheus_client.registry import Collector
 
 from api.live_rows import SeatFloor
 from api.live_table import LiveTable, delta_json
+from callcenter.clock import SHANGHAI, CityTime
 from callcenter.live.changes import Change, Lost
 from callcenter.live.live_state import LiveState
 from callcenter.records.today import DayBook
@@ -101,6 +104,7 @@ class LiveStream:
         seat_rows_ttl_s: float = 10.0,
         full_every_s: float = 60.0,
         monotonic: Callable[[], float] = time.monotonic,
+        city: CityTime = SHANGHAI,
         day: DayBook | None = None,
     ) -> None:
         """`day`: the day so far, whose figures the queue, centre and seat rows carry."""
@@ -121,6 +125,7 @@ class LiveStream:
             queues_every_s=tick_s,
             full_every_s=full_every_s,
             monotonic=monotonic,
+            city=city,
             day=day,
         )
         self._db_seats_at = float("-inf")
@@ -260,7 +265,7 @@ class LiveStream:
         if not (changes or delta):
             return
         self.seq += 1
-        text = delta_json(self.seq, changes, delta)
+        text = delta_json(self.seq, changes, delta, self._table.city)
         self._buffer.append((self.seq, text))
         for client in list(self._clients):
             client.offer(text)

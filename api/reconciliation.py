@@ -5,16 +5,15 @@ or unexplained records are the floor's concern as much as operations'."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_roles
+from api.city import City, OptionalStamp, Stamp, written
 from api.pagination import Page, Paging
 from api.services import call_records
-from callcenter.records.models import ReconciliationRun
 from callcenter.records.reconcile import newest_runs
 from callcenter.records.store import RecordStore
 from callcenter.tokens import Principal, Role
@@ -25,10 +24,10 @@ router = APIRouter(prefix="/api/v1", tags=["records"])
 class ReconciliationRunOut(BaseModel):
     id: int
     node: str
-    started_at: datetime
-    finished_at: datetime | None = Field(description="null: still running, or interrupted")
-    window_from: datetime
-    window_to: datetime
+    started_at: Stamp
+    finished_at: OptionalStamp = Field(description="null: still running, or interrupted")
+    window_from: Stamp
+    window_to: Stamp
     ledger_calls: int = Field(description="finished inbound calls in the ledger's window")
     records: int = Field(description="of those, calls that had a record")
     rebuilt: int = Field(description="records rebuilt from the ledger (would be, in a dry run)")
@@ -45,10 +44,10 @@ class ReconciliationRunOut(BaseModel):
                 {
                     "id": 12,
                     "node": "pbx1",
-                    "started_at": "2026-12-02T00:05:00Z",
-                    "finished_at": "2026-12-02T00:05:01.250000Z",
-                    "window_from": "2026-12-01T23:50:00Z",
-                    "window_to": "2026-12-02T00:05:00Z",
+                    "started_at": "2026-12-02T08:05:00+08:00",
+                    "finished_at": "2026-12-02T08:05:01+08:00",
+                    "window_from": "2026-12-02T07:50:00+08:00",
+                    "window_to": "2026-12-02T08:05:00+08:00",
                     "ledger_calls": 17,
                     "records": 16,
                     "rebuilt": 1,
@@ -63,10 +62,6 @@ class ReconciliationRunOut(BaseModel):
     )
 
 
-def _out(run: ReconciliationRun) -> ReconciliationRunOut:
-    return ReconciliationRunOut.model_validate(run)
-
-
 @router.get(
     "/records/reconciliation",
     response_model=Page[ReconciliationRunOut],
@@ -76,7 +71,10 @@ async def list_reconciliations(
     _: Annotated[Principal, Depends(require_roles(Role.SUPERVISOR))],
     page: Paging,
     records: Annotated[RecordStore, Depends(call_records)],
+    city: City,
 ) -> Page[ReconciliationRunOut]:
     after = page.after(int)
     runs = await newest_runs(records.sessions, int(after[0]) if after else None, page.fetch)
-    return page.of(runs, key=lambda r: (r.id,), item=_out)
+    return page.of(
+        runs, key=lambda r: (r.id,), item=lambda r: written(ReconciliationRunOut, r, city)
+    )

@@ -22,6 +22,7 @@ from api.auth import require_roles
 from api.pagination import Page, Paging
 from api.services import (
     NO_SEATS,
+    city_time,
     day_book_if_any,
     live_state_if_any,
     seat_repository,
@@ -29,6 +30,7 @@ from api.services import (
     seat_service,
     seat_states_if_any,
 )
+from callcenter.clock import CityTime
 from callcenter.live.live_state import LiveState
 from callcenter.live.node_state import NodeState
 from callcenter.records.today import DayBook
@@ -64,7 +66,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "pause_reason_db": "meal",
         "state": "paused",
         "state_reason": "meal",
-        "state_since": 1764141243.2,
+        "state_since": "2026-11-26T15:14:03+08:00",
         "node": "pbx1",
         "interface": "PJSIP/1001",
         "name": "1001 王芳",
@@ -75,6 +77,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "in_call": False,
         "calls_today": 23,
         "talk_today_s": 5412.0,
+        "last_call": "2026-11-26T15:08:31+08:00",
         "state_interface": "PJSIP/1001",
         "stale": False,
         "queues": [_SEAT_QUEUE],
@@ -170,6 +173,7 @@ class Floor:
     seats: SeatRepository | None
     states: StateTracker | None
     live: LiveState | None
+    city: CityTime
     #: the day so far: each seat's calls and talk time today
     day: DayBook | None = None
 
@@ -179,7 +183,8 @@ class Floor:
         rows: list[Seat] = await self.seats.seats(node) if self.seats is not None else []
         now = self.live.clock() if self.live is not None else datetime.now(UTC).timestamp()
         calls = self.day.seats() if self.day is not None else None
-        return seat_statuses(rows, _states(self.live, node), self.states, now, calls)
+        states = _states(self.live, node)
+        return seat_statuses(rows, states, self.states, now, self.city, calls)
 
     async def status(self, seat_id: str) -> SeatStatus:
         if self.seats is None:
@@ -197,9 +202,10 @@ async def seat_floor(
     seats: Annotated[SeatRepository | None, Depends(seat_repository_if_any)],
     states: Annotated[StateTracker | None, Depends(seat_states_if_any)],
     live: Annotated[LiveState | None, Depends(live_state_if_any)],
+    city: Annotated[CityTime, Depends(city_time)],
     day: Annotated[DayBook | None, Depends(day_book_if_any)],
 ) -> Floor:
-    return Floor(seats, states, live, day)
+    return Floor(seats, states, live, city, day)
 
 
 OnTheFloor = Annotated[Floor, Depends(seat_floor)]

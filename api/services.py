@@ -130,7 +130,7 @@ class ApiServices:
             tokens=tokens,
             live=live,
             stream=(
-                LiveStream(live, seats, day=records.day if records else None)
+                LiveStream(live, seats, city=city, day=records.day if records else None)
                 if live is not None
                 else None
             ),

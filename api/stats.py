@@ -19,7 +19,8 @@ from pydantic import Field
 
 from api.auth import require_roles
 from api.calls import epoch
-from api.services import call_records, city_time, day_book
+from api.city import City, time_query
+from api.services import call_records, day_book
 from callcenter.clock import CityTime
 from callcenter.legacy.queues import directory_name
 from callcenter.records import kpi
@@ -140,15 +141,11 @@ async def _compute(
 async def kpis(
     principal: Annotated[Principal, Depends(readers)],
     records: Records,
-    city: Annotated[CityTime, Depends(city_time)],
+    city: City,
     start: Annotated[
-        datetime,
-        Query(description="from (ISO 8601, inclusive)", examples=["2026-11-26T00:00:00+08:00"]),
+        datetime, time_query("start", "from (inclusive)", "2026-12-02", required=True)
     ],
-    end: Annotated[
-        datetime,
-        Query(description="to (ISO 8601, exclusive)", examples=["2026-11-27T00:00:00+08:00"]),
-    ],
+    end: Annotated[datetime, time_query("end", "to (exclusive)", "2026-12-03", required=True)],
     group: Annotated[
         Literal["queue", "unit", "seat", "number"] | None,
         Query(description="one row per queue / unit / seat / dialed number; absent: all calls"),

@@ -11,7 +11,9 @@ a seat 50 times a second, on schedule (pause toggled, as the AMI reader would ap
 then published on the hub); p99 over every client and change of (delta received -
 change published), both on this machine's clock. It includes the stream's coalescing
 window on purpose: that is what a screen sees. Frames are stamped on arrival and parsed
-after the run (one process stands in for 200 screens' CPUs).
+after the run (one process stands in for 200 screens' CPUs). When each change was
+published comes from the server (by the change's `seq`, in a file it writes on exit):
+the stream writes a change's `at` in city time to the second, too coarse for this.
 """
 
 from __future__ import annotations
@@ -78,6 +80,8 @@ async def _serve(port: int, db: str, changes_per_s: float, ready: multiprocessin
     )
     queue = next(iter(state.queues.values()))
     members = list(queue.members.values())
+    # "<seq> <when published>" lines, as it goes: uvicorn ends the process on SIGTERM
+    published = _published_file(db).open("a", buffering=1)
 
     async def churn() -> None:
         # on schedule, not `sleep(1/rate)` after each: a busy server would otherwise
@@ -88,7 +92,12 @@ async def _serve(port: int, db: str, changes_per_s: float, ready: multiprocessin
             delay = start + n / changes_per_s - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
+            before = live.hub.last_seq
             state.apply(_pause_toggled(members[n % len(members)]))
+            stamp = time.time()
+            published.writelines(
+                f"{seq} {stamp}\n" for seq in range(before + 1, live.hub.last_seq + 1)
+            )
             n += 1
 
     task = asyncio.create_task(churn()) if changes_per_s else None
@@ -101,6 +110,16 @@ async def _serve(port: int, db: str, changes_per_s: float, ready: multiprocessin
     await serving
     if task is not None:
         task.cancel()
+
+
+def _published_file(db: str) -> Path:
+    return Path(db).with_name("published.txt")
+
+
+def _published(db: str) -> dict[int, float]:
+    """The hub's seq -> when the server published that change (this machine's clock)."""
+    lines = _published_file(db).read_text().splitlines()
+    return {int(seq): float(at) for seq, at in (line.split() for line in lines if line)}
 
 
 def _pause_toggled(member: Member) -> QueueMemberPause:
@@ -124,7 +143,7 @@ def _server_main(port: int, db: str, changes_per_s: float, ready: multiprocessin
     asyncio.run(_serve(port, db, changes_per_s, ready))
 
 
-def _start(changes_per_s: float) -> tuple[multiprocessing.process.BaseProcess, int, str]:
+def _start(changes_per_s: float) -> tuple[multiprocessing.process.BaseProcess, int, str, str]:
     ctx = multiprocessing.get_context("spawn")
     ready: multiprocessing.Queue = ctx.Queue()  # type: ignore[type-arg]
     port = _free_port()
@@ -132,7 +151,7 @@ def _start(changes_per_s: float) -> tuple[multiprocessing.process.BaseProcess, i
     proc = ctx.Process(target=_server_main, args=(port, db, changes_per_s, ready), daemon=True)
     proc.start()
     token: str = ready.get(timeout=120)
-    return proc, port, token
+    return proc, port, token, db
 
 
 def _p99(samples: list[float]) -> float:
@@ -170,14 +189,18 @@ async def _queues_load(port: int, token: str) -> float:
     return _p99(latencies)
 
 
-async def _fanout(port: int, token: str) -> tuple[float, int]:
-    """p99 lag and clients cut. Each frame is stamped when it arrives and parsed after
-    the run: 200 screens have 200 CPUs to parse on, this load generator has one, and
-    parsing in line made each client's stamp wait for the others' parsing."""
+Frames = list[tuple[float, str | bytes]]
+
+
+async def _fanout(port: int, token: str) -> tuple[Frames, int]:
+    """The frames received, each with when it arrived, and the clients cut. Each frame
+    is stamped when it arrives and parsed after the run: 200 screens have 200 CPUs to
+    parse on, this load generator has one, and parsing in line made each client's stamp
+    wait for the others' parsing."""
     from websockets.asyncio.client import ClientConnection, connect
     from websockets.exceptions import ConnectionClosedError
 
-    received: list[tuple[float, str | bytes]] = []
+    received: Frames = []
     measuring = False
     cut = 0
 
@@ -205,12 +228,17 @@ async def _fanout(port: int, token: str) -> tuple[float, int]:
     measuring = False
     await asyncio.gather(*(ws.close() for ws in connections))
     await asyncio.gather(*clients)
+    return received, cut
+
+
+def _lags_ms(received: Frames, published: dict[int, float]) -> list[float]:
+    """(arrival - publication) of every change in every delta a client received."""
     lags: list[float] = []
     for arrived, raw in received:
         message = json.loads(raw)
         if message["type"] == "delta":
-            lags.extend((arrived - c["at"]) * 1000 for c in message["changes"])
-    return _p99(lags), cut
+            lags.extend((arrived - published[c["seq"]]) * 1000 for c in message["changes"])
+    return lags
 
 
 def _stop(proc: multiprocessing.process.BaseProcess) -> None:
@@ -224,16 +252,17 @@ def _stop(proc: multiprocessing.process.BaseProcess) -> None:
 
 
 def bench_api() -> dict[str, float]:
-    proc, port, token = _start(changes_per_s=0)
+    proc, port, token, _db = _start(changes_per_s=0)
     try:
         queues_p99 = asyncio.run(_queues_load(port, token))
     finally:
         _stop(proc)
-    proc, port, token = _start(changes_per_s=CHANGES_PER_S)
+    proc, port, token, db = _start(changes_per_s=CHANGES_PER_S)
     try:
-        lag_p99, cut = asyncio.run(_fanout(port, token))
+        received, cut = asyncio.run(_fanout(port, token))
     finally:
         _stop(proc)
+    lag_p99 = _p99(_lags_ms(received, _published(db)))
     return {"api_queues_p99_ms": queues_p99, "ws_fanout_lag_ms": lag_p99, "ws_clients_cut": cut}
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from callcenter.clock import as_utc
+from callcenter.clock import CityTime, as_utc
 from callcenter.legacy.queues import Display, shown
 from callcenter.live.live_views import QueueView, SeatQueue, SeatView, queue_view, seat_views
 from callcenter.live.node_state import NodeState, Queue
@@ -86,7 +86,8 @@ class SeatStatus:
     pause_reason_db: str | None
     state: str
     state_reason: str
-    state_since: float | None
+    #: since when the seat is in its state (ISO 8601, city time with offset)
+    state_since: str | None
     node: str
     interface: str
     name: str
@@ -99,13 +100,15 @@ class SeatStatus:
     #: call in progress (records.today), never app_queue's per-queue counters
     calls_today: int = 0
     talk_today_s: float = 0.0
+    #: when its last call ended (ISO 8601, city time with offset); None: none yet
+    last_call: str | None = None
     state_interface: str = ""
     stale: bool = False
     queues: list[SeatMembership] = field(default_factory=list)
 
 
 def _from_live(
-    seat: Seat | None, view: SeatView, tracked: SeatState | None, day: SeatDay
+    seat: Seat | None, view: SeatView, tracked: SeatState | None, city: CityTime, day: SeatDay
 ) -> SeatStatus:
     """`tracked`: the tracker's state, reason and since (the view knows no since);
     built once, not built and then `replace`d: this runs for every seat on every full
@@ -126,7 +129,7 @@ def _from_live(
         pause_reason_db=seat.pause_reason if seat else None,
         state=state,
         state_reason=reason,
-        state_since=since,
+        state_since=city.iso_or_none(since),
         node=view.node,
         interface=view.interface,
         name=view.name,
@@ -137,6 +140,7 @@ def _from_live(
         in_call=view.in_call,
         calls_today=day.calls,
         talk_today_s=day.talk_s,
+        last_call=city.iso(view.last_call) if view.last_call else None,
         state_interface=view.state_interface,
         stale=view.stale,
         queues=named_memberships(view.queues),
@@ -148,10 +152,12 @@ def seat_statuses(
     states: list[NodeState],
     tracker: StateTracker | None,
     now: float,
-    day: Mapping[str, SeatDay] | None = None,
+    city: CityTime,
+    calls: Mapping[str, SeatDay] | None = None,
 ) -> list[SeatStatus]:
-    """`day`: today's calls and talk time by seat id (records.today's view)."""
-    day = day or {}
+    """Every seat, its times written by `city` (the one format the API returns);
+    `calls`: today's calls and talk time by seat id (records.today `DayBook.seats`)."""
+    day = calls or {}
     by_key = {(s.node, s.interface): s for s in seats}
     out: list[SeatStatus] = []
     seen: set[tuple[str, str]] = set()
@@ -165,7 +171,7 @@ def seat_statuses(
             tracked = tracker.current(by_node[view.node], view.interface, now)
         seat = by_key.get(key)
         out.append(
-            _from_live(seat, view, tracked, day.get(seat.id if seat else view.name, NO_CALLS))
+            _from_live(seat, view, tracked, city, day.get(seat.id if seat else view.name, NO_CALLS))
         )
     for seat in seats:
         if (seat.node, seat.interface) in seen:
@@ -184,7 +190,7 @@ def seat_statuses(
                 pause_reason_db=seat.pause_reason,
                 state=OFFLINE,
                 state_reason="",
-                state_since=since,
+                state_since=city.iso_or_none(since),
                 node=seat.node,
                 interface=seat.interface,
                 name=seat.id,

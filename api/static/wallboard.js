@@ -237,7 +237,8 @@ function drawSeats() {
     const detail = document.createElement("div");
     detail.className = "detail";
     const reason = s.state_reason || s.paused_reason;
-    const since = s.state_since ? " " + mmss(Date.now() / 1000 - s.state_since) : "";
+    // state_since: ISO 8601 with offset (the API's one time format)
+    const since = s.state_since ? " " + mmss((Date.now() - Date.parse(s.state_since)) / 1000) : "";
     detail.textContent = `${t(s.state)}${reason ? " · " + reason : ""}${since}`
       + ` · ${s.calls_today} ${t("calls")}`;
     div.append(name, detail);

@@ -64,6 +64,7 @@ class SeatView:
     paused: bool
     paused_reason: str
     in_call: bool
+    last_call: int  # epoch seconds its last call in any queue ended (0: none yet)
     state_interface: str
     stale: bool
     queues: list[SeatQueue] = field(default_factory=list)
@@ -130,6 +131,7 @@ def seat_views(states: list[NodeState], now: float, wrapups: QueueWrapups) -> li
                     paused=all(m.paused for m in members),
                     paused_reason=", ".join(reasons),
                     in_call=any(m.in_call for m in members),
+                    last_call=max(m.last_call for m in members),
                     state_interface=first.state_interface,
                     stale=state.stale,
                     queues=[

@@ -22,6 +22,7 @@ from ami import events as ev
 from api.live_rows import CENTRE, as_json_row, centre_row, queue_rows, seat_rows
 from api.live_table import LiveTable, delta_json
 from api.live_ws import LiveStream
+from callcenter.clock import SHANGHAI
 from callcenter.db import create_engine, session_factory
 from callcenter.live.changes import Change, Lost, NodeChange, NodeReady, NodeStale
 from callcenter.live.live_state import LiveState
@@ -210,7 +211,7 @@ def full_view(live: LiveState, seats: SeatsSystem | None, db: list[Seat]) -> dic
     """What a fresh snapshot would hold now, as a screen parses it."""
     now = live.clock()
     queues = queue_rows(live, seats, now)
-    seat_objects = seat_rows(live, seats, db, now)
+    seat_objects = seat_rows(live, seats, db, now, SHANGHAI)
     queues[CENTRE] = centre_row(queues.values(), seat_objects.values(), None)
     rows = {
         "queues": [as_json_row(k, r) for k, r in queues.items()],
@@ -278,6 +279,7 @@ def run_steps(step_list: list[tuple[Any, ...]], with_seats: bool, batch: int) ->
         queues_every_s=QUEUES_EVERY_S,
         full_every_s=1e9,  # the safety net never runs: it would hide a miss
         monotonic=clocks.monotonic,
+        city=SHANGHAI,
     )
     table.set_db_seats(list(db))
     table.update([], full=True)
@@ -301,7 +303,7 @@ def run_steps(step_list: list[tuple[Any, ...]], with_seats: bool, batch: int) ->
         table.set_db_seats(list(db))
         delta = table.update(changes, full=lost)
         seq += 1
-        screen.apply(delta_json(seq, changes, delta))
+        screen.apply(delta_json(seq, changes, delta, SHANGHAI))
         if clocks.mono != ticks or lost or any(isinstance(c, NodeChange) for c in changes):
             every_queue_at = clocks.t
         want = as_sets(full_view(live, seats, db))

@@ -4,7 +4,7 @@ and PBX failures as clear errors."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -61,7 +61,8 @@ async def test_access_control_and_errors(database_url: str) -> None:
         assert [s["id"] for s in rest.json()["items"]] == ["1003"]
         assert rest.json()["next_cursor"] is None
         assert {s["state"] for s in seats} == {"offline"} and not seats[0]["logged_in"]
-        assert seats[0]["state_since"] is not None  # offline since provisioning
+        # offline since provisioning, in city time with its offset
+        assert datetime.fromisoformat(seats[0]["state_since"]).utcoffset() == timedelta(hours=8)
 
         assert (await client.post("/api/v1/seats/1001/login")).status_code == 401
         r = await client.post("/api/v1/seats/1001/login", headers=integ)
@@ -81,7 +82,9 @@ async def test_access_control_and_errors(database_url: str) -> None:
         await wait_until(lambda: floor.sim.member("hotline-general", "PJSIP/1001").paused)
         seat = (await client.get("/api/v1/seats/1001", headers=sup)).json()
         assert seat["state"] == "paused" and seat["state_reason"] == "meeting"
-        assert seat["state_since"] is not None and seat["skills"] == demo_skills(0)
+        assert seat["state_since"].endswith("+08:00") and seat["skills"] == demo_skills(0)
+        since = datetime.fromisoformat(seat["state_since"])
+        assert abs(since.timestamp() - time.time()) < 60
         r = await client.get("/api/v1/seats/1001/stats", headers=agent)
         assert r.status_code == 200 and r.json()["login_s"] >= 0
         assert (r.json()["calls"], r.json()["talk_s"]) == (0, 0.0)
