@@ -20,6 +20,7 @@ from api.app import create_app
 from api.live_table import RowDelta, delta_json
 from api.services import ApiServices
 from callcenter import migrate
+from callcenter.clock import SHANGHAI
 from callcenter.db import create_engine, session_factory
 from callcenter.legacy.queues import (
     DISPLAY,
@@ -79,7 +80,7 @@ def test_the_stream_names_the_queues_of_its_changes_as_its_rows() -> None:
         caller="139",
     )
     started = CallStarted(8, "pbx1", 1.0, linkedid="1.1", caller="139", dialed="12345")
-    delta = json.loads(delta_json(8, [joined, started], RowDelta([], [], [], [])))
+    delta = json.loads(delta_json(8, [joined, started], RowDelta([], [], [], []), SHANGHAI))
     assert delta["changes"][0]["data"]["queue"] == "housing"
     assert "queue" not in delta["changes"][1]["data"]
 

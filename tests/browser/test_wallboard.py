@@ -18,16 +18,20 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
+from ami.fanout import FanOut
 from ami.node import PbxNode
 from api.app import create_app
 from api.services import ApiServices
+from callcenter.db import session_factory
 from callcenter.live.live_state import LiveState
+from callcenter.records.wiring import build_records
 from callcenter.tokens import Role
 from tests.api.server import serving, sqlite_tokens
 from tests.browser.cdp import Browser, find_chromium, in_ci
 from tests.conftest import REPO
 from tests.live.sim import start_sim
 from tests.live.test_faults import add_members, call
+from tests.records.factory import call as call_record
 
 ARTIFACTS = Path(os.environ.get("CALLCENTER_TEST_ARTIFACTS", REPO / "var" / "test-artifacts"))
 
@@ -41,6 +45,11 @@ PAGE_NUMBERS = """(() => ({
 }))()"""
 
 #: the name the page shows for the general queue: its display name in the page's language
+TREND_BARS = """(() => ({
+  shown: !document.getElementById('trend-section').hidden,
+  offered: document.querySelectorAll('#trend rect.offered').length,
+  centre: document.querySelector('#queues tr.total td[data-field=name]').textContent,
+}))()"""
 GENERAL_NAME = (
     'document.querySelector(\'#queues tr[data-queue="general"] td[data-field="name"]\').textContent'
 )
@@ -66,26 +75,34 @@ def cjk_families() -> set[str]:
 async def api_numbers(http: httpx.AsyncClient) -> dict[str, Any]:
     queues = (await http.get("/api/v1/queues")).json()
     seats = (await http.get("/api/v1/seats", params={"limit": 1000})).json()["items"]
-    return {
-        "queues": {
-            q["name"]: {
-                "waiting": str(q["waiting"]),
-                "available": str(q["available"]),
-                "on_call": str(q["on_call"]),
-                "paused": str(q["paused"]),
-            }
-            for q in queues
-        },
-        "seats": {s["name"]: s["state"] for s in seats},
+    today = (await http.get("/api/v1/stats/today")).json()
+    states = [s["state"] for s in seats]
+    rows = {
+        q["name"]: {
+            "waiting": str(q["waiting"]),
+            "available": str(q["available"]),
+            "on_call": str(q["on_call"]),
+            "paused": str(q["paused"]),
+        }
+        for q in queues
     }
+    # the whole centre: every queue's callers, each seat once, the day's figures
+    rows["centre"] = {
+        "waiting": str(sum(q["waiting"] for q in queues)),
+        "available": str(states.count("available")),
+        "on_call": str(states.count("on_call")),
+        "paused": str(states.count("paused")),
+        "abandoned": str(today["centre"]["abandoned"]),
+    }
+    return {"queues": rows, "seats": {s["name"]: s["state"] for s in seats}}
 
 
 def page_view(page: dict[str, Any]) -> dict[str, Any]:
     keep = ("waiting", "available", "on_call", "paused")
-    return {
-        "queues": {name: {k: row[k] for k in keep} for name, row in page["queues"].items()},
-        "seats": page["seats"],
-    }
+    queues = {name: {k: row[k] for k in keep} for name, row in page["queues"].items()}
+    if "centre" in page["queues"]:
+        queues["centre"]["abandoned"] = page["queues"]["centre"]["abandoned"]
+    return {"queues": queues, "seats": page["seats"]}
 
 
 async def same_numbers(browser: Browser, http: httpx.AsyncClient, timeout: float) -> dict:  # type: ignore[type-arg]
@@ -121,15 +138,22 @@ async def test_wallboard_follows_the_stream_in_chromium(tmp_path: Path) -> None:
         pytest.fail("no CJK font installed (make browser-deps installs fonts-wqy-microhei)")
     sim = await start_sim(speed=5.0)  # slow enough that a busy moment lasts a while
     live = LiveState(sim.scheduler.now)
-    node = PbxNode(sim.node_config(), live)
-    node.start()
     tokens, engine = await sqlite_tokens(tmp_path)
+    records = build_records(session_factory(engine), live, tmp_path / "spool", flush_every_s=0.05)
+    node = PbxNode(sim.node_config(), FanOut([live, records.listener]))
+    node.start()
+    writer = asyncio.create_task(records.writer.run())
     _, token = await tokens.create("wallboard", Role.SUPERVISOR)
-    services = ApiServices.from_systems(tokens=tokens, live=live)
+    services = ApiServices.from_systems(tokens=tokens, live=live, records=records)
     app = create_app(services, CollectorRegistry(), "t")
     browser: Browser | None = None
     try:
         await asyncio.wait_for(live.synced.wait(), 10)
+        # a call answered earlier today, in the records: the trend has an hour to draw
+        now = live.clock()
+        earlier = call_record("earlier-1", started_at=now - 60, ended_at=now - 30)
+        await records.store.upsert([earlier])
+        await records.day.refresh()
         await add_members(node, ["1001", "1002", "1003"])
         await node.send(
             {
@@ -164,6 +188,13 @@ async def test_wallboard_follows_the_stream_in_chromium(tmp_path: Path) -> None:
                     busy = numbers
                 await asyncio.sleep(0.05)
             assert busy is not None, "never saw callers waiting while seats talked"
+            # the hour's trend, drawn from /stats/today: bars of this hour's offered calls
+            await asyncio.sleep(0.5)
+            await browser.evaluate("loadTrend()")
+            bars = await browser.evaluate(TREND_BARS)
+            hours = (await http.get("/api/v1/stats/today")).json()["hours"]
+            assert bars["shown"] and bars["offered"] == len(hours) >= 1, (bars, hours)
+            assert bars["centre"] == "全中心"
             await screenshot(browser, "wallboard-zh.png")
             assert await browser.evaluate(GENERAL_NAME) == "综合"
 
@@ -196,6 +227,7 @@ async def test_wallboard_follows_the_stream_in_chromium(tmp_path: Path) -> None:
             await browser.close()
         assert services.stream is not None
         await services.stream.stop()
+        writer.cancel()
         await engine.dispose()
         await node.stop()
         await sim.stop()

@@ -6,7 +6,6 @@ from __future__ import annotations
 from callcenter.live.changes import CallerAbandoned, NodeSnapshot
 from callcenter.live.live_state import LiveState
 from callcenter.live.node_state import Queue, WaitingCaller
-from callcenter.records.kpi import TodayCounters
 from queues.seat_state import StateTracker
 from queues.watcher import Abandoned, SeatWatcher
 
@@ -25,7 +24,7 @@ async def test_a_caller_waiting_before_the_start_is_called_back_when_they_give_u
     async def on_abandoned(a: Abandoned) -> None:
         gave_up.append(a)
 
-    watcher = SeatWatcher(live, StateTracker({}), TodayCounters(), on_abandoned)
+    watcher = SeatWatcher(live, StateTracker({}), on_abandoned)
     try:
         await watcher.handle(NodeSnapshot(1, "pbx1", T, queues=1, channels=1))
         await watcher.handle(CallerAbandoned(2, "pbx1", T, "u1", GENERAL, 1, 40, 1, "u1"))
