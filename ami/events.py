@@ -291,7 +291,9 @@ class DeviceStateChange(AmiEvent):
 @dataclass(frozen=True, slots=True)
 class AGIExecStart(ChannelEvent):
     """A FastAGI command starts on the channel (read class `agi`): `Command` is the
-    line as the AGI server sent it, e.g. `STREAM FILE hotline/welcome "0"`."""
+    line as the AGI server sent it, e.g. `STREAM FILE hotline/welcome "0"`. The
+    transcripts' manager user did not read `agi`; the fields are res_agi.c's
+    (`agi_handle_command`: CommandId, then Command, after the channel block)."""
 
     command_id: int = 0
     command: str = ""

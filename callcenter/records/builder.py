@@ -2,7 +2,8 @@
 
 It reads raw events rather than the live model's changes because what a record needs
 is exactly what the live model drops: `QUEUESTATUS` and the dialplan steps that follow
-a queue exit, DTMF, prompts, Dial legs to a unit line or 110/119/120, MixMonitor.
+a queue exit, DTMF, prompts (the FastAGI IVR's are `AGIExecStart` events: prompts.py),
+Dial legs to a unit line or 110/119/120, MixMonitor.
 
 Queue exits are classified the way the city reports them. Real Asterisk emits
 `QueueCallerAbandon` for a caller who hangs up, for a timeout and for a redirect alike
