@@ -287,6 +287,27 @@ class DeviceStateChange(AmiEvent):
     state: str = ""
 
 
+@event("AGIExecStart")
+@dataclass(frozen=True, slots=True)
+class AGIExecStart(ChannelEvent):
+    """A FastAGI command starts on the channel (read class `agi`): `Command` is the
+    line as the AGI server sent it, e.g. `STREAM FILE hotline/welcome "0"`. The
+    transcripts' manager user did not read `agi`; the fields are res_agi.c's
+    (`agi_handle_command`: CommandId, then Command, after the channel block)."""
+
+    command_id: int = 0
+    command: str = ""
+
+
+@event("AGIExecEnd")
+@dataclass(frozen=True, slots=True)
+class AGIExecEnd(ChannelEvent):
+    command_id: int = 0
+    command: str = ""
+    result_code: int = 0
+    result: str = ""
+
+
 # --- bridges -------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class BridgeEvent(ChannelEvent):

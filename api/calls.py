@@ -55,6 +55,7 @@ _SUMMARY: dict[str, Any] = {
     "queue": "housing",
     "queue_exit": "answered",
     "wait_s": 12.4,
+    "queued_after_s": 14.2,
     "seat": "1004",
     "talk_s": 287.0,
     "wrapup_s": 30.0,
@@ -112,6 +113,7 @@ _CALLBACK: dict[str, Any] = _DETAIL | {
     "queue": "",
     "queue_exit": "",
     "wait_s": None,
+    "queued_after_s": None,
     "talk_s": 84.0,
     "wrapup_s": 0.0,
     "hangup_by": "called",
@@ -157,6 +159,12 @@ class CallSummary(BaseModel):
         description="answered | abandoned | timeout | left_empty | redirected | refused"
     )
     wait_s: float | None = Field(description="seconds waited in queues (Asterisk's hold time)")
+    queued_after_s: float | None = Field(
+        default=None,
+        description="seconds from answer to queue entry (greeting and menus; null: never "
+        "queued, or its answer was not seen)",
+        examples=[14.2],
+    )
     seat: str
     talk_s: float
     wrapup_s: float
@@ -192,7 +200,8 @@ class CallDetail(CallSummary):
     queues: list[str] = Field(description="every queue joined, by its directory name")
     rings: list[dict[str, Any]] = Field(
         description="every ring attempt: seat, interface, at (s from start), ring_s, outcome "
-        "(answered | no_answer | cancelled | dumped)"
+        "(answered | no_answer | cancelled: another seat answered or the caller left the "
+        "queue | caller_hung_up | dumped)"
     )
     agent: str
     transfers: list[dict[str, Any]] = Field(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import random
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
@@ -35,6 +36,9 @@ SAMPLE_RATE = 8000  # endpos is in samples of the 8 kHz stream
 SUCCESS, FAILURE, NOTFOUND, HANGUP = "SUCCESS", "FAILURE", "NOTFOUND", "HANGUP"
 
 _RESULT_SUCCESS, _RESULT_SHOWUSAGE, _RESULT_FAILURE = 0, 1, 2
+#: a handler's result -> AGIExecEnd's ResultCode and Result (res_agi.c)
+_EXEC_END = {_RESULT_SHOWUSAGE: (520, "Usage"), _RESULT_FAILURE: (-1, "Failure")}
+_COMMAND_IDS = 2**31  # ast_random(): a CommandId is a non-negative C int
 
 
 class AgiDatabase(Protocol):
@@ -112,6 +116,11 @@ class AgiHost(Protocol):
         ...
 
     def music_on_hold(self, on: bool, moh_class: str | None) -> None: ...
+
+    def agi_event(self, name: str, fields: list[tuple[str, str]]) -> None:
+        """Publish `AGIExecStart`/`AGIExecEnd` (class `agi`): the channel block, then
+        `fields` in their order."""
+        ...
 
     def locate(self, context: str, exten: str, priority: str) -> int | None:
         """A priority number or label at `context,exten` that exists; None if not."""
@@ -492,10 +501,13 @@ class FastAgiSession:
         sighup: bool | None = None,
         exit_on_hangup: bool | None = None,
         connect_to: tuple[str, int] | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         """`connect_to` dials another address than the URL's (a test server, a NAT'd
-        backend) while the environment still shows the URL as written."""
+        backend) while the environment still shows the URL as written; `rng` draws the
+        CommandIds."""
         self.host = host
+        self._random = rng or random.Random()
         self.connect_to = connect_to
         self.url = url
         self.args = list(args or [])
@@ -712,14 +724,32 @@ class FastAgiSession:
         return None
 
     async def _handle(self, line: str) -> None:
+        """`agi_handle_command`: each command is published as `AGIExecStart` (its line as
+        received, a random CommandId) and `AGIExecEnd` (ResultCode and Result)."""
+        command_id = str(self._random.randrange(_COMMAND_IDS))
+        self.host.agi_event("AGIExecStart", [("CommandId", command_id), ("Command", line)])
+
+        def ended(code: int, text: str) -> None:
+            self.host.agi_event(
+                "AGIExecEnd",
+                [
+                    ("CommandId", command_id),
+                    ("Command", line),
+                    ("ResultCode", str(code)),
+                    ("Result", text),
+                ],
+            )
+
         argv = parse_command_args(line)
         found = self._find(argv)
         if found is None:
             self._send("510 Invalid or unknown command\n")
+            ended(510, "Invalid or unknown command")
             return
         words, handler, dead_ok = found
         if self._dead and not dead_ok:
             self._send("511 Command Not Permitted on a dead channel or intercept routine\n")
+            ended(511, "Command Not Permitted on a dead channel or intercept routine")
             return
         self._in_command = True
         try:
@@ -727,6 +757,7 @@ class FastAgiSession:
         finally:
             self._in_command = False
             self._queued.clear()
+        ended(*_EXEC_END.get(result, (200, "Success")))
         if result == _RESULT_SHOWUSAGE:
             usage = USAGE.get(" ".join(words))
             if usage:

@@ -2,7 +2,8 @@
 
 It reads raw events rather than the live model's changes because what a record needs
 is exactly what the live model drops: `QUEUESTATUS` and the dialplan steps that follow
-a queue exit, DTMF, prompts, Dial legs to a unit line or 110/119/120, MixMonitor.
+a queue exit, DTMF, prompts (the FastAGI IVR's are `AGIExecStart` events: prompts.py),
+Dial legs to a unit line or 110/119/120, MixMonitor.
 
 Queue exits are classified the way the city reports them. Real Asterisk emits
 `QueueCallerAbandon` for a caller who hangs up, for a timeout and for a redirect alike
@@ -27,8 +28,10 @@ from ami import events as ev
 from callcenter.live.dialed import DialedNumber
 from callcenter.live.node_state import Call, NodeState
 from callcenter.privacy import makes_confidential
+from callcenter.records.prompts import agi_prompts, app_prompts
 
-PROMPT_APPS = frozenset({"Playback", "Background", "BackGround", "Read", "SayDigits"})
+RINGING = "ringing"
+UP = 6  # ChannelState of an answered channel
 QUEUE_STATUS_EXIT = {"TIMEOUT": "timeout", "LEAVEEMPTY": "left_empty", "LEAVEUNAVAIL": "left_empty"}
 REFUSED_STATUS = frozenset({"JOINEMPTY", "JOINUNAVAIL", "FULL"})
 MAX_TIMELINE = 200  # a compact timeline: a call that loops forever cannot grow a row forever
@@ -65,6 +68,10 @@ class RecordDraft:
     queue_exit: str = ""
     pending_abandon: int | None = None  # HoldTime of an abandon not yet classified
     rings: list[dict[str, Any]] = field(default_factory=list)
+    #: when the caller's channel was answered (Up, or its first AGI), PBX time if the
+    #: events carry it; None: not seen (met mid-call)
+    up_at: float | None = None
+    queued_after_s: float | None = None  # answer -> first queue entry
     agent: str = ""
     seat: str = ""
     answered_at: float | None = None
@@ -132,6 +139,9 @@ class FinishedCall:
     direction: str = "inbound"  # inbound | outbound (the service placed the call)
     kind: str = "call"  # call | callback
     callback_of: str = ""  # a callback's original call (its Linkedid)
+    #: seconds from the caller's answer to its first queue entry (greeting and menus);
+    #: None: never queued, or its answer was not seen
+    queued_after_s: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The fields by name, in declaration order (a new dict: callers extend it). A
@@ -182,6 +192,31 @@ def disposition_of(call: RecordDraft) -> str:
     return "ivr_only"
 
 
+#: a disposition -> what a ring attempt still open when the call ended came to
+_OPEN_RING_END = {"abandoned": "caller_hung_up"}
+
+
+def closed_rings(call: RecordDraft, ended_at: float) -> list[dict[str, Any]]:
+    """The ring attempts, none left `ringing`: one the events did not close (a lost
+    event, a call that ended while the link was down) ends the way the call did: a
+    caller who hung up while a seat rang (`caller_hung_up`), else `cancelled`."""
+    if all(ring["outcome"] != RINGING for ring in call.rings):
+        return call.rings
+    outcome = _OPEN_RING_END.get(disposition_of(call), "cancelled")
+    return [
+        ring if ring["outcome"] != RINGING else _ended(call, ring, outcome, ended_at)
+        for ring in call.rings
+    ]
+
+
+def _ended(call: RecordDraft, ring: dict[str, Any], outcome: str, at: float) -> dict[str, Any]:
+    """`ring` ended with `outcome` at `at` (our clock: the ring's own `at` is too)."""
+    return ring | {
+        "outcome": outcome,
+        "ring_s": round(max(0.0, at - call.started_at - ring["at"]), 3),
+    }
+
+
 def finish(call: RecordDraft, ended_at: float) -> FinishedCall:
     return FinishedCall(
         node=call.node,
@@ -197,7 +232,7 @@ def finish(call: RecordDraft, ended_at: float) -> FinishedCall:
         queues=[] if call.callback_of else call.queues,  # a callback is never offered
         queue_exit=call.queue_exit,
         wait_s=call.wait_s,
-        rings=call.rings,
+        rings=closed_rings(call, ended_at),
         agent=call.agent,
         seat=call.seat,
         talk_s=call.talk_s,
@@ -212,6 +247,7 @@ def finish(call: RecordDraft, ended_at: float) -> FinishedCall:
         direction="outbound" if call.callback_of else "inbound",
         kind="callback" if call.callback_of else "call",
         callback_of=call.callback_of,
+        queued_after_s=None if call.callback_of else call.queued_after_s,
     )
 
 
@@ -324,7 +360,21 @@ class RecordBuilder:
             if not call.caller and snap.caller_id_num not in ("", "<unknown>"):
                 call.caller = snap.caller_id_num
             call.number.saw_exten(snap.exten)
+            if snap.state == UP and call.up_at is None and not (call.joined_late or call.rebuilt):
+                call.up_at = self._pbx_time(event)
         return call
+
+    def _pbx_time(self, event: ev.AmiEvent) -> float:
+        """When Asterisk sent `event` (its `Timestamp`, with manager.conf's
+        `timestampevents`), else now: a span between two events of one node then does
+        not stretch with how late they reached us."""
+        stamp = event.headers.get("timestamp")
+        if stamp:
+            try:
+                return float(stamp)
+            except ValueError:
+                pass
+        return self.clock()
 
     def _emit(self, call: RecordDraft, now: float) -> None:
         self._remember_ended((call.node, call.linkedid))
@@ -385,11 +435,23 @@ class RecordBuilder:
             return
         now = self.clock()
         call.number.saw_application(e.application)
-        if e.application in PROMPT_APPS and len(call.prompts) < MAX_PROMPTS:
-            call.prompts.append(e.app_data)
+        if e.application == "AGI" and call.up_at is None and not (call.joined_late or call.rebuilt):
+            call.up_at = self._pbx_time(e)  # the IVR answers the caller (AGI ANSWER)
+        self._played(call, app_prompts(e.application, e.app_data))
         if call.pending_abandon is not None and snap.exten != "h" and e.application != "Hangup":
             # the caller left the queue alive and runs on: a redirect, not an abandon
             self._classify(call, "redirected", now, f"{snap.context},{snap.exten}")
+
+    def _on_agi_exec(self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.AGIExecStart) -> None:
+        if snap.uniqueid == snap.linkedid:
+            self._played(call, agi_prompts(e.command))
+
+    def _played(self, call: RecordDraft, prompts: list[str]) -> None:
+        for prompt in prompts:
+            if len(call.prompts) >= MAX_PROMPTS:
+                return
+            call.prompts.append(prompt)
+            call.note(self.clock(), "prompt", prompt)
 
     def _on_join(self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.QueueCallerJoin) -> None:
         if call.in_queue == e.queue:
@@ -397,6 +459,8 @@ class RecordBuilder:
         now = self.clock()
         call.in_queue, call.join_context = e.queue, snap.context
         call.number.settle()
+        if not call.queues and call.up_at is not None:
+            call.queued_after_s = round(max(0.0, self._pbx_time(e) - call.up_at), 3)
         if not call.queues or call.queues[-1] != e.queue:
             call.queues.append(e.queue)
         call.note(now, "queue_join", e.queue)
@@ -425,6 +489,7 @@ class RecordBuilder:
             )
         if exit_kind == "abandoned":
             call.hangup_by = "caller"
+        self._close_rings(call, "caller_hung_up" if exit_kind == "abandoned" else "cancelled", now)
         call.in_queue = None
         call.note(now, "queue_exit", exit_kind)
 
@@ -445,13 +510,21 @@ class RecordBuilder:
                 "seat": e.member_name,
                 "at": round(now - call.started_at, 3),
                 "ring_s": None,
-                "outcome": "ringing",
+                "outcome": RINGING,
             }
         )
 
+    @staticmethod
+    def _close_rings(call: RecordDraft, outcome: str, now: float) -> None:
+        """Every seat still ringing for the caller stops: app_queue cancels them without
+        an event of their own when another member answers or the caller leaves."""
+        for n, ring in enumerate(call.rings):
+            if ring["outcome"] == RINGING:
+                call.rings[n] = _ended(call, ring, outcome, now)
+
     def _ringing(self, call: RecordDraft, interface: str) -> dict[str, Any] | None:
         for ring in reversed(call.rings):
-            if ring["interface"] == interface and ring["outcome"] == "ringing":
+            if ring["interface"] == interface and ring["outcome"] == RINGING:
                 found: dict[str, Any] = ring
                 return found
         return None
@@ -472,12 +545,10 @@ class RecordBuilder:
         if call.answered_at is not None and call.agent == e.interface:
             return
         now = self.clock()
-        for ring in call.rings:
-            if ring["outcome"] == "ringing":  # ringall cancels the others silently
-                answered = ring["interface"] == e.interface
-                ring["outcome"] = "answered" if answered else "cancelled"
-                if answered:
-                    ring["ring_s"] = float(e.ring_time)
+        ring = self._ringing(call, e.interface)
+        if ring is not None:
+            ring["outcome"], ring["ring_s"] = "answered", float(e.ring_time)
+        self._close_rings(call, "cancelled", now)  # ringall cancels the others silently
         call.answered_at, call.talk_done = now, False
         call.agent, call.seat = e.interface, e.member_name
         if not call.queues:  # answered from a queue we did not see it join
@@ -554,6 +625,7 @@ class RecordBuilder:
         elif snap.uniqueid == snap.linkedid:
             if call.pending_abandon is not None:
                 self._classify(call, "abandoned", now)
+            self._close_rings(call, "caller_hung_up", now)  # its abandon was not seen
             if not call.hangup_by:
                 call.hangup_by = _who_hung_up(call.hangup_asked, e.cause)
         call.channels.discard(snap.uniqueid)
@@ -626,6 +698,7 @@ for _cls, _fn in (
     (ev.VarSet, RecordBuilder._on_varset),
     (ev.DTMFEnd, RecordBuilder._on_dtmf),
     (ev.Newexten, RecordBuilder._on_newexten),
+    (ev.AGIExecStart, RecordBuilder._on_agi_exec),
     (ev.QueueCallerJoin, RecordBuilder._on_join),
     (ev.QueueCallerAbandon, RecordBuilder._on_abandon),
     (ev.QueueCallerLeave, RecordBuilder._on_leave),

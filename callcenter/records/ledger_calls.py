@@ -11,6 +11,8 @@ What the ledger knows of a call, and where from:
   `COMPLETECALLER`/`COMPLETEAGENT` data2 talk, `ABANDON` data3 and `EXITWITHTIMEOUT` /
   `EXITEMPTY` data3 hold); otherwise who hung up from the CEL `HANGUP` of the first
   channel (`hangupsource` the caller's own channel: the caller; empty: the PBX).
+- time to queue: from the CEL `ANSWER` of the first channel (the dialplan's Answer()
+  before the IVR) to its first `ENTERQUEUE`.
 - inbound or not: a call is inbound when its first channel started in the trunk's
   inbound context (`from-trunk` in the rendered dialplan) and is no Local channel. A
   callback starts at the seat (`from-seats`) or on a Local channel: those Linkedids
@@ -32,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callcenter.records.ledger import CEL, QUEUE_LOG, ledger_time, naive_utc
 
 INBOUND_CONTEXT = "from-trunk"
-CEL_EVENTS = ("CHAN_START", "HANGUP", "LINKEDID_END")
+CEL_EVENTS = ("CHAN_START", "ANSWER", "HANGUP", "LINKEDID_END")
 ABANDONED = "abandoned"
 #: queue_log exits app_queue classifies itself -> the builder's queue_exit
 EXITS = {"ABANDON": ABANDONED, "EXITWITHTIMEOUT": "timeout", "EXITEMPTY": "left_empty"}
@@ -76,6 +78,8 @@ class LedgerCall:
     queues: list[str] = field(default_factory=list)
     queue_exit: str = ""
     wait_s: float | None = None  # None: never queued
+    up_at: datetime | None = None  # the first channel's CEL ANSWER
+    queued_after_s: float | None = None  # ANSWER -> first ENTERQUEUE
     agent: str = ""  # the answering member's interface
     seat: str = ""  # its MemberName
     answered_at: datetime | None = None
@@ -210,6 +214,8 @@ def _fold(
         dialed=root.exten,
     )
     call.timeline.append([0.0, "start", call.dialed])
+    up = next((r for r in rows if r.eventtype == "ANSWER" and r.uniqueid == linkedid), None)
+    call.up_at = ledger_time(up.eventtime) if up else None
     channels = {r.uniqueid: r.channame for r in rows if r.eventtype == "CHAN_START"}
     for qrow in queue:
         _apply_queue(call, qrow, channels)
@@ -234,6 +240,9 @@ def _seconds(value: str) -> float:
 def _apply_queue(call: LedgerCall, row: QueueRow, channels: dict[str, str]) -> None:
     at = _at(call, ledger_time(row.time))
     if row.event == "ENTERQUEUE":
+        if not call.queues and call.up_at is not None:
+            waited = (ledger_time(row.time) - call.up_at).total_seconds()
+            call.queued_after_s = round(max(0.0, waited), 3)
         if not call.queues or call.queues[-1] != row.queuename:
             call.queues.append(row.queuename)
         call.timeline.append([at, "queue_join", row.queuename])

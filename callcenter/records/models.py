@@ -56,6 +56,9 @@ class CallRecord(Base):
     queues: Mapped[list[str]] = mapped_column(JSON, default=list)
     queue_exit: Mapped[str] = mapped_column(String(16), default="")
     wait_s: Mapped[float | None] = mapped_column(Float, nullable=True)  # None: never queued
+    #: seconds from the caller's answer to its first queue entry (greeting and menus);
+    #: None: never queued, or the answer was not seen
+    queued_after_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     rings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     agent: Mapped[str] = mapped_column(String(120), default="")  # member interface
     seat: Mapped[str] = mapped_column(String(64), default="")  # MemberName = seat id

@@ -9,7 +9,9 @@ one window of one node's ledger (ledger_calls.py) and the node's records for it,
   `source = 'ledger'`;
 - a record that disagrees on dialed number, unit, queue, seat/member, wait or talk
   (beyond 1 s), who hung up or disposition is corrected field by field (one log line
-  per field, both values); rings, keys, prompts and the timeline are kept;
+  per field, both values); rings, keys, prompts, the time to queue and the timeline are
+  kept (a rebuilt record takes its time to queue from the ledger: CEL ANSWER to the
+  first ENTERQUEUE);
 - calls without `LINKEDID_END` are in progress (the live builder's), outbound legs
   (callbacks) are listed for the callback records and never written as inbound calls;
 - a record of the window whose Linkedid the ledger does not know at all is
@@ -195,6 +197,7 @@ def rebuild(node: str, call: LedgerCall) -> FinishedCall:
         fallback=False,
         recording="",
         timeline=call.timeline,
+        queued_after_s=call.queued_after_s,
     )
 
 

@@ -2,11 +2,12 @@
 
 The wire protocol is pbxsim/agi_client.py's; this module is the `AgiHost` it talks to,
 backed by the PBX (variables with `VarSet`, answer, hangup, DTMF the channel receives,
-applications for `EXEC`), and the application that sets `AGISTATUS` when the session
-ends: `SUCCESS` (the server closed), `FAILURE` (could not connect: the dialplan goes on,
-which is how the transcripts' fallback path queues the caller anyway), `HANGUP` (the
-channel hung up meanwhile: the application returns -1, so the run posts
-`SoftHangupRequest` and ends, as ami.log scenario 6 shows).
+applications for `EXEC`, `AGIExecStart`/`AGIExecEnd` for every command), and the
+application that sets `AGISTATUS` when the session ends: `SUCCESS` (the server closed),
+`FAILURE` (could not connect: the dialplan goes on, which is how the transcripts'
+fallback path queues the caller anyway), `HANGUP` (the channel hung up meanwhile: the
+application returns -1, so the run posts `SoftHangupRequest` and ends, as ami.log
+scenario 6 shows).
 
 A hangup does not stop AGI at once: the session tells its server (`HANGUP`) and keeps
 serving it until the server closes, so the application registers a no-op interrupt
@@ -16,6 +17,7 @@ hook and lets the session decide when it returns.
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable
 
 from pbxsim.agi_client import (
@@ -146,6 +148,9 @@ class PbxAgiHost:
         else:
             self.pbx.moh_stop(self._channel)
 
+    def agi_event(self, name: str, fields: list[tuple[str, str]]) -> None:
+        self.pbx.emit(name, "agi", self._channel, *fields)
+
     def locate(self, context: str, exten: str, priority: str) -> int | None:
         cid = self._channel.caller_num
         if priority.isdigit():
@@ -182,7 +187,13 @@ def agi_app(pbx: Pbx, channel: Channel, args: list[str], done: Done) -> None:
         pbx.set_var(channel, "AGISTATUS", FAILURE)
         done(0)
         return
-    session = FastAgiSession(PbxAgiHost(pbx, channel), url, args[1:], connect_to=pbx.agi_connect_to)
+    session = FastAgiSession(
+        PbxAgiHost(pbx, channel),
+        url,
+        args[1:],
+        connect_to=pbx.agi_connect_to,
+        rng=random.Random(channel.uniqueid),  # CommandIds repeat with the run
+    )
 
     def finished(status: str) -> None:
         pbx.set_var(channel, "AGISTATUS", status)

@@ -116,6 +116,7 @@ def test_manager_conf_least_privilege_and_secret_from_environment(rendered: Path
     [user] = sections(rendered / "manager.conf")["callcenter"]
     assert user["secret"] == SECRET
     assert "command" not in user["write"].split(",")
+    assert "agi" in user["read"].split(",")  # AGIExecStart: the prompts a call heard
     assert "config" not in user["write"].split(",")
     assert (rendered / "manager.conf").stat().st_mode & 0o007 == 0
 

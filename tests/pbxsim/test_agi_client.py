@@ -50,6 +50,7 @@ class FakeHost:
         self.sounds = {"beep": 0.3, "digits/1": 0.4, "digits/2": 0.4}
         self.gotos: list[tuple[str | None, str | None, int | None]] = []
         self.apps: list[tuple[str, str]] = []
+        self.agi_events: list[tuple[str, list[tuple[str, str]]]] = []
 
     def get_variable(self, name: str) -> str | None:
         if name.endswith(")"):
@@ -58,6 +59,9 @@ class FakeHost:
 
     def set_variable(self, name: str, value: str) -> None:
         assign(self.scope, name, value)
+
+    def agi_event(self, name: str, fields: list[tuple[str, str]]) -> None:
+        self.agi_events.append((name, fields))
 
     def substitute(self, text: str, channel_name: str | None = None) -> str | None:
         if channel_name is not None and channel_name != self.channel.name:
@@ -484,3 +488,29 @@ def test_url_and_argument_parsing() -> None:
     assert parse_command_args('SAY DIGITS 1 ""') == ["SAY", "DIGITS", "1", ""]
     assert parse_command_args("VERBOSE a\\ b\t3") == ["VERBOSE", "a b", "3"]
     assert parse_command_args('X pre"quoted part"post') == ["X", "prequoted partpost"]
+
+
+async def test_every_command_is_published_as_agi_exec_start_and_end(
+    transcripts_dir: Path,
+) -> None:
+    """res_agi.c `agi_handle_command`: `AGIExecStart` (CommandId, Command as received)
+    before the command runs, `AGIExecEnd` (the same two, ResultCode, Result) after it."""
+    transcript = load_agi_log(transcripts_dir / "agi-1.log")
+    _, host, mismatches = await replay(transcript, {1: press_after(1.7, "1")})
+    assert mismatches == []
+    commands = [exchange.command for exchange in transcript.exchanges]
+    starts = [dict(f) for name, f in host.agi_events if name == "AGIExecStart"]
+    ends = [dict(f) for name, f in host.agi_events if name == "AGIExecEnd"]
+    assert [s["Command"] for s in starts] == [e["Command"] for e in ends] == commands
+    (start, start_fields), (end, end_fields) = host.agi_events[:2]
+    assert (start, [k for k, _ in start_fields]) == ("AGIExecStart", ["CommandId", "Command"])
+    assert (end, [k for k, _ in end_fields]) == (
+        "AGIExecEnd",
+        ["CommandId", "Command", "ResultCode", "Result"],
+    )
+    assert [s["CommandId"] for s in starts] == [e["CommandId"] for e in ends]
+    assert all(0 <= int(s["CommandId"]) < 2**31 for s in starts)
+    results = {e["Command"]: (e["ResultCode"], e["Result"]) for e in ends}
+    assert results["GET DATA beep 3000 1"] == ("200", "Success")
+    assert results["NOOPX"] == ("510", "Invalid or unknown command")
+    assert results["STREAM FILE"] == ("520", "Usage")

@@ -43,6 +43,7 @@ async def test_calls_and_stats_api(database_url: str, tmp_path: Path) -> None:
             disposition="abandoned",
             queue_exit="abandoned",
             agent="",
+            queued_after_s=14.2,
         )
     )
     await records.store.upsert(calls)
@@ -79,6 +80,7 @@ async def test_calls_and_stats_api(database_url: str, tmp_path: Path) -> None:
         assert masked["caller"] == "139****1111" and masked["timeline"]
         # city time with its offset, from SQLite's naive UTC too
         assert masked["started_at"] == "2026-11-20T02:00:00+08:00"
+        assert masked["queued_after_s"] == 14.2  # seconds from answer to queue entry
         clear = (await client.get("/api/v1/calls/pbx1:secret.1", headers=admin)).json()
         assert clear["caller"] == "13912341111"
 
@@ -87,6 +89,7 @@ async def test_calls_and_stats_api(database_url: str, tmp_path: Path) -> None:
             await client.get("/api/v1/calls", params={"disposition": "abandoned"}, headers=sup)
         ).json()
         assert [i["id"] for i in only["items"]] == ["pbx1:secret.1"]
+        assert only["items"][0]["queued_after_s"] == 14.2
         mine = (await client.get("/api/v1/calls", headers=agent)).json()
         assert [i["id"] for i in mine["items"]] == ["pbx1:secret.1"]
         assert mine["items"][0]["caller"] == "139****1111"

@@ -82,6 +82,9 @@ async def test_the_real_ledger_rebuilds_and_corrects_and_then_changes_nothing(
             "answered",
         )
         assert down.start_epoch == 1796168871
+        # the service was down: the fallback queued the caller half a second after the
+        # dialplan answered (CEL ANSWER 23:47:51.651846 -> ENTERQUEUE 23:47:52.154074)
+        assert down.queued_after_s == 0.502
         for linkedid, (dialed, unit, queue, seat) in CRASHED.items():
             fixed = after[linkedid]
             assert (fixed.dialed, fixed.unit, fixed.queue, fixed.seat) == (

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from callcenter.records.ledger_calls import LedgerCall, member_interface
+from callcenter.records.ledger_calls import (
+    CelRow,
+    LedgerCall,
+    QueueRow,
+    build_calls,
+    member_interface,
+)
 from callcenter.records.reconcile import compare
 from callcenter.records.store import DialedUnit
 
@@ -85,3 +91,38 @@ def test_member_interfaces() -> None:
     assert member_interface("PJSIP/1005-00000020") == "PJSIP/1005"
     assert member_interface("Local/1005@agents-0000001a;1") == "Local/1005@agents"
     assert member_interface("") == ""
+
+
+def _cel(eventtype: str, second: float, uniqueid: str = "1.1") -> CelRow:
+    return CelRow(
+        eventtype,
+        datetime(2026, 12, 1, 23, 0, 0) + timedelta(seconds=second),
+        "13900000001",
+        "12345",
+        "from-trunk",
+        "PJSIP/trunk-00000001" if uniqueid == "1.1" else "PJSIP/1001-00000002",
+        uniqueid,
+        "1.1",
+        "",
+    )
+
+
+def _enter(second: float, queue: str) -> QueueRow:
+    at = datetime(2026, 12, 1, 23, 0, 0) + timedelta(seconds=second)
+    return QueueRow(at, "1.1", queue, "NONE", "ENTERQUEUE", "", "13900000001", "1")
+
+
+def test_time_to_queue_is_the_first_channels_answer_to_its_first_enterqueue() -> None:
+    cel = [
+        _cel("CHAN_START", 0.0),
+        _cel("ANSWER", 0.25),
+        _cel("ANSWER", 20.0, uniqueid="1.2"),  # the seat's leg: not the caller's answer
+        _cel("LINKEDID_END", 60.0),
+    ]
+    queue = [_enter(17.5, "hotline-general"), _enter(40.0, "hotline-housing")]
+    (call,) = build_calls(cel, queue)
+    assert call.queued_after_s == 17.25
+    (never_queued,) = build_calls(cel, [])
+    assert never_queued.queued_after_s is None
+    (unanswered,) = build_calls([cel[0], cel[3]], queue)  # no ANSWER in the ledger
+    assert unanswered.queued_after_s is None
