@@ -95,6 +95,8 @@ _TODAY = {
     "satisfaction": 0.9263,
     "callbacks_reached": 17,
     "callback_completion": 0.5862,
+    "time_to_queue_s": 4.6,
+    "time_to_queue_p90_s": 6.0,
 }
 
 #: examples of the response types above that are plain dataclasses of the live model and

@@ -92,6 +92,8 @@ _FIGURES = {
     "satisfaction": 0.9263,
     "callbacks_reached": 17,
     "callback_completion": 0.5862,
+    "time_to_queue_s": 4.6,
+    "time_to_queue_p90_s": 6.0,
 }
 _KPIS = {"period_start": "2026-11-26T09:00:00+08:00", "group": "housing", **_FIGURES}
 

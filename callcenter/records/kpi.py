@@ -35,7 +35,8 @@ period it started in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from bisect import bisect_left
+from dataclasses import dataclass, field, fields
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -68,6 +69,26 @@ def ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+#: upper edges (seconds) of the time-to-queue buckets: a second apart up to 10 s, where
+#: the target (<= 6 s for 12345) is judged, coarser above; p90 is a bucket's edge
+TO_QUEUE_EDGES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20, 30, 45, 60, 120, 300)
+TO_QUEUE_BUCKETS = len(TO_QUEUE_EDGES) + 1
+
+
+def _p90(hist: list[int], n: int) -> float | None:
+    """The upper edge of the bucket holding the 90th percentile (the last edge when
+    it lies above every edge: "at least")."""
+    if n <= 0:
+        return None
+    wanted = 0.9 * n
+    seen = 0
+    for edge, count in zip(TO_QUEUE_EDGES, hist, strict=False):
+        seen += count
+        if seen >= wanted:
+            return float(edge)
+    return float(TO_QUEUE_EDGES[-1])
+
+
 @dataclass(slots=True)
 class Tally:
     """Additive sums of the KPIs' parts over some calls: what a `KpiRow` is computed
@@ -86,6 +107,10 @@ class Tally:
     rated: int = 0
     satisfied: int = 0
     callbacks_reached: int = 0
+    to_queue_sum: float = 0.0  # answer -> queue entry, of the calls that joined a queue
+    to_queue_n: int = 0
+    #: those calls by time to queue, one count per TO_QUEUE_EDGES bucket (+ one above)
+    to_queue_hist: list[int] = field(default_factory=lambda: [0] * TO_QUEUE_BUCKETS)
 
     def add(self, other: Tally, sign: int = 1) -> None:
         self.calls += sign * other.calls
@@ -100,6 +125,13 @@ class Tally:
         self.rated += sign * other.rated
         self.satisfied += sign * other.satisfied
         self.callbacks_reached += sign * other.callbacks_reached
+        if other.to_queue_n:
+            self.to_queue_sum += sign * other.to_queue_sum
+            self.to_queue_n += sign * other.to_queue_n
+            hist = self.to_queue_hist
+            for i, n in enumerate(other.to_queue_hist):
+                if n:
+                    hist[i] += sign * n
 
     def figures(self) -> Figures:
         """The figures of these calls: counts, rates (fractions) and means."""
@@ -130,6 +162,10 @@ class Tally:
             "callback_completion": ratio(
                 self.callbacks_reached, self.abandoned + self.short_abandoned
             ),
+            "time_to_queue_s": (
+                round(self.to_queue_sum / self.to_queue_n, 3) if self.to_queue_n else None
+            ),
+            "time_to_queue_p90_s": _p90(self.to_queue_hist, self.to_queue_n),
         }
 
 
@@ -175,6 +211,20 @@ class Figures:
         float | None,
         Field(description="callbacks_reached ÷ (abandoned + short_abandoned) (fraction 0..1)"),
     ]
+    time_to_queue_s: Annotated[
+        float | None,
+        Field(
+            description="mean seconds from answer to queue entry (greeting and menus before "
+            "a caller can be served), of the calls that joined a queue"
+        ),
+    ]
+    time_to_queue_p90_s: Annotated[
+        float | None,
+        Field(
+            description="90th percentile of that, to the second up to 10 s (coarser above, "
+            "at most 300: 'at least')"
+        ),
+    ]
 
 
 def figures_of(row: Figures) -> dict[str, Any]:
@@ -204,6 +254,7 @@ def count_into(
     wrapup_s: float,
     rating: int | None,
     called_back: bool,
+    queued_after_s: float | None = None,
 ) -> None:
     """Add one call (not a callback) to `tally`, by the definitions `compute` writes in
     SQL, condition for condition: offered = it joined a queue; answered = offered and
@@ -234,6 +285,10 @@ def count_into(
         tally.rated += 1
         if rating in SATISFIED:
             tally.satisfied += 1
+    if queued_after_s is not None:
+        tally.to_queue_n += 1
+        tally.to_queue_sum += queued_after_s
+        tally.to_queue_hist[bisect_left(TO_QUEUE_EDGES, queued_after_s)] += 1
 
 
 def contribution(
@@ -247,13 +302,25 @@ def contribution(
     wrapup_s: float,
     rating: int | None,
     called_back: bool,
+    queued_after_s: float | None = None,
 ) -> Tally | None:
     """One call's part of every KPI (`count_into`); None for a callback, which is no
     call."""
     if kind == CALLBACK:
         return None
     tally = Tally()
-    count_into(tally, queue, agent, queue_exit, wait_s, talk_s, wrapup_s, rating, called_back)
+    count_into(
+        tally,
+        queue,
+        agent,
+        queue_exit,
+        wait_s,
+        talk_s,
+        wrapup_s,
+        rating,
+        called_back,
+        queued_after_s,
+    )
     return tally
 
 
@@ -277,6 +344,19 @@ def called_back_since(start_epoch: int) -> ColumnElement[bool]:
         r.linkedid.in_(reached),
         exists().where(CallbackTask.uniqueid == r.linkedid, CallbackTask.status == "done"),
     )
+
+
+def _to_queue_buckets(column: Any) -> list[Any]:
+    """One count per TO_QUEUE_EDGES bucket, as `count_into` buckets (bisect_left: a
+    value equal to an edge is in that edge's bucket), and one above the last."""
+    counts = []
+    low = None
+    for edge in TO_QUEUE_EDGES:
+        inside = column <= edge if low is None else and_(column > low, column <= edge)
+        counts.append(_count(inside))
+        low = edge
+    counts.append(_count(column > low))
+    return counts
 
 
 def _count(condition: ColumnElement[bool]) -> Any:
@@ -329,6 +409,9 @@ async def compute(
         _count(r.rating.is_not(None)),
         _count(r.rating.in_(SATISFIED)),
         _count(and_(abandoned, called_back)),
+        func.sum(r.queued_after_s),
+        func.count(r.queued_after_s),
+        *_to_queue_buckets(r.queued_after_s),
     ).where(r.start_epoch >= start_epoch, r.start_epoch < end_epoch, r.kind != CALLBACK)
     grouping = [k for k, used in ((keys[0], period), (keys[1], group)) if used]
     if grouping:
@@ -351,6 +434,9 @@ async def compute(
             rated=int(sums[9]),
             satisfied=int(sums[10]),
             callbacks_reached=int(sums[11]),
+            to_queue_sum=float(sums[12] or 0.0),
+            to_queue_n=int(sums[13]),
+            to_queue_hist=[int(n) for n in sums[14:]],
         )
         out.append(
             tally.row(

@@ -152,6 +152,7 @@ class DayBook:
             wrapup_s=record.wrapup_s,
             rating=record.rating,
             called_back=False,
+            queued_after_s=record.queued_after_s,
         )
         key = (record.node, record.linkedid)
         if tally is None:
@@ -170,7 +171,7 @@ class DayBook:
                 record.seat,
                 record.talk_s,
                 tally,
-                _joined_at(record.started_at, record.timeline),
+                _joined_at(record.started_at, record.queued_after_s),
                 record.wait_s,
             ),
         )
@@ -225,6 +226,7 @@ class DayBook:
             r.rating,
             r.kind,
             called_back_since(day_start),
+            r.queued_after_s,
         ).where(r.start_epoch >= day_start, r.start_epoch < day_start + 86400, r.kind != CALLBACK)
         async with self._sessions() as session:
             rows = (await session.execute(query)).all()
@@ -233,7 +235,7 @@ class DayBook:
         fresh: dict[Key, _Entry] = {}
         for n, row in enumerate(rows):
             node, linkedid, start, queue, agent, seat, exit_, wait, talk, wrapup = row[:10]
-            rating, kind, called_back = row[10:]
+            rating, kind, called_back, queued_after = row[10:]
             tally = contribution(
                 kind=kind,
                 queue=queue,
@@ -244,6 +246,7 @@ class DayBook:
                 wrapup_s=wrapup,
                 rating=rating,
                 called_back=bool(called_back),
+                queued_after_s=queued_after,
             )
             if tally is not None:
                 fresh[(node, linkedid)] = _entry(
@@ -252,7 +255,7 @@ class DayBook:
                     seat,
                     talk,
                     tally,
-                    None,
+                    _joined_at(float(start), queued_after),
                     wait,
                 )
             if n % 2000 == 1999:
@@ -405,16 +408,14 @@ def count_draft(tally: Tally, draft: RecordDraft) -> None:
         draft.wrapup_s,
         draft.rating,
         False,
+        draft.queued_after_s,
     )
 
 
-def _joined_at(started_at: float, timeline: list[list[object]] | None) -> float | None:
-    """When the call joined its first queue, from its timeline (`[offset_s, what,
-    detail]` entries; `queue_join`)."""
-    for item in timeline or ():
-        if len(item) >= 2 and item[1] == "queue_join" and isinstance(item[0], int | float):
-            return started_at + float(item[0])
-    return None
+def _joined_at(started_at: float, queued_after_s: float | None) -> float | None:
+    """When the call joined its first queue: its time to queue after the start (the
+    PBX answers a hotline call as it arrives, so its answer is its start)."""
+    return None if queued_after_s is None else started_at + queued_after_s
 
 
 def _copy(tally: Tally) -> Tally:

@@ -42,6 +42,10 @@ def random_call(rng: random.Random, n: int) -> FinishedCall:
         rating=rng.choice([None, None, 1, 2, 3]),
         kind=kind,
         direction="outbound" if kind == "callback" else "inbound",
+        # the time-to-queue buckets' edges, between them, and never queued
+        queued_after_s=rng.choice([0.4, 1.0, 5.0, 5.5, 6.0, 10.0, 14.0, 300.0, 301.0])
+        if queue
+        else None,
     )
 
 
@@ -58,6 +62,7 @@ def python_tally(calls: list[FinishedCall]) -> kpi.Tally:
             wrapup_s=c.wrapup_s,
             rating=c.rating,
             called_back=False,
+            queued_after_s=c.queued_after_s,
         )
         if part is not None:
             total.add(part)

@@ -147,3 +147,30 @@ async def test_hours_and_waiting_peak(sessions: async_sessionmaker[AsyncSession]
     assert [h.hour_start for h in hours] == [H9, H9 + 3600, H9 + 2 * 3600, H9 + 3 * 3600]
     assert [h.figures.offered for h in hours] == [1, 1, 2, 0]
     assert [h.waiting_peak for h in hours] == [0, 0, 0, 2]
+
+
+async def test_time_to_queue_and_the_waiting_peak_of_finished_calls(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Time to queue (answer -> queue entry): its mean and p90 (to the second up to
+    10 s); two callers who waited at once in an hour make that hour's peak 2, read
+    back from the database as from this instance's own hand."""
+    clock = Clock(H9 + 3600)
+    calls = [
+        call("q1", started_at=H9 + 10, queued_after_s=4.0, wait_s=30.0),
+        call("q2", started_at=H9 + 20, queued_after_s=5.5, wait_s=30.0),
+        call("q3", started_at=H9 + 100, queued_after_s=16.0, wait_s=2.0),
+        call("iv", started_at=H9 + 200, queues=[], queue_exit="", wait_s=None, agent=""),
+    ]
+    book = DayBook(sessions, clock)
+    for record in calls:
+        book.observe(record)
+    own = book.view()
+    assert own.centre.time_to_queue_s == round((4.0 + 5.5 + 16.0) / 3, 3)
+    assert own.centre.time_to_queue_p90_s == 20.0  # the 15..20 s bucket's edge
+    assert own.hours[0].waiting_peak == 2
+    await RecordStore(sessions).upsert(calls)
+    fresh = DayBook(sessions, clock)
+    await fresh.refresh()
+    assert fresh.view().centre == own.centre
+    assert fresh.view().hours == own.hours
