@@ -142,7 +142,9 @@ async def list_audit(
     page: Paging,
     audit: Annotated[AuditLog, Depends(audit_log)],
     city: City,
-    token_id: Annotated[int | None, Query(ge=1, description="only this token's requests")] = None,
+    token_id: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="only this token's requests")
+    ] = None,
     path: Annotated[
         str | None, Query(max_length=200, description="only paths starting so, e.g. /api/v1/seats")
     ] = None,

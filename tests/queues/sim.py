@@ -149,9 +149,13 @@ class Floor:
         self.sim = await start_pbx(len(self.sim.phones), port=port, ledger_url=self.sim.ledger_url)
 
     async def close(self) -> None:
-        for task in (self.watcher_task, self.writer_task):
-            if task is not None:
-                task.cancel()
+        tasks = [t for t in (self.watcher_task, self.writer_task) if t is not None]
+        for task in tasks:
+            task.cancel()
+        # every task gone before the database goes: a write cancelled half-way must not
+        # outlive the engine it was writing through
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.records.writer.spool.close()
         await self.node.stop()
         await self.sim.server.stop()
         if self.sim.ledger is not None:
