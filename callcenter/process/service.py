@@ -46,9 +46,11 @@ from callcenter.process.demo import (
 )
 from callcenter.process.metrics import register_node_metrics
 from callcenter.process.pbxsim_child import PbxSimProcess
+from callcenter.process.supervisor import LoopFactory, Supervisor, SupervisorCollector
 from callcenter.records.metrics import register_reconcile_metrics, register_records_metrics
 from callcenter.records.reconcile import Reconciler
 from callcenter.records.reconcile_runner import ReconcileRunner
+from callcenter.records.store import RecordWriter
 from callcenter.records.wiring import RecordsSystem, build_records, directory_routes
 from callcenter.tokens import TokenStore
 from queues.callbacks import CallbackPolicy
@@ -99,6 +101,13 @@ def node_check(node: PbxNode, live: LiveState) -> ReadinessCheck:
         if state is None or state.stale:
             return CheckResult(False, "connected; live state resyncing (stale)")
         return CheckResult(True, f"{node.detail}; live state in sync")
+
+    return check
+
+
+def records_check(writer: RecordWriter) -> ReadinessCheck:
+    async def check() -> CheckResult:
+        return CheckResult(*writer.health())
 
     return check
 
@@ -191,22 +200,27 @@ class Service:
                 lifespan="on",
             )
         )
-        loops = [
-            self._heartbeat(instances),
-            directory.run(),
-            agi.flows.run(),
-            seats.watcher.run(),
-            seats.callbacks.run(),
-            seats.overflow.run(),
-            poll_queue_params(live, QUEUE_PARAMS_EVERY_S),
-            records.writer.run(),
-            records.day.run(),
-        ]
+        loops: dict[str, LoopFactory] = {
+            "heartbeat": lambda: self._heartbeat(instances),
+            "directory": directory.run,
+            "ivr flows": agi.flows.run,
+            "seat watcher": seats.watcher.run,
+            "callbacks": seats.callbacks.run,
+            "overflow": seats.overflow.run,
+            "queue params poller": lambda: poll_queue_params(live, QUEUE_PARAMS_EVERY_S),
+            "record writer": records.writer.run,
+            "day book refresh": records.day.run,
+        }
         if settings.audit_interval_s > 0:
-            loops.append(auditor.run())
+            loops["auditor"] = auditor.run
         if reconcile is not None:
-            loops.append(reconcile.run())
-        background = [asyncio.create_task(loop) for loop in loops]
+            loops["reconciler"] = reconcile.run
+        supervisor = Supervisor(utcnow, city.iso)
+        self.metrics.register(SupervisorCollector(supervisor))
+        for name, loop in loops.items():
+            supervisor.start(name, loop)
+        checks.update(supervisor.checks())
+        checks["records"] = records_check(records.writer)
         log.debug("start-up heap frozen: %d objects", freeze_startup_heap())
         for node in nodes:
             node.start()
@@ -216,10 +230,7 @@ class Service:
                 print(f"\n  12345 wallboard (demo): {wallboard_url}\n", flush=True)
             await server.serve()
         finally:
-            for task in background:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await supervisor.stop()
             await agi.stop()
             for node in nodes:
                 await node.stop()

@@ -39,6 +39,33 @@ class RecordsCollector(Collector):
             "events the record builder failed on",
             value=self._records.listener.builder_errors,
         )
+        spool = writer.spool
+        for name, help_text, value in (
+            (
+                "append_failures",
+                "spool appends that failed (the call kept in memory)",
+                writer.append_failures,
+            ),
+            (
+                "spool_read_failures",
+                "tries to read a sealed spool file that failed",
+                writer.read_failures,
+            ),
+            (
+                "quarantined_files",
+                "unreadable spool files moved to quarantine/",
+                spool.quarantined_files,
+            ),
+            ("torn_lines", "torn last lines of spool files skipped", spool.torn_lines),
+            ("bad_lines", "bad spool lines set aside in quarantine/", spool.bad_lines),
+            ("writer_errors", "unexpected errors of the record writer's flush", writer.errors),
+        ):
+            yield CounterMetricFamily(f"callcenter_records_{name}", help_text, value=value)
+        yield GaugeMetricFamily(
+            "callcenter_records_backlog",
+            "finished calls held in memory because the spool refused them",
+            value=len(writer.backlog),
+        )
         yield GaugeMetricFamily(
             "callcenter_records_spooled_files",
             "sealed spool files waiting for the database",

@@ -9,6 +9,16 @@ database is unreachable the sealed files stay on disk and the writer retries wit
 growing pause; meanwhile no more than one journal's records is held in memory (the spool
 keeps the journal it sealed last at hand, to spare reading it back).
 
+Nothing accepted is lost, and the writer does not stop (spool.py says how bad files are
+quarantined). A failed append (EMFILE, ENOSPC, EIO) keeps the call in an in-memory
+backlog, logged and counted; every flush retries the append and, while the disk still
+refuses, writes the backlog straight to the database. Past `backlog_limit` calls the
+backlog still keeps every call (memory is the lesser loss) but `health()` says not ready,
+so `/readyz` fails until the disk or the database takes them. A sealed file that cannot
+be read is retried on every flush and, after `read_tries` failures, quarantined. An
+error no step expected is logged with its traceback and counted, and `run()` goes on
+after a pause.
+
 On PostgreSQL a batch is one statement of column arrays (pg_batch.py); on SQLite a Core
 executemany. Both write the same values under the same conflict rules (`_on_conflict`).
 
@@ -153,6 +163,8 @@ class RecordWriter:
         batch_size: int = 500,
         max_retry_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        backlog_limit: int = 10_000,
+        read_tries: int = 5,
     ) -> None:
         self.store = store
         self.spool = Spool(spool_dir)
@@ -160,9 +172,20 @@ class RecordWriter:
         self.flush_every_s = flush_every_s
         self.batch_size = batch_size
         self.max_retry_s = max_retry_s
+        self.backlog_limit = backlog_limit
+        self.read_tries = read_tries
         self.written = 0
         self.failures = 0
         self.database_ok = True
+        #: finished calls the spool refused, oldest first, until an append or the
+        #: database takes them
+        self.backlog: list[FinishedCall] = []
+        self.append_failures = 0
+        self.read_failures = 0
+        #: errors no step expected, caught by `run()`
+        self.errors = 0
+        self.last_error: str | None = None
+        self._read_tries: dict[Path, int] = {}
         self._wake = asyncio.Event()
         self._flushing = asyncio.Lock()  # the loop and an API request may flush at once
         # when the oldest record not yet committed was appended, in the open journal and
@@ -177,13 +200,77 @@ class RecordWriter:
         pending = [t for t in (self._open_since, self._sealed_since) if t is not None]
         return max(0.0, self.clock() - min(pending)) if pending else 0.0
 
+    def health(self) -> tuple[bool, str]:
+        """For `/readyz`: not ready while the backlog is full."""
+        waiting = len(self.backlog)
+        if waiting >= self.backlog_limit:
+            return False, (
+                f"{waiting} finished calls held in memory (limit {self.backlog_limit}):"
+                f" the spool refuses appends ({self.last_error}) and the database is"
+                f" {'up' if self.database_ok else 'down'}"
+            )
+        if waiting:
+            return True, f"{waiting} finished calls held in memory: the spool refuses appends"
+        return True, f"{self.written} records written; {len(self.spool.sealed())} files spooled"
+
     def add(self, record: FinishedCall) -> None:
-        """Called for every finished call, from the AMI reader: appends, never waits."""
-        self.spool.append(record)
+        """Called for every finished call, from the AMI reader: appends, never waits,
+        never raises. A call the spool refuses is kept in the backlog."""
         if self._open_since is None:
             self._open_since = self.clock()
-        if self.spool.pending() >= self.batch_size:
+        if self.backlog:  # in order: the older calls first
+            self.backlog.append(record)
+            self._drain_backlog()
+        elif not self._append(record):
+            self.backlog.append(record)
+        if len(self.backlog) == self.backlog_limit:
+            log.error(
+                "call records: %d calls held in memory, the backlog limit: not ready",
+                len(self.backlog),
+            )
+        if self.backlog or self.spool.pending() >= self.batch_size:
             self._wake.set()
+
+    def _append(self, record: FinishedCall) -> bool:
+        try:
+            self.spool.append(record)
+        except OSError as exc:
+            self.append_failures += 1
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            if not self.backlog:
+                log.error(
+                    "call records: spool append failed (%s); calls are held in memory",
+                    self.last_error,
+                )
+            return False
+        return True
+
+    def _drain_backlog(self) -> None:
+        """Append the backlog to the spool, oldest first, until an append fails."""
+        taken = 0
+        for record in self.backlog:
+            if not self._append(record):
+                break
+            taken += 1
+        if taken:
+            del self.backlog[:taken]
+            if not self.backlog:
+                log.info("call records: the spool takes appends again; backlog written")
+
+    async def _write_backlog(self) -> bool:
+        """The calls the spool still refuses, straight into the database."""
+        if not self.backlog:
+            return True
+        held = list(self.backlog)
+        try:
+            for chunk in _chunks(held, self.batch_size):
+                self.written += await self.store.upsert(chunk)
+        except Exception as exc:
+            self._database_failed(exc)
+            return False
+        del self.backlog[: len(held)]
+        log.warning("call records: %d calls the spool refused written to the database", len(held))
+        return True
 
     async def flush(self) -> bool:
         """Seal the journal and write every sealed file; False if the database failed
@@ -199,27 +286,61 @@ class RecordWriter:
             self.last_flush_s = self.clock() - started
 
     async def _write_sealed(self) -> bool:
+        self._drain_backlog()
         self.spool.seal()
-        if self._open_since is not None:
+        if self._open_since is not None and not self.backlog:
             since = self._sealed_since
             self._sealed_since = self._open_since if since is None else min(since, self._open_since)
             self._open_since = None
         for path in self.spool.sealed():
-            records = self.spool.records(path)
+            try:
+                records = self.spool.records(path)
+            except OSError as exc:
+                if self._unreadable(path, exc):
+                    continue
+                return False
+            self._read_tries.pop(path, None)
             try:
                 for chunk in _chunks(records, self.batch_size):
                     self.written += await self.store.upsert(chunk)
             except Exception as exc:  # DB down or failing: keep the file, retry later
-                self.failures += 1
-                if self.database_ok:
-                    log.warning("call records: database write failed, spooling (%s)", exc)
-                self.database_ok = False
+                self._database_failed(exc)
                 return False
-            path.unlink()
+            try:
+                path.unlink()
+            except OSError as exc:  # written: replayed next time, which changes nothing
+                log.warning("call records: %s written but not removed (%s)", path, exc)
+                return False
+        if not await self._write_backlog():
+            return False
         if not self.database_ok:
             log.info("call records: database back, spool written")
         self.database_ok = True
         self._sealed_since = None
+        return True
+
+    def _database_failed(self, exc: Exception) -> None:
+        self.failures += 1
+        if self.database_ok:
+            log.warning("call records: database write failed, spooling (%s)", exc)
+        self.database_ok = False
+
+    def _unreadable(self, path: Path, exc: OSError) -> bool:
+        """A sealed file that could not be read: True once it is quarantined (after
+        `read_tries` failures), False to try it again on the next flush."""
+        self.read_failures += 1
+        tries = self._read_tries.get(path, 0) + 1
+        self._read_tries[path] = tries
+        error = f"{type(exc).__name__}: {exc}"
+        if tries < self.read_tries:
+            log.warning("call records: %s unreadable (try %d, %s)", path, tries, error)
+            return False
+        try:
+            self.spool.quarantine(path, f"unreadable after {tries} tries: {error}")
+        except OSError as move:
+            log.error("call records: %s unreadable and cannot be quarantined: %s", path, move)
+            return False
+        del self._read_tries[path]
         return True
 
     async def run(self) -> None:
@@ -231,7 +352,13 @@ class RecordWriter:
                 except TimeoutError:
                     pass
                 self._wake.clear()
-                ok = await self.flush()
+                try:
+                    ok = await self.flush()
+                except Exception as exc:  # the loop must outlive any one flush
+                    ok = False
+                    self.errors += 1
+                    self.last_error = f"{type(exc).__name__}: {exc}"
+                    log.exception("call records: flush failed; retrying")
                 pause = self.flush_every_s if ok else min(max(pause * 2, 0.5), self.max_retry_s)
         finally:
             self.spool.close()
