@@ -189,7 +189,20 @@ class Spool:
                 kept,
                 len(loaded.records),
             )
+        if loaded.torn or loaded.bad:
+            self._rewrite(path, loaded.records)
         return loaded.records
+
+    def _rewrite(self, path: Path, records: list[FinishedCall]) -> None:
+        """The file `path` with its good records only, so that a retry (the database
+        is away) neither sets its bad lines aside again nor counts them twice."""
+        temporary = path.with_name(path.name + ".tmp")
+        with temporary.open("wb") as file:
+            for record in records:
+                file.write((self._encode(record.to_json()) + "\n").encode("utf-8"))
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
 
     def quarantine(self, path: Path, reason: str) -> Path:
         """Move the spool file `path` into `quarantine/`, with a reason file beside it;
