@@ -236,7 +236,7 @@ class Service:
                 await node.stop()
             with contextlib.suppress(Exception):  # what is not written stays in the spool
                 await records.writer.flush()
-            records.writer.spool.close()
+            records.writer.close()
             if pbx is not None:
                 await pbx.stop()
             with contextlib.suppress(Exception):

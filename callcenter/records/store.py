@@ -343,6 +343,19 @@ class RecordWriter:
         del self._read_tries[path]
         return True
 
+    def close(self) -> None:
+        """At shutdown, after the last flush: calls neither the spool nor the database
+        took are named (node and Linkedid, no numbers) for the ledger reconciliation,
+        which rebuilds a call from Asterisk's own records."""
+        if self.backlog:
+            log.critical(
+                "call records: %d finished calls neither spooled nor written at shutdown"
+                " (the reconciliation rebuilds them from the ledger): %s",
+                len(self.backlog),
+                " ".join(f"{r.node}:{r.linkedid}" for r in self.backlog),
+            )
+        self.spool.close()
+
     async def run(self) -> None:
         pause = self.flush_every_s
         try:

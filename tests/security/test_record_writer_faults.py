@@ -257,6 +257,10 @@ async def test_a_refused_append_keeps_the_call_and_writes_it_once(
     # disk and database both away: nothing is written, nothing is let go
     assert not await writer.flush()
     assert len(writer.backlog) == 3
+    with caplog.at_level(logging.CRITICAL):
+        writer.close()  # a shutdown now names what only memory holds
+    assert "3 finished calls neither spooled nor written" in caplog.text
+    assert "pbx1:a.2 pbx1:a.3 pbx1:a.4" in caplog.text
     # the disk comes back: the held calls go to the spool, then to the database
     disk["failing"] = False
     writer.add(call("a.5"))
