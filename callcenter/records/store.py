@@ -261,14 +261,18 @@ class RecordWriter:
         """The calls the spool still refuses, straight into the database."""
         if not self.backlog:
             return True
-        held = list(self.backlog)
+        # taken out while the database is awaited: `add()` may meanwhile append newer
+        # calls to the backlog or drain it into the spool
+        held, self.backlog = self.backlog, []
         try:
             for chunk in _chunks(held, self.batch_size):
                 self.written += await self.store.upsert(chunk)
-        except Exception as exc:
+        except BaseException as exc:
+            self.backlog[:0] = held
+            if not isinstance(exc, Exception):
+                raise
             self._database_failed(exc)
             return False
-        del self.backlog[: len(held)]
         log.warning("call records: %d calls the spool refused written to the database", len(held))
         return True
 

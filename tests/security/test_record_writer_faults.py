@@ -411,3 +411,40 @@ async def test_bad_lines_are_set_aside_once_through_a_database_outage(
     assert await stored(sessions) == ["o.1", "o.2"]
     writer.spool.close()
     await dead.dispose()
+
+
+class SlowStore(RecordStore):
+    """A store whose writes wait for `go`: calls end while the database is awaited."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        super().__init__(sessions)
+        self.entered = asyncio.Event()
+        self.go = asyncio.Event()
+
+    async def upsert(self, records: Any, source: str = "ami") -> int:
+        self.entered.set()
+        await self.go.wait()
+        return await super().upsert(records, source)
+
+
+async def test_calls_ending_while_the_backlog_is_written_are_kept(
+    engine: AsyncEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sessions = session_factory(engine)
+    store = SlowStore(sessions)
+    writer = RecordWriter(store, tmp_path / "spool")
+    disk = refusing_appends(monkeypatch, errno.EMFILE)
+    writer.add(call("c.1"))
+    flushing = asyncio.create_task(writer.flush())
+    await asyncio.wait_for(store.entered.wait(), 5)  # c.1 on its way to the database
+    disk["failing"] = False
+    writer.add(call("c.2"))  # into the spool
+    disk["failing"] = True
+    writer.add(call("c.3"))  # held again
+    store.go.set()
+    await flushing
+    assert [r.linkedid for r in writer.backlog] == ["c.3"]
+    disk["failing"] = False
+    assert await writer.flush()
+    assert await stored(sessions) == ["c.1", "c.2", "c.3"]
+    writer.spool.close()
