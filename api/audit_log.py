@@ -77,6 +77,7 @@ class _Change:
         self.audit = audit
         self.request = request
         self.entry_id: int | None = None
+        self.unavailable = False  # the gate found the log unwritable and refused
 
     async def open(self) -> None:
         if self.entry_id is not None:
@@ -84,6 +85,7 @@ class _Change:
         try:
             self.entry_id = await self.audit.begin(event_of(self.request, 0))
         except Exception as exc:
+            self.unavailable = True
             log.exception(
                 "audit log: cannot record %s %s; refused",
                 self.request.method,
@@ -97,10 +99,12 @@ class _Change:
         try:
             if self.entry_id is not None:
                 await self.audit.finish(self.entry_id, status, note)
+            elif self.unavailable:
+                return  # refused for that very reason, and logged
             elif principal is None or status in (401, 403):
                 self.audit.refused(event_of(self.request, status))
             else:
-                # authenticated, refused before the gate (e.g. 422): nothing changed
+                # authenticated, but the role check (the gate) was not reached: nothing changed
                 await self.audit.record(event_of(self.request, status, note))
         except Exception:
             log.exception(
