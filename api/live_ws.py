@@ -230,6 +230,11 @@ class LiveStream:
         return self._watch
 
     @property
+    def revoked(self) -> int:
+        """Streams closed because their token was revoked while they were open."""
+        return self._watch.revoked if self._watch is not None else 0
+
+    @property
     def clients(self) -> int:
         return len(self._clients)
 
@@ -401,6 +406,11 @@ class StreamCollector(Collector):
         )
         yield CounterMetricFamily(
             "callcenter_live_stream_cut", "Clients closed for being too slow", s.cut
+        )
+        yield CounterMetricFamily(
+            "callcenter_live_stream_revoked",
+            "Clients closed because their token was revoked",
+            s.revoked,
         )
         yield CounterMetricFamily(
             "callcenter_live_stream_full_passes",

@@ -27,7 +27,7 @@ from callcenter.live.live_state import LiveState
 from callcenter.tokens import Role, TokenStore
 from tests.api.server import serving
 
-TTL_S = 0.3
+TTL_S = 1.0
 
 
 def change(seq: int) -> SeatChanged:
@@ -86,7 +86,7 @@ async def test_a_revoked_tokens_stream_is_closed_within_the_ttl(tmp_path: Path) 
                 assert await elsewhere.revoke(doomed_id)
                 revoked_at = time.monotonic()
                 with pytest.raises(websockets.ConnectionClosed) as closed:
-                    for n in range(2, 100):  # 2 s of frames at most
+                    for n in range(2, 200):  # 4 s of frames at most
                         stream.emit([change(n)])
                         await asyncio.wait_for(ws.recv(), 2 * TTL_S + 1)
                         await asyncio.sleep(0.02)
@@ -94,8 +94,9 @@ async def test_a_revoked_tokens_stream_is_closed_within_the_ttl(tmp_path: Path) 
                 assert closed.value.rcvd is not None
                 assert closed.value.rcvd.code == live_ws.CLOSE_UNAUTHENTICATED
                 # the cache may still hold the token for a TTL; the watch asks the
-                # database itself every TTL: closed within one TTL (plus scheduling)
-                assert took < TTL_S + 0.25, took
+                # database itself every TTL: closed within one TTL (plus a query and
+                # scheduling on a busy machine), not the two a cached check would take
+                assert took < TTL_S + 0.5, took
                 with pytest.raises(websockets.ConnectionClosed):
                     while True:  # the twin on the same token goes too
                         await asyncio.wait_for(twin.recv(), 2)
@@ -104,6 +105,7 @@ async def test_a_revoked_tokens_stream_is_closed_within_the_ttl(tmp_path: Path) 
                 while last["seq"] != stream.seq:
                     last = json.loads(await asyncio.wait_for(other.recv(), 2))
                 assert last["type"] == "delta"  # the valid screen still gets frames
+            assert stream.revoked == 2
             # one question per distinct token per round, never per screen
             assert tokens.asked and all(len(a) == len(set(a)) for a in tokens.asked)
             assert max(len(a) for a in tokens.asked) == 2
