@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typer.testing import CliRunner
 
 from api.app import create_app
 from api.services import ApiServices
@@ -30,6 +31,7 @@ from callcenter.audit.repository import FAILED_NOTE, AuditLog, AuditRecord
 from callcenter.config import load_settings
 from callcenter.db import create_engine, session_factory
 from callcenter.live.live_state import LiveState
+from callcenter.process.cli import app as cli
 from callcenter.process.service import proxy_options
 from callcenter.records.wiring import build_records
 from callcenter.tokens import Role, TokenStore
@@ -259,5 +261,24 @@ async def test_rows_past_the_retention_are_purged(database_url: str) -> None:
         assert len(await s.rows()) == 1
         forever = AuditLog(s.sessions, now, retention_days=0)
         assert await forever.purge() == 0
+    finally:
+        await engine.dispose()  # type: ignore[attr-defined]
+
+
+async def test_the_cli_purges_on_demand(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    s, engine = await setup(database_url)
+    long_ago = AuditLog(s.sessions, lambda: now() - timedelta(days=40))
+    event = AuditEvent(1, "ops", "admin", None, "POST", "/api/v1/ivr", "", 200, "10.0.0.1", "")
+    await long_ago.record(event)
+    await s.audit.record(event)
+    monkeypatch.setenv("CALLCENTER_DATABASE_URL", database_url)
+    try:
+        result = await asyncio.to_thread(CliRunner().invoke, cli, ["audit", "purge"])
+        assert result.exit_code == 0 and "purged 0" in result.output  # 400 days by default
+        result = await asyncio.to_thread(
+            CliRunner().invoke, cli, ["audit", "purge", "--days", "30"]
+        )
+        assert result.exit_code == 0 and "purged 1" in result.output, result.output
+        assert len(await s.rows()) == 1
     finally:
         await engine.dispose()  # type: ignore[attr-defined]
