@@ -17,6 +17,11 @@ from api.services import token_store
 from api.strict_query import reject_unknown_query
 from callcenter.tokens import Principal, Role, TokenStore
 
+#: the request-state key under which the audit middleware (api/audit_log.py) leaves the
+#: coroutine that opens a state-changing request's audit row; called once the caller is
+#: known and allowed, before the handler changes anything (it raises 503 if it cannot)
+AUDIT_GATE = "audit_gate"
+
 _bearer = HTTPBearer(auto_error=False, description="`callcenter token create` makes one")
 
 
@@ -51,6 +56,9 @@ def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
                 403, f"role {principal.role.value!r} may not do this (needs one of: {names})"
             )
         reject_unknown_query(request)
+        gate: Callable[[], Awaitable[None]] | None = getattr(request.state, AUDIT_GATE, None)
+        if gate is not None:
+            await gate()
         return principal
 
     return check

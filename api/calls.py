@@ -12,14 +12,16 @@ any call. A call's id is `<node>:<Linkedid>`.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.audit_log import AuditIfAny, audited_read
 from api.auth import require_roles
 from api.city import City, Stamp, time_query, written
 from api.pagination import Page, Paging, bad_query
@@ -451,6 +453,8 @@ async def export_calls(
     ] = DEFAULT_ENCODING,
     *,
     queue: Annotated[str | None, Depends(queue_filter)],
+    request: Request,
+    audit: AuditIfAny,
 ) -> StreamingResponse:
     where = _filter(principal, start, end, caller, number, unit, queue, seat, disposition)
     admin = principal.role == Role.ADMIN
@@ -460,15 +464,31 @@ async def export_calls(
     sheet = SpreadsheetCsv(encoding, city)
 
     async def chunks() -> AsyncIterator[list[list[Any]]]:
-        async with records.sessions() as session:
-            async for chunk in q.stream_rows(session, where):
-                rows = [list(row) for row in chunk]
-                for values in rows:
-                    values[caller_at] = shown_caller(
-                        str(values[caller_at]), bool(values[confidential_at]), admin
+        # the file is on its way before the rows are known: its confidential rows are
+        # recorded once it ends (or is cut short), with how many were sent
+        confidential = 0
+        try:
+            async with records.sessions() as session:
+                async for chunk in q.stream_rows(session, where):
+                    rows = [list(row) for row in chunk]
+                    for values in rows:
+                        confidential += bool(values[confidential_at])
+                        values[caller_at] = shown_caller(
+                            str(values[caller_at]), bool(values[confidential_at]), admin
+                        )
+                        values[queue_at] = directory_name(str(values[queue_at] or ""))
+                    yield rows
+        finally:
+            if confidential:
+                what = f"{request.url.path}?{request.url.query}"
+                with contextlib.suppress(HTTPException):  # logged; the file is gone
+                    await audited_read(
+                        audit,
+                        request,
+                        principal,
+                        what,
+                        f"export: {confidential} confidential call(s)",
                     )
-                    values[queue_at] = directory_name(str(values[queue_at] or ""))
-                yield rows
 
     return StreamingResponse(
         sheet.stream(q.EXPORT_COLUMNS, chunks()),
@@ -544,13 +564,22 @@ async def _written(
 
 
 @router.get("/calls/{call_id}", response_model=CallDetail, summary="One call with its timeline")
-async def get_call(principal: Principal_, call_id: str, records: Records, city: City) -> CallDetail:
+async def get_call(
+    principal: Principal_,
+    call_id: str,
+    records: Records,
+    city: City,
+    request: Request,
+    audit: AuditIfAny,
+) -> CallDetail:
     node, linkedid = _call_key(call_id)
     async with records.sessions() as session:
         record = await q.get(session, node, linkedid)
     if record is None:
         raise HTTPException(404, f"no call record {call_id!r}")
     _own_seat(principal, record.seat, "sees")
+    if record.confidential:
+        await audited_read(audit, request, principal, request.url.path, "confidential call")
     data = _summary_fields(record, principal)
     async with records.sessions() as session:
         callbacks = await q.callbacks_of(session, linkedid)

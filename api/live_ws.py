@@ -23,7 +23,9 @@ Times in rows and changes (a seat's `state_since`, `last_call`, a change's `at`)
 ISO 8601 in city time with the offset, as in every REST response.
 Authentication: `Authorization: Bearer cc_...`, or (browsers cannot set headers) a first
 frame `{"token": "cc_..."}` within `AUTH_TIMEOUT_S`. Close codes: 4401 no or unknown
-token, 4403 role not allowed, 4503 no PBX link, 1013 too slow.
+token, 4403 role not allowed, 4503 no PBX link, 1013 too slow. A stream authenticates once;
+its token is checked again every token-cache TTL (`TokenWatch`) and the socket closed with
+4401 once the token is revoked, as REST refuses it from then on.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from callcenter.clock import SHANGHAI, CityTime
 from callcenter.live.changes import Change, Lost
 from callcenter.live.live_state import LiveState
 from callcenter.records.today import DayBook
-from callcenter.tokens import Principal, Role, TokenStore
+from callcenter.tokens import CACHE_TTL_S, Principal, Role, TokenStore, hash_token
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,69 @@ class StreamClient:
             self.queue.get_nowait()
         self.waiting_for_snapshot = True
         self.queue.put_nowait(RESNAPSHOT)
+
+
+class TokenWatch:
+    """Closes the streams of tokens revoked after they connected.
+
+    REST checks a token on every request (cached for the token store's TTL); a stream
+    checks it once, at the start. So the tokens of open streams are checked again every
+    TTL, straight from the database: one query for all distinct tokens, however many
+    screens share one, never per frame. A database that cannot answer keeps the screens
+    open (a dark wallboard wall in an outage helps nobody; REST refuses meanwhile) and
+    is asked again next round."""
+
+    def __init__(self, store: TokenStore, every_s: float) -> None:
+        self.store = store
+        self.every_s = every_s
+        self._held: dict[str, set[asyncio.Event]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.revoked = 0  # streams closed because their token went
+
+    def hold(self, digest: str) -> asyncio.Event:
+        """An event set once the token (its hash) is no longer valid."""
+        gone = asyncio.Event()
+        self._held.setdefault(digest, set()).add(gone)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="live-stream-token-watch")
+        return gone
+
+    def release(self, digest: str, gone: asyncio.Event) -> None:
+        holders = self._held.get(digest)
+        if holders is not None:
+            holders.discard(gone)
+            if not holders:
+                del self._held[digest]
+
+    async def check(self) -> None:
+        digests = list(self._held)
+        if not digests:
+            return
+        valid = await self.store.still_valid(digests)
+        for digest in digests:
+            if digest not in valid:
+                for gone in self._held.pop(digest, set()):
+                    self.revoked += 1
+                    gone.set()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.every_s)
+            try:
+                await self.check()
+            except Exception:
+                log.warning(
+                    "live stream: re-checking tokens failed; next in %.0f s",
+                    self.every_s,
+                    exc_info=True,
+                )
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
 
 
 class LiveStream:
@@ -132,6 +197,7 @@ class LiveStream:
         self._task: asyncio.Task[None] | None = None
         self._snapshot: tuple[int, str] | None = None
         self._start_lock = asyncio.Lock()
+        self._watch: TokenWatch | None = None
         #: seconds from a change's publication to its delta being queued for every client
         self.last_fanout_lag_s = 0.0
         self.resnapshots = 0  # fresh snapshots sent to clients that fell behind
@@ -153,6 +219,20 @@ class LiveStream:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._watch is not None:
+            await self._watch.stop()
+
+    def token_watch(self, store: TokenStore) -> TokenWatch:
+        """The watch over the open streams' tokens, every `store`'s cache TTL."""
+        if self._watch is None or self._watch.store is not store:
+            every = store.cache_ttl_s if store.cache_ttl_s > 0 else CACHE_TTL_S
+            self._watch = TokenWatch(store, every)
+        return self._watch
+
+    @property
+    def revoked(self) -> int:
+        """Streams closed because their token was revoked while they were open."""
+        return self._watch.revoked if self._watch is not None else 0
 
     @property
     def clients(self) -> int:
@@ -328,6 +408,11 @@ class StreamCollector(Collector):
             "callcenter_live_stream_cut", "Clients closed for being too slow", s.cut
         )
         yield CounterMetricFamily(
+            "callcenter_live_stream_revoked",
+            "Clients closed because their token was revoked",
+            s.revoked,
+        )
+        yield CounterMetricFamily(
             "callcenter_live_stream_full_passes",
             "Times every seat row was rebuilt (start, resync, lost changes, safety net)",
             s.full_passes,
@@ -339,8 +424,10 @@ class StreamCollector(Collector):
         )
 
 
-async def _authenticate(websocket: WebSocket, store: TokenStore | None) -> Principal | None:
-    """The principal, or None after closing the socket with the reason."""
+async def _authenticate(
+    websocket: WebSocket, store: TokenStore | None
+) -> tuple[Principal, str] | None:
+    """The principal and its token's hash, or None after closing the socket saying why."""
     if store is None:
         await websocket.close(CLOSE_UNAVAILABLE, "authentication is not configured")
         return None
@@ -366,7 +453,7 @@ async def _authenticate(websocket: WebSocket, store: TokenStore | None) -> Princ
             CLOSE_FORBIDDEN, f"role {principal.role.value!r} may not watch (needs: {names})"
         )
         return None
-    return principal
+    return principal, hash_token(token)
 
 
 async def serve_socket(
@@ -381,24 +468,40 @@ async def serve_socket(
     if stream is None:
         await websocket.close(CLOSE_UNAVAILABLE, "no PBX link configured in this instance")
         return
-    if await _authenticate(websocket, tokens) is None:
+    authenticated = await _authenticate(websocket, tokens)
+    if authenticated is None or tokens is None:
         return
+    _, digest = authenticated
+    watch = stream.token_watch(tokens)
+    gone = watch.hold(digest)
     await stream.ensure_started()
     client, first = stream.attach(since, epoch)
     sender = asyncio.create_task(stream.serve(websocket, client, first))
+    revoked = asyncio.create_task(gone.wait())
     try:
         # reading is how a closed socket is noticed; clients have nothing more to say
         while not sender.done():
             receive = asyncio.create_task(websocket.receive())
-            done, _ = await asyncio.wait({receive, sender}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {receive, sender, revoked}, return_when=asyncio.FIRST_COMPLETED
+            )
             if receive in done and receive.result()["type"] == "websocket.disconnect":
                 break
             if receive not in done:
                 receive.cancel()
+            if revoked in done:
+                sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await sender
+                with contextlib.suppress(Exception):
+                    await websocket.close(CLOSE_UNAUTHENTICATED, "token revoked")
+                break
     except WebSocketDisconnect:
         pass
     finally:
         sender.cancel()
+        revoked.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await sender
         stream.detach(client)
+        watch.release(digest, gone)

@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     #: (re)connect; 0 = never. Only with a single AMI node: the ledger has no node column
     reconcile_interval_s: float = Field(default=300.0, ge=0)
     log_level: str = "INFO"
+    #: reverse proxies (addresses or networks) whose X-Forwarded-For is believed for the
+    #: client address (audit log, access log); empty: the socket's peer, always
+    trusted_proxies: list[str] = Field(default_factory=list)
+    #: the API audit log keeps rows this many days (0: forever); purged hourly by serve
+    audit_retention_days: int = Field(default=400, ge=0)
 
     # seats and queues (queues/)
     #: what Asterisk dials for a seat; {extension} is replaced

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -31,6 +31,7 @@ PREFIX = "cc_"
 LAST_USED_EVERY = timedelta(minutes=1)
 CACHE_TTL_S = 5.0
 CACHE_MAX = 20_000  # far above a province's seats and screens; oldest dropped first
+_IN_CHUNK = 500  # hashes per `IN (...)`: under every driver's parameter limit
 
 
 class Role(StrEnum):
@@ -70,6 +71,33 @@ class TokenStore:
         self._monotonic = monotonic
         #: token hash -> (principal, when to check the database again)
         self._verified: dict[str, tuple[Principal, float]] = {}
+
+    @property
+    def cache_ttl_s(self) -> float:
+        """How long a checked token is believed without asking the database again: a
+        revocation from another process takes effect within this."""
+        return self._ttl
+
+    async def still_valid(self, digests: Collection[str]) -> set[str]:
+        """Which of these token hashes are still usable, straight from the database
+        (not the cache): one query per `_IN_CHUNK` hashes, however many connections
+        hold them. Those that are not are dropped from the cache too."""
+        wanted = list(dict.fromkeys(digests))
+        valid: set[str] = set()
+        async with self._sessions() as session:
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start : start + _IN_CHUNK]
+                valid.update(
+                    await session.scalars(
+                        select(ApiToken.token_hash).where(
+                            ApiToken.token_hash.in_(chunk), ApiToken.revoked_at.is_(None)
+                        )
+                    )
+                )
+        for digest in wanted:
+            if digest not in valid:
+                self._verified.pop(digest, None)
+        return valid
 
     async def create(self, name: str, role: Role, seat: str | None = None) -> tuple[int, str]:
         """Returns (id, the token). The token cannot be recovered later."""

@@ -26,3 +26,8 @@ class AuditEntry(Base):
     status: Mapped[int] = mapped_column(Integer)
     client: Mapped[str] = mapped_column(String(64))  # the TCP peer
     forwarded_for: Mapped[str] = mapped_column(String(200))  # as a proxy claims it
+    #: requests this row stands for: refusals are counted per client and minute (0014)
+    count: Mapped[int] = mapped_column(Integer, server_default="1")
+    #: what the status does not say: a change that failed but may have been applied,
+    #: a begun change whose outcome was never recorded, a confidential read
+    note: Mapped[str] = mapped_column(String(200), server_default="")

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from callcenter.commands.asterisk_conf import app as asterisk_conf_app
+from callcenter.commands.audit import app as audit_app
 from callcenter.commands.common import load_settings_or_exit
 from callcenter.commands.db import app as db_app
 from callcenter.commands.legacy import app as legacy_app
@@ -23,6 +24,7 @@ app.add_typer(legacy_app, name="legacy")
 app.add_typer(seats_app, name="seats")
 app.add_typer(asterisk_conf_app, name="asterisk-conf")
 app.add_typer(records_app, name="records")
+app.add_typer(audit_app, name="audit")
 
 
 @app.command()

@@ -13,6 +13,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import uvicorn
 from prometheus_client import CollectorRegistry, Gauge
@@ -63,6 +64,16 @@ HEARTBEAT_EVERY_S = 10.0
 QUEUE_PARAMS_EVERY_S = 15.0
 #: an instance whose heartbeat is older than this is considered gone
 STALE_AFTER = timedelta(seconds=3 * HEARTBEAT_EVERY_S)
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's reading of X-Forwarded-For: only from `CALLCENTER_TRUSTED_PROXIES`.
+    uvicorn's own default believes it from 127.0.0.1, which let any local process (or
+    a proxy that passes the header through) write whatever client address it liked
+    into the audit log."""
+    if not settings.trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": list(settings.trusted_proxies)}
 
 
 def database_check(engine: AsyncEngine, instances: InstanceRegistry) -> ReadinessCheck:
@@ -176,6 +187,7 @@ class Service:
         checks["agi"] = agi_check(agi)
         reconcile = self._build_reconciler(sessions, live, records, checks)
         tokens = TokenStore(sessions, utcnow)
+        audit = AuditLog(sessions, utcnow, retention_days=settings.audit_retention_days)
         wallboard_url = f"http://{settings.http_host}:{settings.http_port}/"
         if self.demo:
             wallboard_url += "#token=" + await demo_wallboard_token(tokens)
@@ -187,7 +199,7 @@ class Service:
             seats=seats,
             records=records,
             legacy=directory,
-            audit=AuditLog(sessions, utcnow),
+            audit=audit,
             ivr=agi.flows,
         )
         app = create_app(services, self.metrics, __version__)
@@ -198,6 +210,7 @@ class Service:
                 port=settings.http_port,
                 log_level=settings.log_level.lower(),
                 lifespan="on",
+                **proxy_options(settings),
             )
         )
         loops: dict[str, LoopFactory] = {
@@ -210,6 +223,7 @@ class Service:
             "queue params poller": lambda: poll_queue_params(live, QUEUE_PARAMS_EVERY_S),
             "record writer": records.writer.run,
             "day book refresh": records.day.run,
+            "audit log": audit.run,
         }
         if settings.audit_interval_s > 0:
             loops["auditor"] = auditor.run
@@ -236,6 +250,8 @@ class Service:
                 await node.stop()
             with contextlib.suppress(Exception):  # what is not written stays in the spool
                 await records.writer.flush()
+            with contextlib.suppress(Exception):  # the last minute's counted refusals
+                await audit.flush()
             records.writer.close()
             if pbx is not None:
                 await pbx.stop()
