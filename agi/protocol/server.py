@@ -208,7 +208,7 @@ class FastAgiServer:
                 return False
             if not connection.env_received:
                 log.warning(
-                    "FastAGI: %s sent nothing in %.1f s; its place goes to a new connection",
+                    "FastAGI: %s sent no environment in %.1f s; its place goes to a new one",
                     _peer(connection.transport),
                     time.monotonic() - since,
                 )
