@@ -102,8 +102,9 @@ async def test_silent_connections_from_another_peer_leave_room_for_the_pbx() -> 
         held = await _silent(server.port, "127.0.0.2", ATTACK)
         try:
             await asyncio.sleep(0.1)
-            assert server.active <= 50
-            assert server.refused >= ATTACK - 50  # refused at once, not queued
+            # the rest were refused at once (or, once silent for STALE_ENV_S, displaced
+            # by the attacker's own newer ones): never more than the peer's share
+            assert server.active <= 50 and server.refused > 0
             assert await _real_call(server.port) < 1.0
         finally:
             for writer in held:
