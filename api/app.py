@@ -22,7 +22,7 @@ from api.health import router as health_router
 from api.ivr import router as ivr_router
 from api.legacy import router as legacy_router
 from api.live import router as live_router
-from api.live_ws import StreamCollector
+from api.live_ws import StreamCollector, quiet_invalid_utf8
 from api.openapi import install as install_openapi
 from api.reconciliation import router as reconciliation_router
 from api.services import ApiServices, attach
@@ -39,6 +39,7 @@ def create_app(services: ApiServices, metrics: CollectorRegistry, version: str) 
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        quiet_invalid_utf8()
         yield
         if stream is not None:
             await stream.stop()

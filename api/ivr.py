@@ -1,10 +1,10 @@
 """`GET /api/v1/ivr` and `PUT /api/v1/ivr`: the IVR flow that runs, and replacing it.
 
 Admins only: a flow decides where every citizen's call goes. A PUT is validated exactly
-as the flow file is (agi/ivr/model.py: shape, prompts that exist in the catalog, queues,
-reachable menus) and stored as a new version in `ivr_flows`; this instance switches to
-it at once, the others at their next poll (FlowStore.run). A rejected flow changes
-nothing and the 422 lists every problem.
+as the flow file is (agi/ivr/model.py: shape, prompts that exist in the catalog, queues
+of the queue catalog, reachable menus, bounded sizes) and stored as a new version in
+`ivr_flows`; this instance switches to it at once, the others at their next poll
+(FlowStore.run). A rejected flow changes nothing and the 422 lists the problems.
 """
 
 from __future__ import annotations

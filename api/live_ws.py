@@ -22,10 +22,11 @@ Protocol (JSON text frames):
 Times in rows and changes (a seat's `state_since`, `last_call`, a change's `at`) are
 ISO 8601 in city time with the offset, as in every REST response.
 Authentication: `Authorization: Bearer cc_...`, or (browsers cannot set headers) a first
-frame `{"token": "cc_..."}` within `AUTH_TIMEOUT_S`. Close codes: 4401 no or unknown
-token, 4403 role not allowed, 4503 no PBX link, 1013 too slow. A stream authenticates once;
-its token is checked again every token-cache TTL (`TokenWatch`) and the socket closed with
-4401 once the token is revoked, as REST refuses it from then on.
+frame `{"token": "cc_..."}` within `AUTH_TIMEOUT_S`. Close codes: 4400 a first frame that
+is not such an object (binary, not UTF-8 or JSON, too long or too deep), 4401 no or
+unknown token, 4403 role not allowed, 4503 no PBX link, 1013 too slow. A stream
+authenticates once; its token is checked again every token-cache TTL (`TokenWatch`) and
+the socket closed with 4401 once the token is revoked, as REST refuses it from then on.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -57,8 +60,13 @@ AUTH_TIMEOUT_S = 5.0
 SEND_TIMEOUT_S = 10.0
 MAX_RESNAPSHOTS = 2
 STREAM_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.AGENT})
+#: the first frame carries a token (`cc_` and 43 characters): anything longer is not one
+MAX_AUTH_FRAME = 1024
+#: `{"token": ...}` is one level deep; a deeper frame is not an authentication frame
+MAX_AUTH_DEPTH = 2
 
 #: close codes (4000-4999 are the application's; browsers expose them to scripts)
+CLOSE_BAD_FRAME = 4400
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_UNAVAILABLE = 4503
@@ -424,6 +432,81 @@ class StreamCollector(Collector):
         )
 
 
+class _InvalidUtf8Line(logging.Filter):
+    """uvicorn closes a text frame that is not UTF-8 with 1007 before the application
+    sees it, and logs a traceback for it: a client's mistake, worth one line."""
+
+    MESSAGE = "Invalid UTF-8 sequence received from client."
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == self.MESSAGE and record.exc_info:
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg = "WebSocket: a text frame that is not UTF-8, closed with 1007"
+        return True
+
+
+def quiet_invalid_utf8(logger: logging.Logger | None = None) -> None:
+    """Install `_InvalidUtf8Line` on uvicorn's error log (once)."""
+    target = logger or logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _InvalidUtf8Line) for f in target.filters):
+        target.addFilter(_InvalidUtf8Line())
+
+
+@dataclass(frozen=True)
+class FrameError:
+    """Why a first frame is not `{"token": "..."}` (for the log and the close reason)."""
+
+    reason: str
+
+
+def first_frame_token(message: Mapping[str, Any]) -> str | FrameError:
+    """The token of the client's first frame (an ASGI `websocket.receive` message); ""
+    when the object has no token. Anything that is not a small JSON text object is a
+    FrameError: a binary frame, text that is not JSON, a frame over MAX_AUTH_FRAME
+    characters or nested deeper than MAX_AUTH_DEPTH, a token that is not a string."""
+    text = message.get("text")
+    if text is None:
+        return FrameError("a binary frame")
+    if len(text) > MAX_AUTH_FRAME:
+        return FrameError(f"a frame over {MAX_AUTH_FRAME} characters")
+    if _depth(text) > MAX_AUTH_DEPTH:
+        return FrameError(f"JSON nested deeper than {MAX_AUTH_DEPTH}")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return FrameError("not JSON")
+    if not isinstance(data, dict):
+        return FrameError(f"JSON {type(data).__name__}, not an object")
+    token = data.get("token", "")
+    if not isinstance(token, str):
+        return FrameError("the token is not a string")
+    return token
+
+
+def _depth(text: str) -> int:
+    """The deepest bracket nesting of a JSON text, strings skipped: checked before
+    parsing, so a frame of ten thousand `[` never reaches the recursive parser."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 async def _authenticate(
     websocket: WebSocket, store: TokenStore | None
 ) -> tuple[Principal, str] | None:
@@ -435,9 +518,22 @@ async def _authenticate(
     token = header[7:].strip() if header.lower().startswith("bearer ") else ""
     if not token:
         try:
-            raw = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_S)
-            token = str(json.loads(raw).get("token", ""))
-        except (TimeoutError, ValueError, AttributeError):
+            message = await asyncio.wait_for(websocket.receive(), AUTH_TIMEOUT_S)
+        except TimeoutError:
+            await websocket.close(
+                CLOSE_UNAUTHENTICATED,
+                'missing token: send {"token": "cc_..."} first or an Authorization header',
+            )
+            return None
+        if message["type"] == "websocket.disconnect":
+            return None
+        read = first_frame_token(message)
+        if isinstance(read, FrameError):
+            log.warning("live stream: first frame refused (%s)", read.reason)
+            await websocket.close(CLOSE_BAD_FRAME, f'{read.reason}: send {{"token": "cc_..."}}')
+            return None
+        token = read
+        if not token:
             await websocket.close(
                 CLOSE_UNAUTHENTICATED,
                 'missing token: send {"token": "cc_..."} first or an Authorization header',

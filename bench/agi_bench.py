@@ -38,12 +38,14 @@ from pathlib import Path
 from typing import Any
 
 from agi.ivr.catalog import load_catalog
+from agi.ivr.live_calls import LiveCallGate
 from agi.ivr.model import load_flow_file
 from agi.ivr.routes import build_routes
 from agi.protocol.metrics import AgiMetrics
 from agi.protocol.server import FastAgiServer, ServerConfig
 from callcenter.heap import freeze_startup_heap
 from callcenter.legacy.directory import LegacyRoute
+from callcenter.live.live_state import LiveState
 from callcenter.records.facts import CallbackRequestFact, ConfidentialMarkFact, RatingFact
 
 CONCURRENCY = 200
@@ -209,10 +211,16 @@ async def _our_server(routes: dict[str, LegacyRoute]) -> tuple[FastAgiServer, Ag
     catalog = load_catalog()
     flow = load_flow_file(catalog)
     handlers = build_routes(
-        lambda: flow, catalog, _Directory(routes), _NoFacts(), lambda: datetime.now(UTC)
+        lambda: flow,
+        catalog,
+        _Directory(routes),
+        _NoFacts(),
+        lambda: datetime.now(UTC),
+        gate=LiveCallGate(LiveState(time.time)),  # no callback offer: never asked
     )
     metrics = AgiMetrics(CollectorRegistry())
-    server = FastAgiServer(handlers, ServerConfig(port=0, max_sessions=1000), metrics)
+    config = ServerConfig(port=0, max_sessions=1000, max_sessions_per_peer=1000)
+    server = FastAgiServer(handlers, config, metrics)
     await server.start()
     return server, metrics
 

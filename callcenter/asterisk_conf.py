@@ -35,6 +35,7 @@ EMERGENCY = {"110": "police", "119": "fire", "120": "ambulance", "122": "traffic
 _PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
 _EXTENSION = re.compile(r"[0-9]{2,10}")
 _SAFE_VALUE = re.compile(r"[^\r\n;]*")
+_UNSAFE_IN_COMMENT = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 
 
 class RenderError(ValueError):
@@ -159,6 +160,12 @@ def _value(name: str, value: str) -> str:
     return value
 
 
+def _comment(text: str) -> str:
+    """A label in a comment, kept on its line: an old directory row (import refuses
+    these characters now) must not stop the configuration of every other one."""
+    return _UNSAFE_IN_COMMENT.sub(" ", text)
+
+
 def seat_password(sip_secret: str, extension: str) -> str:
     """Per-seat SIP password, derived so that nothing but one secret has to be kept."""
     digest = hmac.new(sip_secret.encode(), f"seat:{extension}".encode(), hashlib.sha256)
@@ -210,7 +217,7 @@ def render(inputs: ConfInputs) -> dict[str, str]:
     if not inputs.ami_secret:
         raise RenderError("the AMI user needs a secret (first node of CALLCENTER_AMI_NODES)")
     targets = "\n".join(
-        f"exten => {number},1,Dial(PJSIP/${{EXTEN}}@trunk,60)   ; {_value('target', label)}"
+        f"exten => {number},1,Dial(PJSIP/${{EXTEN}}@trunk,60)   ; {_comment(label)}"
         for number, label in sorted(inputs.transfer_targets.items())
         if number.isdigit()
     )

@@ -9,6 +9,7 @@ nothing: `serve --demo` makes up a fresh AMI secret for its simulator on every s
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any
@@ -56,8 +57,13 @@ class Settings(BaseSettings):
     agi_port: int = Field(default=4573, ge=0, le=65535)
     #: concurrent FastAGI sessions; beyond it new ones are refused (the dialplan queues)
     agi_max_sessions: int = Field(default=500, ge=1, le=100000)
-    #: PBX addresses/networks allowed to connect to FastAGI (empty: anyone who can reach it)
+    #: concurrent FastAGI sessions from one address (a PBX node); the rest are refused
+    agi_max_sessions_per_peer: int = Field(default=200, ge=1, le=100000)
+    #: PBX addresses/networks (CIDR) allowed to connect to FastAGI; required unless
+    #: `agi_host` is loopback (FastAGI has no authentication: see `_agi_exposure`)
     agi_allowed_peers: list[str] = Field(default_factory=list)
+    #: seconds a FastAGI connection has to send its environment (Asterisk sends it at once)
+    agi_env_timeout_s: float = Field(default=5.0, gt=0, le=60)
     agi_read_timeout_s: float = Field(default=10.0, gt=0)
     #: an IVR flow file replacing agi/ivr/flows.json (a database override still wins)
     ivr_flow_file: Path | None = None
@@ -132,6 +138,33 @@ class Settings(BaseSettings):
             )
         return url
 
+    @field_validator("agi_allowed_peers")
+    @classmethod
+    def _networks(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError as exc:
+                raise ValueError(
+                    f"CALLCENTER_AGI_ALLOWED_PEERS: {entry!r} is not an address or a network "
+                    "(e.g. 10.0.0.11 or 10.0.0.0/24)"
+                ) from exc
+        return entries
+
+    @model_validator(mode="after")
+    def _agi_exposure(self) -> Settings:
+        """FastAGI has no authentication: whoever reaches the port can route calls, rate
+        them and ask for callbacks. Off loopback, an allow-list of the PBX addresses is
+        therefore required, and the service does not start without one."""
+        if not self.agi_allowed_peers and not is_loopback(self.agi_host):
+            raise ValueError(
+                f"CALLCENTER_AGI_HOST={self.agi_host!r} is reachable from the network, and "
+                "CALLCENTER_AGI_ALLOWED_PEERS is empty: FastAGI has no authentication, so "
+                "list the PBX addresses or networks allowed to connect, e.g. "
+                'CALLCENTER_AGI_ALLOWED_PEERS=\'["10.0.0.11", "10.0.1.0/24"]\''
+            )
+        return self
+
     @model_validator(mode="after")
     def _unique_node_names(self) -> Settings:
         names = [n.name for n in self.ami_nodes]
@@ -155,6 +188,17 @@ class Settings(BaseSettings):
                 raise FileNotFoundError(f"CALLCENTER_CONFIG_FILE={toml_path}: no such file")
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
         return tuple(sources)
+
+
+def is_loopback(host: str) -> bool:
+    """`host` binds to the loopback interface only (`127.0.0.1`, `::1`, `localhost`);
+    a wildcard (`0.0.0.0`, `::`, ""), another address or a name is not."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from agi.ivr.catalog import PromptCatalog
+from agi.ivr.live_calls import CALLBACK, RATING, CallGate
 from agi.ivr.lookups import RouteLookup, WaitEstimator
 from agi.ivr.model import AgentOption, Flow, MenuOption, QueueOption, TransferOption
 from agi.protocol.session import AgiSession as Session
@@ -57,13 +58,16 @@ class IncomingFlow:
         routes: RouteLookup,
         facts: CallFacts,
         clock: Callable[[], datetime],
+        gate: CallGate,
         waits: WaitEstimator | None = None,
         priority: PriorityHook | None = None,
     ) -> None:
+        """`gate` says whether a callback request comes from a live call at the offer."""
         self.flow = flow
         self.catalog = catalog
         self.routes = routes
         self.facts = facts
+        self.gate = gate
         self.clock = clock
         self.waits = waits
         self.priority = priority
@@ -147,6 +151,8 @@ class IncomingFlow:
         if got.digits[:1] != flow.callback.key:
             return
         env = session.env
+        if not self.gate.allows(CALLBACK, env):
+            return
         request = CallbackRequestFact(
             uniqueid=env.uniqueid,
             caller=env.arg(2) or env.callerid or "",
@@ -186,12 +192,16 @@ class IncomingFlow:
 
 
 class SurveyFlow:
-    """After the agent hangs up: 1 满意, 2 基本满意, 3 不满意, recorded once per call."""
+    """After the agent hangs up: 1 满意, 2 基本满意, 3 不满意, recorded once per call,
+    and only for a call the live model shows in the survey (`gate`)."""
 
-    def __init__(self, flow: Callable[[], Flow], catalog: PromptCatalog, facts: CallFacts) -> None:
+    def __init__(
+        self, flow: Callable[[], Flow], catalog: PromptCatalog, facts: CallFacts, gate: CallGate
+    ) -> None:
         self.flow = flow
         self.catalog = catalog
         self.facts = facts
+        self.gate = gate
 
     async def __call__(self, session: Session) -> None:
         flow = self.flow()
@@ -206,6 +216,8 @@ class SurveyFlow:
                 break
         if not rating:
             return  # not rated: nothing recorded (satisfaction counts rated calls only)
+        if not self.gate.allows(RATING, session.env):
+            return
         await session.set_variable("SURVEY_RESULT", str(rating))
         env = session.env
         record = RatingFact(

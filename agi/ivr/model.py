@@ -4,7 +4,10 @@ A flow file can come from the repo or from the database, written by someone who 
 a developer; loading is where mistakes must stop, not on a live call. `validate_flow`
 refuses: a prompt the catalog lacks, a menu option pointing to a missing menu, a menu no
 entry can reach, a menu without "0 = agent" (DOMAIN.md: every menu has 0 = 人工),
-and an emergency key that a menu uses for something else.
+an emergency key that a menu uses for something else, and a queue the queue catalog
+(callcenter/legacy/queues.py) does not have: the PBX has no such queue, and the caller
+would fall through the dialplan. Sizes are bounded (a comment, how many entries and
+menus) so a flow stays something a person reads, and a 422 stays short.
 """
 
 from __future__ import annotations
@@ -17,12 +20,21 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agi.ivr.catalog import PromptCatalog
+from callcenter.legacy.queues import QUEUES, asterisk_queue
 
 Key = Annotated[str, Field(pattern=r"^[0-9*#]$")]
 QueueName = Annotated[str, Field(pattern=r"^hotline-[a-z0-9][a-z0-9-]{0,38}$")]
 PromptId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,48}$")]
 Number = Annotated[str, Field(pattern=r"^[0-9]{3,20}$")]
 NodeId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,38}$")]
+EntryKey = Annotated[str, Field(min_length=1, max_length=20)]
+MAX_COMMENT = 2000
+MAX_ENTRIES = 500  # a dialed number each: the city has 280 legacy numbers
+MAX_MENUS = 100
+#: problems listed in one FlowError; the rest are counted
+MAX_PROBLEMS = 20
+#: the Asterisk queues a flow may send callers to: the catalog's
+CATALOG_QUEUES = frozenset(asterisk_queue(name) for name in QUEUES)
 
 
 class FlowError(ValueError):
@@ -97,7 +109,7 @@ class Survey(_Strict):
 
 class Flow(_Strict):
     version: int = Field(ge=1)
-    comment: str = ""
+    comment: str = Field(default="", max_length=MAX_COMMENT)
     general_queue: QueueName
     digit_timeout_ms: int = Field(default=5000, ge=1000, le=30000)
     max_attempts: int = Field(default=2, ge=1, le=5)
@@ -108,8 +120,8 @@ class Flow(_Strict):
     invalid_prompt: PromptId
     #: played when a caller is sent to a person after a menu (choice 0, or no valid key)
     to_agent_prompt: PromptId
-    entries: dict[str, Entry]
-    menus: dict[NodeId, Menu]
+    entries: dict[EntryKey, Entry] = Field(max_length=MAX_ENTRIES)
+    menus: dict[NodeId, Menu] = Field(max_length=MAX_MENUS)
 
     def entry_for(self, dialed_number: str) -> Entry:
         return self.entries.get(dialed_number) or self.entries["default"]
@@ -150,6 +162,9 @@ def _problems(flow: Flow, catalog: PromptCatalog) -> list[str]:
     for number in flow.entries:
         if number != "default" and not number.isdigit():
             problems.append(f"entries: {number!r} is not a dialed number (digits) or 'default'")
+    for queue in sorted(flow.queues() - CATALOG_QUEUES):
+        known = ", ".join(sorted(CATALOG_QUEUES))
+        problems.append(f"queue {queue!r} is not in the queue catalog (known: {known})")
     for prompt in sorted(flow.prompts()):
         if prompt not in catalog:
             problems.append(f"prompt {prompt!r} is not in the prompt catalog")
@@ -196,11 +211,19 @@ def validate_flow(data: object, catalog: PromptCatalog, source: str = "flow") ->
         flow = Flow.model_validate(data)
     except ValidationError as exc:
         lines = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
-        raise FlowError(f"{source}: " + "; ".join(lines)) from exc
+        raise FlowError(_listed(source, lines)) from exc
     problems = _problems(flow, catalog)
     if problems:
-        raise FlowError(f"{source}: " + "; ".join(problems))
+        raise FlowError(_listed(source, problems))
     return flow
+
+
+def _listed(source: str, problems: list[str]) -> str:
+    """`source: a; b; ...`, at most MAX_PROBLEMS of them, each at most 300 characters."""
+    shown = [p if len(p) <= 300 else p[:297] + "..." for p in problems[:MAX_PROBLEMS]]
+    if len(problems) > MAX_PROBLEMS:
+        shown.append(f"and {len(problems) - MAX_PROBLEMS} more")
+    return f"{source}: " + "; ".join(shown)
 
 
 def load_flow_file(catalog: PromptCatalog, path: Path | None = None) -> Flow:

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from agi.ivr.catalog import PromptCatalog
 from agi.ivr.flows import IncomingFlow, PriorityHook, SurveyFlow
+from agi.ivr.live_calls import CallGate
 from agi.ivr.lookups import RouteLookup, WaitEstimator
 from agi.ivr.model import Flow
 from agi.protocol.metrics import AgiMetrics
@@ -28,10 +29,14 @@ def build_routes(
     clock: Callable[[], datetime],
     waits: WaitEstimator | None = None,
     priority: PriorityHook | None = None,
+    *,
+    gate: CallGate,
 ) -> dict[str, Handler]:
+    """`gate` vouches for the call before a rating or a callback request is written
+    (agi/ivr/live_calls.py: `LiveCallGate` over the live model)."""
     return {
-        INCOMING: IncomingFlow(flow, catalog, routes, facts, clock, waits, priority),
-        SURVEY: SurveyFlow(flow, catalog, facts),
+        INCOMING: IncomingFlow(flow, catalog, routes, facts, clock, gate, waits, priority),
+        SURVEY: SurveyFlow(flow, catalog, facts, gate),
     }
 
 
@@ -45,6 +50,8 @@ def build_agi(
     waits: WaitEstimator | None = None,
     metrics: AgiMetrics | None = None,
     priority: PriorityHook | None = None,
+    *,
+    gate: CallGate,
 ) -> FastAgiServer:
-    handlers = build_routes(flow, catalog, routes, facts, clock, waits, priority)
+    handlers = build_routes(flow, catalog, routes, facts, clock, waits, priority, gate=gate)
     return FastAgiServer(handlers, config, metrics)

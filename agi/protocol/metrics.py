@@ -38,6 +38,7 @@ OUTCOMES = (
     "bad_env",
     "refused_full",
     "refused_peer",
+    "evicted_idle",
 )
 
 
@@ -55,6 +56,7 @@ class AgiMetrics(Collector):
     def __init__(self, registry: CollectorRegistry) -> None:
         self._commands: dict[str, _Histogram] = {}
         self._sessions: dict[tuple[str, str], int] = {}
+        self._refused: dict[tuple[str, str], int] = {}
         self.active = 0
         registry.register(self)
 
@@ -74,6 +76,12 @@ class AgiMetrics(Collector):
     def session_done(self, route: str, outcome: str) -> None:
         key = (route, outcome)
         self._sessions[key] = self._sessions.get(key, 0) + 1
+
+    def request_refused(self, what: str, reason: str) -> None:
+        """The IVR refused to record `what` (a rating, a callback request) for a session
+        the live model does not show at that step (agi/ivr/live_calls.py)."""
+        key = (what, reason)
+        self._refused[key] = self._refused.get(key, 0) + 1
 
     def collect(self) -> Iterator[Metric]:
         commands = HistogramMetricFamily(
@@ -98,6 +106,14 @@ class AgiMetrics(Collector):
         for (route, outcome), count in sorted(self._sessions.items()):
             sessions.add_metric([route, outcome], count)
         yield sessions
+        refused = CounterMetricFamily(
+            "callcenter_ivr_requests_refused",
+            "Ratings and callback requests refused: no live call at that step",
+            labels=["what", "reason"],
+        )
+        for (what, reason), count in sorted(self._refused.items()):
+            refused.add_metric([what, reason], count)
+        yield refused
         yield GaugeMetricFamily(
             "callcenter_agi_sessions_active", "FastAGI sessions in progress", value=self.active
         )

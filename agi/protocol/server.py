@@ -1,10 +1,18 @@
 """The FastAGI listener: accept, admit, read the environment, route, run, close.
 
 Admission comes first and costs nothing: a PBX address outside the allow-list, or a
-connection beyond `max_sessions`, is closed at once without reading a byte. Closing is
-the right refusal: the dialplan sees no `HOTLINE_ROUTED` and queues the caller itself
-(AstDB map, then the general queue), whereas accepting and queueing callers behind a
-saturated server would make them wait in silence.
+connection beyond `max_sessions` (in all) or `max_sessions_per_peer` (from its address),
+is closed at once without reading a byte. Closing is the right refusal: the dialplan
+sees no `HOTLINE_ROUTED` and queues the caller itself (AstDB map, then the general
+queue), whereas accepting and queueing callers behind a saturated server would make them
+wait in silence.
+
+Idle connections cannot hold places: a connection has `env_timeout_s` to send its
+environment, and when the server (or the peer's share) is full, a connection that has
+sent nothing for `STALE_ENV_S` yields its place to the new one. Asterisk writes the
+environment the moment it connects, so a real call is never the one that yields; a peer
+that opens silent connections (a scanner, an attack, from the PBX's own address too)
+only displaces its own.
 
 Whatever a session does, the socket is closed in the end, and no exception escapes into
 asyncio's "unhandled exception" log.
@@ -27,6 +35,10 @@ from agi.protocol.session import AgiConnection, AgiSession
 
 log = logging.getLogger(__name__)
 
+#: a connection silent this long has no call behind it (res_agi sends its environment
+#: as soon as it connects): it gives its place to a new connection when the server is full
+STALE_ENV_S = 0.5
+
 Handler = Callable[[AgiSession], Awaitable[None]]
 
 
@@ -35,6 +47,9 @@ class ServerConfig:
     host: str = "127.0.0.1"  # loopback unless told otherwise: AGI has no authentication
     port: int = 4573
     max_sessions: int = 500
+    #: concurrent sessions from one address: no single peer can take every place
+    max_sessions_per_peer: int = 200
+    #: time a connection has to send its whole environment (Asterisk sends it at once)
     env_timeout_s: float = 5.0
     read_timeout_s: float = 10.0
     #: PBX addresses or networks allowed to connect; empty: anyone who can reach the port
@@ -67,6 +82,9 @@ class FastAgiServer:
         self._allowed = parse_networks(config.allowed_peers)
         self._server: asyncio.Server | None = None
         self._connections: set[AgiConnection] = set()
+        #: admitted connections by peer address, and when each was admitted
+        self._by_peer: dict[str, dict[AgiConnection, float]] = {}
+        self._peer_of: dict[AgiConnection, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._ticker: asyncio.TimerHandle | None = None
         self.refused = 0
@@ -139,13 +157,14 @@ class FastAgiServer:
         return _Admitted(self)
 
     def _admit(self, connection: AgiConnection, transport: asyncio.BaseTransport) -> bool:
-        """At accept time, before a byte is read: allow-list, then capacity."""
+        """At accept time, before a byte is read: allow-list, then capacity (in all and
+        for the peer's address), where a stale silent connection yields its place."""
+        address = _address(transport)
         outcome = ""
-        if self._allowed and not self._peer_allowed(transport):
+        if self._allowed and not self._peer_allowed(address):
             log.warning("FastAGI: refused %s (not in the allow-list)", _peer(transport))
             outcome = "refused_peer"
-        elif len(self._connections) >= self.config.max_sessions:
-            log.warning("FastAGI: %d sessions running, refusing a new one", self.active)
+        elif not self._make_room(address):
             outcome = "refused_full"
         if outcome:
             self.refused += 1
@@ -155,19 +174,73 @@ class FastAgiServer:
             transport.close()
             return False
         self._connections.add(connection)
+        self._by_peer.setdefault(address, {})[connection] = time.monotonic()
+        self._peer_of[connection] = address
         if self.metrics is not None:
             self.metrics.session_started()
         return True
 
-    def _peer_allowed(self, transport: asyncio.BaseTransport) -> bool:
-        peer = transport.get_extra_info("peername")
-        try:
-            address = ipaddress.ip_address(peer[0])
-        except (TypeError, ValueError, IndexError):
+    def _make_room(self, address: str) -> bool:
+        """True if a new connection from `address` fits, after evicting at most one
+        connection that has been silent for `STALE_ENV_S` (the peer's own first)."""
+        mine = self._by_peer.get(address, {})
+        per_peer = self.config.max_sessions_per_peer
+        if len(mine) >= per_peer:
+            if self._evict_stale(mine):
+                return True
+            log.warning("FastAGI: %s has %d sessions (per-peer cap), refusing", address, per_peer)
             return False
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        return any(address in network for network in self._allowed)
+        if len(self._connections) >= self.config.max_sessions:
+            if self._evict_stale(mine) or any(
+                self._evict_stale(others) for others in self._by_peer.values()
+            ):
+                return True
+            log.warning("FastAGI: %d sessions running, refusing a new one", self.active)
+            return False
+        return True
+
+    def _evict_stale(self, admitted: dict[AgiConnection, float]) -> bool:
+        """Abort the oldest connection in `admitted` that sent no environment within
+        `STALE_ENV_S`; False if there is none."""
+        cutoff = time.monotonic() - STALE_ENV_S
+        for connection, since in admitted.items():  # in admission order: oldest first
+            if since > cutoff:
+                return False
+            if not connection.env_received:
+                log.warning(
+                    "FastAGI: %s sent no environment in %.1f s; its place goes to a new one",
+                    _peer(connection.transport),
+                    time.monotonic() - since,
+                )
+                self._release(connection)
+                connection.refused = True  # its end reports nothing more
+                if connection.transport is not None:
+                    connection.transport.abort()
+                if self.metrics is not None:
+                    self.metrics.session_done("", "evicted_idle")
+                return True
+        return False
+
+    def _release(self, connection: AgiConnection) -> None:
+        """Forget an admitted connection (once, whichever way it ends)."""
+        if connection not in self._connections:
+            return
+        self._connections.discard(connection)
+        address = self._peer_of.pop(connection, "")
+        mine = self._by_peer.get(address)
+        if mine is not None:
+            mine.pop(connection, None)
+            if not mine:
+                del self._by_peer[address]
+        if self.metrics is not None:
+            self.metrics.session_ended()
+
+    def _peer_allowed(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self._allowed)
 
     def _on_env(self, connection: AgiConnection, env: AgiEnv | EnvError) -> None:
         if isinstance(env, EnvError):
@@ -210,10 +283,7 @@ class FastAgiServer:
             self._finish(connection, route, outcome)
 
     def _finish(self, connection: AgiConnection, route: str, outcome: str) -> None:
-        if connection in self._connections:
-            self._connections.discard(connection)
-            if self.metrics is not None:
-                self.metrics.session_ended()
+        self._release(connection)
         if self.metrics is not None:
             self.metrics.session_done(route, outcome)
         if connection.watchdog is not None:
@@ -235,10 +305,19 @@ class _Admitted(AgiConnection):
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
-        if self in self._server._connections:  # closed before its session started
-            self._server._connections.discard(self)
-            if self._server.metrics is not None:
-                self._server.metrics.session_ended()
+        self._server._release(self)  # closed before its session started
+
+
+def _address(transport: asyncio.BaseTransport) -> str:
+    """The peer's IP address as text (an IPv4-mapped IPv6 address as IPv4); "" if none."""
+    peer = transport.get_extra_info("peername")
+    try:
+        address = ipaddress.ip_address(peer[0])
+    except (TypeError, ValueError, IndexError):
+        return ""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return str(address)
 
 
 def _peer(transport: asyncio.BaseTransport | None) -> str:

@@ -109,6 +109,11 @@ class AgiConnection(asyncio.Protocol):
         #: set by the server when it refuses the connection at accept time
         self.refused = False
 
+    @property
+    def env_received(self) -> bool:
+        """The environment block has arrived (or failed): the connection said something."""
+        return self._env_done
+
     # --- asyncio.Protocol ------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)

@@ -3,6 +3,8 @@ a number is held to the same rules whichever way it arrives."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -15,6 +17,15 @@ MODES = ("merge", "dock", "retain")
 #: modes whose calls may be handed back to the unit's own line
 NEEDS_TRANSFER = frozenset({"dock", "retain"})
 MAX_LEN = {"unit_code": 32, "unit": 200, "district": 100, "note": 500}
+#: a unit code is a short code (the city's U001..U109): ASCII letters, digits, "-" and
+#: "_", starting with a letter or digit, so it never reads as a formula (= + - @)
+UNIT_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+#: the text fields: one line each, no control characters (NUL, CR, LF, tab, ...)
+TEXT_FIELDS = ("unit", "district", "note")
+#: a unit's name is written into the Asterisk configuration (the transfer targets'
+#: comments), where ";" starts a comment: refused here, not when the config is rendered
+CONFIG_UNSAFE = {"unit": ";"}
+_NAMED = {"\0": "NUL", "\r": "CR", "\n": "LF", "\t": "tab", "\u2028": "LS", "\u2029": "PS"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +61,21 @@ class RowError:
         return {"line": self.line, "column": self.column, "reason": self.reason}
 
 
+def text_problem(text: str, forbidden: str = "") -> str | None:
+    """Why `text` cannot be a directory field (a control character or line break, or
+    one of `forbidden`), naming the character and where; None if it can."""
+    for position, char in enumerate(text, start=1):
+        if char in forbidden:
+            return (
+                f"{char!r} at character {position}: the name goes into the Asterisk "
+                f"configuration, where {char!r} starts a comment"
+            )
+        if unicodedata.category(char) == "Cc" or char in "\u2028\u2029":
+            name = _NAMED.get(char, f"U+{ord(char):04X}")
+            return f"control character {name} at character {position} (one line, no controls)"
+    return None
+
+
 def validate_fields(fields: Mapping[str, str | None]) -> tuple[NumberRecord | None, list[RowError]]:
     """Check one row's cells; returns the record, or None and every problem found."""
     errors: list[RowError] = []
@@ -71,6 +97,17 @@ def validate_fields(fields: Mapping[str, str | None]) -> tuple[NumberRecord | No
     for name, limit in MAX_LEN.items():
         if len(cell(name)) > limit:
             fail(name, f"longer than {limit} characters")
+    code = cell("unit_code")
+    if code and not UNIT_CODE.fullmatch(code):
+        fail(
+            "unit_code",
+            f"{code[:40]!r} is not a unit code: letters, digits, '-' and '_', "
+            "starting with a letter or digit (like U017)",
+        )
+    for name in TEXT_FIELDS:
+        problem = text_problem(cell(name), CONFIG_UNSAFE.get(name, ""))
+        if problem:
+            fail(name, problem)
     mode = cell("mode").lower()
     if not mode:
         fail("mode", f"missing (one of {', '.join(MODES)})")

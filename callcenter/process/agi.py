@@ -13,12 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agi.ivr.catalog import load_catalog
 from agi.ivr.flows import PriorityHook
-from agi.ivr.lookups import LiveLike, LiveWaitEstimator, RouteLookup
+from agi.ivr.live_calls import LiveCallGate
+from agi.ivr.lookups import LiveWaitEstimator, RouteLookup
 from agi.ivr.model import load_flow_file
 from agi.ivr.routes import build_agi
 from agi.ivr.store import FlowStore
 from agi.protocol.metrics import AgiMetrics
 from agi.protocol.server import FastAgiServer, ServerConfig
+from callcenter.live.live_state import LiveState
 from callcenter.records.facts import CallFacts
 
 
@@ -48,7 +50,7 @@ def build_agi_service(
     sessions: async_sessionmaker[AsyncSession],
     facts: CallFacts,
     routes: RouteLookup,
-    live: LiveLike,
+    live: LiveState,
     registry: CollectorRegistry,
     clock: Callable[[], datetime],
     flow_file: Path | None = None,
@@ -56,6 +58,7 @@ def build_agi_service(
 ) -> AgiService:
     catalog = load_catalog()
     flows = FlowStore(catalog, sessions, clock, load_flow_file(catalog, flow_file))
+    metrics = AgiMetrics(registry)
     server = build_agi(
         config,
         flows,
@@ -64,7 +67,8 @@ def build_agi_service(
         facts,
         clock,
         LiveWaitEstimator(live),
-        AgiMetrics(registry),
+        metrics,
         priority,
+        gate=LiveCallGate(live, metrics.request_refused),
     )
     return AgiService(server, flows)

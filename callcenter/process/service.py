@@ -363,6 +363,8 @@ class Service:
                 host=settings.agi_host,
                 port=settings.agi_port,
                 max_sessions=settings.agi_max_sessions,
+                max_sessions_per_peer=settings.agi_max_sessions_per_peer,
+                env_timeout_s=settings.agi_env_timeout_s,
                 read_timeout_s=settings.agi_read_timeout_s,
                 allowed_peers=tuple(settings.agi_allowed_peers),
             ),

@@ -24,6 +24,7 @@ from callcenter import migrate
 from callcenter.db import create_engine, session_factory
 from callcenter.legacy.directory import LegacyRoute
 from callcenter.records.facts import SqlCallFacts
+from tests.agi.helpers import AnyCall
 from tests.agi.pbx import Call, Pbx, free_port
 
 MERGED, DOCKED = "043262345678", "043287654321"
@@ -76,6 +77,7 @@ async def setup(engine: AsyncEngine) -> AsyncIterator[tuple[FastAgiServer, SqlCa
         lambda: datetime.now(UTC),
         waits,
         AgiMetrics(CollectorRegistry()),
+        gate=AnyCall(),
     )
     await server.start()
     yield server, recorder, waits

@@ -173,7 +173,8 @@ async def test_authentication_and_roles(tmp_path: Path, monkeypatch: pytest.Monk
         async with serving(app) as host:
             url = f"ws://{host}/api/v1/live"
             assert await close_code(url) == live_ws.CLOSE_UNAUTHENTICATED  # silence
-            assert await close_code(url, first="not json") == live_ws.CLOSE_UNAUTHENTICATED
+            assert await close_code(url, first="not json") == live_ws.CLOSE_BAD_FRAME
+            assert await close_code(url, first="{}") == live_ws.CLOSE_UNAUTHENTICATED
             bearer = {"Authorization": f"Bearer {revoked}"}
             assert await close_code(url, bearer) == live_ws.CLOSE_UNAUTHENTICATED
             bearer = {"Authorization": f"Bearer {integration}"}

@@ -87,15 +87,16 @@ def test_dirty_file_rejected_with_every_line(cli: CliRunner, tmp_path: Path) -> 
 
 
 def _hostile_rows() -> bytes:
-    """Cells a spreadsheet would run as formulas, and a note over two lines. A cell
-    guarded as the export guards it is read unguarded: `''=市交通局` is `'=市交通局`."""
+    """Cells a spreadsheet would run as formulas (unit codes cannot be: import refuses
+    them, tests/security/test_directory_fields.py). A cell guarded as the export guards
+    it is read unguarded: `''=市交通局` is `'=市交通局`."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["number", "unit_code", "unit", "district", "mode", "queue", "transfer_to",
                      "note"])  # fmt: skip
-    writer.writerow(["043262000101", '=HYPERLINK("http://e.x","x")', "市公安局", "市本级",
-                     "merge", "general", "", "-first line\nsecond line"])  # fmt: skip
-    writer.writerow(["043262000102", "@SUM(1+1)", "+市水务局", "市本级", "merge", "general",
+    writer.writerow(["043262000101", "U-H1", '=HYPERLINK("http://e.x","x")', "市本级",
+                     "merge", "general", "", "-first line, second line"])  # fmt: skip
+    writer.writerow(["043262000102", "U-H2", "+市水务局", "@SUM(1+1)", "merge", "general",
                      "", "=cmd|' /C calc'!A0"])  # fmt: skip
     writer.writerow(["043262000103", "U-X", "''=市交通局", "市本级", "merge", "general", "",
                      "'plain note"])  # fmt: skip
@@ -110,15 +111,15 @@ def test_export_opens_in_excel_and_imports_back(cli: CliRunner, tmp_path: Path) 
 
     r = cli.invoke(app, ["legacy", "export", "-o", "excel.csv"])
     assert r.exit_code == 0, r.output
-    assert "excel.csv: 283 numbers (utf-8-sig)" in r.output  # 283 rows, 284 lines + 1 in a note
+    assert "excel.csv: 283 numbers (utf-8-sig)" in r.output
     data = (tmp_path / "excel.csv").read_bytes()
     assert data.startswith(b"\xef\xbb\xbfnumber,unit_code,unit,district,mode,queue,transfer_to,"
                            b"note\r\n")  # fmt: skip
     assert data.count(b"\xef\xbb\xbf") == 1
     rows = {r[0]: r for r in csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""))}
-    assert rows["043262000101"][1] == '\'=HYPERLINK("http://e.x","x")'
-    assert rows["043262000101"][7] == "'-first line\nsecond line"
-    assert rows["043262000102"][1:3] == ["'@SUM(1+1)", "'+市水务局"]
+    assert rows["043262000101"][2] == '\'=HYPERLINK("http://e.x","x")'
+    assert rows["043262000101"][7] == "'-first line, second line"
+    assert rows["043262000102"][1:4] == ["U-H2", "'+市水务局", "'@SUM(1+1)"]
     assert rows["043262000102"][7] == "'=cmd|' /C calc'!A0"
     assert rows["043262000103"][1:3] == ["U-X", "''=市交通局"]
     assert rows["043262000103"][7] == "'plain note"  # not a formula: as it is

@@ -95,7 +95,7 @@ def test_write_reads_back() -> None:
 
 def test_formula_like_cells_and_gb18030_read_back() -> None:
     records = [r for _, r in csvfile.read(LEGACY_CSV.read_bytes()).records][:3]
-    records[0] = dataclasses.replace(records[0], unit_code="=1+1", note="-x\r\ny")
+    records[0] = dataclasses.replace(records[0], unit_code="X1", unit="=1+1", note="-x y")
     records[1] = dataclasses.replace(records[1], unit="'+市水务局", note="@SUM(A1)")
     for encoding, found in [("utf-8-sig", "utf-8-sig"), ("gb18030", "gb18030")]:
         data = csvfile.write(records, encoding)

@@ -23,6 +23,7 @@ from callcenter.records.facts import SqlCallFacts
 from callcenter.records.history import SqlHistory
 from callcenter.records.store import RecordStore
 from queues.priority import CallerPriority, PriorityRules
+from tests.agi.helpers import AnyCall
 from tests.agi.pbx import Call, Pbx
 from tests.records.factory import call
 
@@ -54,6 +55,7 @@ async def agi(tmp_path: Path) -> AsyncIterator[tuple[FastAgiServer, RecordStore]
         None,
         AgiMetrics(CollectorRegistry()),
         rules.queue_priority,
+        gate=AnyCall(),
     )
     await server.start()
     yield server, RecordStore(sessions)

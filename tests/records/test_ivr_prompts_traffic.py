@@ -11,6 +11,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from agi.ivr.catalog import load_catalog
+from agi.ivr.live_calls import LiveCallGate
 from agi.ivr.model import load_flow_file
 from agi.ivr.routes import build_agi
 from agi.protocol.metrics import AgiMetrics
@@ -25,7 +26,7 @@ from callcenter.records.builder import FinishedCall
 from callcenter.records.facts import SqlCallFacts
 from callcenter.records.wiring import build_records
 from pbxsim.ami_server import AmiServer, users_from_manager_conf
-from tests.agi.pbx import PROMPT_S, Call, Pbx
+from tests.agi.pbx import PROMPT_S, Call, Pbx, free_port
 from tests.agi.test_ivr_pbxsim import MERGED, Routes, Waits
 from tests.queues.sim import SECRET, USER, wait_until
 
@@ -55,8 +56,11 @@ async def test_prompts_and_time_to_queue_of_ivr_calls(tmp_path: Path) -> None:
     sessions = session_factory(engine)
     catalog = load_catalog()
     flow = load_flow_file(catalog)
+    port = free_port()
+    pbx = Pbx(port, seats=1, talk_time=2.0, queues=QUEUES)
+    live = LiveState(pbx.scheduler.now)
     agi = build_agi(
-        ServerConfig(port=0, read_timeout_s=5.0),
+        ServerConfig(port=port, read_timeout_s=5.0),
         lambda: flow,
         catalog,
         Routes(),
@@ -64,14 +68,13 @@ async def test_prompts_and_time_to_queue_of_ivr_calls(tmp_path: Path) -> None:
         lambda: datetime.now(UTC),
         Waits(),
         AgiMetrics(CollectorRegistry()),
+        gate=LiveCallGate(live),
     )
     await agi.start()
-    pbx = Pbx(agi.port, seats=1, talk_time=2.0, queues=QUEUES)
     ami = AmiServer(
         pbx.scheduler, pbx.bus, pbx.system.actions, product_manager_users(), pbx.system.cli
     )
     await ami.start()
-    live = LiveState(pbx.scheduler.now)
     records = build_records(sessions, live, tmp_path / "spool", flush_every_s=0.05)
     finished: list[FinishedCall] = []
     sink = records.builder.sink

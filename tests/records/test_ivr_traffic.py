@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
 from agi.ivr.catalog import load_catalog
+from agi.ivr.live_calls import LiveCallGate
 from agi.ivr.model import load_flow_file
 from agi.ivr.routes import build_agi
 from agi.protocol.metrics import AgiMetrics
@@ -26,7 +27,7 @@ from callcenter.records.facts import SqlCallFacts
 from callcenter.records.models import CallRecord
 from callcenter.records.wiring import build_records
 from pbxsim.ami_server import AmiServer, users_from_manager_conf
-from tests.agi.pbx import Call, Pbx
+from tests.agi.pbx import Call, Pbx, free_port
 from tests.agi.test_ivr_pbxsim import MERGED, Routes, Waits
 from tests.conftest import TRANSCRIPTS
 from tests.queues.sim import SECRET, USER, wait_until
@@ -38,8 +39,11 @@ async def test_ivr_calls_become_records(tmp_path: Path) -> None:
     sessions = session_factory(engine)
     catalog = load_catalog()
     flow = load_flow_file(catalog)
+    port = free_port()
+    pbx = Pbx(port, seats=1, talk_time=2.0, queues=("hotline-housing", "hotline-general"))
+    live = LiveState(pbx.scheduler.now)
     agi = build_agi(
-        ServerConfig(port=0, read_timeout_s=5.0),
+        ServerConfig(port=port, read_timeout_s=5.0),
         lambda: flow,
         catalog,
         Routes(),
@@ -47,13 +51,12 @@ async def test_ivr_calls_become_records(tmp_path: Path) -> None:
         lambda: datetime.now(UTC),
         Waits(),
         AgiMetrics(CollectorRegistry()),
+        gate=LiveCallGate(live),  # the rating is written for a live call in the survey only
     )
     await agi.start()
-    pbx = Pbx(agi.port, seats=1, talk_time=2.0, queues=("hotline-housing", "hotline-general"))
     users = users_from_manager_conf((TRANSCRIPTS / "config" / "manager.conf").read_text("utf-8"))
     ami = AmiServer(pbx.scheduler, pbx.bus, pbx.system.actions, dict(users), pbx.system.cli)
     await ami.start()
-    live = LiveState(pbx.scheduler.now)
     records = build_records(sessions, live, tmp_path / "spool", flush_every_s=0.05)
     node = PbxNode(
         NodeConfig("pbx1", "127.0.0.1", ami.port, USER, SECRET, action_timeout=5.0),

@@ -34,6 +34,7 @@ from callcenter.records.builder import FinishedCall, RecordBuilder
 from callcenter.records.facts import SqlCallFacts
 from callcenter.records.wiring import RecordsListener
 from pbxsim.telephony.softphone import fixed_policy
+from tests.agi.helpers import AnyCall
 from tests.queues.sim import SECRET, USER, Sim, start_pbx, wait_until
 
 MERGED = "043266453987"
@@ -64,6 +65,7 @@ async def ivr(tmp_path: Path) -> AsyncIterator[FastAgiServer]:
         lambda: datetime.now(UTC),
         None,
         AgiMetrics(CollectorRegistry()),
+        gate=AnyCall(),
     )
     await server.start()
     yield server

@@ -78,6 +78,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agi.ivr.catalog import load_catalog
+from agi.ivr.live_calls import LiveCallGate
 from agi.ivr.model import load_flow_file
 from agi.ivr.routes import build_agi
 from agi.protocol.metrics import AgiMetrics
@@ -148,8 +149,9 @@ class Directory:
         return self.table.get(dialed_number)
 
 
-async def start_ivr(sessions: async_sessionmaker[AsyncSession]) -> FastAgiServer:
-    """The product's FastAGI IVR (greeting, legacy routing, survey) on a free port."""
+async def start_ivr(sessions: async_sessionmaker[AsyncSession], live: LiveState) -> FastAgiServer:
+    """The product's FastAGI IVR (greeting, legacy routing, survey) on a free port,
+    writing ratings for the calls `live` shows in the survey, as `serve` does."""
     catalog = load_catalog()
     flow = load_flow_file(catalog)
     clock = lambda: datetime.now(UTC)  # noqa: E731
@@ -162,6 +164,7 @@ async def start_ivr(sessions: async_sessionmaker[AsyncSession]) -> FastAgiServer
         clock,
         None,
         AgiMetrics(CollectorRegistry()),
+        gate=LiveCallGate(live),
     )
     await server.start()
     return server
@@ -351,9 +354,9 @@ async def run_day(database_url: str, tmp_path: Path, run: Run) -> tuple[list[Cal
     engine = create_engine(database_url)
     await migrate.upgrade(engine)
     sessions = session_factory(engine)
-    ivr = await start_ivr(sessions)
-    sim.system.pbx.agi_connect_to = ("127.0.0.1", ivr.port)
     live = LiveState(sim.scheduler.now)
+    ivr = await start_ivr(sessions, live)
+    sim.system.pbx.agi_connect_to = ("127.0.0.1", ivr.port)
     wrapups = {q.name: q.config.wrapuptime for q in sim.system.queues.queues.values()}
     records = build_records(
         sessions, live, tmp_path / "spool", flush_every_s=0.2, queue_wrapup=wrapups
