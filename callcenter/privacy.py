@@ -51,6 +51,12 @@ class Viewer:
             seat=principal.seat if principal.role is Role.AGENT else None,
         )
 
+    def without_seat(self) -> Viewer:
+        """The viewer as far as calls of no seat go (callers waiting, held, owed a
+        callback): what one shows a viewer it shows every viewer alike so reduced, so a
+        body serialised once serves them all."""
+        return Viewer(admin=self.admin)
+
 
 #: a viewer who sees every number (admin), and one who sees every number masked
 EVERY_NUMBER = Viewer(admin=True)
