@@ -10,7 +10,7 @@ of the answers of whoever sees them masked, and this module bounds and traces th
 - each search that runs is written to the audit log (`GET /api/v1/audit`): the token,
   when, the path, and in its query the number masked as privacy.py masks it and how
   many rows were returned (`caller=139****1111&rows=3`). Never the number in clear:
-  the audit log is read by operators who may not see it. Refused searches are not
+  the audit log must not become the list of numbers people searched for. Refused searches are not
   written one by one (a flood of them would flood the table); the first refusal of a
   run is logged.
 """
