@@ -17,6 +17,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from api.app import create_app
+from api.search_limits import CallerSearches
 from api.services import ApiServices
 from callcenter import migrate
 from callcenter.audit.repository import AuditLog
@@ -156,3 +157,15 @@ async def test_excessive_probing_is_throttled(tmp_path: Path) -> None:
         await client.aclose()
         records.writer.spool.close()
         await engine.dispose()
+
+
+def test_the_allowance_refills_at_its_rate_per_token() -> None:
+    clock = [100.0]
+    searches = CallerSearches(burst=2, per_s=0.5, monotonic=lambda: clock[0])
+    assert searches.take(1) is None and searches.take(1) is None
+    assert searches.take(1) == 2.0  # one search comes back every 2 s
+    assert searches.take(2) is None  # another token has its own bucket
+    clock[0] += 2.0
+    assert searches.take(1) is None and searches.take(1) == 2.0
+    clock[0] += 60.0  # a long pause refills up to the burst, no further
+    assert [searches.take(1) for _ in range(3)][-1] is not None
