@@ -1,6 +1,8 @@
 """The callback worklist for supervisors: `GET /api/v1/callbacks`, and
 `POST /api/v1/callbacks/{id}/assign|cancel`. Integration tokens may read it (a CRM
-shows who is owed a call); only supervisors (and admin) change it."""
+shows who is owed a call); only supervisors (and admin) change it. The number to call
+back is masked for all but admin (callcenter/privacy.py: a callback is dialed by the
+service, and whose call it is is not settled until a seat takes it)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from api.pagination import Page, Paging, bad_query
 from api.services import callback_worklist, seat_repository
 from callcenter.clock import CityTime, as_utc
 from callcenter.legacy.queues import directory_name
+from callcenter.privacy import NO_NUMBER, Viewer, live_caller
 from callcenter.records.callback_tasks import CallbackTaskFact
 from callcenter.tokens import Principal, Role
 from queues.callbacks import CallbackWorklist
@@ -32,7 +35,7 @@ _TASK: dict[str, Any] = {
     "id": 318,
     "uniqueid": "1764141243.2207",
     "source": "abandoned",
-    "caller": "13958001234",
+    "caller": "139****1234",
     "queue": "housing",
     "waited_s": 142.5,
     "priority": 0,
@@ -53,7 +56,7 @@ class CallbackOut(BaseModel):
     source: str = Field(
         description="abandoned (hung up in queue) | virtual_hold (kept their place)"
     )
-    caller: str = Field(description="the number to call back")
+    caller: str = Field(description="the number to call back: masked but for admin")
     queue: str = Field(description="the queue the caller waited in, by its directory name")
     waited_s: float = Field(description="how long the caller had waited before asking")
     priority: int
@@ -89,9 +92,10 @@ class Cancelled(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"cancelled": True}]})
 
 
-def _out(task: CallbackTaskFact, city: CityTime) -> CallbackOut:
+def _out(task: CallbackTaskFact, city: CityTime, viewer: Viewer = NO_NUMBER) -> CallbackOut:
     out = written(CallbackOut, task, city)
-    return out.model_copy(update={"queue": directory_name(task.queue)})
+    caller = live_caller(task.caller, False, "", viewer.without_seat())
+    return out.model_copy(update={"queue": directory_name(task.queue), "caller": caller})
 
 
 def _key(task: CallbackTaskFact) -> tuple[str, int]:
@@ -104,7 +108,7 @@ def _key(task: CallbackTaskFact) -> tuple[str, int]:
     summary="The callback worklist, in line order (due_at, then id)",
 )
 async def list_callbacks(
-    _principal: Reader,
+    principal: Reader,
     page: Paging,
     worklist: Worklist,
     city: City,
@@ -121,7 +125,8 @@ async def list_callbacks(
             raise bad_query("cursor", "not a cursor of this list")
         position = (due.astimezone(UTC), int(after[1]))
     tasks = await worklist.tasks(status, page.fetch, position)
-    return page.of(tasks, key=_key, item=lambda task: _out(task, city))
+    viewer = Viewer.of(principal)
+    return page.of(tasks, key=_key, item=lambda task: _out(task, city, viewer))
 
 
 @router.post(
@@ -133,7 +138,7 @@ async def list_callbacks(
 async def assign(
     task_id: TaskId,
     body: AssignBody,
-    _principal: Supervisor,
+    principal: Supervisor,
     worklist: Worklist,
     seats: Annotated[SeatRepository, Depends(seat_repository)],
     city: City,
@@ -146,7 +151,7 @@ async def assign(
         raise HTTPException(409, str(exc)) from exc
     if task is None:
         raise HTTPException(404, f"no callback {task_id}")
-    return _out(task, city)
+    return _out(task, city, Viewer.of(principal))
 
 
 @router.post(

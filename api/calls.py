@@ -3,8 +3,13 @@ with timeline), `/calls/active` (calls in progress, from the live model) and
 `/calls/export.csv` (streamed from a server-side cursor).
 
 Who may read: supervisors and integration tokens everything, an agent only the calls
-their seat answered; admin all. The caller number of a confidential call (on request,
-and every report 举报) is masked for every role but admin, here and in the export.
+their seat answered (another seat's call is a 404, as one that does not exist); admin
+all. Which numbers each one sees is callcenter/privacy.py's: in a record, a
+confidential call's (on request, and every report 举报) is masked for every role but
+admin, here and in the export; in `/calls/active` (a live view) only admin and the
+agent on the call see it whole. A `caller=` search never finds a confidential call for
+a viewer who sees its number masked, and is throttled and audited
+(api/caller_search.py).
 `POST /calls/{id}/confidential` marks a call confidential on the caller's request: an
 agent for a call of its own seat (during the call or after), a supervisor or admin for
 any call. A call's id is `<node>:<Linkedid>`.
@@ -23,14 +28,24 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.audit_log import AuditIfAny, audited_read
 from api.auth import require_roles
+from api.caller_search import audit_search
 from api.city import City, Stamp, time_query, written
 from api.pagination import Page, Paging, bad_query
 from api.queue_names import queue_filter
-from api.services import call_facts, call_records, live_state_if_any, record_writer
+from api.search_limits import CallerSearches
+from api.services import (
+    audit_log_if_any,
+    call_facts,
+    call_records,
+    caller_searches,
+    live_state_if_any,
+    record_writer,
+)
+from callcenter.audit.repository import AuditLog
 from callcenter.legacy.queues import directory_name
 from callcenter.live.live_state import LiveState
 from callcenter.live.node_state import Call
-from callcenter.privacy import shown_caller
+from callcenter.privacy import Viewer, filter_reaches_confidential, live_caller, record_caller
 from callcenter.records import query as q
 from callcenter.records.facts import CallFacts, ConfidentialMarkFact
 from callcenter.records.models import CallRecord
@@ -152,7 +167,10 @@ class CallSummary(BaseModel):
     unit: str
     district: str
     mode: str = Field(description="legacy mode of the dialed number: merge | dock | retain")
-    caller: str = Field(description="masked (139****1111) when confidential, except for admin")
+    caller: str = Field(
+        description="masked (139****1111) when confidential, except for admin; a `caller=` "
+        "search finds a confidential call only for admin"
+    )
     confidential: bool
     queue: str = Field(
         description="first queue joined, by its directory name; empty: never offered"
@@ -297,7 +315,7 @@ class ConfidentialOut(BaseModel):
 def _summary_fields(record: CallRecord, principal: Principal) -> dict[str, Any]:
     data = {name: getattr(record, name) for name in CallSummary.model_fields if name != "id"}
     data["id"] = f"{record.node}:{record.linkedid}"
-    data["caller"] = shown_caller(record.caller, record.confidential, principal.role == Role.ADMIN)
+    data["caller"] = record_caller(record.caller, record.confidential, Viewer.of(principal))
     data["queue"] = directory_name(record.queue)
     return data
 
@@ -348,6 +366,7 @@ def _filter(
             queue=queue,
             seat=seat,
             disposition=disposition,
+            caller_reaches_confidential=filter_reaches_confidential(Viewer.of(principal)),
         )
     except q.RecordQueryError as exc:
         raise HTTPException(422, str(exc)) from None
@@ -356,15 +375,20 @@ def _filter(
 Principal_ = Annotated[Principal, Depends(readers)]
 Records = Annotated[RecordStore, Depends(call_records)]
 InProgress = Annotated[LiveState | None, Depends(live_state_if_any)]
+Searches = Annotated[CallerSearches, Depends(caller_searches)]
+Audit = Annotated[AuditLog | None, Depends(audit_log_if_any)]
 Start = Annotated[datetime | None, time_query("start", "started at or after", "2026-12-02")]
 End = Annotated[datetime | None, time_query("end", "started before", "2026-12-03T00:00:00+08:00")]
 
 
 @router.get("/calls", response_model=Page[CallSummary], summary="Call records, newest first")
 async def list_calls(
+    request: Request,
     principal: Principal_,
     records: Records,
     city: City,
+    searches: Searches,
+    audit: Audit,
     start: Start,
     end: End,
     caller: str | None = None,
@@ -378,20 +402,25 @@ async def list_calls(
 ) -> Page[CallSummary]:
     where = _filter(principal, start, end, caller, number, unit, queue, seat, disposition)
     after = page.after(int, str, str)
+    if caller is not None:
+        searches.admit(principal)
     async with records.sessions() as session:
         try:
             rows = await q.page(session, where, after, page.fetch)  # type: ignore[arg-type]
         except q.RecordQueryError as exc:
             raise bad_query("cursor", str(exc)) from None
-    return page.of(
+    shown = page.of(
         rows, q.record_key, lambda r: written(CallSummary, _summary_fields(r, principal), city)
     )
+    if caller is not None:
+        await audit_search(audit, request, caller, len(shown.items))
+    return shown
 
 
 @router.get("/calls/active", response_model=list[ActiveCall], summary="Calls in progress")
 async def active_calls(principal: Principal_, live: InProgress, city: City) -> list[ActiveCall]:
     """From the live model of every node: an instance without a PBX link has none."""
-    admin = principal.role == Role.ADMIN
+    viewer = Viewer.of(principal)
     calls = [
         (node, call)
         for node, state in (live.nodes.items() if live is not None else ())
@@ -409,7 +438,7 @@ async def active_calls(principal: Principal_, live: InProgress, city: City) -> l
                     "node": node,
                     "linkedid": call.linkedid,
                     "started_at": call.started_at,
-                    "caller": shown_caller(call.caller_id_num, call.confidential, admin),
+                    "caller": live_caller(call.caller_id_num, call.confidential, call.seat, viewer),
                     "dialed": call.dialed,
                     "unit": call.unit,
                     "routed_queue": directory_name(call.routed_queue),
@@ -437,9 +466,12 @@ def _in_progress(live: LiveState | None, node: str, linkedid: str) -> Call | Non
     "neutralised with a leading `'`.",
 )
 async def export_calls(
+    request: Request,
     principal: Principal_,
     records: Records,
     city: City,
+    searches: Searches,
+    audit: Audit,
     start: Start,
     end: End,
     caller: str | None = None,
@@ -453,17 +485,18 @@ async def export_calls(
     ] = DEFAULT_ENCODING,
     *,
     queue: Annotated[str | None, Depends(queue_filter)],
-    request: Request,
-    audit: AuditIfAny,
 ) -> StreamingResponse:
     where = _filter(principal, start, end, caller, number, unit, queue, seat, disposition)
-    admin = principal.role == Role.ADMIN
+    if caller is not None:
+        searches.admit(principal)
+    viewer = Viewer.of(principal)
     caller_at = q.EXPORT_COLUMNS.index("caller")
     confidential_at = q.EXPORT_COLUMNS.index("confidential")
     queue_at = q.EXPORT_COLUMNS.index("queue")
     sheet = SpreadsheetCsv(encoding, city)
 
     async def chunks() -> AsyncIterator[list[list[Any]]]:
+        sent = 0
         # the file is on its way before the rows are known: its confidential rows are
         # recorded once it ends (or is cut short), with how many were sent
         confidential = 0
@@ -473,20 +506,22 @@ async def export_calls(
                     rows = [list(row) for row in chunk]
                     for values in rows:
                         confidential += bool(values[confidential_at])
-                        values[caller_at] = shown_caller(
-                            str(values[caller_at]), bool(values[confidential_at]), admin
+                        values[caller_at] = record_caller(
+                            str(values[caller_at]), bool(values[confidential_at]), viewer
                         )
                         values[queue_at] = directory_name(str(values[queue_at] or ""))
+                    sent += len(rows)
                     yield rows
         finally:
+            if caller is not None:
+                await audit_search(audit, request, caller, sent)
             if confidential:
-                what = f"{request.url.path}?{request.url.query}"
                 with contextlib.suppress(HTTPException):  # logged; the file is gone
                     await audited_read(
                         audit,
                         request,
                         principal,
-                        what,
+                        request.url.path,
                         f"export: {confidential} confidential call(s)",
                     )
 
@@ -506,9 +541,11 @@ def _call_key(call_id: str) -> tuple[str, str]:
     return node, linkedid
 
 
-def _own_seat(principal: Principal, seat: str, verb: str) -> None:
+def _none_of_theirs(principal: Principal, seat: str, missing: str) -> None:
+    """An agent asking for another seat's call gets the answer for a call that does not
+    exist (`missing`), so a call id cannot be probed for existence."""
     if principal.role == Role.AGENT and seat != principal.seat:
-        raise HTTPException(403, f"an agent {verb} only the calls of seat {principal.seat!r}")
+        raise HTTPException(404, missing)
 
 
 @router.post(
@@ -529,14 +566,15 @@ async def mark_confidential(
     facts: Annotated[CallFacts, Depends(call_facts)],
 ) -> ConfidentialOut:
     node, linkedid = _call_key(call_id)
+    missing = f"no call {call_id!r} (in progress or recorded)"
     call = _in_progress(live, node, linkedid)
     if call is not None:
-        _own_seat(principal, call.seat, "marks")
+        _none_of_theirs(principal, call.seat, missing)
     else:
         record = await _written(records, writer, node, linkedid)
         if record is None:
-            raise HTTPException(404, f"no call {call_id!r} (in progress or recorded)")
-        _own_seat(principal, record.seat, "marks")
+            raise HTTPException(404, missing)
+        _none_of_theirs(principal, record.seat, missing)
     # also masks the call in progress at once (/calls/active); its record is written so
     written = await facts.mark_confidential(
         ConfidentialMarkFact(node, linkedid, principal.name, body.reason, datetime.now(UTC))
@@ -575,9 +613,10 @@ async def get_call(
     node, linkedid = _call_key(call_id)
     async with records.sessions() as session:
         record = await q.get(session, node, linkedid)
+    missing = f"no call record {call_id!r}"
     if record is None:
-        raise HTTPException(404, f"no call record {call_id!r}")
-    _own_seat(principal, record.seat, "sees")
+        raise HTTPException(404, missing)
+    _none_of_theirs(principal, record.seat, missing)
     if record.confidential:
         await audited_read(audit, request, principal, request.url.path, "confidential call")
     data = _summary_fields(record, principal)

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, assert_never
 
 from api.live_rows import (
@@ -66,19 +66,23 @@ from callcenter.records.today import DayBook, DayView, SeatDay
 from queues.models import Seat
 
 
-def _dumps(value: Any) -> str:
+def dumps(value: Any) -> str:
     """Compact JSON: every byte is compressed and sent once per screen."""
     return json.dumps(value, default=str, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
 class RowDelta:
-    """Changed rows as JSON texts, and the keys of rows that went away."""
+    """Changed rows as JSON texts, and the keys of rows that went away; whose each seat
+    row is (its seat's id, None for a member no provisioned seat owns), so the stream
+    can give an agent its own seat's only (api/live_sight.py)."""
 
     queues: list[str]
     seats: list[str]
     removed_queues: list[str]
     removed_seats: list[str]
+    seat_ids: list[str | None] = field(default_factory=list)
+    removed_seat_ids: list[str | None] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.queues or self.seats or self.removed_queues or self.removed_seats)
@@ -185,17 +189,19 @@ class LiveTable:
         every_queue = full or self._monotonic() - self._queues_at >= self.queues_every_s
         queues, removed_queues = self._update_queues(now, None if every_queue else named_queues)
         if full:
-            seats, removed_seats = self._full_seats(now, None)
+            seats = self._full_seats(now, None)
         elif self._monotonic() - self._full_at >= self.full_every_s:
-            seats, removed_seats = self._full_seats(now, named)
+            seats = self._full_seats(now, named)
         else:
             incremental = self._update_seats(named, now)
             if incremental is None:  # a seat came or went: the order is the full pass's
-                seats, removed_seats = self._full_seats(now, None)
+                seats = self._full_seats(now, None)
             else:
-                seats, removed_seats = incremental, []
+                seats = _SeatDelta(*incremental, [], [])
         queues += self._update_centre()
-        return RowDelta(queues, seats, removed_queues, removed_seats)
+        return RowDelta(
+            queues, seats.texts, removed_queues, seats.removed, seats.ids, seats.removed_ids
+        )
 
     def _update_centre(self) -> list[str]:
         """The centre's row (the last of the queue rows) when it changed."""
@@ -203,7 +209,7 @@ class LiveTable:
         if self.queues.get(CENTRE) == row:
             return []
         self.queues[CENTRE] = row
-        self._queue_json[CENTRE] = _dumps(as_json_row(CENTRE, row))
+        self._queue_json[CENTRE] = dumps(as_json_row(CENTRE, row))
         return [self._queue_json[CENTRE]]
 
     def _update_queues(self, now: float, named: set[str] | None) -> tuple[list[str], list[str]]:
@@ -222,7 +228,7 @@ class LiveTable:
                 if row is None or self.queues[key] == row:
                     continue
                 self.queues[key] = row
-                self._queue_json[key] = _dumps(as_json_row(key, row))
+                self._queue_json[key] = dumps(as_json_row(key, row))
                 changed.append(self._queue_json[key])
             return changed, []
         self._queues_at = self._monotonic()
@@ -236,36 +242,39 @@ class LiveTable:
             if old.get(key) == row:
                 texts[key] = old_json[key]
             else:
-                texts[key] = _dumps(as_json_row(key, row))
+                texts[key] = dumps(as_json_row(key, row))
                 changed.append(texts[key])
         removed = [key for key in old if key not in rows]
         self.queues, self._queue_json = rows, texts
         return changed, removed
 
-    def _update_seats(self, named: set[tuple[str, str]], now: float) -> list[str] | None:
-        """The named seats' rows, or None when one of them appeared or went away."""
+    def _update_seats(
+        self, named: set[tuple[str, str]], now: float
+    ) -> tuple[list[str], list[str | None]] | None:
+        """The named seats' rows (and their seats' ids), or None when one of them
+        appeared or went away."""
         if not named:
-            return []
+            return [], []
         own = [self._db_by_key[key] for key in sorted(named) if key in self._db_by_key]
         rows = seat_rows_for(self.live, self.seats, own, now, named, self.city, self._seat_calls)
         keys = sorted(f"{node}|{interface}" for node, interface in named)
         if any((key in rows) != (key in self.seat_rows) for key in keys):
             return None
         changed: list[str] = []
+        ids: list[str | None] = []
         for key in keys:
             row = rows.get(key)
             if row is None or self.seat_rows[key] == row:
                 continue
             self.seat_rows[key] = row
-            self._seat_json[key] = _dumps(as_json_row(key, row))
+            self._seat_json[key] = dumps(as_json_row(key, row))
             changed.append(self._seat_json[key])
+            ids.append(row.id)
         for entry in wrapup_ends(self.live, self.seats, named, now):
             heapq.heappush(self._wrapups, entry)
-        return changed
+        return changed, ids
 
-    def _full_seats(
-        self, now: float, explained: set[tuple[str, str]] | None
-    ) -> tuple[list[str], list[str]]:
+    def _full_seats(self, now: float, explained: set[tuple[str, str]] | None) -> _SeatDelta:
         """Every seat row. `explained`: on a periodic safety pass, the seats this batch
         named; any other row found changed is one the incremental path missed."""
         rows = seat_rows(self.live, self.seats, self._db_seats, now, self.city, self._seat_calls)
@@ -277,10 +286,13 @@ class LiveTable:
             if old.get(key) == row:
                 texts[key] = old_json[key]
                 continue
-            texts[key] = _dumps(as_json_row(key, row))
+            texts[key] = dumps(as_json_row(key, row))
             changed.append(texts[key])
             differ.append(row)
         removed = [key for key in old if key not in rows]
+        delta = _SeatDelta(
+            changed, [r.id for r in differ], removed, [old[key].id for key in removed]
+        )
         if explained is not None:
             differ += [old[key] for key in removed]
             self.full_pass_fixes += sum((r.node, r.interface) not in explained for r in differ)
@@ -292,7 +304,7 @@ class LiveTable:
         self._full_due = False
         self._full_at = self._monotonic()
         self.full_passes += 1
-        return changed, removed
+        return delta
 
     def _expired_wrapups(self, now: float) -> set[tuple[str, str]]:
         out = set()
@@ -302,16 +314,30 @@ class LiveTable:
         return out
 
     # --- serialised views ------------------------------------------------------------
-    def snapshot_json(self, seq: int, epoch: str) -> str:
-        """`{"type": "snapshot", ...}` from the rows' texts (no row serialised again)."""
+    def snapshot_json(self, seq: int, epoch: str, *, only_seat: str | None = None) -> str:
+        """`{"type": "snapshot", ...}` from the rows' texts (no row serialised again);
+        `only_seat`: the seat rows of this seat id only (an agent's)."""
+        seats: Iterable[str]
+        if only_seat is None:
+            seats = self._seat_json.values()
+        else:
+            seats = (t for k, t in self._seat_json.items() if self.seat_rows[k].id == only_seat)
         return (
-            f'{{"type":"snapshot","seq":{seq},"epoch":{_dumps(epoch)},'
+            f'{{"type":"snapshot","seq":{seq},"epoch":{dumps(epoch)},'
             f'"queues":[{",".join(self._queue_json.values())}],'
-            f'"seats":[{",".join(self._seat_json.values())}]}}'
+            f'"seats":[{",".join(seats)}]}}'
         )
 
 
-def _wire(change: Change, city: CityTime) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class _SeatDelta:
+    texts: list[str]
+    ids: list[str | None]
+    removed: list[str]
+    removed_ids: list[str | None]
+
+
+def wire(change: Change, city: CityTime) -> dict[str, Any]:
     """A change as the stream sends it: its `at` written by `city`, its queue named as
     the rows name it."""
     data = change.wire()
@@ -323,11 +349,29 @@ def _wire(change: Change, city: CityTime) -> dict[str, Any]:
 
 
 def delta_json(seq: int, changes: Sequence[Change], delta: RowDelta, city: CityTime) -> str:
-    """`{"type": "delta", ...}`: the changes serialised here, the rows already are."""
-    removed = _dumps({"queues": delta.removed_queues, "seats": delta.removed_seats})
+    """`{"type": "delta", ...}` with every row and every change as they are (numbers
+    whole: what each screen may see is api/live_sight.py's)."""
+    return delta_text(seq, dumps([wire(c, city) for c in changes]), delta)
+
+
+def delta_text(
+    seq: int,
+    changes: str,
+    delta: RowDelta,
+    seats: Sequence[str] | None = None,
+    removed_seats: Sequence[str] | None = None,
+) -> str:
+    """`{"type": "delta", ...}` from texts already made: `changes` (a JSON list), the
+    rows of `delta`, its seat rows and removed seats unless others are given."""
+    removed = dumps(
+        {
+            "queues": delta.removed_queues,
+            "seats": delta.removed_seats if removed_seats is None else removed_seats,
+        }
+    )
     return (
-        f'{{"type":"delta","seq":{seq},'
-        f'"changes":{_dumps([_wire(c, city) for c in changes])},'
-        f'"queues":[{",".join(delta.queues)}],"seats":[{",".join(delta.seats)}],'
+        f'{{"type":"delta","seq":{seq},"changes":{changes},'
+        f'"queues":[{",".join(delta.queues)}],'
+        f'"seats":[{",".join(delta.seats if seats is None else seats)}],'
         f'"removed":{removed}}}'
     )

@@ -4,7 +4,9 @@ One pump reads the live model's ChangeHub (a single subscription however many sc
 are open), coalesces what arrived in a short window, brings the rows up to date with the
 same functions as the REST endpoints (only the rows the changes name, plus time-driven
 ones: live_table.py) and sends only rows that differ from what it sent last.
-Each delta is serialised once and handed to every client's bounded queue; a client that
+Each delta is serialised once per kind of screen (api/live_sight.py: numbers masked
+for all but admin and an agent's own caller, an agent only its own seat's rows and
+calls, as REST gives them) and handed to every client's bounded queue; a client that
 cannot keep up never slows the pump, the other clients or the AMI reader: its queue is
 dropped and it gets a fresh snapshot, and after `MAX_RESNAPSHOTS` of those it is cut off.
 
@@ -12,7 +14,7 @@ Sequence numbers are the stream's own (one per delta message, time-driven refres
 such as a wrap-up running out included), so `?since=N&epoch=E` can replay exactly the
 deltas after N from the ring buffer. `epoch` names this process's stream: a number from
 a restarted service means nothing here and gets a snapshot, as does one that fell out of
-the buffer.
+the buffer, and an agent's (its own frames are made only while it is connected).
 
 Protocol (JSON text frames):
 - `{"type": "snapshot", "seq", "epoch", "queues": [...], "seats": [...]}`
@@ -47,7 +49,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from api.live_rows import SeatFloor
-from api.live_table import LiveTable, delta_json
+from api.live_sight import EVERYONE, CallSeats, Frames, Sight, delta_frames
+from api.live_table import LiveTable
 from callcenter.clock import SHANGHAI, CityTime
 from callcenter.live.changes import Change, Lost
 from callcenter.live.live_state import LiveState
@@ -79,8 +82,9 @@ RESNAPSHOT = None
 class StreamClient:
     """One connected screen: its bounded queue and how often it fell behind."""
 
-    def __init__(self, maxsize: int) -> None:
+    def __init__(self, maxsize: int, sight: Sight = EVERYONE) -> None:
         self.queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize)
+        self.sight = sight
         self.resnapshots = 0
         self.waiting_for_snapshot = False
 
@@ -190,7 +194,7 @@ class LiveStream:
         self.tick_s = tick_s
         self.seat_rows_ttl_s = seat_rows_ttl_s
         self._monotonic = monotonic
-        self._buffer: deque[tuple[int, str]] = deque(maxlen=buffer_size)
+        self._buffer: deque[tuple[int, Frames]] = deque(maxlen=buffer_size)
         self._clients: set[StreamClient] = set()
         self._table = LiveTable(
             live,
@@ -202,6 +206,8 @@ class LiveStream:
             day=day,
         )
         self._db_seats_at = float("-inf")
+        self._calls = CallSeats(live)
+        self._full_passes = 0
         self._task: asyncio.Task[None] | None = None
         self._snapshot: tuple[int, str] | None = None
         self._start_lock = asyncio.Lock()
@@ -247,15 +253,24 @@ class LiveStream:
         return len(self._clients)
 
     # --- clients ---------------------------------------------------------------------
-    def attach(self, since: int | None, epoch: str | None) -> tuple[StreamClient, list[str]]:
-        """A new client and what to send it first: the missed deltas after a resumable
-        `since`, else a snapshot. Synchronous, so nothing is emitted in between."""
-        client = StreamClient(self.client_queue)
+    def attach(
+        self, since: int | None, epoch: str | None, sight: Sight = EVERYONE
+    ) -> tuple[StreamClient, list[str]]:
+        """A new client seeing what `sight` may, and what to send it first: the missed
+        deltas after a resumable `since`, else a snapshot. Synchronous, so nothing is
+        emitted in between."""
+        client = StreamClient(self.client_queue, sight)
         self._clients.add(client)
-        if since is not None and epoch == self.epoch and self._can_resume(since):
-            first = [self._resumed_message()] + [text for seq, text in self._buffer if seq > since]
+        if (
+            since is not None
+            and epoch == self.epoch
+            and not sight.agent
+            and self._can_resume(since)
+        ):
+            first = [self._resumed_message()]
+            first += [frames.for_sight(sight) for seq, frames in self._buffer if seq > since]
         else:
-            first = [self.snapshot_message()]
+            first = [self.snapshot_message(sight)]
         return client, first
 
     def detach(self, client: StreamClient) -> None:
@@ -271,10 +286,13 @@ class LiveStream:
     def _resumed_message(self) -> str:
         return json.dumps({"type": "resumed", "seq": self.seq, "epoch": self.epoch})
 
-    def snapshot_message(self) -> str:
+    def snapshot_message(self, sight: Sight = EVERYONE) -> str:
         """The rows as of `seq` (what the pump last sent), so deltas continue from it.
         Serialised once per seq: a wall of screens reconnecting together after a
-        restart would otherwise cost a full serialisation each."""
+        restart would otherwise cost a full serialisation each. An agent's holds its own
+        seat's rows only (rows carry no numbers: admin's is everyone's)."""
+        if sight.agent:
+            return self._table.snapshot_json(self.seq, self.epoch, only_seat=sight.seat or "")
         if self._snapshot is None or self._snapshot[0] != self.seq:
             self._snapshot = (self.seq, self._serialise_snapshot())
         return self._snapshot[1]
@@ -350,13 +368,18 @@ class LiveStream:
         one delta with those that differ for everyone (nothing when nothing differs and
         no change arrived)."""
         delta = self._table.update(changes, full=full)
+        if self._table.full_passes != self._full_passes:
+            self._full_passes = self._table.full_passes
+            self._calls.prune()
         if not (changes or delta):
             return
         self.seq += 1
-        text = delta_json(self.seq, changes, delta, self._table.city)
-        self._buffer.append((self.seq, text))
-        for client in list(self._clients):
-            client.offer(text)
+        clients = list(self._clients)
+        agents = {c.sight.seat for c in clients if c.sight.seat}
+        frames = delta_frames(self.seq, changes, delta, self._table.city, self._calls, agents)
+        self._buffer.append((self.seq, frames))
+        for client in clients:
+            client.offer(frames.for_sight(client.sight))
         if changes:
             self.last_fanout_lag_s = max(0.0, self.live.clock() - changes[0].at)
 
@@ -376,7 +399,7 @@ class LiveStream:
                         return
                     self.resnapshots += 1
                     client.waiting_for_snapshot = False
-                    item = self.snapshot_message()
+                    item = self.snapshot_message(client.sight)
                 # asyncio.timeout, not wait_for: 3.11's wait_for makes a task per frame,
                 # and this runs for every client for every delta
                 async with asyncio.timeout(SEND_TIMEOUT_S):
@@ -567,11 +590,11 @@ async def serve_socket(
     authenticated = await _authenticate(websocket, tokens)
     if authenticated is None or tokens is None:
         return
-    _, digest = authenticated
+    principal, digest = authenticated
     watch = stream.token_watch(tokens)
     gone = watch.hold(digest)
     await stream.ensure_started()
-    client, first = stream.attach(since, epoch)
+    client, first = stream.attach(since, epoch, Sight.of(principal))
     sender = asyncio.create_task(stream.serve(websocket, client, first))
     revoked = asyncio.create_task(gone.wait())
     try:

@@ -4,7 +4,9 @@ waiting (position, wait, priority), callers held by a callback, seats by state, 
 today's offered/answered/abandoned/SL15/answer rate.
 
 Admin, supervisors and agents (an agent's desktop shows queue depth); not integration
-tokens. The list is a plain list, not a page: a center has about ten queues per node.
+tokens. Callers' numbers are masked for all but admin (callcenter/privacy.py: a caller
+waiting is nobody's call yet). The list is a plain list, not a page: a center has
+about ten queues per node.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from callcenter.live.live_state import LiveState
 from callcenter.live.live_views import queue_views
 from callcenter.live.node_state import NodeState
 from callcenter.live.seat_state import QueueWrapups
+from callcenter.privacy import Viewer as NumberViewer
 from callcenter.records.kpi import Tally
 from callcenter.records.today import DayBook
 from callcenter.tokens import Principal, Role
@@ -52,7 +55,7 @@ _WAITING = {
     "uniqueid": "1764141243.2207",
     "linkedid": "1764141243.2207",
     "channel": "PJSIP/trunk-telecom-0000a1f3",
-    "caller": "13958001234",
+    "caller": "139****1234",
     "waited_s": 37.4,
     "priority": 0,
 }
@@ -76,7 +79,7 @@ _QUEUE_VIEW = {
     "display": _DISPLAY,
     "asterisk": "hotline-housing",
 }
-_HELD = {"task_id": 318, "caller": "13958001234", "waited_s": 95.0, "priority": 0}
+_HELD = {"task_id": 318, "caller": "139****1234", "waited_s": 95.0, "priority": 0}
 _TODAY = {
     "calls": 412,
     "offered": 380,
@@ -149,7 +152,7 @@ def _states(live: LiveState, node: str | None) -> list[NodeState]:
     "(`hotline-general`). Admin, supervisors and agents.",
 )
 async def list_queues(
-    _who: Viewer,
+    who: Viewer,
     live: Live,
     bodies: Annotated[BodyCache, Depends(queue_list_cache)],
     wrapups: Annotated[QueueWrapups, Depends(catalog_wrapups)],
@@ -163,11 +166,13 @@ async def list_queues(
     A change the hub does not announce (app_queue's counters) shows within 0.1 s."""
     now = live.clock()
     version = (node, live.hub.last_seq, int(now * 10))
+    # callers waiting are no seat's calls: one body per way of showing those numbers
+    viewer = NumberViewer.of(who).without_seat()
     body = bodies.get(
-        node,
+        (node, viewer),
         version,
         lambda: _QUEUE_LIST.dump_json(
-            [named_queue(v) for v in queue_views(_states(live, node), now, wrapups)]
+            [named_queue(v, viewer) for v in queue_views(_states(live, node), now, wrapups)]
         ),
     )
     return Response(body, media_type="application/json")
@@ -180,7 +185,7 @@ async def list_queues(
     summary="One queue now, and today",
 )
 async def get_queue(
-    _who: Viewer,
+    who: Viewer,
     asterisk: Annotated[str, Depends(queue_path)],
     live: Live,
     catalog: Annotated[Mapping[str, QueueSpec], Depends(queue_catalog)],
@@ -199,4 +204,4 @@ async def get_queue(
     ]
     states = [live.nodes[n] for n in sorted(live.nodes)]
     today = day.view().queues.get(spec.asterisk) or Tally().figures()
-    return queue_live(spec, states, today, held, now)
+    return queue_live(spec, states, today, held, now, NumberViewer.of(who))

@@ -2,8 +2,9 @@
 agent actions login/logout/pause/unpause.
 
 Who may see: supervisors (and admin) every seat; an agent only their own (the list is
-that one seat, another seat's id is a 403); integration tokens none (they reach the
-directory and records, not the floor). Who may act: an agent only on their own seat; a
+that one seat, another seat's id is a 403); integration tokens every seat, as they read
+every seat's stats (a workforce system lists the seats, then asks for their figures;
+seat rows carry no caller numbers). Who may act: an agent only on their own seat; a
 supervisor may pause or log out any seat (taking someone off the floor) but not log a
 seat in or unpause it for someone who is not there; integration tokens may not act at
 all; admin may do everything.
@@ -93,7 +94,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
 
 
 SeatId = Annotated[str, Path(max_length=64, description="the seat's id", examples=["1001"])]
-Viewer = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR, Role.AGENT))]
+Viewer = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR, Role.INTEGRATION, Role.AGENT))]
 
 
 class PauseBody(BaseModel):
@@ -221,7 +222,8 @@ def _seat_key(status: SeatStatus) -> tuple[str, str, str]:
     "/seats",
     response_model=Page[SeatStatus],
     summary="Every seat: provisioned seats (offline too) and every queue member now",
-    description="Supervisors see every seat, an agent only its own. By extension; queue "
+    description="Supervisors and integration tokens see every seat, an agent only its "
+    "own. By extension; queue "
     "members that no provisioned seat owns come last.",
 )
 async def list_seats(

@@ -25,6 +25,7 @@ from starlette.requests import HTTPConnection
 
 from agi.ivr.store import FlowStore
 from api.live_ws import LiveStream
+from api.search_limits import CallerSearches
 from callcenter.audit.repository import AuditLog
 from callcenter.clock import SHANGHAI, CityTime
 from callcenter.legacy.directory import Directory
@@ -107,6 +108,10 @@ class ApiServices:
     ivr: FlowStore | None = None
     #: `GET /queues`' bodies (api/queues.py): a wall of screens polls one list
     queue_lists: BodyCache = field(default_factory=BodyCache, init=False, compare=False)
+    #: searches of call records by caller number: each token's allowance (api/caller_search.py)
+    caller_searches: CallerSearches = field(
+        default_factory=CallerSearches, init=False, compare=False
+    )
 
     @classmethod
     def from_systems(
@@ -264,6 +269,14 @@ async def record_writer(conn: HTTPConnection) -> RecordWriter:
 
 async def audit_log(conn: HTTPConnection) -> AuditLog:
     return _configured(api_services(conn).audit, "the audit log is not configured in this instance")
+
+
+async def audit_log_if_any(conn: HTTPConnection) -> AuditLog | None:
+    return api_services(conn).audit
+
+
+async def caller_searches(conn: HTTPConnection) -> CallerSearches:
+    return api_services(conn).caller_searches
 
 
 async def ivr_flows(conn: HTTPConnection) -> FlowStore:

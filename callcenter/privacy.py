@@ -1,7 +1,30 @@
-"""Caller numbers of confidential calls (on request, and every report 举报) are masked
-for every role but admin, in the API and in exports: 13912341111 -> 139****1111."""
+"""Who sees a caller's number, and where: the one definition (DOMAIN.md: callers'
+identity is confidential on request, always for reports 举报).
+
+A record (a finished call: `/calls`, `/calls/{id}`, `/calls/export.csv`) shows its
+caller's number to whoever may read the record, unless the call is confidential: then
+it is masked (13912341111 -> 139****1111) for every role but admin.
+
+A live view (a call in progress or owed a call back: `/queues`, `/queues/{name}`,
+`/calls/active`, `/callbacks`, the WebSocket stream) shows a number in full only to
+admin and to the agent whose seat has the call, and to that agent only if the call is
+not confidential; every other viewer (supervisors, integration tokens, other agents)
+sees it masked. Live views are stricter than records because while a call is going on
+its confidentiality is not settled: the IVR marks a report only once the caller chose
+it, and a caller may ask the agent for protection mid-call; a number shown before the
+mark cannot be taken back. Nobody on a wallboard needs a waiting caller's number, and
+callbacks are dialed by the service, not by whoever reads the worklist.
+
+A `caller=` filter on records never matches a confidential call for a viewer who would
+see its number masked: otherwise probing candidate numbers recovers the number the
+mask hides (`filter_reaches_confidential`).
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+
+from callcenter.tokens import Principal, Role
 
 
 def mask(number: str) -> str:
@@ -14,8 +37,50 @@ def mask(number: str) -> str:
     return "*" * len(number)
 
 
-def shown_caller(number: str, confidential: bool, is_admin: bool) -> str:
-    return number if is_admin or not confidential else mask(number)
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who is looking, as far as numbers go: admin or not, and an agent's seat."""
+
+    admin: bool = False
+    seat: str | None = None
+
+    @classmethod
+    def of(cls, principal: Principal) -> Viewer:
+        return cls(
+            admin=principal.role is Role.ADMIN,
+            seat=principal.seat if principal.role is Role.AGENT else None,
+        )
+
+    def without_seat(self) -> Viewer:
+        """The viewer as far as calls of no seat go (callers waiting, held, owed a
+        callback): what one shows a viewer it shows every viewer alike so reduced, so a
+        body serialised once serves them all."""
+        return Viewer(admin=self.admin)
+
+
+#: a viewer who sees every number (admin), and one who sees every number masked
+EVERY_NUMBER = Viewer(admin=True)
+NO_NUMBER = Viewer()
+
+
+def record_caller(number: str, confidential: bool, viewer: Viewer) -> str:
+    """A finished call's number as a reader of its record sees it."""
+    return number if viewer.admin or not confidential else mask(number)
+
+
+def live_caller(number: str, confidential: bool, call_seat: str, viewer: Viewer) -> str:
+    """The number of a call in progress (or owed a call back) as `viewer` sees it:
+    `call_seat` is the seat that has the call ('' for none yet)."""
+    if viewer.admin:
+        return number
+    own = viewer.seat is not None and call_seat != "" and call_seat == viewer.seat
+    return number if own and not confidential else mask(number)
+
+
+def filter_reaches_confidential(viewer: Viewer) -> bool:
+    """Whether a filter on the caller's number may match confidential records for this
+    viewer: only for one who sees their numbers anyway."""
+    return viewer.admin
 
 
 #: a matter of one of these categories (HOTLINE_CATEGORY) is confidential from the start:

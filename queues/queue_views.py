@@ -5,6 +5,10 @@ The live model names queues as Asterisk does (`hotline-housing`); what is shown 
 them by the directory (`housing`), with display names for screens and the Asterisk name
 for operators (`named_queue`, `named_memberships`: the catalog's one translation).
 
+Callers' numbers are shown as callcenter/privacy.py says for live views (`viewer`):
+a waiting caller or one held for a callback is nobody's call yet, so only admin sees
+the number whole; everyone else, masked.
+
 Pure functions of already-loaded data (no I/O), so the HTTP handlers and the bench
 measure the same code.
 """
@@ -12,13 +16,14 @@ measure the same code.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from callcenter.clock import CityTime, as_utc
 from callcenter.legacy.queues import Display, shown
 from callcenter.live.live_views import QueueView, SeatQueue, SeatView, queue_view, seat_views
 from callcenter.live.node_state import NodeState, Queue
 from callcenter.live.seat_state import SEAT_STATES, seat_counts
+from callcenter.privacy import NO_NUMBER, Viewer, live_caller
 from callcenter.records.kpi import Figures
 from callcenter.records.today import NO_CALLS, SeatDay
 from queues.catalog import QueueSpec
@@ -35,9 +40,15 @@ class QueueNow(QueueView):
     asterisk: str
 
 
-def named_queue(view: QueueView) -> QueueNow:
+def named_queue(view: QueueView, viewer: Viewer = NO_NUMBER) -> QueueNow:
+    """The queue as `viewer` sees it: named by the directory, its callers' numbers shown
+    as privacy.py says (a waiting caller is no seat's call yet)."""
     name = shown(view.name)
-    fields = vars(view) | {"name": name.name}
+    callers = [
+        replace(c, caller=live_caller(c.caller, False, "", viewer)) if c.caller else c
+        for c in view.callers
+    ]
+    fields = vars(view) | {"name": name.name, "callers": callers}
     return QueueNow(**fields, display=name.display, asterisk=name.asterisk)
 
 
@@ -236,14 +247,17 @@ def queue_live(
     today: Figures,
     held: list[HeldCallback],
     now: float,
+    viewer: Viewer = NO_NUMBER,
 ) -> QueueLive:
+    """One queue as `viewer` sees it: the callers waiting and those held for a callback
+    with their numbers shown as privacy.py says (nobody's call yet)."""
     view: QueueNow | None = None
     seats = dict.fromkeys(SEAT_STATES, 0)
     for state in states:  # one queue lives on one node (app_queue's limit)
         queue: Queue | None = state.queues.get(spec.asterisk)
         if queue is not None:
             seats = seat_counts(queue, now, {spec.asterisk: spec.wrapup_s})
-            view = named_queue(queue_view(state, queue, now, seats))
+            view = named_queue(queue_view(state, queue, now, seats), viewer)
             break
     return QueueLive(
         name=spec.name,
@@ -255,6 +269,6 @@ def queue_live(
         overflow_after_s=spec.overflow_after_s,
         live=view,
         seats=seats,
-        held_callbacks=held,
+        held_callbacks=[replace(h, caller=live_caller(h.caller, False, "", viewer)) for h in held],
         today=today,
     )

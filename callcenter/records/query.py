@@ -38,6 +38,9 @@ class CallFilter:
     queue: str | None = None
     seat: str | None = None
     disposition: str | None = None
+    #: whether `caller` may match a confidential record (callcenter.privacy
+    #: `filter_reaches_confidential`: only for a viewer who sees their numbers)
+    caller_reaches_confidential: bool = False
 
     def __post_init__(self) -> None:
         for name in ("caller", "number", "unit", "queue", "seat", "disposition"):
@@ -69,6 +72,8 @@ class CallFilter:
         ):
             if value is not None:
                 query = query.where(column == value)
+        if self.caller is not None and not self.caller_reaches_confidential:
+            query = query.where(r.confidential.is_(False))
         return query
 
 

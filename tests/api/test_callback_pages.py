@@ -78,11 +78,12 @@ async def test_callbacks_page_in_line_order(database_url: str) -> None:
                     if cursor is None:
                         return callers, pages
 
-            expected = ["13958000000", "13958000002", "13958000004", "13958000005"]
-            expected += ["13958000006", "13958000001", "13958000003"]
+            # in line order; the numbers masked (callcenter/privacy.py: live views)
+            expected = ["139****0000", "139****0002", "139****0004", "139****0005"]
+            expected += ["139****0006", "139****0001", "139****0003"]
             assert await walk(limit="2") == (expected, 4)
             assert await walk(limit="100") == (expected, 1)
-            opened = [c for c in expected if c != "13958000006"]
+            opened = [c for c in expected if c != "139****0006"]
             assert await walk(limit="2", status="open") == (opened, 3)
 
             for params, named in (

@@ -27,9 +27,9 @@ MATRIX: list[tuple[str, str, object, set[Role] | None]] = [
     ("GET", "/metrics", None, None),
     ("GET", "/api/v1/queues", None, {ADM, SUP, AGT}),
     ("GET", "/api/v1/queues/general", None, {ADM, SUP, AGT}),
-    ("GET", "/api/v1/seats", None, {ADM, SUP, AGT}),  # an agent: its own seat only
-    ("GET", f"/api/v1/seats/{OWN}", None, {ADM, SUP, AGT}),
-    ("GET", f"/api/v1/seats/{OTHER}", None, {ADM, SUP}),
+    ("GET", "/api/v1/seats", None, {ADM, SUP, AGT, INT}),  # an agent: its own seat only
+    ("GET", f"/api/v1/seats/{OWN}", None, {ADM, SUP, AGT, INT}),  # as its stats
+    ("GET", f"/api/v1/seats/{OTHER}", None, {ADM, SUP, INT}),
     ("GET", f"/api/v1/seats/{OWN}/stats", None, {ADM, SUP, AGT, INT}),
     ("GET", f"/api/v1/seats/{OTHER}/stats", None, {ADM, SUP, INT}),
     ("POST", f"/api/v1/seats/{OWN}/login", None, {ADM, AGT}),
@@ -61,6 +61,7 @@ MATRIX: list[tuple[str, str, object, set[Role] | None]] = [
     ("GET", "/api/v1/calls", None, {ADM, SUP, INT, AGT}),  # an agent: its seat's calls
     ("GET", "/api/v1/calls/active", None, {ADM, SUP, INT, AGT}),
     ("GET", "/api/v1/calls/export.csv", None, {ADM, SUP, INT, AGT}),
+    # an agent: another seat's call is a 404 like a missing one (tests/records/test_api.py)
     ("GET", "/api/v1/calls/pbx1:1764141243.2207", None, {ADM, SUP, INT, AGT}),
     (
         "POST",

@@ -53,7 +53,7 @@ async def test_queues_and_seats_show_the_pbx() -> None:
         assert general["display"] == {"zh": "综合", "en": "General"}
         assert general["waiting"] == 2 and general["paused"] == 2 and not general["stale"]
         assert [c["position"] for c in general["callers"]] == [1, 2]
-        assert general["callers"][0]["caller"] == "13900000000"
+        assert general["callers"][0]["caller"] == "139****0000"  # masked
         seats = (await client.get("/api/v1/seats")).json()["items"]
         by_name = {s["name"]: s for s in seats}
         assert by_name["seat-9001"]["state"] == "paused"

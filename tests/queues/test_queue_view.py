@@ -80,7 +80,7 @@ async def test_queue_view_today_sessions_and_worklist_api(database_url: str) -> 
         assert view["wrapup_s"] == 10 and view["ring_timeout_s"] == 15
         live = view["live"]
         assert (live["name"], live["asterisk"]) == ("housing", "hotline-housing")
-        assert live["waiting"] == 1 and live["callers"][0]["caller"] == "13900000002"
+        assert live["waiting"] == 1 and live["callers"][0]["caller"] == "139****0002"
         assert live["callers"][0]["position"] == 1 and live["callers"][0]["waited_s"] >= 7
         assert (live["on_call"], live["paused"], live["available"]) == (1, 1, 0)
         assert view["seats"] == {
@@ -111,7 +111,7 @@ async def test_queue_view_today_sessions_and_worklist_api(database_url: str) -> 
         page = (await client.get("/api/v1/callbacks?status=open", headers=integ)).json()
         rows = page["items"]
         assert page["next_cursor"] is None
-        assert [(r["caller"], r["source"]) for r in rows] == [("13900000003", "abandoned")]
+        assert [(r["caller"], r["source"]) for r in rows] == [("139****0003", "abandoned")]
         assert rows[0]["queue"] == "housing"
         task = rows[0]["id"]
         url = f"/api/v1/callbacks/{task}/assign"

@@ -93,8 +93,11 @@ async def test_calls_and_stats_api(database_url: str, tmp_path: Path) -> None:
         mine = (await client.get("/api/v1/calls", headers=agent)).json()
         assert [i["id"] for i in mine["items"]] == ["pbx1:secret.1"]
         assert mine["items"][0]["caller"] == "139****1111"
+        # another seat's call answers as one that does not exist: ids cannot be probed
         other = await client.get("/api/v1/calls/pbx1:c.1", headers=agent)
-        assert other.status_code == 403
+        missing = await client.get("/api/v1/calls/pbx1:c.none", headers=agent)
+        assert other.status_code == missing.status_code == 404
+        assert other.json()["detail"].replace("c.1", "c.none") == missing.json()["detail"]
 
         bad = await client.get("/api/v1/calls", params={"disposition": "lost"}, headers=sup)
         assert bad.status_code == 422 and "disposition" in bad.json()["detail"]

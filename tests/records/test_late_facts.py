@@ -69,8 +69,11 @@ async def test_confidential_marks(database_url: str, tmp_path: Path) -> None:
         assert (await client.post(url.format("pbx1:done.1"), json=REASON)).status_code == 401
         r = await client.post(url.format("pbx1:done.1"), json=REASON, headers=integ)
         assert r.status_code == 403
+        # another seat's call answers as one that does not exist: ids cannot be probed
         r = await client.post(url.format("pbx1:other.1"), json=REASON, headers=agent)
-        assert r.status_code == 403 and "s1001" in r.json()["detail"]
+        none = await client.post(url.format("pbx1:other.x"), json=REASON, headers=agent)
+        assert r.status_code == none.status_code == 404
+        assert r.json()["detail"].replace("other.1", "other.x") == none.json()["detail"]
         assert not (await _row(records, "other.1")).confidential  # type: ignore[union-attr]
         # bad input says what is wrong
         r = await client.post(url.format("pbx1:done.1"), json={"reason": ""}, headers=sup)
@@ -106,10 +109,13 @@ async def test_confidential_marks(database_url: str, tmp_path: Path) -> None:
         # a call in progress: masked in /calls/active at once, its record written masked
         calls = live.node_state("pbx1").calls
         calls["live.1"] = Call("live.1", time.time(), caller_id_num="13800002222", seat="s1001")
+        active = (await client.get("/api/v1/calls/active", headers=agent)).json()
+        assert [c["caller"] for c in active] == ["13800002222"]  # the agent on the call
         r = await client.post(url.format("pbx1:live.1"), json=REASON, headers=agent)
         assert r.json()["in_progress"] is True and r.json()["record_written"] is False
-        active = (await client.get("/api/v1/calls/active", headers=sup)).json()
-        assert [c["caller"] for c in active] == ["138****2222"]
+        for who in (sup, agent):
+            active = (await client.get("/api/v1/calls/active", headers=who)).json()
+            assert [c["caller"] for c in active] == ["138****2222"]
         ended = calls.pop("live.1")
         draft = RecordDraft("pbx1", "live.1", ended.started_at, caller=ended.caller_id_num)
         draft.seat = ended.seat  # even a record that had not heard of the mark: it holds
