@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from agi.protocol.server import ServerConfig
 from ami.fanout import FanOut
 from ami.node import NodeConfig, PbxNode
-from api.app import create_app
+from api.app import body_limits, create_app
 from api.services import ApiServices, CheckResult, ReadinessCheck
 from callcenter import __version__, migrate
 from callcenter.audit.repository import AuditLog
@@ -43,6 +43,13 @@ from callcenter.process.demo import (
     demo_wallboard_token,
     seed_demo_directory,
     seed_demo_seats,
+)
+from callcenter.process.http_server import (
+    FD_RESERVE,
+    ConnectionLimits,
+    connection_cap,
+    http_config,
+    raise_file_limit,
 )
 from callcenter.process.metrics import register_node_metrics
 from callcenter.process.pbxsim_child import PbxSimProcess
@@ -127,6 +134,7 @@ class Service:
 
     async def run(self) -> None:
         settings = self.settings
+        file_limit = raise_file_limit()  # before the database, AGI and HTTP take any
         engine = create_engine(settings.database_url)
         await migrate.upgrade(engine)
         log.info("database schema at %s", migrate.head_revision())
@@ -181,10 +189,12 @@ class Service:
             audit=AuditLog(sessions, utcnow),
             ivr=agi.flows,
         )
-        app = create_app(services, self.metrics, __version__)
+        limits = body_limits(settings.http_max_json_bytes, settings.http_max_import_bytes)
+        app = create_app(services, self.metrics, __version__, limits)
         server = uvicorn.Server(
-            uvicorn.Config(
+            http_config(
                 app,
+                self._connection_limits(file_limit),
                 host=settings.http_host,
                 port=settings.http_port,
                 log_level=settings.log_level.lower(),
@@ -231,6 +241,20 @@ class Service:
             with contextlib.suppress(Exception):
                 await instances.deregister()
             await engine.dispose()
+
+    def _connection_limits(self, file_limit: int) -> ConnectionLimits:
+        """The HTTP connection cap: as configured, or what the open-file limit leaves
+        after the service's own files and FastAGI's sessions."""
+        settings = self.settings
+        cap = settings.http_max_connections or connection_cap(
+            file_limit, FD_RESERVE + settings.agi_max_sessions
+        )
+        log.info("open-file limit %d; at most %d HTTP connections", file_limit, cap)
+        return ConnectionLimits(
+            max_connections=cap,
+            header_timeout_s=settings.http_header_timeout_s,
+            keepalive_timeout_s=settings.http_keepalive_timeout_s,
+        )
 
     def _build_reconciler(
         self,
