@@ -157,7 +157,8 @@ async def test_the_import_has_its_own_documented_cap() -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
         head = "".join(f"{k}: {v}\r\n" for k, v in as_scripts.items())
         writer.write(
-            f"POST {IMPORT_URL} HTTP/1.1\r\nHost: t\r\n{head}Content-Length: {21 * MIB}\r\n\r\n".encode()
+            f"POST {IMPORT_URL} HTTP/1.1\r\nHost: t\r\n{head}"
+            f"Content-Length: {21 * MIB}\r\n\r\n".encode()
         )
         status, _, body = await asyncio.wait_for(read_head(reader), 5)  # no byte of it sent
         writer.close()

@@ -1,0 +1,161 @@
+"""Issue 15, item 9: slow connections cannot starve the HTTP server.
+
+The attack: 1,050 connections sending their request line a byte at a time, under a
+1,024 open-file limit: /healthz timed out and 306,000 "Too many open files" tracebacks
+filled the log. Here: hundreds of slow heads against the service's own server, /healthz
+stays fast and the header timeout closes them; beyond the connection cap a new
+connection is refused at once; a flood of one error is logged once per interval."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import time
+
+from prometheus_client import CollectorRegistry
+
+from api.app import create_app
+from api.services import ApiServices
+from callcenter.process import log_filters
+from callcenter.process.http_server import ConnectionLimits, GuardedH11Protocol, connection_cap
+from callcenter.process.log_filters import Throttle
+from tests.security.real_server import closed_by_server, get_status, guarded, port_of, read_head
+
+SLOW = 400
+HEADER_TIMEOUT_S = 1.0
+
+
+def app():  # type: ignore[no-untyped-def]
+    return create_app(ApiServices(), CollectorRegistry(), "t")
+
+
+def protocol_of(server) -> type[GuardedH11Protocol]:  # type: ignore[no-untyped-def]
+    cls = server.config.http_protocol_class
+    assert issubclass(cls, GuardedH11Protocol)
+    return cls
+
+
+async def slow_head(port: int, lasted: list[float]) -> None:
+    """A request line and headers sent a byte every 0.2 s, until the server hangs up."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    start = time.perf_counter()
+    head = b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: " + b"a" * 1000
+    try:
+        for byte in head:
+            writer.write(bytes([byte]))
+            await writer.drain()
+            if reader.at_eof():
+                break
+            await asyncio.sleep(0.2)
+            if reader.at_eof():
+                break
+    except ConnectionError:
+        pass
+    finally:
+        if not reader.at_eof():
+            await closed_by_server(reader, 10)
+        lasted.append(time.perf_counter() - start)
+        writer.close()
+
+
+async def test_slow_heads_are_timed_out_and_healthz_stays_fast() -> None:
+    limits = ConnectionLimits(max_connections=4 * SLOW, header_timeout_s=HEADER_TIMEOUT_S)
+    async with guarded(app(), limits) as server:
+        port = port_of(server)
+        lasted: list[float] = []
+        slow = [asyncio.create_task(slow_head(port, lasted)) for _ in range(SLOW)]
+        await asyncio.sleep(0.3)
+        latencies = []
+        for _ in range(100):
+            status, took = await get_status(port)
+            assert status == 200
+            latencies.append(took)
+        await asyncio.wait_for(asyncio.gather(*slow), 15)
+        timed_out = protocol_of(server).timed_out
+    latencies.sort()
+    p99 = latencies[98]
+    assert p99 < 0.2, p99
+    assert timed_out >= SLOW
+    assert max(lasted) < HEADER_TIMEOUT_S + 2.0, max(lasted)  # not the 200 s they asked
+
+
+async def test_a_slow_second_request_on_a_kept_connection_is_timed_out_too() -> None:
+    limits = ConnectionLimits(
+        max_connections=10, header_timeout_s=HEADER_TIMEOUT_S, keepalive_timeout_s=30
+    )
+    async with guarded(app(), limits) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert (await read_head(reader))[0] == 200
+        await asyncio.sleep(0.5)  # idle: the keep-alive timeout's business
+        start = time.perf_counter()
+        writer.write(b"GET /healthz HTTP/1.1\r\nHo")
+        assert await closed_by_server(reader, 5)
+        writer.close()
+    assert HEADER_TIMEOUT_S - 0.1 < time.perf_counter() - start < HEADER_TIMEOUT_S + 1.0
+
+
+async def test_connections_beyond_the_cap_are_refused_at_once() -> None:
+    limits = ConnectionLimits(max_connections=20, header_timeout_s=30)
+    async with guarded(app(), limits) as server:
+        port = port_of(server)
+        idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(20)]
+        await asyncio.sleep(0.2)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        start = time.perf_counter()
+        status, headers, _ = await asyncio.wait_for(read_head(reader), 2)
+        assert await closed_by_server(reader, 2)
+        refused_in = time.perf_counter() - start
+        writer.close()
+        assert status == 503 and headers["connection"] == "close"
+        assert protocol_of(server).refused >= 1
+        for _, w in idle[:5]:
+            w.close()
+        await asyncio.sleep(0.2)
+        assert (await get_status(port))[0] == 200  # room again
+        for _, w in idle[5:]:
+            w.close()
+    assert refused_in < 0.5
+
+
+def test_the_cap_leaves_the_services_descriptors() -> None:
+    assert connection_cap(20000, 128 + 500) == 20000 - 628
+    assert connection_cap(1024, 128 + 500) == 396
+    assert connection_cap(256, 628) == 32  # the floor, said loudly in the log
+
+
+def test_a_flood_of_one_error_is_logged_once_per_interval_with_a_count() -> None:
+    now = [1000.0]
+    throttle = Throttle(interval_s=10.0, clock=lambda: now[0])
+    emfile = OSError(errno.EMFILE, "Too many open files")
+
+    def accept_failed() -> logging.LogRecord:
+        # what asyncio's exception handler logs when accept() fails
+        return logging.LogRecord(
+            "asyncio",
+            logging.ERROR,
+            __file__,
+            1,
+            "socket.accept() out of system resource\nsocket: <fd=%d>",
+            (7,),
+            (OSError, emfile, None),
+        )
+
+    passed = [throttle.filter(accept_failed()) for _ in range(306)]
+    assert passed.count(True) == 1
+    other = logging.LogRecord("asyncio", logging.ERROR, __file__, 1, "other", None, None)
+    assert throttle.filter(other)  # another kind is not held back by the flood
+    now[0] += 10.5
+    record = accept_failed()
+    assert throttle.filter(record)
+    assert record.getMessage().endswith("[305 more like this in the last 10 s not logged]")
+    assert "socket: <fd=7>" in record.getMessage()
+
+
+def test_the_filters_are_on_the_flooded_loggers() -> None:
+    log_filters.install()
+    log_filters.install()
+    for name in log_filters.THROTTLED:
+        throttles = [f for f in logging.getLogger(name).filters if isinstance(f, Throttle)]
+        assert len(throttles) == 1, name
