@@ -17,6 +17,7 @@ from api.audit_log import AuditMiddleware
 from api.audit_log import router as audit_router
 from api.callbacks import router as callbacks_router
 from api.calls import router as calls_router
+from api.docs_page import install as install_docs
 from api.errors import install as install_error_handlers
 from api.health import router as health_router
 from api.ivr import router as ivr_router
@@ -27,6 +28,7 @@ from api.live_ws import StreamCollector
 from api.openapi import install as install_openapi
 from api.reconciliation import router as reconciliation_router
 from api.request_limits import KIB, MIB, BodyLimits, RequestGuard
+from api.security_headers import SecurityHeaders
 from api.services import ApiServices, attach
 from api.stats import router as stats_router
 from api.strict_query import reject_unknown_query
@@ -63,6 +65,8 @@ def create_app(
         version=version,
         description="Seats, queues, live state and call records of a 12345 hotline "
         "running on Asterisk.",
+        docs_url=None,  # served from the package: api/docs_page.py
+        redoc_url=None,
     )
     install_error_handlers(app)
     install_openapi(app, queues.EXAMPLES | seats.EXAMPLES | stats.EXAMPLES)
@@ -71,6 +75,7 @@ def create_app(
     app.add_middleware(RequestGuard, tokens=services.tokens, limits=limits or body_limits())
     if services.audit is not None:
         app.add_middleware(AuditMiddleware, audit=services.audit)
+    app.add_middleware(SecurityHeaders)
     app.include_router(health_router)
     app.include_router(queues.router)
     app.include_router(live_router)
@@ -83,6 +88,7 @@ def create_app(
     app.include_router(reconciliation_router)
     app.include_router(ivr_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    install_docs(app)
 
     @app.get("/", include_in_schema=False)
     async def wallboard() -> FileResponse:

@@ -16,13 +16,15 @@ from callcenter.process.http_server import ConnectionLimits, http_config
 
 
 @asynccontextmanager
-async def guarded(app: FastAPI, limits: ConnectionLimits) -> AsyncIterator[uvicorn.Server]:
+async def guarded(
+    app: FastAPI, limits: ConnectionLimits, log_level: str = "warning"
+) -> AsyncIterator[uvicorn.Server]:
     """The app served as `callcenter serve` serves it, on 127.0.0.1 and a free port
     (`port_of(server)`), in this event loop."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(http_config(app, limits, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(http_config(app, limits, log_level=log_level, lifespan="on"))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
