@@ -6,8 +6,8 @@ of the event loop, 1.3 GB) only to be answered 401, and a malformed one was a 40
 before the 401. This middleware stands in front of the routes:
 
 - a request under /api/ that carries a body names a known token first; otherwise 401,
-  with the body unread (the connection is closed: what the client still sends is not
-  read either);
+  with the body unread (past the cap or of unknown length, the connection is closed:
+  what the client still sends is not read either);
 - no body is larger than its cap (`BodyLimits`): 413 at once when Content-Length says
   so, or as soon as the streamed bytes pass the cap (chunked), never buffered whole.
 
@@ -92,13 +92,17 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
+        cap = self.limits.cap(path)
+        declared = _declared_length(headers)
         if self.tokens is not None and path.startswith("/api/"):
             refusal = await self._unknown(headers)
             if refusal is not None:
-                await problem(401, refusal, headers=CHALLENGE | CLOSE)(scope, receive, send)
+                # a small body is read and dropped by the server, the connection kept;
+                # a large or endless one is not read at all: the connection is closed
+                small = declared is not None and declared <= cap
+                refused = problem(401, refusal, headers=CHALLENGE | ({} if small else CLOSE))
+                await refused(scope, receive, send)
                 return
-        cap = self.limits.cap(path)
-        declared = _declared_length(headers)
         if declared is not None and declared > cap:
             await problem(413, _too_large(cap), headers=CLOSE)(scope, receive, send)
             return

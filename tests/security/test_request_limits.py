@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -21,13 +20,13 @@ from api.auth import MISSING_TOKEN, UNKNOWN_TOKEN
 from api.legacy import IMPORT_URL
 from api.request_limits import KIB, MIB
 from api.services import ApiServices
+from bench.security_bench import post_unread
 from callcenter.legacy import csvfile
 from callcenter.process.http_server import ConnectionLimits
 from callcenter.tokens import Principal, Role
 from tests.api.static_tokens import AS_SUPERVISOR, StaticTokens
 from tests.security.real_server import (
     LoopProbe,
-    closed_by_server,
     get_status,
     guarded,
     port_of,
@@ -54,41 +53,21 @@ def client(**parts: object) -> httpx.AsyncClient:
 
 async def test_50mb_without_a_token_is_refused_at_once_and_the_loop_keeps_running() -> None:
     size = 50 * MIB
+    head = (
+        f"POST {PAUSE} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {size}\r\n\r\n".encode()
+    )
     async with guarded(app(), ConnectionLimits(max_connections=100)) as server:
         port = port_of(server)
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        sent = 0
-
-        async def upload() -> None:
-            nonlocal sent
-            chunk = b"[" * MIB
-            try:
-                while sent < size:
-                    writer.write(chunk)
-                    await writer.drain()
-                    sent += len(chunk)
-            except ConnectionError:
-                pass  # the server closed: the rest was never going to be read
-
         async with LoopProbe() as probe:
-            start = time.perf_counter()
-            writer.write(
-                f"POST {PAUSE} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {size}\r\n\r\n".encode()
+            answer, (health, health_s) = await asyncio.gather(
+                post_unread(port, head, b"[" * MIB, size), get_status(port)
             )
-            uploading = asyncio.create_task(upload())
-            status, headers, body = await asyncio.wait_for(read_head(reader), 5)
-            refused_after = time.perf_counter() - start
-            health, health_s = await get_status(port)
-            assert await closed_by_server(reader)  # closed by the server
-            await asyncio.wait_for(uploading, 5)
-        writer.close()
-    assert status == 401 and MISSING_TOKEN.encode() in body
-    assert headers["connection"] == "close"
-    assert refused_after < 1.0, refused_after
+    assert answer.status == 401 and "connection: close" in answer.head
+    assert answer.took_s < 1.0, answer
     assert health == 200 and health_s < 0.5, health_s
     assert probe.worst_s < 0.25, probe.worst_s
-    assert sent < size  # most of it was never read
+    assert answer.sent < size  # most of it was never read
 
 
 async def test_malformed_json_without_a_token_is_a_401_not_a_400() -> None:
@@ -97,6 +76,7 @@ async def test_malformed_json_without_a_token_is_a_401_not_a_400() -> None:
         missing = await c.post(PAUSE, content=b'{"reason": ', headers=json)
         assert missing.status_code == 401 and missing.json()["detail"] == MISSING_TOKEN
         assert missing.headers["www-authenticate"] == "Bearer"
+        assert "connection" not in missing.headers  # a small body: the connection stays
         unknown = await c.post(
             PAUSE, content=b"{nope", headers=json | {"Authorization": "Bearer cc_guess"}
         )
@@ -125,28 +105,15 @@ async def test_json_bodies_are_capped_declared_or_streamed() -> None:
 
 
 async def test_a_chunked_body_past_the_cap_is_cut_off_on_the_wire() -> None:
+    head = (
+        f"POST {PAUSE} HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+        "Authorization: Bearer cc_test-supervisor\r\n\r\n".encode()
+    )
+    chunk = b"2000\r\n" + b" " * 0x2000 + b"\r\n"
     async with guarded(app(), ConnectionLimits(max_connections=100)) as server:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
-        writer.write(
-            f"POST {PAUSE} HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
-            "Authorization: Bearer cc_test-supervisor\r\n\r\n".encode()
-        )
-
-        async def endless() -> None:
-            chunk = b"2000\r\n" + b" " * 0x2000 + b"\r\n"
-            try:
-                while True:
-                    writer.write(chunk)
-                    await writer.drain()
-            except ConnectionError:
-                pass
-
-        streaming = asyncio.create_task(endless())
-        status, headers, _ = await asyncio.wait_for(read_head(reader), 5)
-        assert await closed_by_server(reader)
-        await asyncio.wait_for(streaming, 5)
-        writer.close()
-    assert status == 413 and headers["connection"] == "close"
+        answer = await post_unread(port_of(server), head, chunk, 100 * MIB)
+    assert answer.status == 413 and "connection: close" in answer.head
+    assert answer.sent < 100 * MIB
 
 
 async def test_the_import_has_its_own_documented_cap() -> None:
@@ -184,3 +151,16 @@ async def test_the_csv_import_is_parsed_off_the_event_loop(
         bad = await c.post(IMPORT_URL, content=b"no,such,header\n", headers=as_scripts)
     assert bad.status_code == 422, bad.text
     assert threads and threads[0] is not threading.main_thread()
+
+
+async def test_a_small_refused_body_is_dropped_and_the_connection_serves_on() -> None:
+    async with guarded(app(), ConnectionLimits(max_connections=10)) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+        writer.write(
+            f"POST {PAUSE} HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n{{malformed"
+            "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n".encode()
+        )
+        refused, _, _ = await asyncio.wait_for(read_head(reader), 5)
+        health, _, _ = await asyncio.wait_for(read_head(reader), 5)
+        writer.close()
+    assert (refused, health) == (401, 200)
