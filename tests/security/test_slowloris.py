@@ -13,7 +13,9 @@ import errno
 import logging
 import time
 
+from fastapi import FastAPI, WebSocket
 from prometheus_client import CollectorRegistry
+from websockets.asyncio.client import connect
 
 from api.app import create_app
 from api.services import ApiServices
@@ -159,3 +161,21 @@ def test_the_filters_are_on_the_flooded_loggers() -> None:
     for name in log_filters.THROTTLED:
         throttles = [f for f in logging.getLogger(name).filters if isinstance(f, Throttle)]
         assert len(throttles) == 1, name
+
+
+async def test_a_websocket_outlives_the_header_timeout() -> None:
+    echo = FastAPI()
+
+    @echo.websocket("/echo")
+    async def serve(ws: WebSocket) -> None:
+        await ws.accept()
+        while True:
+            await ws.send_text(await ws.receive_text())
+
+    limits = ConnectionLimits(max_connections=10, header_timeout_s=0.3)
+    async with guarded(echo, limits) as server:
+        async with connect(f"ws://127.0.0.1:{port_of(server)}/echo") as ws:
+            await asyncio.sleep(0.8)
+            await ws.send("still here")
+            assert await asyncio.wait_for(ws.recv(), 2) == "still here"
+        assert protocol_of(server).timed_out == 0
