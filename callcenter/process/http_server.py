@@ -23,11 +23,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import h11
 import uvicorn
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -193,3 +196,40 @@ def http_config(
     )
     log_filters.install()
     return config
+
+
+def protocol_of(config: uvicorn.Config) -> type[GuardedH11Protocol]:
+    """The protocol class `http_config` made for this configuration."""
+    protocol = config.http
+    assert isinstance(protocol, type) and issubclass(protocol, GuardedH11Protocol)
+    return protocol
+
+
+class HttpCollector(Collector):
+    """The server's connections for /metrics: open, the cap, refused, timed out."""
+
+    def __init__(self, server: uvicorn.Server) -> None:
+        self.server = server
+        self.protocol = protocol_of(server.config)
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "callcenter_http_connections",
+            "Open HTTP connections (WebSockets included)",
+            value=len(self.server.server_state.connections),
+        )
+        yield GaugeMetricFamily(
+            "callcenter_http_max_connections",
+            "Open HTTP connections beyond which new ones are refused",
+            value=self.protocol.limits.max_connections,
+        )
+        yield CounterMetricFamily(
+            "callcenter_http_refused_connections",
+            "HTTP connections refused at the cap",
+            value=self.protocol.refused,
+        )
+        yield CounterMetricFamily(
+            "callcenter_http_header_timeouts",
+            "HTTP connections closed because their request head did not complete in time",
+            value=self.protocol.timed_out,
+        )

@@ -47,6 +47,7 @@ from callcenter.process.demo import (
 from callcenter.process.http_server import (
     FD_RESERVE,
     ConnectionLimits,
+    HttpCollector,
     connection_cap,
     http_config,
     raise_file_limit,
@@ -201,6 +202,7 @@ class Service:
                 lifespan="on",
             )
         )
+        self.metrics.register(HttpCollector(server))
         loops = [
             self._heartbeat(instances),
             directory.run(),

@@ -20,7 +20,13 @@ from websockets.asyncio.client import connect
 from api.app import create_app
 from api.services import ApiServices
 from callcenter.process import log_filters
-from callcenter.process.http_server import ConnectionLimits, GuardedH11Protocol, connection_cap
+from callcenter.process.http_server import (
+    ConnectionLimits,
+    GuardedH11Protocol,
+    HttpCollector,
+    connection_cap,
+)
+from callcenter.process.http_server import protocol_of as http_protocol
 from callcenter.process.log_filters import Throttle
 from tests.security.real_server import closed_by_server, get_status, guarded, port_of, read_head
 
@@ -33,9 +39,7 @@ def app():  # type: ignore[no-untyped-def]
 
 
 def protocol_of(server) -> type[GuardedH11Protocol]:  # type: ignore[no-untyped-def]
-    cls = server.config.http_protocol_class
-    assert issubclass(cls, GuardedH11Protocol)
-    return cls
+    return http_protocol(server.config)
 
 
 async def slow_head(port: int, lasted: list[float]) -> None:
@@ -112,6 +116,11 @@ async def test_connections_beyond_the_cap_are_refused_at_once() -> None:
         writer.close()
         assert status == 503 and headers["connection"] == "close"
         assert protocol_of(server).refused >= 1
+        metrics = CollectorRegistry()
+        metrics.register(HttpCollector(server))
+        assert metrics.get_sample_value("callcenter_http_refused_connections_total") == 1
+        assert metrics.get_sample_value("callcenter_http_max_connections") == 20
+        assert metrics.get_sample_value("callcenter_http_connections") == 20
         for _, w in idle[:5]:
             w.close()
         await asyncio.sleep(0.2)
