@@ -49,16 +49,16 @@ async def _serve(port: int, db: str, ready: multiprocessing.Queue) -> None:  # t
     from starlette.responses import JSONResponse
 
     from api.app import create_app
-    from api.services import ApiServices
-    from callcenter import migrate
-    from callcenter.db import create_engine, session_factory
-    from callcenter.process.http_server import (
+    from api.http_server import (
         FD_RESERVE,
         ConnectionLimits,
         connection_cap,
         http_config,
         raise_file_limit,
     )
+    from api.services import ApiServices
+    from callcenter import migrate
+    from callcenter.db import create_engine, session_factory
     from callcenter.tokens import TokenStore
 
     file_limit = raise_file_limit()
@@ -271,7 +271,7 @@ def _start() -> tuple[multiprocessing.process.BaseProcess, int]:
 
 
 def bench_security() -> dict[str, float]:
-    from callcenter.process.http_server import raise_file_limit
+    from api.http_server import raise_file_limit
 
     raise_file_limit()  # 1,000 slow connections from this side too
     proc, port = _start()

@@ -23,6 +23,14 @@ from agi.protocol.server import ServerConfig
 from ami.fanout import FanOut
 from ami.node import NodeConfig, PbxNode
 from api.app import body_limits, create_app
+from api.http_server import (
+    FD_RESERVE,
+    ConnectionLimits,
+    HttpCollector,
+    connection_cap,
+    http_config,
+    raise_file_limit,
+)
 from api.services import ApiServices, CheckResult, ReadinessCheck
 from callcenter import __version__, migrate
 from callcenter.audit.repository import AuditLog
@@ -43,14 +51,6 @@ from callcenter.process.demo import (
     demo_wallboard_token,
     seed_demo_directory,
     seed_demo_seats,
-)
-from callcenter.process.http_server import (
-    FD_RESERVE,
-    ConnectionLimits,
-    HttpCollector,
-    connection_cap,
-    http_config,
-    raise_file_limit,
 )
 from callcenter.process.metrics import register_node_metrics
 from callcenter.process.pbxsim_child import PbxSimProcess

@@ -1,4 +1,4 @@
-"""The app behind the service's own HTTP server (callcenter/process/http_server.py) on a
+"""The app behind the service's own HTTP server (api/http_server.py) on a
 free port, and the tools of the attacks: raw connections, a probe of the event loop."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 
-from callcenter.process.http_server import ConnectionLimits, http_config
+from api.http_server import ConnectionLimits, http_config
 
 
 @asynccontextmanager

@@ -9,9 +9,9 @@ import logging
 from prometheus_client import CollectorRegistry
 
 from api.app import create_app
+from api.http_server import ConnectionLimits
+from api.log_filters import redact_query
 from api.services import ApiServices
-from callcenter.process.http_server import ConnectionLimits
-from callcenter.process.log_filters import redact_query
 from tests.security.real_server import get_status, guarded, port_of
 
 NUMBER = "13912341111"

@@ -17,12 +17,12 @@ from prometheus_client import CollectorRegistry
 import api.legacy
 from api.app import body_limits, create_app
 from api.auth import MISSING_TOKEN, UNKNOWN_TOKEN
+from api.http_server import ConnectionLimits
 from api.legacy import IMPORT_URL
 from api.request_limits import KIB, MIB
 from api.services import ApiServices
 from bench.security_bench import post_unread
 from callcenter.legacy import csvfile
-from callcenter.process.http_server import ConnectionLimits
 from callcenter.tokens import Principal, Role
 from tests.api.static_tokens import AS_SUPERVISOR, StaticTokens
 from tests.security.real_server import (

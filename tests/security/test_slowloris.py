@@ -17,17 +17,17 @@ from fastapi import FastAPI, WebSocket
 from prometheus_client import CollectorRegistry
 from websockets.asyncio.client import connect
 
+from api import log_filters
 from api.app import create_app
-from api.services import ApiServices
-from callcenter.process import log_filters
-from callcenter.process.http_server import (
+from api.http_server import (
     ConnectionLimits,
     GuardedH11Protocol,
     HttpCollector,
     connection_cap,
 )
-from callcenter.process.http_server import protocol_of as http_protocol
-from callcenter.process.log_filters import Throttle
+from api.http_server import protocol_of as http_protocol
+from api.log_filters import Throttle
+from api.services import ApiServices
 from tests.security.real_server import closed_by_server, get_status, guarded, port_of, read_head
 
 SLOW = 400

@@ -16,7 +16,7 @@ from urllib.parse import unquote_plus
 
 #: loggers whose repeated lines are throttled: asyncio's (accept() out of file
 #: descriptors), uvicorn's (invalid requests, the concurrency limit), the HTTP server's
-THROTTLED = ("asyncio", "uvicorn.error", "callcenter.process.http_server")
+THROTTLED = ("asyncio", "uvicorn.error", "api.http_server")
 #: query parameters whose values never reach the access log
 SENSITIVE_QUERY_KEYS = frozenset({"caller", "callee", "number", "phone", "token", "access_token"})
 REDACTED = "***"

@@ -34,7 +34,7 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from callcenter.process import log_filters
+from api import log_filters
 
 log = logging.getLogger(__name__)
 
