@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterable
 from urllib.parse import unquote_plus
 
 #: loggers whose repeated lines are throttled: asyncio's (accept() out of file
-#: descriptors), uvicorn's (invalid requests, the concurrency limit), the HTTP server's
-THROTTLED = ("asyncio", "uvicorn.error", "api.http_server")
+#: descriptors), uvicorn's (invalid requests, the concurrency limit, a failed app), the
+#: HTTP server's (the connection cap), the API's unhandled errors (one per request)
+THROTTLED = ("asyncio", "uvicorn.error", "api.http_server", "api.errors")
 #: query parameters whose values never reach the access log
 SENSITIVE_QUERY_KEYS = frozenset({"caller", "callee", "number", "phone", "token", "access_token"})
 REDACTED = "***"

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import socket
+import sys
 import time
 
 from fastapi import FastAPI, WebSocket
@@ -32,6 +34,13 @@ from tests.security.real_server import closed_by_server, get_status, guarded, po
 
 SLOW = 400
 HEADER_TIMEOUT_S = 1.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
 def app():  # type: ignore[no-untyped-def]
@@ -188,3 +197,59 @@ async def test_a_websocket_outlives_the_header_timeout() -> None:
             await ws.send("still here")
             assert await asyncio.wait_for(ws.recv(), 2) == "still here"
         assert protocol_of(server).timed_out == 0
+
+
+SERVER = """
+import logging, resource, sys
+logging.basicConfig(level="INFO", format="%(name)s: %(message)s")
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+import uvicorn
+from prometheus_client import CollectorRegistry
+from api.app import create_app
+from api.http_server import ConnectionLimits, connection_cap, http_config
+from api.services import ApiServices
+limits = ConnectionLimits(max_connections=connection_cap(256, 64), header_timeout_s=30)
+app = create_app(ApiServices(), CollectorRegistry(), "t")
+uvicorn.Server(http_config(app, limits, port=int(sys.argv[1]), log_level="info")).run()
+"""
+
+
+async def test_under_a_low_file_limit_the_cap_keeps_accept_from_failing() -> None:
+    """The attack's setting: more connections than the file limit allows. The cap,
+    sized from the limit, refuses the excess before accept() runs out of descriptors;
+    the refusals are one log line, not one per connection."""
+    port = _free_port()
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", SERVER, str(port), stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        for _ in range(200):
+            try:
+                await get_status(port)
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+        held = []
+        for _ in range(400):
+            held.append(await asyncio.open_connection("127.0.0.1", port))
+        await asyncio.sleep(0.5)
+
+        async def answered(reader: asyncio.StreamReader) -> bool:
+            try:
+                return await asyncio.wait_for(reader.read(1), 0.3) == b"H"  # HTTP/1.1 503
+            except TimeoutError:
+                return False  # admitted: waiting for a request
+
+        refused = sum(await asyncio.gather(*(answered(reader) for reader, _ in held)))
+        for _, writer in held:
+            writer.close()
+        await asyncio.sleep(0.5)
+        assert (await get_status(port))[0] == 200  # served again once they left
+    finally:
+        server.terminate()
+        _, log = await server.communicate()
+    text = log.decode()
+    assert refused >= 400 - 192
+    assert "Too many open files" not in text and "out of system resource" not in text
+    assert text.count("new connections are refused") == 1, text[-2000:]
