@@ -8,7 +8,8 @@ never completes, and it accepts connections until the process runs out of descri
 `GuardedH11Protocol` adds both:
 
 - a connection whose request line and headers have not all arrived `header_timeout_s`
-  after it opened (or after the first byte of a following request) is closed;
+  after it opened (or after the first byte of a following request) is closed, and so
+  is one still trickling a body `header_timeout_s` after it was answered without it;
 - beyond `max_connections` open connections (WebSockets included) a new connection is
   answered 503 and closed at once, so the descriptors left are the service's own (the
   database, the spool, AMI, FastAGI).
@@ -133,10 +134,23 @@ class GuardedH11Protocol(H11Protocol):
         super().data_received(data)
         self._watch_head()
 
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.conn.their_state is h11.SEND_BODY:  # idle after it: the keep-alive's
+            self._watch_head()
+
+    def _waiting(self) -> bool:
+        """Waiting on the client: for a request head (its side IDLE), or for the rest of
+        a body the app answered without reading (a 401, a 405)."""
+        if self.transport.is_closing():
+            return False
+        their = self.conn.their_state
+        return their is h11.IDLE or (their is h11.SEND_BODY and self.conn.our_state is h11.DONE)
+
     def _watch_head(self) -> None:
-        """A head is awaited while the client's side is IDLE: from the connection's
-        start, and again from the first byte after a finished request."""
-        waiting = self.conn.their_state is h11.IDLE and not self.transport.is_closing()
+        """The deadline runs from the connection's start, from the first byte after a
+        finished request, and from an answer given before the body was all in."""
+        waiting = self._waiting()
         if waiting and self._head_timer is None:
             self._head_timer = self.loop.call_later(self.limits.header_timeout_s, self._too_slow)
         elif not waiting:
@@ -149,7 +163,7 @@ class GuardedH11Protocol(H11Protocol):
 
     def _too_slow(self) -> None:
         self._head_timer = None
-        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+        if self._waiting():
             type(self).timed_out += 1
             self.transport.close()
 

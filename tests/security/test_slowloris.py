@@ -9,6 +9,7 @@ connection is refused at once; a flood of one error is logged once per interval.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import socket
@@ -253,3 +254,26 @@ async def test_under_a_low_file_limit_the_cap_keeps_accept_from_failing() -> Non
     assert refused >= 400 - 192
     assert "Too many open files" not in text and "out of system resource" not in text
     assert text.count("new connections are refused") == 1, text[-2000:]
+
+
+async def test_a_body_trickling_after_its_answer_is_timed_out() -> None:
+    limits = ConnectionLimits(max_connections=10, header_timeout_s=HEADER_TIMEOUT_S)
+    async with guarded(app(), limits) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+        writer.write(b"POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n")
+        assert (await asyncio.wait_for(read_head(reader), 2))[0] == 405  # answered unread
+        start = time.perf_counter()
+
+        async def trickle() -> None:
+            with contextlib.suppress(ConnectionError):
+                for _ in range(50):
+                    writer.write(b"x")
+                    await writer.drain()
+                    await asyncio.sleep(0.2)
+
+        trickling = asyncio.create_task(trickle())
+        assert await closed_by_server(reader, 5)
+        closed_after = time.perf_counter() - start
+        trickling.cancel()
+        writer.close()
+    assert closed_after < HEADER_TIMEOUT_S + 1.0
