@@ -17,14 +17,18 @@ from api.audit_log import AuditMiddleware
 from api.audit_log import router as audit_router
 from api.callbacks import router as callbacks_router
 from api.calls import router as calls_router
+from api.docs_page import install as install_docs
 from api.errors import install as install_error_handlers
 from api.health import router as health_router
 from api.ivr import router as ivr_router
+from api.legacy import IMPORT_URL
 from api.legacy import router as legacy_router
 from api.live import router as live_router
 from api.live_ws import StreamCollector, quiet_invalid_utf8
 from api.openapi import install as install_openapi
 from api.reconciliation import router as reconciliation_router
+from api.request_limits import KIB, MIB, BodyLimits, RequestGuard
+from api.security_headers import SecurityHeaders
 from api.services import ApiServices, attach
 from api.stats import router as stats_router
 from api.strict_query import reject_unknown_query
@@ -32,7 +36,19 @@ from api.strict_query import reject_unknown_query
 STATIC = Path(__file__).with_name("static")
 
 
-def create_app(services: ApiServices, metrics: CollectorRegistry, version: str) -> FastAPI:
+def body_limits(json_bytes: int = 64 * KIB, import_bytes: int = 20 * MIB) -> BodyLimits:
+    """The caps on request bodies: `import_bytes` for the legacy directory's CSV import
+    (a city's whole directory, about 100,000 rows, is some 11 MB), `json_bytes` for
+    every other body (the largest, an IVR flow, is a few KB)."""
+    return BodyLimits(json_bytes=json_bytes, large={IMPORT_URL: import_bytes})
+
+
+def create_app(
+    services: ApiServices,
+    metrics: CollectorRegistry,
+    version: str,
+    limits: BodyLimits | None = None,
+) -> FastAPI:
     stream = services.stream
     if stream is not None:
         metrics.register(StreamCollector(stream))
@@ -50,12 +66,17 @@ def create_app(services: ApiServices, metrics: CollectorRegistry, version: str) 
         version=version,
         description="Seats, queues, live state and call records of a 12345 hotline "
         "running on Asterisk.",
+        docs_url=None,  # served from the package: api/docs_page.py
+        redoc_url=None,
     )
     install_error_handlers(app)
     install_openapi(app, queues.EXAMPLES | seats.EXAMPLES | stats.EXAMPLES)
     attach(app, services)
+    # the last added runs first: the audit log sees the guard's refusals
+    app.add_middleware(RequestGuard, tokens=services.tokens, limits=limits or body_limits())
     if services.audit is not None:
         app.add_middleware(AuditMiddleware, audit=services.audit)
+    app.add_middleware(SecurityHeaders)
     app.include_router(health_router)
     app.include_router(queues.router)
     app.include_router(live_router)
@@ -68,6 +89,7 @@ def create_app(services: ApiServices, metrics: CollectorRegistry, version: str) 
     app.include_router(reconciliation_router)
     app.include_router(ivr_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    install_docs(app)
 
     @app.get("/", include_in_schema=False)
     async def wallboard() -> FileResponse:

@@ -24,6 +24,11 @@ AUDIT_GATE = "audit_gate"
 
 _bearer = HTTPBearer(auto_error=False, description="`callcenter token create` makes one")
 
+#: the 401s' sentences and challenge, here and in api/request_limits.py (before a body)
+MISSING_TOKEN = "missing bearer token (Authorization: Bearer cc_...)"
+UNKNOWN_TOKEN = "unknown or revoked token"
+CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
 
 async def current_principal(
     request: Request,
@@ -31,14 +36,10 @@ async def current_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise HTTPException(
-            401,
-            "missing bearer token (Authorization: Bearer cc_...)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise HTTPException(401, MISSING_TOKEN, headers=CHALLENGE)
     principal = await store.verify(credentials.credentials)
     if principal is None:
-        raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(401, UNKNOWN_TOKEN, headers=CHALLENGE)
     request.state.principal = principal
     return principal
 

@@ -2,9 +2,10 @@
 
 FastAPI documents what the routes declare; three things it cannot know are added here:
 - errors: every operation lists the problem+json bodies it can answer with (api/errors.py):
-  401/403 where a token is needed, 404 where the path names something, 422 for bad or
-  unknown parameters, 503 when a part is not configured in this instance. FastAPI's own
-  422 schema (`HTTPValidationError`) is replaced: our 422s do not look like that.
+  401/403 where a token is needed, 404 where the path names something, 413 where a body
+  is taken (api/request_limits.py), 422 for bad or unknown parameters, 503 when a part
+  is not configured in this instance. FastAPI's own 422 schema (`HTTPValidationError`)
+  is replaced: our 422s do not look like that.
 - examples of response types defined outside api/ (the `EXAMPLES` of the resource
   modules that answer with them: api/queues.py, api/seats.py), and of each page
   (`Page_X_`): one item's example and a next cursor.
@@ -30,6 +31,7 @@ _ERRORS = {
     "401": "no bearer token, or one that is unknown or revoked",
     "403": "the token's role (or seat) may not do this; the body names the role",
     "404": "nothing by that name or id",
+    "413": "the body is larger than its cap (JSON: 64 KiB; the CSV import: 20 MiB by default)",
     "422": "a bad or unknown parameter or body field; `detail` names each one and where",
     "503": "that part is not configured in this instance, or the PBX is out of reach",
 }
@@ -98,6 +100,8 @@ def _errors(path: str, operation: dict[str, Any]) -> None:
     codes = {"422"}
     if operation.get("security"):
         codes |= {"401", "403"}
+    if "requestBody" in operation:
+        codes.add("413")
     if path.startswith("/api/"):
         codes.add("503")
         if "{" in path:

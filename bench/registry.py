@@ -10,6 +10,7 @@ from bench.queues_bench import bench_queues
 from bench.reconcile_bench import bench_reconcile
 from bench.records_bench import bench_records
 from bench.runner import Bench, Target
+from bench.security_bench import bench_security
 
 BENCHES: dict[str, Bench] = {
     "ami_read_path": bench_ami_read_path,
@@ -20,6 +21,7 @@ BENCHES: dict[str, Bench] = {
     "records": bench_records,
     "reconcile": bench_reconcile,
     "api": bench_api,
+    "security": bench_security,
 }
 
 TARGETS: dict[str, Target] = {
@@ -43,4 +45,8 @@ TARGETS: dict[str, Target] = {
     "api_queues_p99_ms": Target("<=", 10.0, "ms"),
     "ws_fanout_lag_ms": Target("<=", 200.0, "ms"),
     "ws_clients_cut": Target("<=", 0, "clients"),
+    "unauth_50mb_post_ms": Target("<=", 100.0, "ms"),
+    "loop_stall_ms": Target("<=", 50.0, "ms"),
+    "healthz_p99_under_slowloris_ms": Target("<=", 50.0, "ms"),
+    "slowloris_closed": Target(">=", 1000, "connections"),
 }

@@ -53,6 +53,16 @@ class Settings(BaseSettings):
     timezone: str = DEFAULT_TIMEZONE
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
+    #: the largest request body: every JSON body, and the legacy CSV import's (413 beyond)
+    http_max_json_bytes: int = Field(default=64 * 1024, ge=1024)
+    http_max_import_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    #: a connection whose request line and headers have not all come in this time is closed
+    http_header_timeout_s: float = Field(default=10.0, gt=0)
+    #: an idle keep-alive connection is closed after this
+    http_keepalive_timeout_s: int = Field(default=5, ge=1)
+    #: open HTTP connections (WebSockets included) beyond which new ones are closed at
+    #: once; 0: what the open-file limit leaves after the service's own files and AGI
+    http_max_connections: int = Field(default=0, ge=0)
     agi_host: str = "127.0.0.1"
     agi_port: int = Field(default=4573, ge=0, le=65535)
     #: concurrent FastAGI sessions; beyond it new ones are refused (the dialplan queues)

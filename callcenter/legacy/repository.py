@@ -9,6 +9,7 @@ the whole transaction back, counter included.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -459,14 +460,14 @@ class LegacyRepository:
         async with self._sessions() as session:
             if dry_run:
                 numbers, units = await self._load(session)
-                plan = make(numbers, units)
+                plan = await asyncio.to_thread(make, numbers, units)
                 version = int(await session.scalar(select(LegacyDirectoryState.version)) or 0)
                 return WriteResult(plan, False, True, effective, version)
             try:
                 async with session.begin():
                     version = await self._lock(session, now)
                     numbers, units = await self._load(session)
-                    plan = make(numbers, units)
+                    plan = await asyncio.to_thread(make, numbers, units)
                     if plan.errors or plan.empty:
                         raise _NothingWritten(plan, version - 1)
                     await _apply(session, plan, actor, reason, now, effective, version, progress)

@@ -23,7 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from agi.protocol.server import ServerConfig
 from ami.fanout import FanOut
 from ami.node import NodeConfig, PbxNode
-from api.app import create_app
+from api.app import body_limits, create_app
+from api.http_server import (
+    FD_RESERVE,
+    ConnectionLimits,
+    HttpCollector,
+    connection_cap,
+    http_config,
+    raise_file_limit,
+)
 from api.services import ApiServices, CheckResult, ReadinessCheck
 from callcenter import __version__, migrate
 from callcenter.audit.repository import AuditLog
@@ -147,6 +155,7 @@ class Service:
 
     async def run(self) -> None:
         settings = self.settings
+        file_limit = raise_file_limit()  # before the database, AGI and HTTP take any
         engine = create_engine(settings.database_url)
         await migrate.upgrade(engine)
         log.info("database schema at %s", migrate.head_revision())
@@ -202,10 +211,12 @@ class Service:
             audit=audit,
             ivr=agi.flows,
         )
-        app = create_app(services, self.metrics, __version__)
+        limits = body_limits(settings.http_max_json_bytes, settings.http_max_import_bytes)
+        app = create_app(services, self.metrics, __version__, limits)
         server = uvicorn.Server(
-            uvicorn.Config(
+            http_config(
                 app,
+                self._connection_limits(file_limit),
                 host=settings.http_host,
                 port=settings.http_port,
                 log_level=settings.log_level.lower(),
@@ -213,6 +224,7 @@ class Service:
                 **proxy_options(settings),
             )
         )
+        self.metrics.register(HttpCollector(server))
         loops: dict[str, LoopFactory] = {
             "heartbeat": lambda: self._heartbeat(instances),
             "directory": directory.run,
@@ -258,6 +270,20 @@ class Service:
             with contextlib.suppress(Exception):
                 await instances.deregister()
             await engine.dispose()
+
+    def _connection_limits(self, file_limit: int) -> ConnectionLimits:
+        """The HTTP connection cap: as configured, or what the open-file limit leaves
+        after the service's own files and FastAGI's sessions."""
+        settings = self.settings
+        cap = settings.http_max_connections or connection_cap(
+            file_limit, FD_RESERVE + settings.agi_max_sessions
+        )
+        log.info("open-file limit %d; at most %d HTTP connections", file_limit, cap)
+        return ConnectionLimits(
+            max_connections=cap,
+            header_timeout_s=settings.http_header_timeout_s,
+            keepalive_timeout_s=settings.http_keepalive_timeout_s,
+        )
 
     def _build_reconciler(
         self,
