@@ -691,6 +691,7 @@ class FastAgiSession:
                 except (ConnectionError, asyncio.IncompleteReadError, ValueError):
                     raw = b""
                 read = None
+                await self.host.scheduler.running()  # a paused PBX carries out nothing
                 if not raw:
                     return  # the server closed: "AGI Script ... completed"
                 line = raw.decode("utf-8", "surrogateescape")

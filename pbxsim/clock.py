@@ -65,6 +65,11 @@ class Scheduler(ABC):
     async def sleep(self, delay: float) -> None:
         """Wait `delay` simulated seconds (only meaningful inside a running asyncio loop)."""
 
+    async def running(self) -> None:
+        """Return once time runs (at once unless paused): work that is not a timer (a
+        FastAGI command arriving) waits here, so that a pause holds it too."""
+        return None
+
 
 class VirtualScheduler(Scheduler):
     """Discrete-event time: jumps from one timer to the next, no waiting at all."""
@@ -123,9 +128,9 @@ class AsyncioScheduler(Scheduler):
 
     `pause()` stops simulated time: `now()` holds still and no timer runs until
     `resume()`, after which time goes on from where it stopped (every timer keeps its
-    simulated instant). A test uses it to read every observer of the PBX at one
-    instant while calls are in progress; sockets are not paused, so what is already
-    on its way (AMI events, FastAGI replies) still arrives.
+    simulated instant); FastAGI commands wait (`running`). A test uses it to read every
+    observer of the PBX at one instant while calls are in progress. Sockets are not
+    paused: AMI events already sent still arrive, and AMI actions are still carried out.
     """
 
     def __init__(
@@ -140,6 +145,7 @@ class AsyncioScheduler(Scheduler):
         self._t0 = loop.time()
         self._start = time.time() if start is None else start
         self._frozen: float | None = None  # the simulated instant time stopped at
+        self._resumed: asyncio.Event | None = None  # set by resume(), while paused
         self._held: list[Handle] = []  # timers that came due while paused
         #: bumped by every resume: a timer armed before it fires early in real time
         self._epoch = 0
@@ -175,16 +181,24 @@ class AsyncioScheduler(Scheduler):
     def pause(self) -> None:
         if self._frozen is None:
             self._frozen = self.now()
+            self._resumed = asyncio.Event()
 
     def resume(self) -> None:
         if self._frozen is None:
             return
         self._start, self._t0 = self._frozen, self._loop.time()
         self._frozen = None
+        if self._resumed is not None:
+            self._resumed.set()
+            self._resumed = None
         self._epoch += 1
         held, self._held = self._held, []
         for handle in sorted(held, key=lambda h: h.when):  # stable: FIFO at one instant
             self._arm(handle)
+
+    async def running(self) -> None:
+        while self._resumed is not None:
+            await self._resumed.wait()
 
     async def sleep(self, delay: float) -> None:
         """Simulated seconds: a timer like any other, so a pause holds it too."""
