@@ -623,6 +623,12 @@ class FastAgiSession:
     # ------------------------------------------------------------------ lifecycle
 
     async def run(self) -> str:
+        """The session; its AGISTATUS once time runs (the dialplan goes on from here)."""
+        status = await self._session()
+        await self.host.scheduler.running()
+        return status
+
+    async def _session(self) -> str:
         parsed = parse_agi_url(self.url)
         if parsed is None:
             return NOTFOUND  # a local script: pbxsim runs none, as if the file were missing
@@ -703,6 +709,7 @@ class FastAgiSession:
                 except (ConnectionError, asyncio.IncompleteReadError, ValueError):
                     raw = b""
                 read = None
+                await self.host.scheduler.running()  # a paused PBX carries out nothing
                 if not raw:
                     return  # the server closed: "AGI Script ... completed"
                 line = raw.decode("utf-8", "surrogateescape")

@@ -65,6 +65,11 @@ class Scheduler(ABC):
     async def sleep(self, delay: float) -> None:
         """Wait `delay` simulated seconds (only meaningful inside a running asyncio loop)."""
 
+    async def running(self) -> None:
+        """Return once time runs (at once unless paused): work that is not a timer (a
+        FastAGI command arriving) waits here, so that a pause holds it too."""
+        return None
+
 
 class VirtualScheduler(Scheduler):
     """Discrete-event time: jumps from one timer to the next, no waiting at all."""
@@ -120,6 +125,12 @@ class AsyncioScheduler(Scheduler):
 
     Simulated time starts at `start` (default: the real Unix time at creation) and then
     advances `speed` simulated seconds per real second.
+
+    `pause()` stops simulated time: `now()` holds still and no timer runs until
+    `resume()`, after which time goes on from where it stopped (every timer keeps its
+    simulated instant); FastAGI commands wait (`running`). A test uses it to read every
+    observer of the PBX at one instant while calls are in progress. Sockets are not
+    paused: AMI events already sent still arrive, and AMI actions are still carried out.
     """
 
     def __init__(
@@ -133,15 +144,69 @@ class AsyncioScheduler(Scheduler):
         self.speed = speed
         self._t0 = loop.time()
         self._start = time.time() if start is None else start
+        self._frozen: float | None = None  # the simulated instant time stopped at
+        self._resumed: asyncio.Event | None = None  # set by resume(), while paused
+        self._held: list[Handle] = []  # timers that came due while paused
+        #: bumped by every resume: a timer armed before it fires early in real time
+        self._epoch = 0
 
     def now(self) -> float:
+        if self._frozen is not None:
+            return self._frozen
         return self._start + (self._loop.time() - self._t0) * self.speed
 
     def call_at(self, when: float, callback: Callback, *args: Any) -> Handle:
         handle = Handle(when, callback, args)
-        delay = max(0.0, (when - self.now()) / self.speed)
-        self._loop.call_later(delay, handle._run)
+        self._arm(handle)
         return handle
 
+    def _arm(self, handle: Handle) -> None:
+        delay = max(0.0, (handle.when - self.now()) / self.speed)
+        self._loop.call_later(delay, self._fire, handle, self._epoch)
+
+    def _fire(self, handle: Handle, epoch: int) -> None:
+        if handle.cancelled:
+            return
+        if self._frozen is not None:
+            self._held.append(handle)
+        elif epoch != self._epoch and handle.when > self.now():
+            self._arm(handle)  # armed before a pause: its instant is later now
+        else:
+            handle._run()
+
+    @property
+    def paused(self) -> bool:
+        return self._frozen is not None
+
+    def pause(self) -> None:
+        if self._frozen is None:
+            self._frozen = self.now()
+            self._resumed = asyncio.Event()
+
+    def resume(self) -> None:
+        if self._frozen is None:
+            return
+        self._start, self._t0 = self._frozen, self._loop.time()
+        self._frozen = None
+        if self._resumed is not None:
+            self._resumed.set()
+            self._resumed = None
+        self._epoch += 1
+        held, self._held = self._held, []
+        for handle in sorted(held, key=lambda h: h.when):  # stable: FIFO at one instant
+            self._arm(handle)
+
+    async def running(self) -> None:
+        while self._resumed is not None:
+            await self._resumed.wait()
+
     async def sleep(self, delay: float) -> None:
-        await asyncio.sleep(max(0.0, delay) / self.speed)
+        """Simulated seconds: a timer like any other, so a pause holds it too."""
+        fut: asyncio.Future[None] = self._loop.create_future()
+
+        def wake() -> None:
+            if not fut.done():
+                fut.set_result(None)
+
+        self.call_later(delay, wake)
+        await fut

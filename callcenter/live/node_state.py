@@ -218,6 +218,10 @@ KEPT_VARIABLES = frozenset(
 RECALLED_VARIABLES = ("DID", "HOTLINE_UNIT", "HOTLINE_QUEUE", "HOTLINE_CALLBACK_OF")
 
 
+#: hung-up channels remembered against events Asterisk publishes after their Hangup
+HUNG_UP_MEMORY = 10_000
+
+
 class NodeState:
     """Everything one Asterisk node is doing now."""
 
@@ -233,6 +237,11 @@ class NodeState:
         self.events_applied = 0
         #: members being rung for each waiting caller: caller uniqueid -> {(queue, iface)}
         self._ringing: dict[str, set[tuple[str, str]]] = {}
+        #: channels that hung up, oldest first (HUNG_UP_MEMORY of them): Asterisk
+        #: still publishes a dialed channel's connected line after its Hangup (a
+        #: member rung in vain); such an event must not bring the channel back, nor
+        #: keep its call open for ever
+        self._hung_up: dict[str, None] = {}
 
     # --- snapshot (resync) -----------------------------------------------------------
     def load_snapshot(
@@ -409,6 +418,8 @@ class NodeState:
             return None
         chan = self.channels.get(snap.uniqueid)
         if chan is None:
+            if snap.uniqueid in self._hung_up:
+                return None
             chan = self._channel_from(snap, self.clock())
             self.channels[chan.uniqueid] = chan
             self._attach_to_call(chan)
@@ -466,6 +477,9 @@ class NodeState:
         snap = e.channel
         if snap is None:
             return
+        self._hung_up[snap.uniqueid] = None
+        while len(self._hung_up) > HUNG_UP_MEMORY:
+            del self._hung_up[next(iter(self._hung_up))]
         chan = self.channels.pop(snap.uniqueid, None)
         if chan is None:
             return

@@ -147,3 +147,28 @@ def test_model_equals_queuestatus_at_every_checkpoint(
                 e.caller_id_name,
             )
             assert abs((now - ours_e.joined_at) - e.wait) <= 2
+
+
+@pytest.mark.parametrize("log", ["ami.log", "ami-2.log", "sip/ami-sip.log"])
+def test_events_after_a_hangup_leave_no_ghost(transcripts_dir: Path, log: str) -> None:
+    """Asterisk publishes a member's connected line after the Hangup of a ring that
+    came to nothing (ami.log, ami-2.log): the model must not bring the channel back,
+    which would keep its call open for ever (on /calls/active, in every count of calls
+    in progress)."""
+    state = NodeState("pbx1", lambda: 0.0)
+    hung_up: set[str] = set()
+    late = 0
+    for scenario in load_ami_log(transcripts_dir / log):
+        for step in scenario.steps:
+            if isinstance(step, ClientAction) or step.kind != "event":
+                continue
+            uniqueid = step.get("Uniqueid")
+            late += step.name == "NewConnectedLine" and uniqueid in hung_up
+            if step.name == "Hangup":
+                hung_up.add(uniqueid or "")
+            event = typed(step)
+            if event is not None:
+                state.apply(event)
+    assert late or log == "sip/ami-sip.log", "the transcript shows no late connected line"
+    assert not hung_up & set(state.channels)
+    assert state.calls == {}, f"{log}: calls left open: {list(state.calls)}"
