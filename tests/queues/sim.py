@@ -121,7 +121,11 @@ async def start_pbx(
     if ledger_url is not None:
         sim.ledger_url = ledger_url
         sim.ledger = await start_ledger(system.pbx, ledger_url, create=ledger_create)
-    sim.server = AmiServer(scheduler, bus, system.actions, system.users, system.cli, port=port)
+    # as the rendered manager.conf (timestampevents = yes): every instance then reads
+    # the same PBX time off an event, however late it reached it
+    sim.server = AmiServer(
+        scheduler, bus, system.actions, system.users, system.cli, port=port, timestampevents=True
+    )
     await sim.server.start()
     sim.port = sim.server.port
     return sim

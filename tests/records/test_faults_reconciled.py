@@ -88,9 +88,9 @@ def routes(dialed: str) -> DialedUnit | None:
 async def start_service(
     sim: Sim, sessions: async_sessionmaker[AsyncSession], spool: Path, wrapups: dict[str, int]
 ) -> Service:
-    ivr = await start_ivr(sessions)
-    sim.system.pbx.agi_connect_to = ("127.0.0.1", ivr.port)
     live = LiveState(sim.scheduler.now)
+    ivr = await start_ivr(sessions, live)
+    sim.system.pbx.agi_connect_to = ("127.0.0.1", ivr.port)
     records = build_records(
         sessions, live, spool, routes=routes, flush_every_s=0.2, queue_wrapup=wrapups
     )

@@ -57,6 +57,7 @@ from api.app import create_app
 from api.services import ApiServices
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
+from callcenter.legacy.queues import asterisk_name
 from callcenter.records.kpi import Figures, Tally, contribution
 from callcenter.records.models import CallRecord
 from callcenter.tokens import Role, TokenStore
@@ -159,6 +160,17 @@ class Reading:
     active: list[Row]  # /calls/active
 
 
+def differing(a: dict[str, Row], b: dict[str, Row]) -> list[tuple[str, str, Any, Any]]:
+    """(group, figure, one, other) where two readings differ: what an assertion shows."""
+    out = []
+    for group in sorted(set(a) | set(b)):
+        left, right = a.get(group, {}), b.get(group, {})
+        for name in sorted(set(left) | set(right)):
+            if left.get(name) != right.get(name):
+                out.append((group, name, left.get(name), right.get(name)))
+    return out
+
+
 def figures(row: Row) -> Row:
     return {name: row[name] for name in FIGURES}
 
@@ -172,7 +184,8 @@ async def get(client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> A
 async def read(instance: Instance, headers: dict[str, str], queue_names: list[str]) -> Reading:
     client = instance.client
     today = await get(client, "/api/v1/stats/today", headers)
-    stats = {row["group"]: figures(row) for row in today["queues"]}
+    # the API names queues by the directory's names; the ledger by Asterisk's
+    stats = {asterisk_name(row["group"]): figures(row) for row in today["queues"]}
     stats["centre"] = figures(today["centre"])
     views = {}
     for name in queue_names:
@@ -190,7 +203,9 @@ async def read(instance: Instance, headers: dict[str, str], queue_names: list[st
         as_of=today["as_of"],
         in_progress=today["in_progress"],
         queue_views=views,
-        stream={row["name"]: figures(row["today"]) for row in snapshot["queues"]},
+        stream={
+            (row["asterisk"] or row["name"]): figures(row["today"]) for row in snapshot["queues"]
+        },
         seats={s["name"]: s["calls_today"] for s in seats["items"]},
         stream_seats={s["name"]: s["calls_today"] for s in snapshot["seats"]},
         active=active,
@@ -216,10 +231,11 @@ def exported(lines: Iterable[dict[str, str]]) -> dict[str, Row]:
     answered, test_simulated_day.assert_record)."""
     tallies: dict[str, Tally] = defaultdict(Tally)
     for line in lines:
+        queue = asterisk_name(line["queue"]) if line["queue"] else ""
         rating = optional_float(line["rating"])
         tally = contribution(
             kind=line["kind"],
-            queue=line["queue"],
+            queue=queue,
             agent=line["seat"],
             queue_exit=line["queue_exit"],
             wait_s=optional_float(line["wait_s"]),
@@ -231,8 +247,8 @@ def exported(lines: Iterable[dict[str, str]]) -> dict[str, Row]:
         if tally is None:
             continue
         tallies["centre"].add(tally)
-        if line["queue"]:
-            tallies[line["queue"]].add(tally)
+        if queue:
+            tallies[queue].add(tally)
     return {name: _asdict(t.figures()) for name, t in tallies.items()}
 
 
@@ -487,7 +503,8 @@ async def check_instant(
     assert rows_of(before.stats, groups) == truth, (what, "own records vs read back")
     for instance, reading in zip(instances, readings, strict=True):
         at = f"{what}, instance {instance.name}"
-        assert rows_of(reading.stats, groups) == truth, (at, "/stats/today")
+        stats = rows_of(reading.stats, groups)
+        assert stats == truth, (at, "/stats/today", differing(stats, truth))
         assert rows_of(reading.queue_views, asterisk_names) == rows_of(truth, asterisk_names), (
             at,
             "/queues/{name} today",
