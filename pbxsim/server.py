@@ -19,6 +19,7 @@ from pbxsim.clock import AsyncioScheduler
 from pbxsim.demo import DemoOptions, DemoTraffic
 from pbxsim.events import EventBus
 from pbxsim.ledger import Ledger
+from pbxsim.parent import ask_kernel_for_death_signal, watch_parent
 from pbxsim.telephony.pbx import build_pbx
 
 log = logging.getLogger("pbxsim")
@@ -37,7 +38,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--ami-port", type=int, default=5038)
     p.add_argument("--ami-user", default="callcenter")
     p.add_argument(
-        "--ami-secret", required=True, help="the AMI user's secret (there is no default secret)"
+        "--ami-secret",
+        default=os.environ.get("PBXSIM_AMI_SECRET"),
+        help="the AMI user's secret (there is no default secret); default $PBXSIM_AMI_SECRET, "
+        "which keeps it out of the process list",
     )
     p.add_argument(
         "--agi-url",
@@ -91,12 +95,27 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="a Timestamp header on every event, as manager.conf's timestampevents = yes",
     )
+    p.add_argument(
+        "--parent-pid",
+        type=int,
+        default=int(os.environ.get("PBXSIM_PARENT_PID") or 0) or None,
+        help="stop when this process (the one that started the simulator) is gone; "
+        "default $PBXSIM_PARENT_PID",
+    )
     p.add_argument("--log-level", default="INFO")
     return p
 
 
 async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    watcher = None
+    if args.parent_pid is not None:
+        ask_kernel_for_death_signal()
+        watcher = asyncio.create_task(watch_parent(args.parent_pid, stop))
     scheduler = AsyncioScheduler(loop, speed=args.speed)
     bus = EventBus()
     rng = random.Random(args.seed)
@@ -147,10 +166,6 @@ async def serve(args: argparse.Namespace) -> None:
             ledger,
         )
         traffic.start()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
     finally:
@@ -162,6 +177,8 @@ async def serve(args: argparse.Namespace) -> None:
         await server.stop()
         if writer is not None:
             await writer.close()
+        if watcher is not None:
+            watcher.cancel()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -169,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if not args.ami_secret:
+        parser().error("an AMI secret is required: $PBXSIM_AMI_SECRET or --ami-secret")
     if args.seats < 0 or args.calls_per_hour < 0 or args.speed <= 0:
         parser().error("--seats and --calls-per-hour must be >= 0, --speed > 0")
     asyncio.run(serve(args))

@@ -10,9 +10,11 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import signal
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from types import FrameType
 
 import uvicorn
 from prometheus_client import CollectorRegistry, Gauge
@@ -45,7 +47,7 @@ from callcenter.process.demo import (
     seed_demo_seats,
 )
 from callcenter.process.metrics import register_node_metrics
-from callcenter.process.pbxsim_child import PbxSimProcess
+from callcenter.process.pbxsim_child import PbxSimPortBusy, PbxSimProcess
 from callcenter.records.metrics import register_reconcile_metrics, register_records_metrics
 from callcenter.records.reconcile import Reconciler
 from callcenter.records.reconcile_runner import ReconcileRunner
@@ -61,6 +63,13 @@ HEARTBEAT_EVERY_S = 10.0
 QUEUE_PARAMS_EVERY_S = 15.0
 #: an instance whose heartbeat is older than this is considered gone
 STALE_AFTER = timedelta(seconds=3 * HEARTBEAT_EVERY_S)
+
+
+def _stop_after_sigterm(signum: int, _frame: FrameType | None) -> None:
+    """uvicorn takes SIGTERM while it serves and raises it again once it has stopped;
+    with the default action the process would die right there, before the clean stop
+    (records flushed, the demo's simulator stopped). This handler lets the stop run."""
+    log.info("signal %d: stopping", signum)
 
 
 def database_check(engine: AsyncEngine, instances: InstanceRegistry) -> ReadinessCheck:
@@ -214,8 +223,11 @@ class Service:
             log.info("HTTP on http://%s:%s/", settings.http_host, settings.http_port)
             if self.demo:
                 print(f"\n  12345 wallboard (demo): {wallboard_url}\n", flush=True)
+            with contextlib.suppress(ValueError):  # not the main thread: no signals to take
+                signal.signal(signal.SIGTERM, _stop_after_sigterm)
             await server.serve()
         finally:
+            stopping_pbx = asyncio.create_task(pbx.stop()) if pbx is not None else None
             for task in background:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -226,8 +238,8 @@ class Service:
             with contextlib.suppress(Exception):  # what is not written stays in the spool
                 await records.writer.flush()
             records.writer.spool.close()
-            if pbx is not None:
-                await pbx.stop()
+            if stopping_pbx is not None:
+                await stopping_pbx
             with contextlib.suppress(Exception):
                 await instances.deregister()
             await engine.dispose()
@@ -273,7 +285,10 @@ class Service:
             login_seats=False,  # the seat service logs the provisioned seats in
             ledger_url=settings.database_url,
         )
-        await pbx.start()
+        try:
+            await pbx.start()
+        except PbxSimPortBusy as busy:
+            raise SystemExit(f"serve --demo: {busy}") from None
         checks["pbxsim"] = pbxsim_check(pbx)
         return pbx
 
