@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from callcenter.private_files import open_private_append, private_dir
 from callcenter.records.builder import FinishedCall
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class Spool:
 
     def __init__(self, directory: Path, hold_at_most: int = 5_000) -> None:
         self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)  # callers' numbers: nobody else's to read
         self.hold_at_most = hold_at_most
         self._file: IO[str] | None = None
         # the open journal's records while it holds nothing else: not so if it holds an
@@ -67,7 +68,8 @@ class Spool:
 
     def append(self, record: FinishedCall) -> None:
         if self._file is None:
-            self._file = (self.directory / OPEN_NAME).open("a", encoding="utf-8")
+            fd = open_private_append(self.directory / OPEN_NAME)
+            self._file = os.fdopen(fd, "a", encoding="utf-8")
         try:
             self._file.write(self._encode(record.to_json()) + "\n")
             self._file.flush()  # into the OS: survives a crash of this process

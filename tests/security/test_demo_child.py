@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -90,6 +91,7 @@ class Demo:
             env=demo_env(tmp_path, self.ami_port),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            umask=0o022,
         )
         self.child = 0
 
@@ -136,6 +138,16 @@ def test_the_ami_secret_is_not_on_the_childs_command_line(demo: Demo) -> None:
     assert b"--ami-secret" not in cmdline
     assert not any(secret in arg for arg in cmdline)
     assert Path(f"/proc/{child}/environ").stat().st_mode & 0o077 == 0
+
+
+def test_serve_creates_database_and_spool_private(demo: Demo, tmp_path: Path) -> None:
+    """Under a careless umask too: `serve` sets its own."""
+    demo.wait_for_child()
+    db = tmp_path / "demo.db"
+    created = [db, db.with_name("demo.db-wal"), tmp_path / "spool"]
+    assert wait_for(lambda: all(p.exists() for p in created), 10.0)
+    modes = [stat.S_IMODE(p.stat().st_mode) for p in created]
+    assert modes == [0o600, 0o600, 0o700]
 
 
 def test_the_child_dies_when_the_service_is_killed(demo: Demo) -> None:
