@@ -10,6 +10,7 @@ from bench.queues_bench import bench_queues
 from bench.reconcile_bench import bench_reconcile
 from bench.records_bench import bench_records
 from bench.runner import Bench, Target
+from bench.soak_bench import bench_soak
 
 BENCHES: dict[str, Bench] = {
     "ami_read_path": bench_ami_read_path,
@@ -20,6 +21,7 @@ BENCHES: dict[str, Bench] = {
     "records": bench_records,
     "reconcile": bench_reconcile,
     "api": bench_api,
+    "soak": bench_soak,
 }
 
 TARGETS: dict[str, Target] = {
@@ -43,4 +45,5 @@ TARGETS: dict[str, Target] = {
     "api_queues_p99_ms": Target("<=", 10.0, "ms"),
     "ws_fanout_lag_ms": Target("<=", 200.0, "ms"),
     "ws_clients_cut": Target("<=", 0, "clients"),
+    "soak_kb_per_1k_calls": Target("<=", 50.0, "KB/1k calls"),
 }

@@ -135,6 +135,12 @@ class DayBook:
         self.refreshes = 0
         self.refresh_failures = 0
 
+    @property
+    def held(self) -> int:
+        """Finished calls of the day held (one small entry each; emptied when the day
+        turns): the day book's share of memory per call."""
+        return len(self._entries)
+
     # --- the finished calls ------------------------------------------------------------
     def observe(self, record: FinishedCall) -> None:
         """A record this instance just finished (before the writer stores it)."""
