@@ -8,8 +8,7 @@ heap (tracemalloc's current size, which unlike RSS does not depend on the alloca
 giving pages back, nor on SQLite's page cache) is sampled against the number of finished
 calls. After a warm-up of an hour of traffic (queues filled, every seat has taken
 calls, the memories bounded by time at their steady size) the least-squares slope is
-the growth per 1,000 calls, which must be near 0; the source lines that a logged
-traceback loads (once per file) are left out.
+the growth per 1,000 calls, which must be near 0 (TRANSIENT_FILES are left out).
 
 The day book legitimately keeps one entry per finished call of the current city day
 (the day's figures are sums over them; `callcenter.records.today`); it is emptied when
@@ -54,8 +53,9 @@ CALLS_PER_HOUR = 900.0
 WARMUP_CALLS = 900
 RUN_S = 60.0
 SAMPLE_EVERY_S = 4.0
-#: the source lines a logged traceback reads, once per file: not memory per call
-LINECACHE_FILE = "linecache.py"
+#: not memory kept per call: the source lines a logged traceback reads (once per file),
+#: and the rows of a database query in flight on aiosqlite's thread at the sample
+TRANSIENT_FILES = ("/linecache.py", "/aiosqlite/core.py")
 
 
 @dataclass(frozen=True)
@@ -105,12 +105,13 @@ def _sample(
     gc.collect()
     snapshot = tracemalloc.take_snapshot()
     snapshots[1:] = [snapshot]
-    cache = sum(
+    transient = sum(
         stat.size
         for stat in snapshot.statistics("filename")
-        if stat.traceback[0].filename.endswith(LINECACHE_FILE)
+        if stat.traceback[0].filename.endswith(TRANSIENT_FILES)
     )
-    return Sample(calls, tracemalloc.get_traced_memory()[0] - cache, int(day.held * per_entry))
+    heap = tracemalloc.get_traced_memory()[0] - transient
+    return Sample(calls, heap, int(day.held * per_entry))
 
 
 async def _start_pbxsim(port: int, secret: str) -> asyncio.subprocess.Process:

@@ -6,14 +6,23 @@ whole; these tests hold the bounds one by one."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ami import events as ev
 from bench.soak_bench import slope_per_1k
+from callcenter import migrate
+from callcenter.db import create_engine, session_factory
 from callcenter.records import builder as builder_module
+from callcenter.records import today
 from callcenter.records.builder import ENDED_FOR_S, FinishedCall, RecordBuilder
+from callcenter.records.store import RecordStore
+from callcenter.records.today import DayBook
+from tests.records.factory import DAY0, call
 from tests.records.test_builder_cases import snap
 
 
@@ -72,3 +81,35 @@ def test_the_soak_slope_is_a_least_squares_fit_per_1000_calls() -> None:
     assert slope_per_1k(calls, [5.0, 7.0, 9.0, 11.0]) == pytest.approx(2.0)
     assert slope_per_1k(calls, [5.0, 5.0, 5.0, 5.0]) == 0.0
     assert slope_per_1k([1.0, 1.0], [3.0, 9.0]) == 0.0
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(database_url)
+    await migrate.upgrade(engine)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+async def test_the_day_book_reads_the_day_back_in_batches(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A busy day is tens of thousands of rows, read every 15 s: never all at once."""
+    batches: list[float] = []
+
+    class Loop:
+        @staticmethod
+        async def sleep(delay: float) -> None:
+            batches.append(delay)
+            await asyncio.sleep(delay)
+
+    monkeypatch.setattr(today, "REFRESH_BATCH", 7)
+    monkeypatch.setattr(today, "asyncio", Loop)
+    nine = DAY0 + 9 * 3600
+    await RecordStore(sessions).upsert(
+        [call(f"b{n}", started_at=nine + n * 10, wait_s=1.0) for n in range(50)]
+    )
+    book = DayBook(sessions, lambda: nine + 3600)
+    assert await book.refresh() == 50
+    assert book.held == 50
+    assert len(batches) == 8  # ceil(50 / 7)
