@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pbxsim.ami_server import AmiServer, ManagerUser
-from pbxsim.asterisk_ledger_db import start_ledger
+from pbxsim.asterisk_ledger_db import LedgerWriter, start_ledger
 from pbxsim.clock import AsyncioScheduler
 from pbxsim.demo import DemoOptions, DemoTraffic
 from pbxsim.events import EventBus
@@ -23,6 +23,9 @@ from pbxsim.parent import ask_kernel_for_death_signal, watch_parent
 from pbxsim.telephony.pbx import build_pbx
 
 log = logging.getLogger("pbxsim")
+
+#: how long closing the AMI server and the ledger may take once asked to stop
+STOP_WITHIN_S = 1.5
 
 #: the configuration the product ships (what a real Asterisk would be given)
 CONF = Path(__file__).resolve().parent.parent / "asterisk-conf"
@@ -174,11 +177,18 @@ async def serve(args: argparse.Namespace) -> None:
             log.info("pbxsim: %s", traffic.stats)
         if ledger is not None:
             ledger.close()
-        await server.stop()
-        if writer is not None:
-            await writer.close()
+        try:  # a stop that hangs must not keep the simulator (and its port) alive
+            await asyncio.wait_for(_close(server, writer), STOP_WITHIN_S)
+        except TimeoutError:
+            log.warning("pbxsim: closing took over %g s; exiting anyway", STOP_WITHIN_S)
         if watcher is not None:
             watcher.cancel()
+
+
+async def _close(server: AmiServer, writer: LedgerWriter | None) -> None:
+    await server.stop()
+    if writer is not None:
+        await writer.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
