@@ -11,6 +11,7 @@ from bench.reconcile_bench import bench_reconcile
 from bench.records_bench import bench_records
 from bench.runner import Bench, Target
 from bench.security_bench import bench_security
+from bench.soak_bench import bench_soak
 
 BENCHES: dict[str, Bench] = {
     "ami_read_path": bench_ami_read_path,
@@ -22,6 +23,7 @@ BENCHES: dict[str, Bench] = {
     "reconcile": bench_reconcile,
     "api": bench_api,
     "security": bench_security,
+    "soak": bench_soak,
 }
 
 TARGETS: dict[str, Target] = {
@@ -49,4 +51,5 @@ TARGETS: dict[str, Target] = {
     "loop_stall_ms": Target("<=", 50.0, "ms"),
     "healthz_p99_under_slowloris_ms": Target("<=", 50.0, "ms"),
     "slowloris_closed": Target(">=", 1000, "connections"),
+    "soak_kb_per_1k_calls": Target("<=", 50.0, "KB/1k calls"),
 }

@@ -29,6 +29,7 @@ from callcenter.config import Settings
 from callcenter.db import create_engine, session_factory
 from callcenter.legacy.queues import asterisk_queue
 from callcenter.legacy.repository import LegacyRepository
+from callcenter.private_files import write_file
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "asterisk-conf" / "templates"
 EMERGENCY = {"110": "police", "119": "fire", "120": "ambulance", "122": "traffic accident"}
@@ -46,6 +47,8 @@ class RenderError(ValueError):
 SECRET_FILES = frozenset(
     {"manager.conf", "pjsip.conf", "cdr_pgsql.conf", "cel_pgsql.conf", "res_pgsql.conf"}
 )
+SECRET_FILE_MODE = 0o640
+PLAIN_FILE_MODE = 0o644
 
 
 @dataclass(frozen=True)
@@ -286,14 +289,14 @@ def render(inputs: ConfInputs) -> dict[str, str]:
 
 
 def write(out: Path, files: Mapping[str, str]) -> list[Path]:
-    """Write the files; the ones holding secrets readable by owner and group only."""
+    """Write the files; the ones holding secrets readable by owner and group (Asterisk's)
+    only, from the moment they exist (each file is written whole under a temporary
+    name with its final mode, then renamed)."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in sorted(files.items()):
         path = out / name
-        path.write_text(text, encoding="utf-8")
-        if name in SECRET_FILES:
-            path.chmod(0o640)
+        write_file(path, text, SECRET_FILE_MODE if name in SECRET_FILES else PLAIN_FILE_MODE)
         written.append(path)
     return written
 

@@ -29,6 +29,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from callcenter.private_files import PRIVATE_DIR, PRIVATE_FILE, narrow, private_file
+
 #: PostgreSQL schemas whose tables are plain (schema-less) tables on SQLite
 SQLITE_SCHEMAS: dict[str | None, str | None] = {"asterisk": None}
 
@@ -37,11 +39,28 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+#: what SQLite keeps next to the database file, with the database file's mode
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
 def ensure_sqlite_dir(url: str) -> None:
-    """Create the folder of a file-backed SQLite URL (`./var/` on a fresh clone)."""
+    """Create the folder of a file-backed SQLite URL (`./var/` on a fresh clone), 0700
+    when we create it, and the database file 0600 before SQLite opens it: it holds
+    callers' numbers and token hashes, and SQLite gives its WAL and SHM files the
+    database file's mode. Files of an earlier run open to others are narrowed."""
     database = make_url(url).database
-    if is_sqlite(url) and database and database != ":memory:":
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    if not (is_sqlite(url) and database and database != ":memory:"):
+        return
+    if database.startswith("file:"):  # a URI filename: SQLite opens it as it says
+        return
+    path = Path(database).expanduser()
+    if not path.parent.exists():
+        path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    private_file(path)
+    for suffix in SQLITE_COMPANIONS:
+        companion = path.with_name(path.name + suffix)
+        if companion.exists():
+            narrow(companion, PRIVATE_FILE)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

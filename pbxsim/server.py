@@ -14,14 +14,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pbxsim.ami_server import AmiServer, ManagerUser
-from pbxsim.asterisk_ledger_db import start_ledger
+from pbxsim.asterisk_ledger_db import LedgerWriter, start_ledger
 from pbxsim.clock import AsyncioScheduler
 from pbxsim.demo import DemoOptions, DemoTraffic
 from pbxsim.events import EventBus
 from pbxsim.ledger import Ledger
+from pbxsim.parent import ask_kernel_for_death_signal, watch_parent
 from pbxsim.telephony.pbx import build_pbx
 
 log = logging.getLogger("pbxsim")
+
+#: how long closing the AMI server and the ledger may take once asked to stop
+STOP_WITHIN_S = 1.5
 
 #: the configuration the product ships (what a real Asterisk would be given)
 CONF = Path(__file__).resolve().parent.parent / "asterisk-conf"
@@ -37,7 +41,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--ami-port", type=int, default=5038)
     p.add_argument("--ami-user", default="callcenter")
     p.add_argument(
-        "--ami-secret", required=True, help="the AMI user's secret (there is no default secret)"
+        "--ami-secret",
+        default=os.environ.get("PBXSIM_AMI_SECRET"),
+        help="the AMI user's secret (there is no default secret); default $PBXSIM_AMI_SECRET, "
+        "which keeps it out of the process list",
     )
     p.add_argument(
         "--agi-url",
@@ -91,12 +98,27 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="a Timestamp header on every event, as manager.conf's timestampevents = yes",
     )
+    p.add_argument(
+        "--parent-pid",
+        type=int,
+        default=int(os.environ.get("PBXSIM_PARENT_PID") or 0) or None,
+        help="stop when this process (the one that started the simulator) is gone; "
+        "default $PBXSIM_PARENT_PID",
+    )
     p.add_argument("--log-level", default="INFO")
     return p
 
 
 async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    watcher = None
+    if args.parent_pid is not None:
+        ask_kernel_for_death_signal()
+        watcher = asyncio.create_task(watch_parent(args.parent_pid, stop))
     scheduler = AsyncioScheduler(loop, speed=args.speed)
     bus = EventBus()
     rng = random.Random(args.seed)
@@ -147,10 +169,6 @@ async def serve(args: argparse.Namespace) -> None:
             ledger,
         )
         traffic.start()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
     finally:
@@ -159,9 +177,18 @@ async def serve(args: argparse.Namespace) -> None:
             log.info("pbxsim: %s", traffic.stats)
         if ledger is not None:
             ledger.close()
-        await server.stop()
-        if writer is not None:
-            await writer.close()
+        try:  # a stop that hangs must not keep the simulator (and its port) alive
+            await asyncio.wait_for(_close(server, writer), STOP_WITHIN_S)
+        except TimeoutError:
+            log.warning("pbxsim: closing took over %g s; exiting anyway", STOP_WITHIN_S)
+        if watcher is not None:
+            watcher.cancel()
+
+
+async def _close(server: AmiServer, writer: LedgerWriter | None) -> None:
+    await server.stop()
+    if writer is not None:
+        await writer.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -169,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if not args.ami_secret:
+        parser().error("an AMI secret is required: $PBXSIM_AMI_SECRET or --ami-secret")
     if args.seats < 0 or args.calls_per_hour < 0 or args.speed <= 0:
         parser().error("--seats and --calls-per-hour must be >= 0, --speed > 0")
     asyncio.run(serve(args))

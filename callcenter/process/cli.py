@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Annotated
 
 import typer
@@ -16,6 +17,7 @@ from callcenter.commands.legacy import app as legacy_app
 from callcenter.commands.records import app as records_app
 from callcenter.commands.seats import app as seats_app
 from callcenter.commands.tokens import app as token_app
+from callcenter.private_files import PRIVATE_UMASK
 
 app = typer.Typer(help="12345 hotline call-center backend.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -50,6 +52,7 @@ def serve(
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    os.umask(PRIVATE_UMASK)  # whatever the service creates holds callers' data
     try:
         asyncio.run(Service(settings, demo=demo).run())
     except KeyboardInterrupt:

@@ -10,9 +10,11 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import signal
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -54,7 +56,7 @@ from callcenter.process.demo import (
     seed_demo_seats,
 )
 from callcenter.process.metrics import register_node_metrics
-from callcenter.process.pbxsim_child import PbxSimProcess
+from callcenter.process.pbxsim_child import PbxSimPortBusy, PbxSimProcess
 from callcenter.process.supervisor import LoopFactory, Supervisor, SupervisorCollector
 from callcenter.records.metrics import register_reconcile_metrics, register_records_metrics
 from callcenter.records.reconcile import Reconciler
@@ -82,6 +84,13 @@ def proxy_options(settings: Settings) -> dict[str, Any]:
     if not settings.trusted_proxies:
         return {"proxy_headers": False}
     return {"proxy_headers": True, "forwarded_allow_ips": list(settings.trusted_proxies)}
+
+
+def _stop_after_sigterm(signum: int, _frame: FrameType | None) -> None:
+    """uvicorn takes SIGTERM while it serves and raises it again once it has stopped;
+    with the default action the process would die right there, before the clean stop
+    (records flushed, the demo's simulator stopped). This handler lets the stop run."""
+    log.info("signal %d: stopping", signum)
 
 
 def database_check(engine: AsyncEngine, instances: InstanceRegistry) -> ReadinessCheck:
@@ -254,8 +263,11 @@ class Service:
             log.info("HTTP on http://%s:%s/", settings.http_host, settings.http_port)
             if self.demo:
                 print(f"\n  12345 wallboard (demo): {wallboard_url}\n", flush=True)
+            with contextlib.suppress(ValueError):  # not the main thread: no signals to take
+                signal.signal(signal.SIGTERM, _stop_after_sigterm)
             await server.serve()
         finally:
+            stopping_pbx = asyncio.create_task(pbx.stop()) if pbx is not None else None
             await supervisor.stop()
             await agi.stop()
             for node in nodes:
@@ -265,8 +277,8 @@ class Service:
             with contextlib.suppress(Exception):  # the last minute's counted refusals
                 await audit.flush()
             records.writer.close()
-            if pbx is not None:
-                await pbx.stop()
+            if stopping_pbx is not None:
+                await stopping_pbx
             with contextlib.suppress(Exception):
                 await instances.deregister()
             await engine.dispose()
@@ -326,7 +338,10 @@ class Service:
             login_seats=False,  # the seat service logs the provisioned seats in
             ledger_url=settings.database_url,
         )
-        await pbx.start()
+        try:
+            await pbx.start()
+        except PbxSimPortBusy as busy:
+            raise SystemExit(f"serve --demo: {busy}") from None
         checks["pbxsim"] = pbxsim_check(pbx)
         return pbx
 

@@ -36,7 +36,12 @@ QUEUE_STATUS_EXIT = {"TIMEOUT": "timeout", "LEAVEEMPTY": "left_empty", "LEAVEUNA
 REFUSED_STATUS = frozenset({"JOINEMPTY", "JOINUNAVAIL", "FULL"})
 MAX_TIMELINE = 200  # a compact timeline: a call that loops forever cannot grow a row forever
 MAX_PROMPTS = 30
-ENDED_MEMORY = 50_000  # finished calls remembered against late/duplicated events
+#: finished calls are remembered against late or duplicated events for this long (by
+#: the builder's clock; such events come within seconds) and never more than
+#: ENDED_MEMORY of them: a memory per call that is not bounded by time would grow with
+#: every call until the cap (50,000 calls are 60 hours of a busy centre)
+ENDED_FOR_S = 3600.0
+ENDED_MEMORY = 50_000
 
 #: (queue, member interface) -> the member's wrap-up seconds, from the live model
 WrapupLookup = Callable[[str, str, str], float]
@@ -265,9 +270,10 @@ class RecordBuilder:
         self.wrapup = wrapup
         self.open: dict[tuple[str, str], RecordDraft] = {}
         self.finished = 0
-        #: (node, linkedid) of calls already finished: a duplicated Hangup, or a late
-        #: event of a closed call, must not open a second, empty record. Bounded (FIFO).
-        self._ended: dict[tuple[str, str], None] = {}
+        #: (node, linkedid) of calls already finished -> when: a duplicated Hangup, or
+        #: a late event of a closed call, must not open a second, empty record. Oldest
+        #: first; bounded by ENDED_FOR_S and ENDED_MEMORY.
+        self._ended: dict[tuple[str, str], float] = {}
 
     # --- resync: calls that ended or began while we were not listening ---------------
     def reconcile(self, node: str, state: NodeState) -> None:
@@ -674,9 +680,20 @@ class RecordBuilder:
                 call.hangup_by = f"cause {cause}"
 
     def _remember_ended(self, key: tuple[str, str]) -> None:
-        self._ended[key] = None
-        while len(self._ended) > ENDED_MEMORY:
-            del self._ended[next(iter(self._ended))]
+        now = self.clock()
+        ended = self._ended
+        ended.pop(key, None)  # re-inserted at the end: the order stays oldest first
+        ended[key] = now
+        while ended:
+            oldest = next(iter(ended))
+            if len(ended) <= ENDED_MEMORY and now - ended[oldest] <= ENDED_FOR_S:
+                break
+            del ended[oldest]
+
+    @property
+    def remembered_ended(self) -> int:
+        """How many finished calls are remembered (bounded; see ENDED_FOR_S)."""
+        return len(self._ended)
 
 
 def _who_hung_up(asked: str, cause: int) -> str:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from callcenter.private_files import open_private_append, open_private_truncate, private_dir
 from callcenter.records.builder import FinishedCall
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class Spool:
 
     def __init__(self, directory: Path, hold_at_most: int = 5_000) -> None:
         self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)  # callers' numbers: nobody else's to read
         self.hold_at_most = hold_at_most
         self._file: IO[bytes] | None = None
         #: the journal may end in part of a line (a write failed or the process died
@@ -126,7 +127,7 @@ class Spool:
     def _open_journal(self) -> IO[bytes]:
         """The journal, unbuffered: a write is in the OS once it returns. A journal an
         earlier run left cut mid-line gets its next line on a line of its own."""
-        file = (self.directory / OPEN_NAME).open("ab", buffering=0)
+        file = os.fdopen(open_private_append(self.directory / OPEN_NAME), "ab", buffering=0)
         try:
             if file.tell() > 0:
                 with (self.directory / OPEN_NAME).open("rb") as existing:
@@ -197,7 +198,7 @@ class Spool:
         """The file `path` with its good records only, so that a retry (the database
         is away) neither sets its bad lines aside again nor counts them twice."""
         temporary = path.with_name(path.name + ".tmp")
-        with temporary.open("wb") as file:
+        with os.fdopen(open_private_truncate(temporary), "wb") as file:
             for record in records:
                 file.write((self._encode(record.to_json()) + "\n").encode("utf-8"))
             file.flush()

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 from sqlalchemy import select
@@ -48,6 +48,7 @@ HOUR_S = 3600
 #: database does not have it yet (the writer is behind, or the database was away)
 KEEP_LOCAL_S = 900.0
 REFRESH_EVERY_S = 15.0
+REFRESH_BATCH = 2_000
 
 Key = tuple[str, str]  # (node, Linkedid)
 
@@ -134,6 +135,12 @@ class DayBook:
         self._seat_view: dict[str, SeatDay] | None = None
         self.refreshes = 0
         self.refresh_failures = 0
+
+    @property
+    def held(self) -> int:
+        """Finished calls of the day held (one small entry each; emptied when the day
+        turns): the day book's share of memory per call."""
+        return len(self._entries)
 
     # --- the finished calls ------------------------------------------------------------
     def observe(self, record: FinishedCall) -> None:
@@ -228,38 +235,19 @@ class DayBook:
             called_back_since(day_start),
             r.queued_after_s,
         ).where(r.start_epoch >= day_start, r.start_epoch < day_start + 86400, r.kind != CALLBACK)
+        fresh: dict[Key, _Entry] = {}
+        read = 0
+        # streamed in batches: the day's rows are never all in memory at once (a busy
+        # day is tens of thousands), and a long day does not hold the loop in one go
         async with self._sessions() as session:
-            rows = (await session.execute(query)).all()
+            result = await session.stream(query.execution_options(yield_per=REFRESH_BATCH))
+            async for rows in result.partitions():
+                read += len(rows)
+                for row in rows:
+                    self._read_row(fresh, row)
+                await asyncio.sleep(0)
         if self.day_start != day_start:
             return 0  # the day turned while reading
-        fresh: dict[Key, _Entry] = {}
-        for n, row in enumerate(rows):
-            node, linkedid, start, queue, agent, seat, exit_, wait, talk, wrapup = row[:10]
-            rating, kind, called_back, queued_after = row[10:]
-            tally = contribution(
-                kind=kind,
-                queue=queue,
-                agent=agent,
-                queue_exit=exit_,
-                wait_s=wait,
-                talk_s=talk,
-                wrapup_s=wrapup,
-                rating=rating,
-                called_back=bool(called_back),
-                queued_after_s=queued_after,
-            )
-            if tally is not None:
-                fresh[(node, linkedid)] = _entry(
-                    self.city.bucket_start(start, HOUR_S),
-                    queue,
-                    seat,
-                    talk,
-                    tally,
-                    _joined_at(float(start), queued_after),
-                    wait,
-                )
-            if n % 2000 == 1999:
-                await asyncio.sleep(0)  # a long day must not hold the loop in one go
         now = self._clock()
         for key, at in list(self._local.items()):
             if key in fresh or now - at > KEEP_LOCAL_S:
@@ -271,7 +259,33 @@ class DayBook:
         for key, entry in fresh.items():
             self._put(key, entry)
         self.refreshes += 1
-        return len(rows)
+        return read
+
+    def _read_row(self, fresh: dict[Key, _Entry], row: Sequence[Any]) -> None:
+        node, linkedid, start, queue, agent, seat, exit_, wait, talk, wrapup = row[:10]
+        rating, kind, called_back, queued_after = row[10:]
+        tally = contribution(
+            kind=kind,
+            queue=queue,
+            agent=agent,
+            queue_exit=exit_,
+            wait_s=wait,
+            talk_s=talk,
+            wrapup_s=wrapup,
+            rating=rating,
+            called_back=bool(called_back),
+            queued_after_s=queued_after,
+        )
+        if tally is not None:
+            fresh[(node, linkedid)] = _entry(
+                self.city.bucket_start(start, HOUR_S),
+                queue,
+                seat,
+                talk,
+                tally,
+                _joined_at(float(start), queued_after),
+                wait,
+            )
 
     async def run(self) -> None:
         """Refresh every `refresh_every_s`; a failure is logged and retried."""
