@@ -29,6 +29,7 @@ from api.services import (
     queue_catalog,
     queue_list_cache,
 )
+from api.stats import FIGURES_EXAMPLE
 from callcenter.clock import as_utc
 from callcenter.legacy.queues import directory_name
 from callcenter.live.live_state import LiveState
@@ -80,27 +81,7 @@ _QUEUE_VIEW = {
     "asterisk": "hotline-housing",
 }
 _HELD = {"task_id": 318, "caller": "139****1234", "waited_s": 95.0, "priority": 0}
-_TODAY = {
-    "calls": 412,
-    "offered": 380,
-    "answered": 351,
-    "answered_15s": 297,
-    "abandoned": 21,
-    "short_abandoned": 8,
-    "answer_rate": 0.9237,
-    "sl15": 0.7816,
-    "sl15_of_answered": 0.8462,
-    "abandon_rate": 0.0553,
-    "asa_s": 11.4,
-    "aht_s": 236.8,
-    "rated": 190,
-    "satisfied": 176,
-    "satisfaction": 0.9263,
-    "callbacks_reached": 17,
-    "callback_completion": 0.5862,
-    "time_to_queue_s": 4.6,
-    "time_to_queue_p90_s": 6.0,
-}
+_TODAY = FIGURES_EXAMPLE
 
 #: examples of the response types above that are plain dataclasses of the live model and
 #: of queues/ (free of API concerns), by schema name: api/openapi.py puts them into the

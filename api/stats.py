@@ -74,7 +74,8 @@ class Today:
     hours: Annotated[list[HourToday], Field(description="one row per city hour so far")]
 
 
-_FIGURES = {
+#: one day's figures of a queue, as every figures example shows them
+FIGURES_EXAMPLE = {
     "calls": 412,
     "offered": 380,
     "answered": 351,
@@ -95,7 +96,7 @@ _FIGURES = {
     "time_to_queue_s": 4.6,
     "time_to_queue_p90_s": 6.0,
 }
-_KPIS = {"period_start": "2026-11-26T09:00:00+08:00", "group": "housing", **_FIGURES}
+_KPIS = {"period_start": "2026-11-26T09:00:00+08:00", "group": "housing", **FIGURES_EXAMPLE}
 
 #: examples of the dataclass response types, by schema name (api/openapi.py puts them in
 #: the document; tests/api/test_openapi_contract.py validates them)
