@@ -219,6 +219,8 @@ RECALLED_VARIABLES = ("DID", "HOTLINE_UNIT", "HOTLINE_QUEUE", "HOTLINE_CALLBACK_
 
 
 #: hung-up channels remembered against events Asterisk publishes after their Hangup
+#: (within milliseconds of it): for a minute, and never more than this many
+HUNG_UP_FOR_S = 60.0
 HUNG_UP_MEMORY = 10_000
 
 
@@ -237,11 +239,11 @@ class NodeState:
         self.events_applied = 0
         #: members being rung for each waiting caller: caller uniqueid -> {(queue, iface)}
         self._ringing: dict[str, set[tuple[str, str]]] = {}
-        #: channels that hung up, oldest first (HUNG_UP_MEMORY of them): Asterisk
-        #: still publishes a dialed channel's connected line after its Hangup (a
-        #: member rung in vain); such an event must not bring the channel back, nor
+        #: channels that hung up in the last HUNG_UP_FOR_S, oldest first, and when:
+        #: Asterisk still publishes a dialed channel's connected line after its Hangup
+        #: (a member rung in vain); such an event must not bring the channel back, nor
         #: keep its call open for ever
-        self._hung_up: dict[str, None] = {}
+        self._hung_up: dict[str, float] = {}
 
     # --- snapshot (resync) -----------------------------------------------------------
     def load_snapshot(
@@ -477,9 +479,14 @@ class NodeState:
         snap = e.channel
         if snap is None:
             return
-        self._hung_up[snap.uniqueid] = None
-        while len(self._hung_up) > HUNG_UP_MEMORY:
-            del self._hung_up[next(iter(self._hung_up))]
+        now = self.clock()
+        self._hung_up[snap.uniqueid] = now
+        hung_up = self._hung_up
+        while hung_up:
+            oldest = next(iter(hung_up))
+            if len(hung_up) <= HUNG_UP_MEMORY and now - hung_up[oldest] <= HUNG_UP_FOR_S:
+                break
+            del hung_up[oldest]
         chan = self.channels.pop(snap.uniqueid, None)
         if chan is None:
             return
