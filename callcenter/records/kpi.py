@@ -89,6 +89,17 @@ def _p90(hist: list[int], n: int) -> float | None:
     return float(TO_QUEUE_EDGES[-1])
 
 
+def buckets_of(total: int, at_most: list[int]) -> list[int]:
+    """Per-bucket counts from cumulative ones (calls at most each edge), and the calls
+    above the last edge."""
+    out, below = [], 0
+    for cumulative in at_most:
+        out.append(cumulative - below)
+        below = cumulative
+    out.append(total - below)
+    return out
+
+
 @dataclass(slots=True)
 class Tally:
     """Additive sums of the KPIs' parts over some calls: what a `KpiRow` is computed
@@ -347,16 +358,10 @@ def called_back_since(start_epoch: int) -> ColumnElement[bool]:
 
 
 def _to_queue_buckets(column: Any) -> list[Any]:
-    """One count per TO_QUEUE_EDGES bucket, as `count_into` buckets (bisect_left: a
-    value equal to an edge is in that edge's bucket), and one above the last."""
-    counts = []
-    low = None
-    for edge in TO_QUEUE_EDGES:
-        inside = column <= edge if low is None else and_(column > low, column <= edge)
-        counts.append(_count(inside))
-        low = edge
-    counts.append(_count(column > low))
-    return counts
+    """How many calls took at most each of TO_QUEUE_EDGES to reach a queue: cumulative
+    counts, one plain comparison each (`buckets_of` takes them apart into
+    `count_into`'s buckets: a value equal to an edge is in that edge's bucket)."""
+    return [_count(column <= edge) for edge in TO_QUEUE_EDGES]
 
 
 def _count(condition: ColumnElement[bool]) -> Any:
@@ -436,7 +441,7 @@ async def compute(
             callbacks_reached=int(sums[11]),
             to_queue_sum=float(sums[12] or 0.0),
             to_queue_n=int(sums[13]),
-            to_queue_hist=[int(n) for n in sums[14:]],
+            to_queue_hist=buckets_of(int(sums[13]), [int(n) for n in sums[14:]]),
         )
         out.append(
             tally.row(
