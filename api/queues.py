@@ -42,7 +42,14 @@ from callcenter.records.today import DayBook
 from callcenter.tokens import Principal, Role
 from queues.callbacks import CallbackWorklist
 from queues.catalog import QueueSpec
-from queues.queue_views import HeldCallback, QueueLive, QueueNow, named_queue, queue_live
+from queues.queue_views import (
+    HeldCallback,
+    QueueLive,
+    QueueNow,
+    named_queue,
+    queue_live,
+    waiting_caller_shown,
+)
 
 router = APIRouter(prefix="/api/v1")
 
@@ -153,7 +160,12 @@ async def list_queues(
         (node, viewer),
         version,
         lambda: _QUEUE_LIST.dump_json(
-            [named_queue(v, viewer) for v in queue_views(_states(live, node), now, wrapups)]
+            [
+                named_queue(v)
+                for v in queue_views(
+                    _states(live, node), now, wrapups, waiting_caller_shown(viewer)
+                )
+            ]
         ),
     )
     return Response(body, media_type="application/json")

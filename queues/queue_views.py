@@ -15,7 +15,7 @@ measure the same code.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from callcenter.clock import CityTime, as_utc
@@ -40,15 +40,17 @@ class QueueNow(QueueView):
     asterisk: str
 
 
-def named_queue(view: QueueView, viewer: Viewer = NO_NUMBER) -> QueueNow:
-    """The queue as `viewer` sees it: named by the directory, its callers' numbers shown
-    as privacy.py says (a waiting caller is no seat's call yet)."""
+def waiting_caller_shown(viewer: Viewer) -> Callable[[str], str]:
+    """A waiting caller's number as `viewer` may see it (privacy.py: a waiting caller
+    is no seat's call yet), for the live views to apply as they build each caller."""
+    return lambda number: live_caller(number, False, "", viewer)
+
+
+def named_queue(view: QueueView) -> QueueNow:
+    """The queue named by the directory (its callers' numbers were shown as the viewer
+    may see them when the view was built: `waiting_caller_shown`)."""
     name = shown(view.name)
-    callers = [
-        replace(c, caller=live_caller(c.caller, False, "", viewer)) if c.caller else c
-        for c in view.callers
-    ]
-    fields = vars(view) | {"name": name.name, "callers": callers}
+    fields = vars(view) | {"name": name.name}
     return QueueNow(**fields, display=name.display, asterisk=name.asterisk)
 
 
@@ -257,7 +259,7 @@ def queue_live(
         queue: Queue | None = state.queues.get(spec.asterisk)
         if queue is not None:
             seats = seat_counts(queue, now, {spec.asterisk: spec.wrapup_s})
-            view = named_queue(queue_view(state, queue, now, seats), viewer)
+            view = named_queue(queue_view(state, queue, now, seats, waiting_caller_shown(viewer)))
             break
     return QueueLive(
         name=spec.name,

@@ -6,6 +6,7 @@ the wallboard, so all of them show the same numbers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from callcenter.live.node_state import Member, NodeState, Queue
@@ -70,16 +71,29 @@ class SeatView:
     queues: list[SeatQueue] = field(default_factory=list)
 
 
-def queue_view(state: NodeState, queue: Queue, now: float, seats: dict[str, int]) -> QueueView:
+def _as_is(number: str) -> str:
+    return number
+
+
+def queue_view(
+    state: NodeState,
+    queue: Queue,
+    now: float,
+    seats: dict[str, int],
+    shown: Callable[[str], str] = _as_is,
+) -> QueueView:
     """`seats`: the queue's members by state (seat_state.seat_counts), which the caller
-    usually shows on their own too."""
+    usually shows on their own too; `shown`: a waiting caller's number as the viewer
+    may see it (callcenter/privacy.py), applied as the view is built."""
     callers = [
         WaitingCaller(
             position=e.position,
             uniqueid=e.uniqueid,
             linkedid=e.linkedid,
             channel=e.channel,
-            caller="" if e.caller_id_num in ("unknown", "<unknown>") else e.caller_id_num,
+            caller=""
+            if e.caller_id_num in ("", "unknown", "<unknown>")
+            else shown(e.caller_id_num),
             waited_s=round(max(0.0, now - e.joined_at), 1),
             priority=e.priority,
         )
@@ -99,12 +113,17 @@ def queue_view(state: NodeState, queue: Queue, now: float, seats: dict[str, int]
     )
 
 
-def queue_views(states: list[NodeState], now: float, wrapups: QueueWrapups) -> list[QueueView]:
+def queue_views(
+    states: list[NodeState],
+    now: float,
+    wrapups: QueueWrapups,
+    shown: Callable[[str], str] = _as_is,
+) -> list[QueueView]:
     views = []
     for state in states:
         for name in sorted(state.queues):
             queue = state.queues[name]
-            views.append(queue_view(state, queue, now, seat_counts(queue, now, wrapups)))
+            views.append(queue_view(state, queue, now, seat_counts(queue, now, wrapups), shown))
     return views
 
 
