@@ -22,29 +22,12 @@ from api.app import create_app
 from api.services import ApiServices
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
-from callcenter.live.changes import SeatChanged
 from callcenter.live.live_state import LiveState
 from callcenter.tokens import Role, TokenStore
 from tests.api.server import serving
+from tests.api.test_live_ws import change
 
 TTL_S = 1.0
-
-
-def change(seq: int) -> SeatChanged:
-    return SeatChanged(
-        seq,
-        "pbx1",
-        0.0,
-        interface=f"Local/{seq}@x/n",
-        queue="hotline-general",
-        member_name=str(seq),
-        status=1,
-        paused=False,
-        paused_reason="",
-        in_call=False,
-        ringing=False,
-        calls_taken=0,
-    )
 
 
 class CountingStore(TokenStore):
