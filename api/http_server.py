@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 FD_RESERVE = 128
 #: never fewer than this, however low the file limit: the service is unusable without
 MIN_CONNECTIONS = 32
+#: bounds of the listen backlog (`accept_batch_for`)
+MIN_ACCEPT_BATCH = 8
+MAX_ACCEPT_BATCH = 1024
 #: the soft limit asked for at start when the hard limit is higher (or unlimited)
 WANTED_FILE_LIMIT = 65536
 #: the largest request line plus headers (h11's default, stated: a longer head is a 400)
@@ -59,9 +62,17 @@ _REFUSAL = (
 
 @dataclass(frozen=True)
 class ConnectionLimits:
+    """The HTTP server's bounds.
+
+    `accept_batch` is the listen backlog, which is also how many connections asyncio
+    accepts in one go: each holds a descriptor until its protocol has refused it and
+    the transport has closed it, a few loop turns later, so a few batches must fit in
+    the descriptors reserved beyond the cap (`accept_batch_for`)."""
+
     max_connections: int
     header_timeout_s: float = 10.0
     keepalive_timeout_s: int = 5
+    accept_batch: int = 64
 
 
 def raise_file_limit(wanted: int = WANTED_FILE_LIMIT) -> int:
@@ -92,6 +103,13 @@ def connection_cap(file_limit: int, reserved: int) -> int:
         )
         return MIN_CONNECTIONS
     return cap
+
+
+def accept_batch_for(reserved: int) -> int:
+    """The listen backlog that keeps accept() within the file limit: a quarter of the
+    descriptors reserved beyond the cap, since refused connections of up to about four
+    batches are open at once (accepted, refused, closing)."""
+    return max(MIN_ACCEPT_BATCH, min(MAX_ACCEPT_BATCH, reserved // 4))
 
 
 class GuardedH11Protocol(H11Protocol):
@@ -203,7 +221,7 @@ def http_config(
         log_level=log_level,
         http=guarded_protocol(limits),
         limit_concurrency=limits.max_connections + 1,
-        backlog=min(2048, limits.max_connections),
+        backlog=min(limits.accept_batch, limits.max_connections),
         timeout_keep_alive=limits.keepalive_timeout_s,
         h11_max_incomplete_event_size=MAX_HEAD_BYTES,
         **options,

@@ -30,6 +30,7 @@ from api.http_server import (
     FD_RESERVE,
     ConnectionLimits,
     HttpCollector,
+    accept_batch_for,
     connection_cap,
     http_config,
     raise_file_limit,
@@ -287,14 +288,14 @@ class Service:
         """The HTTP connection cap: as configured, or what the open-file limit leaves
         after the service's own files and FastAGI's sessions."""
         settings = self.settings
-        cap = settings.http_max_connections or connection_cap(
-            file_limit, FD_RESERVE + settings.agi_max_sessions
-        )
+        reserved = FD_RESERVE + settings.agi_max_sessions
+        cap = settings.http_max_connections or connection_cap(file_limit, reserved)
         log.info("open-file limit %d; at most %d HTTP connections", file_limit, cap)
         return ConnectionLimits(
             max_connections=cap,
             header_timeout_s=settings.http_header_timeout_s,
             keepalive_timeout_s=settings.http_keepalive_timeout_s,
+            accept_batch=accept_batch_for(reserved),
         )
 
     def _build_reconciler(

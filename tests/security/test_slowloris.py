@@ -208,9 +208,11 @@ resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
 import uvicorn
 from prometheus_client import CollectorRegistry
 from api.app import create_app
-from api.http_server import ConnectionLimits, connection_cap, http_config
+from api.http_server import ConnectionLimits, accept_batch_for, connection_cap, http_config
 from api.services import ApiServices
-limits = ConnectionLimits(max_connections=connection_cap(256, 64), header_timeout_s=30)
+limits = ConnectionLimits(
+    max_connections=connection_cap(256, 64), header_timeout_s=30, accept_batch=accept_batch_for(64)
+)
 app = create_app(ApiServices(), CollectorRegistry(), "t")
 uvicorn.Server(http_config(app, limits, port=int(sys.argv[1]), log_level="info")).run()
 """
