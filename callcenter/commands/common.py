@@ -1,14 +1,71 @@
-"""What every command shares: the settings, read once with a clear exit on bad
-configuration, and the console that prints to stderr."""
+"""What every command shares: one exit-code convention, `--json` for scripts, errors on
+stderr, the settings read once, and the database opened only at the schema this
+version needs.
+
+Exit codes, the same for every command (README "Command line"):
+
+- 0: done (for `diff`: no difference);
+- 1: the input was rejected and nothing was written (a bad CSV, an unknown seat, a
+  refused prune), or, for `diff`, differences found;
+- 2: usage or configuration: a wrong flag, bad settings, a database that cannot be
+  reached or is not migrated.
+
+Machine output (`--json`) goes to stdout as one JSON document; everything meant for a
+person (progress, warnings, errors) goes to stderr, so `cmd --json | jq` always parses.
+A command never migrates the database as a side effect: only `callcenter db upgrade`
+(and `serve`, which owns the schema it runs on) does.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, NoReturn, TypeVar
+
 import typer
 from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callcenter import migrate
 from callcenter.config import Settings, load_settings
+from callcenter.db import create_engine, redacted_url
 
-console = Console(stderr=True)
+EXIT_OK = 0
+EXIT_REJECTED = 1
+EXIT_USAGE = 2
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 done; 1 input rejected, nothing written (for diff: differences "
+    "found); 2 usage, configuration or database not reachable/migrated."
+)
+
+console = Console(stderr=True, soft_wrap=True)  # file paths and counts stay greppable
+T = TypeVar("T")
+
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print one JSON document on stdout (for scripts).")
+]
+
+
+class NotMigrated(RuntimeError):
+    """The database is not at the schema this version needs."""
+
+
+def fail(message: str, code: int = EXIT_REJECTED) -> NoReturn:
+    """Say what is wrong on stderr and exit with `code`."""
+    console.print(f"[red]error:[/red] {escape(message)}")
+    raise typer.Exit(code)
+
+
+def emit_json(document: Any) -> None:
+    """The command's result for scripts: one JSON document on stdout."""
+    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n")
+    sys.stdout.flush()
 
 
 def load_settings_or_exit() -> Settings:
@@ -16,5 +73,50 @@ def load_settings_or_exit() -> Settings:
     try:
         return load_settings()
     except Exception as exc:
-        console.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+        console.print(f"[red]configuration error:[/red] {escape(str(exc))}")
+        raise typer.Exit(EXIT_USAGE) from exc
+
+
+async def require_head(engine: AsyncEngine) -> None:
+    """Raise NotMigrated unless the schema is the one this version needs."""
+    current = await migrate.current_revision(engine)
+    head = migrate.head_revision()
+    if current != head:
+        where = "an empty database" if current is None else f"revision {current}"
+        raise NotMigrated(
+            f"the database is at {where}, this version needs {head}: "
+            "run `callcenter db upgrade` first"
+        )
+
+
+@asynccontextmanager
+async def migrated_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """An engine on the configured database, checked to be at the head revision.
+
+    Raises NotMigrated, or SQLAlchemyError/OSError when the database cannot be reached."""
+    engine = create_engine(settings.database_url)
+    try:
+        await require_head(engine)
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+def run_on_database(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Run `work` on the migrated database; exit 2 with one clear line (never a
+    traceback) when it is not migrated or cannot be reached."""
+
+    async def run() -> T:
+        async with migrated_engine(settings) as engine:
+            return await work(engine)
+
+    try:
+        return asyncio.run(run())
+    except NotMigrated as exc:
+        fail(str(exc), EXIT_USAGE)
+    except (SQLAlchemyError, OSError) as exc:
+        fail(
+            f"cannot use the database {redacted_url(settings.database_url)}: "
+            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+            EXIT_USAGE,
+        )
