@@ -1,36 +1,42 @@
 # Every target installs what it needs into .venv on first use (a fresh clone needs only
-# python3 >= 3.11 with venv). `make run` serves the demo; `make test` runs the tests.
-PYTHON ?= python3
-VENV   ?= .venv
-BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-stamp
+# python3 >= 3.11 with venv). `make run` serves the demo with the runtime packages only;
+# `make test`, `lint` and `bench` add the development extra (pytest, mypy, scipy...).
+PYTHON    ?= python3
+VENV      ?= .venv
+BIN       := $(VENV)/bin
+RUNTIME   := $(VENV)/.runtime-stamp
+DEV       := $(VENV)/.dev-stamp
 
 .PHONY: run test lint bench format clean prompts browser-deps
 
-$(STAMP): pyproject.toml
+$(RUNTIME): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $(STAMP)
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $(RUNTIME)
 
-run: $(STAMP)
+$(DEV): $(RUNTIME)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(DEV)
+
+run: $(RUNTIME)
 	$(BIN)/callcenter serve --demo
 
-test: $(STAMP)
+test: $(DEV)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-bench: $(STAMP)
+bench: $(DEV)
 	$(BIN)/python -m bench
 
 # IVR prompts: agi/ivr/prompts.json -> asterisk-conf/sounds/{zh,en}/hotline/*.wav (8 kHz);
 # needs Debian's espeak-ng and sox, installed here when missing. Unchanged texts are skipped.
-prompts: $(STAMP)
+prompts: $(RUNTIME)
 	@command -v espeak-ng >/dev/null && command -v sox >/dev/null || \
 		{ apt-get update -q && apt-get install -y -q espeak-ng sox; }
 	$(BIN)/python -m agi.ivr.render_prompts --out asterisk-conf/sounds
@@ -42,7 +48,7 @@ browser-deps:
 		{ apt-get update -q && apt-get install -y -q --no-install-recommends \
 			chromium fonts-wqy-microhei fontconfig; }
 
-format: $(STAMP)
+format: $(DEV)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
