@@ -6,17 +6,19 @@ VENV      ?= .venv
 BIN       := $(VENV)/bin
 RUNTIME   := $(VENV)/.runtime-stamp
 DEV       := $(VENV)/.dev-stamp
+# setuptools' notice that an editable install maps the top-level folders (it is meant to)
+QUIET_EDITABLE := PYTHONWARNINGS="ignore:Editable installation"
 
 .PHONY: run test lint bench format clean prompts browser-deps
 
 $(RUNTIME): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(QUIET_EDITABLE) $(BIN)/python -m pip install --quiet -e .
 	@touch $(RUNTIME)
 
 $(DEV): $(RUNTIME)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(QUIET_EDITABLE) $(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(DEV)
 
 run: $(RUNTIME)
