@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -49,7 +50,7 @@ def _export(cli: CliRunner) -> bytes:
     return r.stdout_bytes
 
 
-def _json(cli: CliRunner, args: list[str], code: int) -> dict[str, object]:
+def _json(cli: CliRunner, args: list[str], code: int) -> dict[str, Any]:
     r = cli.invoke(app, [*args, "--json"])
     assert r.exit_code == code, r.output
     document = json.loads(r.stdout)
