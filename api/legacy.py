@@ -490,6 +490,14 @@ async def import_csv(
     effective_from: EffectiveFrom,
     dry_run: Annotated[bool, Query(description="report what would change, write nothing")] = False,
     prune: Annotated[bool, Query(description="remove numbers the file does not list")] = False,
+    force: Annotated[
+        bool,
+        Query(
+            description="apply a prune that removes more than "
+            "CALLCENTER_LEGACY_PRUNE_MAX_SHARE of the directory (10 % by default); "
+            "without it such a prune is a 422 (column `prune`) and nothing is written"
+        ),
+    ] = False,
     encoding: Annotated[
         str | None,
         Query(
@@ -509,6 +517,7 @@ async def import_csv(
             actor=who.name,
             reason="api import",
             prune=prune,
+            force=force,
             dry_run=dry_run,
             effective_from=_utc(effective_from),
         )

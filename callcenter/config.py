@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     records_batch_size: int = Field(default=500, ge=1, le=10000)
     #: `callcenter records purge` deletes records older than this (0: keep forever)
     records_retention_days: int = Field(default=730, ge=0)
+    #: the largest share of the legacy directory one prune may remove without --force
+    #: (API: force=true); 0 asks for it on every prune that removes a number
+    legacy_prune_max_share: float = Field(default=0.10, ge=0, le=1)
 
     # the embedded demo (`serve --demo`): pbxsim as the PBX, with simulated traffic
     demo_seats: int = Field(default=60, ge=1, le=5000)

@@ -80,6 +80,7 @@ def test_cli_create_list_revoke(
     monkeypatch.setenv("CALLCENTER_DATABASE_URL", database_url)
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
+    assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
     r = runner.invoke(cli, ["token", "create", "--name", "wallboard", "--role", "supervisor"])
     assert r.exit_code == 0, r.output
     assert r.output.strip().splitlines()[-1].startswith("cc_")

@@ -6,41 +6,53 @@ is for an operator who wants it now, or a deployment where the service is stoppe
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 import typer
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callcenter import migrate
 from callcenter.audit.repository import AuditLog
 from callcenter.clock import utcnow
-from callcenter.commands.common import console, load_settings_or_exit
-from callcenter.db import create_engine, session_factory
+from callcenter.commands.common import (
+    EXIT_CODES_HELP,
+    JsonOption,
+    console,
+    emit_json,
+    help_from_doc,
+    load_settings_or_exit,
+    run_on_database,
+)
+from callcenter.db import session_factory
 
-app = typer.Typer(help="The API audit log.", no_args_is_help=True)
+app = typer.Typer(help="The API audit log.", epilog=EXIT_CODES_HELP, no_args_is_help=True)
 
 
-@app.command("purge")
+@app.command("purge", epilog=EXIT_CODES_HELP)
+@help_from_doc
 def purge(
     days: Annotated[
         int | None,
         typer.Option(min=1, help="Keep this many days (default CALLCENTER_AUDIT_RETENTION_DAYS)."),
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Delete audit-log rows older than the retention period."""
+    """Delete audit-log rows older than the retention period.
+
+    --json: {purged, days} (days null and purged 0 when the retention is 0: keep forever).
+    """
     settings = load_settings_or_exit()
     keep = days if days is not None else settings.audit_retention_days
     if keep <= 0:
+        if as_json:
+            emit_json({"purged": 0, "days": None})
         console.print("retention is 0 (keep forever): nothing purged")
         return
 
-    async def run() -> int:
-        engine = create_engine(settings.database_url)
-        try:
-            await migrate.upgrade(engine)
-            return await AuditLog(session_factory(engine), utcnow, retention_days=keep).purge()
-        finally:
-            await engine.dispose()
+    async def run(engine: AsyncEngine) -> int:
+        return await AuditLog(session_factory(engine), utcnow, retention_days=keep).purge()
 
-    deleted = asyncio.run(run())
-    typer.echo(f"purged {deleted} audit-log rows older than {keep} days")
+    deleted = run_on_database(settings, run)
+    if as_json:
+        emit_json({"purged": deleted, "days": keep})
+        return
+    console.print(f"purged {deleted} audit-log rows older than {keep} days")

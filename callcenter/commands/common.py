@@ -19,6 +19,7 @@ A command never migrates the database as a side effect: only `callcenter db upgr
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -46,10 +47,22 @@ EXIT_CODES_HELP = (
 
 console = Console(stderr=True, soft_wrap=True)  # file paths and counts stay greppable
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print one JSON document on stdout (for scripts).")
 ]
+
+
+def help_from_doc(command: F) -> F:
+    """Show a command's docstring as written in prose: Typer's rich help keeps the
+    single line breaks that wrap the source, and reads `[before, after]` as a style.
+    Paragraphs (blank lines) stay; Typer reads `__doc__` when the CLI is built, so
+    this may sit above or below `@app.command`."""
+    if command.__doc__:
+        paragraphs = inspect.cleandoc(command.__doc__).split("\n\n")
+        command.__doc__ = "\n\n".join(escape(" ".join(p.split())) for p in paragraphs)
+    return command
 
 
 class NotMigrated(RuntimeError):
@@ -90,24 +103,34 @@ async def require_head(engine: AsyncEngine) -> None:
 
 
 @asynccontextmanager
-async def migrated_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    """An engine on the configured database, checked to be at the head revision.
+async def migrated_engine(
+    settings: Settings, *, require_schema: bool = True
+) -> AsyncIterator[AsyncEngine]:
+    """An engine on the configured database, checked to be at the head revision
+    (unless `require_schema` is False: `callcenter db` itself).
 
     Raises NotMigrated, or SQLAlchemyError/OSError when the database cannot be reached."""
     engine = create_engine(settings.database_url)
     try:
-        await require_head(engine)
+        if require_schema:
+            await require_head(engine)
         yield engine
     finally:
         await engine.dispose()
 
 
-def run_on_database(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+def run_on_database(
+    settings: Settings,
+    work: Callable[[AsyncEngine], Awaitable[T]],
+    *,
+    require_schema: bool = True,
+) -> T:
     """Run `work` on the migrated database; exit 2 with one clear line (never a
-    traceback) when it is not migrated or cannot be reached."""
+    traceback) when it is not migrated or cannot be reached. `require_schema=False`
+    is for `callcenter db`, which reads or changes the schema itself."""
 
     async def run() -> T:
-        async with migrated_engine(settings) as engine:
+        async with migrated_engine(settings, require_schema=require_schema) as engine:
             return await work(engine)
 
     try:

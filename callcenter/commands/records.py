@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callcenter import migrate
 from callcenter.clock import utcnow
-from callcenter.commands.common import load_settings_or_exit
+from callcenter.commands.common import (
+    EXIT_CODES_HELP,
+    EXIT_REJECTED,
+    JsonOption,
+    console,
+    emit_json,
+    help_from_doc,
+    load_settings_or_exit,
+    run_on_database,
+)
 from callcenter.config import Settings
-from callcenter.db import create_engine, session_factory
+from callcenter.db import session_factory
 from callcenter.legacy.directory import Directory
 from callcenter.legacy.repository import LegacyRepository
 from callcenter.records.reconcile import Reconciler, ReconcileReport
@@ -23,11 +29,11 @@ from callcenter.records.store import RecordStore
 from callcenter.records.store import purge as purge_records
 from callcenter.records.wiring import directory_routes
 
-app = typer.Typer(help="Call records.", no_args_is_help=True)
-console = Console(stderr=True)
+app = typer.Typer(help="Call records.", epilog=EXIT_CODES_HELP, no_args_is_help=True)
 
 
-@app.command("purge")
+@app.command("purge", epilog=EXIT_CODES_HELP)
+@help_from_doc
 def purge(
     days: Annotated[
         int | None,
@@ -35,25 +41,29 @@ def purge(
             min=1, help="Keep this many days (default CALLCENTER_RECORDS_RETENTION_DAYS)."
         ),
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Delete call records older than the retention period."""
+    """Delete call records older than the retention period.
+
+    --json: {purged, days} (days null and purged 0 when the retention is 0: keep forever).
+    """
     settings = load_settings_or_exit()
     keep = days if days is not None else settings.records_retention_days
     if keep <= 0:
+        if as_json:
+            emit_json({"purged": 0, "days": None})
         console.print("retention is 0 (keep forever): nothing purged")
         return
     before = int(time.time()) - keep * 86400
 
-    async def run() -> int:
-        engine = create_engine(settings.database_url)
-        try:
-            await migrate.upgrade(engine)
-            return await purge_records(session_factory(engine), before)
-        finally:
-            await engine.dispose()
+    async def run(engine: AsyncEngine) -> int:
+        return await purge_records(session_factory(engine), before)
 
-    deleted = asyncio.run(run())
-    typer.echo(f"purged {deleted} call records started more than {keep} days ago")
+    deleted = run_on_database(settings, run)
+    if as_json:
+        emit_json({"purged": deleted, "days": keep})
+        return
+    console.print(f"purged {deleted} call records started more than {keep} days ago")
 
 
 def _instant(value: str, option: str) -> datetime:
@@ -64,7 +74,8 @@ def _instant(value: str, option: str) -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
-@app.command("reconcile")
+@app.command("reconcile", epilog=EXIT_CODES_HELP)
+@help_from_doc
 def reconcile(
     window_from: Annotated[
         str, typer.Option("--from", help="Window start, ISO 8601 (no zone: UTC).")
@@ -77,7 +88,7 @@ def reconcile(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Report what would change; write no record.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Reconcile the call records with Asterisk's own ledger (cdr, cel, queue_log) for
     the calls that started in [--from, --to): rebuild the inbound calls that have no
@@ -86,20 +97,22 @@ def reconcile(
     /api/v1/records/reconciliation), dry runs too.
 
     Exit status: 0 reconciled; 1 the run failed, or records the ledger does not know
-    remain (unexplained); 2 usage or configuration error.
+    remain (unexplained); 2 usage or configuration error, or a database that cannot be
+    reached or is not migrated. --json: the report (`GET
+    /api/v1/records/reconciliation`'s run).
     """
     settings = load_settings_or_exit()
     start, end = _instant(window_from, "--from"), _instant(window_to, "--to")
     if end <= start:
         raise typer.BadParameter("must be after --from", param_hint="--to")
     name = _node_name(settings, node)
-    report = asyncio.run(_reconcile(settings, name, start, end, dry_run))
+    report = run_on_database(settings, lambda engine: _reconcile(engine, name, start, end, dry_run))
     if as_json:
-        typer.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+        emit_json(report.to_json())
     else:
         typer.echo(_summary(report))
     if report.error or report.unexplained:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_REJECTED)
 
 
 def _node_name(settings: Settings, node: str | None) -> str:
@@ -112,18 +125,13 @@ def _node_name(settings: Settings, node: str | None) -> str:
 
 
 async def _reconcile(
-    settings: Settings, node: str, start: datetime, end: datetime, dry_run: bool
+    engine: AsyncEngine, node: str, start: datetime, end: datetime, dry_run: bool
 ) -> ReconcileReport:
-    engine = create_engine(settings.database_url)
-    try:
-        await migrate.upgrade(engine)
-        sessions = session_factory(engine)
-        directory = Directory(LegacyRepository(sessions, utcnow), utcnow)
-        await directory.reload()
-        store = RecordStore(sessions, directory_routes(directory))
-        return await Reconciler(sessions, store, node, utcnow).run(start, end, dry_run)
-    finally:
-        await engine.dispose()
+    sessions = session_factory(engine)
+    directory = Directory(LegacyRepository(sessions, utcnow), utcnow)
+    await directory.reload()
+    store = RecordStore(sessions, directory_routes(directory))
+    return await Reconciler(sessions, store, node, utcnow).run(start, end, dry_run)
 
 
 def _summary(report: ReconcileReport) -> str:

@@ -2,7 +2,9 @@
 
 Import, the API's PUT/DELETE and rollback all go through `make_plan`, so "dry run",
 "print adds / changes / removals" and "write" describe exactly the same change, and
-the derived unit transfer line is computed by one rule.
+the derived unit transfer line is computed by one rule. `guard_prune` is the one rule
+that refuses a prune removing too much of the directory, whichever way it arrives
+(`callcenter legacy import/diff`, `POST /api/v1/legacy-numbers/import`).
 """
 
 from __future__ import annotations
@@ -34,10 +36,63 @@ class Plan:
     units: list[tuple[UnitState | None, UnitState]] = field(default_factory=list)
     unit_removals: list[UnitState] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    #: numbers of the directory a file without prune does not list: they stay as they
+    #: are (information, not a change); empty with prune, where they are removals
+    kept: list[NumberRecord] = field(default_factory=list)
+    #: set when `guard_prune` refused the removals (then `errors` says so too)
+    prune_refusal: PruneRefusal | None = None
 
     @property
     def empty(self) -> bool:
         return not (self.adds or self.changes or self.removals or self.units or self.unit_removals)
+
+
+@dataclass(frozen=True, slots=True)
+class PruneRefusal:
+    """A prune that would remove more than `max_share` of the directory's numbers."""
+
+    removals: int
+    directory: int
+    max_share: float
+
+    @property
+    def share(self) -> float:
+        return self.removals / self.directory if self.directory else 0.0
+
+    def as_dict(self) -> dict[str, int | float]:
+        return {
+            "removals": self.removals,
+            "directory": self.directory,
+            "share": round(self.share, 4),
+            "max_share": self.max_share,
+        }
+
+
+#: the numbers a refusal's reason names; the full list is the plan's `removals`
+REFUSAL_NAMES = 10
+
+
+def guard_prune(plan: Plan, directory: int, max_share: float) -> None:
+    """Refuse (as an error of `plan`) removing more than `max_share` of the `directory`
+    numbers in one write unless forced: a file that is not the whole directory (a
+    header-only export, one district's sheet) would otherwise delete every number it
+    lacks, and calls to those numbers would stop routing at once."""
+    if not plan.removals or len(plan.removals) <= max_share * directory:
+        return
+    refusal = PruneRefusal(len(plan.removals), directory, max_share)
+    names = ", ".join(r.number for r in plan.removals[:REFUSAL_NAMES])
+    more = len(plan.removals) - REFUSAL_NAMES
+    plan.prune_refusal = refusal
+    plan.errors.append(
+        RowError(
+            None,
+            "prune",
+            f"would remove {refusal.removals} of {directory} numbers ({refusal.share:.1%}), "
+            f"more than the {max_share:.0%} allowed (CALLCENTER_LEGACY_PRUNE_MAX_SHARE): "
+            f"{names}{f' and {more} more' if more > 0 else ''}; check that the file is the "
+            "whole directory, or force the prune",
+        )
+    )
 
 
 def changed_fields(old: NumberRecord, new: NumberRecord) -> list[tuple[str, object, object]]:
@@ -74,8 +129,10 @@ def make_plan(
     prune: bool = False,
     allow_moves: bool = False,
     drop_empty_units: bool = False,
+    report_kept: bool = False,
 ) -> Plan:
-    """Plan the move from `current` to `desired` (+ explicit `removals`).
+    """Plan the move from `current` to `desired` (+ explicit `removals`); with
+    `report_kept` (a file), list the numbers of `current` it leaves as they are.
 
     A number already held by another unit is an error unless `allow_moves` (a full
     file with --prune, or an explicit API PUT): in a partial hand-typed file it is far
@@ -84,7 +141,8 @@ def make_plan(
     plan = Plan()
     wanted: dict[str, NumberRecord] = {}
     unit_names: dict[str, tuple[str, str]] = {}
-    for line, record in desired:
+    desired_list = list(desired)
+    for line, record in desired_list:
         old = current.get(record.number)
         if old is not None and old.unit_code != record.unit_code and not allow_moves:
             plan.errors.append(
@@ -106,6 +164,9 @@ def make_plan(
     if prune:
         gone |= {n for n in current if n not in wanted}
     plan.removals = [current[n] for n in sorted(gone) if n in current]
+    if report_kept:
+        listed = {record.number for _, record in desired_list}
+        plan.kept = [current[n] for n in sorted(current) if n not in gone and n not in listed]
     if plan.errors:
         return plan
     result = dict(current)

@@ -26,12 +26,15 @@ from callcenter.legacy.models import (
     LegacyUnit,
     LegacyUnitVersion,
 )
-from callcenter.legacy.plan import Plan, UnitState, changed_fields, make_plan
+from callcenter.legacy.plan import Plan, UnitState, changed_fields, guard_prune, make_plan
 from callcenter.legacy.records import NumberRecord, RowError
 
 Progress = Callable[[int, int], None]
 CHUNK = 1000
 SQLITE_IMPORT_BUSY_MS = 120_000  # a concurrent import waits for the running one
+#: the share of the directory one prune may remove without being forced (settings:
+#: CALLCENTER_LEGACY_PRUNE_MAX_SHARE)
+DEFAULT_PRUNE_MAX_SHARE = 0.10
 
 
 class LegacyError(ValueError):
@@ -84,6 +87,8 @@ class WriteResult:
                 for old, new in p.changes
             ],
             "removed": [r.number for r in p.removals],
+            "kept": [r.number for r in p.kept],
+            "prune_refusal": p.prune_refusal.as_dict() if p.prune_refusal else None,
         }
 
 
@@ -150,10 +155,15 @@ class RoutingSnapshot:
 
 class LegacyRepository:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], clock: Callable[[], datetime]
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Callable[[], datetime],
+        *,
+        prune_max_share: float = DEFAULT_PRUNE_MAX_SHARE,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._prune_max_share = prune_max_share
 
     # --- reads -------------------------------------------------------------------------
     async def directory_version(self) -> int:
@@ -362,25 +372,33 @@ class LegacyRepository:
         actor: str,
         reason: str,
         prune: bool = False,
+        force: bool = False,
         dry_run: bool = False,
         effective_from: datetime | None = None,
         progress: Progress | None = None,
     ) -> WriteResult:
-        """Make the directory match `records` (plus, with `prune`, nothing else)."""
+        """Make the directory match `records` (plus, with `prune`, nothing else).
+
+        A prune removing more than the allowed share of the directory is refused
+        (`guard_prune`) unless `force`; the refused plan still lists the removals."""
 
         # a unit emptied by a prune is dropped only when the removal routes at once: a
         # scheduled removal keeps routing to the unit until its time
         immediate = effective_from is None or as_utc(effective_from) <= self._clock()
 
         def plan(numbers: dict[str, NumberRecord], units: dict[str, UnitState]) -> Plan:
-            return make_plan(
+            planned = make_plan(
                 numbers,
                 units,
                 records,
                 prune=prune,
                 allow_moves=prune,
                 drop_empty_units=prune and immediate,
+                report_kept=True,
             )
+            if not force:
+                guard_prune(planned, len(numbers), self._prune_max_share)
+            return planned
 
         return await self._write(plan, actor, reason, dry_run, effective_from, progress)
 

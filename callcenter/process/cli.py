@@ -11,7 +11,7 @@ import typer
 
 from callcenter.commands.asterisk_conf import app as asterisk_conf_app
 from callcenter.commands.audit import app as audit_app
-from callcenter.commands.common import load_settings_or_exit
+from callcenter.commands.common import EXIT_CODES_HELP, load_settings_or_exit
 from callcenter.commands.db import app as db_app
 from callcenter.commands.legacy import app as legacy_app
 from callcenter.commands.records import app as records_app
@@ -19,7 +19,15 @@ from callcenter.commands.seats import app as seats_app
 from callcenter.commands.tokens import app as token_app
 from callcenter.private_files import PRIVATE_UMASK
 
-app = typer.Typer(help="12345 hotline call-center backend.", no_args_is_help=True)
+app = typer.Typer(
+    help="12345 hotline call-center backend.\n\n"
+    "Every command: errors and messages for people on stderr; with --json one JSON "
+    "document on stdout (see each command's --help for its keys). Commands need a "
+    "migrated database: run `callcenter db upgrade` first (only it and `serve` "
+    "migrate).",
+    epilog=EXIT_CODES_HELP,
+    no_args_is_help=True,
+)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 app.add_typer(legacy_app, name="legacy")

@@ -350,7 +350,9 @@ class Service:
         self, sessions: async_sessionmaker[AsyncSession], live: LiveState, nodes: list[PbxNode]
     ) -> Directory:
         """The legacy directory, mirrored into every node's AstDB at each (re)connect."""
-        repository = LegacyRepository(sessions, utcnow)
+        repository = LegacyRepository(
+            sessions, utcnow, prune_max_share=self.settings.legacy_prune_max_share
+        )
         if self.demo:
             await seed_demo_directory(repository, self.settings.legacy_csv or DEMO_LEGACY_CSV)
         directory = Directory(repository, utcnow)

@@ -42,6 +42,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "CALLCENTER_SIP_SECRET": SIP,
     }
     runner = CliRunner()
+    assert runner.invoke(app, ["db", "upgrade"], env=env).exit_code == 0
     result = runner.invoke(app, ["legacy", "import", str(LEGACY_CSV)], env=env)
     assert result.exit_code == 0, result.output
     out = tmp / "out"

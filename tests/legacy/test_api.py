@@ -255,3 +255,30 @@ async def test_an_export_imports_back_through_the_api(api: Api, db: Db) -> None:
             280,
             False,
         )
+
+
+async def test_a_prune_removing_too_much_is_a_422_unless_forced(api: Api, db: Db) -> None:
+    """The CLI's prune guard is the domain's: the API import refuses the same prune."""
+    c, script = api.client, api.auth("script")
+    r = await c.post(
+        "/api/v1/legacy-numbers/import", content=LEGACY_CSV.read_bytes(), headers=script
+    )
+    assert r.status_code == 200 and r.json()["adds"] == 280
+    header_only = b"number,unit_code,unit,district,mode,queue,transfer_to,note\n"
+    for params in ({"prune": "true"}, {"prune": "true", "dry_run": "true"}):
+        r = await c.post(
+            "/api/v1/legacy-numbers/import", params=params, content=header_only, headers=script
+        )
+        assert r.status_code == 422, r.text
+        [error] = r.json()["detail"]
+        assert error["line"] is None and error["column"] == "prune"
+        assert error["reason"].startswith("would remove 280 of 280 numbers (100.0%)")
+    assert len(await db.repo.records()) == 280 and len(api.directory) == 280
+    r = await c.post(
+        "/api/v1/legacy-numbers/import",
+        params={"prune": "true", "force": "true"},
+        content=header_only,
+        headers=script,
+    )
+    assert r.status_code == 200 and r.json()["removals"] == 280, r.text
+    assert await db.repo.records() == [] and len(api.directory) == 0

@@ -22,7 +22,10 @@ def cli(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> C
     monkeypatch.setenv("CALLCENTER_DATABASE_URL", database_url)
     monkeypatch.setenv("USER", "operator1")
     monkeypatch.chdir(tmp_path)
-    return CliRunner()
+    runner = CliRunner()
+    upgraded = runner.invoke(app, ["db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    return runner
 
 
 def test_import_export_diff_show_history_rollback(cli: CliRunner, tmp_path: Path) -> None:
@@ -78,7 +81,7 @@ def test_dirty_file_rejected_with_every_line(cli: CliRunner, tmp_path: Path) -> 
     for line, column in [(3, "number"), (4, "number"), (5, "number"), (6, "mode"),
                          (7, "queue"), (8, "queue"), (9, "transfer_to"), (10, "transfer_to"),
                          (11, "unit")]:  # fmt: skip
-        assert f"dirty.csv:{line}: {column}:" in r.stdout
+        assert f"dirty.csv:{line}: {column}:" in r.stderr
     r = cli.invoke(app, ["legacy", "import", "dirty.csv", "--json"])
     assert r.exit_code == 1 and len(json.loads(r.stdout)["errors"]) == 9
     assert cli.invoke(app, ["legacy", "export"]).stdout == before

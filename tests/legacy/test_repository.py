@@ -117,7 +117,7 @@ async def test_concurrent_imports_do_not_interleave(db: Db) -> None:
     repos = {"A": db.another_repo(), "B": db.another_repo()}
     results = await asyncio.gather(
         *(
-            repos[k].import_records(files[k], actor=k, reason=f"import {k}", prune=True)
+            repos[k].import_records(files[k], actor=k, reason=f"import {k}", prune=True, force=True)
             for k in files
         )
     )
