@@ -17,7 +17,8 @@ a restarted service means nothing here and gets a snapshot, as does one that fel
 the buffer, and an agent's (its own frames are made only while it is connected).
 
 Protocol (JSON text frames):
-- `{"type": "snapshot", "seq", "epoch", "queues": [...], "seats": [...]}`
+- `{"type": "snapshot", "seq", "epoch", "queues": [...], "seats": [...], "labels":
+  {"pause_reasons": {code: {"zh", "en"}}}}` (labels: the words screens show for codes)
 - `{"type": "resumed", "seq", "epoch"}` then the missed deltas
 - `{"type": "delta", "seq", "changes": [...], "queues": [...], "seats": [...],
   "removed": {"queues": [keys], "seats": [keys]}}`
