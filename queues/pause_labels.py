@@ -23,7 +23,7 @@ PAUSE_LABELS: dict[str, Display] = {
     "training": Display("培训", "Training"),
     "meeting": Display("会议", "Meeting"),
     "after-call-work": Display("话后整理", "After-call work"),
-    AUTO_PAUSE: Display("未接自动暂停", "Auto-paused (no answer)"),
+    AUTO_PAUSE: Display("未接听", "No answer"),
 }
 
 

@@ -36,4 +36,4 @@ def test_the_snapshot_carries_the_labels() -> None:
     assert message["type"] == "snapshot" and message["seq"] == 3
     labels = message["labels"]["pause_reasons"]
     assert labels == {c: {"zh": d.zh, "en": d.en} for c, d in PAUSE_LABELS.items()}
-    assert labels[AUTO_PAUSE]["zh"] == "未接自动暂停"
+    assert labels[AUTO_PAUSE] == {"zh": "未接听", "en": "No answer"}
