@@ -56,6 +56,11 @@ let lostTick = null;
 const tickNow = () => (lostTick ?? performance.now());
 const wallNow = () => (lostAt ?? Date.now());
 const MAX_BACKOFF_MS = 10000;
+// the stream sends a frame at least every 15 s (a heartbeat when nothing happens): a
+// connection silent for longer is dead though no close arrived (a pulled cable)
+let silentMs = 35000;
+let socket = null;
+let heardAt = 0;
 
 function takeToken() {
   const match = location.hash.match(/token=([^&]+)/);
@@ -128,9 +133,17 @@ function connect() {
   const proto = location.protocol === "https:" ? "wss" : "ws";
   const resume = lastSeq !== null && epoch ? `?since=${lastSeq}&epoch=${epoch}` : "";
   const ws = new WebSocket(`${proto}://${location.host}/api/v1/live${resume}`);
+  socket = ws;
+  heardAt = performance.now();
   ws.onopen = () => { ws.send(JSON.stringify({ token })); loadTrend(); };
-  ws.onmessage = (event) => { connected = true; retry = 0; onMessage(JSON.parse(event.data)); };
+  ws.onmessage = (event) => {
+    heardAt = performance.now();
+    connected = true;
+    retry = 0;
+    onMessage(JSON.parse(event.data));
+  };
   ws.onclose = (event) => {
+    socket = null;
     connected = false;
     if (event.code === 4401 || event.code === 4403) {
       // reconnecting with a token the service refuses would only be refused again
@@ -138,11 +151,26 @@ function connect() {
       askToken(event.code === 4401 ? "revoked" : "forbidden");
       return;
     }
-    lose("lost");
-    const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** retry) * (0.75 + Math.random() / 2);
-    retry = Math.min(retry + 1, 5);
-    setTimeout(connect, delay);
+    reconnectLater();
   };
+}
+
+function reconnectLater() {
+  lose("lost");
+  const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** retry) * (0.75 + Math.random() / 2);
+  retry = Math.min(retry + 1, 5);
+  setTimeout(connect, delay);
+}
+
+function watchSilence() {  // a socket that neither speaks nor closes is given up
+  if (socket === null || performance.now() - heardAt <= silentMs) return;
+  const dead = socket;
+  socket = null;
+  connected = false;
+  dead.onclose = null;
+  dead.onmessage = null;
+  dead.close();
+  reconnectLater();
 }
 
 function askToken(why) {
@@ -364,5 +392,6 @@ document.getElementById("lang").addEventListener("click", () => {
 applyLanguage();
 connect();
 setInterval(loadTrend, 60000);  // the hourly trend moves slowly; the table is live
-setInterval(scheduleDraw, 1000);
-window.addEventListener("resize", drawTrend);  // waits and times in state tick between deltas
+setInterval(scheduleDraw, 1000);  // waits and times in state tick between deltas
+setInterval(watchSilence, 1000);
+window.addEventListener("resize", drawTrend);
