@@ -48,7 +48,7 @@ let epoch = null;
 let labels = { pause_reasons: {} };  // the service's words for codes, from the snapshot
 let connected = false;
 let retry = 0;
-// "live" | "lost" | "revoked" | "forbidden" | "no_token"; lostAt: Date.now() at the loss,
+// "connecting" | "live" | "lost" | "revoked" | "forbidden" | "no_token"; lostAt: Date.now() at the loss,
 // lostTick: performance.now() then (the clocks of the board stand still at these)
 let link = "connecting";
 let lostAt = null;
@@ -167,6 +167,7 @@ function watchSilence() {  // a socket that neither speaks nor closes is given u
   const dead = socket;
   socket = null;
   connected = false;
+  dead.onopen = null;
   dead.onclose = null;
   dead.onmessage = null;
   dead.close();
@@ -263,7 +264,9 @@ async function loadTrend() {
   try {
     const response = await fetch("/api/v1/stats/today", {
       headers: { Authorization: `Bearer ${token}` } });
-    if (!response.ok) { trend = null; return; }
+    // a token that may not read the day's figures hides the chart; a refused one
+    // (revoked) leaves it greyed out with the rest of the board
+    if (!response.ok) { if (response.status === 403) trend = null; return; }
     trend = await response.json();
   } catch (error) {
     return;  // the stream's status line already says when the service is away
