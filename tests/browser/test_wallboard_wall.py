@@ -43,8 +43,9 @@ from tests.live.test_faults import add_members
 from tests.records.factory import call as call_record
 
 SEATS = [str(1001 + n) for n in range(60)]
-#: the two seats of the catalog's general queue, both paused: its caller keeps waiting
-PAUSED = {"1001": "meal", "1002": AUTO_PAUSE}
+#: the seats of the catalog's general queue, all paused: its caller keeps waiting
+#: ("smoke": a reason the service has no words for, shown as it is)
+PAUSED = {"1001": "meal", "1002": AUTO_PAUSE, "1003": "smoke"}
 TOKEN_TTL_S = 1.0
 WIDTH, HEIGHT = 1366, 768
 
@@ -104,8 +105,8 @@ async def wait_for(
 
 @asynccontextmanager
 async def floor(tmp_path: Path) -> AsyncIterator[Floor]:
-    """The demo's queues on pbxsim with 60 seats: two in the general queue, paused
-    (meal, Auto-Pause), the others in housing; one caller waiting in general; a call of
+    """The demo's queues on pbxsim with 60 seats: three in the general queue, paused
+    (meal, Auto-Pause, smoke), the others in housing; one caller waiting in general; a call of
     earlier today in the records (the centre's time to queue)."""
     # speed 1: the page's clocks and the PBX's run alike
     sim = await start_sim(speed=1.0, queues=REPO / "asterisk-conf" / "queues.conf")
@@ -215,6 +216,8 @@ async def test_wallboard_in_chinese_on_a_1366x768_wall(tmp_path: Path) -> None:
         assert PAUSE_LABELS["meal"].zh in text and PAUSE_LABELS[AUTO_PAUSE].zh in text
         seat = "document.querySelector('#seats .seat[data-seat=\"seat-1002\"]').innerText"
         assert PAUSE_LABELS[AUTO_PAUSE].zh in await browser.evaluate(seat)
+        smoke = "document.querySelector('#seats .seat[data-seat=\"seat-1003\"]').innerText"
+        assert "smoke" in await browser.evaluate(smoke)
         for slug in [*DISPLAY, "meal", AUTO_PAUSE]:
             assert slug not in text, f"{slug!r} on the Chinese board"
         # the centre's time to queue: the earlier call joined its queue 22 s after answer
@@ -273,6 +276,20 @@ async def test_wallboard_in_chinese_on_a_1366x768_wall(tmp_path: Path) -> None:
         last, grid = geo["last"], geo["grid"]
         assert inside(last, grid) and grid["bottom"] <= HEIGHT, geo
         await screenshot(browser, "wallboard-1366x768-200-seats.png")
+
+        # other wall screens: still one page, the last seat reachable in the grid
+        for width, height in ((1400, 900), (1920, 1080)):
+            await browser.send(
+                "Emulation.setDeviceMetricsOverride",
+                width=width,
+                height=height,
+                deviceScaleFactor=1,
+                mobile=False,
+            )
+            await asyncio.sleep(0.3)
+            geo = await browser.evaluate(GEOMETRY)
+            assert geo["page"]["height"] <= height and geo["page"]["width"] <= width, geo
+            assert inside(geo["last"], geo["grid"]) and geo["grid"]["bottom"] <= height, geo
 
 
 async def test_wallboard_when_the_stream_is_lost_and_when_its_token_is_revoked(
