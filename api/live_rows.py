@@ -29,6 +29,7 @@ from callcenter.live.seat_state import SEAT_STATES, QueueWrapups, seat_counts, w
 from callcenter.records.kpi import Figures, Tally
 from callcenter.records.today import DayView, SeatDay
 from queues.models import Seat
+from queues.pause_labels import PAUSE_LABELS
 from queues.queue_views import SeatStatus, seat_statuses
 from queues.repository import SeatRepository
 from queues.seat_state import StateTracker
@@ -241,3 +242,11 @@ def as_json_row(key: str, row: Any) -> dict[str, Any]:
     data = asdict(row)
     data["key"] = key
     return data
+
+
+def screen_labels() -> dict[str, Any]:
+    """The words a screen shows for codes the rows carry, by language: a seat's pause
+    reasons (`state_reason`, `paused_reason`: codes joined by ", "). Sent with every
+    snapshot, so the page translates from the service's one table
+    (queues/pause_labels.py) and shows a code it has no words for as it is."""
+    return {"pause_reasons": {code: asdict(label) for code, label in PAUSE_LABELS.items()}}

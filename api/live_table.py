@@ -39,6 +39,7 @@ from api.live_rows import (
     centre_row,
     queue_rows,
     queues_of,
+    screen_labels,
     seat_rows,
     seat_rows_for,
     wrapup_ends,
@@ -131,6 +132,7 @@ class LiveTable:
         self.seat_rows: dict[str, Any] = {}
         self._queue_json: dict[str, str] = {}
         self._seat_json: dict[str, str] = {}
+        self._labels_json = dumps(screen_labels())
         self._db_seats: list[Seat] = []
         self._db_by_key: dict[tuple[str, str], Seat] = {}
         self._db_signature: list[tuple[Any, ...]] = []
@@ -315,8 +317,9 @@ class LiveTable:
 
     # --- serialised views ------------------------------------------------------------
     def snapshot_json(self, seq: int, epoch: str, *, only_seat: str | None = None) -> str:
-        """`{"type": "snapshot", ...}` from the rows' texts (no row serialised again);
-        `only_seat`: the seat rows of this seat id only (an agent's)."""
+        """`{"type": "snapshot", ...}` from the rows' texts (no row serialised again),
+        with the words screens show for the codes rows carry (`labels`); `only_seat`:
+        the seat rows of this seat id only (an agent's)."""
         seats: Iterable[str]
         if only_seat is None:
             seats = self._seat_json.values()
@@ -325,7 +328,7 @@ class LiveTable:
         return (
             f'{{"type":"snapshot","seq":{seq},"epoch":{dumps(epoch)},'
             f'"queues":[{",".join(self._queue_json.values())}],'
-            f'"seats":[{",".join(seats)}]}}'
+            f'"seats":[{",".join(seats)}],"labels":{self._labels_json}}}'
         )
 
 

@@ -17,8 +17,12 @@ a restarted service means nothing here and gets a snapshot, as does one that fel
 the buffer, and an agent's (its own frames are made only while it is connected).
 
 Protocol (JSON text frames):
-- `{"type": "snapshot", "seq", "epoch", "queues": [...], "seats": [...]}`
+- `{"type": "snapshot", "seq", "epoch", "queues": [...], "seats": [...], "labels":
+  {"pause_reasons": {code: {"zh", "en"}}}}` (labels: the words screens show for codes)
 - `{"type": "resumed", "seq", "epoch"}` then the missed deltas
+- `{"type": "heartbeat"}` after `HEARTBEAT_S` without a frame: a screen that hears
+  nothing for longer knows its connection is dead even when no close ever arrives (a
+  cable pulled, a NAT that forgot it), instead of showing a quiet night as live
 - `{"type": "delta", "seq", "changes": [...], "queues": [...], "seats": [...],
   "removed": {"queues": [keys], "seats": [keys]}}`
 Times in rows and changes (a seat's `state_since`, `last_call`, a change's `at`) are
@@ -62,6 +66,9 @@ log = logging.getLogger(__name__)
 AUTH_TIMEOUT_S = 5.0
 SEND_TIMEOUT_S = 10.0
 MAX_RESNAPSHOTS = 2
+#: a frame at least this often (seconds) to every screen, `heartbeat` when nothing else
+HEARTBEAT_S = 15.0
+HEARTBEAT = '{"type":"heartbeat"}'
 STREAM_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.AGENT})
 #: the first frame carries a token (`cc_` and 43 characters): anything longer is not one
 MAX_AUTH_FRAME = 1024
@@ -190,6 +197,8 @@ class LiveStream:
         self.epoch = secrets.token_hex(4)
         self.seq = 0
         self.client_queue = client_queue
+        #: seconds without a frame before a screen gets a heartbeat
+        self.heartbeat_s = HEARTBEAT_S
         self.coalesce_s = coalesce_s
         self.tick_s = tick_s
         self.seat_rows_ttl_s = seat_rows_ttl_s
@@ -390,7 +399,11 @@ class LiveStream:
                 async with asyncio.timeout(SEND_TIMEOUT_S):
                     await websocket.send_text(text)
             while True:
-                item = await client.queue.get()
+                try:
+                    async with asyncio.timeout(self.heartbeat_s):
+                        item = await client.queue.get()
+                except TimeoutError:
+                    item = HEARTBEAT
                 if item is RESNAPSHOT:
                     client.resnapshots += 1
                     if client.resnapshots > MAX_RESNAPSHOTS:

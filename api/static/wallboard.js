@@ -1,8 +1,13 @@
 // The supervisors' wallboard: one WebSocket (WS /api/v1/live) gives a snapshot, then
-// numbered deltas; on a drop it reconnects with ?since=<last seq>&epoch=<stream> and gets
-// only what it missed (or a fresh snapshot). Waits and times in state tick locally
-// between deltas. The token comes from the URL fragment (#token=cc_..., never sent to
-// the server in a URL) or a one-time prompt, and is kept in localStorage.
+// numbered deltas; on a drop it reconnects by itself, with backoff, asking for
+// ?since=<last seq>&epoch=<stream> to get only what it missed (or a fresh snapshot).
+// While the stream is lost the board is greyed out and its clocks (waits, times in
+// state) stand still at the moment of the loss: a number that keeps ticking would claim
+// a freshness it does not have. A token the service refuses (4401: revoked, or unknown
+// after a demo restart made a new one) stops the reconnecting and asks for a new token.
+// The token comes from the URL fragment (#token=cc_..., never sent to the server in a
+// URL) or that prompt, and is kept in localStorage. Words for the codes rows carry
+// (queue names, pause reasons) come from the service, never from a table kept here.
 "use strict";
 const TEXT = {
   zh: { title: "12345 政务服务便民热线 · 实时监控", queues: "队列", queue: "队列", waiting: "排队",
@@ -11,7 +16,11 @@ const TEXT = {
         wrap_up: "话后处理", unavailable: "不可达", offline: "未登录", stale: "数据同步中",
         ok: "实时", lang: "English", error: "连接中断，正在重连", calls: "通",
         token: "请输入监控令牌", save: "连接", denied: "令牌无效或无权限", centre: "全中心",
-        trend: "今日趋势", offered: "呼入", answered: "接通", peak: "排队峰值" },
+        trend: "今日趋势", offered: "呼入", answered: "接通", peak: "排队峰值",
+        to_queue: "入队用时P90", lost: "连接中断（自 {since} 起），正在重连…",
+        revoked: "监控令牌已失效：已被吊销或服务不认识它（演示重启后会在终端打印新的令牌地址）。请粘贴新令牌。",
+        forbidden: "此令牌无权查看实时监控（需要主管或管理员令牌）。请粘贴其他令牌。",
+        no_token: "请输入监控令牌。" },
   en: { title: "12345 Government Service Hotline · Live", queues: "Queues", queue: "Queue",
         waiting: "Waiting", longest: "Longest wait", available: "Available", on_call: "On call",
         ringing: "Ringing", paused: "Paused", abandoned: "Abandoned today", sl: "SL 15 s",
@@ -20,7 +29,13 @@ const TEXT = {
         lang: "中文", error: "connection lost, reconnecting", calls: "calls",
         token: "Enter a wallboard token", save: "Connect", denied: "token unknown or not allowed",
         centre: "Whole centre", trend: "Today by hour", offered: "Offered", answered: "Answered",
-        peak: "Waiting peak" },
+        peak: "Waiting peak", to_queue: "To queue p90",
+        lost: "Connection lost since {since}, reconnecting…",
+        revoked: "The wallboard token was revoked or is unknown (a demo restart prints a new "
+          + "address with a new token in its terminal). Paste a new token.",
+        forbidden: "This token may not watch the live board (it needs a supervisor or admin "
+          + "token). Paste another token.",
+        no_token: "Enter a wallboard token." },
 };
 let lang = localStorage.getItem("wallboard-lang") || "zh";
 const t = (key) => TEXT[lang][key] || key;
@@ -30,8 +45,22 @@ const queues = new Map();   // key -> row (with .received: performance.now() at 
 const seats = new Map();
 let lastSeq = null;
 let epoch = null;
+let labels = { pause_reasons: {} };  // the service's words for codes, from the snapshot
 let connected = false;
 let retry = 0;
+// "connecting" | "live" | "lost" | "revoked" | "forbidden" | "no_token"; lostAt: Date.now() at the loss,
+// lostTick: performance.now() then (the clocks of the board stand still at these)
+let link = "connecting";
+let lostAt = null;
+let lostTick = null;
+const tickNow = () => (lostTick ?? performance.now());
+const wallNow = () => (lostAt ?? Date.now());
+const MAX_BACKOFF_MS = 10000;
+// the stream sends a frame at least every 15 s (a heartbeat when nothing happens): a
+// connection silent for longer is dead though no close arrived (a pulled cable)
+let silentMs = 35000;
+let socket = null;
+let heardAt = 0;
 
 function takeToken() {
   const match = location.hash.match(/token=([^&]+)/);
@@ -53,7 +82,9 @@ function onMessage(msg) {
     seats.clear();
     put(queues, msg.queues);
     put(seats, msg.seats);
+    if (msg.labels) labels = msg.labels;
     epoch = msg.epoch;
+    restored();
   } else if (msg.type === "delta") {
     put(queues, msg.queues);
     put(seats, msg.seats);
@@ -61,41 +92,100 @@ function onMessage(msg) {
     for (const key of msg.removed.seats) seats.delete(key);
   } else if (msg.type === "resumed") {
     epoch = msg.epoch;
+    restored();
   }
   if (msg.seq !== undefined) lastSeq = Math.max(lastSeq ?? 0, msg.seq);
   document.body.dataset.seq = String(lastSeq);
   scheduleDraw();
 }
 
+function restored() {
+  lostAt = null;
+  lostTick = null;
+  setLink("live");
+}
+
+function lose(why) {
+  if (lostAt === null) {
+    lostAt = Date.now();
+    lostTick = performance.now();
+  }
+  setLink(why);
+}
+
+function setLink(state) {
+  link = state;
+  document.body.dataset.link = state;
+  const banner = document.getElementById("link-banner");
+  banner.hidden = state === "live" || state === "connecting";
+  const asking = state === "revoked" || state === "forbidden" || state === "no_token";
+  document.getElementById("token-form").hidden = !asking;
+  const since = lostAt === null ? "" : new Date(lostAt).toLocaleTimeString(
+    lang === "zh" ? "zh-CN" : "en-GB", { hour12: false });
+  document.getElementById("link-message").textContent =
+    banner.hidden ? "" : t(state).replace("{since}", since);
+  scheduleDraw();
+}
+
 function connect() {
   const token = takeToken();
-  if (!token) { askToken(); return; }
+  if (!token) { askToken("no_token"); return; }
   const proto = location.protocol === "https:" ? "wss" : "ws";
   const resume = lastSeq !== null && epoch ? `?since=${lastSeq}&epoch=${epoch}` : "";
   const ws = new WebSocket(`${proto}://${location.host}/api/v1/live${resume}`);
+  socket = ws;
+  heardAt = performance.now();
   ws.onopen = () => { ws.send(JSON.stringify({ token })); loadTrend(); };
-  ws.onmessage = (event) => { connected = true; retry = 0; onMessage(JSON.parse(event.data)); };
+  ws.onmessage = (event) => {
+    heardAt = performance.now();
+    connected = true;
+    retry = 0;
+    onMessage(JSON.parse(event.data));
+  };
   ws.onclose = (event) => {
+    socket = null;
     connected = false;
     if (event.code === 4401 || event.code === 4403) {
+      // reconnecting with a token the service refuses would only be refused again
       localStorage.removeItem("wallboard-token");
-      askToken(t("denied"));
+      askToken(event.code === 4401 ? "revoked" : "forbidden");
       return;
     }
-    scheduleDraw();
-    retry = Math.min(retry + 1, 5);
-    setTimeout(connect, 500 * 2 ** retry);
+    reconnectLater();
   };
 }
 
-function askToken(problem) {
+function reconnectLater() {
+  lose("lost");
+  const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** retry) * (0.75 + Math.random() / 2);
+  retry = Math.min(retry + 1, 5);
+  setTimeout(connect, delay);
+}
+
+function watchSilence() {  // a socket that neither speaks nor closes is given up
+  if (socket === null || performance.now() - heardAt <= silentMs) return;
+  const dead = socket;
+  socket = null;
+  connected = false;
+  dead.onopen = null;
+  dead.onclose = null;
+  dead.onmessage = null;
+  dead.close();
+  reconnectLater();
+}
+
+function askToken(why) {
+  lose(why);
   const form = document.getElementById("token-form");
-  form.hidden = false;
-  document.getElementById("token-problem").textContent = problem || "";
   form.onsubmit = (event) => {
     event.preventDefault();
-    localStorage.setItem("wallboard-token", document.getElementById("token-input").value.trim());
-    form.hidden = true;
+    const input = document.getElementById("token-input");
+    const token = input.value.trim();
+    if (!token) return;
+    localStorage.setItem("wallboard-token", token);
+    input.value = "";
+    retry = 0;
+    setLink("connecting");
     connect();
   };
 }
@@ -105,6 +195,17 @@ function applyLanguage() {
   document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
   document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
   document.getElementById("lang").textContent = t("lang");
+  setLink(link);  // the banner's words in the new language
+}
+
+function reasonText(codes) {
+  // a seat paused in several queues for different reasons carries them joined by ", "
+  if (!codes) return "";
+  const words = codes.split(", ").map((code) => {
+    const label = labels.pause_reasons[code];
+    return (label && label[lang]) || code;
+  });
+  return words.join(lang === "zh" ? "、" : ", ");
 }
 
 function mmss(seconds) {
@@ -127,6 +228,7 @@ function cell(text, cls, field) {
 function queueRow(q, now, label, cls) {
   const longest = q.waiting > 0 ? q.longest_wait_s + (now - q.received) / 1000 : 0;
   const today = q.today || {};
+  const toQueue = today.time_to_queue_p90_s;
   const tr = document.createElement("tr");
   tr.dataset.queue = q.name;
   if (cls) tr.className = cls;
@@ -136,14 +238,15 @@ function queueRow(q, now, label, cls) {
     cell(q.seats.available, "", "available"), cell(q.seats.on_call, "", "on_call"),
     cell(q.seats.ringing, "", "ringing"), cell(q.seats.paused, "", "paused"),
     cell(percent(today.sl15), "", "sl15"), cell(percent(today.answer_rate), "", "answer_rate"),
-    cell(today.abandoned ?? "–", "", "abandoned"));
+    cell(today.abandoned ?? "–", "", "abandoned"),
+    cell(toQueue === null || toQueue === undefined ? "–" : mmss(toQueue), "", "to_queue"));
   return tr;
 }
 
 function drawQueues() {
   const body = document.querySelector("#queues tbody");
   body.replaceChildren();
-  const now = performance.now();
+  const now = tickNow();
   const rows = [...queues.values()].filter((q) => q.key !== "centre");
   for (const q of rows.sort((a, b) => a.key.localeCompare(b.key))) {
     body.append(queueRow(q, now, (q.display && q.display[lang]) || q.name));
@@ -161,7 +264,9 @@ async function loadTrend() {
   try {
     const response = await fetch("/api/v1/stats/today", {
       headers: { Authorization: `Bearer ${token}` } });
-    if (!response.ok) { trend = null; return; }
+    // a token that may not read the day's figures hides the chart; a refused one
+    // (revoked) leaves it greyed out with the rest of the board
+    if (!response.ok) { if (response.status === 403) trend = null; return; }
     trend = await response.json();
   } catch (error) {
     return;  // the stream's status line already says when the service is away
@@ -182,7 +287,11 @@ function drawTrend() {
   section.hidden = !trend;
   if (!trend) return;
   chart.replaceChildren();
-  const [width, height, left, bottom] = [960, 220, 36, 20];
+  // drawn at the size the layout gives it, so its text is not stretched
+  const width = Math.max(240, chart.clientWidth || 960);
+  const height = Math.max(80, chart.clientHeight || 220);
+  const [left, bottom] = [36, 20];
+  chart.setAttribute("viewBox", `0 0 ${width} ${height}`);
   const hours = trend.hours;
   const most = Math.max(1, ...hours.map((h) => h.offered), ...hours.map((h) => h.waiting_peak));
   const slot = (width - left) / 24;
@@ -221,6 +330,7 @@ function drawTrend() {
 
 function drawSeats() {
   const grid = document.getElementById("seats");
+  const scrolled = grid.scrollTop;  // redrawn every second: where the reader scrolled stays
   grid.replaceChildren();
   const counts = {};
   const rows = [...seats.values()].sort((a, b) =>
@@ -234,16 +344,23 @@ function drawSeats() {
     const name = document.createElement("div");
     name.className = "name";
     name.textContent = s.name;
+    const state = document.createElement("div");
+    state.className = "detail state";
+    const reason = reasonText(s.state_reason || s.paused_reason);
+    state.textContent = `${t(s.state)}${reason ? " · " + reason : ""}`;
+    state.title = state.textContent;
     const detail = document.createElement("div");
     detail.className = "detail";
-    const reason = s.state_reason || s.paused_reason;
     // state_since: ISO 8601 with offset (the API's one time format)
-    const since = s.state_since ? " " + mmss((Date.now() - Date.parse(s.state_since)) / 1000) : "";
-    detail.textContent = `${t(s.state)}${reason ? " · " + reason : ""}${since}`
-      + ` · ${s.calls_today} ${t("calls")}`;
-    div.append(name, detail);
+    const since = s.state_since ? mmss((wallNow() - Date.parse(s.state_since)) / 1000) : "";
+    const clock = document.createElement("span");
+    clock.className = "since";
+    clock.textContent = since;
+    detail.append(clock, `${since ? " · " : ""}${s.calls_today} ${t("calls")}`);
+    div.append(name, state, detail);
     grid.append(div);
   }
+  grid.scrollTop = scrolled;
   document.getElementById("seat-summary").textContent = Object.entries(counts)
     .map(([k, v]) => `${t(k)} ${v}`).join(" · ");
 }
@@ -253,8 +370,10 @@ function draw() {
   drawSeats();
   const status = document.getElementById("status");
   const stale = [...queues.values(), ...seats.values()].some((row) => row.stale);
-  status.textContent = !connected ? t("error") : stale ? t("stale") : t("ok");
-  status.className = !connected || stale ? "status stale" : "status";
+  const live = link === "live" && connected;
+  const away = link === "lost" || link === "connecting" ? t("error") : t("denied");
+  status.textContent = !live ? away : stale ? t("stale") : t("ok");
+  status.className = !live || stale ? "status stale" : "status";
   document.getElementById("clock").textContent = new Date().toLocaleTimeString(
     lang === "zh" ? "zh-CN" : "en-GB");
 }
@@ -277,3 +396,5 @@ applyLanguage();
 connect();
 setInterval(loadTrend, 60000);  // the hourly trend moves slowly; the table is live
 setInterval(scheduleDraw, 1000);  // waits and times in state tick between deltas
+setInterval(watchSilence, 1000);
+window.addEventListener("resize", drawTrend);

@@ -19,11 +19,12 @@ from callcenter.tokens import TokenStore
 
 
 @asynccontextmanager
-async def serving(app: FastAPI) -> AsyncIterator[str]:
-    """Yields the base URL `127.0.0.1:port` while the app is served."""
+async def serving(app: FastAPI, port: int = 0) -> AsyncIterator[str]:
+    """Yields the base URL `127.0.0.1:port` while the app is served; `port` 0: a free
+    one (a given port serves the app again where a page already points)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve(sockets=[sock]))

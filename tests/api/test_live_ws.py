@@ -4,6 +4,7 @@ authentication, and what happens to a client that cannot keep up."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -286,3 +287,28 @@ async def test_resume_is_refused_once_the_seq_left_the_buffer() -> None:
     assert json.loads(first[0])["type"] == "resumed"
     _, first = stream.attach(5, stream.epoch)  # up to date: nothing missed
     assert [json.loads(t)["type"] for t in first] == ["resumed"]
+
+
+async def test_a_quiet_stream_sends_heartbeats_and_deltas_still_come_in_order() -> None:
+    """A screen hears something at least every `heartbeat_s`, so its silence means a
+    dead connection (tests/browser/test_wallboard_wall.py: the page gives it up)."""
+    stream = LiveStream(LiveState(lambda: 0.0), None)
+    stream.heartbeat_s = 0.05
+    client, first = stream.attach(None, None)
+    socket = RecordingSocket()
+    serving = asyncio.create_task(stream.serve(socket, client, first))  # type: ignore[arg-type]
+    try:
+        await wait_until(lambda: len(socket.sent) >= 3, 2)
+        assert socket.sent[0]["type"] == "snapshot"
+        assert {m["type"] for m in socket.sent[1:3]} == {"heartbeat"}
+        stream.heartbeat_s = 60.0
+        stream.emit([change(1)])
+        await wait_until(lambda: socket.sent[-1]["type"] == "delta", 2)
+        beats = len(socket.sent)
+        assert socket.sent[-1]["seq"] == 1
+        await asyncio.sleep(0.2)
+        assert len(socket.sent) == beats, "a heartbeat within the interval"
+    finally:
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
