@@ -10,15 +10,18 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter import migrate
 from callcenter.clock import utcnow
-from callcenter.commands.common import load_settings_or_exit
+from callcenter.commands.common import JsonOption, emit_json, load_settings_or_exit, run_on_database
+from callcenter.commands.common import console as common_console
 from callcenter.config import Settings
 from callcenter.db import create_engine, session_factory
 from callcenter.legacy.directory import Directory
 from callcenter.legacy.repository import LegacyRepository
 from callcenter.records.reconcile import Reconciler, ReconcileReport
+from callcenter.records.recordings import RecordingCleanup, RecordingFiles
 from callcenter.records.store import RecordStore
 from callcenter.records.store import purge as purge_records
 from callcenter.records.wiring import directory_routes
@@ -35,25 +38,57 @@ def purge(
             min=1, help="Keep this many days (default CALLCENTER_RECORDS_RETENTION_DAYS)."
         ),
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Delete call records older than the retention period."""
+    """Delete call records older than the retention period, and their recordings.
+
+    A recording is deleted once its record is: the file Asterisk named (under
+    CALLCENTER_RECORDING_PBX_DIR) as the service reaches it (CALLCENTER_RECORDINGS_DIR);
+    nothing outside that directory is ever deleted. Recordings it could not reach are
+    counted and left in place.
+
+    Exit codes: 0 done; 2 configuration, or the database not reachable/migrated."""
     settings = load_settings_or_exit()
     keep = days if days is not None else settings.records_retention_days
+    files = RecordingFiles(settings.recording_pbx_dir, settings.recordings_dir)
+    cleanup = RecordingCleanup()
     if keep <= 0:
-        console.print("retention is 0 (keep forever): nothing purged")
-        return
-    before = int(time.time()) - keep * 86400
+        common_console.print("retention is 0 (keep forever): nothing purged")
+        deleted = 0
+    else:
+        before = int(time.time()) - keep * 86400
 
-    async def run() -> int:
-        engine = create_engine(settings.database_url)
-        try:
-            await migrate.upgrade(engine)
-            return await purge_records(session_factory(engine), before)
-        finally:
-            await engine.dispose()
+        async def work(engine: AsyncEngine) -> int:
+            return await purge_records(
+                session_factory(engine),
+                before,
+                on_batch=lambda names: files.delete(names, cleanup),
+            )
 
-    deleted = asyncio.run(run())
-    typer.echo(f"purged {deleted} call records started more than {keep} days ago")
+        deleted = run_on_database(settings, work)
+    local = str(files.local_dir) if files.local_dir is not None else None
+    if as_json:
+        emit_json(
+            {
+                "records_deleted": deleted,
+                "retention_days": keep,
+                "recordings": {
+                    "directory": local,
+                    "deleted": cleanup.deleted,
+                    "missing": cleanup.missing,
+                    "unreachable": cleanup.unreachable,
+                    "examples": cleanup.examples,
+                },
+            }
+        )
+    if keep > 0:
+        common_console.print(
+            f"purged {deleted} call records started more than {keep} days ago; "
+            f"recordings: {cleanup.deleted} deleted, {cleanup.missing} already gone, "
+            f"{cleanup.unreachable} not reachable"
+        )
+    for example in cleanup.examples:
+        common_console.print(f"  not deleted: {example}")
 
 
 def _instant(value: str, option: str) -> datetime:
