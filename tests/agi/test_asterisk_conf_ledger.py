@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from callcenter.asterisk_conf import (
@@ -131,8 +132,8 @@ def test_ledger_urls_asterisk_cannot_use_are_refused() -> None:
 def test_the_ledger_defaults_to_the_services_own_database(database_url: str) -> None:
     settings = Settings(
         database_url=database_url,
-        ami_nodes=[AmiNode(name="pbx1", secret=SECRET)],
-        sip_secret=SIP,
+        ami_nodes=[AmiNode(name="pbx1", secret=SecretStr(SECRET))],
+        sip_secret=SecretStr(SIP),
     )
     content = DatabaseContent(
         seats=(ProvisionedSeat("1001", "PJSIP/1001", "pbx1"),),
