@@ -34,7 +34,7 @@ from agi.ivr.catalog import load_catalog
 from agi.ivr.model import Flow, load_flow_file
 from agi.ivr.store import FlowStore
 from callcenter.clock import DEFAULT_TIMEZONE
-from callcenter.config import AmiNode, Settings
+from callcenter.config import AmiNode, Settings, is_loopback
 from callcenter.db import session_factory
 from callcenter.legacy.queues import asterisk_queue
 from callcenter.legacy.repository import LegacyRepository
@@ -496,15 +496,11 @@ class RenderPlan:
 
 
 def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address `value` names; `localhost` is 127.0.0.1 (as config.is_loopback)."""
     try:
-        return ipaddress.ip_address(value)
+        return ipaddress.ip_address("127.0.0.1" if value == "localhost" else value)
     except ValueError:
         return None
-
-
-def _is_loopback(host: str) -> bool:
-    address = _ip(host)
-    return host == "localhost" or (address is not None and address.is_loopback)
 
 
 def _name_seats(extensions: Sequence[str]) -> str:
@@ -693,13 +689,20 @@ def plan(settings: Settings, options: RenderOptions, content: DatabaseContent) -
         if not _SAFE_VALUE.fullmatch(node.username) or not node.username.strip():
             out.config(f"CALLCENTER_AMI_NODES: {where}'s username cannot be a section name")
         access = _access(node, settings, options, agi_host, out)
-        if not _is_loopback(node.host):
-            if _is_loopback(agi_host):
+        if not is_loopback(node.host):
+            node_ip = _ip(node.host)
+            peers = [ipaddress.ip_network(p, strict=False) for p in settings.agi_allowed_peers]
+            if node_ip is not None and peers and not any(node_ip in net for net in peers):
+                out.warnings.append(
+                    f"{where} at {node.host} is not in CALLCENTER_AGI_ALLOWED_PEERS: the "
+                    "service refuses its FastAGI connections (its callers get the fallback)"
+                )
+            if is_loopback(agi_host):
                 out.config(
                     f"{where} at {node.host} cannot reach FastAGI at {agi_url} (loopback): "
                     "set CALLCENTER_AGI_HOST, or give --agi-url"
                 )
-            if ledger is not None and _is_loopback(ledger.host):
+            if ledger is not None and is_loopback(ledger.host):
                 out.config(
                     f"{where} at {node.host} cannot reach the ledger database at "
                     f"{ledger.host} (loopback): give --ledger-db as Asterisk reaches it"

@@ -109,7 +109,10 @@ def render_command(
         raise typer.Exit(EXIT_USAGE if exc.configuration else EXIT_REJECTED) from exc
     except RenderError as exc:
         fail(f"cannot render: {exc}", EXIT_REJECTED)
-    written = write_nodes(out, files)
+    try:
+        written = write_nodes(out, files)
+    except OSError as exc:
+        fail(f"cannot write into {out}: {exc.strerror or exc}", EXIT_USAGE)
     for warning in rendering.warnings:
         console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     for paths in written.values():

@@ -215,9 +215,8 @@ CONTENT = DatabaseContent(
 
 def _settings(**kw: Any) -> Settings:
     kw.setdefault("ami_nodes", [AmiNode(name="pbx1", host="10.0.0.11", secret=SecretStr("s"))])
-    return Settings(
-        sip_secret=SecretStr(SIP), agi_host="10.0.0.5", agi_allowed_peers=["10.0.0.11"], **kw
-    )
+    kw.setdefault("agi_allowed_peers", ["10.0.0.11"])
+    return Settings(sip_secret=SecretStr(SIP), agi_host="10.0.0.5", **kw)
 
 
 def _manager(settings: Settings, options: RenderOptions | None = None) -> str:
@@ -310,3 +309,15 @@ def sections_of(text: str) -> dict[str, dict[str, str]]:
             key, _, value = line.partition("=")
             current[key.strip()] = value.strip()
     return out
+
+
+def test_a_node_fastagi_would_refuse_is_warned_about() -> None:
+    rendering = plan(_settings(agi_allowed_peers=["10.0.9.0/24"]), RenderOptions(), CONTENT)
+    assert any("not in CALLCENTER_AGI_ALLOWED_PEERS" in w for w in rendering.warnings)
+    assert not plan(_settings(), RenderOptions(), CONTENT).warnings
+
+
+def test_localhost_is_a_node_on_this_host() -> None:
+    node = AmiNode(name="pbx1", host="localhost", secret=SecretStr("s"))
+    settings = Settings(ami_nodes=[node], sip_secret=SecretStr(SIP))
+    assert "bindaddr = 127.0.0.1" in _manager(settings)
