@@ -147,6 +147,17 @@ class SeatConf:
         tech, _, resource = self.interface.partition("/")
         return resource if tech.upper() == "PJSIP" else None
 
+    def dialable(self) -> bool:
+        """The extension and interface can go into the dialplan and pjsip.conf as they
+        are: `Dial(<interface>,30)` with no argument separator or comment in it, and a
+        PJSIP endpoint name that can be a section name."""
+        endpoint = self.endpoint
+        return (
+            _EXTENSION.fullmatch(self.extension) is not None
+            and _INTERFACE.fullmatch(self.interface) is not None
+            and (endpoint is None or _ENDPOINT.fullmatch(endpoint) is not None)
+        )
+
 
 @dataclass(frozen=True)
 class Recording:
@@ -234,6 +245,7 @@ def _permit_lines(permits: Sequence[str]) -> str:
     writes them), IPv6 with a prefix length; an IPv6 permit adds `deny = ::/0`, since
     the IPv4 deny-all does not cover IPv6 clients."""
     lines: list[str] = []
+    ipv6 = False
     for permit in permits:
         try:
             network = ipaddress.ip_network(permit, strict=False)
@@ -242,10 +254,9 @@ def _permit_lines(permits: Sequence[str]) -> str:
         if network.version == 4:
             lines.append(f"permit = {network.network_address}/{network.netmask}")
         else:
+            ipv6 = True
             lines.append(f"permit = {network.network_address}/{network.prefixlen}")
-    if any(":" in line.partition("= ")[2] for line in lines):
-        lines.insert(0, "deny = ::/0")
-    return "\n".join(lines)
+    return "\n".join((["deny = ::/0"] if ipv6 else []) + lines)
 
 
 def _recording_line(recording: Recording | None) -> str:
@@ -280,14 +291,10 @@ def render(inputs: ConfInputs) -> dict[str, str]:
     if endpoints and not inputs.sip_secret:
         raise RenderError("seats need CALLCENTER_SIP_SECRET (their passwords derive from it)")
     for seat in inputs.seats:
-        _value(f"seat {seat.extension} interface", seat.interface)
-        if not _EXTENSION.fullmatch(seat.extension) or not _INTERFACE.fullmatch(seat.interface):
+        if not seat.dialable():
             raise RenderError(f"seat {seat.extension}: cannot dial {seat.interface!r}")
-    for seat, endpoint in endpoints:
-        if not _ENDPOINT.fullmatch(endpoint):
-            raise RenderError(f"seat {seat.extension}: {endpoint!r} is not a PJSIP endpoint name")
     if not inputs.ami_secret:
-        raise RenderError("the AMI user needs a secret (first node of CALLCENTER_AMI_NODES)")
+        raise RenderError("the AMI user needs a secret (CALLCENTER_AMI_NODES)")
     targets = "\n".join(
         f"exten => {number},1,Dial(PJSIP/${{EXTEN}}@trunk,60)   ; {_comment(label)}"
         for number, label in sorted(inputs.transfer_targets.items())
@@ -646,12 +653,7 @@ def plan(settings: Settings, options: RenderOptions, content: DatabaseContent) -
     undialable: list[str] = []
     for seat in content.seats:
         conf = SeatConf(seat.extension, seat.interface)
-        endpoint = conf.endpoint
-        if (
-            not _EXTENSION.fullmatch(seat.extension)
-            or not _INTERFACE.fullmatch(seat.interface)
-            or (endpoint is not None and not _ENDPOINT.fullmatch(endpoint))
-        ):
+        if not conf.dialable():
             undialable.append(f"{seat.extension} ({seat.interface!r})")
         if seat.node in by_node:
             by_node[seat.node].append(conf)

@@ -321,3 +321,14 @@ def test_localhost_is_a_node_on_this_host() -> None:
     node = AmiNode(name="pbx1", host="localhost", secret=SecretStr("s"))
     settings = Settings(ami_nodes=[node], sip_secret=SecretStr(SIP))
     assert "bindaddr = 127.0.0.1" in _manager(settings)
+
+
+@pytest.mark.parametrize("interface", ["PJSIP/10;02", "PJSIP/1002,60", "PJSIP/[1002]", "1002"])
+def test_a_seat_asterisk_cannot_dial_is_rejected_by_name(interface: str) -> None:
+    seats = (*CONTENT.seats, ProvisionedSeat("1002", interface, "pbx1"))
+    content = DatabaseContent(seats, CONTENT.queues, CONTENT.default_queue, {})
+    with pytest.raises(RenderProblems) as caught:
+        plan(_settings(), RenderOptions(), content)
+    assert not caught.value.configuration  # the data: exit 1
+    [problem] = caught.value.problems
+    assert "1002" in problem.message and "1001" not in problem.message
