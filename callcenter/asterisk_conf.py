@@ -241,22 +241,19 @@ def seat_password(sip_secret: str, endpoint: str) -> str:
 
 
 def _permit_lines(permits: Sequence[str]) -> str:
-    """manager.conf ACL lines: IPv4 with a dotted netmask (as manager.conf.sample
-    writes them), IPv6 with a prefix length; an IPv6 permit adds `deny = ::/0`, since
-    the IPv4 deny-all does not cover IPv6 clients."""
+    """manager.conf permit lines after the template's deny-all for both families (an
+    IPv4 rule never applies to an IPv6 client, and a client no rule matches is let in:
+    acl.c ast_apply_ha): IPv4 with a dotted netmask as manager.conf.sample writes them,
+    IPv6 with a prefix length."""
     lines: list[str] = []
-    ipv6 = False
     for permit in permits:
         try:
             network = ipaddress.ip_network(permit, strict=False)
         except ValueError as exc:
             raise RenderError(f"AMI permit {permit!r} is not an address or a network") from exc
-        if network.version == 4:
-            lines.append(f"permit = {network.network_address}/{network.netmask}")
-        else:
-            ipv6 = True
-            lines.append(f"permit = {network.network_address}/{network.prefixlen}")
-    return "\n".join((["deny = ::/0"] if ipv6 else []) + lines)
+        mask = network.netmask if network.version == 4 else network.prefixlen
+        lines.append(f"permit = {network.network_address}/{mask}")
+    return "\n".join(lines)
 
 
 def _recording_line(recording: Recording | None) -> str:

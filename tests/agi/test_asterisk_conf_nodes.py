@@ -227,11 +227,12 @@ def _manager(settings: Settings, options: RenderOptions | None = None) -> str:
 def test_bind_and_permits_come_from_settings_node_and_options() -> None:
     text = _manager(_settings())
     assert "bindaddr = 10.0.0.11" in text and "permit = 10.0.0.5/255.255.255.255" in text
+    assert "deny = ::/0" in text  # the IPv4 deny-all does not cover IPv6 clients
 
     text = _manager(_settings(ami_bindaddr="0.0.0.0", ami_permit=["10.0.1.0/24", "fd00::5"]))
     assert "bindaddr = 0.0.0.0" in text
     assert "permit = 10.0.1.0/255.255.255.0" in text and "permit = fd00::5/128" in text
-    assert "deny = ::/0" in text  # the IPv4 deny-all does not cover IPv6 clients
+    assert text.index("deny = ::/0") < text.index("permit = fd00::5/128")
 
     node = AmiNode(name="pbx1", host="10.0.0.11", secret=SecretStr("s"), bindaddr="10.0.0.11",
                    permit=["10.0.0.6"])  # fmt: skip
