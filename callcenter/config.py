@@ -37,6 +37,10 @@ class AmiNode(BaseModel):
     username: str = DEMO_AMI_USER
     #: required for a real Asterisk; `serve --demo` generates one for its simulator
     secret: SecretStr | None = None
+    #: `asterisk-conf render`: this node's manager.conf `bindaddr` and `permit`s,
+    #: overriding CALLCENTER_AMI_BINDADDR / CALLCENTER_AMI_PERMIT for this node
+    bindaddr: str | None = None
+    permit: list[str] | None = None
 
 
 class Settings(BaseSettings):
@@ -81,6 +85,11 @@ class Settings(BaseSettings):
     sip_secret: SecretStr | None = None
     ami_nodes: list[AmiNode] = Field(default_factory=lambda: [AmiNode(name="pbx1")])
     ami_timeout_s: float = Field(default=5.0, gt=0)
+    #: `asterisk-conf render`: manager.conf `bindaddr` of every node (default: the
+    #: node's `host`, the address the service connects to) and the addresses or
+    #: networks it `permit`s (default: the address Asterisk reaches the service at)
+    ami_bindaddr: str | None = None
+    ami_permit: list[str] = Field(default_factory=list)
     #: how often the live model is checked against QueueStatus (0 = never)
     audit_interval_s: float = Field(default=300.0, ge=0)
     #: how often call records are reconciled with Asterisk's ledger (cdr, cel, queue_log
@@ -127,6 +136,15 @@ class Settings(BaseSettings):
     #: the largest share of the legacy directory one prune may remove without --force
     #: (API: force=true); 0 asks for it on every prune that removes a number
     legacy_prune_max_share: float = Field(default=0.10, ge=0, le=1)
+    # call recordings (`asterisk-conf render` renders them; `records purge` deletes them)
+    #: record every call an agent answers (app_queue's MixMonitor, bridged audio only)
+    recording_enabled: bool = True
+    recording_format: str = "wav"
+    #: where Asterisk writes the recordings: <dir>/<city date Y/m/d>/<Linkedid>.<format>
+    recording_pbx_dir: str = "/var/spool/asterisk/monitor/hotline"
+    #: the same directory as this service sees it (a mount); unset: `records purge`
+    #: cannot delete recordings and says so
+    recordings_dir: Path | None = None
 
     # the embedded demo (`serve --demo`): pbxsim as the PBX, with simulated traffic
     demo_seats: int = Field(default=60, ge=1, le=5000)

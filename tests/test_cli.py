@@ -145,10 +145,8 @@ def test_db_and_token_json(database_url: str, monkeypatch: pytest.MonkeyPatch) -
     for command in ("audit", "records"):
         purged = runner.invoke(app, [command, "purge", "--json"])
         _clean(purged, 0)
-        assert json.loads(purged.stdout) == {
-            "purged": 0,
-            "days": 400 if command == "audit" else 730,
-        }
+        report = json.loads(purged.stdout)
+        assert (report["purged"], report["days"]) == (0, 400 if command == "audit" else 730)
 
 
 def test_the_exit_codes_are_in_the_top_level_help() -> None:

@@ -25,6 +25,7 @@ from callcenter.db import session_factory
 from callcenter.legacy.directory import Directory
 from callcenter.legacy.repository import LegacyRepository
 from callcenter.records.reconcile import Reconciler, ReconcileReport
+from callcenter.records.recordings import RecordingCleanup, RecordingFiles
 from callcenter.records.store import RecordStore
 from callcenter.records.store import purge as purge_records
 from callcenter.records.wiring import directory_routes
@@ -43,27 +44,57 @@ def purge(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Delete call records older than the retention period.
+    """Delete call records older than the retention period, and their recordings.
 
-    --json: {purged, days} (days null and purged 0 when the retention is 0: keep forever).
+    A recording is deleted once its record is: the file Asterisk named (under
+    CALLCENTER_RECORDING_PBX_DIR) as the service reaches it (CALLCENTER_RECORDINGS_DIR);
+    nothing outside that directory is ever deleted. Recordings it could not reach are
+    counted and left in place.
+
+    --json: {purged, days (null: keep forever), recordings: {directory, deleted, missing,
+    unreachable, examples}}.
     """
     settings = load_settings_or_exit()
     keep = days if days is not None else settings.records_retention_days
+    files = RecordingFiles(settings.recording_pbx_dir, settings.recordings_dir)
+    cleanup = RecordingCleanup()
     if keep <= 0:
-        if as_json:
-            emit_json({"purged": 0, "days": None})
         console.print("retention is 0 (keep forever): nothing purged")
-        return
-    before = int(time.time()) - keep * 86400
+        deleted = 0
+    else:
+        before = int(time.time()) - keep * 86400
 
-    async def run(engine: AsyncEngine) -> int:
-        return await purge_records(session_factory(engine), before)
+        async def work(engine: AsyncEngine) -> int:
+            return await purge_records(
+                session_factory(engine),
+                before,
+                on_batch=lambda names: files.delete(names, cleanup),
+            )
 
-    deleted = run_on_database(settings, run)
+        deleted = run_on_database(settings, work)
+    local = str(files.local_dir) if files.local_dir is not None else None
     if as_json:
-        emit_json({"purged": deleted, "days": keep})
-        return
-    console.print(f"purged {deleted} call records started more than {keep} days ago")
+        emit_json(
+            {
+                "purged": deleted,
+                "days": keep if keep > 0 else None,
+                "recordings": {
+                    "directory": local,
+                    "deleted": cleanup.deleted,
+                    "missing": cleanup.missing,
+                    "unreachable": cleanup.unreachable,
+                    "examples": cleanup.examples,
+                },
+            }
+        )
+    if keep > 0:
+        console.print(
+            f"purged {deleted} call records started more than {keep} days ago; "
+            f"recordings: {cleanup.deleted} deleted, {cleanup.missing} already gone, "
+            f"{cleanup.unreachable} not reachable"
+        )
+    for example in cleanup.examples:
+        console.print(f"  not deleted: {example}")
 
 
 def _instant(value: str, option: str) -> datetime:

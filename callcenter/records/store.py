@@ -41,7 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, or_
+from sqlalchemy import Table, delete, func, or_, select, tuple_
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -386,10 +386,37 @@ def _chunks(items: list[FinishedCall], size: int) -> Iterable[list[FinishedCall]
         yield items[start : start + size]
 
 
-async def purge(sessions: async_sessionmaker[AsyncSession], before_epoch: int) -> int:
-    """Delete the records of calls started before `before_epoch`; returns how many."""
-    async with sessions() as session, session.begin():
-        result = await session.execute(
-            delete(CallRecord).where(CallRecord.start_epoch < before_epoch)
-        )
-    return int(getattr(result, "rowcount", 0) or 0)
+async def purge(
+    sessions: async_sessionmaker[AsyncSession],
+    before_epoch: int,
+    *,
+    on_batch: Callable[[list[str]], None] | None = None,
+    batch: int = 2000,
+) -> int:
+    """Delete the records of calls started before `before_epoch`; returns how many.
+
+    In batches of `batch` records, each its own short transaction; `on_batch` gets the
+    recording file names of a batch once its deletion is committed, so a recording is
+    never deleted while its record is still there."""
+    total = 0
+    while True:
+        async with sessions() as session, session.begin():
+            rows = (
+                await session.execute(
+                    select(CallRecord.node, CallRecord.linkedid, CallRecord.recording)
+                    .where(CallRecord.start_epoch < before_epoch)
+                    .limit(batch)
+                )
+            ).all()
+            if not rows:
+                return total
+            await session.execute(
+                delete(CallRecord).where(
+                    tuple_(CallRecord.node, CallRecord.linkedid).in_(
+                        [(row.node, row.linkedid) for row in rows]
+                    )
+                )
+            )
+        total += len(rows)
+        if on_batch is not None:
+            on_batch([row.recording for row in rows if row.recording])

@@ -8,14 +8,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from callcenter.asterisk_conf import (
     ConfInputs,
+    DatabaseContent,
     LedgerDb,
+    ProvisionedSeat,
     RenderError,
-    gather,
+    RenderOptions,
     ledger_db,
+    plan,
     render,
 )
 from callcenter.config import AmiNode, Settings
@@ -32,10 +36,13 @@ def invoke(tmp: Path, *extra: str) -> tuple[Path, str]:
         "CALLCENTER_SIP_SECRET": SIP,
     }
     out = tmp / "out"
-    args = ["asterisk-conf", "render", "--out", str(out), "--seats", "1001-1002", *extra]
-    result = CliRunner().invoke(app, args, env=env)
+    runner = CliRunner()
+    for setup in (["db", "upgrade"], ["seats", "provision", "--count", "2"]):
+        assert runner.invoke(app, setup, env=env).exit_code == 0
+    args = ["asterisk-conf", "render", "--out", str(out), *extra]
+    result = runner.invoke(app, args, env=env)
     assert result.exit_code == 0, result.output
-    return out, result.output
+    return out / "pbx1", result.output
 
 
 def test_sqlite_service_renders_no_ledger(tmp_path: Path) -> None:
@@ -118,12 +125,27 @@ def test_ledger_urls_asterisk_cannot_use_are_refused() -> None:
         render(inputs)
 
 
-@pytest.mark.db
-async def test_the_ledger_defaults_to_the_services_own_database(database_url: str) -> None:
-    settings = Settings(database_url=database_url, ami_nodes=[AmiNode(name="pbx1", secret=SECRET)])
-    inputs = await gather(settings, seats=(), trunk_host="127.0.0.2", agi_url="agi://h:4573")
+@pytest.mark.parametrize(
+    "database_url",
+    ["sqlite+aiosqlite:///cc.db", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"],
+)
+def test_the_ledger_defaults_to_the_services_own_database(database_url: str) -> None:
+    settings = Settings(
+        database_url=database_url,
+        ami_nodes=[AmiNode(name="pbx1", secret=SecretStr(SECRET))],
+        sip_secret=SecretStr(SIP),
+    )
+    content = DatabaseContent(
+        seats=(ProvisionedSeat("1001", "PJSIP/1001", "pbx1"),),
+        queues=("hotline-general",),
+        default_queue="hotline-general",
+        transfer_targets={},
+    )
+    rendering = plan(settings, RenderOptions(agi_url="agi://127.0.0.1:4573"), content)
+    [node] = rendering.nodes
+    assert node.inputs.ledger == rendering.ledger
     if database_url.startswith("sqlite"):
-        assert inputs.ledger is None
+        assert rendering.ledger is None
     else:
-        assert inputs.ledger == ledger_db(database_url)
-        assert inputs.ledger is not None and inputs.ledger.dbname == database_url.rsplit("/")[-1]
+        assert rendering.ledger == ledger_db(database_url)
+        assert rendering.ledger is not None and rendering.ledger.dbname == "test"
