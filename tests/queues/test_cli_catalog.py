@@ -53,6 +53,21 @@ def test_skills_and_penalties() -> None:
     assert [penalty(level) for level in (5, 3, 1)] == [0, 2, 4]  # the expert is rung first
 
 
+def test_rendered_queue_template_matches_queues_conf() -> None:
+    """`asterisk-conf render` writes each queue from queue.in; the bundled queues.conf
+    (what pbxsim reads) sets the same options in its [hotline] template."""
+
+    def options(text: str) -> dict[str, str]:
+        found = re.findall(r"^([a-z-]+)\s*=\s*(\S+)", text, re.M)
+        return {k: v for k, v in found if k != "wrapuptime"}
+
+    conf = CONF.read_text(encoding="utf-8")
+    template = conf[conf.index("[hotline](!)") :].split("\n\n")[0]
+    queue_in = (CONF.parent / "templates" / "queue.in").read_text(encoding="utf-8")
+    assert options(queue_in) == options(template)
+    assert options(queue_in)["timeout"] == str(catalog()["general"].ring_timeout_s)
+
+
 def test_catalog_matches_queues_conf() -> None:
     text = CONF.read_text(encoding="utf-8")
     template = text[text.index("[hotline](!)") :].split("\n\n")[0]
@@ -70,6 +85,9 @@ def test_catalog_matches_queues_conf() -> None:
         assert spec.wrapup_s == int(value("wrapuptime"))
         assert spec.ring_timeout_s == int(value("timeout"))
         assert spec.service_level_s == int(value("servicelevel"))
+    # a seat that lets a call ring out is paused everywhere, within the service level
+    assert value("autopause") == "all" and int(value("autopausedelay")) == 0
+    assert all(spec.ring_timeout_s < spec.service_level_s for spec in specs.values())
     assert specs["housing"].overflow_after_s == 60 and specs["general"].overflow_after_s is None
     with pytest.raises(ValueError, match="unknown queues"):
         catalog({"nope": 1})
