@@ -125,9 +125,10 @@ class SeatWatcher:
         is unpaused everywhere after that. A membership removed says neither: a logout
         or an Asterisk restart is not an unpause."""
         members = memberships(state, interface)
-        if not members:
-            return None
         key = (state.node, interface)
+        if not members:
+            self._auto_paused.pop(key, None)
+            return None
         if all(m.paused and m.paused_reason == AUTO_PAUSE for m in members):
             auto = True
         elif not any(m.paused for m in members):
