@@ -197,16 +197,20 @@ class SeatService:
                     undo.append(self._readd(old_node, seat, queue, had_now.get(queue, 0)))
             return
         had = {self.catalog[name].asterisk: level for name, level in seat.skills.items()}
+        now = self._penalties_now(seat)
+        # a queue it is in already without the skill (an overflow) gets the skill's penalty
+        repenalise = {q for q in set(wanted) & set(had) if wanted[q] != had[q]}
         for queue in sorted(set(wanted) - set(had)):
             if await self._ami(self._add(old_node, seat, queue, wanted[queue], reason)):
                 undo.append(partial(actions.queue_remove, old_node, queue, interface))
-        for queue in sorted(q for q in set(wanted) & set(had) if wanted[q] != had[q]):
+            elif now.get(queue) != penalty(wanted[queue]):
+                repenalise.add(queue)
+        for queue in sorted(repenalise):
             await self._ami(
                 actions.queue_penalty(old_node, interface, penalty(wanted[queue]), queue)
             )
-            undo.append(
-                partial(actions.queue_penalty, old_node, interface, penalty(had[queue]), queue)
-            )
+            before = now.get(queue, penalty(wanted[queue]))
+            undo.append(partial(actions.queue_penalty, old_node, interface, before, queue))
         for queue in sorted(set(had) - set(wanted)):
             if await self._ami(actions.queue_remove(old_node, queue, interface)):
                 undo.append(self._readd(old_node, seat, queue, penalty(had[queue])))
