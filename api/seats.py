@@ -5,9 +5,15 @@ Who may see: supervisors (and admin) every seat; an agent only their own (the li
 that one seat, another seat's id is a 403); integration tokens every seat, as they read
 every seat's stats (a workforce system lists the seats, then asks for their figures;
 seat rows carry no caller numbers). Who may act: an agent only on their own seat; a
-supervisor may pause or log out any seat (taking someone off the floor) but not log a
-seat in or unpause it for someone who is not there; integration tokens may not act at
-all; admin may do everything.
+supervisor may pause, unpause or log out any seat (taking someone off the floor, and
+undoing that or an auto-pause Asterisk made when the seat let a call ring out) but not
+log a seat in for someone who is not there; integration tokens may not act at all;
+admin may do everything.
+
+A seat's configuration (`PATCH /seats/{id}`: skills, interface, node) is admin's only,
+as provisioning is: skills decide which citizens' calls reach whom, so one role owns
+routing, and a supervisor who wants a seat off a queue for a while pauses or logs it
+out. The change is applied to Asterisk at once for a logged-in seat.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from queues.errors import SeatError
 from queues.models import Seat
 from queues.queue_views import SeatStatus, seat_statuses
 from queues.repository import SeatRepository, SeatStats
+from queues.seat_config import SeatUpdate
 from queues.seat_state import StateTracker
 from queues.seats import SeatService
 
@@ -97,6 +104,22 @@ SeatId = Annotated[str, Path(max_length=64, description="the seat's id", example
 Viewer = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR, Role.INTEGRATION, Role.AGENT))]
 
 
+class SeatUpdateBody(BaseModel):
+    skills: dict[str, Annotated[int, Field(ge=1, le=5)]] | None = Field(
+        default=None,
+        description="queue short name -> level 1 (learning) .. 5 (expert); replaces all",
+    )
+    interface: str | None = Field(
+        default=None, max_length=120, description="the dial interface, e.g. PJSIP/1001"
+    )
+    node: str | None = Field(default=None, max_length=64, description="a configured PBX node")
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"skills": {"general": 3, "housing": 5}}]},
+    )
+
+
 class PauseBody(BaseModel):
     reason: str = Field(
         max_length=64, description="a configured pause reason code, e.g. break, meal"
@@ -138,19 +161,27 @@ async def counted_seat(seat_id: SeatId, principal: StatsReader) -> str:
 
 
 async def own_seat(seat_id: SeatId, principal: AgentOrAdmin) -> str:
-    """Logging in and unpausing: the agent at the seat (or admin), not a supervisor."""
+    """Logging in: the agent at the seat (or admin), not a supervisor."""
     return _in_reach(principal, seat_id)
 
 
 async def managed_seat(seat_id: SeatId, principal: AgentOrSupervisor) -> str:
-    """Logging out and pausing: a supervisor too, taking someone off the floor."""
+    """Logging out, pausing and unpausing: a supervisor too, running the floor."""
     return _in_reach(principal, seat_id)
+
+
+async def configured_seat(
+    seat_id: SeatId, principal: Annotated[Principal, Depends(require_roles())]
+) -> str:
+    """Changing a seat's configuration: admin only."""
+    return seat_id
 
 
 ViewedSeat = Annotated[str, Depends(viewed_seat)]
 CountedSeat = Annotated[str, Depends(counted_seat)]
 OwnSeat = Annotated[str, Depends(own_seat)]
 ManagedSeat = Annotated[str, Depends(managed_seat)]
+ConfiguredSeat = Annotated[str, Depends(configured_seat)]
 Seats = Annotated[SeatRepository, Depends(seat_repository)]
 Actions = Annotated[SeatService, Depends(seat_service)]
 
@@ -298,6 +329,30 @@ async def pause(
     return await _act(service, floor, seat_id, "pause", body.reason)
 
 
-@router.post("/seats/{seat_id}/unpause", response_model=SeatStatus, summary="Take calls again")
-async def unpause(seat_id: OwnSeat, service: Actions, floor: OnTheFloor) -> SeatStatus:
+@router.post(
+    "/seats/{seat_id}/unpause",
+    response_model=SeatStatus,
+    summary="Take calls again (also after an auto-pause)",
+)
+async def unpause(seat_id: ManagedSeat, service: Actions, floor: OnTheFloor) -> SeatStatus:
     return await _act(service, floor, seat_id, "unpause")
+
+
+@router.patch(
+    "/seats/{seat_id}",
+    response_model=SeatStatus,
+    summary="Change a seat's skills, interface or node (applied at once if logged in)",
+    description="Admin only. Fields left out stay as they are; `skills` replaces the "
+    "whole set. For a logged-in seat Asterisk is changed first (memberships added, "
+    "penalties changed, memberships removed); if it refuses, what was done is undone "
+    "and the seat stays as it was (502/503).",
+)
+async def update_seat(
+    seat_id: ConfiguredSeat, body: SeatUpdateBody, service: Actions, floor: OnTheFloor
+) -> SeatStatus:
+    change = SeatUpdate(body.skills, body.interface, body.node)
+    try:
+        await service.update(seat_id, change)
+    except SeatError as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
+    return await floor.status(seat_id)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pbxsim.app_queue.engine import AUTO_PAUSE
 from pbxsim.channel import UP, Channel
 from pbxsim.clock import Handle, Scheduler
 from pbxsim.events import AmiEvent
@@ -139,6 +140,8 @@ class DemoTraffic:
         self.ledger = ledger if ledger is not None else Ledger()
         self.trunk = Softphone(self.pbx, "trunk", "from-trunk")
         self.seats: list[Softphone] = []
+        #: interfaces auto-paused whose agent is on the way back
+        self._returning: set[str] = set()
         self._calls: dict[str, _Call] = {}  # by caller channel uniqueid (= linkedid)
         self._placing: tuple[Caller, CallOutcome] | None = None
         mix = options.mix
@@ -216,6 +219,9 @@ class DemoTraffic:
     def _on_event(self, event: AmiEvent) -> None:
         """The PBX's internal bus, as the caller's ears: the AGI prompt is playing, the
         queue has taken the call. What the ledger says is read from our own objects."""
+        if event.name == "QueueMemberPause":
+            self._member_paused(event)
+            return
         uniqueid = event.get("Uniqueid")
         if not uniqueid:
             return
@@ -354,6 +360,30 @@ class DemoTraffic:
         self.scheduler.call_soon(self.ledger.close_call, outcome)
 
     # --- seats ---------------------------------------------------------------------
+    def _member_paused(self, event: AmiEvent) -> None:
+        """app_queue auto-paused a seat that let a call ring out (every queue it is in
+        sends one event): the agent comes back after a while and unpauses, as from a
+        phone key running UnpauseQueueMember. A seat unpaused meanwhile is left alone."""
+        back = self.options.seat_behaviour.back_from_auto_pause_s
+        interface = event.get("Interface") or ""
+        if back is None or event.get("Paused") != "1" or interface in self._returning:
+            return
+        if event.get("PausedReason") != AUTO_PAUSE:
+            return
+        self._returning.add(interface)
+        self.scheduler.call_later(back, self._back_from_auto_pause, interface)
+
+    def _back_from_auto_pause(self, interface: str) -> None:
+        self._returning.discard(interface)
+        engine = self.system.queues
+        still = [
+            q.name
+            for q in engine.ordered_queues()
+            if (m := q.find(interface)) is not None and m.paused and m.reason_paused == AUTO_PAUSE
+        ]
+        for queue in still:
+            engine.set_paused(interface, False, queue)
+
     def _seat_rung(self, phone: _SeatPhone, channel: Channel, requester: Channel) -> None:
         call = self._calls.get(requester.linkedid)
         if call is None:

@@ -21,6 +21,7 @@ from pbxsim.events import EventBus
 from pbxsim.ledger import Ledger
 from pbxsim.parent import ask_kernel_for_death_signal, watch_parent
 from pbxsim.telephony.pbx import build_pbx
+from pbxsim.traffic import SeatBehaviour
 
 log = logging.getLogger("pbxsim")
 
@@ -71,6 +72,18 @@ def parser() -> argparse.ArgumentParser:
         "--no-login-seats",
         action="store_true",
         help="do not log the softphones into queues (the service does it)",
+    )
+    p.add_argument(
+        "--no-answer-share",
+        type=float,
+        default=SeatBehaviour().no_answer_probability,
+        help="share of rings an agent lets ring out (app_queue then auto-pauses the seat)",
+    )
+    p.add_argument(
+        "--back-from-auto-pause-s",
+        type=float,
+        default=SeatBehaviour().back_from_auto_pause_s,
+        help="seconds until an auto-paused agent unpauses itself (negative: never)",
     )
     p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
     p.add_argument("--seed", type=int, default=1)
@@ -165,6 +178,12 @@ async def serve(args: argparse.Namespace) -> None:
                 flat_profile=not args.daily_profile,
                 legacy_csv=args.legacy_csv,
                 login_seats=not args.no_login_seats,
+                seat_behaviour=SeatBehaviour(
+                    no_answer_probability=args.no_answer_share,
+                    back_from_auto_pause_s=(
+                        args.back_from_auto_pause_s if args.back_from_auto_pause_s >= 0 else None
+                    ),
+                ),
             ),
             ledger,
         )
@@ -200,5 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser().error("an AMI secret is required: $PBXSIM_AMI_SECRET or --ami-secret")
     if args.seats < 0 or args.calls_per_hour < 0 or args.speed <= 0:
         parser().error("--seats and --calls-per-hour must be >= 0, --speed > 0")
+    if not 0.0 <= args.no_answer_share <= 1.0:
+        parser().error("--no-answer-share must be within 0..1")
     asyncio.run(serve(args))
     return 0

@@ -350,10 +350,15 @@ class SeatBehaviour:
     no_answer_probability: float = 0.05
     #: talk time, mean = AHT (average handling time)
     talk_time: Distribution = field(default_factory=lambda: Distribution.lognormal(240.0, 0.6))
+    #: seconds until an agent that app_queue auto-paused (it let a call ring out) is back
+    #: and unpauses itself; None: it stays paused until somebody else unpauses it
+    back_from_auto_pause_s: float | None = 60.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.no_answer_probability <= 1.0:
             raise ValueError("no_answer_probability must be within [0, 1]")
+        if self.back_from_auto_pause_s is not None and self.back_from_auto_pause_s < 0:
+            raise ValueError("back_from_auto_pause_s must not be negative")
 
 
 @dataclass(frozen=True, slots=True)

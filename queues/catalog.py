@@ -24,7 +24,9 @@ class QueueSpec:
     asterisk: str
     strategy: str = "leastrecent"
     wrapup_s: int = 10
-    ring_timeout_s: int = 15
+    #: seconds a seat rings before the next is tried; inside the 15 s service level so
+    #: one unanswered ring does not by itself miss it
+    ring_timeout_s: int = 10
     service_level_s: int = 15
     #: a caller waiting longer than this is also offered to general seats (None: never)
     overflow_after_s: float | None = None

@@ -21,6 +21,9 @@ from queues.models import Seat, SeatSession
 class ProvisionResult:
     added: list[str]
     existing: list[str]
+    #: existing seats whose skills differ from those asked for (left as they are:
+    #: `seats update` changes them)
+    other_skills: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -66,12 +69,17 @@ class SeatRepository:
         now = self._clock()
         wanted = [str(start + i) for i in range(count)]
         async with self._sessions.begin() as session:
-            have = set(
-                await session.scalars(select(Seat.extension).where(Seat.extension.in_(wanted)))
+            rows = await session.execute(
+                select(Seat.extension, Seat.skills).where(Seat.extension.in_(wanted))
             )
+            skills_of = {extension: skills for extension, skills in rows}
+            have = set(skills_of)
             added = []
+            other_skills = []
             for i, extension in enumerate(wanted):
                 if extension in have:
+                    if skills_of[extension] != skills_for(i):
+                        other_skills.append(extension)
                     continue
                 session.add(
                     Seat(
@@ -87,7 +95,7 @@ class SeatRepository:
                     )
                 )
                 added.append(extension)
-        return ProvisionResult(added, sorted(have))
+        return ProvisionResult(added, sorted(have), other_skills)
 
     async def seats(self, node: str | None = None) -> list[Seat]:
         query = select(Seat).order_by(Seat.extension)
@@ -99,6 +107,25 @@ class SeatRepository:
     async def seat(self, seat_id: str) -> Seat | None:
         async with self._sessions() as session:
             return await session.get(Seat, seat_id)
+
+    async def interface_owner(self, interface: str) -> str | None:
+        """The id of the seat dialled at `interface`, if any (interfaces are unique)."""
+        async with self._sessions() as session:
+            owner: str | None = await session.scalar(
+                select(Seat.id).where(Seat.interface == interface)
+            )
+            return owner
+
+    async def update(self, seat_id: str, skills: dict[str, int], interface: str, node: str) -> Seat:
+        """Write a seat's configuration (`SeatService.update` checks and applies it)."""
+        async with self._sessions.begin() as session:
+            seat = await session.get(Seat, seat_id, with_for_update=True)
+            if seat is None:
+                raise KeyError(seat_id)
+            if (seat.skills, seat.interface, seat.node) != (skills, interface, node):
+                seat.skills, seat.interface, seat.node = dict(skills), interface, node
+                seat.changed_at = self._clock()
+            return seat
 
     async def mark(self, seat_id: str, logged_in: bool, pause_reason: str | None) -> Seat:
         """Record the seat's new state and its session intervals (no-op if unchanged)."""

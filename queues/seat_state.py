@@ -17,6 +17,10 @@ from callcenter.live.node_state import Member, NodeState
 from callcenter.live.seat_state import QueueWrapups, seat_state, wrapup_end
 
 OFFLINE = "offline"
+#: the pause reason app_queue gives a seat it paused for letting a call ring out
+#: (`autopause` in queues.conf, app_queue.c rna()); kept as Asterisk spells it, the
+#: screens translate it
+AUTO_PAUSE = "Auto-Pause"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
 from ami import actions
@@ -24,9 +25,18 @@ from ami.errors import ActionFailed, AmiError, NotConnected
 from ami.node import PbxNode
 from callcenter.live.live_state import LiveState
 from queues.catalog import QueueSpec, penalty
-from queues.errors import BadRequest, Conflict, PbxRefused, PbxUnavailable, UnknownSeat
+from queues.errors import (
+    BadRequest,
+    Conflict,
+    PbxRefused,
+    PbxUnavailable,
+    SeatError,
+    UnknownSeat,
+)
 from queues.models import Seat
 from queues.repository import SeatRepository
+from queues.seat_config import SeatUpdate, checked_update
+from queues.seat_state import AUTO_PAUSE
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -56,6 +66,8 @@ class SeatService:
         self._locks: dict[str, asyncio.Lock] = {}
         self._slots = asyncio.Semaphore(concurrency)
         self.repairs = 0
+        #: run after a seat's configuration changed (the interface -> seat index)
+        self.changed_hooks: list[Callable[[], Awaitable[None]]] = []
 
     # --- operations ------------------------------------------------------------------
     async def login(self, seat_id: str) -> Seat:
@@ -109,6 +121,133 @@ class SeatService:
                 actions.queue_pause(node, seat.interface, reason is not None, reason=reason or "")
             )
             return await self.repo.mark(seat.id, True, reason)
+
+    async def follow_floor(self, seat_id: str, auto_paused: bool) -> Seat | None:
+        """Asterisk paused a seat by itself (`autopause`: it let a call ring out), or
+        the agent came back from that pause outside this service (a phone key): the row
+        follows, so the resync repair puts the auto-pause back rather than silently
+        unpausing the seat, and the pause shows in the seat's pause history. Only an
+        auto-pause is followed; pauses this service makes are recorded as it makes them.
+        Returns the row when it changed."""
+        async with self._lock(seat_id):
+            seat = await self.repo.seat(seat_id)
+            if seat is None or not seat.logged_in:
+                return None
+            if auto_paused and seat.pause_reason is None:
+                log.info("seat %s: auto-paused by Asterisk (it let a call ring out)", seat_id)
+                return await self.repo.mark(seat.id, True, AUTO_PAUSE)
+            if not auto_paused and seat.pause_reason == AUTO_PAUSE:
+                log.info("seat %s: unpaused on the floor after an auto-pause", seat_id)
+                return await self.repo.mark(seat.id, True, None)
+            return None
+
+    async def update(self, seat_id: str, change: SeatUpdate) -> Seat:
+        """Change a seat's skills, interface or node (checked as provisioning checks
+        them); a logged-in seat's memberships are changed in Asterisk first.
+
+        Asterisk first, the row second, as for every seat operation: if the PBX refuses
+        a step, the steps already made are undone and the row is not written, so the
+        database never claims memberships Asterisk does not have. New memberships are
+        added before old ones go (a seat is never out of every queue half-way), and a
+        refused QueueAdd, the likeliest failure (a queue missing on the node, a bad
+        interface), comes before anything old was touched."""
+        try:
+            change = checked_update(change, self.live.links)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from exc
+        async with self._lock(seat_id):
+            seat = await self._seat(seat_id)
+            skills = change.skills if change.skills is not None else dict(seat.skills)
+            interface = change.interface or seat.interface
+            node_name = change.node or seat.node
+            owner = await self.repo.interface_owner(interface)
+            if owner not in (None, seat.id):
+                raise Conflict(f"interface {interface} belongs to seat {owner}")
+            if seat.logged_in:
+                undo: list[Callable[[], Awaitable[object]]] = []
+                try:
+                    await self._apply_update(seat, skills, interface, node_name, undo)
+                except SeatError:
+                    await self._rollback(seat, undo)
+                    raise
+            updated = await self.repo.update(seat.id, skills, interface, node_name)
+        for hook in self.changed_hooks:
+            await hook()
+        return updated
+
+    async def _apply_update(
+        self,
+        seat: Seat,
+        skills: dict[str, int],
+        interface: str,
+        node_name: str,
+        undo: list[Callable[[], Awaitable[object]]],
+    ) -> None:
+        old_node = self._node(seat)
+        reason = seat.pause_reason
+        wanted = {self.catalog[name].asterisk: level for name, level in skills.items()}
+        if (interface, node_name) != (seat.interface, seat.node):
+            new_node = self._node_named(node_name)
+            for queue, level in sorted(wanted.items()):
+                if await self._ami(self._add(new_node, seat, queue, level, reason, interface)):
+                    undo.append(partial(actions.queue_remove, new_node, queue, interface))
+            had_now = self._penalties_now(seat)
+            for queue in self._member_queues(seat):
+                if await self._ami(actions.queue_remove(old_node, queue, seat.interface)):
+                    undo.append(self._readd(old_node, seat, queue, had_now.get(queue, 0)))
+            return
+        had = {self.catalog[name].asterisk: level for name, level in seat.skills.items()}
+        now = self._penalties_now(seat)
+        # a queue it is in already without the skill (an overflow) gets the skill's penalty
+        repenalise = {q for q in set(wanted) & set(had) if wanted[q] != had[q]}
+        for queue in sorted(set(wanted) - set(had)):
+            if await self._ami(self._add(old_node, seat, queue, wanted[queue], reason)):
+                undo.append(partial(actions.queue_remove, old_node, queue, interface))
+            elif now.get(queue) != penalty(wanted[queue]):
+                repenalise.add(queue)
+        for queue in sorted(repenalise):
+            await self._ami(
+                actions.queue_penalty(old_node, interface, penalty(wanted[queue]), queue)
+            )
+            before = now.get(queue, penalty(wanted[queue]))
+            undo.append(partial(actions.queue_penalty, old_node, interface, before, queue))
+        for queue in sorted(set(had) - set(wanted)):
+            if await self._ami(actions.queue_remove(old_node, queue, interface)):
+                undo.append(self._readd(old_node, seat, queue, penalty(had[queue])))
+
+    async def _rollback(self, seat: Seat, undo: list[Callable[[], Awaitable[object]]]) -> None:
+        for step in reversed(undo):
+            try:
+                await step()
+            except AmiError as exc:
+                log.error("seat %s: could not undo a step of its refused update: %s", seat.id, exc)
+
+    def _penalties_now(self, seat: Seat) -> dict[str, int]:
+        """Asterisk queue -> the seat's penalty there: the live model's, else its skill's."""
+        out = {self.catalog[name].asterisk: penalty(level) for name, level in seat.skills.items()}
+        state = self.live.nodes.get(seat.node)
+        if state is not None:
+            for queue in state.queues.values():
+                member = queue.members.get(seat.interface)
+                if member is not None:
+                    out[queue.name] = member.penalty
+        return out
+
+    @staticmethod
+    def _readd(
+        node: PbxNode, seat: Seat, queue: str, member_penalty: int
+    ) -> Callable[[], Awaitable[bool]]:
+        return partial(
+            actions.queue_add,
+            node,
+            queue,
+            seat.interface,
+            member_name=seat.id,
+            state_interface=seat.interface,
+            penalty=member_penalty,
+            paused=seat.pause_reason is not None,
+            reason=seat.pause_reason or "",
+        )
 
     async def login_many(self, seat_ids: list[str]) -> dict[str, str]:
         """Log many seats in at once (shift start); seat id -> error for the failures.
@@ -192,10 +331,13 @@ class SeatService:
         return seat
 
     def _node(self, seat: Seat) -> PbxNode:
-        node = self.live.links.get(seat.node)
+        return self._node_named(seat.node)
+
+    def _node_named(self, name: str) -> PbxNode:
+        node = self.live.links.get(name)
         if node is None or not node.connected:
             detail = "never connected" if node is None else f"{node.state.value}: {node.detail}"
-            raise PbxUnavailable(f"PBX node {seat.node} is not connected ({detail})")
+            raise PbxUnavailable(f"PBX node {name} is not connected ({detail})")
         return node
 
     def _member_queues(self, seat: Seat) -> list[str]:
@@ -209,14 +351,21 @@ class SeatService:
 
     @staticmethod
     def _add(
-        node: PbxNode, seat: Seat, queue: str, level: int, pause_reason: str | None
+        node: PbxNode,
+        seat: Seat,
+        queue: str,
+        level: int,
+        pause_reason: str | None,
+        interface: str | None = None,
     ) -> Awaitable[bool]:
+        """QueueAdd of the seat, under `interface` when it is about to change to it."""
+        interface = interface or seat.interface
         return actions.queue_add(
             node,
             queue,
-            seat.interface,
+            interface,
             member_name=seat.id,
-            state_interface=seat.interface,
+            state_interface=interface,
             penalty=penalty(level),
             paused=pause_reason is not None,
             reason=pause_reason or "",

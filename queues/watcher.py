@@ -26,7 +26,8 @@ from callcenter.live.changes import (
     SeatChange,
 )
 from callcenter.live.live_state import LiveState
-from queues.seat_state import StateTracker
+from callcenter.live.node_state import NodeState
+from queues.seat_state import AUTO_PAUSE, StateTracker, memberships
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ class Abandoned:
 
 
 AbandonHandler = Callable[[Abandoned], Awaitable[None]]
+#: (seat id, True: Asterisk auto-paused it / False: it came back from that pause)
+AutoPauseHandler = Callable[[str, bool], Awaitable[object]]
 
 
 @dataclass
@@ -60,10 +63,14 @@ class SeatWatcher:
         live: LiveState,
         tracker: StateTracker,
         on_abandoned: AbandonHandler | None = None,
+        on_auto_pause: AutoPauseHandler | None = None,
     ) -> None:
         self.live = live
         self.tracker = tracker
         self.on_abandoned = on_abandoned
+        #: told when a seat enters or leaves app_queue's auto-pause (SeatService)
+        self.on_auto_pause = on_auto_pause
+        self._auto_paused: dict[tuple[str, str], bool] = {}
         self.seat_of: dict[str, str] = {}  # interface -> seat id (refreshed by the owner)
         self.lost_changes = 0
         self._waiting: dict[str, _Waiting] = {}  # caller uniqueid -> what we saw at join
@@ -91,7 +98,7 @@ class SeatWatcher:
         if done is not None:
             await done
 
-    def _handle_sync(self, item: Change | Lost) -> Awaitable[None] | None:
+    def _handle_sync(self, item: Change | Lost) -> Awaitable[object] | None:
         if isinstance(item, Lost):
             self.lost_changes += item.dropped
             log.warning(
@@ -105,11 +112,37 @@ class SeatWatcher:
             state = self.live.nodes.get(item.node)
             if state is not None:
                 self.tracker.observe(state, item.interface, now)
+                return self._auto_pause(state, item.interface)
         elif isinstance(item, CallerChange):
             return self._caller(item, now)
         elif isinstance(item, NodeSnapshot):
             self._recall_waiting(item.node)
         return None
+
+    def _auto_pause(self, state: NodeState, interface: str) -> Awaitable[object] | None:
+        """Tell the owner when a seat becomes auto-paused in every queue it is in (the
+        `autopause = all` of queues.conf pauses them one event at a time), and when it
+        is unpaused everywhere after that. A membership removed says neither: a logout
+        or an Asterisk restart is not an unpause."""
+        members = memberships(state, interface)
+        key = (state.node, interface)
+        if not members:
+            self._auto_paused.pop(key, None)
+            return None
+        if all(m.paused and m.paused_reason == AUTO_PAUSE for m in members):
+            auto = True
+        elif not any(m.paused for m in members):
+            auto = False
+        else:
+            return None
+        before = self._auto_paused.get(key)
+        self._auto_paused[key] = auto
+        if before is None and not auto:
+            return None  # first sight of a seat that is not paused: nothing to follow
+        seat = self.seat_of.get(interface)
+        if before == auto or seat is None or self.on_auto_pause is None:
+            return None
+        return self.on_auto_pause(seat, auto)
 
     def _recall_waiting(self, node: str) -> None:
         """Callers who joined before this process started, or while it was not
@@ -124,7 +157,7 @@ class SeatWatcher:
                     e.uniqueid, _Waiting(e.caller_id_num, e.joined_at, e.priority)
                 )
 
-    def _caller(self, item: CallerChange, now: float) -> Awaitable[None] | None:
+    def _caller(self, item: CallerChange, now: float) -> Awaitable[object] | None:
         if isinstance(item, CallerJoined):
             self._waiting[item.uniqueid] = _Waiting(item.caller, now, item.priority)
         elif isinstance(item, CallerAbandoned):

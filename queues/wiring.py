@@ -62,7 +62,7 @@ def build_seats(
     tracker = StateTracker(wrapups)
     service = SeatService(repo, live, queues, pause_reasons, concurrency)
     priority = CallerPriority(priority_rules or PriorityRules(), history, live)
-    watcher = SeatWatcher(live, tracker)
+    watcher = SeatWatcher(live, tracker, on_auto_pause=service.follow_floor)
     callbacks = CallbackWorklist(
         callback_tasks if callback_tasks is not None else SqlCallbackTasks(sessions),
         live,
@@ -73,6 +73,8 @@ def build_seats(
     watcher.on_abandoned = callbacks.on_abandoned
     live.connect_hooks.append(service.on_connected)
     overflow = Overflow(live, repo, queues)
-    return SeatsSystem(
+    system = SeatsSystem(
         repo, service, tracker, watcher, queues, wrapups, callbacks, overflow, priority
     )
+    service.changed_hooks.append(system.refresh_seat_index)
+    return system

@@ -102,13 +102,25 @@ class NodeCollector(Collector):
                 waiting.add_metric([name, queue.name], len(queue.entries))
         yield waiting
         seats = GaugeMetricFamily("callcenter_seats", "seats by state", labels=["state"])
+        paused = GaugeMetricFamily(
+            "callcenter_seats_paused",
+            "seats paused in every queue, by pause reason (Auto-Pause: Asterisk paused "
+            "a seat that let a call ring out)",
+            labels=["reason"],
+        )
         counts: dict[str, int] = {}
+        reasons: dict[str, int] = {}
         states = list(self._live.nodes.values())
         for seat in seat_views(states, self._live.clock(), self._wrapups):
             counts[seat.state] = counts.get(seat.state, 0) + 1
+            if seat.paused:
+                reasons[seat.paused_reason] = reasons.get(seat.paused_reason, 0) + 1
         for state_name, n in sorted(counts.items()):
             seats.add_metric([state_name], n)
+        for reason, n in sorted(reasons.items()):
+            paused.add_metric([reason], n)
         yield seats
+        yield paused
 
 
 def register_node_metrics(

@@ -42,6 +42,8 @@ EMPTY_TOKENS = (
 
 DEFAULT_TIMEOUT = 15
 DEFAULT_RETRY = 5
+#: `autopause` modes (app_queue.c autopausesmodes): off, the queue that rang, every queue
+AUTOPAUSE_MODES = ("no", "yes", "all")
 
 
 class QueueConfigError(ValueError):
@@ -88,6 +90,13 @@ class QueueConfig:
     announce_position: str = "yes"
     announce_holdtime: str = "no"
     timeoutpriority: str = "app"
+    #: pause a member that lets a call ring out: "no", "yes" (in this queue) or "all"
+    autopause: str = "no"
+    #: no auto-pause within this many seconds of the member's last call (0: always)
+    autopausedelay: int = 0
+    #: a BUSY / CONGESTION ring failure counts as not answering too
+    autopausebusy: bool = False
+    autopauseunavail: bool = False
     setinterfacevar: bool = False
     setqueuevar: bool = False
     setqueueentryvar: bool = False
@@ -206,6 +215,21 @@ def _empty_options(value: str, source: str, line: int, key: str) -> frozenset[st
     return frozenset(conditions)
 
 
+def _autopause(value: str, source: str, line: int) -> str:
+    """app_queue.c autopause2int: a true value is "yes", then "no"/"yes"/"all" by name.
+
+    Asterisk turns anything else into "no" with a warning; a typo that silently stops
+    pausing seats that do not answer is stopped here instead."""
+    if ast_true(value):
+        return "yes"
+    mode = value.strip().lower()
+    if not mode or ast_false(mode):
+        return "no"
+    if mode not in AUTOPAUSE_MODES:
+        raise QueueConfigError(source, line, f"autopause: {value!r} is not no|yes|all")
+    return mode
+
+
 def _member(value: str, source: str, line: int) -> MemberConfig:
     parts = [p.strip() for p in value.split(",")]
     if not parts[0]:
@@ -251,8 +275,20 @@ def _apply(queue: QueueConfig, key: str, value: str, source: str, line: int) -> 
         return _with(queue, key, _int(value, source, line, key))
     if key in ("announce-frequency", "periodic-announce-frequency"):
         return _with(queue, key.replace("-", "_"), _int(value, source, line, key))
-    if key in ("ringinuse", "autofill", "setinterfacevar", "setqueuevar", "setqueueentryvar"):
+    if key in (
+        "ringinuse",
+        "autofill",
+        "setinterfacevar",
+        "setqueuevar",
+        "setqueueentryvar",
+        "autopausebusy",
+        "autopauseunavail",
+    ):
         return _with(queue, key, ast_true(value))
+    if key == "autopause":
+        return replace(queue, autopause=_autopause(value, source, line))
+    if key == "autopausedelay":
+        return replace(queue, autopausedelay=_int(value, source, line, key))
     if key in ("joinempty", "leavewhenempty"):
         return _with(queue, key, _empty_options(value, source, line, key))
     if key in ("musicclass", "musiconhold", "music"):

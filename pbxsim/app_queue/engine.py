@@ -55,9 +55,19 @@ from pbxsim.app_queue.strategies import Candidate
 from pbxsim.clock import Scheduler
 from pbxsim.events import EventBus, Fields
 
-__all__ = ["RECHECK", "CallerHost", "Queue", "QueueEngine", "QueueEntry", "RingAttempt"]
+__all__ = [
+    "AUTO_PAUSE",
+    "RECHECK",
+    "CallerHost",
+    "Queue",
+    "QueueEngine",
+    "QueueEntry",
+    "RingAttempt",
+]
 
 RECHECK = 1.0  # seconds between "is it my turn?" checks (app_queue.c RECHECK)
+#: the pause reason app_queue gives a member it paused for not answering (rna())
+AUTO_PAUSE = "Auto-Pause"
 
 
 class QueueEngine:
@@ -636,9 +646,25 @@ class QueueEngine:
                 attempt.stillgoing = False
                 ms = round((now - attempt.started) * 1000)
                 self._agent_event("AgentRingNoAnswer", attempt, [("RingTime", str(ms))])
+                self._autopause(entry.queue, attempt.member, now)
                 attempt.member.pending = False
                 entry.host.end_ring(attempt, "NOANSWER")
         self._round_over(entry)
+
+    def _autopause(self, queue: Queue, member: Member, now: float) -> None:
+        """The pause half of app_queue.c `rna()`: a member that let a call ring out is
+        paused with reason "Auto-Pause" in this queue (`autopause = yes`) or in every
+        queue (`all`, set_member_paused with no queue name), unless its last call ended
+        less than `autopausedelay` seconds ago. The events are set_queue_member_pause's
+        (pause device state, queue availability, QueueMemberPause), as for a QueuePause."""
+        cfg = queue.config
+        if cfg.autopause == "no":
+            return
+        if cfg.autopausedelay > 0 and member.lastcall:
+            if cfg.autopausedelay > int(now) - int(member.lastcall):
+                return
+        only = queue.name if cfg.autopause == "yes" else None
+        self.set_paused(member.interface, True, only, reason=AUTO_PAUSE)
 
     def ring_failed(self, attempt: RingAttempt, status: str = "BUSY") -> None:
         """The member's channel gave up before answering (busy, congestion, hangup).
@@ -649,8 +675,14 @@ class QueueEngine:
             return
         attempt.stillgoing = False
         attempt.member.pending = False
-        ms = round((self.scheduler.now() - attempt.started) * 1000)
+        now = self.scheduler.now()
+        ms = round((now - attempt.started) * 1000)
         self._agent_event("AgentRingNoAnswer", attempt, [("RingTime", str(ms))])
+        cfg = entry.queue.config
+        # wait_for_answer: BUSY counts under autopausebusy, CONGESTION under
+        # autopauseunavail, a member channel that just hung up always
+        if {"BUSY": cfg.autopausebusy, "CONGESTION": cfg.autopauseunavail}.get(status, True):
+            self._autopause(entry.queue, attempt.member, now)
         entry.host.end_ring(attempt, status)
         if any(a.stillgoing for a in entry.attempts):
             return

@@ -38,8 +38,11 @@ MATRIX: list[tuple[str, str, object, set[Role] | None]] = [
     ("POST", f"/api/v1/seats/{OTHER}/logout", None, {ADM, SUP}),
     ("POST", f"/api/v1/seats/{OWN}/pause", {"reason": "break"}, {ADM, SUP, AGT}),
     ("POST", f"/api/v1/seats/{OTHER}/pause", {"reason": "break"}, {ADM, SUP}),
-    ("POST", f"/api/v1/seats/{OWN}/unpause", None, {ADM, AGT}),
-    ("POST", f"/api/v1/seats/{OTHER}/unpause", None, {ADM}),
+    ("POST", f"/api/v1/seats/{OWN}/unpause", None, {ADM, SUP, AGT}),
+    ("POST", f"/api/v1/seats/{OTHER}/unpause", None, {ADM, SUP}),
+    # a seat's configuration is admin's, as provisioning is (api/seats.py)
+    ("PATCH", f"/api/v1/seats/{OWN}", {"skills": {"general": 3}}, {ADM}),
+    ("PATCH", f"/api/v1/seats/{OTHER}", {"node": "pbx1"}, {ADM}),
     ("GET", "/api/v1/callbacks", None, {ADM, SUP, INT}),
     ("POST", "/api/v1/callbacks/1/assign", {"seat": OWN}, {ADM, SUP}),
     ("POST", "/api/v1/callbacks/1/cancel", {"reason": "duplicate"}, {ADM, SUP}),

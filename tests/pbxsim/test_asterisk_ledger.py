@@ -30,7 +30,7 @@ from pbxsim.events import EventBus
 from pbxsim.telephony.dial import FarEndResponse
 from pbxsim.telephony.originate import OriginateRequest, Originator
 from pbxsim.telephony.pbx import PbxSystem, build_pbx
-from pbxsim.telephony.softphone import Softphone, fixed_policy
+from pbxsim.telephony.softphone import FixedResponse, Softphone, fixed_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "ledger"
@@ -370,6 +370,27 @@ def test_members_added_and_paused() -> None:
     ]
     want = {(r["callid"], r["event"], r["data1"]) for r in REAL_QLOG}
     assert {(g[0], g[3], g[4]) for g in got[:4]} <= want
+
+
+def test_a_seat_that_lets_a_call_ring_out_is_auto_paused_in_queue_log() -> None:
+    """rna(): RINGNOANSWER after the queue's 10 s, then set_member_paused's PAUSE with
+    the reason "Auto-Pause" (the repo's queues.conf: `autopause = all`)."""
+    f = floor(("1001",))
+    away = FixedResponse(answers=False)
+    f.system.pbx.endpoints["PJSIP/1001"] = Softphone(
+        f.system.pbx, "1001", "from-seats", policy=lambda: away
+    )
+    caller = f.call("13900000031")
+    f.run(12)
+    got = [
+        (r["callid"], r["queuename"], r["agent"], r["event"], r["data1"])
+        for r in f.rows_of(QueueLogRow)
+        if r["event"] in ("RINGNOANSWER", "PAUSE")
+    ]
+    assert got == [
+        (caller.uniqueid, "hotline-general", "1001", "RINGNOANSWER", "10000"),
+        ("NONE", "hotline-general", "1001", "PAUSE", "Auto-Pause"),
+    ]
 
 
 @pytest.mark.parametrize("table", ["cdr", "cel", "queue_log"])

@@ -25,7 +25,7 @@ from pbxsim.clock import VirtualScheduler
 from pbxsim.demo import DemoOptions, DemoTraffic
 from pbxsim.events import EventBus
 from pbxsim.ledger import CallOutcome
-from pbxsim.server import parser
+from pbxsim.server import main, parser
 from pbxsim.telephony.pbx import build_pbx
 from pbxsim.traffic import CallerMix, Distribution, SeatBehaviour
 
@@ -225,6 +225,14 @@ def test_command_line_flags() -> None:
     assert args.ledger_url == "sqlite+aiosqlite:///x.db" and args.ledger_create
     args = parser().parse_args(["--ami-secret", "s"])
     assert args.ledger_url is None and not args.ledger_create
+    # agents who let a call ring out, and how soon they are back from the auto-pause
+    assert (args.no_answer_share, args.back_from_auto_pause_s) == (0.05, 60.0)
+    args = parser().parse_args(
+        ["--ami-secret", "s", "--no-answer-share", "0.2", "--back-from-auto-pause-s", "-1"]
+    )
+    assert (args.no_answer_share, args.back_from_auto_pause_s) == (0.2, -1.0)
+    with pytest.raises(SystemExit):
+        main(["--ami-secret", "s", "--no-answer-share", "2"])
 
 
 def test_ledger_follows_an_attached_bus_only() -> None:

@@ -129,3 +129,20 @@ def test_load_names_the_path(tmp_path: Path) -> None:
     path.write_text("[q]\nwrapuptime = -1\n")
     with pytest.raises(QueueConfigError, match=r"queues\.conf:2: wrapuptime: -1 is below 0"):
         load_queues_conf(path)
+
+
+def test_autopause_options() -> None:
+    conf = parse_queues_conf(
+        "[a]\nautopause = yes\nautopausedelay = 20\nautopausebusy = yes\n"
+        "[b]\nautopause = all\n[c]\nautopause = no\n[d]\n[e]\nautopause = 1\n"
+    )
+    modes = {q.name: q.autopause for q in conf.queues}
+    assert modes == {"a": "yes", "b": "all", "c": "no", "d": "no", "e": "yes"}
+    a = conf.queue("a")
+    assert a is not None and (a.autopausedelay, a.autopausebusy, a.autopauseunavail) == (
+        20,
+        True,
+        False,
+    )
+    with pytest.raises(QueueConfigError, match=r"autopause: 'sometimes' is not no\|yes\|all"):
+        parse_queues_conf("[q]\nautopause = sometimes\n")

@@ -521,3 +521,86 @@ def test_interface_entry_and_queue_variables_on_both_channels() -> None:
     assert caller[9:12] == ["var QUEUENAME=q", "var QUEUEMAX=0", "var QUEUESTRATEGY=ringall"]
     assert caller[-3:] == ["var QUEUEPOSITION=1", "var QUEUEWAIT=3", "var QUEUEWAIT_MS=3000"]
     assert [line.removeprefix("member ") for line in member] == caller[:-3]
+
+
+def _pauses(rig: Rig) -> list[tuple[str | None, str | None, str | None]]:
+    return [
+        (e.get("Queue"), e.get("Paused"), e.get("PausedReason"))
+        for e in rig.events
+        if e.name == "QueueMemberPause"
+    ]
+
+
+def test_autopause_pauses_a_member_that_lets_a_call_ring_out() -> None:
+    rig = Rig(strategy="linear", timeout=4, retry=1, autopause="yes")
+    rig.add("PJSIP/a", "PJSIP/b")
+    host, _ = rig.join()
+    rig.scheduler.run(until=T0 + 4)
+    # rna(): AgentRingNoAnswer, then the pause, then the dial ends
+    names = rig.names("AgentRingNoAnswer", "QueueMemberPause", "DialEnd")
+    assert names[:2] == ["AgentRingNoAnswer", "QueueMemberPause"]
+    assert _pauses(rig) == [("q", "1", "Auto-Pause")]
+    member = rig.engine.queues["q"].find("PJSIP/a")
+    assert member is not None and member.paused and member.reason_paused == "Auto-Pause"
+    assert host.log[-1] == "end PJSIP/a NOANSWER"
+    rig.scheduler.run(until=T0 + 5)
+    assert rig.order == ["PJSIP/a", "PJSIP/b"]  # the next round skips the paused member
+
+
+def test_autopause_off_by_default_and_busy_only_with_autopausebusy() -> None:
+    rig = Rig(strategy="linear", timeout=4)
+    rig.add("PJSIP/a")
+    rig.join()
+    rig.scheduler.run(until=T0 + 4)
+    assert _pauses(rig) == []
+    rig = Rig(strategy="linear", autopause="yes")
+    rig.add("PJSIP/a", "PJSIP/b")
+    host, _ = rig.join()
+    rig.engine.ring_failed(host.ringing[0], "BUSY")
+    assert _pauses(rig) == []
+    rig.engine.ring_failed(host.ringing[0], "NOANSWER")  # b's phone hung up on the ring
+    assert _pauses(rig) == [("q", "1", "Auto-Pause")]
+    rig = Rig(strategy="linear", autopause="yes", autopausebusy=True)
+    rig.add("PJSIP/a")
+    host, _ = rig.join()
+    rig.engine.ring_failed(host.ringing[0], "BUSY")
+    assert _pauses(rig) == [("q", "1", "Auto-Pause")]
+
+
+def test_autopausedelay_spares_a_member_whose_last_call_just_ended() -> None:
+    rig = Rig(strategy="linear", timeout=4, autopause="yes", autopausedelay=30)
+    rig.add("PJSIP/a")
+    rig.call("PJSIP/a", talk=10.0)
+    rig.join()
+    rig.scheduler.run(until=rig.scheduler.now() + 4)
+    assert rig.names("AgentRingNoAnswer") and _pauses(rig) == []
+    rig.scheduler.run(until=rig.scheduler.now() + 30)
+    assert _pauses(rig) == [("q", "1", "Auto-Pause")]
+
+
+def test_autopause_all_pauses_the_member_in_every_queue() -> None:
+    scheduler = VirtualScheduler(start=T0)
+    bus = EventBus()
+    events: list[AmiEvent] = []
+    bus.subscribe(events.append)
+    conf = QueuesConf(
+        queues=(
+            QueueConfig(name="q1", strategy="linear", timeout=4, autopause="all"),
+            QueueConfig(name="q2", strategy="linear", timeout=4, autopause="all"),
+            QueueConfig(name="q3", strategy="linear", timeout=4),
+        )
+    )
+    engine = QueueEngine(scheduler, bus, random.Random(7), conf)
+    engine.device_state_changed("PJSIP/a", "NOT_INUSE")
+    for name in ("q1", "q2", "q3"):
+        assert engine.add_member(name, "PJSIP/a") == "ok"
+    rig = Rig()
+    assert isinstance(engine.join("q1", Host(rig, "c")), QueueEntry)
+    scheduler.run(until=T0 + 4)
+    paused = sorted(
+        (e.get("Queue") or "", e.get("PausedReason") or "")
+        for e in events
+        if e.name == "QueueMemberPause"
+    )
+    # set_member_paused("", ...) pauses it wherever it is, autopause or not there
+    assert paused == [("q1", "Auto-Pause"), ("q2", "Auto-Pause"), ("q3", "Auto-Pause")]

@@ -265,3 +265,55 @@ def test_demo_ledger_tells_what_became_of_every_call(tmp_path: Path) -> None:
     queues = system.queues.queues.values()
     assert sum(q.abandoned for q in queues) == exits["gave_up"] + exits["timeout"]
     assert sum(r.outcome == "not_answered" for c in calls for r in c.rings) > 0
+
+
+def test_demo_agents_who_let_a_call_ring_out_are_auto_paused_and_come_back() -> None:
+    """The repo's queues.conf auto-pauses (`autopause = all`) a seat that does not
+    answer; the demo's agent unpauses itself `back_from_auto_pause_s` later."""
+    from pbxsim.demo import DemoOptions, DemoTraffic
+    from pbxsim.events import AmiEvent, EventBus
+    from pbxsim.telephony.pbx import build_pbx
+
+    conf = Path(__file__).resolve().parents[2] / "asterisk-conf"
+    scheduler = VirtualScheduler(START + 9 * HOUR)
+    bus = EventBus()
+    pauses: list[tuple[float, str, str, str]] = []
+
+    def seen(event: AmiEvent) -> None:
+        if event.name == "QueueMemberPause":
+            pauses.append(
+                (
+                    scheduler.now(),
+                    event.get("Queue") or "",
+                    event.get("Paused") or "",
+                    event.get("PausedReason") or "",
+                )
+            )
+
+    bus.subscribe(seen)
+    system = build_pbx(
+        scheduler,
+        bus,
+        random.Random(3),
+        extensions_conf=conf / "extensions.conf",
+        queues_conf=conf / "queues.conf",
+    )
+    options = DemoOptions(
+        seats=1,
+        calls_per_hour=30,
+        specialist_queues_per_seat=1,
+        until=START + 9 * HOUR + 600,
+        seat_behaviour=SeatBehaviour(no_answer_probability=1.0, back_from_auto_pause_s=90.0),
+    )
+    traffic = DemoTraffic(system, scheduler, random.Random(7), options)
+    traffic.start()
+    scheduler.run(until=START + 9 * HOUR + 900)
+    first = pauses[0]
+    assert first[2:] == ("1", "Auto-Pause")
+    # paused in both its queues at once, back in both 90 s later
+    at_once = [p for p in pauses if p[0] == first[0]]
+    assert len(at_once) == 2 and "hotline-general" in {p[1] for p in at_once}
+    assert all(p[2:] == ("1", "Auto-Pause") for p in at_once)
+    back = [p for p in pauses if p[2] == "0"]
+    assert back and back[0][0] == first[0] + 90.0
+    assert {p[1] for p in back[:2]} == {p[1] for p in at_once}

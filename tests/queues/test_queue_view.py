@@ -77,7 +77,7 @@ async def test_queue_view_today_sessions_and_worklist_api(database_url: str) -> 
         assert view["asterisk"] == "hotline-housing" and view["strategy"] == "leastrecent"
         assert view["name"] == "housing"
         assert view["display"] == {"zh": "住房", "en": "Housing"}
-        assert view["wrapup_s"] == 10 and view["ring_timeout_s"] == 15
+        assert view["wrapup_s"] == 10 and view["ring_timeout_s"] == 10
         live = view["live"]
         assert (live["name"], live["asterisk"]) == ("housing", "hotline-housing")
         assert live["waiting"] == 1 and live["callers"][0]["caller"] == "139****0002"
