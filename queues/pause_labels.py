@@ -11,10 +11,7 @@ is shown as it is, in every language.
 from __future__ import annotations
 
 from callcenter.legacy.queues import Display
-
-#: app_queue's own reason when it pauses a member that rang without answering
-#: (`autopause` in queues.conf; app_queue.c `rna()` passes "Auto-Pause")
-AUTO_PAUSE = "Auto-Pause"
+from queues.seat_state import AUTO_PAUSE
 
 #: pause reason code -> its words on screens (the settings' default codes and Asterisk's)
 PAUSE_LABELS: dict[str, Display] = {
