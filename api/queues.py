@@ -11,12 +11,11 @@ about ten queues per node.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
-from pydantic import TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from api.auth import require_roles
 from api.queue_names import queue_path
@@ -31,17 +30,17 @@ from api.services import (
 )
 from api.stats import FIGURES_EXAMPLE
 from callcenter.clock import as_utc
-from callcenter.legacy.queues import directory_name
+from callcenter.legacy.queues import QueueCatalog, directory_name
 from callcenter.live.live_state import LiveState
 from callcenter.live.live_views import queue_views
 from callcenter.live.node_state import NodeState
 from callcenter.live.seat_state import QueueWrapups
 from callcenter.privacy import Viewer as NumberViewer
-from callcenter.records.kpi import Tally
+from callcenter.records.kpi import SL_SECONDS, Tally
 from callcenter.records.today import DayBook
 from callcenter.tokens import Principal, Role
 from queues.callbacks import CallbackWorklist
-from queues.catalog import QueueSpec
+from queues.catalog import QueueSpec, catalog
 from queues.queue_views import (
     HeldCallback,
     QueueLive,
@@ -144,6 +143,7 @@ async def list_queues(
     live: Live,
     bodies: Annotated[BodyCache, Depends(queue_list_cache)],
     wrapups: Annotated[QueueWrapups, Depends(catalog_wrapups)],
+    queues: Annotated[QueueCatalog, Depends(queue_catalog)],
     node: Annotated[
         str | None, Query(max_length=64, description="only this PBX node", examples=["pbx1"])
     ] = None,
@@ -153,7 +153,7 @@ async def list_queues(
     screens polling this should not cost a full view each (bench: api_queues_p99_ms).
     A change the hub does not announce (app_queue's counters) shows within 0.1 s."""
     now = live.clock()
-    version = (node, live.hub.last_seq, int(now * 10))
+    version = (node, live.hub.last_seq, int(now * 10), queues)
     # callers waiting are no seat's calls: one body per way of showing those numbers
     viewer = NumberViewer.of(who).without_seat()
     body = bodies.get(
@@ -161,7 +161,7 @@ async def list_queues(
         version,
         lambda: _QUEUE_LIST.dump_json(
             [
-                named_queue(v)
+                named_queue(v, queues)
                 for v in queue_views(
                     _states(live, node), now, wrapups, waiting_caller_shown(viewer)
                 )
@@ -181,14 +181,14 @@ async def get_queue(
     who: Viewer,
     asterisk: Annotated[str, Depends(queue_path)],
     live: Live,
-    catalog: Annotated[Mapping[str, QueueSpec], Depends(queue_catalog)],
+    queues: Annotated[QueueCatalog, Depends(queue_catalog)],
     day: Annotated[DayBook, Depends(day_book)],
     callbacks: Annotated[CallbackWorklist, Depends(callback_worklist)],
 ) -> QueueLive:
     name = directory_name(asterisk)
-    spec = catalog.get(name)
-    if spec is None:
-        raise HTTPException(404, f"queue {name!r} is not configured on this instance")
+    spec: QueueSpec | None = catalog(queues).get(name)
+    if spec is None:  # removed from the catalogue since the path was read
+        raise HTTPException(404, f"queue {name!r} is not in the queue catalogue")
     now = live.clock()
     held = [
         HeldCallback(t.id, t.caller, round(now - as_utc(t.due_at).timestamp(), 1), t.priority)
@@ -197,4 +197,70 @@ async def get_queue(
     ]
     states = [live.nodes[n] for n in sorted(live.nodes)]
     today = day.view().queues.get(spec.asterisk) or Tally().figures()
-    return queue_live(spec, states, today, held, now, NumberViewer.of(who))
+    return queue_live(spec, states, today, held, now, NumberViewer.of(who), catalog=queues)
+
+
+class CatalogEntry(BaseModel):
+    """A queue of the catalogue: its names, what app_queue is configured with, and
+    when its callers are also offered to general seats."""
+
+    name: str = Field(description="the directory's name, used by every filter and path")
+    asterisk: str = Field(description="Asterisk's name (what records and queue_log keep)")
+    display: dict[str, str] = Field(description="display names by language (zh, en)")
+    position: int = Field(description="order on screens (then name)")
+    strategy: str = Field(description="app_queue's ring strategy")
+    wrapup_s: int = Field(description="app_queue's wrapuptime")
+    ring_timeout_s: int = Field(description="how long a seat's phone rings (every queue)")
+    service_level_s: int = Field(
+        description="app_queue's servicelevel: the city's SL15 threshold, on every queue"
+    )
+    overflow_after_s: float | None = Field(
+        description="a caller waiting this long is also offered to general seats (null: never)"
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "housing",
+                    "asterisk": "hotline-housing",
+                    "display": {"zh": "住房", "en": "Housing"},
+                    "position": 40,
+                    "strategy": "leastrecent",
+                    "wrapup_s": 10,
+                    "ring_timeout_s": 15,
+                    "service_level_s": SL_SECONDS,
+                    "overflow_after_s": 60.0,
+                }
+            ]
+        }
+    )
+
+
+@router.get(
+    "/queue-catalog",
+    tags=["queues"],
+    response_model=list[CatalogEntry],
+    summary="The queue catalogue: every queue, in screen order, with its parameters",
+    description="What screens label queues with and what `callcenter asterisk-conf render` "
+    "writes into queues.conf. Changed with `callcenter queues add|update|remove`; every "
+    "instance reloads it within 30 s. Admin, supervisors and agents.",
+)
+async def get_queue_catalog(
+    who: Viewer, queues: Annotated[QueueCatalog, Depends(queue_catalog)]
+) -> list[CatalogEntry]:
+    specs = catalog(queues)
+    return [
+        CatalogEntry(
+            name=q.name,
+            asterisk=q.asterisk,
+            display={"zh": q.display.zh, "en": q.display.en},
+            position=q.position,
+            strategy=q.strategy,
+            wrapup_s=q.wrapup_s,
+            ring_timeout_s=specs[q.name].ring_timeout_s,
+            service_level_s=specs[q.name].service_level_s,
+            overflow_after_s=q.overflow_after_s,
+        )
+        for q in queues.queues
+    ]

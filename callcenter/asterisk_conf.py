@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,9 +27,11 @@ from agi.ivr.store import FlowStore
 from callcenter import migrate
 from callcenter.config import Settings
 from callcenter.db import create_engine, session_factory
-from callcenter.legacy.queues import asterisk_queue
+from callcenter.legacy.catalog_store import CatalogStore
+from callcenter.legacy.queues import QueueCatalog, asterisk_queue
 from callcenter.legacy.repository import LegacyRepository
 from callcenter.private_files import write_file
+from callcenter.records.kpi import SL_SECONDS
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "asterisk-conf" / "templates"
 EMERGENCY = {"110": "police", "119": "fire", "120": "ambulance", "122": "traffic accident"}
@@ -134,7 +136,8 @@ class ConfInputs:
     sip_bind: str = "0.0.0.0:5060"
     sip_secret: str | None = None
     max_wait_s: int = 1800
-    wrapup_s: int = 10
+    #: each queue's section (strategy, wrap-up) comes from its catalogue row
+    catalog: QueueCatalog = field(default_factory=QueueCatalog.default)
     #: where Asterisk writes its own ledger; None: no ledger files (SQLite)
     ledger: LedgerDb | None = None
 
@@ -208,6 +211,29 @@ def transfer_targets(
     return targets
 
 
+def _queue_sections(inputs: ConfInputs) -> str:
+    """One queues.conf section per queue, with its catalogue row's strategy and wrap-up;
+    `servicelevel` is the city's SL15 threshold (callcenter/records/kpi.py) on every
+    queue, so app_queue's own service-level figure measures what the city assesses."""
+    template = _template("queue.in")
+    sections = []
+    for name in sorted(inputs.queues):
+        row = inputs.catalog.by_asterisk(name)
+        if row is None:
+            raise RenderError(
+                f"queue {name} is not in the queue catalogue: add it with "
+                f"`callcenter queues add {name.removeprefix('hotline-')} ...`"
+            )
+        values = {
+            "NAME": name,
+            "STRATEGY": row.strategy,
+            "WRAPUP": str(row.wrapup_s),
+            "SERVICELEVEL": str(SL_SECONDS),
+        }
+        sections.append(_fill(template, values))
+    return "\n".join(sections)
+
+
 def render(inputs: ConfInputs) -> dict[str, str]:
     """File name → text of every file Asterisk needs from us."""
     if inputs.default_queue not in inputs.queues:
@@ -237,16 +263,7 @@ def render(inputs: ConfInputs) -> dict[str, str]:
             "SEAT_EXTENSIONS": seat_extens or "; (no seats configured)",
         },
     )
-    queue_template = _template("queue.in")
-    queues = _fill(
-        _template("queues.conf.in"),
-        {
-            "QUEUES": "\n".join(
-                _fill(queue_template, {"NAME": q, "WRAPUP": str(inputs.wrapup_s)})
-                for q in sorted(inputs.queues)
-            )
-        },
-    )
+    queues = _fill(_template("queues.conf.in"), {"QUEUES": _queue_sections(inputs)})
     manager = _fill(
         _template("manager.conf.in"),
         {
@@ -327,17 +344,25 @@ async def gather(
         await migrate.upgrade(engine)
         sessions = session_factory(engine)
         records = await LegacyRepository(sessions, lambda: datetime.now(UTC)).records()
+        queue_catalog = await CatalogStore(sessions, lambda: datetime.now(UTC)).load()
         catalog = load_catalog()
         store = FlowStore(
             catalog,
             sessions,
             lambda: datetime.now(UTC),
-            load_flow_file(catalog, settings.ivr_flow_file),
+            load_flow_file(catalog, settings.ivr_flow_file, queues=queue_catalog),
+            queues=lambda: queue_catalog,
         )
         flow = await store.reload()
     finally:
         await engine.dispose()
-    queues = {asterisk_queue(r.queue) for r in records} | flow.queues()
+    used = {asterisk_queue(r.queue) for r in records} | flow.queues()
+    missing = sorted(used - queue_catalog.asterisk_names)
+    if missing:
+        raise RenderError(
+            f"the directory or the IVR flow uses queues the catalogue lacks: {', '.join(missing)}"
+        )
+    queues = tuple(sorted(queue_catalog.asterisk_names))
     legacy = ((r.number, r.transfer_to, f"{r.unit_code} {r.unit}") for r in records)
     return ConfInputs(
         agi_url=agi_url,
@@ -352,6 +377,7 @@ async def gather(
         ami_port=node.port,
         sip_secret=settings.sip_secret.get_secret_value() if settings.sip_secret else None,
         ledger=ledger,
+        catalog=queue_catalog,
     )
 
 

@@ -22,8 +22,9 @@ from typing import TypeVar
 from ami import actions
 from ami.errors import ActionFailed, AmiError, NotConnected
 from ami.node import PbxNode
+from callcenter.legacy.queues import asterisk_queue
 from callcenter.live.live_state import LiveState
-from queues.catalog import QueueSpec, penalty
+from queues.catalog import penalty
 from queues.errors import BadRequest, Conflict, PbxRefused, PbxUnavailable, UnknownSeat
 from queues.models import Seat
 from queues.repository import SeatRepository
@@ -45,13 +46,11 @@ class SeatService:
         self,
         repo: SeatRepository,
         live: LiveState,
-        catalog: dict[str, QueueSpec],
         pause_reasons: list[str],
         concurrency: int = 64,
     ) -> None:
         self.repo = repo
         self.live = live
-        self.catalog = catalog
         self.pause_reasons = list(pause_reasons)
         self._locks: dict[str, asyncio.Lock] = {}
         self._slots = asyncio.Semaphore(concurrency)
@@ -72,7 +71,7 @@ class SeatService:
         added: list[str] = []
         try:
             for name, level in sorted(seat.skills.items()):
-                queue = self.catalog[name].asterisk
+                queue = asterisk_queue(name)
                 if await self._ami(self._add(node, seat, queue, level, reason)):
                     added.append(queue)
         except Exception:
@@ -146,7 +145,7 @@ class SeatService:
             if not seat.logged_in:
                 continue
             for name, level in seat.skills.items():
-                queue = self.catalog[name].asterisk
+                queue = asterisk_queue(name)
                 members = state.queues.get(queue)
                 if members is None or seat.interface not in members.members:
                     missing.append((seat, queue, level))
@@ -201,7 +200,7 @@ class SeatService:
     def _member_queues(self, seat: Seat) -> list[str]:
         """Its skill queues plus any other queue Asterisk has it in (an overflow, a
         membership added by hand): logout means out of everything."""
-        queues = {self.catalog[name].asterisk for name in seat.skills}
+        queues = {asterisk_queue(name) for name in seat.skills}
         state = self.live.nodes.get(seat.node)
         if state is not None:
             queues.update(q.name for q in state.queues.values() if seat.interface in q.members)

@@ -23,8 +23,10 @@ from callcenter import migrate
 from callcenter.commands.common import load_settings_or_exit
 from callcenter.db import create_engine, session_factory
 from callcenter.legacy import csvfile
+from callcenter.legacy.catalog_store import CatalogStore
 from callcenter.legacy.normalize import NumberError, normalize_number
 from callcenter.legacy.plan import changed_fields
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.legacy.records import RowError
 from callcenter.legacy.repository import (
     LegacyError,
@@ -98,13 +100,28 @@ def _parse_time(raw: str | None) -> datetime | None:
     return (value if value.tzinfo else value.astimezone()).astimezone(UTC)
 
 
+def _queues() -> QueueCatalog:
+    """The queue catalogue in force: what each row's queue must be one of."""
+    settings = load_settings_or_exit()
+
+    async def run() -> QueueCatalog:
+        engine = create_engine(settings.database_url)
+        try:
+            await migrate.upgrade(engine)
+            return await CatalogStore(session_factory(engine), lambda: datetime.now(UTC)).load()
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
 def _read(path: Path, encoding: str | None) -> csvfile.ParsedFile:
     try:
         data = path.read_bytes()
     except OSError as exc:
         console.print(f"[red]error:[/red] cannot read {path}: {exc.strerror}")
         raise typer.Exit(2) from exc
-    return csvfile.read(data, encoding)
+    return csvfile.read(data, encoding, queues=_queues())
 
 
 def _print_errors(path: Path, errors: list[RowError]) -> None:

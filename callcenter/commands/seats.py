@@ -11,6 +11,7 @@ import typer
 from callcenter import migrate
 from callcenter.commands.common import console, load_settings_or_exit
 from callcenter.db import create_engine, session_factory
+from callcenter.legacy.catalog_store import CatalogStore
 from queues.catalog import parse_skills
 from queues.models import Seat
 from queues.repository import ProvisionResult, SeatRepository
@@ -33,11 +34,6 @@ def provision(
 ) -> None:
     """Create seats START .. START+COUNT-1; existing seats are left unchanged."""
     settings = load_settings_or_exit()
-    try:
-        parsed = parse_skills(skills)
-    except ValueError as exc:
-        console.print(f"[red]error:[/red] --skills: {exc}")
-        raise typer.Exit(2) from exc
     nodes = [n.name for n in settings.ami_nodes]
     node = node or nodes[0]
     if node not in nodes:
@@ -49,7 +45,13 @@ def provision(
         engine = create_engine(settings.database_url)
         try:
             await migrate.upgrade(engine)
-            repo = SeatRepository(session_factory(engine), lambda: datetime.now(UTC))
+            sessions = session_factory(engine)
+            queues = await CatalogStore(sessions, lambda: datetime.now(UTC)).load()
+            try:  # the skills name queues of the catalogue in force
+                parsed = parse_skills(skills, queues)
+            except ValueError as exc:
+                raise ValueError(f"--skills: {exc}") from exc
+            repo = SeatRepository(sessions, lambda: datetime.now(UTC))
             return await repo.provision(count, start, lambda _i: dict(parsed), template, node)
         finally:
             await engine.dispose()

@@ -17,6 +17,7 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.legacy.records import COLUMNS, NumberRecord, RowError, validate_fields
 from callcenter.spreadsheet import DEFAULT_ENCODING, Encoding, SpreadsheetCsv, unguard
 
@@ -70,8 +71,9 @@ class ParsedFile:
         return not self.errors
 
 
-def parse(text: str, encoding: str = "utf-8") -> ParsedFile:
-    """Validate every row of the CSV text; never stops at the first error."""
+def parse(text: str, encoding: str = "utf-8", *, queues: QueueCatalog) -> ParsedFile:
+    """Validate every row of the CSV text against the catalogue `queues`; never stops
+    at the first error."""
     out = ParsedFile(encoding=encoding)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
@@ -104,7 +106,7 @@ def parse(text: str, encoding: str = "utf-8") -> ParsedFile:
         fields = {
             name: unguard(row[i]).strip() if i < len(row) else "" for name, i in index.items()
         }
-        record, errors = validate_fields(fields)
+        record, errors = validate_fields(fields, queues)
         errors += _unit_conflicts(units, fields, line)
         if record is not None:
             first = seen.setdefault(record.number, line)
@@ -140,13 +142,13 @@ def _unit_conflicts(
     return []
 
 
-def read(data: bytes, encoding: str | None = None) -> ParsedFile:
-    """Decode and validate a CSV file's bytes."""
+def read(data: bytes, encoding: str | None = None, *, queues: QueueCatalog) -> ParsedFile:
+    """Decode and validate a CSV file's bytes (queues: the catalogue in force)."""
     try:
         text, used = decode(data, encoding)
     except CsvError as exc:
         return ParsedFile(errors=[RowError(None, "file", str(exc))])
-    return parse(text, used)
+    return parse(text, used, queues=queues)
 
 
 def write(records: Iterable[NumberRecord], encoding: Encoding = DEFAULT_ENCODING) -> bytes:

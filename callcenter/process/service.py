@@ -44,7 +44,9 @@ from callcenter.db import create_engine, session_factory
 from callcenter.heap import freeze_startup_heap
 from callcenter.instances import InstanceRegistry
 from callcenter.legacy.astdb_mirror import AstDbMirror
+from callcenter.legacy.catalog_store import CatalogStore, keep_current
 from callcenter.legacy.directory import Directory
+from callcenter.legacy.queues import CatalogHolder
 from callcenter.legacy.repository import LegacyRepository
 from callcenter.live.audit import Auditor
 from callcenter.live.live_state import LiveState
@@ -67,7 +69,7 @@ from callcenter.records.wiring import RecordsSystem, build_records, directory_ro
 from callcenter.tokens import TokenStore
 from queues.callbacks import CallbackPolicy
 from queues.priority import PriorityRules
-from queues.wiring import SeatsSystem, build_seats
+from queues.wiring import SeatsSystem, build_seats, follow_wrapups
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +175,9 @@ class Service:
         instances = InstanceRegistry(sessions, utcnow)
         await instances.heartbeat()
         checks: dict[str, ReadinessCheck] = {"database": database_check(engine, instances)}
+        catalog_store = CatalogStore(sessions, utcnow)
+        catalog = CatalogHolder(await catalog_store.load())
+        log.info("queue catalogue: %s", ", ".join(catalog.current.names))
         pbx = await self._start_demo_pbx(checks) if self.demo else None
 
         city = CityTime.named(settings.timezone)
@@ -194,14 +199,15 @@ class Service:
         Gauge("callcenter_info", "Service version", ["version"], registry=self.metrics).labels(
             __version__
         ).set(1)
-        directory = await self._build_directory(sessions, live, nodes)
+        directory = await self._build_directory(sessions, live, nodes, catalog)
         records.store.route = directory_routes(directory)
-        seats = await self._build_seats(sessions, live, records)
-        records.queue_wrapup.update(seats.wrapups)  # the catalog's wrap-up times
+        seats = await self._build_seats(sessions, live, records, catalog)
+        records.queue_wrapup.update(seats.wrapups)  # the catalogue's wrap-up times
+        follow_wrapups(catalog, records.queue_wrapup)
         register_node_metrics(self.metrics, nodes, live, auditor, seats.wrapups)
         counted = await records.day.refresh()
         log.info("today's figures start from %d calls already recorded", counted)
-        agi = self._build_agi(sessions, directory, live, seats, records)
+        agi = self._build_agi(sessions, directory, live, seats, records, catalog)
         await agi.start()
         checks["agi"] = agi_check(agi)
         reconcile = self._build_reconciler(sessions, live, records, checks)
@@ -220,6 +226,7 @@ class Service:
             legacy=directory,
             audit=audit,
             ivr=agi.flows,
+            catalog=catalog,
         )
         limits = body_limits(settings.http_max_json_bytes, settings.http_max_import_bytes)
         app = create_app(services, self.metrics, __version__, limits)
@@ -238,6 +245,7 @@ class Service:
         loops: dict[str, LoopFactory] = {
             "heartbeat": lambda: self._heartbeat(instances),
             "directory": directory.run,
+            "queue catalogue": lambda: keep_current(catalog_store, catalog),
             "ivr flows": agi.flows.run,
             "seat watcher": seats.watcher.run,
             "callbacks": seats.callbacks.run,
@@ -347,12 +355,17 @@ class Service:
         return pbx
 
     async def _build_directory(
-        self, sessions: async_sessionmaker[AsyncSession], live: LiveState, nodes: list[PbxNode]
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        live: LiveState,
+        nodes: list[PbxNode],
+        catalog: CatalogHolder,
     ) -> Directory:
         """The legacy directory, mirrored into every node's AstDB at each (re)connect."""
         repository = LegacyRepository(sessions, utcnow)
         if self.demo:
-            await seed_demo_directory(repository, self.settings.legacy_csv or DEMO_LEGACY_CSV)
+            csv_path = self.settings.legacy_csv or DEMO_LEGACY_CSV
+            await seed_demo_directory(repository, csv_path, catalog.current)
         directory = Directory(repository, utcnow)
         await directory.reload()
         mirror = AstDbMirror(directory, lambda: nodes)
@@ -361,7 +374,11 @@ class Service:
         return directory
 
     async def _build_seats(
-        self, sessions: async_sessionmaker[AsyncSession], live: LiveState, records: RecordsSystem
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        live: LiveState,
+        records: RecordsSystem,
+        catalog: CatalogHolder,
     ) -> SeatsSystem:
         settings = self.settings
         seats = build_seats(
@@ -369,7 +386,7 @@ class Service:
             live,
             utcnow,
             settings.seat_pause_reasons,
-            settings.queue_overflow_s,
+            catalog,
             settings.seat_login_concurrency,
             CallbackPolicy(
                 min_wait_s=settings.callback_min_wait_s,
@@ -398,6 +415,7 @@ class Service:
         live: LiveState,
         seats: SeatsSystem,
         records: RecordsSystem,
+        catalog: CatalogHolder,
     ) -> AgiService:
         settings = self.settings
         return build_agi_service(
@@ -418,6 +436,7 @@ class Service:
             utcnow,
             settings.ivr_flow_file,
             seats.priority.queue_priority,
+            queues=catalog,
         )
 
     def _node_config(self, node: AmiNode) -> NodeConfig:
