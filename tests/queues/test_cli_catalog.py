@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from callcenter.legacy.queues import QUEUES
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.process.cli import app
 from queues.catalog import catalog, parse_skills, penalty
 
@@ -46,10 +46,16 @@ def test_provision_cli_is_idempotent_and_grows(
 
 
 def test_skills_and_penalties() -> None:
-    assert parse_skills(" general:1, housing ") == {"general": 1, "housing": 3}
-    for bad, message in (("general:0", "1..5"), ("general:x", "number"), ("", "at least one")):
+    queues = QueueCatalog.default()
+    assert parse_skills(" general:1, housing ", queues) == {"general": 1, "housing": 3}
+    for bad, message in (
+        ("general:0", "1..5"),
+        ("general:x", "number"),
+        ("", "at least one"),
+        ("cooking:3", "unknown queue 'cooking'"),
+    ):
         with pytest.raises(ValueError, match=message):
-            parse_skills(bad)
+            parse_skills(bad, queues)
     assert [penalty(level) for level in (5, 3, 1)] == [0, 2, 4]  # the expert is rung first
 
 
@@ -62,8 +68,8 @@ def test_catalog_matches_queues_conf() -> None:
         assert match, key
         return match.group(1)
 
-    specs = catalog({"housing": 60})
-    assert sorted(specs) == sorted(QUEUES)
+    specs = catalog(QueueCatalog.default().with_overflow({"housing": 60}))
+    assert sorted(specs) == sorted(QueueCatalog.default().names)
     for spec in specs.values():
         assert f"[{spec.asterisk}](hotline)" in text
         assert spec.strategy == value("strategy")
@@ -71,7 +77,7 @@ def test_catalog_matches_queues_conf() -> None:
         assert spec.ring_timeout_s == int(value("timeout"))
         assert spec.service_level_s == int(value("servicelevel"))
     assert specs["housing"].overflow_after_s == 60 and specs["general"].overflow_after_s is None
-    with pytest.raises(ValueError, match="unknown queues"):
-        catalog({"nope": 1})
-    with pytest.raises(ValueError, match="general"):
-        catalog({"general": 1})
+    with pytest.raises(ValueError, match="unknown queue 'nope'"):
+        QueueCatalog.default().with_overflow({"nope": 1})
+    with pytest.raises(ValueError, match="general queue cannot overflow into itself"):
+        QueueCatalog.default().with_overflow({"general": 1})
