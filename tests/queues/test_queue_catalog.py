@@ -1,0 +1,296 @@
+"""The queue catalogue as data: its rules, the table migration 0015 seeds, `callcenter
+queues ...` from adding a queue to the seats, CSV rows, rendered queues.conf and API
+that then know it, the refusals, and a second instance that picks a change up."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+from typer.testing import CliRunner
+
+from api.app import create_app
+from api.services import ApiServices
+from callcenter import migrate
+from callcenter.config import Settings
+from callcenter.db import create_engine, session_factory
+from callcenter.legacy import csvfile
+from callcenter.legacy.catalog_store import CatalogStore, QueueInUse, keep_current
+from callcenter.legacy.queues import (
+    GENERAL,
+    SEED,
+    CatalogError,
+    CatalogHolder,
+    CatalogQueue,
+    Display,
+    QueueCatalog,
+    UnknownQueue,
+)
+from callcenter.process.cli import app
+from callcenter.tokens import Role, TokenStore
+from queues.catalog import catalog, parse_skills
+from queues.wiring import follow_wrapups
+
+TOURISM = CatalogQueue(
+    "tourism", Display("文化旅游", "Culture and tourism"), wrapup_s=20, position=110
+)
+SECRET, SIP = "ami-test-secret", "sip-test-secret"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- the rules -------------------------------------------------------------------------
+
+
+def test_the_default_is_the_city_plan_in_screen_order() -> None:
+    default = QueueCatalog.default()
+    assert default.names[0] == GENERAL and len(default) == 10
+    assert default.names == tuple(q.name for q in SEED)
+    assert default.wrapups()["hotline-housing"] == 10
+    assert default.with_queue(TOURISM).names[-1] == "tourism"
+    first = default.with_queue(CatalogQueue("aaa", Display("甲", "A"), position=0))
+    assert first.names[0] == "aaa"  # position, then name
+
+
+@pytest.mark.parametrize(
+    ("queue", "problem"),
+    [
+        (CatalogQueue("Tourism", Display("a", "a")), "lower-case"),
+        (CatalogQueue("-x", Display("a", "a")), "lower-case"),
+        (CatalogQueue("x" * 33, Display("a", "a")), "1-32"),
+        (CatalogQueue("t", Display("", "a")), r"display name \(zh\) is empty"),
+        (CatalogQueue("t", Display("a", "two\nlines")), r"display name \(en\): control"),
+        (CatalogQueue("t", Display("a", "a" * 41)), "longer than 40"),
+        (CatalogQueue("t", Display("a", "a"), strategy="loudest"), "unknown strategy"),
+        (CatalogQueue("t", Display("a", "a"), wrapup_s=601), "wrap-up must be 0..600"),
+        (CatalogQueue("t", Display("a", "a"), overflow_after_s=1), "overflow after must be"),
+    ],
+)
+def test_a_queue_breaking_a_rule_is_refused_naming_it(queue: CatalogQueue, problem: str) -> None:
+    with pytest.raises(CatalogError, match=problem):
+        QueueCatalog.default().with_queue(queue)
+
+
+def test_the_catalogue_keeps_general_and_one_row_per_name() -> None:
+    with pytest.raises(CatalogError, match="general queue cannot overflow into itself"):
+        QueueCatalog.default().with_overflow({GENERAL: 30})
+    with pytest.raises(CatalogError, match="needs the 'general' queue"):
+        QueueCatalog.default().without(GENERAL)
+    with pytest.raises(CatalogError, match="appears more than once"):
+        QueueCatalog((*SEED, SEED[3]))
+    with pytest.raises(UnknownQueue, match="known: general, enterprise"):
+        QueueCatalog.default().queue("tourism")
+
+
+def test_the_holder_tells_its_listeners_and_wrapups_follow() -> None:
+    holder = CatalogHolder(QueueCatalog.default())
+    wrapups = holder.current.wrapups()
+    follow_wrapups(holder, wrapups)
+    assert not holder.replace(QueueCatalog.default())  # equal: nothing to tell
+    assert holder.replace(QueueCatalog.default().with_queue(TOURISM).without("utilities"))
+    assert wrapups["hotline-tourism"] == 20 and "hotline-utilities" not in wrapups
+
+
+def test_the_spec_takes_sl15_from_the_kpi_module() -> None:
+    from callcenter.records.kpi import SL_SECONDS
+
+    specs = catalog(QueueCatalog.default().with_queue(TOURISM))
+    assert {s.service_level_s for s in specs.values()} == {SL_SECONDS}
+    assert specs["tourism"].wrapup_s == 20 and specs["tourism"].asterisk == "hotline-tourism"
+
+
+def test_the_overflow_setting_points_to_the_catalogue() -> None:
+    with pytest.raises(ValueError, match="callcenter queues update housing --overflow-after 60"):
+        Settings(queue_overflow_s={"housing": 60})
+
+
+# --- the table -------------------------------------------------------------------------
+
+
+@pytest.mark.db
+async def test_migration_seeds_the_default_and_downgrades(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        await migrate.upgrade(engine)
+        store = CatalogStore(session_factory(engine), _now)
+        assert await store.load() == QueueCatalog.default()
+        await migrate.downgrade(engine, "0014")
+        await migrate.upgrade(engine)
+        assert await store.load() == QueueCatalog.default()
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.db
+async def test_a_second_instance_sees_an_added_queue_after_its_refresh(database_url: str) -> None:
+    one, two = create_engine(database_url), create_engine(database_url)
+    try:
+        await migrate.upgrade(one)
+        first = CatalogStore(session_factory(one), _now)
+        second = CatalogStore(session_factory(two), _now)
+        holder = CatalogHolder(await second.load())
+        services = ApiServices(catalog=holder, tokens=TokenStore(session_factory(two), _now))
+        _, token = await services.tokens.create("sup", Role.SUPERVISOR, None)  # type: ignore[union-attr]
+        api = create_app(services, CollectorRegistry(), "t")
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://t")
+        sup = {"Authorization": f"Bearer {token}"}
+
+        async def listed() -> list[str]:
+            r = await client.get("/api/v1/queue-catalog", headers=sup)
+            assert r.status_code == 200, r.text
+            return [q["name"] for q in r.json()]
+
+        assert await listed() == list(QueueCatalog.default().names)
+        refresh = asyncio.create_task(keep_current(second, holder, every_s=0.05))
+        try:
+            await first.add(TOURISM, "operator1")
+            for _ in range(100):
+                if "tourism" in holder.current:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            refresh.cancel()
+        assert holder.current.queue("tourism") == TOURISM
+        assert (await listed())[-1] == "tourism"
+        r = await client.get("/api/v1/queue-catalog", headers=sup)
+        row = r.json()[-1]
+        assert row["display"] == {"zh": "文化旅游", "en": "Culture and tourism"}
+        assert (row["asterisk"], row["wrapup_s"], row["service_level_s"]) == (
+            "hotline-tourism",
+            20,
+            15,
+        )
+        # the filters take the new name too (422 before: unknown queue)
+        r = await client.get("/api/v1/calls", params={"queue": "tourism"}, headers=sup)
+        assert r.status_code != 422, r.text
+        await client.aclose()
+    finally:
+        await one.dispose()
+        await two.dispose()
+
+
+@pytest.mark.db
+async def test_a_refused_change_writes_nothing(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        await migrate.upgrade(engine)
+        store = CatalogStore(session_factory(engine), _now)
+        with pytest.raises(CatalogError, match="exists already"):
+            await store.add(CatalogQueue("housing", Display("住房", "Housing")), "op")
+        with pytest.raises(CatalogError, match="wrap-up must be"):
+            await store.update("housing", {"wrapup_s": 9999}, "op")
+        with pytest.raises(CatalogError, match="cannot change name"):
+            await store.update("housing", {"name": "home"}, "op")
+        with pytest.raises(UnknownQueue):
+            await store.update("tourism", {"wrapup_s": 5}, "op")
+        with pytest.raises(QueueInUse, match="still used by: legacy number 1"):
+
+            async def user(_session: object, name: str) -> list[str]:
+                return ["legacy number 1"] if name == "housing" else []
+
+            await store.remove("housing", [user])
+        assert await store.load() == QueueCatalog.default()
+        changed = await store.update("housing", {"overflow_after_s": 60.0}, "op")
+        assert changed.queue("housing").overflow_after_s == 60.0
+        assert await store.load() == changed
+    finally:
+        await engine.dispose()
+
+
+# --- the command line, end to end --------------------------------------------------------
+
+
+@pytest.mark.db
+def test_add_a_queue_and_everything_takes_it(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for key, value in {
+        "CALLCENTER_DATABASE_URL": database_url,
+        "CALLCENTER_AMI_NODES": f'[{{"name": "pbx1", "secret": "{SECRET}"}}]',
+        "CALLCENTER_SIP_SECRET": SIP,
+        "USER": "operator1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    cli = CliRunner()
+
+    r = cli.invoke(app, ["queues", "list"])
+    assert r.exit_code == 2 and "callcenter db upgrade" in r.output  # never migrates
+    assert cli.invoke(app, ["db", "upgrade"]).exit_code == 0
+
+    add = ["queues", "add", "tourism", "--zh", "文化旅游", "--en", "Culture and tourism"]
+    r = cli.invoke(app, [*add, "--wrapup", "20", "--overflow-after", "90", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["changed"] is True
+    assert "asterisk-conf render" in r.stderr and "queue reload all" in r.stderr
+
+    r = cli.invoke(app, ["queues", "list", "--json"])
+    assert r.exit_code == 0, r.output
+    rows = {q["name"]: q for q in json.loads(r.stdout)["queues"]}
+    assert rows["tourism"]["overflow_after_s"] == 90 and rows["tourism"]["position"] == 110
+    assert rows["tourism"]["display"] == {"zh": "文化旅游", "en": "Culture and tourism"}
+
+    r = cli.invoke(app, [*add, "--json"])
+    assert r.exit_code == 1 and "exists already" in r.stderr
+    assert json.loads(r.stdout) == {
+        "changed": False,
+        "errors": ["queue 'tourism' exists already (update it)"],
+    }
+    bad = ["queues", "add", "Bad_Name", "--zh", "x", "--en", "x"]
+    r = cli.invoke(app, bad)
+    assert r.exit_code == 1 and "lower-case letters" in r.stderr
+    r = cli.invoke(app, ["queues", "add", "x", "--zh", "x"])
+    assert r.exit_code == 2 and "--en" in r.stderr
+    r = cli.invoke(app, ["queues", "update", "general", "--overflow-after", "30"])
+    assert r.exit_code == 1 and "cannot overflow into itself" in r.stderr
+    r = cli.invoke(app, ["queues", "update", "nope", "--wrapup", "5"])
+    assert r.exit_code == 1 and "unknown queue 'nope'" in r.stderr
+
+    # Asterisk's configuration has its section, with its own wrap-up and the city's SL15
+    r = cli.invoke(app, ["asterisk-conf", "render", "--out", "conf", "--seats", "1001-1002"])
+    assert r.exit_code == 0, r.output
+    conf = (tmp_path / "conf" / "queues.conf").read_text(encoding="utf-8")
+    section = conf[conf.index("[hotline-tourism]") :].split("\n\n")[0]
+    assert "wrapuptime = 20" in section and "servicelevel = 15" in section
+    assert "strategy = leastrecent" in section
+
+    # seats can take it as a skill, a directory row can route to it
+    r = cli.invoke(app, ["seats", "provision", "--count", "1", "--skills", "general:3,tourism:5"])
+    assert r.exit_code == 0, r.output
+    csv_file = tmp_path / "numbers.csv"
+    csv_file.write_text(
+        "number,unit_code,unit,district,mode,queue,transfer_to,note\n"
+        "043262345678,U900,市文化旅游局,市本级,merge,tourism,,\n",
+        encoding="utf-8",
+    )
+    r = cli.invoke(app, ["legacy", "import", str(csv_file), "--json"])
+    assert r.exit_code == 0, r.output
+
+    # now in use: the removal names who uses it, and nothing changes
+    r = cli.invoke(app, ["queues", "remove", "tourism", "--json"])
+    assert r.exit_code == 1, r.output
+    assert "seat 1001" in r.stderr and "legacy number 043262345678" in r.stderr
+    assert json.loads(r.stdout)["changed"] is False
+    r = cli.invoke(app, ["queues", "remove", "enterprise"])
+    assert r.exit_code == 1 and "the IVR flow" in r.stderr
+    r = cli.invoke(app, ["queues", "remove", "general"])
+    assert r.exit_code == 1 and "needs the 'general' queue" in r.stderr
+    r = cli.invoke(app, ["queues", "remove", "utilities", "--json"])
+    assert r.exit_code == 0, r.output
+    names = [q["name"] for q in json.loads(r.stdout)["queues"]]
+    assert "utilities" not in names and "tourism" in names
+
+    # a CSV naming a queue that is gone is rejected with its line
+    parsed = csvfile.read(
+        csv_file.read_bytes().replace(b"tourism", b"utilities"),
+        queues=QueueCatalog.default().without("utilities"),
+    )
+    assert [(e.line, e.column) for e in parsed.errors] == [(2, "queue")]
+    assert parse_skills("tourism:2", QueueCatalog.default().with_queue(TOURISM)) == {"tourism": 2}
