@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import TypeAdapter
 
 from api.auth import require_roles
 from api.queue_names import queue_path
@@ -36,7 +36,7 @@ from callcenter.live.live_views import queue_views
 from callcenter.live.node_state import NodeState
 from callcenter.live.seat_state import QueueWrapups
 from callcenter.privacy import Viewer as NumberViewer
-from callcenter.records.kpi import SL_SECONDS, Tally
+from callcenter.records.kpi import Tally
 from callcenter.records.today import DayBook
 from callcenter.tokens import Principal, Role
 from queues.callbacks import CallbackWorklist
@@ -198,69 +198,3 @@ async def get_queue(
     states = [live.nodes[n] for n in sorted(live.nodes)]
     today = day.view().queues.get(spec.asterisk) or Tally().figures()
     return queue_live(spec, states, today, held, now, NumberViewer.of(who), catalog=queues)
-
-
-class CatalogEntry(BaseModel):
-    """A queue of the catalogue: its names, what app_queue is configured with, and
-    when its callers are also offered to general seats."""
-
-    name: str = Field(description="the directory's name, used by every filter and path")
-    asterisk: str = Field(description="Asterisk's name (what records and queue_log keep)")
-    display: dict[str, str] = Field(description="display names by language (zh, en)")
-    position: int = Field(description="order on screens (then name)")
-    strategy: str = Field(description="app_queue's ring strategy")
-    wrapup_s: int = Field(description="app_queue's wrapuptime")
-    ring_timeout_s: int = Field(description="how long a seat's phone rings (every queue)")
-    service_level_s: int = Field(
-        description="app_queue's servicelevel: the city's SL15 threshold, on every queue"
-    )
-    overflow_after_s: float | None = Field(
-        description="a caller waiting this long is also offered to general seats (null: never)"
-    )
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "name": "housing",
-                    "asterisk": "hotline-housing",
-                    "display": {"zh": "住房", "en": "Housing"},
-                    "position": 40,
-                    "strategy": "leastrecent",
-                    "wrapup_s": 10,
-                    "ring_timeout_s": 15,
-                    "service_level_s": SL_SECONDS,
-                    "overflow_after_s": 60.0,
-                }
-            ]
-        }
-    )
-
-
-@router.get(
-    "/queue-catalog",
-    tags=["queues"],
-    response_model=list[CatalogEntry],
-    summary="The queue catalogue: every queue, in screen order, with its parameters",
-    description="What screens label queues with and what `callcenter asterisk-conf render` "
-    "writes into queues.conf. Changed with `callcenter queues add|update|remove`; every "
-    "instance reloads it within 30 s. Admin, supervisors and agents.",
-)
-async def get_queue_catalog(
-    who: Viewer, queues: Annotated[QueueCatalog, Depends(queue_catalog)]
-) -> list[CatalogEntry]:
-    specs = catalog(queues)
-    return [
-        CatalogEntry(
-            name=q.name,
-            asterisk=q.asterisk,
-            display={"zh": q.display.zh, "en": q.display.en},
-            position=q.position,
-            strategy=q.strategy,
-            wrapup_s=q.wrapup_s,
-            ring_timeout_s=specs[q.name].ring_timeout_s,
-            service_level_s=specs[q.name].service_level_s,
-            overflow_after_s=q.overflow_after_s,
-        )
-        for q in queues.queues
-    ]

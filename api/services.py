@@ -28,6 +28,7 @@ from api.live_ws import LiveStream
 from api.search_limits import CallerSearches
 from callcenter.audit.repository import AuditLog
 from callcenter.clock import SHANGHAI, CityTime
+from callcenter.legacy.catalog_store import CatalogStore
 from callcenter.legacy.directory import Directory
 from callcenter.legacy.queues import CatalogHolder, QueueCatalog
 from callcenter.live.live_state import LiveState
@@ -92,6 +93,8 @@ class ApiServices:
     seat_states: StateTracker | None = None
     #: the queue catalogue in force (reloaded by the process; the city plan's by default)
     catalog: CatalogHolder = field(default_factory=lambda: CatalogHolder(QueueCatalog.default()))
+    #: the catalogue's table: admins' changes (`/api/v1/queue-catalog`)
+    catalog_store: CatalogStore | None = None
     #: each Asterisk queue's own wrap-up (the catalog's), as every seat count applies it
     queue_wrapups: QueueWrapups = field(default_factory=dict)
     #: the city day so far: finished calls and calls in progress (every today figure)
@@ -127,6 +130,7 @@ class ApiServices:
         audit: AuditLog | None = None,
         ivr: FlowStore | None = None,
         catalog: CatalogHolder | None = None,
+        catalog_store: CatalogStore | None = None,
     ) -> ApiServices:
         """The API's collaborators out of the process's systems; the live stream is
         built here, over the live model (and the seats, when there are any). `catalog`:
@@ -147,6 +151,7 @@ class ApiServices:
             seat_service=seats.service if seats else None,
             seat_states=seats.tracker if seats else None,
             catalog=catalog,
+            catalog_store=catalog_store,
             queue_wrapups=seats.wrapups if seats else {},
             day=records.day if records else None,
             callbacks=seats.callbacks if seats else None,

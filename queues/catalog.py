@@ -16,12 +16,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter.legacy.catalog_store import named_users
+from callcenter.legacy.catalog_store import QueueUsers, directory_users, named_users
 from callcenter.legacy.queues import GENERAL, QueueCatalog
 from callcenter.records.kpi import SL_SECONDS
 from queues.models import Seat
-
-__all__ = ["GENERAL", "MAX_LEVEL", "QueueSpec", "catalog", "queue_wrapups", "seat_users"]
 
 #: penalty of a skill level: the expert (5) is offered calls first (penalty 0)
 MAX_LEVEL = 5
@@ -62,6 +60,12 @@ async def seat_users(session: AsyncSession, name: str) -> list[str]:
     """Seats with a skill in queue `name` (a catalogue removal is refused while any has)."""
     rows = await session.execute(select(Seat.id, Seat.skills).order_by(Seat.extension))
     return named_users("seat", [seat for seat, skills in rows if name in (skills or {})])
+
+
+def removal_checks(flow_users: QueueUsers) -> list[QueueUsers]:
+    """Who may still use a queue being removed: seats' skills, directory numbers and
+    the IVR flow (`flow_users`, agi/ivr/model.py, which this layer cannot see)."""
+    return [seat_users, directory_users, flow_users]
 
 
 def penalty(level: int) -> int:

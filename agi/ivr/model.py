@@ -13,6 +13,7 @@ menus) so a flow stays something a person reads, and a 422 stays short.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
@@ -20,7 +21,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agi.ivr.catalog import PromptCatalog
-from callcenter.legacy.queues import QueueCatalog
+from callcenter.legacy.catalog_store import QueueUsers
+from callcenter.legacy.queues import QueueCatalog, asterisk_queue
 
 Key = Annotated[str, Field(pattern=r"^[0-9*#]$")]
 QueueName = Annotated[str, Field(pattern=r"^hotline-[a-z0-9][a-z0-9-]{0,38}$")]
@@ -242,3 +244,13 @@ def load_flow_file(
     except json.JSONDecodeError as exc:
         raise FlowError(f"{source}: not JSON: {exc}") from exc
     return validate_flow(data, catalog, source, queues=queues)
+
+
+def flow_users(flow: Callable[[], Flow]) -> QueueUsers:
+    """The IVR flow in force (`flow()`) as a user of the queues it sends callers to: a
+    queue it names cannot leave the catalogue."""
+
+    async def users(_session: object, name: str) -> list[str]:
+        return ["the IVR flow"] if asterisk_queue(name) in flow().queues() else []
+
+    return users

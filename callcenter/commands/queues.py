@@ -18,7 +18,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from agi.ivr.catalog import load_catalog
-from agi.ivr.model import Flow, FlowError, load_flow_file
+from agi.ivr.model import FlowError, flow_users, load_flow_file
 from agi.ivr.store import FlowStore
 from callcenter.clock import utcnow
 from callcenter.commands.common import (
@@ -34,7 +34,7 @@ from callcenter.commands.common import (
 )
 from callcenter.config import Settings
 from callcenter.db import session_factory
-from callcenter.legacy.catalog_store import CatalogStore, QueueUsers, directory_users
+from callcenter.legacy.catalog_store import CatalogStore
 from callcenter.legacy.queues import (
     MAX_WRAPUP_S,
     STRATEGIES,
@@ -46,7 +46,7 @@ from callcenter.legacy.queues import (
     asterisk_queue,
 )
 from queues.catalog import catalog as queue_specs
-from queues.catalog import seat_users
+from queues.catalog import removal_checks
 
 app = typer.Typer(
     help=f"The queue catalogue (names, wrap-up, strategy, overflow). {EXIT_CODES_HELP}",
@@ -238,15 +238,6 @@ def update(
     _change(settings, as_json, f"queue {name} updated", write)
 
 
-def flow_users(flow: Flow) -> QueueUsers:
-    """The IVR flow in force as a user of the queues it sends callers to."""
-
-    async def users(_session: AsyncSession, name: str) -> list[str]:
-        return ["the IVR flow"] if asterisk_queue(name) in flow.queues() else []
-
-    return users
-
-
 @app.command("remove")
 def remove(
     name: Annotated[str, typer.Argument(help="Directory name of the queue.")],
@@ -271,6 +262,6 @@ def remove(
         except FlowError as exc:  # the flow file itself no longer loads: say so
             raise CatalogError([f"cannot check the IVR flow: {exc}"]) from exc
         flow = await flows.reload()
-        return await store.remove(name, [seat_users, directory_users, flow_users(flow)])
+        return await store.remove(name, removal_checks(flow_users(lambda: flow)))
 
     _change(settings, as_json, f"queue {name} removed", write)

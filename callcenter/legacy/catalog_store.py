@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.legacy.models import LegacyNumber, QueueCatalogRow
@@ -110,14 +111,18 @@ class CatalogStore:
         return QueueCatalog.of(_queue(r) for r in rows)
 
     async def add(self, queue: CatalogQueue, actor: str) -> QueueCatalog:
-        async with self._sessions() as session, session.begin():
-            catalog = await self._load(session)
-            if queue.name in catalog:
-                raise CatalogError([f"queue {queue.name!r} exists already (update it)"])
-            changed = catalog.with_queue(queue)
-            row = QueueCatalogRow(name=queue.name)
-            _fill(row, queue, self._clock(), actor)
-            session.add(row)
+        exists = CatalogError([f"queue {queue.name!r} exists already (update it)"])
+        try:
+            async with self._sessions() as session, session.begin():
+                catalog = await self._load(session)
+                if queue.name in catalog:
+                    raise exists
+                changed = catalog.with_queue(queue)
+                row = QueueCatalogRow(name=queue.name)
+                _fill(row, queue, self._clock(), actor)
+                session.add(row)
+        except IntegrityError:  # another instance added it between our read and write
+            raise exists from None
         return changed
 
     async def update(self, name: str, changes: Mapping[str, Any], actor: str) -> QueueCatalog:

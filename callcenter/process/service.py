@@ -227,6 +227,7 @@ class Service:
             audit=audit,
             ivr=agi.flows,
             catalog=catalog,
+            catalog_store=catalog_store,
         )
         limits = body_limits(settings.http_max_json_bytes, settings.http_max_import_bytes)
         app = create_app(services, self.metrics, __version__, limits)

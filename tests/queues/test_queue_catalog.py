@@ -294,3 +294,54 @@ def test_add_a_queue_and_everything_takes_it(
     )
     assert [(e.line, e.column) for e in parsed.errors] == [(2, "queue")]
     assert parse_skills("tourism:2", QueueCatalog.default().with_queue(TOURISM)) == {"tourism": 2}
+
+
+@pytest.mark.db
+async def test_admins_change_it_over_http_with_the_same_rules(database_url: str) -> None:
+    from agi.ivr.catalog import load_catalog
+    from agi.ivr.store import FlowStore
+
+    engine = create_engine(database_url)
+    try:
+        await migrate.upgrade(engine)
+        sessions = session_factory(engine)
+        store = CatalogStore(sessions, _now)
+        holder = CatalogHolder(await store.load())
+        tokens = TokenStore(sessions, _now)
+        flows = FlowStore(load_catalog(), sessions, _now, queues=holder)
+        services = ApiServices(catalog=holder, catalog_store=store, tokens=tokens, ivr=flows)
+        _, token = await tokens.create("adm", Role.ADMIN, None)
+        api = create_app(services, CollectorRegistry(), "t")
+        admin = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=api), base_url="http://t", headers=admin
+        ) as client:
+            url = "/api/v1/queue-catalog"
+            body = {"name": "tourism", "display": {"zh": "文化旅游", "en": "Culture and tourism"}}
+            r = await client.post(url, json=body | {"wrapup_s": 20})
+            assert r.status_code == 201, r.text
+            assert "queue reload all" in r.json()["next_step"]
+            assert holder.current.queue("tourism").position == 110  # in force here at once
+            assert (await store.load()) == holder.current
+            r = await client.post(url, json=body)
+            assert r.status_code == 422 and "exists already" in r.json()["detail"]
+            r = await client.post(
+                url, json=body | {"name": "x", "display": {"zh": "a\nb", "en": "b"}}
+            )
+            assert r.status_code == 422 and "control character" in r.json()["detail"]
+            r = await client.patch(f"{url}/tourism", json={"overflow_after_s": 90})
+            assert r.status_code == 200, r.text
+            assert holder.current.queue("tourism").overflow_after_s == 90
+            r = await client.patch(f"{url}/tourism", json={"overflow_after_s": None})
+            assert r.status_code == 200 and holder.current.queue("tourism").overflow_after_s is None
+            r = await client.patch(f"{url}/general", json={"overflow_after_s": 30})
+            assert r.status_code == 422 and "overflow into itself" in r.json()["detail"]
+            r = await client.patch(f"{url}/nope", json={"wrapup_s": 5})
+            assert r.status_code == 404
+            r = await client.delete(f"{url}/enterprise")
+            assert r.status_code == 409 and "the IVR flow" in r.json()["detail"]
+            r = await client.delete(f"{url}/tourism")
+            assert r.status_code == 200 and "tourism" not in holder.current
+            assert (await store.load()) == QueueCatalog.default()
+    finally:
+        await engine.dispose()
