@@ -46,7 +46,7 @@ from callcenter.instances import InstanceRegistry
 from callcenter.legacy.astdb_mirror import AstDbMirror
 from callcenter.legacy.catalog_store import CatalogStore, keep_current
 from callcenter.legacy.directory import Directory
-from callcenter.legacy.queues import CatalogHolder
+from callcenter.legacy.queues import CatalogError, CatalogHolder
 from callcenter.legacy.repository import LegacyRepository
 from callcenter.live.audit import Auditor
 from callcenter.live.live_state import LiveState
@@ -176,7 +176,10 @@ class Service:
         await instances.heartbeat()
         checks: dict[str, ReadinessCheck] = {"database": database_check(engine, instances)}
         catalog_store = CatalogStore(sessions, utcnow)
-        catalog = CatalogHolder(await catalog_store.load())
+        try:
+            catalog = CatalogHolder(await catalog_store.load())
+        except CatalogError as exc:  # a row edited by hand past the catalogue's rules
+            raise SystemExit(f"the queue_catalog table cannot be used: {exc}") from None
         log.info("queue catalogue: %s", ", ".join(catalog.current.names))
         pbx = await self._start_demo_pbx(checks) if self.demo else None
 

@@ -136,8 +136,9 @@ async def test_a_second_instance_sees_an_added_queue_after_its_refresh(database_
         first = CatalogStore(session_factory(one), _now)
         second = CatalogStore(session_factory(two), _now)
         holder = CatalogHolder(await second.load())
-        services = ApiServices(catalog=holder, tokens=TokenStore(session_factory(two), _now))
-        _, token = await services.tokens.create("sup", Role.SUPERVISOR, None)  # type: ignore[union-attr]
+        tokens = TokenStore(session_factory(two), _now)
+        services = ApiServices(catalog=holder, tokens=tokens)
+        _, token = await tokens.create("sup", Role.SUPERVISOR, None)
         api = create_app(services, CollectorRegistry(), "t")
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://t")
         sup = {"Authorization": f"Bearer {token}"}
