@@ -346,3 +346,39 @@ async def test_admins_change_it_over_http_with_the_same_rules(database_url: str)
             assert (await store.load()) == QueueCatalog.default()
     finally:
         await engine.dispose()
+
+
+def test_every_rendered_section_says_what_the_spec_says() -> None:
+    """queue.in, filled per catalogue row, against QueueSpec: what app_queue applies is
+    what the views explain (ring timeout and SL15 alike on every queue)."""
+    import configparser
+    from dataclasses import replace
+
+    from callcenter.asterisk_conf import ConfInputs, RenderError, render
+
+    queues = QueueCatalog.default().with_queue(replace(TOURISM, strategy="rrmemory"))
+    inputs = ConfInputs(
+        agi_url="agi://127.0.0.1:4573",
+        default_queue="hotline-general",
+        queues=tuple(sorted(queues.asterisk_names)),
+        transfer_targets={},
+        seats=(),
+        trunk_host="127.0.0.2",
+        ami_user="callcenter",
+        ami_secret="x",
+        catalog=queues,
+    )
+    conf = configparser.ConfigParser(strict=False, inline_comment_prefixes=(";",))
+    conf.read_string(render(inputs)["queues.conf"])
+    specs = catalog(queues)
+    assert {s for s in conf.sections() if s.startswith("hotline-")} == queues.asterisk_names
+    for spec in specs.values():
+        section = conf[spec.asterisk]
+        assert section["strategy"] == spec.strategy
+        assert int(section["wrapuptime"]) == spec.wrapup_s
+        assert int(section["timeout"]) == spec.ring_timeout_s
+        assert int(section["servicelevel"]) == spec.service_level_s
+    assert conf["hotline-tourism"]["strategy"] == "rrmemory"
+    gone = replace(inputs, catalog=queues.without("tourism"))
+    with pytest.raises(RenderError, match="hotline-tourism is not in the queue catalogue"):
+        render(gone)
