@@ -36,7 +36,8 @@ GENERAL = "general"
 #: a directory name: lower-case letters, digits and '-'; with the prefix, an Asterisk
 #: queue name no config parser or dialplan function quotes differently
 NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?")
-#: app_queue's strategies (queues.conf.sample)
+#: app_queue's strategies (apps/app_queue.c `strategies[]`, without `roundrobin`, the
+#: old alias of rrmemory)
 STRATEGIES = (
     "ringall",
     "leastrecent",
@@ -114,7 +115,8 @@ class CatalogQueue:
 
 
 #: the city plan's queues, in the directory's order: what migration 0015 installs and
-#: what `QueueCatalog.default()` is (the demo, the tests)
+#: what `QueueCatalog.default()` is (the demo, the tests). A change here changes what a
+#: new database starts with, never a migrated one: there the table is the catalogue
 SEED: tuple[CatalogQueue, ...] = tuple(
     CatalogQueue(name, Display(zh, en), position=10 * (i + 1))
     for i, (name, zh, en) in enumerate(
