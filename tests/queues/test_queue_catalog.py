@@ -382,3 +382,29 @@ def test_every_rendered_section_says_what_the_spec_says() -> None:
     gone = replace(inputs, catalog=queues.without("tourism"))
     with pytest.raises(RenderError, match="hotline-tourism is not in the queue catalogue"):
         render(gone)
+
+
+@pytest.mark.db
+async def test_a_table_broken_by_hand_keeps_the_catalogue_in_force(database_url: str) -> None:
+    """The reload raises (the supervisor shows it on /readyz) and changes nothing."""
+    from sqlalchemy import update
+
+    from callcenter.legacy.models import QueueCatalogRow
+
+    engine = create_engine(database_url)
+    try:
+        await migrate.upgrade(engine)
+        sessions = session_factory(engine)
+        store = CatalogStore(sessions, _now)
+        holder = CatalogHolder(await store.load())
+        async with sessions() as session, session.begin():
+            await session.execute(
+                update(QueueCatalogRow)
+                .where(QueueCatalogRow.name == "housing")
+                .values(strategy="loudest")
+            )
+        with pytest.raises(CatalogError, match="queue 'housing': unknown strategy 'loudest'"):
+            await keep_current(store, holder, every_s=0.0)
+        assert holder.current == QueueCatalog.default()
+    finally:
+        await engine.dispose()
