@@ -26,6 +26,7 @@ from api.legacy import router as legacy_router
 from api.live import router as live_router
 from api.live_ws import StreamCollector, quiet_invalid_utf8
 from api.openapi import install as install_openapi
+from api.queue_catalog import router as queue_catalog_router
 from api.reconciliation import router as reconciliation_router
 from api.request_limits import KIB, MIB, BodyLimits, RequestGuard
 from api.security_headers import SecurityHeaders
@@ -79,6 +80,7 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     app.include_router(health_router)
     app.include_router(queues.router)
+    app.include_router(queue_catalog_router)
     app.include_router(live_router)
     app.include_router(seats.router)
     app.include_router(callbacks_router)

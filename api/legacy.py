@@ -25,12 +25,12 @@ from api.auth import require_roles
 from api.city import ACCEPTED, MAX_LENGTH, City, Stamp, time_query, written
 from api.pagination import Page, Paging
 from api.queue_names import queue_filter
-from api.services import legacy_directory
+from api.services import legacy_directory, queue_catalog
 from callcenter.clock import CityTime
 from callcenter.legacy import csvfile
 from callcenter.legacy.directory import Directory
 from callcenter.legacy.normalize import NumberError, normalize_number
-from callcenter.legacy.queues import directory_name
+from callcenter.legacy.queues import QueueCatalog, directory_name
 from callcenter.legacy.records import NumberRecord, RowError, validate_fields
 from callcenter.legacy.repository import LegacyError, NotFound, NumberView, WriteResult
 from callcenter.tokens import Principal, Role
@@ -291,6 +291,8 @@ IMPORT_URL = router.prefix + IMPORT_PATH
 Integration = Annotated[Principal, Depends(require_roles(Role.INTEGRATION))]
 Reader = Annotated[Principal, Depends(require_roles(Role.INTEGRATION, Role.SUPERVISOR, Role.AGENT))]
 Numbers = Annotated[Directory, Depends(legacy_directory)]
+#: the queue catalogue in force: what a number's queue must be one of
+Queues = Annotated[QueueCatalog, Depends(queue_catalog)]
 EffectiveFrom = Annotated[
     datetime | None,
     time_query("effective_from", "when the change starts routing (default: now)", "2026-12-01"),
@@ -424,7 +426,12 @@ async def get_number(
     summary="Create or change a number (versioned)",
 )
 async def put_number(
-    number: NumberPath, body: LegacyNumberIn, who: Integration, directory: Numbers, city: City
+    number: NumberPath,
+    body: LegacyNumberIn,
+    who: Integration,
+    directory: Numbers,
+    city: City,
+    queues: Queues,
 ) -> WriteSummary:
     key = _key(number)
     effective_from = _effective(city, body.effective_from)
@@ -438,7 +445,7 @@ async def put_number(
             )
         fields["unit"] = body.unit or unit.name
         fields["district"] = body.district or unit.district
-    record, errors = validate_fields(fields)
+    record, errors = validate_fields(fields, queues)
     if record is None:
         raise _rejected(errors)
     result = await directory.repository.put(record, actor=who.name, effective_from=effective_from)
@@ -487,6 +494,7 @@ async def import_csv(
     who: Integration,
     directory: Numbers,
     city: City,
+    queues: Queues,
     effective_from: EffectiveFrom,
     dry_run: Annotated[bool, Query(description="report what would change, write nothing")] = False,
     prune: Annotated[bool, Query(description="remove numbers the file does not list")] = False,
@@ -508,7 +516,8 @@ async def import_csv(
     ] = None,
 ) -> ImportSummary:
     # parsing and checking 100,000 rows takes seconds: off the event loop
-    parsed = await asyncio.to_thread(csvfile.read, await request.body(), encoding)
+    body = await request.body()
+    parsed = await asyncio.to_thread(csvfile.read, body, encoding, queues=queues)
     if not parsed.ok:
         raise _rejected(parsed.errors)
     try:

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from callcenter.clock import CityTime
-from callcenter.legacy.queues import Display, shown
+from callcenter.legacy.queues import CatalogHolder, Display, QueueCatalog
 from callcenter.live.live_state import LiveState
 from callcenter.live.live_views import queue_view
 from callcenter.live.node_state import NodeState, Queue
@@ -47,6 +47,9 @@ class SeatFloor(Protocol):
 
     @property
     def wrapups(self) -> QueueWrapups: ...
+
+    @property
+    def catalog(self) -> CatalogHolder: ...
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ def queue_rows(
     """Every queue, or `only` those of these Asterisk names, on every node; `day`: the
     day so far (records.today), whose figures each row carries."""
     wrapups = _wrapups(seats)
+    catalog = queue_catalog(seats)
     rows: dict[str, QueueRow] = {}
     for node in sorted(live.nodes):
         state = live.nodes[node]
@@ -94,7 +98,7 @@ def queue_rows(
             # the counts handed in: queue_view would count the members a second time
             view = queue_view(state, queue, now, counts)
             today = day.queues.get(name, _NO_CALLS) if day is not None else None
-            named = shown(name)
+            named = catalog.shown(name)
             key = f"{node}|{named.name}"
             rows[key] = QueueRow(
                 key=key,
@@ -182,8 +186,10 @@ def _statuses(
     calls: Mapping[str, SeatDay] | None,
 ) -> list[SeatStatus]:
     if seats is None:
-        return seat_statuses([], states, None, now, city, calls)
-    return seat_statuses(db_seats, states, seats.tracker, now, city, calls)
+        return seat_statuses([], states, None, now, city, calls, catalog=queue_catalog(None))
+    return seat_statuses(
+        db_seats, states, seats.tracker, now, city, calls, catalog=queue_catalog(seats)
+    )
 
 
 def _by_key(items: list[SeatStatus]) -> dict[str, SeatStatus]:
@@ -219,6 +225,12 @@ def wrapup_ends(
             if ends is not None and ends > now:
                 out.append((float(ends), node, interface))
     return out
+
+
+def queue_catalog(seats: SeatFloor | None) -> QueueCatalog:
+    """The catalogue in force: the seats system's (a bare live model, without one, is
+    named by the city plan's)."""
+    return seats.catalog.current if seats is not None else QueueCatalog.default()
 
 
 def _wrapups(seats: SeatFloor | None) -> QueueWrapups:

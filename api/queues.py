@@ -11,7 +11,6 @@ about ten queues per node.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -31,7 +30,7 @@ from api.services import (
 )
 from api.stats import FIGURES_EXAMPLE
 from callcenter.clock import as_utc
-from callcenter.legacy.queues import directory_name
+from callcenter.legacy.queues import QueueCatalog, directory_name
 from callcenter.live.live_state import LiveState
 from callcenter.live.live_views import queue_views
 from callcenter.live.node_state import NodeState
@@ -41,7 +40,7 @@ from callcenter.records.kpi import Tally
 from callcenter.records.today import DayBook
 from callcenter.tokens import Principal, Role
 from queues.callbacks import CallbackWorklist
-from queues.catalog import QueueSpec
+from queues.catalog import QueueSpec, catalog
 from queues.queue_views import (
     HeldCallback,
     QueueLive,
@@ -144,6 +143,7 @@ async def list_queues(
     live: Live,
     bodies: Annotated[BodyCache, Depends(queue_list_cache)],
     wrapups: Annotated[QueueWrapups, Depends(catalog_wrapups)],
+    queues: Annotated[QueueCatalog, Depends(queue_catalog)],
     node: Annotated[
         str | None, Query(max_length=64, description="only this PBX node", examples=["pbx1"])
     ] = None,
@@ -153,7 +153,7 @@ async def list_queues(
     screens polling this should not cost a full view each (bench: api_queues_p99_ms).
     A change the hub does not announce (app_queue's counters) shows within 0.1 s."""
     now = live.clock()
-    version = (node, live.hub.last_seq, int(now * 10))
+    version = (node, live.hub.last_seq, int(now * 10), queues)
     # callers waiting are no seat's calls: one body per way of showing those numbers
     viewer = NumberViewer.of(who).without_seat()
     body = bodies.get(
@@ -161,7 +161,7 @@ async def list_queues(
         version,
         lambda: _QUEUE_LIST.dump_json(
             [
-                named_queue(v)
+                named_queue(v, queues)
                 for v in queue_views(
                     _states(live, node), now, wrapups, waiting_caller_shown(viewer)
                 )
@@ -181,14 +181,14 @@ async def get_queue(
     who: Viewer,
     asterisk: Annotated[str, Depends(queue_path)],
     live: Live,
-    catalog: Annotated[Mapping[str, QueueSpec], Depends(queue_catalog)],
+    queues: Annotated[QueueCatalog, Depends(queue_catalog)],
     day: Annotated[DayBook, Depends(day_book)],
     callbacks: Annotated[CallbackWorklist, Depends(callback_worklist)],
 ) -> QueueLive:
     name = directory_name(asterisk)
-    spec = catalog.get(name)
-    if spec is None:
-        raise HTTPException(404, f"queue {name!r} is not configured on this instance")
+    spec: QueueSpec | None = catalog(queues).get(name)
+    if spec is None:  # removed from the catalogue since the path was read
+        raise HTTPException(404, f"queue {name!r} is not in the queue catalogue")
     now = live.clock()
     held = [
         HeldCallback(t.id, t.caller, round(now - as_utc(t.due_at).timestamp(), 1), t.priority)
@@ -197,4 +197,4 @@ async def get_queue(
     ]
     states = [live.nodes[n] for n in sorted(live.nodes)]
     today = day.view().queues.get(spec.asterisk) or Tally().figures()
-    return queue_live(spec, states, today, held, now, NumberViewer.of(who))
+    return queue_live(spec, states, today, held, now, NumberViewer.of(who), catalog=queues)

@@ -18,7 +18,7 @@ out. The change is applied to Asterisk at once for a logged-in seat.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -32,12 +32,14 @@ from api.services import (
     city_time,
     day_book_if_any,
     live_state_if_any,
+    queue_catalog,
     seat_repository,
     seat_repository_if_any,
     seat_service,
     seat_states_if_any,
 )
 from callcenter.clock import CityTime
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.live.live_state import LiveState
 from callcenter.live.node_state import NodeState
 from callcenter.records.today import DayBook
@@ -208,6 +210,8 @@ class Floor:
     city: CityTime
     #: the day so far: each seat's calls and talk time today
     day: DayBook | None = None
+    #: names the queues of each seat's memberships
+    catalog: QueueCatalog = field(default_factory=QueueCatalog.default)
 
     async def statuses(self, node: str | None) -> list[SeatStatus]:
         if self.live is None and self.seats is None:
@@ -216,7 +220,7 @@ class Floor:
         now = self.live.clock() if self.live is not None else datetime.now(UTC).timestamp()
         calls = self.day.seats() if self.day is not None else None
         states = _states(self.live, node)
-        return seat_statuses(rows, states, self.states, now, self.city, calls)
+        return seat_statuses(rows, states, self.states, now, self.city, calls, catalog=self.catalog)
 
     async def status(self, seat_id: str) -> SeatStatus:
         if self.seats is None:
@@ -236,8 +240,9 @@ async def seat_floor(
     live: Annotated[LiveState | None, Depends(live_state_if_any)],
     city: Annotated[CityTime, Depends(city_time)],
     day: Annotated[DayBook | None, Depends(day_book_if_any)],
+    catalog: Annotated[QueueCatalog, Depends(queue_catalog)],
 ) -> Floor:
-    return Floor(seats, states, live, city, day)
+    return Floor(seats, states, live, city, day, catalog)
 
 
 OnTheFloor = Annotated[Floor, Depends(seat_floor)]

@@ -28,7 +28,9 @@ from api.live_ws import LiveStream
 from api.search_limits import CallerSearches
 from callcenter.audit.repository import AuditLog
 from callcenter.clock import SHANGHAI, CityTime
+from callcenter.legacy.catalog_store import CatalogStore
 from callcenter.legacy.directory import Directory
+from callcenter.legacy.queues import CatalogHolder, QueueCatalog
 from callcenter.live.live_state import LiveState
 from callcenter.live.seat_state import QueueWrapups
 from callcenter.records.facts import CallFacts
@@ -37,7 +39,6 @@ from callcenter.records.today import DayBook
 from callcenter.records.wiring import RecordsSystem
 from callcenter.tokens import TokenStore
 from queues.callbacks import CallbackWorklist
-from queues.catalog import QueueSpec
 from queues.repository import SeatRepository
 from queues.seat_state import StateTracker
 from queues.seats import SeatService
@@ -90,8 +91,10 @@ class ApiServices:
     seat_service: SeatService | None = None
     #: each seat's state and since when (available, on a call, wrap-up, paused, ...)
     seat_states: StateTracker | None = None
-    #: the queue catalog, by directory name
-    queue_catalog: Mapping[str, QueueSpec] | None = None
+    #: the queue catalogue in force (reloaded by the process; the city plan's by default)
+    catalog: CatalogHolder = field(default_factory=lambda: CatalogHolder(QueueCatalog.default()))
+    #: the catalogue's table: admins' changes (`/api/v1/queue-catalog`)
+    catalog_store: CatalogStore | None = None
     #: each Asterisk queue's own wrap-up (the catalog's), as every seat count applies it
     queue_wrapups: QueueWrapups = field(default_factory=dict)
     #: the city day so far: finished calls and calls in progress (every today figure)
@@ -126,9 +129,14 @@ class ApiServices:
         legacy: Directory | None = None,
         audit: AuditLog | None = None,
         ivr: FlowStore | None = None,
+        catalog: CatalogHolder | None = None,
+        catalog_store: CatalogStore | None = None,
     ) -> ApiServices:
         """The API's collaborators out of the process's systems; the live stream is
-        built here, over the live model (and the seats, when there are any)."""
+        built here, over the live model (and the seats, when there are any). `catalog`:
+        the process's queue catalogue (default: the seats system's, else the city plan's)."""
+        if catalog is None:
+            catalog = seats.catalog if seats else CatalogHolder(QueueCatalog.default())
         return cls(
             readiness=readiness if readiness is not None else {},
             city=city,
@@ -142,7 +150,8 @@ class ApiServices:
             seat_repository=seats.repo if seats else None,
             seat_service=seats.service if seats else None,
             seat_states=seats.tracker if seats else None,
-            queue_catalog=seats.catalog if seats else None,
+            catalog=catalog,
+            catalog_store=catalog_store,
             queue_wrapups=seats.wrapups if seats else {},
             day=records.day if records else None,
             callbacks=seats.callbacks if seats else None,
@@ -228,8 +237,9 @@ async def seat_states_if_any(conn: HTTPConnection) -> StateTracker | None:
     return api_services(conn).seat_states
 
 
-async def queue_catalog(conn: HTTPConnection) -> Mapping[str, QueueSpec]:
-    return _configured(api_services(conn).queue_catalog, NO_SEATS)
+async def queue_catalog(conn: HTTPConnection) -> QueueCatalog:
+    """The queue catalogue in force when the request came in."""
+    return api_services(conn).catalog.current
 
 
 async def catalog_wrapups(conn: HTTPConnection) -> QueueWrapups:

@@ -45,6 +45,7 @@ from agi.protocol.metrics import AgiMetrics
 from agi.protocol.server import FastAgiServer, ServerConfig
 from callcenter.heap import freeze_startup_heap
 from callcenter.legacy.directory import LegacyRoute
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.live.live_state import LiveState
 from callcenter.records.facts import CallbackRequestFact, ConfidentialMarkFact, RatingFact
 
@@ -209,7 +210,7 @@ async def _our_server(routes: dict[str, LegacyRoute]) -> tuple[FastAgiServer, Ag
     from prometheus_client import CollectorRegistry
 
     catalog = load_catalog()
-    flow = load_flow_file(catalog)
+    flow = load_flow_file(catalog, queues=QueueCatalog.default())
     handlers = build_routes(
         lambda: flow,
         catalog,
@@ -249,7 +250,7 @@ async def _panoramisk_server(routes: dict[str, LegacyRoute]) -> asyncio.Server:
     from panoramisk.fast_agi import Application
 
     catalog = load_catalog()
-    flow = load_flow_file(catalog)
+    flow = load_flow_file(catalog, queues=QueueCatalog.default())
 
     async def incoming(request: Any) -> None:
         # the same decisions and commands as agi.ivr.flows.IncomingFlow's default path

@@ -36,9 +36,11 @@ from agi.ivr.store import FlowStore
 from callcenter.clock import DEFAULT_TIMEZONE
 from callcenter.config import AmiNode, Settings, is_loopback
 from callcenter.db import session_factory
-from callcenter.legacy.queues import asterisk_queue
+from callcenter.legacy.catalog_store import CatalogStore
+from callcenter.legacy.queues import QueueCatalog, asterisk_queue
 from callcenter.legacy.repository import LegacyRepository
 from callcenter.private_files import write_file
+from callcenter.records.kpi import SL_SECONDS
 from queues.repository import SeatRepository
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "asterisk-conf" / "templates"
@@ -197,7 +199,8 @@ class ConfInputs:
     sip_bind: str = "0.0.0.0:5060"
     sip_secret: str | None = None
     max_wait_s: int = 1800
-    wrapup_s: int = 10
+    #: each queue's section (strategy, wrap-up) comes from its catalogue row
+    catalog: QueueCatalog = field(default_factory=QueueCatalog.default)
     #: where Asterisk writes its own ledger; None: no ledger files (SQLite)
     ledger: LedgerDb | None = None
     #: None: calls are not recorded (no MixMonitor; records keep an empty recording)
@@ -277,6 +280,31 @@ def transfer_targets(
     return targets
 
 
+def _queue_sections(inputs: ConfInputs) -> str:
+    """One queues.conf section per queue, with its catalogue row's strategy and wrap-up;
+    `servicelevel` is the city's SL15 threshold (callcenter/records/kpi.py) on every
+    queue, so app_queue's own service-level figure measures what the city assesses."""
+    template = _template("queue.in") + (
+        f"monitor-format = {inputs.recording.format}\n" if inputs.recording else ""
+    )
+    sections = []
+    for name in sorted(inputs.queues):
+        row = inputs.catalog.by_asterisk(name)
+        if row is None:
+            raise RenderError(
+                f"queue {name} is not in the queue catalogue: add it with "
+                f"`callcenter queues add {name.removeprefix('hotline-')} ...`"
+            )
+        values = {
+            "NAME": name,
+            "STRATEGY": row.strategy,
+            "WRAPUP": str(row.wrapup_s),
+            "SERVICELEVEL": str(SL_SECONDS),
+        }
+        sections.append(_fill(template, values))
+    return "\n".join(sections)
+
+
 def render(inputs: ConfInputs) -> dict[str, str]:
     """File name → text of every file Asterisk needs from us."""
     if inputs.default_queue not in inputs.queues:
@@ -312,18 +340,7 @@ def render(inputs: ConfInputs) -> dict[str, str]:
             "RECORDING": _recording_line(inputs.recording),
         },
     )
-    queue_template = _template("queue.in") + (
-        f"monitor-format = {inputs.recording.format}\n" if inputs.recording else ""
-    )
-    queues = _fill(
-        _template("queues.conf.in"),
-        {
-            "QUEUES": "\n".join(
-                _fill(queue_template, {"NAME": q, "WRAPUP": str(inputs.wrapup_s)})
-                for q in sorted(inputs.queues)
-            )
-        },
-    )
+    queues = _fill(_template("queues.conf.in"), {"QUEUES": _queue_sections(inputs)})
     try:
         ipaddress.ip_address(inputs.ami_bind)
     except ValueError as exc:
@@ -438,6 +455,7 @@ class DatabaseContent:
     queues: tuple[str, ...]
     default_queue: str
     transfer_targets: Mapping[str, str]
+    catalog: QueueCatalog = field(default_factory=QueueCatalog.default)
 
 
 async def read_database(engine: AsyncEngine, settings: Settings) -> DatabaseContent:
@@ -447,16 +465,30 @@ async def read_database(engine: AsyncEngine, settings: Settings) -> DatabaseCont
     clock = lambda: datetime.now(UTC)  # noqa: E731
     seats = await SeatRepository(sessions, clock).seats()
     records = await LegacyRepository(sessions, clock).records()
+    queue_catalog = await CatalogStore(sessions, clock).load()
     catalog = load_catalog()
-    store = FlowStore(catalog, sessions, clock, load_flow_file(catalog, settings.ivr_flow_file))
+    store = FlowStore(
+        catalog,
+        sessions,
+        clock,
+        load_flow_file(catalog, settings.ivr_flow_file, queues=queue_catalog),
+        queues=lambda: queue_catalog,
+    )
     flow = await store.reload()
-    queues = {asterisk_queue(r.queue) for r in records} | flow.queues()
+    used = {asterisk_queue(r.queue) for r in records} | flow.queues()
+    missing = sorted(used - queue_catalog.asterisk_names)
+    if missing:
+        raise RenderError(
+            f"the directory or the IVR flow uses queues the catalogue lacks: {', '.join(missing)}"
+        )
+    queues = queue_catalog.asterisk_names
     legacy = ((r.number, r.transfer_to, f"{r.unit_code} {r.unit}") for r in records)
     return DatabaseContent(
         seats=tuple(ProvisionedSeat(s.extension, s.interface, s.node) for s in seats),
         queues=tuple(sorted(queues)),
         default_queue=flow.general_queue,
         transfer_targets=transfer_targets(legacy, flow),
+        catalog=queue_catalog,
     )
 
 
@@ -728,6 +760,7 @@ def plan(settings: Settings, options: RenderOptions, content: DatabaseContent) -
                     default_queue=content.default_queue,
                     queues=content.queues,
                     transfer_targets=content.transfer_targets,
+                    catalog=content.catalog,
                     seats=tuple(by_node[node.name]),
                     trunk_host=options.trunk_host,
                     ami_user=node.username,

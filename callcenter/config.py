@@ -112,7 +112,8 @@ class Settings(BaseSettings):
     )
     #: concurrent AMI actions while logging seats in (a shift start, a repair)
     seat_login_concurrency: int = Field(default=64, ge=1, le=1000)
-    #: specialist queue -> seconds a caller waits there before general seats also get it
+    #: not a setting: a queue's overflow is in the queue catalogue (refused when given,
+    #: so a deployment that sets it learns where it is configured)
     queue_overflow_s: dict[str, float] = Field(default_factory=dict)
     #: an abandoned caller who waited longer than this joins the callback worklist
     callback_min_wait_s: float = Field(default=5.0, ge=0)
@@ -195,6 +196,18 @@ class Settings(BaseSettings):
                 'CALLCENTER_AGI_ALLOWED_PEERS=\'["10.0.0.11", "10.0.1.0/24"]\''
             )
         return self
+
+    @field_validator("queue_overflow_s")
+    @classmethod
+    def _overflow_is_catalogue_data(cls, value: dict[str, float]) -> dict[str, float]:
+        if value:
+            first, seconds = next(iter(value.items()))
+            raise ValueError(
+                "CALLCENTER_QUEUE_OVERFLOW_S: a queue's overflow is part of the queue "
+                "catalogue, shared by every instance: set it with `callcenter queues update "
+                f"{first} --overflow-after {seconds:g}` and unset this variable"
+            )
+        return value
 
     @model_validator(mode="after")
     def _unique_node_names(self) -> Settings:

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from ami import actions
 from ami.errors import AmiError
+from callcenter.legacy.queues import GENERAL, QueueCatalog
 from callcenter.live.live_state import LiveState
-from queues.catalog import GENERAL, QueueSpec
 from queues.repository import SeatRepository
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,9 @@ OVERFLOW_PENALTY = 10  # behind every skill level's penalty (0..4)
 
 class Overflow:
     def __init__(
-        self, live: LiveState, repo: SeatRepository, catalog: dict[str, QueueSpec]
+        self, live: LiveState, repo: SeatRepository, catalog: Callable[[], QueueCatalog]
     ) -> None:
+        """`catalog`: the catalogue in force (read at every check: a reload applies)."""
         self.live = live
         self.repo = repo
         self.catalog = catalog
@@ -45,7 +47,7 @@ class Overflow:
     async def check_once(self) -> int:
         """Add or remove overflow members where needed; returns the changes made."""
         changes = 0
-        specs = [s for s in self.catalog.values() if s.overflow_after_s is not None]
+        specs = [q for q in self.catalog().queues if q.overflow_after_s is not None]
         if not specs:
             return 0
         seats = [s for s in await self.repo.seats() if s.logged_in and GENERAL in s.skills]

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from callcenter.clock import CityTime, as_utc
-from callcenter.legacy.queues import Display, shown
+from callcenter.legacy.queues import Display, QueueCatalog
 from callcenter.live.live_views import QueueView, SeatQueue, SeatView, queue_view, seat_views
 from callcenter.live.node_state import NodeState, Queue
 from callcenter.live.seat_state import SEAT_STATES, seat_counts
@@ -46,10 +46,10 @@ def waiting_caller_shown(viewer: Viewer) -> Callable[[str], str]:
     return lambda number: live_caller(number, False, "", viewer)
 
 
-def named_queue(view: QueueView) -> QueueNow:
+def named_queue(view: QueueView, catalog: QueueCatalog) -> QueueNow:
     """The queue named by the directory (its callers' numbers were shown as the viewer
     may see them when the view was built: `waiting_caller_shown`)."""
-    name = shown(view.name)
+    name = catalog.shown(view.name)
     fields = vars(view) | {"name": name.name}
     return QueueNow(**fields, display=name.display, asterisk=name.asterisk)
 
@@ -69,10 +69,10 @@ class SeatMembership:
     paused_reason: str
 
 
-def named_memberships(queues: list[SeatQueue]) -> list[SeatMembership]:
+def named_memberships(queues: list[SeatQueue], catalog: QueueCatalog) -> list[SeatMembership]:
     out = []
     for m in queues:
-        name = shown(m.queue)
+        name = catalog.shown(m.queue)
         out.append(
             SeatMembership(
                 name.name,
@@ -121,7 +121,12 @@ class SeatStatus:
 
 
 def _from_live(
-    seat: Seat | None, view: SeatView, tracked: SeatState | None, city: CityTime, day: SeatDay
+    seat: Seat | None,
+    view: SeatView,
+    tracked: SeatState | None,
+    city: CityTime,
+    day: SeatDay,
+    catalog: QueueCatalog,
 ) -> SeatStatus:
     """`tracked`: the tracker's state, reason and since (the view knows no since);
     built once, not built and then `replace`d: this runs for every seat on every full
@@ -156,7 +161,7 @@ def _from_live(
         last_call=city.iso(view.last_call) if view.last_call else None,
         state_interface=view.state_interface,
         stale=view.stale,
-        queues=named_memberships(view.queues),
+        queues=named_memberships(view.queues, catalog),
     )
 
 
@@ -167,9 +172,12 @@ def seat_statuses(
     now: float,
     city: CityTime,
     calls: Mapping[str, SeatDay] | None = None,
+    *,
+    catalog: QueueCatalog,
 ) -> list[SeatStatus]:
     """Every seat, its times written by `city` (the one format the API returns);
-    `calls`: today's calls and talk time by seat id (records.today `DayBook.seats`)."""
+    `calls`: today's calls and talk time by seat id (records.today `DayBook.seats`);
+    `catalog`: how to name the queues of each seat's memberships."""
     day = calls or {}
     by_key = {(s.node, s.interface): s for s in seats}
     out: list[SeatStatus] = []
@@ -183,9 +191,8 @@ def seat_statuses(
         if tracker is not None:
             tracked = tracker.current(by_node[view.node], view.interface, now)
         seat = by_key.get(key)
-        out.append(
-            _from_live(seat, view, tracked, city, day.get(seat.id if seat else view.name, NO_CALLS))
-        )
+        seat_day = day.get(seat.id if seat else view.name, NO_CALLS)
+        out.append(_from_live(seat, view, tracked, city, seat_day, catalog))
     for seat in seats:
         if (seat.node, seat.interface) in seen:
             continue
@@ -250,20 +257,23 @@ def queue_live(
     held: list[HeldCallback],
     now: float,
     viewer: Viewer = NO_NUMBER,
+    *,
+    catalog: QueueCatalog,
 ) -> QueueLive:
     """One queue as `viewer` sees it: the callers waiting and those held for a callback
-    with their numbers shown as privacy.py says (nobody's call yet)."""
+    with their numbers shown as privacy.py says (nobody's call yet); named by `catalog`."""
     view: QueueNow | None = None
     seats = dict.fromkeys(SEAT_STATES, 0)
     for state in states:  # one queue lives on one node (app_queue's limit)
         queue: Queue | None = state.queues.get(spec.asterisk)
         if queue is not None:
             seats = seat_counts(queue, now, {spec.asterisk: spec.wrapup_s})
-            view = named_queue(queue_view(state, queue, now, seats, waiting_caller_shown(viewer)))
+            shown_view = queue_view(state, queue, now, seats, waiting_caller_shown(viewer))
+            view = named_queue(shown_view, catalog)
             break
     return QueueLive(
         name=spec.name,
-        display=shown(spec.asterisk).display,
+        display=catalog.shown(spec.asterisk).display,
         asterisk=spec.asterisk,
         strategy=view.strategy if view and view.strategy else spec.strategy,
         wrapup_s=spec.wrapup_s,

@@ -11,6 +11,7 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
+from callcenter.legacy.queues import QueueCatalog
 from queues.catalog import parse_skills
 
 #: `TECH/resource`: what app_queue dials (`PJSIP/1001`, `Local/1001@agents/n`, ...); no
@@ -32,13 +33,13 @@ class SeatUpdate:
         return self.skills is None and self.interface is None and self.node is None
 
 
-def checked_skills(skills: Mapping[str, int]) -> dict[str, int]:
-    """Skills given as a mapping, checked by the one rule of `parse_skills` (known
-    queue, level 1..5, at least one). Raises ValueError naming the bad item."""
+def checked_skills(skills: Mapping[str, int], queues: QueueCatalog) -> dict[str, int]:
+    """Skills given as a mapping, checked by the one rule of `parse_skills` (a queue of
+    the catalogue, level 1..5, at least one). Raises ValueError naming the bad item."""
     for name in skills:
         if "," in name or ":" in name:  # would read as two items, or as a level
             raise ValueError(f"skill {name!r}: not a queue name")
-    return parse_skills(",".join(f"{name}:{level}" for name, level in skills.items()))
+    return parse_skills(",".join(f"{name}:{level}" for name, level in skills.items()), queues)
 
 
 def checked_interface(interface: str) -> str:
@@ -51,13 +52,14 @@ def checked_interface(interface: str) -> str:
     return interface
 
 
-def checked_update(change: SeatUpdate, nodes: Collection[str]) -> SeatUpdate:
+def checked_update(change: SeatUpdate, nodes: Collection[str], queues: QueueCatalog) -> SeatUpdate:
     """`change` with its skills normalised; ValueError for the first bad field.
 
-    `nodes`: the configured PBX nodes; empty when none is configured (then any name)."""
+    `nodes`: the configured PBX nodes; empty when none is configured (then any name);
+    `queues`: the queue catalogue the skills must name."""
     if change.empty:
         raise ValueError("nothing to change: give skills, interface or node")
-    skills = checked_skills(change.skills) if change.skills is not None else None
+    skills = checked_skills(change.skills, queues) if change.skills is not None else None
     if change.interface is not None:
         checked_interface(change.interface)
     if change.node is not None and nodes and change.node not in nodes:

@@ -23,8 +23,9 @@ from typing import TypeVar
 from ami import actions
 from ami.errors import ActionFailed, AmiError, NotConnected
 from ami.node import PbxNode
+from callcenter.legacy.queues import QueueCatalog, asterisk_queue
 from callcenter.live.live_state import LiveState
-from queues.catalog import QueueSpec, penalty
+from queues.catalog import penalty
 from queues.errors import (
     BadRequest,
     Conflict,
@@ -55,10 +56,11 @@ class SeatService:
         self,
         repo: SeatRepository,
         live: LiveState,
-        catalog: dict[str, QueueSpec],
         pause_reasons: list[str],
         concurrency: int = 64,
+        catalog: Callable[[], QueueCatalog] = QueueCatalog.default,
     ) -> None:
+        """`catalog`: the queue catalogue in force (a seat's skills must name its queues)."""
         self.repo = repo
         self.live = live
         self.catalog = catalog
@@ -84,7 +86,7 @@ class SeatService:
         added: list[str] = []
         try:
             for name, level in sorted(seat.skills.items()):
-                queue = self.catalog[name].asterisk
+                queue = asterisk_queue(name)
                 if await self._ami(self._add(node, seat, queue, level, reason)):
                     added.append(queue)
         except Exception:
@@ -152,7 +154,7 @@ class SeatService:
         refused QueueAdd, the likeliest failure (a queue missing on the node, a bad
         interface), comes before anything old was touched."""
         try:
-            change = checked_update(change, self.live.links)
+            change = checked_update(change, self.live.links, self.catalog())
         except ValueError as exc:
             raise BadRequest(str(exc)) from exc
         async with self._lock(seat_id):
@@ -185,7 +187,7 @@ class SeatService:
     ) -> None:
         old_node = self._node(seat)
         reason = seat.pause_reason
-        wanted = {self.catalog[name].asterisk: level for name, level in skills.items()}
+        wanted = {asterisk_queue(name): level for name, level in skills.items()}
         if (interface, node_name) != (seat.interface, seat.node):
             new_node = self._node_named(node_name)
             for queue, level in sorted(wanted.items()):
@@ -196,7 +198,7 @@ class SeatService:
                 if await self._ami(actions.queue_remove(old_node, queue, seat.interface)):
                     undo.append(self._readd(old_node, seat, queue, had_now.get(queue, 0)))
             return
-        had = {self.catalog[name].asterisk: level for name, level in seat.skills.items()}
+        had = {asterisk_queue(name): level for name, level in seat.skills.items()}
         now = self._penalties_now(seat)
         # a queue it is in already without the skill (an overflow) gets the skill's penalty
         repenalise = {q for q in set(wanted) & set(had) if wanted[q] != had[q]}
@@ -224,7 +226,7 @@ class SeatService:
 
     def _penalties_now(self, seat: Seat) -> dict[str, int]:
         """Asterisk queue -> the seat's penalty there: the live model's, else its skill's."""
-        out = {self.catalog[name].asterisk: penalty(level) for name, level in seat.skills.items()}
+        out = {asterisk_queue(name): penalty(level) for name, level in seat.skills.items()}
         state = self.live.nodes.get(seat.node)
         if state is not None:
             for queue in state.queues.values():
@@ -285,7 +287,7 @@ class SeatService:
             if not seat.logged_in:
                 continue
             for name, level in seat.skills.items():
-                queue = self.catalog[name].asterisk
+                queue = asterisk_queue(name)
                 members = state.queues.get(queue)
                 if members is None or seat.interface not in members.members:
                     missing.append((seat, queue, level))
@@ -343,7 +345,7 @@ class SeatService:
     def _member_queues(self, seat: Seat) -> list[str]:
         """Its skill queues plus any other queue Asterisk has it in (an overflow, a
         membership added by hand): logout means out of everything."""
-        queues = {self.catalog[name].asterisk for name in seat.skills}
+        queues = {asterisk_queue(name) for name in seat.skills}
         state = self.live.nodes.get(seat.node)
         if state is not None:
             queues.update(q.name for q in state.queues.values() if seat.interface in q.members)

@@ -9,11 +9,11 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callcenter.legacy.queues import CatalogHolder, QueueCatalog
 from callcenter.live.live_state import LiveState
 from callcenter.records.callback_tasks import CallbackTasks, SqlCallbackTasks
 from callcenter.records.history import RecordsHistory, SqlHistory
 from queues.callbacks import CallbackPolicy, CallbackWorklist
-from queues.catalog import QueueSpec, catalog, queue_wrapups
 from queues.overflow import Overflow
 from queues.priority import CallerPriority, PriorityRules
 from queues.repository import SeatRepository
@@ -28,8 +28,10 @@ class SeatsSystem:
     service: SeatService
     tracker: StateTracker
     watcher: SeatWatcher
-    catalog: dict[str, QueueSpec]
-    #: Asterisk queue -> its wrap-up seconds: the catalog's, as every seat state uses them
+    #: the queue catalogue in force (reloaded by the process)
+    catalog: CatalogHolder
+    #: Asterisk queue -> its wrap-up seconds: the catalogue's, as every seat state uses
+    #: them; one dict, kept equal to the catalogue in force (`follow_wrapups`)
     wrapups: dict[str, int]
     callbacks: CallbackWorklist
     overflow: Overflow
@@ -40,12 +42,25 @@ class SeatsSystem:
         self.watcher.seat_of = {s.interface: s.id for s in await self.repo.seats()}
 
 
+def follow_wrapups(catalog: CatalogHolder, wrapups: dict[str, int]) -> None:
+    """Keep `wrapups` (a dict the seat states, the callback worklist and the records
+    read) equal to the wrap-ups of the catalogue in force, in place."""
+
+    def update(current: QueueCatalog) -> None:
+        fresh = current.wrapups()
+        for gone in set(wrapups) - set(fresh):
+            del wrapups[gone]
+        wrapups.update(fresh)
+
+    catalog.on_change(update)
+
+
 def build_seats(
     sessions: async_sessionmaker[AsyncSession],
     live: LiveState,
     clock: Callable[[], datetime],
     pause_reasons: list[str],
-    overflow_s: dict[str, float] | None = None,
+    catalog: CatalogHolder | None = None,
     concurrency: int = 64,
     callback_policy: CallbackPolicy | None = None,
     priority_rules: PriorityRules | None = None,
@@ -54,13 +69,15 @@ def build_seats(
 ) -> SeatsSystem:
     """`callback_tasks`: the records domain's worklist table; `history`: what the call
     records say of callers and seats (repeat callers, calls and talk per seat). The
-    process passes its records system's; by default ones on `sessions`."""
-    queues = catalog(overflow_s)
+    process passes its records system's; by default ones on `sessions`. `catalog`: the
+    process's queue catalogue (default: the city plan's, for tests and benches)."""
+    catalog = catalog if catalog is not None else CatalogHolder(QueueCatalog.default())
     history = history if history is not None else SqlHistory(sessions)
     repo = SeatRepository(sessions, clock, history)
-    wrapups = queue_wrapups(queues)
+    wrapups = catalog.current.wrapups()
+    follow_wrapups(catalog, wrapups)
     tracker = StateTracker(wrapups)
-    service = SeatService(repo, live, queues, pause_reasons, concurrency)
+    service = SeatService(repo, live, pause_reasons, concurrency, catalog)
     priority = CallerPriority(priority_rules or PriorityRules(), history, live)
     watcher = SeatWatcher(live, tracker, on_auto_pause=service.follow_floor)
     callbacks = CallbackWorklist(
@@ -72,9 +89,9 @@ def build_seats(
     )
     watcher.on_abandoned = callbacks.on_abandoned
     live.connect_hooks.append(service.on_connected)
-    overflow = Overflow(live, repo, queues)
+    overflow = Overflow(live, repo, catalog)
     system = SeatsSystem(
-        repo, service, tracker, watcher, queues, wrapups, callbacks, overflow, priority
+        repo, service, tracker, watcher, catalog, wrapups, callbacks, overflow, priority
     )
     service.changed_hooks.append(system.refresh_seat_index)
     return system

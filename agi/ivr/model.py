@@ -4,8 +4,8 @@ A flow file can come from the repo or from the database, written by someone who 
 a developer; loading is where mistakes must stop, not on a live call. `validate_flow`
 refuses: a prompt the catalog lacks, a menu option pointing to a missing menu, a menu no
 entry can reach, a menu without "0 = agent" (DOMAIN.md: every menu has 0 = 人工),
-an emergency key that a menu uses for something else, and a queue the queue catalog
-(callcenter/legacy/queues.py) does not have: the PBX has no such queue, and the caller
+an emergency key that a menu uses for something else, and a queue the queue catalogue
+in force (callcenter/legacy/queues.py) does not have: the PBX has no such queue, and the caller
 would fall through the dialplan. Sizes are bounded (a comment, how many entries and
 menus) so a flow stays something a person reads, and a 422 stays short.
 """
@@ -13,6 +13,7 @@ menus) so a flow stays something a person reads, and a 422 stays short.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
@@ -20,7 +21,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agi.ivr.catalog import PromptCatalog
-from callcenter.legacy.queues import QUEUES, asterisk_queue
+from callcenter.legacy.catalog_store import QueueUsers
+from callcenter.legacy.queues import QueueCatalog, asterisk_queue
 
 Key = Annotated[str, Field(pattern=r"^[0-9*#]$")]
 QueueName = Annotated[str, Field(pattern=r"^hotline-[a-z0-9][a-z0-9-]{0,38}$")]
@@ -33,8 +35,6 @@ MAX_ENTRIES = 500  # a dialed number each: the city has 280 legacy numbers
 MAX_MENUS = 100
 #: problems listed in one FlowError; the rest are counted
 MAX_PROBLEMS = 20
-#: the Asterisk queues a flow may send callers to: the catalog's
-CATALOG_QUEUES = frozenset(asterisk_queue(name) for name in QUEUES)
 
 
 class FlowError(ValueError):
@@ -155,15 +155,15 @@ class Flow(_Strict):
         }
 
 
-def _problems(flow: Flow, catalog: PromptCatalog) -> list[str]:
+def _problems(flow: Flow, catalog: PromptCatalog, queues: QueueCatalog) -> list[str]:
     problems: list[str] = []
     if "default" not in flow.entries:
         problems.append("entries: no 'default' entry")
     for number in flow.entries:
         if number != "default" and not number.isdigit():
             problems.append(f"entries: {number!r} is not a dialed number (digits) or 'default'")
-    for queue in sorted(flow.queues() - CATALOG_QUEUES):
-        known = ", ".join(sorted(CATALOG_QUEUES))
+    for queue in sorted(flow.queues() - queues.asterisk_names):
+        known = ", ".join(sorted(queues.asterisk_names))
         problems.append(f"queue {queue!r} is not in the queue catalog (known: {known})")
     for prompt in sorted(flow.prompts()):
         if prompt not in catalog:
@@ -205,14 +205,17 @@ def _problems(flow: Flow, catalog: PromptCatalog) -> list[str]:
     return problems
 
 
-def validate_flow(data: object, catalog: PromptCatalog, source: str = "flow") -> Flow:
-    """The flow, or FlowError listing every problem (shape first, then cross-checks)."""
+def validate_flow(
+    data: object, catalog: PromptCatalog, source: str = "flow", *, queues: QueueCatalog
+) -> Flow:
+    """The flow, or FlowError listing every problem (shape first, then cross-checks
+    against the prompt `catalog` and the queue catalogue `queues`)."""
     try:
         flow = Flow.model_validate(data)
     except ValidationError as exc:
         lines = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
         raise FlowError(_listed(source, lines)) from exc
-    problems = _problems(flow, catalog)
+    problems = _problems(flow, catalog, queues)
     if problems:
         raise FlowError(_listed(source, problems))
     return flow
@@ -226,7 +229,9 @@ def _listed(source: str, problems: list[str]) -> str:
     return f"{source}: " + "; ".join(shown)
 
 
-def load_flow_file(catalog: PromptCatalog, path: Path | None = None) -> Flow:
+def load_flow_file(
+    catalog: PromptCatalog, path: Path | None = None, *, queues: QueueCatalog
+) -> Flow:
     """The flow file (default: the one shipped in this package), validated."""
     if path is None:
         text = resources.files("agi.ivr").joinpath("flows.json").read_text(encoding="utf-8")
@@ -238,4 +243,14 @@ def load_flow_file(catalog: PromptCatalog, path: Path | None = None) -> Flow:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise FlowError(f"{source}: not JSON: {exc}") from exc
-    return validate_flow(data, catalog, source)
+    return validate_flow(data, catalog, source, queues=queues)
+
+
+def flow_users(flow: Callable[[], Flow]) -> QueueUsers:
+    """The IVR flow in force (`flow()`) as a user of the queues it sends callers to: a
+    queue it names cannot leave the catalogue."""
+
+    async def users(_session: object, name: str) -> list[str]:
+        return ["the IVR flow"] if asterisk_queue(name) in flow().queues() else []
+
+    return users

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agi.ivr.catalog import PromptCatalog
 from agi.ivr.model import Flow, FlowError, load_flow_file, validate_flow
 from agi.ivr.models import IvrFlowVersion
+from callcenter.legacy.queues import QueueCatalog
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +31,16 @@ class FlowStore:
         sessions: async_sessionmaker[AsyncSession] | None,
         clock: Callable[[], datetime],
         file_flow: Flow | None = None,
+        *,
+        queues: Callable[[], QueueCatalog],
     ) -> None:
+        """`queues`: the queue catalogue in force (a flow is checked against the one in
+        force when it is loaded or saved)."""
         self.catalog = catalog
+        self.queues = queues
         self.sessions = sessions
         self.clock = clock
-        self.file_flow = file_flow or load_flow_file(catalog)
+        self.file_flow = file_flow or load_flow_file(catalog, queues=queues())
         self.current = self.file_flow
         self.source = "file"
 
@@ -53,7 +59,9 @@ class FlowStore:
             self.current, self.source = self.file_flow, "file"
             return self.current
         try:
-            flow = validate_flow(json.loads(row.body), self.catalog, f"ivr_flows id {row.id}")
+            flow = validate_flow(
+                json.loads(row.body), self.catalog, f"ivr_flows id {row.id}", queues=self.queues()
+            )
         except (FlowError, json.JSONDecodeError) as exc:
             log.error("IVR flow override rejected, keeping %s: %s", self.source, exc)
             return self.current
@@ -64,7 +72,7 @@ class FlowStore:
         """Validate and store an override; its id. FlowError names every problem."""
         if self.sessions is None:
             raise RuntimeError("no database configured")
-        flow = validate_flow(data, self.catalog, "uploaded flow")
+        flow = validate_flow(data, self.catalog, "uploaded flow", queues=self.queues())
         async with self.sessions() as session, session.begin():
             row = IvrFlowVersion(
                 version=flow.version,

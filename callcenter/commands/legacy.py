@@ -38,8 +38,10 @@ from callcenter.commands.common import (
 )
 from callcenter.db import session_factory
 from callcenter.legacy import csvfile
+from callcenter.legacy.catalog_store import CatalogStore
 from callcenter.legacy.normalize import NumberError, normalize_number
 from callcenter.legacy.plan import Plan, changed_fields
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.legacy.records import RowError
 from callcenter.legacy.repository import (
     LegacyError,
@@ -131,12 +133,21 @@ def _parse_time(raw: str | None) -> datetime | None:
     return (value if value.tzinfo else value.astimezone()).astimezone(UTC)
 
 
+def _queues() -> QueueCatalog:
+    """The queue catalogue in force: what each row's queue must be one of."""
+
+    async def load(engine: AsyncEngine) -> QueueCatalog:
+        return await CatalogStore(session_factory(engine), lambda: datetime.now(UTC)).load()
+
+    return run_on_database(load_settings_or_exit(), load)
+
+
 def _read(path: Path, encoding: str | None) -> csvfile.ParsedFile:
     try:
         data = path.read_bytes()
     except OSError as exc:
         fail(f"cannot read {path}: {exc.strerror or exc}", EXIT_USAGE)
-    return csvfile.read(data, encoding)
+    return csvfile.read(data, encoding, queues=_queues)
 
 
 def _rejected(errors: list[RowError], dry_run: bool, when: datetime | None) -> dict[str, Any]:

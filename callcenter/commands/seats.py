@@ -28,6 +28,8 @@ from callcenter.commands.common import (
 )
 from callcenter.config import Settings
 from callcenter.db import session_factory
+from callcenter.legacy.catalog_store import CatalogStore
+from callcenter.legacy.queues import QueueCatalog
 from queues.catalog import parse_skills
 from queues.models import Seat
 from queues.repository import ProvisionResult, SeatRepository
@@ -38,6 +40,11 @@ app = typer.Typer(help=f"Seats (agents' positions). {EXIT_CODES_HELP}", no_args_
 
 def _repo(engine: AsyncEngine) -> SeatRepository:
     return SeatRepository(session_factory(engine), lambda: datetime.now(UTC))
+
+
+async def _catalog(engine: AsyncEngine) -> QueueCatalog:
+    """The queue catalogue in force: a seat's skills must name its queues."""
+    return await CatalogStore(session_factory(engine), lambda: datetime.now(UTC)).load()
 
 
 def _nodes(settings: Settings) -> list[str]:
@@ -78,10 +85,6 @@ def provision(
     """Create seats START .. START+COUNT-1; existing seats are left unchanged (change
     them with `seats update`)."""
     settings = load_settings_or_exit()
-    try:
-        parsed = parse_skills(skills)
-    except ValueError as exc:
-        fail(f"--skills: {exc}", EXIT_USAGE)
     nodes = _nodes(settings)
     node = node or nodes[0]
     if node not in nodes:
@@ -90,10 +93,20 @@ def provision(
     if "{extension}" not in template:
         fail(f"--interface {template!r} lacks {{extension}}", EXIT_USAGE)
 
-    async def work(engine: AsyncEngine) -> ProvisionResult:
-        return await _repo(engine).provision(count, start, lambda _i: dict(parsed), template, node)
+    async def work(engine: AsyncEngine) -> tuple[ProvisionResult, dict[str, int]]:
+        try:  # the skills name queues of the catalogue in force
+            parsed = parse_skills(skills, await _catalog(engine))
+        except ValueError as exc:
+            raise _BadOption(f"--skills: {exc}") from exc
+        result = await _repo(engine).provision(
+            count, start, lambda _i: dict(parsed), template, node
+        )
+        return result, parsed
 
-    result = run_on_database(settings, work)
+    try:
+        result, parsed = run_on_database(settings, work)
+    except _BadOption as exc:
+        fail(str(exc), EXIT_USAGE)
     if result.other_skills:
         shown = ", ".join(result.other_skills[:10])
         more = f" and {len(result.other_skills) - 10} more" if len(result.other_skills) > 10 else ""
@@ -141,6 +154,10 @@ class _Refused(Exception):
     """The seat cannot be changed here; nothing was written."""
 
 
+class _BadOption(Exception):
+    """An option's value is not valid (a skill of no queue, an unknown node)."""
+
+
 @app.command("update")
 def update(
     seat_id: Annotated[str, typer.Argument(metavar="SEAT", help="The seat's id.")],
@@ -157,15 +174,14 @@ def update(
     """Change a logged-out seat's skills, interface or node (a logged-in seat: use
     PATCH /api/v1/seats/SEAT, which the running service applies to Asterisk)."""
     settings = load_settings_or_exit()
-    try:
-        change = checked_update(
-            SeatUpdate(parse_skills(skills) if skills is not None else None, interface, node),
-            _nodes(settings),
-        )
-    except ValueError as exc:
-        fail(str(exc), EXIT_USAGE)
 
     async def work(engine: AsyncEngine) -> Seat:
+        queues = await _catalog(engine)
+        try:
+            parsed = parse_skills(skills, queues) if skills is not None else None
+            change = checked_update(SeatUpdate(parsed, interface, node), _nodes(settings), queues)
+        except ValueError as exc:
+            raise _BadOption(str(exc)) from exc
         repo = _repo(engine)
         seat = await repo.seat(seat_id)
         if seat is None:
@@ -189,6 +205,8 @@ def update(
 
     try:
         seat = run_on_database(settings, work)
+    except _BadOption as exc:
+        fail(str(exc), EXIT_USAGE)
     except _Refused as exc:
         fail(str(exc), EXIT_REJECTED)
     console.print(

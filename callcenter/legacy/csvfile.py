@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.legacy.records import COLUMNS, NumberRecord, RowError, validate_fields
 from callcenter.spreadsheet import DEFAULT_ENCODING, Encoding, SpreadsheetCsv, unguard
 
@@ -70,8 +71,14 @@ class ParsedFile:
         return not self.errors
 
 
-def parse(text: str, encoding: str = "utf-8") -> ParsedFile:
-    """Validate every row of the CSV text; never stops at the first error."""
+#: the queue catalogue rows are checked against, or how to get it: asked for only once
+#: the header is sound, so a file broken as a whole is refused without the database
+Catalogue = QueueCatalog | Callable[[], QueueCatalog]
+
+
+def parse(text: str, encoding: str = "utf-8", *, queues: Catalogue) -> ParsedFile:
+    """Validate every row of the CSV text against the catalogue `queues`; never stops
+    at the first error."""
     out = ParsedFile(encoding=encoding)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
@@ -88,6 +95,7 @@ def parse(text: str, encoding: str = "utf-8") -> ParsedFile:
         out.errors.append(RowError(1, column, f"unknown column (expected {', '.join(COLUMNS)})"))
     if missing:
         return out
+    catalog = queues if isinstance(queues, QueueCatalog) else queues()
     index = {name: names.index(name) for name in COLUMNS}
     seen: dict[str, int] = {}
     units: dict[str, tuple[int, str, str]] = {}
@@ -104,7 +112,7 @@ def parse(text: str, encoding: str = "utf-8") -> ParsedFile:
         fields = {
             name: unguard(row[i]).strip() if i < len(row) else "" for name, i in index.items()
         }
-        record, errors = validate_fields(fields)
+        record, errors = validate_fields(fields, catalog)
         errors += _unit_conflicts(units, fields, line)
         if record is not None:
             first = seen.setdefault(record.number, line)
@@ -140,13 +148,13 @@ def _unit_conflicts(
     return []
 
 
-def read(data: bytes, encoding: str | None = None) -> ParsedFile:
-    """Decode and validate a CSV file's bytes."""
+def read(data: bytes, encoding: str | None = None, *, queues: Catalogue) -> ParsedFile:
+    """Decode and validate a CSV file's bytes (queues: the catalogue in force)."""
     try:
         text, used = decode(data, encoding)
     except CsvError as exc:
         return ParsedFile(errors=[RowError(None, "file", str(exc))])
-    return parse(text, used)
+    return parse(text, used, queues=queues)
 
 
 def write(records: Iterable[NumberRecord], encoding: Encoding = DEFAULT_ENCODING) -> bytes:

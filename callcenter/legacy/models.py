@@ -18,6 +18,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -117,3 +118,20 @@ class LegacyDirectoryState(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger)
     changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class QueueCatalogRow(Base):
+    """One queue of the catalogue (callcenter/legacy/queues.py says what each field
+    means and which values are valid; callcenter/legacy/catalog_store.py writes it)."""
+
+    __tablename__ = "queue_catalog"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    display_zh: Mapped[str] = mapped_column(String(40))
+    display_en: Mapped[str] = mapped_column(String(40))
+    strategy: Mapped[str] = mapped_column(String(16))
+    wrapup_s: Mapped[int] = mapped_column(Integer)
+    overflow_after_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    position: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_by: Mapped[str] = mapped_column(String(100))

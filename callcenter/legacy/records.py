@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from callcenter.legacy.normalize import NumberError, normalize_number
-from callcenter.legacy.queues import KNOWN, QUEUES
+from callcenter.legacy.queues import QueueCatalog
 
 COLUMNS = ("number", "unit_code", "unit", "district", "mode", "queue", "transfer_to", "note")
 MODES = ("merge", "dock", "retain")
@@ -76,8 +76,11 @@ def text_problem(text: str, forbidden: str = "") -> str | None:
     return None
 
 
-def validate_fields(fields: Mapping[str, str | None]) -> tuple[NumberRecord | None, list[RowError]]:
-    """Check one row's cells; returns the record, or None and every problem found."""
+def validate_fields(
+    fields: Mapping[str, str | None], queues: QueueCatalog
+) -> tuple[NumberRecord | None, list[RowError]]:
+    """Check one row's cells (its queue one of `queues`, the catalogue in force);
+    returns the record, or None and every problem found."""
     errors: list[RowError] = []
 
     def cell(name: str) -> str:
@@ -116,8 +119,8 @@ def validate_fields(fields: Mapping[str, str | None]) -> tuple[NumberRecord | No
     queue = cell("queue").lower()
     if not queue:
         fail("queue", "missing")
-    elif queue not in KNOWN:
-        fail("queue", f"unknown queue {cell('queue')!r} (known: {', '.join(QUEUES)})")
+    elif queue not in queues:
+        fail("queue", f"unknown queue {cell('queue')!r} (known: {', '.join(queues.names)})")
     transfer_to: str | None = None
     if cell("transfer_to"):
         try:

@@ -20,6 +20,7 @@ from agi.ivr.routes import build_agi
 from agi.ivr.store import FlowStore
 from agi.protocol.metrics import AgiMetrics
 from agi.protocol.server import FastAgiServer, ServerConfig
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.live.live_state import LiveState
 from callcenter.records.facts import CallFacts
 
@@ -55,9 +56,14 @@ def build_agi_service(
     clock: Callable[[], datetime],
     flow_file: Path | None = None,
     priority: PriorityHook | None = None,
+    *,
+    queues: Callable[[], QueueCatalog],
 ) -> AgiService:
+    """`queues`: the queue catalogue in force (what an IVR flow may send callers to)."""
     catalog = load_catalog()
-    flows = FlowStore(catalog, sessions, clock, load_flow_file(catalog, flow_file))
+    flows = FlowStore(
+        catalog, sessions, clock, load_flow_file(catalog, flow_file, queues=queues()), queues=queues
+    )
     metrics = AgiMetrics(registry)
     server = build_agi(
         config,

@@ -14,6 +14,7 @@ from callcenter.commands.audit import app as audit_app
 from callcenter.commands.common import EXIT_CODES_HELP, load_settings_or_exit
 from callcenter.commands.db import app as db_app
 from callcenter.commands.legacy import app as legacy_app
+from callcenter.commands.queues import app as queues_app
 from callcenter.commands.records import app as records_app
 from callcenter.commands.seats import app as seats_app
 from callcenter.commands.tokens import app as token_app
@@ -32,6 +33,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 app.add_typer(legacy_app, name="legacy")
 app.add_typer(seats_app, name="seats")
+app.add_typer(queues_app, name="queues")
 app.add_typer(asterisk_conf_app, name="asterisk-conf")
 app.add_typer(records_app, name="records")
 app.add_typer(audit_app, name="audit")

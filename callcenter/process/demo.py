@@ -10,6 +10,7 @@ from pathlib import Path
 from ami.node import PbxNode
 from callcenter.config import Settings
 from callcenter.legacy import csvfile
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.legacy.repository import LegacyRepository
 from callcenter.tokens import Role, TokenStore
 from queues.catalog import demo_skills
@@ -21,13 +22,15 @@ DEMO_LEGACY_CSV = Path(__file__).parent.parent / "demo_data" / "legacy_numbers.c
 DEMO_TOKEN_NAME = "demo wallboard (serve --demo)"
 
 
-async def seed_demo_directory(repository: LegacyRepository, csv_path: Path) -> None:
+async def seed_demo_directory(
+    repository: LegacyRepository, csv_path: Path, queues: QueueCatalog
+) -> None:
     """`serve --demo` on an empty directory imports the city's demo numbers, so calls to
     old numbers route to their units from the first minute (a real deployment imports
     its own file with `callcenter legacy import`)."""
     if await repository.records():
         return
-    parsed = csvfile.read(await asyncio.to_thread(csv_path.read_bytes))
+    parsed = csvfile.read(await asyncio.to_thread(csv_path.read_bytes), queues=queues)
     if not parsed.ok:
         raise SystemExit(f"{csv_path}: demo directory invalid: {parsed.errors[0]}")
     result = await repository.import_records(
@@ -50,7 +53,11 @@ async def seed_demo_seats(seats: SeatsSystem, settings: Settings) -> None:
     the restart repair keeps them in, as for a real floor."""
     node = settings.ami_nodes[0].name
     result = await seats.repo.provision(
-        settings.demo_seats, 1001, demo_skills, settings.seat_interface_template, node
+        settings.demo_seats,
+        1001,
+        lambda i: demo_skills(i, queues=seats.catalog.current),
+        settings.seat_interface_template,
+        node,
     )
     if not result.added:
         return

@@ -44,7 +44,9 @@ from callcenter.db import create_engine, session_factory
 from callcenter.heap import freeze_startup_heap
 from callcenter.instances import InstanceRegistry
 from callcenter.legacy.astdb_mirror import AstDbMirror
+from callcenter.legacy.catalog_store import CatalogStore, keep_current
 from callcenter.legacy.directory import Directory
+from callcenter.legacy.queues import CatalogError, CatalogHolder
 from callcenter.legacy.repository import LegacyRepository
 from callcenter.live.audit import Auditor
 from callcenter.live.live_state import LiveState
@@ -67,7 +69,7 @@ from callcenter.records.wiring import RecordsSystem, build_records, directory_ro
 from callcenter.tokens import TokenStore
 from queues.callbacks import CallbackPolicy
 from queues.priority import PriorityRules
-from queues.wiring import SeatsSystem, build_seats
+from queues.wiring import SeatsSystem, build_seats, follow_wrapups
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +175,12 @@ class Service:
         instances = InstanceRegistry(sessions, utcnow)
         await instances.heartbeat()
         checks: dict[str, ReadinessCheck] = {"database": database_check(engine, instances)}
+        catalog_store = CatalogStore(sessions, utcnow)
+        try:
+            catalog = CatalogHolder(await catalog_store.load())
+        except CatalogError as exc:  # a row edited by hand past the catalogue's rules
+            raise SystemExit(f"the queue_catalog table cannot be used: {exc}") from None
+        log.info("queue catalogue: %s", ", ".join(catalog.current.names))
         pbx = await self._start_demo_pbx(checks) if self.demo else None
 
         city = CityTime.named(settings.timezone)
@@ -194,14 +202,15 @@ class Service:
         Gauge("callcenter_info", "Service version", ["version"], registry=self.metrics).labels(
             __version__
         ).set(1)
-        directory = await self._build_directory(sessions, live, nodes)
+        directory = await self._build_directory(sessions, live, nodes, catalog)
         records.store.route = directory_routes(directory)
-        seats = await self._build_seats(sessions, live, records)
-        records.queue_wrapup.update(seats.wrapups)  # the catalog's wrap-up times
+        seats = await self._build_seats(sessions, live, records, catalog)
+        records.queue_wrapup.update(seats.wrapups)  # the catalogue's wrap-up times
+        follow_wrapups(catalog, records.queue_wrapup)
         register_node_metrics(self.metrics, nodes, live, auditor, seats.wrapups)
         counted = await records.day.refresh()
         log.info("today's figures start from %d calls already recorded", counted)
-        agi = self._build_agi(sessions, directory, live, seats, records)
+        agi = self._build_agi(sessions, directory, live, seats, records, catalog)
         await agi.start()
         checks["agi"] = agi_check(agi)
         reconcile = self._build_reconciler(sessions, live, records, checks)
@@ -220,6 +229,8 @@ class Service:
             legacy=directory,
             audit=audit,
             ivr=agi.flows,
+            catalog=catalog,
+            catalog_store=catalog_store,
         )
         limits = body_limits(settings.http_max_json_bytes, settings.http_max_import_bytes)
         app = create_app(services, self.metrics, __version__, limits)
@@ -238,6 +249,7 @@ class Service:
         loops: dict[str, LoopFactory] = {
             "heartbeat": lambda: self._heartbeat(instances),
             "directory": directory.run,
+            "queue catalogue": lambda: keep_current(catalog_store, catalog),
             "ivr flows": agi.flows.run,
             "seat watcher": seats.watcher.run,
             "callbacks": seats.callbacks.run,
@@ -347,14 +359,19 @@ class Service:
         return pbx
 
     async def _build_directory(
-        self, sessions: async_sessionmaker[AsyncSession], live: LiveState, nodes: list[PbxNode]
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        live: LiveState,
+        nodes: list[PbxNode],
+        catalog: CatalogHolder,
     ) -> Directory:
         """The legacy directory, mirrored into every node's AstDB at each (re)connect."""
         repository = LegacyRepository(
             sessions, utcnow, prune_max_share=self.settings.legacy_prune_max_share
         )
         if self.demo:
-            await seed_demo_directory(repository, self.settings.legacy_csv or DEMO_LEGACY_CSV)
+            csv_path = self.settings.legacy_csv or DEMO_LEGACY_CSV
+            await seed_demo_directory(repository, csv_path, catalog.current)
         directory = Directory(repository, utcnow)
         await directory.reload()
         mirror = AstDbMirror(directory, lambda: nodes)
@@ -363,7 +380,11 @@ class Service:
         return directory
 
     async def _build_seats(
-        self, sessions: async_sessionmaker[AsyncSession], live: LiveState, records: RecordsSystem
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        live: LiveState,
+        records: RecordsSystem,
+        catalog: CatalogHolder,
     ) -> SeatsSystem:
         settings = self.settings
         seats = build_seats(
@@ -371,7 +392,7 @@ class Service:
             live,
             utcnow,
             settings.seat_pause_reasons,
-            settings.queue_overflow_s,
+            catalog,
             settings.seat_login_concurrency,
             CallbackPolicy(
                 min_wait_s=settings.callback_min_wait_s,
@@ -400,6 +421,7 @@ class Service:
         live: LiveState,
         seats: SeatsSystem,
         records: RecordsSystem,
+        catalog: CatalogHolder,
     ) -> AgiService:
         settings = self.settings
         return build_agi_service(
@@ -420,6 +442,7 @@ class Service:
             utcnow,
             settings.ivr_flow_file,
             seats.priority.queue_priority,
+            queues=catalog,
         )
 
     def _node_config(self, node: AmiNode) -> NodeConfig:

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from agi.ivr.catalog import load_catalog
 from agi.ivr.model import load_flow_file
 from callcenter.asterisk_conf import seat_password
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.process.cli import app
 from pbxsim.dialplan import load_dialplan
 from tests.conftest import LEGACY_CSV
@@ -63,7 +64,7 @@ def test_every_queue_of_the_directory_and_flow_exists(rendered: Path) -> None:
     queues = set(sections(rendered / "queues.conf")) - {"general"}
     with LEGACY_CSV.open(encoding="utf-8") as f:
         directory = {"hotline-" + row["queue"] for row in csv.DictReader(f)}
-    flow = load_flow_file(load_catalog())
+    flow = load_flow_file(load_catalog(), queues=QueueCatalog.default())
     assert directory | flow.queues() <= queues
     for name in queues:
         [body] = sections(rendered / "queues.conf")[name]

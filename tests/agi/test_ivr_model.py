@@ -16,6 +16,7 @@ from agi.ivr.model import FlowError, load_flow_file, validate_flow
 from agi.ivr.store import FlowStore
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
+from callcenter.legacy.queues import QueueCatalog
 
 CATALOG = load_catalog()
 
@@ -27,7 +28,7 @@ def shipped() -> dict[str, Any]:
 
 
 def test_shipped_flow_is_valid_and_follows_gb_t_33358() -> None:
-    flow = load_flow_file(CATALOG)
+    flow = load_flow_file(CATALOG, queues=QueueCatalog.default())
     assert flow.entry_for("12345").menu is None  # no forced menu on 12345 itself
     assert flow.entry_for("99999999").menu is None  # nor on unknown numbers
     assert flow.transfer_numbers() == {"110", "119", "120", "122"}
@@ -37,14 +38,14 @@ def test_shipped_flow_is_valid_and_follows_gb_t_33358() -> None:
 
 def test_every_prompt_a_flow_uses_is_in_the_catalog() -> None:
     """The issue's rule: a flow that uses a prompt the catalog lacks fails here."""
-    flow = load_flow_file(CATALOG)
+    flow = load_flow_file(CATALOG, queues=QueueCatalog.default())
     missing = sorted(p for p in flow.prompts() if p not in CATALOG)
     assert missing == []
 
 
 def _problem(data: dict[str, Any]) -> str:
     with pytest.raises(FlowError) as info:
-        validate_flow(data, CATALOG)
+        validate_flow(data, CATALOG, queues=QueueCatalog.default())
     return str(info.value)
 
 
@@ -99,7 +100,9 @@ async def test_database_override_is_validated_and_used(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'flow.db'}")
     await migrate.upgrade(engine)
     try:
-        store = FlowStore(CATALOG, session_factory(engine), lambda: datetime.now(UTC))
+        store = FlowStore(
+            CATALOG, session_factory(engine), lambda: datetime.now(UTC), queues=QueueCatalog.default
+        )
         assert (await store.reload()) is store.file_flow
         bad = shipped()
         bad["menus"]["desks"]["prompt"] = "no-such-prompt"

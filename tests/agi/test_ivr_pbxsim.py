@@ -23,6 +23,7 @@ from agi.protocol.server import FastAgiServer, ServerConfig
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
 from callcenter.legacy.directory import LegacyRoute
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.records.facts import SqlCallFacts
 from tests.agi.helpers import AnyCall
 from tests.agi.pbx import Call, Pbx, free_port
@@ -65,7 +66,7 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 async def setup(engine: AsyncEngine) -> AsyncIterator[tuple[FastAgiServer, SqlCallFacts, Waits]]:
     catalog = load_catalog()
-    flow = load_flow_file(catalog)
+    flow = load_flow_file(catalog, queues=QueueCatalog.default())
     recorder = SqlCallFacts(session_factory(engine), lambda: datetime.now(UTC))
     waits = Waits()
     server = build_agi(

@@ -9,6 +9,7 @@ import pytest
 
 from agi.ivr.catalog import LANGUAGES, SOUND_DIR, load_catalog
 from agi.ivr.model import load_flow_file
+from callcenter.legacy.queues import QueueCatalog
 from tests.agi.pbx import CONF
 
 CATALOG = load_catalog()
@@ -34,7 +35,7 @@ def test_no_rendered_file_without_a_catalog_entry() -> None:
 
 
 def test_flow_plays_only_catalog_prompts_by_their_sound_names() -> None:
-    flow = load_flow_file(CATALOG)
+    flow = load_flow_file(CATALOG, queues=QueueCatalog.default())
     for prompt in flow.prompts():
         assert CATALOG.sound(prompt) == f"hotline/{prompt}"
     with pytest.raises(KeyError):

@@ -15,13 +15,19 @@ from api.app import create_app
 from api.ivr import _EXAMPLE as SHIPPED
 from api.services import ApiServices
 from callcenter.db import session_factory
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.tokens import Role
 from tests.api.server import sqlite_tokens
 
 
 async def test_get_put_and_rejections(tmp_path: Path) -> None:
     tokens, engine = await sqlite_tokens(tmp_path)
-    flows = FlowStore(load_catalog(), session_factory(engine), lambda: datetime.now(UTC))
+    flows = FlowStore(
+        load_catalog(),
+        session_factory(engine),
+        lambda: datetime.now(UTC),
+        queues=QueueCatalog.default,
+    )
     _, admin = await tokens.create("ops", Role.ADMIN)
     _, supervisor = await tokens.create("floor", Role.SUPERVISOR)
     app = create_app(ApiServices(tokens=tokens, ivr=flows), CollectorRegistry(), "t")

@@ -409,12 +409,12 @@ def test_the_centre_counts_each_seat_once() -> None:
     from types import SimpleNamespace
 
     from api.live_rows import QueueRow
-    from callcenter.legacy.queues import shown
+    from callcenter.legacy.queues import QueueCatalog
 
     def row(name: str, waiting: int, longest: float) -> QueueRow:
         seats = {"available": 0, "ringing": 0, "on_call": 1, "wrap_up": 0}
         seats |= {"paused": 0, "unavailable": 0}
-        named = shown(name)
+        named = QueueCatalog.default().shown(name)
         return QueueRow(
             f"pbx1|{named.name}",
             "pbx1",

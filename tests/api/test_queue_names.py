@@ -23,13 +23,11 @@ from callcenter import migrate
 from callcenter.clock import SHANGHAI
 from callcenter.db import create_engine, session_factory
 from callcenter.legacy.queues import (
-    DISPLAY,
-    QUEUES,
+    SEED,
+    QueueCatalog,
     UnknownQueue,
-    asterisk_name,
     asterisk_queue,
     directory_name,
-    shown,
 )
 from callcenter.live.changes import CallerJoined, CallStarted
 from callcenter.live.live_state import LiveState
@@ -41,30 +39,36 @@ from tests.records.factory import DAY0, call
 ISO_DAY = datetime.fromtimestamp(DAY0, UTC).isoformat()
 ISO_NEXT = datetime.fromtimestamp(DAY0 + 86400, UTC).isoformat()
 KNOWN = "known: general, enterprise, social-security, housing, market"
+CATALOG = QueueCatalog.default()
 
 
 def test_every_queue_has_display_names_and_both_names_translate() -> None:
-    assert tuple(DISPLAY) == QUEUES
-    assert all(d.zh and d.en for d in DISPLAY.values())
-    assert DISPLAY["general"].zh == "综合" and DISPLAY["utilities"].en == "Utilities"
-    for name in QUEUES:
+    assert CATALOG.names == tuple(q.name for q in SEED)
+    assert all(q.display.zh and q.display.en for q in CATALOG.queues)
+    assert CATALOG.display("general").zh == "综合"
+    assert CATALOG.display("utilities").en == "Utilities"
+    for name in CATALOG.names:
         asterisk = asterisk_queue(name)
-        assert shown(asterisk).name == name and shown(asterisk).asterisk == asterisk
-        assert asterisk_name(name) == asterisk_name(asterisk) == asterisk
+        shown = CATALOG.shown(asterisk)
+        assert shown.name == name and shown.asterisk == asterisk
+        assert CATALOG.asterisk_name(name) == CATALOG.asterisk_name(asterisk) == asterisk
         assert directory_name(asterisk) == name
 
 
 def test_a_queue_outside_the_catalog_keeps_its_own_name() -> None:
-    pilot = shown("pilot-queue")
+    pilot = CATALOG.shown("pilot-queue")
     assert (pilot.name, pilot.asterisk) == ("pilot-queue", "pilot-queue")
     assert (pilot.display.zh, pilot.display.en) == ("pilot-queue", "pilot-queue")
-    assert directory_name("") == ""
+    # made on the PBX by hand with the prefix: named as the directory would name it
+    hand = CATALOG.shown("hotline-pilot")
+    assert (hand.name, hand.asterisk, hand.display.en) == ("pilot", "hotline-pilot", "pilot")
+    assert directory_name("") == "" and directory_name("hotline-") == "hotline-"
 
 
 def test_an_unknown_name_asked_for_lists_the_known_ones() -> None:
     for bad in ("nope", "hotline-nope", "hotline-", "General"):
         with pytest.raises(UnknownQueue, match=KNOWN):
-            asterisk_name(bad)
+            CATALOG.asterisk_name(bad)
 
 
 def test_the_stream_names_the_queues_of_its_changes_as_its_rows() -> None:
@@ -121,7 +125,7 @@ async def test_calls_stats_and_active_calls_use_the_directory_name(
         r = await client.get("/api/v1/calls", params={"queue": queue}, headers=sup)
         assert r.status_code == 200, r.text
         items = r.json()["items"]
-        assert all(i["queue"] == directory_name(asterisk_name(queue)) for i in items)
+        assert all(i["queue"] == directory_name(CATALOG.asterisk_name(queue)) for i in items)
         return [i["id"] for i in items]
 
     try:

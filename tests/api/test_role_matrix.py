@@ -27,6 +27,10 @@ MATRIX: list[tuple[str, str, object, set[Role] | None]] = [
     ("GET", "/metrics", None, None),
     ("GET", "/api/v1/queues", None, {ADM, SUP, AGT}),
     ("GET", "/api/v1/queues/general", None, {ADM, SUP, AGT}),
+    ("GET", "/api/v1/queue-catalog", None, {ADM, SUP, AGT}),
+    ("POST", "/api/v1/queue-catalog", {"name": "x", "display": {"zh": "x", "en": "x"}}, {ADM}),
+    ("PATCH", "/api/v1/queue-catalog/housing", {"wrapup_s": 12}, {ADM}),
+    ("DELETE", "/api/v1/queue-catalog/housing", None, {ADM}),
     ("GET", "/api/v1/seats", None, {ADM, SUP, AGT, INT}),  # an agent: its own seat only
     ("GET", f"/api/v1/seats/{OWN}", None, {ADM, SUP, AGT, INT}),  # as its stats
     ("GET", f"/api/v1/seats/{OTHER}", None, {ADM, SUP, INT}),

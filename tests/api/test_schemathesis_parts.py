@@ -24,6 +24,7 @@ from callcenter.audit.repository import AuditLog
 from callcenter.db import create_engine, session_factory
 from callcenter.legacy import csvfile
 from callcenter.legacy.directory import Directory
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.legacy.repository import LegacyRepository
 from callcenter.live.live_state import LiveState
 from callcenter.records.callback_tasks import SqlCallbackTasks
@@ -49,7 +50,7 @@ def _app_with_parts(db: Path) -> tuple[FastAPI, AsyncEngine]:
 
     async def prepare() -> None:
         await migrate.upgrade(engine)
-        parsed = csvfile.read(LEGACY_CSV.read_bytes(), None)
+        parsed = csvfile.read(LEGACY_CSV.read_bytes(), None, queues=QueueCatalog.default())
         await repository.import_records(parsed.records, actor="fuzz", reason="fixture")
         await directory.reload()
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
 from callcenter.legacy import csvfile
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.legacy.repository import LegacyRepository
 from tests.conftest import LEGACY_CSV
 
@@ -58,6 +59,6 @@ async def db(database_url: str) -> AsyncIterator[Db]:
 
 
 def city_records() -> list[tuple[int | None, csvfile.NumberRecord]]:
-    parsed = csvfile.read(LEGACY_CSV.read_bytes())
+    parsed = csvfile.read(LEGACY_CSV.read_bytes(), queues=QueueCatalog.default())
     assert parsed.ok, parsed.errors
     return list(parsed.records)

@@ -6,6 +6,7 @@ import collections
 import dataclasses
 
 from callcenter.legacy import csvfile
+from callcenter.legacy.queues import QueueCatalog
 from tests.conftest import LEGACY_CSV
 
 HEADER = "number,unit_code,unit,district,mode,queue,transfer_to,note\n"
@@ -28,7 +29,7 @@ DIRTY = HEADER + (
 
 
 def test_every_defect_class_with_its_line_and_column() -> None:
-    parsed = csvfile.read(DIRTY.encode())
+    parsed = csvfile.read(DIRTY.encode(), queues=QueueCatalog.default())
     found = {(e.line, e.column) for e in parsed.errors}
     assert found == {
         (3, "number"),
@@ -58,16 +59,19 @@ def test_every_defect_class_with_its_line_and_column() -> None:
 
 
 def test_header_problems() -> None:
-    parsed = csvfile.read(b"number,unit,mode,queue,extra\n043262345678,x,merge,general,1\n")
+    parsed = csvfile.read(
+        b"number,unit,mode,queue,extra\n043262345678,x,merge,general,1\n",
+        queues=QueueCatalog.default(),
+    )
     columns = {(e.line, e.column) for e in parsed.errors}
     assert {(1, "unit_code"), (1, "district"), (1, "transfer_to"), (1, "extra")} <= columns
     assert not parsed.records
-    assert csvfile.read(b"").errors[0].line == 1
+    assert csvfile.read(b"", queues=QueueCatalog.default()).errors[0].line == 1
 
 
 def test_the_city_file_and_its_encodings() -> None:
     data = LEGACY_CSV.read_bytes()
-    plain = csvfile.read(data)
+    plain = csvfile.read(data, queues=QueueCatalog.default())
     assert plain.ok and plain.encoding == "utf-8"
     records = [r for _, r in plain.records]
     assert len(records) == 280
@@ -79,27 +83,34 @@ def test_the_city_file_and_its_encodings() -> None:
         (text.encode("gb18030"), "gb18030"),
         (text.replace("\n", "\r\n").encode("gb18030"), "gb18030"),
     ]:
-        parsed = csvfile.read(encoded)
+        parsed = csvfile.read(encoded, queues=QueueCatalog.default())
         assert parsed.encoding == encoding
         assert [r for _, r in parsed.records] == records
-    assert csvfile.read(text.encode("gb18030"), "gb18030").records == plain.records
-    wrong = csvfile.read(text.encode("gb18030"), "utf-8")
+    assert (
+        csvfile.read(text.encode("gb18030"), "gb18030", queues=QueueCatalog.default()).records
+        == plain.records
+    )
+    wrong = csvfile.read(text.encode("gb18030"), "utf-8", queues=QueueCatalog.default())
     assert wrong.errors and wrong.errors[0].column == "file" and "utf-8" in wrong.errors[0].reason
 
 
 def test_write_reads_back() -> None:
-    records = [r for _, r in csvfile.read(LEGACY_CSV.read_bytes()).records]
-    again = csvfile.read(csvfile.write(records))
+    records = [
+        r for _, r in csvfile.read(LEGACY_CSV.read_bytes(), queues=QueueCatalog.default()).records
+    ]
+    again = csvfile.read(csvfile.write(records), queues=QueueCatalog.default())
     assert [r for _, r in again.records] == records
 
 
 def test_formula_like_cells_and_gb18030_read_back() -> None:
-    records = [r for _, r in csvfile.read(LEGACY_CSV.read_bytes()).records][:3]
+    records = [
+        r for _, r in csvfile.read(LEGACY_CSV.read_bytes(), queues=QueueCatalog.default()).records
+    ][:3]
     records[0] = dataclasses.replace(records[0], unit_code="X1", unit="=1+1", note="-x y")
     records[1] = dataclasses.replace(records[1], unit="'+市水务局", note="@SUM(A1)")
     for encoding, found in [("utf-8-sig", "utf-8-sig"), ("gb18030", "gb18030")]:
         data = csvfile.write(records, encoding)
         assert b"'=1+1" in data.replace(b'"', b"")
-        again = csvfile.read(data)
+        again = csvfile.read(data, queues=QueueCatalog.default())
         assert again.encoding == found
         assert [r for _, r in again.records] == records

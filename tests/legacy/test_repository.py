@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from callcenter.legacy import csvfile
 from callcenter.legacy.models import LegacyNumberVersion, LegacyUnit
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.legacy.records import NumberRecord
 from tests.legacy.conftest import Db, city_records
 
@@ -31,7 +32,7 @@ async def test_city_import_counts_and_round_trip(db: Db) -> None:
     assert by_code["U010"].transfer_line is not None  # a docked line
     # export → import is a no-op: nothing written, counter unchanged
     version = await db.repo.directory_version()
-    exported = csvfile.read(csvfile.write(records))
+    exported = csvfile.read(csvfile.write(records), queues=QueueCatalog.default())
     again = await db.repo.import_records(exported.records, actor="ops", reason="re", prune=True)
     assert not again.applied and again.plan.empty
     assert await db.repo.directory_version() == version
@@ -46,7 +47,7 @@ async def test_rejected_batch_changes_nothing(db: Db) -> None:
         "043269999999,U002,市医疗保障局,市本级,merge,social-security,,\n"
         "0432-6645 3987,U002,市医疗保障局,市本级,merge,social-security,,\n"
     )
-    parsed = csvfile.read(text.encode())
+    parsed = csvfile.read(text.encode(), queues=QueueCatalog.default())
     assert parsed.ok
     result = await db.repo.import_records(parsed.records, actor="ops", reason="bad")
     assert not result.applied

@@ -25,6 +25,7 @@ from ami.fanout import FanOut
 from ami.node import NodeConfig, PbxNode
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
+from callcenter.legacy.queues import CatalogHolder, QueueCatalog
 from callcenter.live.live_state import LiveState
 from callcenter.records.wiring import RecordsSystem, build_records
 from pbxsim.ami_server import AmiServer
@@ -184,7 +185,7 @@ async def open_floor(
         live,
         lambda: datetime.now(UTC),
         ["break", "meal", "training", "meeting", "after-call-work"],
-        overflow_s,
+        CatalogHolder(QueueCatalog.default().with_overflow(overflow_s or {})),
         callback_policy=callback_policy,
     )
     await system.repo.provision(seats, 1001, skills, "PJSIP/{extension}", "pbx1")

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
-from callcenter.legacy.queues import QUEUES
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.process.cli import app
 from queues.catalog import catalog, parse_skills, penalty
 from queues.repository import SeatRepository
@@ -134,10 +134,16 @@ async def test_update_cli_leaves_a_logged_in_seat_to_the_service(
 
 
 def test_skills_and_penalties() -> None:
-    assert parse_skills(" general:1, housing ") == {"general": 1, "housing": 3}
-    for bad, message in (("general:0", "1..5"), ("general:x", "number"), ("", "at least one")):
+    queues = QueueCatalog.default()
+    assert parse_skills(" general:1, housing ", queues) == {"general": 1, "housing": 3}
+    for bad, message in (
+        ("general:0", "1..5"),
+        ("general:x", "number"),
+        ("", "at least one"),
+        ("cooking:3", "unknown queue 'cooking'"),
+    ):
         with pytest.raises(ValueError, match=message):
-            parse_skills(bad)
+            parse_skills(bad, queues)
     assert [penalty(level) for level in (5, 3, 1)] == [0, 2, 4]  # the expert is rung first
 
 
@@ -151,9 +157,15 @@ def test_rendered_queue_template_matches_queues_conf() -> None:
 
     conf = CONF.read_text(encoding="utf-8")
     template = conf[conf.index("[hotline](!)") :].split("\n\n")[0]
-    queue_in = (CONF.parent / "templates" / "queue.in").read_text(encoding="utf-8")
+    general = catalog(QueueCatalog.default())["general"]
+    queue_in = (
+        (CONF.parent / "templates" / "queue.in")
+        .read_text(encoding="utf-8")
+        .replace("@@STRATEGY@@", general.strategy)
+        .replace("@@SERVICELEVEL@@", str(general.service_level_s))
+    )
     assert options(queue_in) == options(template)
-    assert options(queue_in)["timeout"] == str(catalog()["general"].ring_timeout_s)
+    assert options(queue_in)["timeout"] == str(general.ring_timeout_s)
 
 
 def test_catalog_matches_queues_conf() -> None:
@@ -165,8 +177,8 @@ def test_catalog_matches_queues_conf() -> None:
         assert match, key
         return match.group(1)
 
-    specs = catalog({"housing": 60})
-    assert sorted(specs) == sorted(QUEUES)
+    specs = catalog(QueueCatalog.default().with_overflow({"housing": 60}))
+    assert sorted(specs) == sorted(QueueCatalog.default().names)
     for spec in specs.values():
         assert f"[{spec.asterisk}](hotline)" in text
         assert spec.strategy == value("strategy")
@@ -177,7 +189,7 @@ def test_catalog_matches_queues_conf() -> None:
     assert value("autopause") == "all" and int(value("autopausedelay")) == 0
     assert all(spec.ring_timeout_s < spec.service_level_s for spec in specs.values())
     assert specs["housing"].overflow_after_s == 60 and specs["general"].overflow_after_s is None
-    with pytest.raises(ValueError, match="unknown queues"):
-        catalog({"nope": 1})
-    with pytest.raises(ValueError, match="general"):
-        catalog({"general": 1})
+    with pytest.raises(ValueError, match="unknown queue 'nope'"):
+        QueueCatalog.default().with_overflow({"nope": 1})
+    with pytest.raises(ValueError, match="general queue cannot overflow into itself"):
+        QueueCatalog.default().with_overflow({"general": 1})

@@ -18,6 +18,7 @@ from agi.protocol.metrics import AgiMetrics
 from agi.protocol.server import FastAgiServer, ServerConfig
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.live.live_state import LiveState
 from callcenter.records.facts import SqlCallFacts
 from callcenter.records.history import SqlHistory
@@ -38,7 +39,7 @@ async def agi(tmp_path: Path) -> AsyncIterator[tuple[FastAgiServer, RecordStore]
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'p.db'}")
     await migrate.upgrade(engine)
     catalog = load_catalog()
-    flow = load_flow_file(catalog)
+    flow = load_flow_file(catalog, queues=QueueCatalog.default())
     sessions = session_factory(engine)
     rules = CallerPriority(
         PriorityRules(repeat_priority=2, numbers={"13900000088": 6}),

@@ -16,6 +16,7 @@ from callcenter.records.kpi import Tally
 from callcenter.tokens import Role, TokenStore
 from pbxsim.telephony.softphone import fixed_policy
 from queues.callbacks import CallbackPolicy
+from queues.catalog import catalog
 from queues.queue_views import queue_live
 from tests.queues.sim import open_floor, wait_until
 
@@ -144,9 +145,15 @@ async def test_queue_view_today_sessions_and_worklist_api(database_url: str) -> 
         )
 
         # the queue's own wrap-up (queues.conf, not a member override) shows in the view
-        housing = floor.seats.catalog["housing"]
+        queues = floor.seats.catalog.current
+        housing = catalog(queues)["housing"]
         now_view = queue_live(
-            housing, [floor.live.nodes["pbx1"]], Tally().figures(), [], floor.live.clock()
+            housing,
+            [floor.live.nodes["pbx1"]],
+            Tally().figures(),
+            [],
+            floor.live.clock(),
+            catalog=queues,
         )
         assert now_view.seats["wrap_up"] == 1
         # and the list of every queue counts it alike

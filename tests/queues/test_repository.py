@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.records.store import RecordStore
 from queues.catalog import demo_skills, parse_skills
 from queues.repository import SeatRepository
@@ -40,7 +41,7 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 async def test_provision_is_idempotent_and_grows(engine: AsyncEngine) -> None:
     repo = SeatRepository(session_factory(engine), Clock())
-    skills = parse_skills("general:3,housing:5")
+    skills = parse_skills("general:3,housing:5", QueueCatalog.default())
     first = await repo.provision(3, 1001, lambda _i: skills, "PJSIP/{extension}", "pbx1")
     assert first.added == ["1001", "1002", "1003"] and first.existing == []
     await repo.mark("1002", True, None)

@@ -7,6 +7,7 @@ import itertools
 from dataclasses import asdict
 
 from bench.queues_bench import _big_model
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.live.live_views import queue_views, seat_views
 from callcenter.live.node_state import Member, Queue
 from callcenter.live.seat_state import member_state, seat_counts, wrapup_end
@@ -69,16 +70,17 @@ def test_every_view_counts_seats_alike_at_scale() -> None:
     seat views and the tracker, on a floor where many seats are in the queues' wrap-up."""
     state, today = _big_model()
     now = state.clock()
-    specs = catalog()
+    queues = QueueCatalog.default()
+    specs = catalog(queues)
     wrapups = queue_wrapups(specs)
     # as the list shows them to a viewer who may see no number (queue_live's default)
     masked = waiting_caller_shown(NO_NUMBER)
     listed = {v.name: v for v in queue_views([state], now, wrapups, masked)}
     wrapped = 0
     for spec in specs.values():
-        one = queue_live(spec, [state], today, [], now)
+        one = queue_live(spec, [state], today, [], now, catalog=queues)
         assert one.live is not None
-        assert asdict(one.live) == asdict(named_queue(listed[spec.asterisk]))
+        assert asdict(one.live) == asdict(named_queue(listed[spec.asterisk], queues))
         assert one.seats == {k: asdict(one.live)[k] for k in one.seats}
         wrapped += one.seats["wrap_up"]
     assert wrapped > 0

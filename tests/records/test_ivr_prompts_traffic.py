@@ -21,6 +21,7 @@ from ami.node import NodeConfig, PbxNode
 from callcenter import migrate
 from callcenter.asterisk_conf import ConfInputs, render
 from callcenter.db import create_engine, session_factory
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.live.live_state import LiveState
 from callcenter.records.builder import FinishedCall
 from callcenter.records.facts import SqlCallFacts
@@ -55,7 +56,7 @@ async def test_prompts_and_time_to_queue_of_ivr_calls(tmp_path: Path) -> None:
     await migrate.upgrade(engine)
     sessions = session_factory(engine)
     catalog = load_catalog()
-    flow = load_flow_file(catalog)
+    flow = load_flow_file(catalog, queues=QueueCatalog.default())
     port = free_port()
     pbx = Pbx(port, seats=1, talk_time=2.0, queues=QUEUES)
     live = LiveState(pbx.scheduler.now)

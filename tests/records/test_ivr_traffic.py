@@ -22,6 +22,7 @@ from ami.fanout import FanOut
 from ami.node import NodeConfig, PbxNode
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.live.live_state import LiveState
 from callcenter.records.facts import SqlCallFacts
 from callcenter.records.models import CallRecord
@@ -38,7 +39,7 @@ async def test_ivr_calls_become_records(tmp_path: Path) -> None:
     await migrate.upgrade(engine)
     sessions = session_factory(engine)
     catalog = load_catalog()
-    flow = load_flow_file(catalog)
+    flow = load_flow_file(catalog, queues=QueueCatalog.default())
     port = free_port()
     pbx = Pbx(port, seats=1, talk_time=2.0, queues=("hotline-housing", "hotline-general"))
     live = LiveState(pbx.scheduler.now)

@@ -27,6 +27,7 @@ from ami.node import NodeConfig, PbxNode
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
 from callcenter.legacy.directory import LegacyRoute
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.live.call_variables import recall_call_variables
 from callcenter.live.live_state import LiveState
 from callcenter.live.node_state import RECALLED_VARIABLES, Call, Channel, NodeState
@@ -55,7 +56,7 @@ async def ivr(tmp_path: Path) -> AsyncIterator[FastAgiServer]:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'ivr.db'}")
     await migrate.upgrade(engine)
     catalog = load_catalog()
-    flow = load_flow_file(catalog)
+    flow = load_flow_file(catalog, queues=QueueCatalog.default())
     server = build_agi(
         ServerConfig(port=0, read_timeout_s=5.0),
         lambda: flow,

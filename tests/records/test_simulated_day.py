@@ -89,6 +89,7 @@ from callcenter import migrate
 from callcenter.clock import SHANGHAI
 from callcenter.db import create_engine, session_factory
 from callcenter.legacy.directory import LegacyRoute
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.live.live_state import LiveState
 from callcenter.records import kpi
 from callcenter.records.facts import SqlCallFacts
@@ -153,7 +154,7 @@ async def start_ivr(sessions: async_sessionmaker[AsyncSession], live: LiveState)
     """The product's FastAGI IVR (greeting, legacy routing, survey) on a free port,
     writing ratings for the calls `live` shows in the survey, as `serve` does."""
     catalog = load_catalog()
-    flow = load_flow_file(catalog)
+    flow = load_flow_file(catalog, queues=QueueCatalog.default())
     clock = lambda: datetime.now(UTC)  # noqa: E731
     server = build_agi(
         ServerConfig(port=0, read_timeout_s=10.0),

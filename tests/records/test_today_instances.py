@@ -57,7 +57,7 @@ from api.app import create_app
 from api.services import ApiServices
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
-from callcenter.legacy.queues import asterisk_name
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.records.kpi import Figures, Tally, contribution
 from callcenter.records.models import CallRecord
 from callcenter.tokens import Role, TokenStore
@@ -185,7 +185,9 @@ async def read(instance: Instance, headers: dict[str, str], queue_names: list[st
     client = instance.client
     today = await get(client, "/api/v1/stats/today", headers)
     # the API names queues by the directory's names; the ledger by Asterisk's
-    stats = {asterisk_name(row["group"]): figures(row) for row in today["queues"]}
+    stats = {
+        QueueCatalog.default().asterisk_name(row["group"]): figures(row) for row in today["queues"]
+    }
     stats["centre"] = figures(today["centre"])
     views = {}
     for name in queue_names:
@@ -231,7 +233,7 @@ def exported(lines: Iterable[dict[str, str]]) -> dict[str, Row]:
     answered, test_simulated_day.assert_record)."""
     tallies: dict[str, Tally] = defaultdict(Tally)
     for line in lines:
-        queue = asterisk_name(line["queue"]) if line["queue"] else ""
+        queue = QueueCatalog.default().asterisk_name(line["queue"]) if line["queue"] else ""
         rating = optional_float(line["rating"])
         tally = contribution(
             kind=line["kind"],
@@ -586,10 +588,10 @@ async def test_every_surface_agrees_at_one_instant(
                     name, sim, sessions, tmp_path / f"spool-{name}", wrapups, tokens
                 )
             )
-        catalog = running[0].seats.catalog
+        catalog = running[0].seats.catalog.current
         simulated = set(sim.system.queues.queues)
-        queue_names = sorted(n for n, spec in catalog.items() if spec.asterisk in simulated)
-        asterisk_names = sorted(catalog[n].asterisk for n in queue_names)
+        queue_names = sorted(q.name for q in catalog.queues if q.asterisk in simulated)
+        asterisk_names = sorted(catalog.queue(n).asterisk for n in queue_names)
         assert asterisk_names == sorted(simulated)
         traffic.start()
         busy = []

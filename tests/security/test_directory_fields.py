@@ -22,6 +22,7 @@ from callcenter.asterisk_conf import ConfInputs, render, transfer_targets
 from callcenter.db import create_engine, session_factory
 from callcenter.legacy import csvfile
 from callcenter.legacy.directory import Directory
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.legacy.repository import LegacyRepository
 from callcenter.tokens import Role, TokenStore
 from tests.conftest import LEGACY_CSV
@@ -62,7 +63,9 @@ def _with(column: str, value: str, number: str = "043262000101") -> list[str]:
 def test_control_characters_and_semicolons_are_refused_at_import(
     column: str, value: str, said: str
 ) -> None:
-    parsed = csvfile.read(_file([*GOOD[:1], "U200", *GOOD[2:]], _with(column, value)))
+    parsed = csvfile.read(
+        _file([*GOOD[:1], "U200", *GOOD[2:]], _with(column, value)), queues=QueueCatalog.default()
+    )
     assert not parsed.records or len(parsed.records) == 1
     [error] = [e for e in parsed.errors if e.line == 3]
     assert (error.line, error.column) == (3, column)
@@ -86,7 +89,7 @@ def test_control_characters_and_semicolons_are_refused_at_import(
     ],
 )
 def test_a_unit_code_is_a_short_code(code: str) -> None:
-    parsed = csvfile.read(_file(_with("unit_code", code)))
+    parsed = csvfile.read(_file(_with("unit_code", code)), queues=QueueCatalog.default())
     assert not parsed.records
     [error] = parsed.errors
     assert (error.line, error.column) == (2, "unit_code")
@@ -95,11 +98,11 @@ def test_a_unit_code_is_a_short_code(code: str) -> None:
 
 @pytest.mark.parametrize("code", ["U017", "u017", "GOV-12", "A_1", "12345", "X" * 32])
 def test_unit_codes_as_the_city_writes_them_pass(code: str) -> None:
-    assert csvfile.read(_file(_with("unit_code", code))).ok
+    assert csvfile.read(_file(_with("unit_code", code)), queues=QueueCatalog.default()).ok
 
 
 def test_the_city_file_passes_as_it_is() -> None:
-    parsed = csvfile.read(LEGACY_CSV.read_bytes())
+    parsed = csvfile.read(LEGACY_CSV.read_bytes(), queues=QueueCatalog.default())
     assert parsed.ok and len(parsed.records) == 280
 
 

@@ -21,6 +21,7 @@ from agi.protocol.env import parse_env_text
 from agi.protocol.metrics import AgiMetrics
 from agi.protocol.server import STALE_ENV_S, FastAgiServer, ServerConfig
 from callcenter.config import Settings
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.live.live_state import LiveState
 from callcenter.live.node_state import Call, Channel, NodeState
 from callcenter.process.cli import app
@@ -194,7 +195,7 @@ def live_with(where: str) -> LiveState:
 async def ivr() -> AsyncIterator[tuple[Facts, AgiMetrics, list[LiveState]]]:
     """The IVR's two routes behind the live gate; `live[0]` is the live model to set."""
     catalog = load_catalog()
-    flow = load_flow_file(catalog)
+    flow = load_flow_file(catalog, queues=QueueCatalog.default())
     facts = Facts()
     metrics = AgiMetrics(CollectorRegistry())
     holder = [live_with("gone")]

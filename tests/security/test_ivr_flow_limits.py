@@ -21,6 +21,7 @@ from api.app import create_app
 from api.ivr import _EXAMPLE as SHIPPED
 from api.services import ApiServices
 from callcenter.db import session_factory
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.tokens import Role
 from tests.api.server import sqlite_tokens
 
@@ -28,7 +29,12 @@ from tests.api.server import sqlite_tokens
 @pytest.fixture
 async def put(tmp_path: Path) -> AsyncIterator[Any]:
     tokens, engine = await sqlite_tokens(tmp_path)
-    flows = FlowStore(load_catalog(), session_factory(engine), lambda: datetime.now(UTC))
+    flows = FlowStore(
+        load_catalog(),
+        session_factory(engine),
+        lambda: datetime.now(UTC),
+        queues=QueueCatalog.default,
+    )
     _, admin = await tokens.create("ops", Role.ADMIN)
     app = create_app(ApiServices(tokens=tokens, ivr=flows), CollectorRegistry(), "t")
     auth = {"Authorization": f"Bearer {admin}"}
@@ -104,6 +110,6 @@ async def test_a_flood_of_problems_is_listed_short(put) -> None:  # type: ignore
 
 def test_the_shipped_flow_names_catalog_queues_only() -> None:
     catalog = load_catalog()
-    load_flow_file(catalog)
+    load_flow_file(catalog, queues=QueueCatalog.default())
     with pytest.raises(FlowError, match="hotline-x"):
-        validate_flow(flow(general_queue="hotline-x"), catalog)
+        validate_flow(flow(general_queue="hotline-x"), catalog, queues=QueueCatalog.default())

@@ -26,6 +26,7 @@ from api.live_table import RowDelta
 from api.services import ApiServices
 from callcenter.clock import SHANGHAI
 from callcenter.db import session_factory
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.live.changes import CallAnswered, CallEnded, CallerJoined, CallStarted
 from callcenter.live.live_state import LiveState
 from callcenter.live.node_state import Call
@@ -223,5 +224,7 @@ def test_callers_held_for_a_callback_are_masked_in_the_queue_view() -> None:
         (Viewer(seat="1001"), "139****1234"),  # nobody's call yet, not even an agent's
         (Viewer(admin=True), "13958001234"),
     ):
-        view = queue_live(spec, [], Tally().figures(), held, time.time(), viewer)
+        view = queue_live(
+            spec, [], Tally().figures(), held, time.time(), viewer, catalog=QueueCatalog.default()
+        )
         assert [h.caller for h in view.held_callbacks] == [shown]

@@ -23,6 +23,7 @@ from api.request_limits import KIB, MIB
 from api.services import ApiServices
 from bench.security_bench import post_unread
 from callcenter.legacy import csvfile
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.tokens import Principal, Role
 from tests.api.static_tokens import AS_SUPERVISOR, StaticTokens
 from tests.security.real_server import (
@@ -141,9 +142,9 @@ async def test_the_csv_import_is_parsed_off_the_event_loop(
     threads: list[threading.Thread] = []
     original = csvfile.read
 
-    def read(data: bytes, encoding: str | None) -> csvfile.ParsedFile:
+    def read(data: bytes, encoding: str | None, *, queues: QueueCatalog) -> csvfile.ParsedFile:
         threads.append(threading.current_thread())
-        return original(data, encoding)
+        return original(data, encoding, queues=queues)
 
     monkeypatch.setattr(api.legacy.csvfile, "read", read)
     as_scripts = {"Authorization": f"Bearer {INTEGRATION}", "Content-Type": "text/csv"}
