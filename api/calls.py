@@ -30,12 +30,14 @@ from api.audit_log import AuditIfAny, audited_read
 from api.auth import require_roles
 from api.caller_search import audit_search
 from api.city import City, Stamp, time_query, written
+from api.intake_view import INTAKE_EXAMPLE, Intake, shown_intake
 from api.pagination import Page, Paging, bad_query
 from api.queue_names import queue_filter
 from api.search_limits import CallerSearches
 from api.services import (
     audit_log_if_any,
     call_facts,
+    call_intake_if_any,
     call_records,
     caller_searches,
     live_state_if_any,
@@ -48,6 +50,7 @@ from callcenter.live.node_state import Call
 from callcenter.privacy import Viewer, filter_reaches_confidential, live_caller, record_caller
 from callcenter.records import query as q
 from callcenter.records.facts import CallFacts, ConfidentialMarkFact
+from callcenter.records.intake import SqlIntake
 from callcenter.records.models import CallRecord
 from callcenter.records.store import RecordStore, RecordWriter
 from callcenter.spreadsheet import DEFAULT_ENCODING, Encoding, SpreadsheetCsv
@@ -115,6 +118,7 @@ _DETAIL: dict[str, Any] = _SUMMARY | {
     ],
     "callbacks": ["pbx1:1764141990.2301"],
     "original": None,
+    "intake": INTAKE_EXAMPLE | {"summary": "", "summary_hidden": True},
 }
 _CALLBACK: dict[str, Any] = _DETAIL | {
     "id": "pbx1:1764141990.2301",
@@ -152,6 +156,7 @@ _CALLBACK: dict[str, Any] = _DETAIL | {
     ],
     "callbacks": [],
     "original": "pbx1:1764141243.2207",
+    "intake": None,
 }
 
 
@@ -238,6 +243,11 @@ class CallDetail(CallSummary):
         default=None,
         description="a callback's original call, as a call id (null: a call, or its "
         "record is not written)",
+    )
+    intake: Intake | None = Field(
+        default=None,
+        description="the agent's classification, its current version "
+        "(`/calls/{id}/intake` has every one); null: not classified",
     )
 
 
@@ -490,9 +500,9 @@ async def export_calls(
     if caller is not None:
         searches.admit(principal)
     viewer = Viewer.of(principal)
-    caller_at = q.EXPORT_COLUMNS.index("caller")
-    confidential_at = q.EXPORT_COLUMNS.index("confidential")
-    queue_at = q.EXPORT_COLUMNS.index("queue")
+    caller_at = q.EXPORT_HEADER.index("caller")
+    confidential_at = q.EXPORT_HEADER.index("confidential")
+    queue_at = q.EXPORT_HEADER.index("queue")
     sheet = SpreadsheetCsv(encoding, city)
 
     async def chunks() -> AsyncIterator[list[list[Any]]]:
@@ -526,7 +536,7 @@ async def export_calls(
                     )
 
     return StreamingResponse(
-        sheet.stream(q.EXPORT_COLUMNS, chunks()),
+        sheet.stream(q.EXPORT_HEADER, chunks()),
         media_type=sheet.media_type,
         headers={"Content-Disposition": sheet.disposition("calls.csv")},
     )
@@ -609,6 +619,7 @@ async def get_call(
     city: City,
     request: Request,
     audit: AuditIfAny,
+    intakes: Annotated[SqlIntake | None, Depends(call_intake_if_any)],
 ) -> CallDetail:
     node, linkedid = _call_key(call_id)
     async with records.sessions() as session:
@@ -627,6 +638,12 @@ async def get_call(
     data["original"] = f"{original.node}:{original.linkedid}" if original is not None else None
     data["queues"] = [directory_name(name) for name in record.queues]
     data["timeline"] = _timeline(record.timeline)
+    current = await intakes.current(node, linkedid) if intakes is not None else None
+    data["intake"] = (
+        shown_intake(current, record.confidential, record.seat, Viewer.of(principal), city)
+        if current is not None
+        else None
+    )
     for name in CallDetail.model_fields:
         if name not in data:
             data[name] = getattr(record, name)
