@@ -1,6 +1,7 @@
 """Call records: `GET /api/v1/calls` (filters, cursor pagination), `/calls/{id}` (record
-with timeline), `/calls/active` (calls in progress, from the live model) and
-`/calls/export.csv` (streamed from a server-side cursor).
+with timeline and its current intake, api/intake.py), `/calls/active` (calls in
+progress, from the live model) and `/calls/export.csv` (streamed from a server-side
+cursor, with the current intake's kind, unit and ticket).
 
 Who may read: supervisors and integration tokens everything, an agent only the calls
 their seat answered (another seat's call is a 404, as one that does not exist); admin
@@ -473,7 +474,9 @@ def _in_progress(live: LiveState | None, node: str, linkedid: str) -> Call | Non
     description="A file Excel opens right on a Chinese desktop: UTF-8 with a BOM (GB18030 "
     "or plain UTF-8 on request), a header row, CRLF line ends, numbers as numbers, times "
     "in city time with the offset, text that a spreadsheet would run as a formula "
-    "neutralised with a leading `'`.",
+    "neutralised with a leading `'`. After the record's columns, the call's current "
+    "intake: `intake_kind`, `intake_unit`, `ticket`, `resolved_on_call` (empty: not "
+    "classified).",
 )
 async def export_calls(
     request: Request,
