@@ -125,7 +125,7 @@ async def desk(database_url: str, tmp_path: Path) -> AsyncIterator[Desk]:
         await engine.dispose()
 
 
-COMPLAINT = {
+COMPLAINT: dict[str, object] = {
     "kind": "complaint",
     "unit": "HOUSING",
     "summary": "电梯停运三天。\n物业未处理。",
@@ -215,7 +215,7 @@ async def test_bad_fields_are_422s_naming_them(desk: Desk) -> None:
     c = desk.client
     url = "/api/v1/calls/pbx1:c.2/intake"
     desk.ring("c.2", "s1001")
-    cases = [
+    cases: list[tuple[dict[str, object], str]] = [
         ({"kind": "praise"}, "kind"),
         ({"unit": "NOPE"}, "unit"),
         ({"unit": ""}, "unit"),
@@ -237,7 +237,12 @@ async def test_bad_fields_are_422s_naming_them(desk: Desk) -> None:
     # nothing of the rejected writes was kept
     versions = (await c.get(url, headers=desk.agent)).json()["versions"]
     assert [v["version"] for v in versions] == [1]
-    for change, field in (({"kind": None}, "kind"), ({}, "no field"), ({"kind": "x"}, "kind")):
+    patches: list[tuple[dict[str, object], str]] = [
+        ({"kind": None}, "kind"),
+        ({}, "no field"),
+        ({"kind": "x"}, "kind"),
+    ]
+    for change, field in patches:
         response = await c.patch(url, json=change, headers=desk.agent)
         assert response.status_code == 422 and field in response.json()["detail"], response.text
     # a change needs an intake to change
