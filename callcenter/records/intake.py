@@ -130,11 +130,16 @@ def check_summary(summary: str) -> None:
     if len(summary) > SUMMARY_MAX:
         raise IntakeError("summary", f"{len(summary)} characters; at most {SUMMARY_MAX}")
     for at, char in enumerate(summary):
-        if char not in "\n\t" and unicodedata.category(char) == "Cc":
+        if char in "\n\t":
+            continue
+        category = unicodedata.category(char)
+        if category == "Cc":
             raise IntakeError(
                 "summary",
                 f"control character U+{ord(char):04X} at {at}; only line breaks (\\n) and tabs",
             )
+        if category == "Cs":  # half a UTF-16 pair: no text, and no database stores it
+            raise IntakeError("summary", f"lone surrogate U+{ord(char):04X} at {at}")
 
 
 def check_ticket(ticket: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -232,6 +233,11 @@ async def test_bad_fields_are_422s_naming_them(desk: Desk) -> None:
         response = await c.post(url, json=COMPLAINT | change, headers=desk.agent)
         assert response.status_code == 422, (change, response.text)
         assert field in response.json()["detail"], (change, response.text)
+    # half a surrogate pair, as JSON may escape it: no text, no database stores it
+    escaped = json.dumps(COMPLAINT | {"summary": "\ud83d"}).encode()
+    json_body = desk.agent | {"Content-Type": "application/json"}
+    response = await c.post(url, content=escaped, headers=json_body)
+    assert response.status_code == 422 and "summary" in response.json()["detail"], response.text
     ok = await c.post(url, json=COMPLAINT | {"summary": "x" * 2000}, headers=desk.agent)
     assert ok.status_code == 201, ok.text
     # nothing of the rejected writes was kept

@@ -70,6 +70,9 @@ def test_an_integration_token_links_the_ticket_only() -> None:
         (IntakeFields("help", "U" * 33), "unit"),
         (IntakeFields("help", "U", "\x00"), "summary"),
         (IntakeFields("help", "U", "\x85"), "summary"),  # a C1 control (NEL)
+        (IntakeFields("help", "U", "\ud800"), "summary"),  # half a surrogate pair
+        (IntakeFields("help", "U", "", "\ud800"), "ticket"),
+        (IntakeFields("help", "\ud800"), "unit"),
         (IntakeFields("help", "U", "é" * 2001), "summary"),
         (IntakeFields("help", "U", "", "\tT"), "ticket"),
         (IntakeFields("help", "U", "", "票\n"), "ticket"),
