@@ -20,6 +20,7 @@ from api.calls import router as calls_router
 from api.docs_page import install as install_docs
 from api.errors import install as install_error_handlers
 from api.health import router as health_router
+from api.intake import router as intake_router
 from api.ivr import router as ivr_router
 from api.legacy import IMPORT_URL
 from api.legacy import router as legacy_router
@@ -86,6 +87,7 @@ def create_app(
     app.include_router(callbacks_router)
     app.include_router(legacy_router)
     app.include_router(calls_router)
+    app.include_router(intake_router)
     app.include_router(stats_router)
     app.include_router(audit_router)
     app.include_router(reconciliation_router)

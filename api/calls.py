@@ -1,6 +1,7 @@
 """Call records: `GET /api/v1/calls` (filters, cursor pagination), `/calls/{id}` (record
-with timeline), `/calls/active` (calls in progress, from the live model) and
-`/calls/export.csv` (streamed from a server-side cursor).
+with timeline and its current intake, api/intake.py), `/calls/active` (calls in
+progress, from the live model) and `/calls/export.csv` (streamed from a server-side
+cursor, with the current intake's kind, unit and ticket).
 
 Who may read: supervisors and integration tokens everything, an agent only the calls
 their seat answered (another seat's call is a 404, as one that does not exist); admin
@@ -30,12 +31,14 @@ from api.audit_log import AuditIfAny, audited_read
 from api.auth import require_roles
 from api.caller_search import audit_search
 from api.city import City, Stamp, time_query, written
+from api.intake_view import INTAKE_EXAMPLE, Intake, shown_intake
 from api.pagination import Page, Paging, bad_query
 from api.queue_names import queue_filter
 from api.search_limits import CallerSearches
 from api.services import (
     audit_log_if_any,
     call_facts,
+    call_intake_if_any,
     call_records,
     caller_searches,
     live_state_if_any,
@@ -48,6 +51,7 @@ from callcenter.live.node_state import Call
 from callcenter.privacy import Viewer, filter_reaches_confidential, live_caller, record_caller
 from callcenter.records import query as q
 from callcenter.records.facts import CallFacts, ConfidentialMarkFact
+from callcenter.records.intake import SqlIntake
 from callcenter.records.models import CallRecord
 from callcenter.records.store import RecordStore, RecordWriter
 from callcenter.spreadsheet import DEFAULT_ENCODING, Encoding, SpreadsheetCsv
@@ -115,6 +119,7 @@ _DETAIL: dict[str, Any] = _SUMMARY | {
     ],
     "callbacks": ["pbx1:1764141990.2301"],
     "original": None,
+    "intake": INTAKE_EXAMPLE | {"summary": "", "summary_hidden": True},
 }
 _CALLBACK: dict[str, Any] = _DETAIL | {
     "id": "pbx1:1764141990.2301",
@@ -152,6 +157,7 @@ _CALLBACK: dict[str, Any] = _DETAIL | {
     ],
     "callbacks": [],
     "original": "pbx1:1764141243.2207",
+    "intake": None,
 }
 
 
@@ -238,6 +244,11 @@ class CallDetail(CallSummary):
         default=None,
         description="a callback's original call, as a call id (null: a call, or its "
         "record is not written)",
+    )
+    intake: Intake | None = Field(
+        default=None,
+        description="the agent's classification, its current version "
+        "(`/calls/{id}/intake` has every one); null: not classified",
     )
 
 
@@ -463,7 +474,9 @@ def _in_progress(live: LiveState | None, node: str, linkedid: str) -> Call | Non
     description="A file Excel opens right on a Chinese desktop: UTF-8 with a BOM (GB18030 "
     "or plain UTF-8 on request), a header row, CRLF line ends, numbers as numbers, times "
     "in city time with the offset, text that a spreadsheet would run as a formula "
-    "neutralised with a leading `'`.",
+    "neutralised with a leading `'`. After the record's columns, the call's current "
+    "intake: `intake_kind`, `intake_unit`, `ticket`, `resolved_on_call` (empty: not "
+    "classified).",
 )
 async def export_calls(
     request: Request,
@@ -490,9 +503,9 @@ async def export_calls(
     if caller is not None:
         searches.admit(principal)
     viewer = Viewer.of(principal)
-    caller_at = q.EXPORT_COLUMNS.index("caller")
-    confidential_at = q.EXPORT_COLUMNS.index("confidential")
-    queue_at = q.EXPORT_COLUMNS.index("queue")
+    caller_at = q.EXPORT_HEADER.index("caller")
+    confidential_at = q.EXPORT_HEADER.index("confidential")
+    queue_at = q.EXPORT_HEADER.index("queue")
     sheet = SpreadsheetCsv(encoding, city)
 
     async def chunks() -> AsyncIterator[list[list[Any]]]:
@@ -526,7 +539,7 @@ async def export_calls(
                     )
 
     return StreamingResponse(
-        sheet.stream(q.EXPORT_COLUMNS, chunks()),
+        sheet.stream(q.EXPORT_HEADER, chunks()),
         media_type=sheet.media_type,
         headers={"Content-Disposition": sheet.disposition("calls.csv")},
     )
@@ -609,6 +622,7 @@ async def get_call(
     city: City,
     request: Request,
     audit: AuditIfAny,
+    intakes: Annotated[SqlIntake | None, Depends(call_intake_if_any)],
 ) -> CallDetail:
     node, linkedid = _call_key(call_id)
     async with records.sessions() as session:
@@ -627,6 +641,12 @@ async def get_call(
     data["original"] = f"{original.node}:{original.linkedid}" if original is not None else None
     data["queues"] = [directory_name(name) for name in record.queues]
     data["timeline"] = _timeline(record.timeline)
+    current = await intakes.current(node, linkedid) if intakes is not None else None
+    data["intake"] = (
+        shown_intake(current, record.confidential, record.seat, Viewer.of(principal), city)
+        if current is not None
+        else None
+    )
     for name in CallDetail.model_fields:
         if name not in data:
             data[name] = getattr(record, name)

@@ -34,6 +34,7 @@ from callcenter.legacy.queues import CatalogHolder, QueueCatalog
 from callcenter.live.live_state import LiveState
 from callcenter.live.seat_state import QueueWrapups
 from callcenter.records.facts import CallFacts
+from callcenter.records.intake import SqlIntake
 from callcenter.records.store import RecordStore, RecordWriter
 from callcenter.records.today import DayBook
 from callcenter.records.wiring import RecordsSystem
@@ -107,6 +108,8 @@ class ApiServices:
     call_facts: CallFacts | None = None
     #: the spool between the record builder and the database
     record_writer: RecordWriter | None = None
+    #: the agents' intake of each call (kind, unit, summary, ticket)
+    intake: SqlIntake | None = None
     audit: AuditLog | None = None
     ivr: FlowStore | None = None
     #: `GET /queues`' bodies (api/queues.py): a wall of screens polls one list
@@ -159,6 +162,7 @@ class ApiServices:
             call_records=records.store if records else None,
             call_facts=records.facts if records else None,
             record_writer=records.writer if records else None,
+            intake=records.intake if records else None,
             audit=audit,
             ivr=ivr,
         )
@@ -275,6 +279,14 @@ async def call_facts(conn: HTTPConnection) -> CallFacts:
 
 async def record_writer(conn: HTTPConnection) -> RecordWriter:
     return _configured(api_services(conn).record_writer, _NO_RECORDS)
+
+
+async def call_intake(conn: HTTPConnection) -> SqlIntake:
+    return _configured(api_services(conn).intake, _NO_RECORDS)
+
+
+async def call_intake_if_any(conn: HTTPConnection) -> SqlIntake | None:
+    return api_services(conn).intake
 
 
 async def audit_log(conn: HTTPConnection) -> AuditLog:

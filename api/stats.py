@@ -1,5 +1,6 @@
-"""KPIs from call records: `GET /api/v1/stats/kpis` (any range, per queue / unit / seat
-/ number, per 15 min / hour / day) and `GET /api/v1/stats/today` (the city day so far,
+"""KPIs from call records: `GET /api/v1/stats/kpis` (any range, per queue / seat /
+number / dialed unit, per intake kind and unit the matter concerns, per 15 min / hour /
+day) and `GET /api/v1/stats/today` (the city day so far,
 per queue, for the centre and by hour: records.today's one view of finished calls and
 calls in progress, which survives a restart or an AMI reconnect and is the same on
 every instance, unlike app_queue's own counters).
@@ -48,7 +49,11 @@ class Kpis(Figures):
     ] = None
     group: Annotated[
         str | None,
-        Field(description="the queue (its directory name) / unit / seat / number; null: all calls"),
+        Field(
+            description="the queue (its directory name) / seat / number / dialed unit / "
+            "intake kind / intake unit (`unclassified`: calls without an intake); null: all "
+            "calls"
+        ),
     ] = None
 
 
@@ -150,8 +155,14 @@ async def kpis(
     ],
     end: Annotated[datetime, time_query("end", "to (exclusive)", "2026-12-03", required=True)],
     group: Annotated[
-        Literal["queue", "unit", "seat", "number"] | None,
-        Query(description="one row per queue / unit / seat / dialed number; absent: all calls"),
+        Literal["queue", "seat", "number", "dialed_unit", "kind", "unit"] | None,
+        Query(
+            description="one row per queue / seat / dialed number / unit of the dialed "
+            "number (`dialed_unit`) / intake kind (`kind`: consultation, help, opinion, "
+            "suggestion, complaint, report) / unit the matter concerns (`unit`, the "
+            "agent's intake); a call without an intake is in the group `unclassified`; "
+            "absent: all calls"
+        ),
     ] = None,
     period: Annotated[
         Literal["15min", "hour", "day"] | None,

@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     records_spool_dir: Path = Path("./var/records-spool")
     records_flush_every_s: float = Field(default=0.2, gt=0, le=60)
     records_batch_size: int = Field(default=500, ge=1, le=10000)
+    #: how long after a call its agent writes the intake as the call's own (not a
+    #: correction), at least: the seat's wrap-up when that is longer
+    intake_wrapup_s: float = Field(default=120.0, ge=0, le=86400)
     #: `callcenter records purge` deletes records older than this (0: keep forever)
     records_retention_days: int = Field(default=730, ge=0)
     #: the largest share of the legacy directory one prune may remove without --force

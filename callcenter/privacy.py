@@ -18,6 +18,9 @@ callbacks are dialed by the service, not by whoever reads the worklist.
 A `caller=` filter on records never matches a confidential call for a viewer who would
 see its number masked: otherwise probing candidate numbers recovers the number the
 mask hides (`filter_reaches_confidential`).
+
+The agent's summary of a confidential call (its intake) is read only by admin and the
+agent who took it (`intake_summary_visible`).
 """
 
 from __future__ import annotations
@@ -75,6 +78,18 @@ def live_caller(number: str, confidential: bool, call_seat: str, viewer: Viewer)
         return number
     own = viewer.seat is not None and call_seat != "" and call_seat == viewer.seat
     return number if own and not confidential else mask(number)
+
+
+def intake_summary_visible(confidential: bool, call_seat: str, viewer: Viewer) -> bool:
+    """Whether `viewer` may read the agent's summary of a call (its intake). The
+    summary of a confidential call is what the caller told: a whistle-blower's report
+    names who saw what, where, and so identifies them better than the number does. So
+    only admin and the agent whose seat took the call (who heard it anyway) read it;
+    supervisors and integration tokens get kind, unit and ticket, which the city's
+    figures and the work order need, without it."""
+    if viewer.admin or not confidential:
+        return True
+    return viewer.seat is not None and call_seat != "" and call_seat == viewer.seat
 
 
 def filter_reaches_confidential(viewer: Viewer) -> bool:

@@ -258,6 +258,12 @@ class LegacyRepository:
             for n, u in rows
         ]
 
+    async def unit(self, code: str) -> UnitState | None:
+        """The unit `code` as the directory has it now, or None."""
+        async with self._sessions() as session:
+            u = await session.get(LegacyUnit, code)
+        return None if u is None else UnitState(u.code, u.name, u.district, u.transfer_line)
+
     async def units(
         self, *, after: str | None = None, limit: int | None = None
     ) -> list[tuple[UnitState, list[NumberRecord]]]:

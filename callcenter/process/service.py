@@ -65,7 +65,12 @@ from callcenter.records.metrics import register_reconcile_metrics, register_reco
 from callcenter.records.reconcile import Reconciler
 from callcenter.records.reconcile_runner import ReconcileRunner
 from callcenter.records.store import RecordWriter
-from callcenter.records.wiring import RecordsSystem, build_records, directory_routes
+from callcenter.records.wiring import (
+    RecordsSystem,
+    build_records,
+    directory_routes,
+    directory_units,
+)
 from callcenter.tokens import TokenStore
 from queues.callbacks import CallbackPolicy
 from queues.priority import PriorityRules
@@ -192,6 +197,7 @@ class Service:
             flush_every_s=settings.records_flush_every_s,
             batch_size=settings.records_batch_size,
             city=city,
+            intake_wrapup_s=settings.intake_wrapup_s,
         )
         listeners = FanOut([live, records.listener])
         nodes = [PbxNode(self._node_config(n), listeners) for n in settings.ami_nodes]
@@ -204,6 +210,7 @@ class Service:
         ).set(1)
         directory = await self._build_directory(sessions, live, nodes, catalog)
         records.store.route = directory_routes(directory)
+        records.intake.units = directory_units(directory)
         seats = await self._build_seats(sessions, live, records, catalog)
         records.queue_wrapup.update(seats.wrapups)  # the catalogue's wrap-up times
         follow_wrapups(catalog, records.queue_wrapup)

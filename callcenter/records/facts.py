@@ -1,5 +1,6 @@
 """Facts about a call that other parts learn: a survey rating and a callback request
-(the IVR), a confidential mark (the API, on the caller's request).
+(the IVR), a confidential mark (the API, on the caller's request, or a report 举报
+classified at intake: intake.py, which uses `store_mark` in its own transaction).
 
 `CallFacts` is the one way other packages add such a fact; `SqlCallFacts` is the real
 one. The fact tables (models.py: ivr_survey_results, ivr_callback_requests,
@@ -172,26 +173,11 @@ class SqlCallFacts:
     async def mark_confidential(self, mark: ConfidentialMarkFact) -> bool:
         async with self.sessions() as session, session.begin():
             await lock_calls(session, [mark.linkedid])
-            known = await session.get(models.ConfidentialMark, (mark.node, mark.linkedid))
-            if known is None:
-                session.add(
-                    models.ConfidentialMark(
-                        node=mark.node,
-                        linkedid=mark.linkedid,
-                        marked_at=mark.at,
-                        marked_by=mark.by[:100],
-                        reason=mark.reason[:200],
-                    )
-                )
-            result = await session.execute(
-                update(CallRecord)
-                .where(CallRecord.node == mark.node, CallRecord.linkedid == mark.linkedid)
-                .values(confidential=True)
-            )
+            written = await store_mark(session, mark)
         # the call in progress masks its caller now (/calls/active); its record is
         # written masked anyway, from the stored mark
         self.in_progress(mark.node, mark.linkedid)
-        return bool(getattr(result, "rowcount", 0))
+        return written
 
     # --- reads (reports and tests) -----------------------------------------------------
     async def ratings(self) -> list[models.SurveyResult]:
@@ -209,6 +195,29 @@ class SqlCallFacts:
                 .order_by(models.CallbackRequest.created_at)
             )
             return list(rows)
+
+
+async def store_mark(session: AsyncSession, mark: ConfidentialMarkFact) -> bool:
+    """Store `mark` (the first one stays) and mask the record if it is written, inside
+    the caller's transaction, after `lock_calls` on the call; True if the record was
+    there. The call in progress is the caller's to mask once the transaction is in."""
+    known = await session.get(models.ConfidentialMark, (mark.node, mark.linkedid))
+    if known is None:
+        session.add(
+            models.ConfidentialMark(
+                node=mark.node,
+                linkedid=mark.linkedid,
+                marked_at=mark.at,
+                marked_by=mark.by[:100],
+                reason=mark.reason[:200],
+            )
+        )
+    result = await session.execute(
+        update(CallRecord)
+        .where(CallRecord.node == mark.node, CallRecord.linkedid == mark.linkedid)
+        .values(confidential=True)
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 @dataclass(frozen=True, slots=True)

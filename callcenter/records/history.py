@@ -1,6 +1,6 @@
-"""What the call records remember that routing and the seat figures ask for: when a
-caller last reached a queue (the repeat-caller rule) and the calls and talk time each
-seat took.
+"""What the call records remember that routing, the seat figures and the agent's screen
+pop ask for: when a caller last reached a queue (the repeat-caller rule), the calls and
+talk time each seat took, and a caller's past calls with their intake (`history_of`).
 
 Every instance writes the same records (an upsert keyed by node and Linkedid), so these
 answers are the same on every instance and survive a restart; nothing of it is kept in
@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.clock import as_utc
 from callcenter.records.kpi import CALLBACK
-from callcenter.records.models import CallRecord
+from callcenter.records.models import CallIntake, CallRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,56 @@ class SeatWork:
 
     calls: int = 0
     talk_s: float = 0.0
+
+
+#: the most past calls `history_of` gives
+HISTORY_LIMIT = 100
+
+
+@dataclass(frozen=True, slots=True)
+class PastCall:
+    """One earlier call of a caller, as the screen pop lists it."""
+
+    call: str  # `<node>:<Linkedid>`
+    started_at: datetime
+    disposition: str  # the record's outcome: answered, abandoned, ...
+    kind: str | None  # the intake's kind; None: not classified
+    unit: str | None  # the unit the matter concerned (intake); None: not classified
+    ticket: str | None  # the province platform's ticket, if linked
+
+
+async def history_of(
+    session: AsyncSession,
+    caller: str,
+    since: datetime,
+    limit: int,
+    *,
+    reaches_confidential: bool = False,
+) -> list[PastCall]:
+    """The calls of `caller` started at or after `since`, newest first, at most `limit`
+    (1..HISTORY_LIMIT), with their current intake. Callbacks the service placed are not
+    the caller's calls. A confidential call is left out unless `reaches_confidential`
+    (callcenter.privacy `filter_reaches_confidential`): listing it beside a caller's
+    number would tell whoever sees the number that this caller made a report."""
+    if not 1 <= limit <= HISTORY_LIMIT:
+        raise ValueError(f"limit: {limit} is not within 1..{HISTORY_LIMIT}")
+    if not caller:
+        return []
+    r, i = CallRecord, CallIntake
+    query = (
+        select(r.node, r.linkedid, r.started_at, r.disposition, i.kind, i.unit, i.ticket)
+        .select_from(r)
+        .outerjoin(i, and_(i.node == r.node, i.linkedid == r.linkedid, i.current.is_(True)))
+        .where(r.caller == caller, r.start_epoch >= int(since.timestamp()), r.kind != CALLBACK)
+        .order_by(r.start_epoch.desc(), r.node.desc(), r.linkedid.desc())
+        .limit(limit)
+    )
+    if not reaches_confidential:
+        query = query.where(r.confidential.is_(False))
+    return [
+        PastCall(f"{node}:{linkedid}", as_utc(started), disposition, kind, unit, ticket)
+        for node, linkedid, started, disposition, kind, unit, ticket in await session.execute(query)
+    ]
 
 
 class CallerHistory(Protocol):
@@ -89,3 +139,12 @@ class SqlHistory:
         async with self._sessions() as session:
             rows = (await session.execute(query)).all()
         return {seat: SeatWork(int(calls), float(talk)) for seat, calls, talk in rows}
+
+    async def history_of(
+        self, caller: str, since: datetime, limit: int, *, reaches_confidential: bool = False
+    ) -> list[PastCall]:
+        """`history_of` in a session of its own."""
+        async with self._sessions() as session:
+            return await history_of(
+                session, caller, since, limit, reaches_confidential=reaches_confidential
+            )

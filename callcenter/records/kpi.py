@@ -20,6 +20,11 @@ rates, so a report can always show what a rate was divided by:
 - callbacks are records of their own (kind `callback`, outbound): never calls, offered,
   answered or abandoned, in any figure here or in /stats/today.
 
+Groups: queue, seat, dialed number, the dialed number's unit (`dialed_unit`), and the
+agent's intake (intake.py): its `kind` and the `unit` the matter concerns, so the city
+assesses units and the centre on the same figures; a call without an intake is in the
+group `unclassified`.
+
 Every rate is a fraction 0..1 (percent appears only on screens). The same definitions
 exist twice, because one side runs where the rows are: as SQL over stored records
 (`compute`, any range) and as Python over one call (`count_into`, for the day so far:
@@ -40,24 +45,47 @@ from dataclasses import dataclass, field, fields
 from typing import Annotated, Any
 
 from pydantic import Field
-from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, literal, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from callcenter.clock import SHANGHAI, CityTime
-from callcenter.records.models import CallbackTask, CallRecord
+from callcenter.records.models import CallbackTask, CallIntake, CallRecord
 
 SL_SECONDS = 15
 SHORT_ABANDON_S = 5
 PERIODS = {"15min": 900, "hour": 3600, "day": 86400}
 CALLBACK = "callback"  # CallRecord.kind of a callback the service placed
-#: group name -> the record column it groups by
+#: the group of the calls without an intake (not classified yet, or never: IVR-only
+#: and abandoned calls), in `group=kind` and `group=unit`
+UNCLASSIFIED = "unclassified"
+
+
+def intake_group(value: str | None) -> str:
+    """A call's group by its intake's kind or unit (None: the call has no intake), as
+    `compute` groups it in SQL."""
+    return value or UNCLASSIFIED
+
+
+def _intake_column(column: Any) -> Any:
+    # a literal in the SQL text, not a bound parameter: GROUP BY and the select list
+    # then hold the same expression on PostgreSQL
+    return func.coalesce(column, literal_column(f"'{UNCLASSIFIED}'"))
+
+
+#: group name -> the record column it groups by. `unit` is the unit the matter
+#: concerns (the agent's intake, intake.py), on which the city assesses units;
+#: `dialed_unit` the unit whose number the caller dialed (the legacy directory's route)
 GROUPS: dict[str, Any] = {
     "queue": CallRecord.queue,
-    "unit": CallRecord.unit,
+    "dialed_unit": CallRecord.unit,
     "seat": CallRecord.seat,
     "number": CallRecord.dialed,
+    "kind": _intake_column(CallIntake.kind),
+    "unit": _intake_column(CallIntake.unit),
 }
+#: the groups read from the call's current intake (an outer join: every call counts)
+INTAKE_GROUPS = frozenset({"kind", "unit"})
 
 
 class KpiQueryError(ValueError):
@@ -249,7 +277,9 @@ class KpiRow(Figures):
     """Figures of one group in one period."""
 
     period_start: int | None = None  # epoch seconds (city-time bucket); None: whole range
-    group: str | None = None  # the queue / unit / seat / number; None: all calls
+    #: the queue / seat / number / dialed unit, or the intake's kind / unit
+    #: (UNCLASSIFIED: no intake); None: all calls
+    group: str | None = None
 
 
 SATISFIED = (1, 2)  # 满意, 基本满意
@@ -418,6 +448,11 @@ async def compute(
         func.count(r.queued_after_s),
         *_to_queue_buckets(r.queued_after_s),
     ).where(r.start_epoch >= start_epoch, r.start_epoch < end_epoch, r.kind != CALLBACK)
+    if group in INTAKE_GROUPS:
+        i = CallIntake
+        query = query.select_from(r).outerjoin(
+            i, and_(i.node == r.node, i.linkedid == r.linkedid, i.current.is_(True))
+        )
     grouping = [k for k, used in ((keys[0], period), (keys[1], group)) if used]
     if grouping:
         query = query.group_by(*grouping).order_by(*grouping)

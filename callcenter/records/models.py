@@ -1,4 +1,4 @@
-"""The call record table (migrations 0006, 0011, 0013).
+"""The call record table (migrations 0006, 0011, 0013) and the facts kept beside it.
 
 One row per call, keyed by (PBX node, Linkedid) as ARCHITECTURE.md's call identity
 says, so a replayed or duplicated event (or two service instances writing the same
@@ -23,6 +23,7 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -181,3 +182,38 @@ class CallbackTask(Base):
     outcome: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CallIntake(Base):
+    """One version of a call's intake: what the matter was (kind), the unit it concerns,
+    the agent's summary, the province platform's ticket. Versions are never changed or
+    removed: a correction is a new version, so the city can see what was first written
+    and who changed it. `current` marks the latest version of a call (exactly one per
+    call), which the KPIs and the caller history join on; it is flipped in the same
+    transaction that adds the next version, under the call's lock (locks.py).
+
+    Kept apart from the record, keyed like it, because the agent writes it while the
+    call is still in progress (no record yet) and during wrap-up (the record may wait in
+    the spool)."""
+
+    __tablename__ = "call_intakes"
+    __table_args__ = (
+        Index("ix_call_intakes_current", "node", "linkedid", "current"),
+        Index("ix_call_intakes_ticket", "ticket"),
+    )
+
+    node: Mapped[str] = mapped_column(String(32), primary_key=True)
+    linkedid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    current: Mapped[bool] = mapped_column(Boolean)
+    kind: Mapped[str] = mapped_column(String(16))
+    unit: Mapped[str] = mapped_column(String(32))  # a legacy directory unit code
+    unit_name: Mapped[str] = mapped_column(String(200))  # its name when written
+    summary: Mapped[str] = mapped_column(Text)
+    ticket: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    resolved_on_call: Mapped[bool] = mapped_column(Boolean)
+    author: Mapped[str] = mapped_column(String(100))  # the token's name
+    role: Mapped[str] = mapped_column(String(16))
+    seat: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    written_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    correction: Mapped[bool] = mapped_column(Boolean)

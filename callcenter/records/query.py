@@ -11,10 +11,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select, tuple_
+from sqlalchemy import Select, and_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter.records.models import CallRecord
+from callcenter.records.models import CallIntake, CallRecord
 
 DISPOSITIONS = frozenset(
     {"answered", "abandoned", "ivr_only", "transferred", "callback_requested", "fallback_routed"}
@@ -151,16 +151,26 @@ EXPORT_COLUMNS = (
     "kind",
     "callback_of",
 )
+#: the call's current intake (intake.py), after the record's columns: empty for a call
+#: without one. `kind` above is the record's (call | callback), so these are prefixed.
+INTAKE_EXPORT_COLUMNS = ("intake_kind", "intake_unit", "ticket", "resolved_on_call")
+EXPORT_HEADER = (*EXPORT_COLUMNS, *INTAKE_EXPORT_COLUMNS)
 
 
 async def stream_rows(
     session: AsyncSession, where: CallFilter, chunk: int = 2000
 ) -> AsyncIterator[list[tuple[Any, ...]]]:
-    """Export rows in chunks from a server-side cursor: memory stays flat whatever the
-    number of rows."""
-    r = CallRecord
+    """Export rows (`EXPORT_HEADER`) in chunks from a server-side cursor: memory stays
+    flat whatever the number of rows."""
+    r, i = CallRecord, CallIntake
     columns = [getattr(r, name) for name in EXPORT_COLUMNS]
-    query = _newest_first(where.apply(select(*columns))).execution_options(yield_per=chunk)
+    columns += [i.kind, i.unit, i.ticket, i.resolved_on_call]
+    joined = (
+        select(*columns)
+        .select_from(r)
+        .outerjoin(i, and_(i.node == r.node, i.linkedid == r.linkedid, i.current.is_(True)))
+    )
+    query = _newest_first(where.apply(joined)).execution_options(yield_per=chunk)
     result = await session.stream(query)
     async for part in result.partitions(chunk):
         yield [tuple(row) for row in part]

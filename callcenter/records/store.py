@@ -48,7 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callcenter.records.builder import FinishedCall
 from callcenter.records.facts import known_facts
 from callcenter.records.locks import lock_calls
-from callcenter.records.models import CallRecord
+from callcenter.records.models import CallIntake, CallRecord
 from callcenter.records.pg_batch import ColumnBatch
 from callcenter.records.spool import Spool
 
@@ -393,7 +393,8 @@ async def purge(
     on_batch: Callable[[list[str]], None] | None = None,
     batch: int = 2000,
 ) -> int:
-    """Delete the records of calls started before `before_epoch`; returns how many.
+    """Delete the records of calls started before `before_epoch`, and their intakes;
+    returns how many records.
 
     In batches of `batch` records, each its own short transaction; `on_batch` gets the
     recording file names of a batch once its deletion is committed, so a recording is
@@ -410,12 +411,13 @@ async def purge(
             ).all()
             if not rows:
                 return total
+            keys = [(row.node, row.linkedid) for row in rows]
             await session.execute(
-                delete(CallRecord).where(
-                    tuple_(CallRecord.node, CallRecord.linkedid).in_(
-                        [(row.node, row.linkedid) for row in rows]
-                    )
-                )
+                delete(CallRecord).where(tuple_(CallRecord.node, CallRecord.linkedid).in_(keys))
+            )
+            # the agent's summary is about the caller as much as the record is
+            await session.execute(
+                delete(CallIntake).where(tuple_(CallIntake.node, CallIntake.linkedid).in_(keys))
             )
         total += len(rows)
         if on_batch is not None:

@@ -15,6 +15,12 @@ queue, hour and seat, so a view costs the drafts plus a few dozen sums, whatever
 day's volume (bench: today_view_p99_ms). It reads the day back from the database at
 start and every `refresh_every_s`: that picks up what other instances, the reconciler
 and late facts (a survey rating, a callback reaching the caller) changed.
+
+The intake's kind and unit are no groups here: they are written at the end of the call
+and in its wrap-up, and corrected later, so a live view would count most of the day's
+calls in progress as unclassified and change its past hours with every correction. The
+city's assessment by kind and unit is a report over a range (`kpi.compute`,
+`group=kind|unit`).
 """
 
 from __future__ import annotations

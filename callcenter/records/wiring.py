@@ -26,6 +26,7 @@ from callcenter.records.builder import FinishedCall, RecordBuilder
 from callcenter.records.callback_tasks import SqlCallbackTasks
 from callcenter.records.facts import SqlCallFacts
 from callcenter.records.history import SqlHistory
+from callcenter.records.intake import SqlIntake, UnitLookup
 from callcenter.records.store import DialedUnit, DialedUnitLookup, RecordStore, RecordWriter
 from callcenter.records.today import DayBook
 
@@ -79,6 +80,16 @@ class RecordsListener:
         return None
 
 
+def directory_units(directory: Directory) -> UnitLookup:
+    """The legacy directory as the intake's unit check: a unit code -> its name."""
+
+    async def lookup(code: str) -> str | None:
+        unit = await directory.repository.unit(code)
+        return None if unit is None else unit.name
+
+    return lookup
+
+
 @dataclass
 class RecordsSystem:
     builder: RecordBuilder
@@ -96,6 +107,8 @@ class RecordsSystem:
     day: DayBook
     #: what the records say of callers and seats (repeat callers, calls per seat)
     history: SqlHistory
+    #: the agents' intake of each call (kind, unit, summary, ticket), in versions
+    intake: SqlIntake
 
 
 def build_records(
@@ -108,9 +121,13 @@ def build_records(
     queue_wrapup: Mapping[str, int] | None = None,
     clock: Callable[[], datetime] = utcnow,
     city: CityTime = SHANGHAI,
+    intake_wrapup_s: float = 120.0,
 ) -> RecordsSystem:
     """`clock`: when a fact was stored (ratings, callback requests); `city`: the day
-    the figures of today are cut on."""
+    the figures of today are cut on; `intake_wrapup_s`: how long after a call its agent
+    writes the intake without it being a correction, at least (the seat's own wrap-up
+    when longer). The intake's units are checked against the legacy directory once the
+    process sets `intake.units` (`directory_units`)."""
     store = RecordStore(sessions, routes) if routes is not None else RecordStore(sessions)
     writer = RecordWriter(store, spool_dir, flush_every_s, batch_size)
     queue_defaults = dict(queue_wrapup or {})
@@ -145,4 +162,5 @@ def build_records(
         SqlCallbackTasks(sessions),
         day,
         SqlHistory(sessions),
+        SqlIntake(sessions, live.clock, live.mark_confidential, wrapup_grace_s=intake_wrapup_s),
     )

@@ -22,14 +22,14 @@ from callcenter import migrate
 from callcenter.clock import SHANGHAI, CityTime
 from callcenter.db import create_engine, session_factory
 from callcenter.live.live_state import LiveState
-from callcenter.records.query import EXPORT_COLUMNS
+from callcenter.records.query import EXPORT_HEADER
 from callcenter.records.store import DialedUnit
 from callcenter.records.wiring import RecordsSystem, build_records
 from callcenter.tokens import Role, TokenStore
 from tests.records.factory import DAY0, call
 
 BOM = b"\xef\xbb\xbf"
-HEADER = ",".join(EXPORT_COLUMNS) + "\r\n"
+HEADER = ",".join(EXPORT_HEADER) + "\r\n"
 #: what an attacker set, by the field it went into
 HOSTILE = {
     "h.1": {"unit": '=HYPERLINK("http://e.x","点此")', "caller": "+8613900001111"},

@@ -76,6 +76,22 @@ MATRIX: list[tuple[str, str, object, set[Role] | None]] = [
         {"reason": "来电人要求保密"},
         {ADM, SUP, AGT},
     ),
+    # the intake: the call's agent or a supervisor writes, an integration token links
+    # the ticket (PATCH; the fields it may change are the records domain's rule)
+    (
+        "POST",
+        "/api/v1/calls/pbx1:1764141243.2207/intake",
+        {"kind": "complaint", "unit": "HOUSING"},
+        {ADM, SUP, AGT},
+    ),
+    (
+        "PATCH",
+        "/api/v1/calls/pbx1:1764141243.2207/intake",
+        {"ticket": "ZJ12345-000187"},
+        {ADM, SUP, AGT, INT},
+    ),
+    ("GET", "/api/v1/calls/pbx1:1764141243.2207/intake", None, {ADM, SUP, AGT, INT}),
+    ("GET", "/api/v1/intake-kinds", None, {ADM, SUP, AGT, INT}),
     ("GET", "/api/v1/stats/kpis?start=2026-11-26&end=2026-11-27", None, {ADM, SUP, INT}),
     ("GET", "/api/v1/stats/today", None, {ADM, SUP, INT}),
 ]

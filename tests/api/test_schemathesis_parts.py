@@ -1,5 +1,6 @@
 """Schemathesis against an app with parts behind it (the legacy directory with the demo
-numbers, the callback worklist, the audit log, all on SQLite), so generated requests
+numbers, the callback worklist, the audit log, the call records with a call in
+progress whose intake the generated bodies write, all on SQLite), so generated requests
 reach the handlers, pagination and the database rather than stopping at a 503: no 5xx,
 and every error a problem body."""
 
@@ -27,7 +28,9 @@ from callcenter.legacy.directory import Directory
 from callcenter.legacy.queues import QueueCatalog
 from callcenter.legacy.repository import LegacyRepository
 from callcenter.live.live_state import LiveState
+from callcenter.live.node_state import Call
 from callcenter.records.callback_tasks import SqlCallbackTasks
+from callcenter.records.wiring import build_records, directory_units
 from callcenter.tokens import Principal, Role
 from queues.callbacks import CallbackPolicy, CallbackWorklist
 from queues.repository import SeatRepository
@@ -39,6 +42,10 @@ ADMIN_TOKEN = "cc_schemathesis-admin"
 
 def _clock() -> datetime:
     return datetime.now(UTC)
+
+
+#: the call in progress the intake operations are sent to
+CALL_ID = "pbx1:fuzz.1"
 
 
 def _app_with_parts(db: Path) -> tuple[FastAPI, AsyncEngine]:
@@ -56,6 +63,11 @@ def _app_with_parts(db: Path) -> tuple[FastAPI, AsyncEngine]:
 
     asyncio.run(prepare())
     live = LiveState(lambda: _clock().timestamp())
+    state = live.node_state("pbx1")
+    state.stale = False
+    state.calls["fuzz.1"] = Call("fuzz.1", _clock().timestamp(), "13900001111", seat="1001")
+    records = build_records(sessions, live, db.parent / "spool")
+    records.intake.units = directory_units(directory)
     tokens = StaticTokens({ADMIN_TOKEN: Principal(1, "fuzz", Role.ADMIN, None)})
     services = ApiServices(
         tokens=tokens,  # type: ignore[arg-type]
@@ -66,12 +78,17 @@ def _app_with_parts(db: Path) -> tuple[FastAPI, AsyncEngine]:
         ),
         seat_repository=SeatRepository(sessions, _clock),
         audit=AuditLog(sessions, _clock),
+        call_records=records.store,
+        record_writer=records.writer,
+        intake=records.intake,
     )
     app = create_app(services, CollectorRegistry(), "t")
     return app, engine
 
 
-PARTS = re.compile(r"^/api/v1/(legacy-numbers|units|callbacks|audit)")
+PARTS = re.compile(
+    r"^/api/v1/(legacy-numbers|units|callbacks|audit|intake-kinds|calls/\{call_id\}/intake)"
+)
 
 
 def test_no_server_errors_with_parts(tmp_path: Path) -> None:
@@ -88,6 +105,8 @@ def test_no_server_errors_with_parts(tmp_path: Path) -> None:
             @given(case=operation.as_strategy())
             @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
             def no_5xx(case: schemathesis.Case) -> None:
+                if "call_id" in (case.path_parameters or {}):
+                    case.path_parameters = {"call_id": CALL_ID}
                 response = case.call(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
                 where = (case.method, case.formatted_path, case.query, response.text)
                 assert response.status_code < 500, where
@@ -98,4 +117,4 @@ def test_no_server_errors_with_parts(tmp_path: Path) -> None:
             no_5xx()
     finally:
         asyncio.run(engine.dispose())
-    assert len(checked) == 10, checked  # every operation of those parts was fuzzed
+    assert len(checked) == 14, checked  # every operation of those parts was fuzzed

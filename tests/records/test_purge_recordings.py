@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from callcenter import migrate
 from callcenter.asterisk_conf import Recording
 from callcenter.db import create_engine, session_factory
 from callcenter.process.cli import app
-from callcenter.records.models import CallRecord
+from callcenter.records.models import CallIntake, CallRecord
 from callcenter.records.recordings import RecordingCleanup, RecordingFiles
 from callcenter.records.store import RecordStore, purge
 from tests.records.factory import call
@@ -133,6 +134,26 @@ def test_the_rendered_file_name_maps_into_the_services_directory(tmp_path: Path)
     assert cleanup.unreachable == 1
 
 
+def _intake(linkedid: str) -> CallIntake:
+    return CallIntake(
+        node="pbx1",
+        linkedid=linkedid,
+        version=1,
+        current=True,
+        kind="complaint",
+        unit="HOUSING",
+        unit_name="住建局",
+        summary="来电人姓名、地址",
+        ticket=None,
+        resolved_on_call=False,
+        author="agent",
+        role="agent",
+        seat="1001",
+        written_at=datetime.now(UTC),
+        correction=False,
+    )
+
+
 async def test_purge_goes_in_batches_and_hands_over_committed_ones(database_url: str) -> None:
     old = time.time() - 40 * 86400
     await _seed(
@@ -142,11 +163,15 @@ async def test_purge_goes_in_batches_and_hands_over_committed_ones(database_url:
     )
     engine = create_engine(database_url)
     sessions = session_factory(engine)
+    async with sessions() as session, session.begin():
+        session.add_all(_intake(linkedid) for linkedid in ("old.2", "new.1"))
     batches: list[list[str]] = []
     deleted = await purge(sessions, int(time.time()) - 30 * 86400, on_batch=batches.append, batch=3)
     async with sessions() as session:
         left = list(await session.scalars(select(CallRecord.linkedid)))
+        intakes = list(await session.scalars(select(CallIntake.linkedid)))
     await engine.dispose()
+    assert intakes == ["new.1"]  # an intake goes with its record
     assert deleted == 7
     assert len(batches) == 3  # 3 + 3 + 1 records, each batch's recordings once committed
     assert sorted(name for b in batches for name in b) == [
