@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from callcenter.clock import as_utc
@@ -126,30 +127,43 @@ class UnitCards:
     ) -> list[UnitCard]:
         """Written cards of units in the directory, by unit code: those whose text
         holds `query` (None: every card); `after` a unit code, for the next page."""
-        c, g = UnitCardRow, UnitCardGram
-        statement = select(c, LegacyUnit.name, LegacyUnit.district).join(
-            LegacyUnit, LegacyUnit.code == c.unit_code
-        )
+        c = UnitCardRow
         async with self._sessions() as session:
-            if query is not None:
-                if query.prefix is not None:
-                    hits = select(g.unit_code).where(g.gram >= query.prefix, g.gram < query.upper)
-                else:
-                    hits = (
-                        select(g.unit_code)
-                        .where(g.gram.in_(query.trigrams))
-                        .group_by(g.unit_code)
-                        .having(func.count() == len(query.trigrams))
+            if query is None:
+                statement = select(c, LegacyUnit.name, LegacyUnit.district)
+                key = c.unit_code
+            elif query.prefix is not None:
+                statement = select(c, LegacyUnit.name, LegacyUnit.district).where(
+                    c.unit_code.in_(
+                        select(UnitCardGram.unit_code).where(
+                            UnitCardGram.gram >= query.prefix, UnitCardGram.gram < query.upper
+                        )
                     )
-                if after is not None:
-                    hits = hits.where(g.unit_code > after)
-                dialect = (await session.connection()).dialect.name
-                statement = statement.where(
-                    c.unit_code.in_(hits), _holds(dialect, c.search_text, query.text)
                 )
+                key = c.unit_code
+            else:
+                # one copy of the index per probe, joined on the unit code: each lists
+                # its cards in unit-code order (the primary key is (gram, unit_code)),
+                # so the database merges the lists and stops at the page's end, however
+                # many cards hold a common word
+                first, *others = [aliased(UnitCardGram) for _ in query.probes()]
+                probes = query.probes()
+                statement = select(c, LegacyUnit.name, LegacyUnit.district).select_from(first)
+                for alias, gram in zip(others, probes[1:], strict=True):
+                    statement = statement.join(
+                        alias, (alias.unit_code == first.unit_code) & (alias.gram == gram)
+                    )
+                statement = statement.join(c, c.unit_code == first.unit_code).where(
+                    first.gram == probes[0]
+                )
+                key = first.unit_code
+            if query is not None:
+                dialect = (await session.connection()).dialect.name
+                statement = statement.where(_holds(dialect, c.search_text, query.text))
+            statement = statement.join(LegacyUnit, LegacyUnit.code == c.unit_code)
             if after is not None:
-                statement = statement.where(c.unit_code > after)
-            statement = statement.order_by(c.unit_code).limit(limit)
+                statement = statement.where(key > after)
+            statement = statement.order_by(key).limit(limit)
             rows = (await session.execute(statement)).all()
         return [_card(row, name, district) for row, name, district in rows]
 

@@ -38,6 +38,8 @@ END = "\x03"
 #: above every character folded text can hold (folding drops noncharacters)
 LAST = "\U0010ffff"
 QUERY_MAX = 100
+#: the trigrams of one query the index is asked for (`Query.probes`)
+PROBES = 4
 FIELD_SEPARATOR = "\n"
 _DROPPED = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 _SPACES = re.compile(r"\s+")
@@ -84,12 +86,21 @@ class QueryError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """A folded query and how the index is asked: the trigrams that must all be
-    there, or (1-2 characters) the prefix of the grams to range over."""
+    """A folded query and how the index is asked: its trigrams in the order they
+    occur, or (1-2 characters) the prefix of the grams to range over."""
 
     text: str
     trigrams: tuple[str, ...]
     prefix: str | None
+
+    def probes(self, most: int = PROBES) -> tuple[str, ...]:
+        """Up to `most` trigrams spread over the query (its first and last among them):
+        enough to narrow the candidates to a few, few enough that the database joins
+        them cheaply; the substring check does the rest."""
+        if len(self.trigrams) <= most:
+            return self.trigrams
+        last = len(self.trigrams) - 1
+        return tuple(self.trigrams[round(i * last / (most - 1))] for i in range(most))
 
     @property
     def upper(self) -> str:
@@ -108,5 +119,5 @@ def parse_query(raw: str) -> Query:
         raise QueryError("nothing to search for (only spaces or control characters)")
     if len(text) < GRAM:
         return Query(text, (), text)
-    found = sorted({text[i : i + GRAM] for i in range(len(text) - GRAM + 1)})
+    found = dict.fromkeys(text[i : i + GRAM] for i in range(len(text) - GRAM + 1))
     return Query(text, tuple(found), None)

@@ -145,7 +145,11 @@ def test_grams_start_at_every_character_of_every_field() -> None:
 
 def test_queries() -> None:
     q = parse_query("公租房申请")
-    assert (q.text, q.trigrams, q.prefix) == ("公租房申请", ("公租房", "房申请", "租房申"), None)
+    assert (q.text, q.trigrams, q.prefix) == ("公租房申请", ("公租房", "租房申", "房申请"), None)
+    assert q.probes() == q.trigrams
+    long = parse_query("负责全市住房保障和公租房申请")
+    assert long.probes() == ("负责全", "住房保", "障和公", "房申请")  # first, last, spread
+    assert parse_query("重复重复重复").trigrams == ("重复重", "复重复")
     short = parse_query("Ｋb")
     assert (short.text, short.trigrams, short.prefix) == ("kb", (), "kb")
     assert short.upper == "kb\U0010ffff"
