@@ -1,5 +1,5 @@
 """Schemathesis against an app with parts behind it (the legacy directory with the demo
-numbers, the callback worklist, the audit log, all on SQLite), so generated requests
+numbers, the units' cards, the callback worklist, the audit log, all on SQLite), so generated requests
 reach the handlers, pagination and the database rather than stopping at a 503: no 5xx,
 and every error a problem body."""
 
@@ -23,6 +23,7 @@ from callcenter import migrate
 from callcenter.audit.repository import AuditLog
 from callcenter.db import create_engine, session_factory
 from callcenter.legacy import csvfile
+from callcenter.legacy.card_store import UnitCards
 from callcenter.legacy.directory import Directory
 from callcenter.legacy.repository import LegacyRepository
 from callcenter.live.live_state import LiveState
@@ -60,6 +61,7 @@ def _app_with_parts(db: Path) -> tuple[FastAPI, AsyncEngine]:
         tokens=tokens,  # type: ignore[arg-type]
         live=live,
         legacy=directory,
+        unit_cards=UnitCards(sessions, _clock),
         callbacks=CallbackWorklist(
             SqlCallbackTasks(sessions), live, CallbackPolicy(), lambda _i: None, {}
         ),
@@ -70,7 +72,7 @@ def _app_with_parts(db: Path) -> tuple[FastAPI, AsyncEngine]:
     return app, engine
 
 
-PARTS = re.compile(r"^/api/v1/(legacy-numbers|units|callbacks|audit)")
+PARTS = re.compile(r"^/api/v1/(legacy-numbers|units|unit-cards|callbacks|audit)")
 
 
 def test_no_server_errors_with_parts(tmp_path: Path) -> None:
@@ -97,4 +99,4 @@ def test_no_server_errors_with_parts(tmp_path: Path) -> None:
             no_5xx()
     finally:
         asyncio.run(engine.dispose())
-    assert len(checked) == 10, checked  # every operation of those parts was fuzzed
+    assert len(checked) == 13, checked  # every operation of those parts was fuzzed
