@@ -39,6 +39,7 @@ from callcenter.legacy.cards import (
     UnitCard,
     validate_card,
 )
+from callcenter.legacy.records import UNIT_CODE
 from callcenter.tokens import Principal, Role
 
 _TRANSFER: dict[str, Any] = {"number": "057187001234", "label": "住房保障科（工作日）"}
@@ -154,7 +155,15 @@ UnitCode = Annotated[
 
 
 def _no_unit(code: str) -> HTTPException:
-    return HTTPException(404, f"unit {code} is not in the legacy directory")
+    return HTTPException(404, f"unit {code!r} is not in the legacy directory")
+
+
+def _known_shape(code: str) -> str:
+    """`code` if it can be a unit code at all (the directory's rule), else the 404
+    at once: a NUL or a stray character never reaches the database."""
+    if not UNIT_CODE.fullmatch(code):
+        raise _no_unit(code)
+    return code
 
 
 @router.get(
@@ -163,7 +172,7 @@ def _no_unit(code: str) -> HTTPException:
     summary="A unit's card (an empty one at version 0 if nobody wrote it yet)",
 )
 async def get_card(code: UnitCode, _who: Reader, cards: Cards, city: City) -> UnitCardOut:
-    card = await cards.get(code)
+    card = await cards.get(_known_shape(code))
     if card is None:
         raise _no_unit(code)
     return UnitCardOut.of(card, city)
@@ -184,7 +193,7 @@ async def put_card(
             [{"loc": ("body", e.column), "msg": e.reason, "type": "value_error"} for e in errors]
         )
     try:
-        card = await cards.put(code, content, version=body.version, actor=who.name)
+        card = await cards.put(_known_shape(code), content, version=body.version, actor=who.name)
     except UnknownUnit:
         raise _no_unit(code) from None
     except StaleVersion as stale:

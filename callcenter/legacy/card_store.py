@@ -193,7 +193,7 @@ class UnitCards:
             raise UnknownUnit(unit_code)
         fields = card_fields(unit_code, before.unit, before.district, content)
         now = self._clock()
-        values = _content_values(content) | {
+        values = content.as_dict() | {
             "indexed_unit": before.unit,
             "indexed_district": before.district,
             "search_text": search_text(fields),
@@ -294,7 +294,7 @@ class UnitCards:
         for code, content in writes:
             old = stored.get(code)
             values.append(
-                _content_values(content)
+                content.as_dict()
                 | {
                     "unit_code": code,
                     "indexed_unit": units[code][0],
@@ -358,10 +358,6 @@ def _holds(dialect: str, column: Any, needle: str) -> ColumnElement[bool]:
 
 def _rowcount(result: Any) -> int:
     return int(result.rowcount)
-
-
-def _content_values(content: CardContent) -> dict[str, Any]:
-    return content.as_dict()
 
 
 def _content(row: UnitCardRow) -> CardContent:

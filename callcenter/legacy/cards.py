@@ -10,7 +10,7 @@ alike; a rejected card names each field and item (`transfer_numbers[2].number: .
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -131,7 +131,8 @@ def card_content(raw: Mapping[str, Any]) -> CardContent:
     return content
 
 
-Fail = Any  # Callable[[str, str], None]; Any keeps the helpers' signatures short
+#: reports one problem: (where, reason)
+Fail = Callable[[str, str], None]
 
 
 def _text(raw: Mapping[str, Any], name: str, limit: int, fail: Fail, *, lines: bool = False) -> str:

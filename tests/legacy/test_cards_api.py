@@ -75,6 +75,9 @@ async def test_get_put_409_and_roles(api: Api) -> None:
     r = await c.get("/api/v1/units/U999/card", headers=api.auth("agent"))
     assert r.status_code == 404 and "U999" in r.json()["detail"]
     assert r.headers["content-type"].startswith("application/problem+json")
+    for odd in ("U%00", "U004%20", "%E5%8D%95%E4%BD%8D"):
+        r = await c.get(f"/api/v1/units/{odd}/card", headers=api.auth("agent"))
+        assert r.status_code == 404, odd
 
     r = await c.put("/api/v1/units/U004/card", json=CARD | {"version": 0}, headers=api.auth("sup"))
     assert r.status_code == 403
