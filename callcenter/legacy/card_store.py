@@ -132,7 +132,7 @@ class UnitCards:
             if query is None:
                 statement = select(c, LegacyUnit.name, LegacyUnit.district)
                 key = c.unit_code
-            elif query.prefix is not None:
+            elif query.prefix is not None:  # the cards with a gram in the prefix's range
                 statement = select(c, LegacyUnit.name, LegacyUnit.district).where(
                     c.unit_code.in_(
                         select(UnitCardGram.unit_code).where(
@@ -146,8 +146,8 @@ class UnitCards:
                 # its cards in unit-code order (the primary key is (gram, unit_code)),
                 # so the database merges the lists and stops at the page's end, however
                 # many cards hold a common word
-                first, *others = [aliased(UnitCardGram) for _ in query.probes()]
                 probes = query.probes()
+                first, *others = [aliased(UnitCardGram) for _ in probes]
                 statement = select(c, LegacyUnit.name, LegacyUnit.district).select_from(first)
                 for alias, gram in zip(others, probes[1:], strict=True):
                     statement = statement.join(
