@@ -1,7 +1,7 @@
 """Schemathesis against an app with parts behind it (the legacy directory with the demo
-numbers, the units' cards, the callback worklist, the audit log, all on SQLite), so generated requests
-reach the handlers, pagination and the database rather than stopping at a 503: no 5xx,
-and every error a problem body."""
+numbers, the units' cards, the callback worklist, the audit log, all on SQLite), so
+generated requests reach the handlers, pagination and the database rather than stopping
+at a 503: no 5xx, and every error a problem body."""
 
 from __future__ import annotations
 
