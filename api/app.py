@@ -34,6 +34,7 @@ from api.security_headers import SecurityHeaders
 from api.services import ApiServices, attach
 from api.stats import router as stats_router
 from api.strict_query import reject_unknown_query
+from api.unit_cards import router as unit_cards_router
 
 STATIC = Path(__file__).with_name("static")
 
@@ -86,6 +87,7 @@ def create_app(
     app.include_router(seats.router)
     app.include_router(callbacks_router)
     app.include_router(legacy_router)
+    app.include_router(unit_cards_router)
     app.include_router(calls_router)
     app.include_router(intake_router)
     app.include_router(stats_router)

@@ -28,6 +28,7 @@ from api.live_ws import LiveStream
 from api.search_limits import CallerSearches
 from callcenter.audit.repository import AuditLog
 from callcenter.clock import SHANGHAI, CityTime
+from callcenter.legacy.card_store import UnitCards
 from callcenter.legacy.catalog_store import CatalogStore
 from callcenter.legacy.directory import Directory
 from callcenter.legacy.queues import CatalogHolder, QueueCatalog
@@ -102,6 +103,8 @@ class ApiServices:
     day: DayBook | None = None
     callbacks: CallbackWorklist | None = None
     legacy: Directory | None = None
+    #: the units' cards (responsibilities, hours, transfer numbers, knowledge-base links)
+    unit_cards: UnitCards | None = None
     #: call records in the database
     call_records: RecordStore | None = None
     #: the one way to add a fact to a call (here: a confidential mark)
@@ -130,6 +133,7 @@ class ApiServices:
         seats: SeatsSystem | None = None,
         records: RecordsSystem | None = None,
         legacy: Directory | None = None,
+        unit_cards: UnitCards | None = None,
         audit: AuditLog | None = None,
         ivr: FlowStore | None = None,
         catalog: CatalogHolder | None = None,
@@ -159,6 +163,7 @@ class ApiServices:
             day=records.day if records else None,
             callbacks=seats.callbacks if seats else None,
             legacy=legacy,
+            unit_cards=unit_cards,
             call_records=records.store if records else None,
             call_facts=records.facts if records else None,
             record_writer=records.writer if records else None,
@@ -266,6 +271,12 @@ async def callback_worklist(conn: HTTPConnection) -> CallbackWorklist:
 async def legacy_directory(conn: HTTPConnection) -> Directory:
     return _configured(
         api_services(conn).legacy, "the legacy directory is not configured in this instance"
+    )
+
+
+async def unit_cards(conn: HTTPConnection) -> UnitCards:
+    return _configured(
+        api_services(conn).unit_cards, "unit cards are not configured in this instance"
     )
 
 

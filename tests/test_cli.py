@@ -58,6 +58,7 @@ NEEDS_THE_SCHEMA = [
     ["audit", "purge"],
     ["records", "purge"],
     ["records", "reconcile", "--from", "2026-12-01", "--to", "2026-12-02"],
+    ["units", "export"],
 ]
 
 

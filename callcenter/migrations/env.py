@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 
 import agi.ivr.models  # noqa: F401  (registers the IVR flow table)
 import callcenter.audit.models  # registers the API audit log's table
+import callcenter.legacy.card_tables  # registers the unit cards and their index
 import callcenter.legacy.models  # noqa: F401  (registers the legacy tables)
 import queues.models  # noqa: F401  (registers the seat tables)
 from callcenter.db import create_engine

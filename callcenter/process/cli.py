@@ -18,6 +18,7 @@ from callcenter.commands.queues import app as queues_app
 from callcenter.commands.records import app as records_app
 from callcenter.commands.seats import app as seats_app
 from callcenter.commands.tokens import app as token_app
+from callcenter.commands.units import app as units_app
 from callcenter.private_files import PRIVATE_UMASK
 
 app = typer.Typer(
@@ -37,6 +38,7 @@ app.add_typer(queues_app, name="queues")
 app.add_typer(asterisk_conf_app, name="asterisk-conf")
 app.add_typer(records_app, name="records")
 app.add_typer(audit_app, name="audit")
+app.add_typer(units_app, name="units")
 
 
 @app.command()

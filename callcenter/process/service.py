@@ -44,6 +44,7 @@ from callcenter.db import create_engine, session_factory
 from callcenter.heap import freeze_startup_heap
 from callcenter.instances import InstanceRegistry
 from callcenter.legacy.astdb_mirror import AstDbMirror
+from callcenter.legacy.card_store import UnitCards
 from callcenter.legacy.catalog_store import CatalogStore, keep_current
 from callcenter.legacy.directory import Directory
 from callcenter.legacy.queues import CatalogError, CatalogHolder
@@ -164,6 +165,13 @@ def pbxsim_check(pbx: PbxSimProcess) -> ReadinessCheck:
     return check
 
 
+async def _refreshed(cards: UnitCards) -> None:
+    """After a directory reload: re-index the cards of units renamed or moved."""
+    count = await cards.refresh_unit_names()
+    if count:
+        log.info("unit cards re-indexed after the directory renamed their units: %d", count)
+
+
 @dataclass
 class Service:
     settings: Settings
@@ -209,6 +217,9 @@ class Service:
             __version__
         ).set(1)
         directory = await self._build_directory(sessions, live, nodes, catalog)
+        unit_cards = UnitCards(sessions, utcnow)
+        await _refreshed(unit_cards)  # renames made while no instance was running
+        directory.add_listener(lambda: _refreshed(unit_cards))
         records.store.route = directory_routes(directory)
         records.intake.units = directory_units(directory)
         seats = await self._build_seats(sessions, live, records, catalog)
@@ -234,6 +245,7 @@ class Service:
             seats=seats,
             records=records,
             legacy=directory,
+            unit_cards=unit_cards,
             audit=audit,
             ivr=agi.flows,
             catalog=catalog,

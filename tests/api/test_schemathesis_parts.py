@@ -1,8 +1,8 @@
 """Schemathesis against an app with parts behind it (the legacy directory with the demo
-numbers, the callback worklist, the audit log, the call records with a call in
-progress whose intake the generated bodies write, all on SQLite), so generated requests
-reach the handlers, pagination and the database rather than stopping at a 503: no 5xx,
-and every error a problem body."""
+numbers, the units' cards, the callback worklist, the audit log, the call records with
+a call in progress whose intake the generated bodies write, all on SQLite), so generated
+requests reach the handlers, pagination and the database rather than stopping at a 503:
+no 5xx, and every error a problem body."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from callcenter import migrate
 from callcenter.audit.repository import AuditLog
 from callcenter.db import create_engine, session_factory
 from callcenter.legacy import csvfile
+from callcenter.legacy.card_store import UnitCards
 from callcenter.legacy.directory import Directory
 from callcenter.legacy.queues import QueueCatalog
 from callcenter.legacy.repository import LegacyRepository
@@ -73,6 +74,7 @@ def _app_with_parts(db: Path) -> tuple[FastAPI, AsyncEngine]:
         tokens=tokens,  # type: ignore[arg-type]
         live=live,
         legacy=directory,
+        unit_cards=UnitCards(sessions, _clock),
         callbacks=CallbackWorklist(
             SqlCallbackTasks(sessions), live, CallbackPolicy(), lambda _i: None, {}
         ),
@@ -87,7 +89,8 @@ def _app_with_parts(db: Path) -> tuple[FastAPI, AsyncEngine]:
 
 
 PARTS = re.compile(
-    r"^/api/v1/(legacy-numbers|units|callbacks|audit|intake-kinds|calls/\{call_id\}/intake)"
+    r"^/api/v1/(legacy-numbers|units|unit-cards|callbacks|audit|intake-kinds"
+    r"|calls/\{call_id\}/intake)"
 )
 
 
@@ -117,4 +120,4 @@ def test_no_server_errors_with_parts(tmp_path: Path) -> None:
             no_5xx()
     finally:
         asyncio.run(engine.dispose())
-    assert len(checked) == 14, checked  # every operation of those parts was fuzzed
+    assert len(checked) == 17, checked  # every operation of those parts was fuzzed
