@@ -17,6 +17,7 @@ from api.audit_log import AuditMiddleware
 from api.audit_log import router as audit_router
 from api.callbacks import router as callbacks_router
 from api.calls import router as calls_router
+from api.desk import router as desk_router
 from api.docs_page import install as install_docs
 from api.errors import install as install_error_handlers
 from api.health import router as health_router
@@ -59,6 +60,8 @@ def create_app(
         yield
         if stream is not None:
             await stream.stop()
+        if services.desk is not None:
+            await services.desk.stop()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -80,6 +83,7 @@ def create_app(
     app.include_router(health_router)
     app.include_router(queues.router)
     app.include_router(live_router)
+    app.include_router(desk_router)
     app.include_router(seats.router)
     app.include_router(callbacks_router)
     app.include_router(legacy_router)
@@ -94,6 +98,10 @@ def create_app(
     @app.get("/", include_in_schema=False)
     async def wallboard() -> FileResponse:
         return FileResponse(STATIC / "wallboard.html", media_type="text/html; charset=utf-8")
+
+    @app.get("/agent", include_in_schema=False)
+    async def agent_desk() -> FileResponse:
+        return FileResponse(STATIC / "agent.html", media_type="text/html; charset=utf-8")
 
     @app.get(
         "/metrics",

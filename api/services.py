@@ -24,6 +24,8 @@ from fastapi import FastAPI, HTTPException
 from starlette.requests import HTTPConnection
 
 from agi.ivr.store import FlowStore
+from api.desk_pop import CardLookup, PopBuilder
+from api.desk_ws import DeskHub
 from api.live_ws import LiveStream
 from api.search_limits import CallerSearches
 from callcenter.audit.repository import AuditLog
@@ -84,6 +86,8 @@ class ApiServices:
     live: LiveState | None = None
     #: `WS /api/v1/live`: the pump over the live model, started by its first client
     stream: LiveStream | None = None
+    #: `WS /api/v1/desk`: the agents' desks and their screen pops
+    desk: DeskHub | None = None
     #: provisioned seats: rows, login/pause history, stats
     seat_repository: SeatRepository | None = None
     #: seat actions over AMI: login, logout, pause, unpause
@@ -126,9 +130,11 @@ class ApiServices:
         legacy: Directory | None = None,
         audit: AuditLog | None = None,
         ivr: FlowStore | None = None,
+        cards: CardLookup | None = None,
     ) -> ApiServices:
-        """The API's collaborators out of the process's systems; the live stream is
-        built here, over the live model (and the seats, when there are any)."""
+        """The API's collaborators out of the process's systems; the live stream and
+        the desks' hub are built here, over the live model (and the seats, when there
+        are any). `cards`: the unit-card lookup screen pops show (none: `card: null`)."""
         return cls(
             readiness=readiness if readiness is not None else {},
             city=city,
@@ -138,6 +144,9 @@ class ApiServices:
                 LiveStream(live, seats, city=city, day=records.day if records else None)
                 if live is not None
                 else None
+            ),
+            desk=(
+                _desk(live, seats, records, legacy, cards, city) if live is not None else None
             ),
             seat_repository=seats.repo if seats else None,
             seat_service=seats.service if seats else None,
@@ -153,6 +162,41 @@ class ApiServices:
             audit=audit,
             ivr=ivr,
         )
+
+
+def _desk(
+    live: LiveState,
+    seats: SeatsSystem | None,
+    records: RecordsSystem | None,
+    legacy: Directory | None,
+    cards: CardLookup | None,
+    city: CityTime,
+) -> DeskHub:
+    """The desks' hub: pops from the live model, the directory, the records' history
+    and IVR keys, the priority rules and the unit cards, whichever this instance has."""
+    builder = records.builder if records is not None else None
+
+    def keys(node: str, linkedid: str) -> str:
+        draft = builder.open.get((node, linkedid)) if builder is not None else None
+        return draft.keys if draft is not None else ""
+
+    pops = PopBuilder(
+        live,
+        city,
+        directory=legacy,
+        history=records.history if records is not None else None,
+        priority=seats.priority if seats is not None else None,
+        keys=keys,
+        cards=cards,
+    )
+    return DeskHub(
+        live,
+        pops,
+        seats,
+        pause_reasons=seats.service.pause_reasons if seats is not None else (),
+        city=city,
+        day=records.day if records is not None else None,
+    )
 
 
 def attach(app: FastAPI, services: ApiServices) -> None:
@@ -206,6 +250,14 @@ async def live_state_if_any(conn: HTTPConnection) -> LiveState | None:
 
 async def live_stream_if_any(conn: HTTPConnection) -> LiveStream | None:
     return api_services(conn).stream
+
+
+async def desk_hub(conn: HTTPConnection) -> DeskHub:
+    return _configured(api_services(conn).desk, "no PBX link configured in this instance")
+
+
+async def desk_hub_if_any(conn: HTTPConnection) -> DeskHub | None:
+    return api_services(conn).desk
 
 
 async def queue_list_cache(conn: HTTPConnection) -> BodyCache:

@@ -31,6 +31,33 @@ class SeatWork:
     talk_s: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class PastCall:
+    """One earlier call of a caller, as the agent's screen pop lists it: when it started,
+    how it ended (the record's disposition) and what it was about. `kind`, `unit` and
+    `ticket` are the intake's (the agent's classification, the unit it concerns and the
+    province's work-order id): None where no intake was written, when the unit falls
+    back to the one the call was routed to (`routed_unit`). `queued`: it reached a
+    queue (what the repeat-caller rule counts); `callback`: the service placed it."""
+
+    call: str  # `<node>:<linkedid>`, the id of GET /calls/{id}
+    started_at: datetime
+    disposition: str
+    routed_unit: str
+    queued: bool
+    callback: bool
+    #: a confidential call (a report 举报): never listed beside another call's number
+    confidential: bool = False
+    kind: str | None = None
+    unit: str | None = None
+    ticket: str | None = None
+
+
+#: how far back and how many earlier calls a screen pop shows
+HISTORY_DAYS = 30
+HISTORY_LIMIT = 20
+
+
 class CallerHistory(Protocol):
     async def last_queued(self, caller: str, since_epoch: float) -> float | None:
         """When (epoch seconds) the latest call of `caller` that reached a queue
@@ -45,6 +72,13 @@ class SeatWorkHistory(Protocol):
     ) -> dict[str, SeatWork]:
         """Per seat, the calls it answered that ended in [since, until) and their talk
         time. A callback the seat placed is not a call it took: it is left out."""
+        ...
+
+
+class CallsOfCaller(Protocol):
+    async def history_of(self, caller: str, since: datetime, limit: int) -> list[PastCall]:
+        """The calls of `caller` that started at or after `since`, newest first, at most
+        `limit`: one query on the (caller, start_epoch) index."""
         ...
 
 
@@ -69,6 +103,40 @@ class SqlHistory:
         async with self._sessions() as session:
             last = await session.scalar(query)
         return None if last is None else float(last)
+
+    async def history_of(self, caller: str, since: datetime, limit: int) -> list[PastCall]:
+        if not caller or limit <= 0:
+            return []
+        r = CallRecord
+        query = (
+            select(
+                r.node,
+                r.linkedid,
+                r.started_at,
+                r.disposition,
+                r.unit,
+                r.queue,
+                r.kind,
+                r.confidential,
+            )
+            .where(r.caller == caller, r.start_epoch >= int(as_utc(since).timestamp()))
+            .order_by(r.start_epoch.desc(), r.linkedid.desc())
+            .limit(limit)
+        )
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [
+            PastCall(
+                call=f"{node}:{linkedid}",
+                started_at=as_utc(started_at),
+                disposition=disposition,
+                routed_unit=unit,
+                queued=queue != "",
+                callback=kind == CALLBACK,
+                confidential=confidential,
+            )
+            for node, linkedid, started_at, disposition, unit, queue, kind, confidential in rows
+        ]
 
     async def seat_work(
         self, since: datetime, until: datetime, seat_ids: Sequence[str] | None = None

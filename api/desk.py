@@ -1,0 +1,66 @@
+"""The agent's desk: `WS /api/v1/desk` (its seat and screen pops, api/desk_ws.py) and
+`GET /api/v1/desk/pop`, the seat's current call as its pop, for a desk that reconnects.
+
+Agent tokens, each for its own seat only; admin names the seat (`?seat=`) to see a
+desk as its agent does (support). The page is `/agent` (api/static/agent.html).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, WebSocket
+
+from api.auth import require_roles
+from api.desk_ws import DeskHub, serve_desk
+from api.services import desk_hub, desk_hub_if_any, token_store_if_any
+from callcenter.tokens import Principal, Role, TokenStore
+
+router = APIRouter(prefix="/api/v1", tags=["desk"])
+
+Agent = Annotated[Principal, Depends(require_roles(Role.AGENT))]
+
+
+@router.websocket("/desk")
+async def desk_stream(
+    websocket: WebSocket,
+    hub: Annotated[DeskHub | None, Depends(desk_hub_if_any)],
+    tokens: Annotated[TokenStore | None, Depends(token_store_if_any)],
+) -> None:
+    await serve_desk(websocket, hub, tokens)
+
+
+def _seat(principal: Principal, seat: str | None) -> str:
+    if principal.role is Role.AGENT:
+        if not principal.seat:
+            raise HTTPException(403, "this agent token is bound to no seat")
+        if seat is not None and seat != principal.seat:
+            raise HTTPException(
+                403, f"an agent's desk is its own seat's ({principal.seat!r}), not {seat!r}"
+            )
+        return principal.seat
+    if not seat:
+        raise HTTPException(422, "admin: name the seat whose desk to show (?seat=)")
+    return seat
+
+
+@router.get(
+    "/desk/pop",
+    summary="The seat's current call as its screen pop",
+    description="The call ringing the agent's seat, or the one it talks to or last "
+    "took (its intake may still be due), as the desk's pop shows it, with its `phase` "
+    "(ringing, talking, wrap_up, ended). 404 when the seat has had no call. An agent "
+    "sees its own seat's; admin names a seat.",
+)
+async def current_pop(
+    principal: Agent,
+    hub: Annotated[DeskHub, Depends(desk_hub)],
+    seat: Annotated[
+        str | None, Query(max_length=64, description="admin only: the seat", examples=["1001"])
+    ] = None,
+) -> dict[str, Any]:
+    seat_id = _seat(principal, seat)
+    current = await hub.current(seat_id)
+    if current is None or current.pop is None:
+        raise HTTPException(404, f"no call at seat {seat_id!r}")
+    return hub.shown(current) | {"phase": current.phase}
