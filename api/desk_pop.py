@@ -13,7 +13,8 @@ to the agent once its seat has the call, unless the call is confidential).
 `ScreenPop` (the contract of issue 17): `{"call", "caller", "dialed", "unit": {code,
 name, district, mode}|null, "ivr_keys", "queue", "queue_display", "wait_s",
 "priority", "priority_reasons", "history": [{"call", "started_at", "kind", "unit",
-"ticket", "disposition"}]|null, "card": UnitCard|null}`.
+"ticket", "disposition"}]|null, "card": UnitCard|null}`, and `priority_reason_words`
+(each reason's `{zh, en}`, queues/priority.py: the screen's words for them).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from callcenter.live.live_state import LiveState
 from callcenter.live.node_state import Call
 from callcenter.privacy import Viewer, live_caller
 from callcenter.records.history import HISTORY_DAYS, HISTORY_LIMIT, CallsOfCaller, PastCall
-from queues.priority import CallerPriority
+from queues.priority import CallerPriority, reason_words
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +218,7 @@ class PopBuilder:
                 looked.history or [],
                 self.live.clock(),
             )
+        reasons = list(decision.reasons) if decision is not None else []
         history = None
         if looked.history is not None:
             history = [self._past(c) for c in looked.history if not c.confidential]
@@ -230,7 +232,8 @@ class PopBuilder:
             "queue_display": display,
             "wait_s": ring.wait_s,
             "priority": ring.priority,
-            "priority_reasons": list(decision.reasons) if decision is not None else [],
+            "priority_reasons": reasons,
+            "priority_reason_words": [reason_words(r) for r in reasons],
             "history": history,
             "card": looked.card,
         }

@@ -50,6 +50,24 @@ class PriorityDecision:
     reasons: tuple[str, ...]
 
 
+#: a reason as screens show it, by language (the agent's screen pop)
+_REASON_WORDS = {
+    "repeat caller": ("重复来电", "repeat caller"),
+    "priority list": ("优先名单", "priority list"),
+}
+
+
+def reason_words(reason: str) -> dict[str, str]:
+    """`{"zh", "en"}` for one of the reasons `rule_decision` gives."""
+    known = _REASON_WORDS.get(reason)
+    if known is not None:
+        return {"zh": known[0], "en": known[1]}
+    if reason.startswith("unit ") and reason.endswith(" urgent"):
+        unit = reason[len("unit ") : -len(" urgent")]
+        return {"zh": f"单位 {unit} 紧急", "en": reason}
+    return {"zh": reason, "en": reason}
+
+
 def rule_decision(
     rules: PriorityRules, caller: str, unit: str, repeat: bool, base: int = 0
 ) -> PriorityDecision:
