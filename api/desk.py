@@ -30,7 +30,14 @@ async def desk_stream(
     await serve_desk(websocket, hub, tokens)
 
 
-def _seat(principal: Principal, seat: str | None) -> str:
+async def desk_seat(
+    principal: Agent,
+    seat: Annotated[
+        str | None, Query(max_length=64, description="admin only: the seat", examples=["1001"])
+    ] = None,
+) -> str:
+    """The seat whose desk is asked for, once the caller may see it: a dependency, so
+    a 403 comes before any part of the instance is asked for (a 503 without a PBX)."""
     if principal.role is Role.AGENT:
         if not principal.seat:
             raise HTTPException(403, "this agent token is bound to no seat")
@@ -53,13 +60,9 @@ def _seat(principal: Principal, seat: str | None) -> str:
     "sees its own seat's; admin names a seat.",
 )
 async def current_pop(
-    principal: Agent,
+    seat_id: Annotated[str, Depends(desk_seat)],
     hub: Annotated[DeskHub, Depends(desk_hub)],
-    seat: Annotated[
-        str | None, Query(max_length=64, description="admin only: the seat", examples=["1001"])
-    ] = None,
 ) -> dict[str, Any]:
-    seat_id = _seat(principal, seat)
     current = await hub.current(seat_id)
     if current is None or current.pop is None:
         raise HTTPException(404, f"no call at seat {seat_id!r}")

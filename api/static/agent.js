@@ -78,8 +78,11 @@ let transfer = null;       // the call's latest Transfer
 let link = "connecting";
 let lostAt = null;
 let wasLost = false;
-// what the page says of a feature this service does not offer, kept across calls
-const notes = { "intake-message": "", "transfer-message": "" };
+// what the page says of a feature this service does not offer (kept across calls, and
+// said again in the other language), and why the unit's card is missing
+const notes = { "intake-message": null, "transfer-message": null };
+let cardNote = null;
+const said = (note) => (note === null ? "" : note === "not_available" ? t(note) : note);
 
 const live = new LiveSocket({
   path: "/api/v1/desk",
@@ -224,10 +227,10 @@ function showPop(data, newPhase) {
     transfer = null;
     $("intake").reset();
     $("intake-unit").value = (data.unit && data.unit.code) || "";
-    $("intake-message").textContent = notes["intake-message"];
-    $("transfer-message").textContent = notes["transfer-message"];
+    $("intake-message").textContent = said(notes["intake-message"]);
+    $("transfer-message").textContent = said(notes["transfer-message"]);
     $("confidential-message").textContent = "";
-    $("card").textContent = "";
+    cardNote = null;
     loadCard();
   }
   drawPop();
@@ -314,13 +317,13 @@ async function loadCard() {
   const result = await api("GET", `/api/v1/units/${encodeURIComponent(code)}/card`);
   if (!pop || pop.call !== call) return;
   if (result.ok) { pop.card = result.data; drawCard(pop.card); }
-  else $("card").textContent = missing(result) ? t("not_available") : problem(result);
+  else { cardNote = missing(result) ? "not_available" : problem(result); drawCard(null); }
 }
 
 function drawCard(card) {
   const box = $("card");
   if (!card) {
-    if (!box.textContent) box.textContent = t("no_card");
+    box.textContent = cardNote === null ? t("no_card") : said(cardNote);
     return;
   }
   box.replaceChildren();
@@ -360,11 +363,11 @@ async function loadKinds() {
   if (!result.ok) {
     kinds = null;
     $("intake-save").disabled = true;
-    notes["intake-message"] = missing(result) ? t("not_available") : problem(result);
-    $("intake-message").textContent = notes["intake-message"];
+    notes["intake-message"] = missing(result) ? "not_available" : problem(result);
+    $("intake-message").textContent = said(notes["intake-message"]);
     return;
   }
-  notes["intake-message"] = "";
+  notes["intake-message"] = null;
   kinds = result.data;
   $("intake-save").disabled = false;
   drawKinds();
@@ -424,11 +427,11 @@ async function loadTargets() {
   const select = $("transfer-target");
   if (!result.ok) {
     for (const id of ["transfer-blind", "transfer-consult", "transfer-conference"]) $(id).disabled = true;
-    notes["transfer-message"] = missing(result) ? t("not_available") : problem(result);
-    $("transfer-message").textContent = notes["transfer-message"];
+    notes["transfer-message"] = missing(result) ? "not_available" : problem(result);
+    $("transfer-message").textContent = said(notes["transfer-message"]);
     return;
   }
-  notes["transfer-message"] = "";
+  notes["transfer-message"] = null;
   for (const id of ["transfer-blind", "transfer-consult", "transfer-conference"]) $(id).disabled = false;
   select.replaceChildren(...result.data.map((target) => {
     const option = document.createElement("option");
@@ -487,6 +490,7 @@ function applyLanguage() {
   $("lang").textContent = t("lang");
   $("confidential-reason").placeholder = t("confidential_reason");
   onLink(link);
+  for (const [id, note] of Object.entries(notes)) if (note !== null) $(id).textContent = said(note);
   drawReasons();
   drawKinds();
   drawSeat();

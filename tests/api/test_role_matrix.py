@@ -40,6 +40,9 @@ MATRIX: list[tuple[str, str, object, set[Role] | None]] = [
     ("POST", f"/api/v1/seats/{OTHER}/pause", {"reason": "break"}, {ADM, SUP}),
     ("POST", f"/api/v1/seats/{OWN}/unpause", None, {ADM, AGT}),
     ("POST", f"/api/v1/seats/{OTHER}/unpause", None, {ADM}),
+    ("GET", "/api/v1/desk/pop", None, {ADM, AGT}),  # admin names a seat (else 422)
+    ("GET", f"/api/v1/desk/pop?seat={OWN}", None, {ADM, AGT}),
+    ("GET", f"/api/v1/desk/pop?seat={OTHER}", None, {ADM}),
     ("GET", "/api/v1/callbacks", None, {ADM, SUP, INT}),
     ("POST", "/api/v1/callbacks/1/assign", {"seat": OWN}, {ADM, SUP}),
     ("POST", "/api/v1/callbacks/1/cancel", {"reason": "duplicate"}, {ADM, SUP}),
