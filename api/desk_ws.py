@@ -59,6 +59,7 @@ from callcenter.live.changes import (
     CallEnded,
     Change,
     Lost,
+    Subscription,
     SeatAdded,
     SeatChanged,
     SeatRemoved,
@@ -143,7 +144,10 @@ class DeskHub:
     async def ensure_started(self) -> None:
         async with self._start_lock:
             if self._task is None:
-                self._task = asyncio.create_task(self._pump(), name="desk-pump")
+                # subscribed here, not in the task: a ring between now and the task's
+                # first turn is not missed
+                sub = self.live.hub.subscribe("ws-desk", maxsize=100_000)
+                self._task = asyncio.create_task(self._pump(sub), name="desk-pump")
 
     async def stop(self) -> None:
         tasks = [t for t in (self._task, *self._looked.values()) if t is not None]
@@ -301,8 +305,7 @@ class DeskHub:
         self.pop_latencies.append(max(0.0, self.live.clock() - rang_at))
 
     # --- the pump ------------------------------------------------------------------------
-    async def _pump(self) -> None:
-        sub = self.live.hub.subscribe("ws-desk", maxsize=100_000)
+    async def _pump(self, sub: Subscription) -> None:
         try:
             while True:
                 item: Change | Lost | None = await sub.get()
