@@ -51,7 +51,10 @@ async def until(check: Callable[[], Awaitable[Any]], timeout: float, what: str) 
 
 
 async def text(browser: Browser, element: str) -> str:
-    value: str = await browser.evaluate(f"document.getElementById('{element}').textContent")
+    """The element's text ('' while the page is still loading)."""
+    value: str = await browser.evaluate(
+        f"(document.getElementById('{element}') || {{}}).textContent || ''"
+    )
     return value
 
 
