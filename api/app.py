@@ -18,6 +18,7 @@ from api.audit_log import router as audit_router
 from api.callbacks import router as callbacks_router
 from api.calls import router as calls_router
 from api.desk import router as desk_router
+from api.desk_ws import DeskCollector
 from api.docs_page import install as install_docs
 from api.errors import install as install_error_handlers
 from api.health import router as health_router
@@ -53,6 +54,8 @@ def create_app(
     stream = services.stream
     if stream is not None:
         metrics.register(StreamCollector(stream))
+    if services.desk is not None:
+        metrics.register(DeskCollector(services.desk))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -33,11 +33,13 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from api.desk_pop import PopBuilder, Ring, call_id
 from api.live_rows import SeatFloor, screen_labels, seat_rows_for
@@ -59,10 +61,11 @@ from callcenter.live.changes import (
     CallEnded,
     Change,
     Lost,
-    Subscription,
+    NodeSnapshot,
     SeatAdded,
     SeatChanged,
     SeatRemoved,
+    Subscription,
 )
 from callcenter.live.live_state import LiveState
 from callcenter.records.today import DayBook
@@ -320,8 +323,12 @@ class DeskHub:
 
     def on_change(self, change: Change | Lost) -> None:
         match change:
-            case Lost():
+            case Lost() | NodeSnapshot():
+                # changes were lost, or a resync replaced the model: what each desk shows
+                # is checked against the model as it is now
                 self._recheck_all()
+                for seat in list(self._desks):
+                    self._send(seat, self._seat_frame(seat))
             case SeatAdded() | SeatChanged():
                 seat = change.member_name
                 if change.ringing:
@@ -437,6 +444,32 @@ class DeskHub:
                 await websocket.close(CLOSE_TOO_SLOW, "too slow; reconnect")
         finally:
             self.detach(client)
+
+
+class DeskCollector(Collector):
+    """`/metrics` for the desks: how many are open, pops sent and how soon."""
+
+    def __init__(self, hub: DeskHub) -> None:
+        self.hub = hub
+
+    def collect(self) -> Iterator[Metric]:
+        hub = self.hub
+        yield GaugeMetricFamily(
+            "callcenter_desk_clients", "Agent desks open on /api/v1/desk", hub.desks
+        )
+        yield CounterMetricFamily(
+            "callcenter_desk_pops", "Screen pops sent to agents' desks", hub.pops_sent
+        )
+        latest = hub.pop_latencies[-1] if hub.pop_latencies else 0.0
+        yield GaugeMetricFamily(
+            "callcenter_desk_pop_seconds", "Last screen pop: seat rang -> pop queued", latest
+        )
+        yield CounterMetricFamily(
+            "callcenter_desk_lookups_failed",
+            "Screen pops sent without their history or unit card (lookup slow or failed)",
+            hub.pops.lookups_failed,
+        )
+        yield CounterMetricFamily("callcenter_desk_cut", "Desks closed for being too slow", hub.cut)
 
 
 async def serve_desk(websocket: WebSocket, hub: DeskHub | None, tokens: TokenStore | None) -> None:

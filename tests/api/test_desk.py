@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -193,6 +194,10 @@ async def test_the_pop_reaches_the_rung_seat_only_and_survives_a_reconnect(
                         )
                     ).status_code == 403
 
+                async with httpx.AsyncClient(base_url=f"http://{host}") as http:
+                    metrics = (await http.get("/metrics")).text
+                assert "callcenter_desk_pops_total 1.0" in metrics, metrics
+
                 # the other agent's desk never heard of the call
                 rest = await drain(other, 0.5)
                 assert all(f["type"] in ("seat", "heartbeat") for f in rest), rest
@@ -224,3 +229,22 @@ async def test_desk_refuses_tokens_that_are_not_an_agents(database_url: str) -> 
                 assert r.status_code == 403
     finally:
         await floor.close()
+
+
+async def test_the_agent_page_runs_only_its_own_scripts() -> None:
+    """`/agent` is served like the wallboard, under the same Content-Security-Policy:
+    no inline script or style, every asset from the package."""
+    app = create_app(ApiServices(), CollectorRegistry(), "t")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        page = await http.get("/agent")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert "script-src 'self';" in page.headers["content-security-policy"]
+        html = page.text
+        assert not re.search(r"<script(?![^>]*\bsrc=)", html), "an inline script"
+        assert "<style" not in html and " style=" not in html
+        for asset in re.findall(r'(?:src|href)="(/static/[^"]+)"', html):
+            served = await http.get(asset)
+            assert served.status_code == 200, asset
+        js = (await http.get("/static/agent.js")).text
+        assert '"/api/v1/desk"' in js and "/api/v1/desk/pop" in js
