@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, WebSocket
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from api.auth import require_roles
 from api.desk_ws import DeskHub, serve_desk
@@ -19,6 +21,89 @@ from callcenter.tokens import Principal, Role, TokenStore
 router = APIRouter(prefix="/api/v1", tags=["desk"])
 
 Agent = Annotated[Principal, Depends(require_roles(Role.AGENT))]
+
+_UNIT: JsonDict = {
+    "code": "HOUSING",
+    "name": "市住房和城乡建设局",
+    "district": "市本级",
+    "mode": "merge",
+}
+_PAST: JsonDict = {
+    "call": "pbx1:1764141243.2207",
+    "started_at": "2026-11-26T15:14:03+08:00",
+    "kind": "complaint",
+    "unit": "HOUSING",
+    "ticket": "SD-2026-112600417",
+    "disposition": "answered",
+}
+
+
+class PopUnit(BaseModel):
+    """The unit the dialed number belongs to (the legacy directory)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_UNIT]})
+
+    code: str
+    name: str
+    district: str
+    mode: str = Field(description="merge | dock | retain ('' when only the code is known)")
+
+
+class PopPastCall(BaseModel):
+    """One of the caller's earlier calls."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_PAST]})
+
+    call: str
+    started_at: str
+    kind: str | None = Field(description="the intake's kind; null: no intake written")
+    unit: str | None
+    ticket: str | None
+    disposition: str
+
+
+class ScreenPop(BaseModel):
+    """A call as the agent's desk shows it (api/desk_pop.py)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "call": "pbx1:1764231201.311",
+                    "caller": "13912341111",
+                    "dialed": "043266453987",
+                    "unit": _UNIT,
+                    "ivr_keys": "2",
+                    "queue": "housing",
+                    "queue_display": {"zh": "住房", "en": "Housing"},
+                    "wait_s": 23.4,
+                    "priority": 2,
+                    "priority_reasons": ["repeat caller"],
+                    "priority_reason_words": [{"zh": "重复来电", "en": "repeat caller"}],
+                    "history": [_PAST],
+                    "card": None,
+                    "phase": "talking",
+                }
+            ]
+        }
+    )
+
+    call: str
+    caller: str = Field(description="masked while the call only rings, or is confidential")
+    dialed: str
+    unit: PopUnit | None
+    ivr_keys: str
+    queue: str
+    queue_display: dict[str, str]
+    wait_s: float | None
+    priority: int
+    priority_reasons: list[str]
+    priority_reason_words: list[dict[str, str]]
+    history: list[PopPastCall] | None = Field(
+        description="the last 30 days, newest first; null: the records did not answer in time"
+    )
+    card: dict[str, Any] | None = Field(description="the unit's card (GET /units/{code}/card)")
+    phase: str = Field(description="ringing | talking | wrap_up | ended")
 
 
 @router.websocket("/desk")
@@ -53,6 +138,7 @@ async def desk_seat(
 
 @router.get(
     "/desk/pop",
+    response_model=ScreenPop,
     summary="The seat's current call as its screen pop",
     description="The call ringing the agent's seat, or the one it talks to or last "
     "took (its intake may still be due), as the desk's pop shows it, with its `phase` "
