@@ -245,7 +245,9 @@ class DeskHub:
     async def current(self, seat: str) -> DeskCall | None:
         """The seat's call: the one it rings with or talks to now, else its latest one
         (in wrap-up or ended, the intake maybe still to write). Met for the first time
-        (a restarted service): read off the live model and looked up now."""
+        (a restarted service): read off the live model and looked up now; the pump
+        runs from then on, so what is found here is kept up to date."""
+        await self.ensure_started()
         known = self._calls.get(seat)
         if known is not None:
             if known.pop is None:

@@ -145,9 +145,7 @@ class ApiServices:
                 if live is not None
                 else None
             ),
-            desk=(
-                _desk(live, seats, records, legacy, cards, city) if live is not None else None
-            ),
+            desk=(_desk(live, seats, records, legacy, cards, city) if live is not None else None),
             seat_repository=seats.repo if seats else None,
             seat_service=seats.service if seats else None,
             seat_states=seats.tracker if seats else None,
