@@ -10,6 +10,7 @@ import json
 import re
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,9 +25,10 @@ from callcenter.db import session_factory
 from callcenter.legacy.directory import Directory
 from callcenter.legacy.records import NumberRecord
 from callcenter.legacy.repository import LegacyRepository
+from callcenter.process.demo import DEMO_AGENT_SEAT, demo_agent_token
 from callcenter.tokens import Role, TokenStore
 from pbxsim.telephony.softphone import fixed_policy
-from tests.api.server import serving
+from tests.api.server import serving, sqlite_tokens
 from tests.queues.sim import Floor, open_floor, wait_until
 from tests.records.factory import call as call_record
 
@@ -248,3 +250,16 @@ async def test_the_agent_page_runs_only_its_own_scripts() -> None:
             assert served.status_code == 200, asset
         js = (await http.get("/static/agent.js")).text
         assert '"/api/v1/desk"' in js and "/api/v1/desk/pop" in js
+
+
+async def test_the_demo_prints_a_desk_for_seat_1001_with_a_fresh_token(tmp_path: Path) -> None:
+    tokens, engine = await sqlite_tokens(tmp_path)
+    try:
+        first = await demo_agent_token(tokens)
+        second = await demo_agent_token(tokens)
+        assert await tokens.verify(first) is None  # the previous start's token is revoked
+        principal = await tokens.verify(second)
+        assert principal is not None and principal.role is Role.AGENT
+        assert principal.seat == DEMO_AGENT_SEAT == "1001"
+    finally:
+        await engine.dispose()
