@@ -17,6 +17,8 @@ from api.audit_log import AuditMiddleware
 from api.audit_log import router as audit_router
 from api.callbacks import router as callbacks_router
 from api.calls import router as calls_router
+from api.desk import router as desk_router
+from api.desk_ws import DeskCollector
 from api.docs_page import install as install_docs
 from api.errors import install as install_error_handlers
 from api.health import router as health_router
@@ -55,6 +57,8 @@ def create_app(
     stream = services.stream
     if stream is not None:
         metrics.register(StreamCollector(stream))
+    if services.desk is not None:
+        metrics.register(DeskCollector(services.desk))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -62,6 +66,8 @@ def create_app(
         yield
         if stream is not None:
             await stream.stop()
+        if services.desk is not None:
+            await services.desk.stop()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -84,6 +90,7 @@ def create_app(
     app.include_router(queues.router)
     app.include_router(queue_catalog_router)
     app.include_router(live_router)
+    app.include_router(desk_router)
     app.include_router(seats.router)
     app.include_router(callbacks_router)
     app.include_router(legacy_router)
@@ -100,6 +107,10 @@ def create_app(
     @app.get("/", include_in_schema=False)
     async def wallboard() -> FileResponse:
         return FileResponse(STATIC / "wallboard.html", media_type="text/html; charset=utf-8")
+
+    @app.get("/agent", include_in_schema=False)
+    async def agent_desk() -> FileResponse:
+        return FileResponse(STATIC / "agent.html", media_type="text/html; charset=utf-8")
 
     @app.get(
         "/metrics",

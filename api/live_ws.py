@@ -543,10 +543,14 @@ def _depth(text: str) -> int:
     return deepest
 
 
-async def _authenticate(
-    websocket: WebSocket, store: TokenStore | None
+async def authenticate(
+    websocket: WebSocket,
+    store: TokenStore | None,
+    roles: frozenset[Role] = STREAM_ROLES,
+    purpose: str = "watch",
 ) -> tuple[Principal, str] | None:
-    """The principal and its token's hash, or None after closing the socket saying why."""
+    """The principal and its token's hash, or None after closing the socket saying why
+    (a role not in `roles` may not `purpose`: 4403)."""
     if store is None:
         await websocket.close(CLOSE_UNAVAILABLE, "authentication is not configured")
         return None
@@ -579,10 +583,10 @@ async def _authenticate(
     if principal is None:
         await websocket.close(CLOSE_UNAUTHENTICATED, "unknown or revoked token")
         return None
-    if principal.role not in STREAM_ROLES:
-        names = ", ".join(sorted(r.value for r in STREAM_ROLES))
+    if principal.role not in roles:
+        names = ", ".join(sorted(r.value for r in roles))
         await websocket.close(
-            CLOSE_FORBIDDEN, f"role {principal.role.value!r} may not watch (needs: {names})"
+            CLOSE_FORBIDDEN, f"role {principal.role.value!r} may not {purpose} (needs: {names})"
         )
         return None
     return principal, hash_token(token)
@@ -600,7 +604,7 @@ async def serve_socket(
     if stream is None:
         await websocket.close(CLOSE_UNAVAILABLE, "no PBX link configured in this instance")
         return
-    authenticated = await _authenticate(websocket, tokens)
+    authenticated = await authenticate(websocket, tokens)
     if authenticated is None or tokens is None:
         return
     principal, digest = authenticated

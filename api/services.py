@@ -24,6 +24,8 @@ from fastapi import FastAPI, HTTPException
 from starlette.requests import HTTPConnection
 
 from agi.ivr.store import FlowStore
+from api.desk_pop import CardLookup, PopBuilder
+from api.desk_ws import DeskHub
 from api.live_ws import LiveStream
 from api.search_limits import CallerSearches
 from callcenter.audit.repository import AuditLog
@@ -87,6 +89,8 @@ class ApiServices:
     live: LiveState | None = None
     #: `WS /api/v1/live`: the pump over the live model, started by its first client
     stream: LiveStream | None = None
+    #: `WS /api/v1/desk`: the agents' desks and their screen pops
+    desk: DeskHub | None = None
     #: provisioned seats: rows, login/pause history, stats
     seat_repository: SeatRepository | None = None
     #: seat actions over AMI: login, logout, pause, unpause
@@ -138,10 +142,13 @@ class ApiServices:
         ivr: FlowStore | None = None,
         catalog: CatalogHolder | None = None,
         catalog_store: CatalogStore | None = None,
+        cards: CardLookup | None = None,
     ) -> ApiServices:
-        """The API's collaborators out of the process's systems; the live stream is
-        built here, over the live model (and the seats, when there are any). `catalog`:
-        the process's queue catalogue (default: the seats system's, else the city plan's)."""
+        """The API's collaborators out of the process's systems; the live stream and
+        the desks' hub are built here, over the live model (and the seats, when there
+        are any). `catalog`: the process's queue catalogue (default: the seats system's,
+        else the city plan's); `cards`: the unit-card lookup screen pops show (none:
+        `card: null`)."""
         if catalog is None:
             catalog = seats.catalog if seats else CatalogHolder(QueueCatalog.default())
         return cls(
@@ -151,6 +158,11 @@ class ApiServices:
             live=live,
             stream=(
                 LiveStream(live, seats, city=city, day=records.day if records else None)
+                if live is not None
+                else None
+            ),
+            desk=(
+                _desk(live, seats, records, legacy, cards, city, catalog)
                 if live is not None
                 else None
             ),
@@ -171,6 +183,43 @@ class ApiServices:
             audit=audit,
             ivr=ivr,
         )
+
+
+def _desk(
+    live: LiveState,
+    seats: SeatsSystem | None,
+    records: RecordsSystem | None,
+    legacy: Directory | None,
+    cards: CardLookup | None,
+    city: CityTime,
+    catalog: CatalogHolder,
+) -> DeskHub:
+    """The desks' hub: pops from the live model, the directory, the records' history
+    and IVR keys, the priority rules and the unit cards, whichever this instance has."""
+    builder = records.builder if records is not None else None
+
+    def keys(node: str, linkedid: str) -> str:
+        draft = builder.open.get((node, linkedid)) if builder is not None else None
+        return draft.keys if draft is not None else ""
+
+    pops = PopBuilder(
+        live,
+        city,
+        directory=legacy,
+        history=records.history if records is not None else None,
+        priority=seats.priority if seats is not None else None,
+        keys=keys,
+        cards=cards,
+        catalog=catalog,
+    )
+    return DeskHub(
+        live,
+        pops,
+        seats,
+        pause_reasons=seats.service.pause_reasons if seats is not None else (),
+        city=city,
+        day=records.day if records is not None else None,
+    )
 
 
 def attach(app: FastAPI, services: ApiServices) -> None:
@@ -224,6 +273,14 @@ async def live_state_if_any(conn: HTTPConnection) -> LiveState | None:
 
 async def live_stream_if_any(conn: HTTPConnection) -> LiveStream | None:
     return api_services(conn).stream
+
+
+async def desk_hub(conn: HTTPConnection) -> DeskHub:
+    return _configured(api_services(conn).desk, "no PBX link configured in this instance")
+
+
+async def desk_hub_if_any(conn: HTTPConnection) -> DeskHub | None:
+    return api_services(conn).desk
 
 
 async def queue_list_cache(conn: HTTPConnection) -> BodyCache:

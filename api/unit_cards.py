@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_roles
 from api.city import City, OptionalStamp, written
+from api.desk_pop import CardLookup
 from api.pagination import Page, Paging, bad_query
 from api.services import unit_cards
 from callcenter.clock import CityTime
@@ -232,3 +233,13 @@ async def search_cards(
     return page.of(
         found, key=lambda card: (card.unit_code,), item=lambda card: UnitCardOut.of(card, city)
     )
+
+
+def card_lookup(cards: UnitCards, city: CityTime) -> CardLookup:
+    """The screen pop's unit card: the same JSON `GET /units/{code}/card` answers."""
+
+    async def lookup(unit_code: str) -> dict[str, Any] | None:
+        card = await cards.get(unit_code)
+        return None if card is None else UnitCardOut.of(card, city).model_dump(mode="json")
+
+    return lookup

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bench.agi_bench import bench_agi
 from bench.ami_bench import bench_ami_read_path, bench_live_state_memory
 from bench.api_bench import bench_api
+from bench.desk_bench import bench_desk
 from bench.legacy_bench import bench_legacy_directory
 from bench.queues_bench import bench_queues
 from bench.reconcile_bench import bench_reconcile
@@ -23,6 +24,7 @@ BENCHES: dict[str, Bench] = {
     "records": bench_records,
     "reconcile": bench_reconcile,
     "api": bench_api,
+    "desk": bench_desk,
     "security": bench_security,
     "soak": bench_soak,
     "unit_cards": bench_unit_cards,
@@ -49,6 +51,8 @@ TARGETS: dict[str, Target] = {
     "api_queues_p99_ms": Target("<=", 10.0, "ms"),
     "ws_fanout_lag_ms": Target("<=", 200.0, "ms"),
     "ws_clients_cut": Target("<=", 0, "clients"),
+    "screen_pop_ms": Target("<=", 300.0, "ms"),
+    "screen_pop_wrong_desk": Target("<=", 0, "pops"),
     "unauth_50mb_post_ms": Target("<=", 100.0, "ms"),
     "loop_stall_ms": Target("<=", 50.0, "ms"),
     "healthz_p99_under_slowloris_ms": Target("<=", 50.0, "ms"),

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from callcenter.live.live_state import LiveState
-from callcenter.records.history import CallerHistory
+from callcenter.records.history import CallerHistory, PastCall
 from queues.callbacks import callable_number
 
 log = logging.getLogger(__name__)
@@ -49,14 +50,51 @@ class PriorityDecision:
     reasons: tuple[str, ...]
 
 
-def queued_now(live: LiveState, caller: str) -> bool:
+#: a reason as screens show it, by language (the agent's screen pop)
+_REASON_WORDS = {
+    "repeat caller": ("重复来电", "repeat caller"),
+    "priority list": ("优先名单", "priority list"),
+}
+
+
+def reason_words(reason: str) -> dict[str, str]:
+    """`{"zh", "en"}` for one of the reasons `rule_decision` gives."""
+    known = _REASON_WORDS.get(reason)
+    if known is not None:
+        return {"zh": known[0], "en": known[1]}
+    if reason.startswith("unit ") and reason.endswith(" urgent"):
+        unit = reason[len("unit ") : -len(" urgent")]
+        return {"zh": f"单位 {unit} 紧急", "en": reason}
+    return {"zh": reason, "en": reason}
+
+
+def rule_decision(
+    rules: PriorityRules, caller: str, unit: str, repeat: bool, base: int = 0
+) -> PriorityDecision:
+    """The priority the rules give and which of them gave it (the reasons a screen pop
+    shows), once it is known whether the caller is a repeat caller."""
+    best, reasons = base, []
+    if repeat:
+        best = max(best, rules.repeat_priority)
+        reasons.append("repeat caller")
+    if caller in rules.numbers:
+        best = max(best, rules.numbers[caller])
+        reasons.append("priority list")
+    if unit and unit in rules.units:
+        best = max(best, rules.units[unit])
+        reasons.append(f"unit {unit} urgent")
+    return PriorityDecision(best, tuple(reasons))
+
+
+def queued_now(live: LiveState, caller: str, excluding: str = "") -> bool:
     """Whether a call of `caller` on the PBX has reached a queue and is still going: it
     waits in one, talks to a seat, or was answered and runs on (the survey). The call
-    being decided is in the IVR, not yet queued, so it never counts itself; callbacks
-    the service places are not the caller's calls."""
+    being decided is in the IVR, not yet queued, so it never counts itself; a call
+    explained later (a screen pop) names its own linkedid in `excluding`. Callbacks the
+    service places are not the caller's calls."""
     for state in live.nodes.values():
         for call in state.calls.values():
-            if call.caller_id_num != caller or call.callback_of:
+            if call.caller_id_num != caller or call.callback_of or call.linkedid == excluding:
                 continue
             if call.where in ("queue", "talking") or call.seat:
                 return True
@@ -78,18 +116,25 @@ class CallerPriority:
 
     async def decide(self, caller: str, unit: str, now: float, base: int = 0) -> PriorityDecision:
         """`now`: PBX time (the records' and the live model's clock)."""
-        rules = self.rules
-        best, reasons = base, []
-        if callable_number(caller) and await self._repeat(caller, now):
-            best = max(best, rules.repeat_priority)
-            reasons.append("repeat caller")
-        if caller in rules.numbers:
-            best = max(best, rules.numbers[caller])
-            reasons.append("priority list")
-        if unit and unit in rules.units:
-            best = max(best, rules.units[unit])
-            reasons.append(f"unit {unit} urgent")
-        return PriorityDecision(best, tuple(reasons))
+        repeat = callable_number(caller) and await self._repeat(caller, now)
+        return rule_decision(self.rules, caller, unit, repeat, base)
+
+    def explain(
+        self, caller: str, unit: str, linkedid: str, earlier: Sequence[PastCall], now: float
+    ) -> PriorityDecision:
+        """Why the call `linkedid` in progress is where it is: the rules as they stand
+        now, the repeat rule read off `earlier` (the caller's calls the screen pop has
+        already fetched, newest first) and the live model without the call itself, so
+        explaining costs no query of its own. A caller with more calls in the window
+        than `earlier` holds, none of them queued, is not seen as a repeat caller."""
+        since = now - self.rules.repeat_within_s
+        repeat = callable_number(caller) and (
+            queued_now(self.live, caller, excluding=linkedid)
+            or any(
+                c.queued and not c.callback and c.started_at.timestamp() >= since for c in earlier
+            )
+        )
+        return rule_decision(self.rules, caller, unit, repeat)
 
     async def queue_priority(self, caller: str, unit: str, base: int) -> int:
         """The IVR's hook (agi.ivr.flows.PriorityHook), decided now."""

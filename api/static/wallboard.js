@@ -1,13 +1,12 @@
 // The supervisors' wallboard: one WebSocket (WS /api/v1/live) gives a snapshot, then
-// numbered deltas; on a drop it reconnects by itself, with backoff, asking for
-// ?since=<last seq>&epoch=<stream> to get only what it missed (or a fresh snapshot).
-// While the stream is lost the board is greyed out and its clocks (waits, times in
-// state) stand still at the moment of the loss: a number that keeps ticking would claim
-// a freshness it does not have. A token the service refuses (4401: revoked, or unknown
-// after a demo restart made a new one) stops the reconnecting and asks for a new token.
-// The token comes from the URL fragment (#token=cc_..., never sent to the server in a
-// URL) or that prompt, and is kept in localStorage. Words for the codes rows carry
-// (queue names, pause reasons) come from the service, never from a table kept here.
+// numbered deltas; on a drop it reconnects by itself (live_socket.js: backoff, silence,
+// the token), asking for ?since=<last seq>&epoch=<stream> to get only what it missed
+// (or a fresh snapshot). While the stream is lost the board is greyed out and its
+// clocks (waits, times in state) stand still at the moment of the loss: a number that
+// keeps ticking would claim a freshness it does not have. A token the service refuses
+// (4401: revoked, or unknown after a demo restart made a new one) stops the
+// reconnecting and asks for a new token. Words for the codes rows carry (queue names,
+// pause reasons) come from the service, never from a table kept here.
 "use strict";
 const TEXT = {
   zh: { title: "12345 政务服务便民热线 · 实时监控", queues: "队列", queue: "队列", waiting: "排队",
@@ -46,8 +45,6 @@ const seats = new Map();
 let lastSeq = null;
 let epoch = null;
 let labels = { pause_reasons: {} };  // the service's words for codes, from the snapshot
-let connected = false;
-let retry = 0;
 // "connecting" | "live" | "lost" | "revoked" | "forbidden" | "no_token"; lostAt: Date.now() at the loss,
 // lostTick: performance.now() then (the clocks of the board stand still at these)
 let link = "connecting";
@@ -55,21 +52,20 @@ let lostAt = null;
 let lostTick = null;
 const tickNow = () => (lostTick ?? performance.now());
 const wallNow = () => (lostAt ?? Date.now());
-const MAX_BACKOFF_MS = 10000;
-// the stream sends a frame at least every 15 s (a heartbeat when nothing happens): a
-// connection silent for longer is dead though no close arrived (a pulled cable)
-let silentMs = 35000;
-let socket = null;
-let heardAt = 0;
-
-function takeToken() {
-  const match = location.hash.match(/token=([^&]+)/);
-  if (match) {
-    localStorage.setItem("wallboard-token", decodeURIComponent(match[1]));
-    history.replaceState(null, "", location.pathname);
-  }
-  return localStorage.getItem("wallboard-token");
-}
+const stream = new LiveSocket({
+  path: "/api/v1/live",
+  tokenKey: "wallboard-token",
+  // resume after the last delta seen, if any
+  query: () => (lastSeq !== null && epoch ? `?since=${lastSeq}&epoch=${epoch}` : ""),
+  onFrame: onMessage,
+  onLink: (state) => {
+    // "live" is the snapshot's or the resume's to say (onMessage: restored)
+    if (state === "lost") lose(state);
+    else if (state === "connecting") setLink(state);
+    else if (state !== "live") askToken(state);
+  },
+  onOpen: () => loadTrend(),
+});
 
 function put(map, rows) {
   const now = performance.now();
@@ -127,53 +123,6 @@ function setLink(state) {
   scheduleDraw();
 }
 
-function connect() {
-  const token = takeToken();
-  if (!token) { askToken("no_token"); return; }
-  const proto = location.protocol === "https:" ? "wss" : "ws";
-  const resume = lastSeq !== null && epoch ? `?since=${lastSeq}&epoch=${epoch}` : "";
-  const ws = new WebSocket(`${proto}://${location.host}/api/v1/live${resume}`);
-  socket = ws;
-  heardAt = performance.now();
-  ws.onopen = () => { ws.send(JSON.stringify({ token })); loadTrend(); };
-  ws.onmessage = (event) => {
-    heardAt = performance.now();
-    connected = true;
-    retry = 0;
-    onMessage(JSON.parse(event.data));
-  };
-  ws.onclose = (event) => {
-    socket = null;
-    connected = false;
-    if (event.code === 4401 || event.code === 4403) {
-      // reconnecting with a token the service refuses would only be refused again
-      localStorage.removeItem("wallboard-token");
-      askToken(event.code === 4401 ? "revoked" : "forbidden");
-      return;
-    }
-    reconnectLater();
-  };
-}
-
-function reconnectLater() {
-  lose("lost");
-  const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** retry) * (0.75 + Math.random() / 2);
-  retry = Math.min(retry + 1, 5);
-  setTimeout(connect, delay);
-}
-
-function watchSilence() {  // a socket that neither speaks nor closes is given up
-  if (socket === null || performance.now() - heardAt <= silentMs) return;
-  const dead = socket;
-  socket = null;
-  connected = false;
-  dead.onopen = null;
-  dead.onclose = null;
-  dead.onmessage = null;
-  dead.close();
-  reconnectLater();
-}
-
 function askToken(why) {
   lose(why);
   const form = document.getElementById("token-form");
@@ -182,11 +131,8 @@ function askToken(why) {
     const input = document.getElementById("token-input");
     const token = input.value.trim();
     if (!token) return;
-    localStorage.setItem("wallboard-token", token);
     input.value = "";
-    retry = 0;
-    setLink("connecting");
-    connect();
+    stream.useToken(token);
   };
 }
 
@@ -370,7 +316,7 @@ function draw() {
   drawSeats();
   const status = document.getElementById("status");
   const stale = [...queues.values(), ...seats.values()].some((row) => row.stale);
-  const live = link === "live" && connected;
+  const live = link === "live" && stream.connected;
   const away = link === "lost" || link === "connecting" ? t("error") : t("denied");
   status.textContent = !live ? away : stale ? t("stale") : t("ok");
   status.className = !live || stale ? "status stale" : "status";
@@ -393,8 +339,7 @@ document.getElementById("lang").addEventListener("click", () => {
   drawTrend();
 });
 applyLanguage();
-connect();
+stream.connect();
 setInterval(loadTrend, 60000);  // the hourly trend moves slowly; the table is live
 setInterval(scheduleDraw, 1000);  // waits and times in state tick between deltas
-setInterval(watchSilence, 1000);
 window.addEventListener("resize", drawTrend);

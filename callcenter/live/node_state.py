@@ -365,6 +365,16 @@ class NodeState:
         chan.variables[variable] = value
         self._call_variable(call, variable, value)
 
+    def ringing_caller(self, interface: str) -> tuple[str, str] | None:
+        """(queue, caller uniqueid) of the waiting caller whose ring reaches the member
+        `interface` now (between AgentCalled and its outcome), or None: what the agent's
+        screen pop is about."""
+        for uniqueid, rung in self._ringing.items():
+            for queue, member in rung:
+                if member == interface:
+                    return queue, uniqueid
+        return None
+
     def mark_confidential(self, linkedid: str) -> bool:
         """Mask the caller of a call in progress; False if there is no such call."""
         call = self.calls.get(linkedid)

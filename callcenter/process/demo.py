@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 
 DEMO_LEGACY_CSV = Path(__file__).parent.parent / "demo_data" / "legacy_numbers.csv"
 DEMO_TOKEN_NAME = "demo wallboard (serve --demo)"
+DEMO_AGENT_TOKEN_NAME = "demo agent desk (serve --demo)"
+#: the seat whose desk `serve --demo` prints an address for (the first softphone)
+DEMO_AGENT_SEAT = "1001"
 
 
 async def seed_demo_directory(
@@ -79,8 +82,18 @@ async def seed_demo_seats(seats: SeatsSystem, settings: Settings) -> None:
 async def demo_wallboard_token(tokens: TokenStore) -> str:
     """`serve --demo` makes a supervisor token for the wallboard at every start, so the
     printed URL opens it at once; the previous run's demo tokens are revoked."""
+    return await _fresh_token(tokens, DEMO_TOKEN_NAME, Role.SUPERVISOR)
+
+
+async def demo_agent_token(tokens: TokenStore) -> str:
+    """The same for the agent's desk of seat `DEMO_AGENT_SEAT` (its pops follow the
+    simulated traffic)."""
+    return await _fresh_token(tokens, DEMO_AGENT_TOKEN_NAME, Role.AGENT, DEMO_AGENT_SEAT)
+
+
+async def _fresh_token(tokens: TokenStore, name: str, role: Role, seat: str | None = None) -> str:
     for row in await tokens.list():
-        if row.name == DEMO_TOKEN_NAME and row.revoked_at is None:
+        if row.name == name and row.revoked_at is None:
             await tokens.revoke(row.id)
-    _, token = await tokens.create(DEMO_TOKEN_NAME, Role.SUPERVISOR)
+    _, token = await tokens.create(name, role, seat)
     return token

@@ -36,6 +36,7 @@ from api.http_server import (
     raise_file_limit,
 )
 from api.services import ApiServices, CheckResult, ReadinessCheck
+from api.unit_cards import card_lookup
 from callcenter import __version__, migrate
 from callcenter.audit.repository import AuditLog
 from callcenter.clock import CityTime, utcnow
@@ -54,7 +55,9 @@ from callcenter.live.live_state import LiveState
 from callcenter.live.queue_params import poll_queue_params
 from callcenter.process.agi import AgiService, build_agi_service
 from callcenter.process.demo import (
+    DEMO_AGENT_SEAT,
     DEMO_LEGACY_CSV,
+    demo_agent_token,
     demo_wallboard_token,
     seed_demo_directory,
     seed_demo_seats,
@@ -235,8 +238,10 @@ class Service:
         tokens = TokenStore(sessions, utcnow)
         audit = AuditLog(sessions, utcnow, retention_days=settings.audit_retention_days)
         wallboard_url = f"http://{settings.http_host}:{settings.http_port}/"
+        desk_url = wallboard_url + "agent"
         if self.demo:
             wallboard_url += "#token=" + await demo_wallboard_token(tokens)
+            desk_url += "#token=" + await demo_agent_token(tokens)
         services = ApiServices.from_systems(
             readiness=checks,
             city=city,
@@ -246,6 +251,7 @@ class Service:
             records=records,
             legacy=directory,
             unit_cards=unit_cards,
+            cards=card_lookup(unit_cards, city),
             audit=audit,
             ivr=agi.flows,
             catalog=catalog,
@@ -294,7 +300,11 @@ class Service:
         try:
             log.info("HTTP on http://%s:%s/", settings.http_host, settings.http_port)
             if self.demo:
-                print(f"\n  12345 wallboard (demo): {wallboard_url}\n", flush=True)
+                print(
+                    f"\n  12345 wallboard (demo): {wallboard_url}"
+                    f"\n  agent desk of seat {DEMO_AGENT_SEAT} (demo): {desk_url}\n",
+                    flush=True,
+                )
             with contextlib.suppress(ValueError):  # not the main thread: no signals to take
                 signal.signal(signal.SIGTERM, _stop_after_sigterm)
             await server.serve()

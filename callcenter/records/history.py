@@ -31,20 +31,33 @@ class SeatWork:
     talk_s: float = 0.0
 
 
-#: the most past calls `history_of` gives
-HISTORY_LIMIT = 100
-
-
 @dataclass(frozen=True, slots=True)
 class PastCall:
-    """One earlier call of a caller, as the screen pop lists it."""
+    """One earlier call of a caller, as the agent's screen pop lists it: when it started,
+    how it ended (the record's disposition) and what it was about. `kind`, `unit` and
+    `ticket` are the current intake's (the agent's classification, the unit it concerns
+    and the province's work-order id): None where no intake was written, when the unit
+    falls back to the one the call was routed to (`routed_unit`). `queued`: it reached a
+    queue (what the repeat-caller rule counts); `callback`: the service placed it."""
 
-    call: str  # `<node>:<Linkedid>`
+    call: str  # `<node>:<linkedid>`, the id of GET /calls/{id}
     started_at: datetime
-    disposition: str  # the record's outcome: answered, abandoned, ...
-    kind: str | None  # the intake's kind; None: not classified
-    unit: str | None  # the unit the matter concerned (intake); None: not classified
-    ticket: str | None  # the province platform's ticket, if linked
+    disposition: str
+    routed_unit: str
+    queued: bool
+    callback: bool
+    #: a confidential call (a report 举报): never listed beside another call's number
+    confidential: bool = False
+    kind: str | None = None
+    unit: str | None = None
+    ticket: str | None = None
+
+
+#: how far back and how many earlier calls a screen pop shows
+HISTORY_DAYS = 30
+HISTORY_LIMIT = 20
+#: the most past calls one `history_of` gives
+HISTORY_MAX = 100
 
 
 async def history_of(
@@ -56,28 +69,63 @@ async def history_of(
     reaches_confidential: bool = False,
 ) -> list[PastCall]:
     """The calls of `caller` started at or after `since`, newest first, at most `limit`
-    (1..HISTORY_LIMIT), with their current intake. Callbacks the service placed are not
-    the caller's calls. A confidential call is left out unless `reaches_confidential`
+    (1..HISTORY_MAX), with their current intake: one query on the (caller, start_epoch)
+    index. A confidential call is left out unless `reaches_confidential`
     (callcenter.privacy `filter_reaches_confidential`): listing it beside a caller's
     number would tell whoever sees the number that this caller made a report."""
-    if not 1 <= limit <= HISTORY_LIMIT:
-        raise ValueError(f"limit: {limit} is not within 1..{HISTORY_LIMIT}")
+    if not 1 <= limit <= HISTORY_MAX:
+        raise ValueError(f"limit: {limit} is not within 1..{HISTORY_MAX}")
     if not caller:
         return []
     r, i = CallRecord, CallIntake
     query = (
-        select(r.node, r.linkedid, r.started_at, r.disposition, i.kind, i.unit, i.ticket)
+        select(
+            r.node,
+            r.linkedid,
+            r.started_at,
+            r.disposition,
+            r.unit,
+            r.queue,
+            r.kind,
+            r.confidential,
+            i.kind,
+            i.unit,
+            i.ticket,
+        )
         .select_from(r)
         .outerjoin(i, and_(i.node == r.node, i.linkedid == r.linkedid, i.current.is_(True)))
-        .where(r.caller == caller, r.start_epoch >= int(since.timestamp()), r.kind != CALLBACK)
+        .where(r.caller == caller, r.start_epoch >= int(as_utc(since).timestamp()))
         .order_by(r.start_epoch.desc(), r.node.desc(), r.linkedid.desc())
         .limit(limit)
     )
     if not reaches_confidential:
         query = query.where(r.confidential.is_(False))
     return [
-        PastCall(f"{node}:{linkedid}", as_utc(started), disposition, kind, unit, ticket)
-        for node, linkedid, started, disposition, kind, unit, ticket in await session.execute(query)
+        PastCall(
+            call=f"{node}:{linkedid}",
+            started_at=as_utc(started_at),
+            disposition=disposition,
+            routed_unit=routed_unit,
+            queued=queue != "",
+            callback=call_kind == CALLBACK,
+            confidential=confidential,
+            kind=kind,
+            unit=unit,
+            ticket=ticket,
+        )
+        for (
+            node,
+            linkedid,
+            started_at,
+            disposition,
+            routed_unit,
+            queue,
+            call_kind,
+            confidential,
+            kind,
+            unit,
+            ticket,
+        ) in await session.execute(query)
     ]
 
 
@@ -95,6 +143,15 @@ class SeatWorkHistory(Protocol):
     ) -> dict[str, SeatWork]:
         """Per seat, the calls it answered that ended in [since, until) and their talk
         time. A callback the seat placed is not a call it took: it is left out."""
+        ...
+
+
+class CallsOfCaller(Protocol):
+    async def history_of(
+        self, caller: str, since: datetime, limit: int, *, reaches_confidential: bool = False
+    ) -> list[PastCall]:
+        """The calls of `caller` that started at or after `since`, newest first, at most
+        `limit` (module function `history_of`)."""
         ...
 
 

@@ -47,6 +47,9 @@ MATRIX: list[tuple[str, str, object, set[Role] | None]] = [
     # a seat's configuration is admin's, as provisioning is (api/seats.py)
     ("PATCH", f"/api/v1/seats/{OWN}", {"skills": {"general": 3}}, {ADM}),
     ("PATCH", f"/api/v1/seats/{OTHER}", {"node": "pbx1"}, {ADM}),
+    ("GET", "/api/v1/desk/pop", None, {ADM, AGT}),  # admin names a seat (else 422)
+    ("GET", f"/api/v1/desk/pop?seat={OWN}", None, {ADM, AGT}),
+    ("GET", f"/api/v1/desk/pop?seat={OTHER}", None, {ADM}),
     ("GET", "/api/v1/callbacks", None, {ADM, SUP, INT}),
     ("POST", "/api/v1/callbacks/1/assign", {"seat": OWN}, {ADM, SUP}),
     ("POST", "/api/v1/callbacks/1/cancel", {"reason": "duplicate"}, {ADM, SUP}),

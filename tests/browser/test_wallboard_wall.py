@@ -342,9 +342,9 @@ async def test_wallboard_when_the_stream_is_lost_and_when_its_token_is_revoked(
             # a connection that goes silent without closing is given up and reopened
             # (the stream speaks at least every heartbeat; here the page is made
             # impatient instead of the network cut)
-            await browser.evaluate("window.opened = 0; silentMs = 1")
+            await browser.evaluate("window.opened = 0; stream.silentMs = 1")
             await wait_for(lambda: browser.evaluate(f"{LINK} === 'lost'"), 5, "silence noticed")
-            await browser.evaluate("silentMs = 35000")
+            await browser.evaluate("stream.silentMs = 35000")
             await wait_for(lambda: browser.evaluate(f"{LINK} === 'live'"), 20, "live after it")
             assert await browser.evaluate("window.opened") >= 1
 

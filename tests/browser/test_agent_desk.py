@@ -1,0 +1,180 @@
+"""The agent's desk (`/agent`) in headless chromium against pbxsim: two agents log in
+on their pages, a call on an old number rings one of the seats and that agent's page
+shows the pop with the dialed number's unit within a second, the number whole once the
+call is taken; the pop comes back after the desk's connection drops mid-call; the other
+agent's page never shows the call. Then English, and a revoked token's message.
+
+Skipped (with the reason) only when chromium is missing outside CI (see
+test_wallboard.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from api.app import create_app
+from api.services import ApiServices
+from callcenter.db import session_factory
+from callcenter.tokens import Role, TokenStore
+from tests.api.server import serving
+from tests.api.test_desk import CALLER, OLD, answer_slowly, legacy_directory
+from tests.browser.cdp import Browser
+from tests.browser.test_wallboard import chromium_or_skip, screenshot
+from tests.queues.sim import open_floor
+
+UNIT = "市住房和城乡建设局"
+POP_SHOWN = "!document.getElementById('pop').hidden"
+POP_CALL = "document.getElementById('pop').dataset.call || null"
+SEAT_STATE = "document.getElementById('seat').dataset.state"
+#: installed in a page: whether its pop ever became visible, and every call it showed
+WATCH_POPS = """(() => { window.popsSeen = [];
+  const pop = document.getElementById('pop');
+  new MutationObserver(() => { if (!pop.hidden) window.popsSeen.push(pop.dataset.call || '?'); })
+    .observe(pop, { attributes: true, attributeFilter: ['hidden', 'data-call'] }); })()"""
+
+
+async def until(check: Callable[[], Awaitable[Any]], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{what}: not within {timeout} s (last: {last!r})")
+
+
+async def text(browser: Browser, element: str) -> str:
+    """The element's text ('' while the page is still loading)."""
+    value: str = await browser.evaluate(
+        f"(document.getElementById('{element}') || {{}}).textContent || ''"
+    )
+    return value
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_an_agent_logs_in_and_its_desk_pops_the_call_that_rings_it(
+    database_url: str,
+) -> None:
+    binary = chromium_or_skip()
+    floor = await open_floor(database_url, 2, lambda i: {"housing": 3}, policy=answer_slowly)
+    tokens = TokenStore(session_factory(floor.engine), lambda: datetime.now(UTC))
+    tokens_of = {
+        "1001": (await tokens.create("agent one", Role.AGENT, seat="1001"))[1],
+        "1002": (await tokens.create("agent two", Role.AGENT, seat="1002"))[1],
+    }
+    directory = await legacy_directory(floor)
+    floor.sim.route(OLD, "hotline-housing")
+    services = ApiServices.from_systems(
+        tokens=tokens, live=floor.live, seats=floor.seats, records=floor.records, legacy=directory
+    )
+    app = create_app(services, CollectorRegistry(), "t")
+    pages: dict[str, Browser] = {}
+    try:
+        async with serving(app) as host:
+            for seat, token in tokens_of.items():
+                pages[seat] = await Browser.launch(binary, f"http://{host}/agent#token={token}")
+            for seat, page in pages.items():
+                await until(lambda p=page: text(p, "seat-id"), 10, "the desk's first frame")
+                assert seat in await text(page, "seat-id")
+                await until(lambda p=page: p.evaluate(f"{SEAT_STATE} === 'offline'"), 10, "row")
+                assert await page.evaluate("document.getElementById('pop').hidden")
+                await page.evaluate(WATCH_POPS)
+                # log in on the page; the seat's row comes back on the desk's stream
+                await page.evaluate("document.getElementById('login').click()")
+                await until(
+                    lambda p=page: p.evaluate(f"{SEAT_STATE} === 'available'"), 10, "logged in"
+                )
+            # a pause with a reason from the list, shown in words, then back to work
+            two = pages["1002"]
+            await two.evaluate(
+                "document.getElementById('pause-reason').value = 'meal';"
+                "document.getElementById('pause').click()"
+            )
+            await until(lambda: two.evaluate(f"{SEAT_STATE} === 'paused'"), 10, "paused")
+            assert "用餐" in await text(two, "seat-state")
+            await two.evaluate("document.getElementById('unpause').click()")
+            await until(lambda: two.evaluate(f"{SEAT_STATE} === 'available'"), 10, "unpaused")
+
+            floor.sim.call(CALLER, OLD)
+            state = floor.live.nodes["pbx1"]
+            start = time.monotonic()
+            while not any(m.ringing for q in state.queues.values() for m in q.members.values()):
+                assert time.monotonic() - start < 10, "no seat rang"
+                await asyncio.sleep(0.005)
+            rang = time.monotonic()
+            ringing = next(
+                m.member_name
+                for q in state.queues.values()
+                for m in q.members.values()
+                if m.ringing
+            )
+            page, other = pages[ringing], pages["1002" if ringing == "1001" else "1001"]
+            await until(
+                lambda: page.evaluate(
+                    f"{POP_SHOWN} && document.getElementById('pop-unit').textContent"
+                    f".includes({UNIT!r})"
+                ),
+                1.0,
+                "the pop with the dialed unit within a second of the ring",
+            )
+            assert time.monotonic() - rang < 1.0
+            call = await page.evaluate(POP_CALL)
+            assert await text(page, "pop-dialed") == OLD
+            assert "市本级" in await text(page, "pop-unit")
+
+            # taken: the number whole for the agent who has the call
+            await until(lambda: text(page, "pop-caller"), 5, "caller")
+            await until(
+                lambda: page.evaluate(
+                    f"document.getElementById('pop-caller').textContent === {CALLER!r}"
+                ),
+                5,
+                "the number once answered",
+            )
+            assert await page.evaluate("!document.getElementById('work').hidden")
+            await screenshot(page, "agent-desk-zh.png")
+
+            # the desk's connection drops mid-call: the pop comes back from the service
+            await page.evaluate("clearPop(); live.socket.close()")
+            assert await page.evaluate("document.getElementById('pop').hidden")
+            await until(lambda: page.evaluate(f"{POP_CALL} === {call!r}"), 10, "pop again")
+            await until(lambda: page.evaluate(POP_SHOWN), 5, "pop shown again")
+            assert await text(page, "pop-caller") == CALLER
+
+            # the other agent's desk never showed the call, nor any
+            assert await other.evaluate("window.popsSeen") == []
+            assert call not in await other.evaluate("document.documentElement.outerHTML")
+
+            # English
+            await page.evaluate("document.getElementById('lang').click()")
+            title = await page.evaluate("document.querySelector('h1').textContent")
+            assert title.startswith("12345 Government Service Hotline")
+            assert await text(page, "pop-phase") in ("On the call", "Wrap-up", "Ended")
+            await screenshot(page, "agent-desk-en.png")
+
+            # a token the service refuses: said so, with a field for a new one
+            # (the page reconnects with a token the service does not know)
+            await other.evaluate(
+                f"localStorage.setItem('agent-token', 'cc_{'x' * 43}'); live.socket.close()"
+            )
+            await until(
+                lambda: other.evaluate("document.body.dataset.link === 'revoked'"), 10, "4401"
+            )
+            assert "令牌已失效" in await text(other, "link-message")
+            assert await other.evaluate("!document.getElementById('token-form').hidden")
+            for browser in pages.values():
+                await browser.close()  # before the server stops: its socket goes first
+            pages.clear()
+    finally:
+        for browser in pages.values():
+            await browser.close()
+        if services.desk is not None:
+            await services.desk.stop()
+        await floor.close()
