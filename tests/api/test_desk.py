@@ -75,9 +75,9 @@ async def legacy_directory(floor: Floor) -> Directory:
 
 
 def answer_slowly(ext: str):  # type: ignore[no-untyped-def]
-    """Seats answer after 10 PBX seconds (0.5 s here), before the queue's 15 s ring
+    """Seats answer after 6 PBX seconds (0.3 s here), before the queue's 10 s ring
     timeout would try another seat, and talk for long."""
-    return fixed_policy(10.0, 600.0)
+    return fixed_policy(6.0, 600.0)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

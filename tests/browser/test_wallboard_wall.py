@@ -28,7 +28,7 @@ from ami.node import PbxNode
 from api.app import create_app
 from api.services import ApiServices
 from callcenter.db import session_factory
-from callcenter.legacy.queues import DISPLAY
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.live.live_state import LiveState
 from callcenter.records.wiring import build_records
 from callcenter.tokens import Role, TokenStore
@@ -41,6 +41,8 @@ from tests.conftest import REPO
 from tests.live.sim import start_sim
 from tests.live.test_faults import add_members
 from tests.records.factory import call as call_record
+
+DISPLAYS = [QueueCatalog.default().display(name) for name in QueueCatalog.default().names]
 
 SEATS = [str(1001 + n) for n in range(60)]
 #: the seats of the catalog's general queue, all paused: its caller keeps waiting
@@ -212,13 +214,13 @@ async def test_wallboard_in_chinese_on_a_1366x768_wall(tmp_path: Path) -> None:
         text = await browser.evaluate("document.body.innerText")
         # queue names and pause reasons in Chinese, from the service's tables
         assert "全中心" in text
-        assert all(name.zh in text for name in DISPLAY.values()), text
+        assert all(name.zh in text for name in DISPLAYS), text
         assert PAUSE_LABELS["meal"].zh in text and PAUSE_LABELS[AUTO_PAUSE].zh in text
         seat = "document.querySelector('#seats .seat[data-seat=\"seat-1002\"]').innerText"
         assert PAUSE_LABELS[AUTO_PAUSE].zh in await browser.evaluate(seat)
         smoke = "document.querySelector('#seats .seat[data-seat=\"seat-1003\"]').innerText"
         assert "smoke" in await browser.evaluate(smoke)
-        for slug in [*DISPLAY, "meal", AUTO_PAUSE]:
+        for slug in [*QueueCatalog.default().names, "meal", AUTO_PAUSE]:
             assert slug not in text, f"{slug!r} on the Chinese board"
         # the centre's time to queue: the earlier call joined its queue 22 s after answer
         centre_to_queue = await browser.evaluate(
@@ -251,7 +253,7 @@ async def test_wallboard_in_chinese_on_a_1366x768_wall(tmp_path: Path) -> None:
         await browser.evaluate("document.getElementById('lang').click()")
         await asyncio.sleep(0.3)
         text = await browser.evaluate("document.body.innerText")
-        assert all(name.en in text for name in DISPLAY.values()), text
+        assert all(name.en in text for name in DISPLAYS), text
         assert PAUSE_LABELS[AUTO_PAUSE].en in text
         assert PAUSE_LABELS["meal"].en in text and "综合" not in text
         await screenshot(browser, "wallboard-1366x768-en.png")

@@ -43,7 +43,9 @@ async def test_history_of_a_caller(database_url: str) -> None:
             ]
         )
         history = SqlHistory(session_factory(engine))
-        got = await history.history_of(CALLER, at(DAY0 - 30 * 86400), 10)
+        got = await history.history_of(CALLER, at(DAY0 - 30 * 86400), 10, reaches_confidential=True)
+        shown = await history.history_of(CALLER, at(DAY0 - 30 * 86400), 10)
+        assert [c.call for c in shown] == ["pbx1:cb", "pbx1:b", "pbx1:a"]  # no report beside it
         assert [c.call for c in got] == ["pbx1:cb", "pbx1:c", "pbx1:b", "pbx1:a"]
         a = got[-1]
         assert a == PastCall(
@@ -56,7 +58,9 @@ async def test_history_of_a_caller(database_url: str) -> None:
         )
         assert a.kind is None and a.ticket is None and a.unit is None
         assert not got[2].queued and got[1].confidential and got[0].callback
-        assert [c.call for c in await history.history_of(CALLER, at(DAY0), 2)] == [
+        assert [
+            c.call for c in await history.history_of(CALLER, at(DAY0), 2, reaches_confidential=True)
+        ] == [
             "pbx1:cb",
             "pbx1:c",
         ]
