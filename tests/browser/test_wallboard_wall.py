@@ -32,7 +32,8 @@ from callcenter.legacy.queues import QueueCatalog
 from callcenter.live.live_state import LiveState
 from callcenter.records.wiring import build_records
 from callcenter.tokens import Role, TokenStore
-from queues.pause_labels import AUTO_PAUSE, PAUSE_LABELS
+from queues.pause_labels import PAUSE_LABELS
+from queues.seat_state import AUTO_PAUSE
 from queues.wiring import build_seats
 from tests.api.server import serving, sqlite_tokens
 from tests.browser.cdp import Browser

@@ -10,7 +10,8 @@ from callcenter.clock import SHANGHAI
 from callcenter.config import Settings
 from callcenter.legacy.queues import Display
 from callcenter.live.live_state import LiveState
-from queues.pause_labels import AUTO_PAUSE, PAUSE_LABELS, pause_label
+from queues.pause_labels import PAUSE_LABELS, pause_label
+from queues.seat_state import AUTO_PAUSE
 
 
 def test_every_default_reason_and_auto_pause_has_words_in_both_languages() -> None:
