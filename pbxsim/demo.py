@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,8 @@ class DemoOptions:
     flat_profile: bool = True
     legacy_csv: Path | None = None
     legacy_share: float = 0.15
+    #: share of callers who press 1 (callback) or 9 (emergency) while queued
+    queue_key_share: float = 0.0
     #: agents log in from their phones at start (until the service logs seats in itself)
     login_seats: bool = True
     #: specialist queues each seat also serves, besides the general queue
@@ -148,6 +150,7 @@ class DemoTraffic:
                 if options.legacy_csv is not None
                 else CallerMix()
             )
+            mix = replace(mix, queue_key_share=options.queue_key_share)
         profile = options.profile
         if profile is None:
             profile = HourlyProfile.flat() if options.flat_profile else HourlyProfile()
@@ -233,8 +236,11 @@ class DemoTraffic:
                 self.scheduler.call_later(2.5 + self.rng.random() * 3, self._rate, call)
             else:
                 self.scheduler.call_later(call.caller.dtmf_delay, self._press_ivr, call)
-        elif name == "QueueCallerJoin" and not call.queued:
-            self._joined(call)
+        elif name == "QueueCallerJoin":
+            if not call.queued:
+                self._joined(call)
+            else:  # back after a key: the same call, its wait runs from the first join
+                call.entry = self._queue_entry(call.channel)
 
     def _joined(self, call: _Call) -> None:
         call.queued = True
@@ -247,6 +253,15 @@ class DemoTraffic:
         else:
             outcome.joined_at = self.scheduler.now()
         call.patience = self.scheduler.call_later(call.caller.patience, self._give_up, call)
+        if call.caller.queue_key:
+            self.scheduler.call_later(call.caller.queue_key_delay, self._press_in_queue, call)
+
+    def _press_in_queue(self, call: _Call) -> None:
+        """The key the caller chose while queued (the queue's announcements offer it);
+        not once answered or gone."""
+        if call.channel.hungup or call.outcome.answered_at is not None:
+            return
+        self._send_key(call, call.caller.queue_key)
 
     def _queue_entry(self, channel: Channel) -> Any:
         """app_queue's entry for `channel` (its queue, when it joined, answered)."""
