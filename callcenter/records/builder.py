@@ -13,6 +13,15 @@ Queue exits are classified the way the city reports them. Real Asterisk emits
 - `QUEUESTATUS` = TIMEOUT / LEAVEEMPTY / LEAVEUNAVAIL -> `timeout` / `left_empty`;
 - the caller channel hangs up -> `abandoned` (the only case counted as an abandon).
 
+A caller may also leave the queue with a key (queues.conf `context`: 1 callback, 9 the
+emergency menu): app_queue then posts `QueueCallerLeave` with no abandon and no
+`AgentConnect`, and the caller runs on in the dialplan (`left_with_key`). Coming back
+into the queue (the dialplan does, at its old place) it is still the same call: offered
+once, its time to queue from the first entry, its wait from the first entry (the time
+in the queue up to the key, app_queue's QUEUEWAIT, then the time out of it, then the
+hold time of the next entry). One that does not come back keeps `left_with_key`: not
+answered, not abandoned; transferred if the emergency menu's Dial was answered.
+
 Waits are Asterisk's own hold times (PBX seconds), so SL15 does not depend on our clock
 or on how late the events reached us. Every handler is keyed by Asterisk ids and
 ignores what it has already seen, so replayed events do not change a record.
@@ -69,6 +78,13 @@ class RecordDraft:
     queues: list[str] = field(default_factory=list)
     in_queue: str | None = None
     join_context: str | None = ""  # None: joined before we were listening
+    #: PBX time of the current queue entry's QueueCallerLeave with neither abandon nor
+    #: answer seen yet (an answer's comes before its AgentConnect)
+    left_at: float | None = None
+    #: PBX time the caller left the queue with a key (until it joins one again)
+    key_exit_at: float | None = None
+    #: app_queue's QUEUEWAIT (whole seconds) as last set on the caller's channel
+    queue_wait: float | None = None
     wait_s: float | None = None
     queue_exit: str = ""
     pending_abandon: int | None = None  # HoldTime of an abandon not yet classified
@@ -423,6 +439,12 @@ class RecordBuilder:
             # also stored by the IVR in its own table; this copy travels with the record
             # through the spool, so a rating survives the database being slow or away
             call.rating = int(value)
+        elif name == "QUEUEWAIT" and snap.uniqueid == snap.linkedid:
+            # Queue() clears it on entry and sets it on the way out
+            try:
+                call.queue_wait = float(value) if value else None
+            except ValueError:
+                call.queue_wait = None
         elif name == "QUEUESTATUS" and snap.uniqueid == snap.linkedid:
             if call.pending_abandon is not None and value in QUEUE_STATUS_EXIT:
                 self._classify(call, QUEUE_STATUS_EXIT[value], now)
@@ -447,6 +469,8 @@ class RecordBuilder:
         if call.pending_abandon is not None and snap.exten != "h" and e.application != "Hangup":
             # the caller left the queue alive and runs on: a redirect, not an abandon
             self._classify(call, "redirected", now, f"{snap.context},{snap.exten}")
+        elif call.left_at is not None:
+            self._left_with_key(call, now)
 
     def _on_agi_exec(self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.AGIExecStart) -> None:
         if snap.uniqueid == snap.linkedid:
@@ -463,6 +487,12 @@ class RecordBuilder:
         if call.in_queue == e.queue:
             return
         now = self.clock()
+        if call.key_exit_at is not None:
+            # back after a key: still waiting, out of the queue meanwhile
+            away = max(0.0, self._pbx_time(e) - call.key_exit_at)
+            call.wait_s = round((call.wait_s or 0.0) + away, 3)
+            call.key_exit_at = None
+            call.queue_exit = ""
         call.in_queue, call.join_context = e.queue, snap.context
         call.number.settle()
         if not call.queues and call.up_at is not None:
@@ -503,7 +533,19 @@ class RecordBuilder:
         self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.QueueCallerLeave
     ) -> None:
         if call.in_queue == e.queue and call.pending_abandon is None:
+            call.left_at = self._pbx_time(e)
             call.note(self.clock(), "queue_leave", e.queue)
+
+    def _left_with_key(self, call: RecordDraft, now: float) -> None:
+        """The caller left its queue neither answered nor abandoning and runs on in
+        the dialplan: a key of the queue's context (EXITWITHKEY)."""
+        left_at, call.left_at = call.left_at, None
+        call.key_exit_at = left_at
+        call.wait_s = (call.wait_s or 0.0) + (call.queue_wait or 0.0)
+        call.queue_exit = "left_with_key"
+        self._close_rings(call, "cancelled", now)
+        call.in_queue = None
+        call.note(now, "queue_exit", "left_with_key")
 
     def _on_agent_called(
         self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.AgentCalled
@@ -555,6 +597,7 @@ class RecordBuilder:
         if ring is not None:
             ring["outcome"], ring["ring_s"] = "answered", float(e.ring_time)
         self._close_rings(call, "cancelled", now)  # ringall cancels the others silently
+        call.left_at = None
         call.answered_at, call.talk_done = now, False
         call.agent, call.seat = e.interface, e.member_name
         if not call.queues:  # answered from a queue we did not see it join
@@ -631,6 +674,8 @@ class RecordBuilder:
         elif snap.uniqueid == snap.linkedid:
             if call.pending_abandon is not None:
                 self._classify(call, "abandoned", now)
+            elif call.left_at is not None:
+                self._left_with_key(call, now)
             self._close_rings(call, "caller_hung_up", now)  # its abandon was not seen
             if not call.hangup_by:
                 call.hangup_by = _who_hung_up(call.hangup_asked, e.cause)

@@ -13,6 +13,10 @@ What the ledger knows of a call, and where from:
   channel (`hangupsource` the caller's own channel: the caller; empty: the PBX).
 - time to queue: from the CEL `ANSWER` of the first channel (the dialplan's Answer()
   before the IVR) to its first `ENTERQUEUE`.
+- a key pressed in the queue (`EXITWITHKEY`, data4 the wait so far): the builder's rule
+  (builder.py): `left_with_key` until the caller enters a queue again, its wait the
+  time in the queue, then the time out of it, then the next entry's hold; a trunk leg
+  of the call answered after it (the emergency menu's Dial) makes it transferred.
 - inbound or not: a call is inbound when its first channel started in the trunk's
   inbound context (`from-trunk` in the rendered dialplan) and is no Local channel. A
   callback starts at the seat (`from-seats`) or on a Local channel: those Linkedids
@@ -64,6 +68,7 @@ class QueueRow:
     data1: str
     data2: str
     data3: str
+    data4: str = ""
 
 
 @dataclass
@@ -86,6 +91,8 @@ class LedgerCall:
     talk_s: float | None = None  # None: the ledger does not say
     hangup_by: str = ""
     transferred: bool = False
+    #: when the caller left a queue with a key, until it enters one again
+    key_exit_at: datetime | None = None
     timeline: list[list[Any]] = field(default_factory=list)
 
     @property
@@ -142,6 +149,7 @@ async def read_window(
             QUEUE_LOG.c.data1,
             QUEUE_LOG.c.data2,
             QUEUE_LOG.c.data3,
+            QUEUE_LOG.c.data4,
         )
         .where(QUEUE_LOG.c.callid.in_(roots))
         .order_by(QUEUE_LOG.c.id)
@@ -219,6 +227,8 @@ def _fold(
     channels = {r.uniqueid: r.channame for r in rows if r.eventtype == "CHAN_START"}
     for qrow in queue:
         _apply_queue(call, qrow, channels)
+    if call.key_exit_at is not None and _trunk_leg_answered(call, rows, call.key_exit_at):
+        call.transferred = True
     if not call.hangup_by:
         call.hangup_by = _hangup_by(call, rows)
     if call.ended_at is not None:
@@ -240,6 +250,11 @@ def _seconds(value: str) -> float:
 def _apply_queue(call: LedgerCall, row: QueueRow, channels: dict[str, str]) -> None:
     at = _at(call, ledger_time(row.time))
     if row.event == "ENTERQUEUE":
+        if call.key_exit_at is not None:  # back after a key: waiting all along
+            away = (ledger_time(row.time) - call.key_exit_at).total_seconds()
+            call.wait_s = round((call.wait_s or 0.0) + max(0.0, away), 3)
+            call.key_exit_at = None
+            call.queue_exit = ""
         if not call.queues and call.up_at is not None:
             waited = (ledger_time(row.time) - call.up_at).total_seconds()
             call.queued_after_s = round(max(0.0, waited), 3)
@@ -262,10 +277,28 @@ def _apply_queue(call: LedgerCall, row: QueueRow, channels: dict[str, str]) -> N
         call.queue_exit = EXITS[row.event]
         call.hangup_by = "caller" if row.event == "ABANDON" else "pbx"
         call.timeline.append([at, "queue_exit", call.queue_exit])
+    elif row.event == "EXITWITHKEY":
+        call.wait_s = (call.wait_s or 0.0) + _seconds(row.data4)
+        call.queue_exit = "left_with_key"
+        call.key_exit_at = ledger_time(row.time)
+        call.timeline.append([at, "queue_exit", call.queue_exit])
     elif row.event in TRANSFERS:
         call.transferred = True
         call.hangup_by = "transfer"
         call.timeline.append([at, "agent_done", "transfer"])
+
+
+def _trunk_leg_answered(call: LedgerCall, rows: Sequence[CelRow], since: datetime) -> bool:
+    """A channel of the call on the caller's own endpoint (the trunk), other than the
+    caller's, answered at or after `since`: the dialplan dialed out for the caller."""
+    trunk = member_interface(call.channel)
+    return any(
+        r.eventtype == "ANSWER"
+        and r.uniqueid != call.linkedid
+        and member_interface(r.channame) == trunk
+        and ledger_time(r.eventtime) >= since
+        for r in rows
+    )
 
 
 def _hangup_by(call: LedgerCall, rows: Sequence[CelRow]) -> str:
