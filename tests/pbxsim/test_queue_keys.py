@@ -59,7 +59,7 @@ class Floor:
     def waiting(self) -> list[str]:
         queue = self.system.queues.queue("hotline-general")
         assert queue is not None
-        return [e.host.channel.caller_num for e in queue.entries]  # type: ignore[attr-defined]
+        return [e.host.channel.caller_num for e in queue.entries]
 
 
 def floor() -> Floor:
