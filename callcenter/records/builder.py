@@ -17,10 +17,11 @@ A caller may also leave the queue with a key (queues.conf `context`: 1 callback,
 emergency menu): app_queue then posts `QueueCallerLeave` with no abandon and no
 `AgentConnect`, and the caller runs on in the dialplan (`left_with_key`). Coming back
 into the queue (the dialplan does, at its old place) it is still the same call: offered
-once, its time to queue from the first entry, its wait from the first entry (the time
-in the queue up to the key, app_queue's QUEUEWAIT, then the time out of it, then the
-hold time of the next entry). One that does not come back keeps `left_with_key`: not
-answered, not abandoned; transferred if the emergency menu's Dial was answered.
+once, its time to queue from the first entry, its wait from the first entry to the
+answer (or the abandon) on the PBX clock, the time out of the queue included. One that
+does not come back keeps `left_with_key`: not answered, not abandoned; transferred if
+the emergency menu's Dial was answered (its wait ends at the key), else it waited on
+until it hung up.
 
 Waits are Asterisk's own hold times (PBX seconds), so SL15 does not depend on our clock
 or on how late the events reached us. Every handler is keyed by Asterisk ids and
@@ -83,8 +84,13 @@ class RecordDraft:
     left_at: float | None = None
     #: PBX time the caller left the queue with a key (until it joins one again)
     key_exit_at: float | None = None
-    #: app_queue's QUEUEWAIT (whole seconds) as last set on the caller's channel
-    queue_wait: float | None = None
+    #: a stay in the queue (a join and the returns after keys): when it began, the
+    #: wait before it, and whether a key interrupted it (then its wait is measured
+    #: on the PBX clock from `stay_from`, not summed from app_queue's whole seconds)
+    stay_from: float | None = None
+    stay_base: float = 0.0
+    keyed: bool = False
+    pending_abandon_at: float | None = None
     wait_s: float | None = None
     queue_exit: str = ""
     pending_abandon: int | None = None  # HoldTime of an abandon not yet classified
@@ -439,12 +445,6 @@ class RecordBuilder:
             # also stored by the IVR in its own table; this copy travels with the record
             # through the spool, so a rating survives the database being slow or away
             call.rating = int(value)
-        elif name == "QUEUEWAIT" and snap.uniqueid == snap.linkedid:
-            # Queue() clears it on entry and sets it on the way out
-            try:
-                call.queue_wait = float(value) if value else None
-            except ValueError:
-                call.queue_wait = None
         elif name == "QUEUESTATUS" and snap.uniqueid == snap.linkedid:
             if call.pending_abandon is not None and value in QUEUE_STATUS_EXIT:
                 self._classify(call, QUEUE_STATUS_EXIT[value], now)
@@ -487,12 +487,12 @@ class RecordBuilder:
         if call.in_queue == e.queue:
             return
         now = self.clock()
-        if call.key_exit_at is not None:
-            # back after a key: still waiting, out of the queue meanwhile
-            away = max(0.0, self._pbx_time(e) - call.key_exit_at)
-            call.wait_s = round((call.wait_s or 0.0) + away, 3)
+        if call.key_exit_at is not None:  # back after a key: the same stay goes on
             call.key_exit_at = None
             call.queue_exit = ""
+        else:
+            call.stay_from, call.stay_base = self._pbx_time(e), call.wait_s or 0.0
+            call.keyed = False
         call.in_queue, call.join_context = e.queue, snap.context
         call.number.settle()
         if not call.queues and call.up_at is not None:
@@ -508,6 +508,7 @@ class RecordBuilder:
             return
         now = self.clock()
         call.pending_abandon = e.hold_time
+        call.pending_abandon_at = self._pbx_time(e)
         call.note(now, "queue_abandon_event", e.queue)
         if (
             call.join_context is not None and snap.context != call.join_context
@@ -517,7 +518,10 @@ class RecordBuilder:
     def _classify(self, call: RecordDraft, exit_kind: str, now: float, to: str = "") -> None:
         hold = call.pending_abandon or 0
         call.pending_abandon = None
-        call.wait_s = (call.wait_s or 0.0) + hold
+        if call.keyed and call.pending_abandon_at is not None:
+            self._stay_wait(call, call.pending_abandon_at)
+        else:
+            call.wait_s = (call.wait_s or 0.0) + hold
         call.queue_exit = exit_kind
         if exit_kind == "redirected":
             call.transfers.append(
@@ -541,11 +545,19 @@ class RecordBuilder:
         the dialplan: a key of the queue's context (EXITWITHKEY)."""
         left_at, call.left_at = call.left_at, None
         call.key_exit_at = left_at
-        call.wait_s = (call.wait_s or 0.0) + (call.queue_wait or 0.0)
+        call.keyed = True
+        if left_at is not None:
+            self._stay_wait(call, left_at)
         call.queue_exit = "left_with_key"
         self._close_rings(call, "cancelled", now)
         call.in_queue = None
         call.note(now, "queue_exit", "left_with_key")
+
+    @staticmethod
+    def _stay_wait(call: RecordDraft, until: float) -> None:
+        """The wait of a stay a key interrupted: from its first join to `until`."""
+        start = call.stay_from if call.stay_from is not None else until
+        call.wait_s = round(call.stay_base + max(0.0, until - start), 3)
 
     def _on_agent_called(
         self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.AgentCalled
@@ -602,7 +614,10 @@ class RecordBuilder:
         call.agent, call.seat = e.interface, e.member_name
         if not call.queues:  # answered from a queue we did not see it join
             call.queues = [e.queue]
-        call.wait_s = (call.wait_s or 0.0) + e.hold_time
+        if call.keyed:
+            self._stay_wait(call, self._pbx_time(e))
+        else:
+            call.wait_s = (call.wait_s or 0.0) + e.hold_time
         call.queue_exit, call.in_queue = "answered", None
         call.note(now, "answered", e.member_name or e.interface)
 
@@ -676,6 +691,10 @@ class RecordBuilder:
                 self._classify(call, "abandoned", now)
             elif call.left_at is not None:
                 self._left_with_key(call, now)
+            if call.key_exit_at is not None and not _dial_answered(call):
+                # out of the queue with a key, it waited on until it hung up
+                self._stay_wait(call, self._pbx_time(e))
+                call.key_exit_at = None
             self._close_rings(call, "caller_hung_up", now)  # its abandon was not seen
             if not call.hangup_by:
                 call.hangup_by = _who_hung_up(call.hangup_asked, e.cause)
@@ -739,6 +758,10 @@ class RecordBuilder:
     def remembered_ended(self) -> int:
         """How many finished calls are remembered (bounded; see ENDED_FOR_S)."""
         return len(self._ended)
+
+
+def _dial_answered(call: RecordDraft) -> bool:
+    return any(t["kind"] == "dial" and t["status"] == "ANSWER" for t in call.transfers)
 
 
 def _who_hung_up(asked: str, cause: int) -> str:

@@ -50,8 +50,8 @@ from pbxsim.ledger import CallOutcome
 from tests.queues.sim import SECRET, USER, Sim, start_pbx, wait_until
 from tests.records.test_simulated_day import (
     DAY_START,
-    DISPOSITIONS,
     UNITS,
+    assert_disposition,
     assert_record,
     start_ivr,
     traffic_options,
@@ -134,7 +134,7 @@ def assert_ledger_fields(row: CallRecord, call: CallOutcome) -> None:
     what = (call.linkedid, call.caller_number, row.source, row.timeline)
     assert row.caller == call.caller_number and row.dialed == call.dialed_number, what
     assert row.unit == UNITS.get(call.dialed_number, ""), what
-    assert row.disposition == DISPOSITIONS[call.queue_exit], what
+    assert_disposition(row, call, what)
     assert row.queue == call.queue, what
     if call.queue_exit == "answered":
         assert row.seat == f"seat-{call.seat}", what

@@ -93,9 +93,7 @@ class Floor:
             if isinstance(r, SimCelRow)
         ]
         queue = [
-            QueueRow(
-                r.time, r.callid, r.queuename, r.agent, r.event, r.data1, r.data2, r.data3, r.data4
-            )
+            QueueRow(r.time, r.callid, r.queuename, r.agent, r.event, r.data1, r.data2, r.data3)
             for r in self.rows
             if isinstance(r, SimQueueLogRow)
         ]
