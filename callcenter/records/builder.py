@@ -19,9 +19,8 @@ emergency menu): app_queue then posts `QueueCallerLeave` with no abandon and no
 into the queue (the dialplan does, at its old place) it is still the same call: offered
 once, its time to queue from the first entry, its wait from the first entry to the
 answer (or the abandon) on the PBX clock, the time out of the queue included. One that
-does not come back keeps `left_with_key`: not answered, not abandoned; transferred if
-the emergency menu's Dial was answered (its wait ends at the key), else it waited on
-until it hung up.
+does not come back keeps `left_with_key`: not answered, not abandoned, its wait ending
+at the key; transferred if the emergency menu's Dial was answered.
 
 Waits are Asterisk's own hold times (PBX seconds), so SL15 does not depend on our clock
 or on how late the events reached us. Every handler is keyed by Asterisk ids and
@@ -691,10 +690,6 @@ class RecordBuilder:
                 self._classify(call, "abandoned", now)
             elif call.left_at is not None:
                 self._left_with_key(call, now)
-            if call.key_exit_at is not None and not _dial_answered(call):
-                # out of the queue with a key, it waited on until it hung up
-                self._stay_wait(call, self._pbx_time(e))
-                call.key_exit_at = None
             self._close_rings(call, "caller_hung_up", now)  # its abandon was not seen
             if not call.hangup_by:
                 call.hangup_by = _who_hung_up(call.hangup_asked, e.cause)
@@ -758,10 +753,6 @@ class RecordBuilder:
     def remembered_ended(self) -> int:
         """How many finished calls are remembered (bounded; see ENDED_FOR_S)."""
         return len(self._ended)
-
-
-def _dial_answered(call: RecordDraft) -> bool:
-    return any(t["kind"] == "dial" and t["status"] == "ANSWER" for t in call.transfers)
 
 
 def _who_hung_up(asked: str, cause: int) -> str:

@@ -16,9 +16,8 @@ What the ledger knows of a call, and where from:
 - a key pressed in the queue (`EXITWITHKEY`): the builder's rule (builder.py):
   `left_with_key` until the caller enters a queue again; the wait of such a stay runs
   from its first `ENTERQUEUE` to the `CONNECT` or exit row (the time out of the queue
-  included), or to the first channel's `HANGUP` if it never comes back; a trunk leg of
-  the call answered after the key (the emergency menu's Dial) makes it transferred,
-  its wait ending at the key.
+  included), or to the `EXITWITHKEY` if it never comes back; a trunk leg of the call
+  answered after the key (the emergency menu's Dial) makes it transferred.
 - inbound or not: a call is inbound when its first channel started in the trunk's
   inbound context (`from-trunk` in the rendered dialplan) and is no Local channel. A
   callback starts at the seat (`from-seats`) or on a Local channel: those Linkedids
@@ -232,15 +231,8 @@ def _fold(
     channels = {r.uniqueid: r.channame for r in rows if r.eventtype == "CHAN_START"}
     for qrow in queue:
         _apply_queue(call, qrow, channels)
-    if call.key_exit_at is not None:
-        if _trunk_leg_answered(call, rows, call.key_exit_at):
-            call.transferred = True
-        else:  # out of the queue with a key, it waited on until it hung up
-            hangup = next(
-                (r for r in rows if r.eventtype == "HANGUP" and r.uniqueid == linkedid), None
-            )
-            if hangup is not None:
-                _stay_wait(call, ledger_time(hangup.eventtime))
+    if call.key_exit_at is not None and _trunk_leg_answered(call, rows, call.key_exit_at):
+        call.transferred = True
     if not call.hangup_by:
         call.hangup_by = _hangup_by(call, rows)
     if call.ended_at is not None:

@@ -142,7 +142,7 @@ def assert_ledger_fields(row: CallRecord, call: CallOutcome) -> None:
         assert within(row.talk_s, call.talk_time, call.talk_time_max), what
     else:
         assert row.seat == "", what
-    if call.queue_exit in ("answered", "gave_up"):
+    if call.queue_exit in ("answered", "gave_up", "left_with_key"):
         assert call.waited is not None and call.waited_max is not None
         assert row.wait_s is not None and within(row.wait_s, call.waited, call.waited_max), what
     assert row.hangup_by == call.hangup_by, what

@@ -297,6 +297,9 @@ DISPOSITIONS: dict[str, str] = {
     "answered": "answered",
     "gave_up": "abandoned",
     "timeout": "fallback_routed",
+    # a menu key keyed again as the greeting ended can land in the queue (1 or 9 of its
+    # context): out of the queue, never back, neither answered nor abandoned
+    "left_with_key": "abandoned",
     "": "ivr_only",
 }
 
@@ -340,7 +343,7 @@ def assert_record(row: CallRecord, call: CallOutcome, max_wait_s: int) -> None:
         assert within(row.talk_s, call.talk_time, call.talk_time_max), what
     else:
         assert row.agent == "" and row.seat == "", what
-    if call.queue_exit in ("answered", "gave_up"):
+    if call.queue_exit in ("answered", "gave_up", "left_with_key"):
         assert call.waited is not None and call.waited_max is not None
         assert row.wait_s is not None, what
         assert within(row.wait_s, call.waited, call.waited_max), what
