@@ -18,8 +18,14 @@ Asterisk back ends are fed by the same stasis messages:
 * queue_log: QUEUESTART at start, ENTERQUEUE (data2 caller id, data3 position),
   CONNECT (hold, member channel uniqueid, ring), COMPLETECALLER/COMPLETEAGENT (hold,
   talk, original position), RINGNOANSWER (ring ms), ABANDON (position, original
-  position, hold) or — when Queue() ran out of time — EXITWITHTIMEOUT (same data), and
-  ADDMEMBER/REMOVEMEMBER (callid MANAGER), PAUSE/UNPAUSE (callid NONE, data1 reason).
+  position, hold) or — when Queue() ran out of time — EXITWITHTIMEOUT (same data),
+  EXITWITHKEY (key, position, original position, wait) for a caller who left with a key
+  of the queue's context — the one queue exit with no AMI event of its own: a
+  `QueueCallerLeave` after neither a member's answer (`DialEnd ANSWER`, which comes
+  before the leave) nor `QueueCallerAbandon`, its key the
+  last DTMF the caller sent while queued (the contexts this serves have one-digit
+  extensions) — and ADDMEMBER/REMOVEMEMBER (callid MANAGER), PAUSE/UNPAUSE (callid
+  NONE, data1 reason).
   `agent` is the member's MemberName.
 
 Times: cdr and cel carry the PBX's local time without zone (cel to the microsecond,
@@ -186,7 +192,11 @@ class _Chan:
 class _Entry:
     queue: str
     position: str
+    joined_at: float = 0.0
     pending_exit: tuple[float, AmiEvent] | None = None
+    connected: bool = False
+    #: the last key the caller sent while queued
+    key: str = ""
 
 
 @dataclass
@@ -329,6 +339,11 @@ class AsteriskLedger:
         chan = self._refresh(event)
         if chan is not None:
             chan.dialstatus = event.get("DialStatus") or ""
+        entry = self._entries.get(event.get("Uniqueid") or "")
+        if entry is not None and event.get("DialStatus") == "ANSWER":
+            # a member answered the queued caller: it leaves the queue (QueueCallerLeave)
+            # before AgentConnect is posted
+            entry.connected = True
 
     def _hangup_request(self, event: AmiEvent) -> None:
         chan = self._refresh(event)
@@ -449,12 +464,15 @@ class AsteriskLedger:
         uniqueid = event.get("Uniqueid") or ""
         queue = event.get("Queue") or ""
         position = event.get("Position") or ""
-        self._entries[uniqueid] = _Entry(queue, position)
+        self._entries[uniqueid] = _Entry(queue, position, joined_at=self.now())
         caller = _known(event.get("CallerIDNum"))
         self._queue_log(uniqueid, queue, "NONE", "ENTERQUEUE", "", caller, position)
 
     def _agent_connect(self, event: AmiEvent) -> None:
         self._refresh(event)
+        entry = self._entries.get(event.get("Uniqueid") or "")
+        if entry is not None:
+            entry.connected = True
         self._queue_log(
             event.get("Uniqueid") or "",
             event.get("Queue") or "",
@@ -522,6 +540,32 @@ class AsteriskLedger:
             at=at,
         )
 
+    def _dtmf_end(self, event: AmiEvent) -> None:
+        self._refresh(event)
+        entry = self._entries.get(event.get("Uniqueid") or "")
+        if entry is not None and event.get("Direction") == "Received":
+            entry.key = event.get("Digit") or ""
+
+    def _caller_leave(self, event: AmiEvent) -> None:
+        """queue_exec's EXITWITHKEY (`key|position|origposition|waittime`), written as
+        the caller leaves the queue after pressing a key of its context."""
+        self._refresh(event)
+        uniqueid = event.get("Uniqueid") or ""
+        entry = self._entries.get(uniqueid)
+        if entry is None or entry.connected or entry.pending_exit is not None:
+            return
+        del self._entries[uniqueid]
+        self._queue_log(
+            uniqueid,
+            event.get("Queue") or entry.queue,
+            "NONE",
+            "EXITWITHKEY",
+            entry.key,
+            event.get("Position") or "",
+            entry.position,
+            str(int(self.now()) - int(entry.joined_at)),
+        )
+
     def _member_added(self, event: AmiEvent) -> None:
         paused = "PAUSED" if event.get("Paused") == "1" else ""
         self._queue_log(
@@ -570,6 +614,8 @@ _HANDLERS: dict[str, Callable[[AsteriskLedger, AmiEvent], None]] = {
     "AgentComplete": AsteriskLedger._agent_complete,
     "AgentRingNoAnswer": AsteriskLedger._ring_no_answer,
     "QueueCallerAbandon": AsteriskLedger._caller_abandon,
+    "QueueCallerLeave": AsteriskLedger._caller_leave,
+    "DTMFEnd": AsteriskLedger._dtmf_end,
     "QueueMemberAdded": AsteriskLedger._member_added,
     "QueueMemberRemoved": AsteriskLedger._member_removed,
     "QueueMemberPause": AsteriskLedger._member_pause,

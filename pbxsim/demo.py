@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,8 @@ class DemoOptions:
     flat_profile: bool = True
     legacy_csv: Path | None = None
     legacy_share: float = 0.15
+    #: share of callers who press 1 (callback) or 9 (emergency) while queued
+    queue_key_share: float = 0.0
     #: agents log in from their phones at start (until the service logs seats in itself)
     login_seats: bool = True
     #: specialist queues each seat also serves, besides the general queue
@@ -92,6 +94,8 @@ class _Call:
     talking: tuple[Channel, Ring] | None = None
     entry: Any = None  # app_queue's QueueEntry for this caller
     rating: str | None = None  # the survey key this caller gives
+    #: when it last left its queue (QueueCallerLeave), until it joins one again
+    left_at: float | None = None
 
 
 class _SeatPhone(Softphone):
@@ -151,6 +155,7 @@ class DemoTraffic:
                 if options.legacy_csv is not None
                 else CallerMix()
             )
+            mix = replace(mix, queue_key_share=options.queue_key_share)
         profile = options.profile
         if profile is None:
             profile = HourlyProfile.flat() if options.flat_profile else HourlyProfile()
@@ -239,8 +244,14 @@ class DemoTraffic:
                 self.scheduler.call_later(2.5 + self.rng.random() * 3, self._rate, call)
             else:
                 self.scheduler.call_later(call.caller.dtmf_delay, self._press_ivr, call)
-        elif name == "QueueCallerJoin" and not call.queued:
-            self._joined(call)
+        elif name == "QueueCallerJoin":
+            call.left_at = None
+            if not call.queued:
+                self._joined(call)
+            else:  # back after a key: the same call, its wait runs from the first join
+                call.entry = self._queue_entry(call.channel)
+        elif name == "QueueCallerLeave":
+            call.left_at = self.scheduler.now()
 
     def _joined(self, call: _Call) -> None:
         call.queued = True
@@ -253,6 +264,15 @@ class DemoTraffic:
         else:
             outcome.joined_at = self.scheduler.now()
         call.patience = self.scheduler.call_later(call.caller.patience, self._give_up, call)
+        if call.caller.queue_key:
+            self.scheduler.call_later(call.caller.queue_key_delay, self._press_in_queue, call)
+
+    def _press_in_queue(self, call: _Call) -> None:
+        """The key the caller chose while queued (the queue's announcements offer it);
+        not once answered or gone."""
+        if call.channel.hungup or call.outcome.answered_at is not None:
+            return
+        self._send_key(call, call.caller.queue_key)
 
     def _queue_entry(self, channel: Channel) -> Any:
         """app_queue's entry for `channel` (its queue, when it joined, answered)."""
@@ -296,7 +316,9 @@ class DemoTraffic:
             return
         outcome = call.outcome
         gave_up = not outcome.queue_exit
-        if gave_up:
+        if gave_up and self._out_after_key(call):
+            gave_up = False  # out of the queue (a key took it out): its wait ended there
+        elif gave_up:
             outcome.queue_exit = "gave_up"
         outcome.hangup_by = outcome.hangup_by or "caller"
         self.stats.gave_up += 1
@@ -305,6 +327,21 @@ class DemoTraffic:
         if gave_up and outcome.joined_at is not None:
             outcome.waited = before - outcome.joined_at
             outcome.waited_max = self.scheduler.now() - outcome.joined_at
+
+    def _out_after_key(self, call: _Call) -> bool:
+        """The caller left its queue with a key (a QueueCallerLeave with no answer and
+        no abandon) and is not back: `left_with_key`, its wait up to that leave."""
+        outcome = call.outcome
+        if call.left_at is None or outcome.answered_at is not None:
+            return False
+        if self._queue_entry(call.channel) is not None:
+            return False
+        if call.channel.variables.get("ABANDONED") == "TRUE":
+            return False  # app_queue's own exit (timeout): not a key
+        outcome.queue_exit = "left_with_key"
+        if outcome.joined_at is not None:
+            outcome.waited = outcome.waited_max = call.left_at - outcome.joined_at
+        return True
 
     def _listening(self, channel: Channel) -> bool:
         """The survey's AGI session is up (it reads the caller's keys while it asks)."""
@@ -345,7 +382,9 @@ class DemoTraffic:
         self._calls.pop(call.channel.uniqueid, None)
         outcome = call.outcome
         now = self.scheduler.now()
-        if outcome.queue and not outcome.queue_exit:
+        if outcome.queue and not outcome.queue_exit and self._out_after_key(call):
+            pass
+        elif outcome.queue and not outcome.queue_exit:
             # out of the queue without an answer and not by the caller's own choice
             status = call.channel.variables.get("QUEUESTATUS", "")
             outcome.queue_exit = "timeout" if status == "TIMEOUT" else "left"

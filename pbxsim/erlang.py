@@ -137,6 +137,11 @@ class _Caller:
     def hold_start(self, musicclass: str) -> None:
         return None
 
+    def announce(self, sound: str) -> float:
+        """No channel, no sound: the Erlang check's queues announce nothing, and an
+        announcement would take no time."""
+        return 0.0
+
     def hold_stop(self) -> None:
         return None
 

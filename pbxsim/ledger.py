@@ -55,7 +55,8 @@ class CallOutcome:
     answered_at: float | None = None
     seat: str = ""  # the endpoint whose phone answered
     #: answered | gave_up (the caller hung up waiting) | timeout (Queue()'s own limit) |
-    #: left (out of the queue some other way) | "" (never queued)
+    #: left_with_key (a key of the queue's context took it out, and it never came back:
+    #: its wait ends there) | left (out of the queue some other way) | "" (never queued)
     queue_exit: str = ""
     #: seconds from joining the queue to leaving it (answer, giving up, timeout), as
     #: an interval: the PBX clock runs on while one step is processed, so an exit the

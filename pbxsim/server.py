@@ -21,6 +21,7 @@ from pbxsim.events import EventBus
 from pbxsim.ledger import Ledger
 from pbxsim.parent import ask_kernel_for_death_signal, watch_parent
 from pbxsim.telephony.pbx import build_pbx
+from pbxsim.telephony.sounds import sound_lengths
 from pbxsim.traffic import SeatBehaviour
 
 log = logging.getLogger("pbxsim")
@@ -54,6 +55,16 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--extensions-conf", type=Path, default=CONF / "extensions.conf")
     p.add_argument("--queues-conf", type=Path, default=CONF / "queues.conf")
+    p.add_argument(
+        "--sounds",
+        type=Path,
+        default=CONF / "sounds",
+        help="sound files (<dir>/<language>/...wav) whose lengths prompts and queue "
+        "announcements take",
+    )
+    p.add_argument(
+        "--sound-language", default="zh", help="the callers' language (its sounds' lengths)"
+    )
     p.add_argument("--seats", type=int, default=60, help="simulated softphones (PJSIP/1001…)")
     p.add_argument("--first-extension", type=int, default=1001)
     p.add_argument("--calls-per-hour", type=float, default=800.0)
@@ -67,6 +78,12 @@ def parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="legacy numbers some callers dial (CSV with a `number` column)",
+    )
+    p.add_argument(
+        "--queue-key-share",
+        type=float,
+        default=0.03,
+        help="share of callers who press 1 (callback) or 9 (emergency) while queued",
     )
     p.add_argument(
         "--no-login-seats",
@@ -139,6 +156,7 @@ async def serve(args: argparse.Namespace) -> None:
         scheduler, bus, rng, extensions_conf=args.extensions_conf, queues_conf=args.queues_conf
     )
     system.pbx.globals["HOTLINE_AGI"] = args.agi_url.rstrip("/")
+    system.pbx.sound_lengths.update(sound_lengths(args.sounds, args.sound_language))
     writer = (
         await start_ledger(system.pbx, args.ledger_url, create=args.ledger_create)
         if args.ledger_url
@@ -177,6 +195,7 @@ async def serve(args: argparse.Namespace) -> None:
                 calls_per_hour=args.calls_per_hour,
                 flat_profile=not args.daily_profile,
                 legacy_csv=args.legacy_csv,
+                queue_key_share=args.queue_key_share,
                 login_seats=not args.no_login_seats,
                 seat_behaviour=SeatBehaviour(
                     no_answer_probability=args.no_answer_share,

@@ -199,6 +199,12 @@ class CallerMix:
     patience: Distribution = field(default_factory=lambda: Distribution.exponential(120.0))
     #: mobile prefixes caller numbers are drawn from
     mobile_prefixes: tuple[str, ...] = ("130", "135", "138", "139", "150", "158", "186", "189")
+    #: share of callers who press a key while waiting in the queue (the queue's
+    #: announcements offer 1 = callback, 9 = emergency), which key, and when (seconds
+    #: after joining); 0 draws nothing, so the other draws stay as they are
+    queue_key_share: float = 0.0
+    queue_keys: tuple[tuple[str, float], ...] = (("1", 0.8), ("9", 0.2))
+    queue_key_delay: Distribution = field(default_factory=lambda: Distribution.lognormal(22.0, 0.4))
 
     @classmethod
     def with_legacy_csv(
@@ -214,6 +220,10 @@ class CallerMix:
             raise ValueError("legacy_share > 0 needs legacy_numbers")
         if not self.ivr_choices or any(w < 0 for _, w in self.ivr_choices):
             raise ValueError("ivr_choices need non-negative weights")
+        if not 0.0 <= self.queue_key_share <= 1.0:
+            raise ValueError("queue_key_share must be within [0, 1]")
+        if not self.queue_keys or any(w < 0 for _, w in self.queue_keys):
+            raise ValueError("queue_keys need non-negative weights")
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,22 +238,39 @@ class Caller:
     ivr_digits: str  # "" presses nothing
     dtmf_delay: float
     patience: float
+    #: the key pressed while queued ("" none) and when, in seconds after joining
+    queue_key: str = ""
+    queue_key_delay: float = 0.0
 
 
 def make_caller(rng: random.Random, mix: CallerMix, index: int, arrival: float) -> Caller:
     legacy = mix.legacy_share > 0 and rng.random() < mix.legacy_share
     dialed = rng.choice(mix.legacy_numbers) if legacy else mix.hotline_number
     number = rng.choice(mix.mobile_prefixes) + f"{rng.randrange(10**8):08d}"
+    ivr_digits = _weighted_choice(rng, mix.ivr_choices)
+    dtmf_delay = mix.dtmf_delay.draw(rng)
+    patience = mix.patience.draw(rng)
+    queue_key, queue_key_delay = _queue_key(rng, mix)
     return Caller(
         index=index,
         arrival=arrival,
         caller_number=number,
         dialed_number=dialed,
         legacy=legacy,
-        ivr_digits=_weighted_choice(rng, mix.ivr_choices),
-        dtmf_delay=mix.dtmf_delay.draw(rng),
-        patience=mix.patience.draw(rng),
+        ivr_digits=ivr_digits,
+        dtmf_delay=dtmf_delay,
+        patience=patience,
+        queue_key=queue_key,
+        queue_key_delay=queue_key_delay,
     )
+
+
+def _queue_key(rng: random.Random, mix: CallerMix) -> tuple[str, float]:
+    """(key, seconds after joining) of a caller who presses one while queued."""
+    if mix.queue_key_share <= 0 or rng.random() >= mix.queue_key_share:
+        return "", 0.0
+    key = _weighted_choice(rng, mix.queue_keys)
+    return key, mix.queue_key_delay.draw(rng)
 
 
 def generate_callers(
@@ -334,6 +361,8 @@ def _renumber(caller: Caller, index: int) -> Caller:
         caller.ivr_digits,
         caller.dtmf_delay,
         caller.patience,
+        caller.queue_key,
+        caller.queue_key_delay,
     )
 
 

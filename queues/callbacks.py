@@ -112,8 +112,8 @@ class CallbackWorklist:
         if not callable_number(a.caller):
             return
         held = await self.store.requested(a.uniqueid)
-        if not held and a.hold_s <= self.policy.min_wait_s:
-            return
+        if not held and (a.left_with_key or a.hold_s <= self.policy.min_wait_s):
+            return  # out of the queue with a key (9, say) is no abandon: only on request
         now = self._now()
         task = NewCallbackTask(
             uniqueid=a.uniqueid,

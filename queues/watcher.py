@@ -1,7 +1,15 @@
 """Follows the live model's changes for the seats side: seat state start times and
-abandoned callers (for the callback worklist). Today's figures, calls and talk time per
-seat and repeat callers are the call records' (callcenter/records/today.py and
-history.py), not this process's.
+abandoned callers (for the callback worklist).
+
+A caller may leave its queue with a key (1: a callback request, 9: the emergency menu)
+and come back to it (the dialplan puts it back at its place): it is still the caller
+who joined first, and an abandon after that counts its wait from the first join. One
+who hangs up while out of the queue (the callback confirmation says it may) gave up no
+queue, but a callback it asked for must still reach the worklist: it is handed on as
+`Abandoned(left_with_key=True)`, and the callback service takes it only if requested.
+
+Today's figures, calls and talk time per seat and repeat callers are the call records'
+(callcenter/records/today.py and history.py), not this process's.
 
 It reads the change hub (a bounded subscription) rather than hooking the AMI reader:
 the reader must never wait on a database. If it falls behind it gets `Lost`, logs what
@@ -16,6 +24,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from callcenter.live.changes import (
+    CallAnswered,
+    CallEnded,
     CallerAbandoned,
     CallerChange,
     CallerJoined,
@@ -43,6 +53,8 @@ class Abandoned:
     hold_s: float
     joined_at: float
     priority: int
+    #: it left the queue with a key and hung up outside it (see the module docstring)
+    left_with_key: bool = False
 
 
 AbandonHandler = Callable[[Abandoned], Awaitable[None]]
@@ -53,8 +65,16 @@ AutoPauseHandler = Callable[[str, bool], Awaitable[object]]
 @dataclass
 class _Waiting:
     caller: str
-    joined_at: float
+    joined_at: float  # the first join
     priority: int
+    queue: str = ""
+    #: when it last left the queue without an abandon (an answer, or a key), until it
+    #: joins again
+    left_at: float | None = None
+    #: answered or abandoned: nothing more to hand on
+    closed: bool = False
+    #: back in a queue after a key
+    rejoined: bool = False
 
 
 class SeatWatcher:
@@ -115,6 +135,12 @@ class SeatWatcher:
                 return self._auto_pause(state, item.interface)
         elif isinstance(item, CallerChange):
             return self._caller(item, now)
+        elif isinstance(item, CallAnswered):
+            seen = self._waiting.get(item.linkedid)
+            if seen is not None:
+                seen.closed = True
+        elif isinstance(item, CallEnded):
+            return self._ended(item, now)
         elif isinstance(item, NodeSnapshot):
             self._recall_waiting(item.node)
         return None
@@ -154,15 +180,23 @@ class SeatWatcher:
         for queue in state.queues.values():
             for e in queue.entries.values():
                 self._waiting.setdefault(
-                    e.uniqueid, _Waiting(e.caller_id_num, e.joined_at, e.priority)
+                    e.uniqueid, _Waiting(e.caller_id_num, e.joined_at, e.priority, queue.name)
                 )
 
     def _caller(self, item: CallerChange, now: float) -> Awaitable[object] | None:
         if isinstance(item, CallerJoined):
-            self._waiting[item.uniqueid] = _Waiting(item.caller, now, item.priority)
+            seen = self._waiting.get(item.uniqueid)
+            if seen is not None and seen.left_at is not None and not seen.closed:
+                seen.left_at, seen.priority, seen.rejoined = None, item.priority, True
+            else:
+                self._waiting[item.uniqueid] = _Waiting(item.caller, now, item.priority, item.queue)
         elif isinstance(item, CallerAbandoned):
             hold = float(item.hold_time)
             seen = self._waiting.get(item.uniqueid)
+            if seen is not None:
+                seen.closed = True
+                if seen.rejoined:  # waiting since the first join
+                    hold = max(hold, round(now - seen.joined_at, 3))
             if self.on_abandoned is not None:
                 return self.on_abandoned(
                     Abandoned(
@@ -178,10 +212,38 @@ class SeatWatcher:
             self._waiting.pop(item.uniqueid, None)
         elif isinstance(item, CallerLeft):
             # Asterisk may announce the leave before the abandon: forget it a bit later
+            seen = self._waiting.get(item.uniqueid)
+            if seen is not None and not seen.closed:
+                seen.left_at = now
             self._left.append((now, item.uniqueid))
             while self._left and now - self._left[0][0] > FORGET_AFTER_S:
-                self._waiting.pop(self._left.popleft()[1], None)
+                left_at, uniqueid = self._left.popleft()
+                gone = self._waiting.get(uniqueid)
+                if gone is not None and (gone.closed or gone.left_at == left_at):
+                    del self._waiting[uniqueid]
         return None
+
+    def _ended(self, item: CallEnded, now: float) -> Awaitable[None] | None:
+        """A call whose caller left its queue with a key and never came back (an
+        inbound caller's channel is its call's first: uniqueid = linkedid)."""
+        seen = self._waiting.get(item.linkedid)
+        if seen is None or seen.closed or seen.left_at is None:
+            return None
+        seen.closed = True
+        if self.on_abandoned is None:
+            return None
+        return self.on_abandoned(
+            Abandoned(
+                item.node,
+                item.linkedid,
+                seen.queue,
+                seen.caller,
+                round(seen.left_at - seen.joined_at, 3),
+                seen.joined_at,
+                seen.priority,
+                left_with_key=True,
+            )
+        )
 
     def close(self) -> None:
         self._sub.close()

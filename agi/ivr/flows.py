@@ -1,4 +1,4 @@
-"""The two FastAGI routes of the dialplan: `incoming` and `survey`.
+"""The FastAGI routes of the dialplan: `incoming`, `queue-key` and `survey`.
 
 `incoming` decides where a call goes and answers with HOTLINE_* channel variables
 (ARCHITECTURE.md "Dialplan ↔ FastAGI"); it returns as soon as it knows, so no AGI
@@ -7,7 +7,7 @@ if anything fails before it, the dialplan's fallback queues the caller anyway.
 
 Caller-facing rules (DOMAIN.md, GB/T 33358): no forced menu on the default entry; every
 menu has 0 = agent; timeouts and wrong keys lead to an agent, never to a hang-up; the
-emergency key is live during greetings and menus.
+emergency key is live during greetings, menus and the wait in the queue.
 """
 
 from __future__ import annotations
@@ -51,25 +51,23 @@ PriorityHook = Callable[[str, str, int], Awaitable[int]]
 
 
 class IncomingFlow:
+    """Answer, a short greeting (or an old number's notice), the entry's menu if it has
+    one, then the queue: everything else a caller should hear (the emergency notice,
+    the callback offer) plays while the caller already waits in the queue, as its
+    periodic announcements, so the time to queue is the greeting's length."""
+
     def __init__(
         self,
         flow: Callable[[], Flow],
         catalog: PromptCatalog,
         routes: RouteLookup,
-        facts: CallFacts,
         clock: Callable[[], datetime],
-        gate: CallGate,
-        waits: WaitEstimator | None = None,
         priority: PriorityHook | None = None,
     ) -> None:
-        """`gate` says whether a callback request comes from a live call at the offer."""
         self.flow = flow
         self.catalog = catalog
         self.routes = routes
-        self.facts = facts
-        self.gate = gate
         self.clock = clock
-        self.waits = waits
         self.priority = priority
 
     async def __call__(self, session: Session) -> None:
@@ -95,85 +93,17 @@ class IncomingFlow:
                 menu = flow.emergency.menu
             elif key == "0":
                 menu = None  # 0 = agent, also during the greeting
-        decision = await self._menus(session, flow, menu, base) if menu else base
+        decision = await run_menus(session, self.catalog, flow, menu, base) if menu else base
         if decision.action == "queue" and self.priority is not None:
             caller = env.arg(2) or env.callerid or ""
             decision = replace(
                 decision,
                 priority=await self.priority(caller, decision.unit, decision.priority),
             )
-        if decision.action == "queue" and flow.callback is not None and self.waits is not None:
-            await self._offer_callback(session, flow, decision)
         await self._answer_dialplan(session, decision)
 
     def _sound(self, prompt: str) -> str:
         return self.catalog.sound(prompt)
-
-    async def _menus(self, session: Session, flow: Flow, start: str, base: Decision) -> Decision:
-        """Run menus from `start`; `max_attempts` timeouts or wrong keys → an agent."""
-        node, attempts = start, 0
-        while True:
-            menu = flow.menus[node]
-            got = await session.get_data(self.catalog.sound(menu.prompt), flow.digit_timeout_ms, 1)
-            key = got.digits[:1]
-            option = menu.options.get(key) if key else None
-            if key == flow.emergency.key and option is None:
-                option = MenuOption(action="menu", menu=flow.emergency.menu)
-            if option is None:
-                attempts += 1
-                if attempts >= flow.max_attempts:
-                    await session.stream_file(self._sound(flow.to_agent_prompt), "")
-                    return base
-                if key:
-                    await session.stream_file(self._sound(flow.invalid_prompt), "")
-                continue
-            if isinstance(option, AgentOption):
-                await session.stream_file(self._sound(flow.to_agent_prompt), "")
-                return base
-            if isinstance(option, QueueOption):
-                return replace(base, queue=option.queue, priority=option.priority, desk=option.desk)
-            if isinstance(option, TransferOption):
-                if option.prompt is not None:
-                    await session.stream_file(self._sound(option.prompt), "")
-                return replace(base, action="transfer", transfer_to=option.to)
-            node, attempts = option.menu, 0
-
-    async def _offer_callback(self, session: Session, flow: Flow, decision: Decision) -> None:
-        """Long wait ahead: offer a callback. The caller is queued either way (keeps
-        their place) and, once recorded, may hang up without losing the call."""
-        assert flow.callback is not None
-        wait = self.waits.estimated_wait_s(decision.queue) if self.waits is not None else None
-        if wait is None or wait <= flow.callback.threshold_s:
-            return
-        got = await session.get_data(
-            self.catalog.sound(flow.callback.offer), flow.digit_timeout_ms, 1
-        )
-        if got.digits[:1] != flow.callback.key:
-            return
-        env = session.env
-        if not self.gate.allows(CALLBACK, env):
-            return
-        request = CallbackRequestFact(
-            uniqueid=env.uniqueid,
-            caller=env.arg(2) or env.callerid or "",
-            dialed=env.dialed_number,
-            queue=decision.queue,
-            unit=decision.unit,
-            estimated_wait_s=min(wait, 1e9),
-        )
-        if await self._record(self.facts.request_callback(request), "callback"):
-            await session.set_variable("HOTLINE_CALLBACK", "1")
-            await session.stream_file(self._sound(flow.callback.recorded), "")
-
-    @staticmethod
-    async def _record(write: Awaitable[bool], what: str) -> bool:
-        try:
-            async with asyncio.timeout(RECORD_TIMEOUT_S):
-                await write
-        except Exception:
-            log.exception("IVR: could not record the %s", what)
-            return False
-        return True
 
     @staticmethod
     async def _answer_dialplan(session: Session, d: Decision) -> None:
@@ -189,6 +119,111 @@ class IncomingFlow:
             await session.set_variable("HOTLINE_DESK", d.desk)
         await session.set_variable("HOTLINE_ACTION", d.action)
         await session.set_variable("HOTLINE_ROUTED", "1")
+
+
+async def run_menus(
+    session: Session, catalog: PromptCatalog, flow: Flow, start: str, base: Decision
+) -> Decision:
+    """Run menus from `start`; `max_attempts` timeouts or wrong keys → an agent."""
+    node, attempts = start, 0
+    while True:
+        menu = flow.menus[node]
+        got = await session.get_data(catalog.sound(menu.prompt), flow.digit_timeout_ms, 1)
+        key = got.digits[:1]
+        option = menu.options.get(key) if key else None
+        if key == flow.emergency.key and option is None:
+            option = MenuOption(action="menu", menu=flow.emergency.menu)
+        if option is None:
+            attempts += 1
+            if attempts >= flow.max_attempts:
+                await session.stream_file(catalog.sound(flow.to_agent_prompt), "")
+                return base
+            if key:
+                await session.stream_file(catalog.sound(flow.invalid_prompt), "")
+            continue
+        if isinstance(option, AgentOption):
+            await session.stream_file(catalog.sound(flow.to_agent_prompt), "")
+            return base
+        if isinstance(option, QueueOption):
+            return replace(base, queue=option.queue, priority=option.priority, desk=option.desk)
+        if isinstance(option, TransferOption):
+            if option.prompt is not None:
+                await session.stream_file(catalog.sound(option.prompt), "")
+            return replace(base, action="transfer", transfer_to=option.to)
+        node, attempts = option.menu, 0
+
+
+async def record_fact(write: Awaitable[bool], what: str) -> bool:
+    """Write a call fact within RECORD_TIMEOUT_S; False (logged) when it failed."""
+    try:
+        async with asyncio.timeout(RECORD_TIMEOUT_S):
+            await write
+    except Exception:
+        log.exception("IVR: could not record the %s", what)
+        return False
+    return True
+
+
+class QueueKeyFlow:
+    """A key a caller pressed while waiting in the queue (`queue-key`; arguments: the
+    key, the caller's number, the dialed number). app_queue let the caller leave the
+    queue with it (queues.conf `context`); the dialplan asks here what to do and,
+    unless this answers HOTLINE_ACTION=transfer, puts the caller back into the same
+    queue at the position it left.
+
+    - the emergency key: the emergency menu; a choice there is a transfer, 0 or no
+      valid key sends the caller back to the queue;
+    - the callback key: the request is recorded (once per call, only for a call the
+      live model shows waiting, `gate`) and confirmed; the caller keeps its place and
+      may hang up.
+    """
+
+    def __init__(
+        self,
+        flow: Callable[[], Flow],
+        catalog: PromptCatalog,
+        facts: CallFacts,
+        gate: CallGate,
+        waits: WaitEstimator | None = None,
+    ) -> None:
+        self.flow = flow
+        self.catalog = catalog
+        self.facts = facts
+        self.gate = gate
+        self.waits = waits
+
+    async def __call__(self, session: Session) -> None:
+        flow = self.flow()
+        key = session.env.arg(1)
+        queue = await session.get_variable("HOTLINE_QUEUE") or flow.general_queue
+        base = Decision("queue", queue)
+        if key == flow.emergency.key:
+            decision = await run_menus(session, self.catalog, flow, flow.emergency.menu, base)
+        else:
+            decision = base
+            if flow.callback is not None and key == flow.callback.key:
+                await self._callback(session, flow, queue)
+        if decision.action == "transfer":
+            await session.set_variable("HOTLINE_TRANSFER_TO", decision.transfer_to)
+        await session.set_variable("HOTLINE_ACTION", decision.action)
+
+    async def _callback(self, session: Session, flow: Flow, queue: str) -> None:
+        assert flow.callback is not None
+        env = session.env
+        if not self.gate.allows(CALLBACK, env):
+            return
+        wait = self.waits.estimated_wait_s(queue) if self.waits is not None else None
+        request = CallbackRequestFact(
+            uniqueid=env.uniqueid,
+            caller=env.arg(2) or env.callerid or "",
+            dialed=env.arg(3),
+            queue=queue,
+            unit=await session.get_variable("HOTLINE_UNIT") or "",
+            estimated_wait_s=min(wait, 1e9) if wait is not None else 0.0,
+        )
+        if await record_fact(self.facts.request_callback(request), "callback"):
+            await session.set_variable("HOTLINE_CALLBACK", "1")
+            await session.stream_file(self.catalog.sound(flow.callback.recorded), "")
 
 
 class SurveyFlow:
@@ -228,5 +263,5 @@ class SurveyFlow:
             unit=await session.get_variable("HOTLINE_UNIT") or "",
             agent=await session.get_variable("MEMBERNAME") or "",
         )
-        await IncomingFlow._record(self.facts.record_rating(record), "survey rating")
+        await record_fact(self.facts.record_rating(record), "survey rating")
         await session.stream_file(self.catalog.sound(survey.thanks), "")

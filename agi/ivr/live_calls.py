@@ -8,9 +8,10 @@ must show that call at the matching step:
 - a **rating** (`survey`): the session's channel is on the PBX with that uniqueid and
   name, is running AGI, and its call was answered by a seat that has since hung up
   (the dialplan sends the caller to the survey when the agent ends the call);
-- a **callback request** (`incoming`, the offer of a long wait): the channel is on the
-  PBX, its call has not been answered by a seat, and it is in the IVR (running AGI) or
-  waiting in a queue.
+- a **callback request** (`queue-key`: the caller pressed the callback key while
+  queued, and app_queue handed it to the dialplan): the channel is on the PBX, its call
+  has not been answered by a seat, and it is in the IVR (running AGI) or waiting in a
+  queue.
 
 Anything else is refused: logged with the reason, counted, and nothing is written. A
 real caller is never refused for timing: the check runs after the caller has heard a

@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agi.ivr.catalog import PromptCatalog
 from callcenter.legacy.catalog_store import QueueUsers
@@ -85,8 +85,12 @@ class Entry(_Strict):
 
 
 class Emergency(_Strict):
+    """The emergency key: live during greetings and menus, and while queued (the
+    dialplan's queue-key context); `notice` is the queue's announcement that says so."""
+
     key: Key = "9"
     menu: NodeId
+    notice: PromptId = "queue-emergency"
 
 
 class Legacy(_Strict):
@@ -94,10 +98,23 @@ class Legacy(_Strict):
 
 
 class Callback(_Strict):
-    threshold_s: float = Field(gt=0)
+    """The callback offer, a periodic announcement of the queue (`offer`): the caller
+    presses `key` while waiting, the IVR records the request and plays `recorded`, and
+    the caller goes back to its place in the queue.
+
+    A stored flow may carry `threshold_s` (an estimated wait above which to offer); it
+    is accepted and has no effect: the queue offers a callback to every waiting caller."""
+
     key: Key = "1"
     offer: PromptId
     recorded: PromptId
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ignore_threshold(cls, data: object) -> object:
+        if isinstance(data, dict) and "threshold_s" in data:
+            return {k: v for k, v in data.items() if k != "threshold_s"}
+        return data
 
 
 class Survey(_Strict):
@@ -129,6 +146,7 @@ class Flow(_Strict):
     def prompts(self) -> set[str]:
         """Every prompt id the flow can play."""
         used = {self.legacy.notice, self.invalid_prompt, self.to_agent_prompt, self.survey.ask}
+        used.add(self.emergency.notice)
         used |= {self.survey.thanks, self.survey.invalid}
         if self.callback is not None:
             used |= {self.callback.offer, self.callback.recorded}

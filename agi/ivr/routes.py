@@ -1,4 +1,6 @@
-"""Assembles the FastAGI routes of the dialplan from their collaborators.
+"""Assembles the FastAGI routes of the dialplan from their collaborators:
+`incoming` (answer, greeting, route), `queue-key` (a key pressed while queued) and
+`survey` (the rating after the agent hung up).
 
 `callcenter serve` calls `build_agi` once; tests and the benchmark call it with their
 own directory, call facts and estimator.
@@ -10,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from agi.ivr.catalog import PromptCatalog
-from agi.ivr.flows import IncomingFlow, PriorityHook, SurveyFlow
+from agi.ivr.flows import IncomingFlow, PriorityHook, QueueKeyFlow, SurveyFlow
 from agi.ivr.live_calls import CallGate
 from agi.ivr.lookups import RouteLookup, WaitEstimator
 from agi.ivr.model import Flow
@@ -18,7 +20,7 @@ from agi.protocol.metrics import AgiMetrics
 from agi.protocol.server import FastAgiServer, Handler, ServerConfig
 from callcenter.records.facts import CallFacts
 
-INCOMING, SURVEY = "incoming", "survey"
+INCOMING, QUEUE_KEY, SURVEY = "incoming", "queue-key", "survey"
 
 
 def build_routes(
@@ -35,7 +37,8 @@ def build_routes(
     """`gate` vouches for the call before a rating or a callback request is written
     (agi/ivr/live_calls.py: `LiveCallGate` over the live model)."""
     return {
-        INCOMING: IncomingFlow(flow, catalog, routes, facts, clock, gate, waits, priority),
+        INCOMING: IncomingFlow(flow, catalog, routes, clock, priority),
+        QUEUE_KEY: QueueKeyFlow(flow, catalog, facts, gate, waits),
         SURVEY: SurveyFlow(flow, catalog, facts, gate),
     }
 

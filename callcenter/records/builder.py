@@ -13,6 +13,15 @@ Queue exits are classified the way the city reports them. Real Asterisk emits
 - `QUEUESTATUS` = TIMEOUT / LEAVEEMPTY / LEAVEUNAVAIL -> `timeout` / `left_empty`;
 - the caller channel hangs up -> `abandoned` (the only case counted as an abandon).
 
+A caller may also leave the queue with a key (queues.conf `context`: 1 callback, 9 the
+emergency menu): app_queue then posts `QueueCallerLeave` with no abandon and no
+`AgentConnect`, and the caller runs on in the dialplan (`left_with_key`). Coming back
+into the queue (the dialplan does, at its old place) it is still the same call: offered
+once, its time to queue from the first entry, its wait from the first entry to the
+answer (or the abandon) on the PBX clock, the time out of the queue included. One that
+does not come back keeps `left_with_key`: not answered, not abandoned, its wait ending
+at the key; transferred if the emergency menu's Dial was answered.
+
 Waits are Asterisk's own hold times (PBX seconds), so SL15 does not depend on our clock
 or on how late the events reached us. Every handler is keyed by Asterisk ids and
 ignores what it has already seen, so replayed events do not change a record.
@@ -69,6 +78,18 @@ class RecordDraft:
     queues: list[str] = field(default_factory=list)
     in_queue: str | None = None
     join_context: str | None = ""  # None: joined before we were listening
+    #: PBX time of the current queue entry's QueueCallerLeave with neither abandon nor
+    #: answer seen yet (an answer's comes before its AgentConnect)
+    left_at: float | None = None
+    #: PBX time the caller left the queue with a key (until it joins one again)
+    key_exit_at: float | None = None
+    #: a stay in the queue (a join and the returns after keys): when it began, the
+    #: wait before it, and whether a key interrupted it (then its wait is measured
+    #: on the PBX clock from `stay_from`, not summed from app_queue's whole seconds)
+    stay_from: float | None = None
+    stay_base: float = 0.0
+    keyed: bool = False
+    pending_abandon_at: float | None = None
     wait_s: float | None = None
     queue_exit: str = ""
     pending_abandon: int | None = None  # HoldTime of an abandon not yet classified
@@ -447,6 +468,8 @@ class RecordBuilder:
         if call.pending_abandon is not None and snap.exten != "h" and e.application != "Hangup":
             # the caller left the queue alive and runs on: a redirect, not an abandon
             self._classify(call, "redirected", now, f"{snap.context},{snap.exten}")
+        elif call.left_at is not None:
+            self._left_with_key(call, now)
 
     def _on_agi_exec(self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.AGIExecStart) -> None:
         if snap.uniqueid == snap.linkedid:
@@ -463,6 +486,12 @@ class RecordBuilder:
         if call.in_queue == e.queue:
             return
         now = self.clock()
+        if call.key_exit_at is not None:  # back after a key: the same stay goes on
+            call.key_exit_at = None
+            call.queue_exit = ""
+        else:
+            call.stay_from, call.stay_base = self._pbx_time(e), call.wait_s or 0.0
+            call.keyed = False
         call.in_queue, call.join_context = e.queue, snap.context
         call.number.settle()
         if not call.queues and call.up_at is not None:
@@ -478,6 +507,7 @@ class RecordBuilder:
             return
         now = self.clock()
         call.pending_abandon = e.hold_time
+        call.pending_abandon_at = self._pbx_time(e)
         call.note(now, "queue_abandon_event", e.queue)
         if (
             call.join_context is not None and snap.context != call.join_context
@@ -487,7 +517,10 @@ class RecordBuilder:
     def _classify(self, call: RecordDraft, exit_kind: str, now: float, to: str = "") -> None:
         hold = call.pending_abandon or 0
         call.pending_abandon = None
-        call.wait_s = (call.wait_s or 0.0) + hold
+        if call.keyed and call.pending_abandon_at is not None:
+            self._stay_wait(call, call.pending_abandon_at)
+        else:
+            call.wait_s = (call.wait_s or 0.0) + hold
         call.queue_exit = exit_kind
         if exit_kind == "redirected":
             call.transfers.append(
@@ -503,7 +536,27 @@ class RecordBuilder:
         self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.QueueCallerLeave
     ) -> None:
         if call.in_queue == e.queue and call.pending_abandon is None:
+            call.left_at = self._pbx_time(e)
             call.note(self.clock(), "queue_leave", e.queue)
+
+    def _left_with_key(self, call: RecordDraft, now: float) -> None:
+        """The caller left its queue neither answered nor abandoning and runs on in
+        the dialplan: a key of the queue's context (EXITWITHKEY)."""
+        left_at, call.left_at = call.left_at, None
+        call.key_exit_at = left_at
+        call.keyed = True
+        if left_at is not None:
+            self._stay_wait(call, left_at)
+        call.queue_exit = "left_with_key"
+        self._close_rings(call, "cancelled", now)
+        call.in_queue = None
+        call.note(now, "queue_exit", "left_with_key")
+
+    @staticmethod
+    def _stay_wait(call: RecordDraft, until: float) -> None:
+        """The wait of a stay a key interrupted: from its first join to `until`."""
+        start = call.stay_from if call.stay_from is not None else until
+        call.wait_s = round(call.stay_base + max(0.0, until - start), 3)
 
     def _on_agent_called(
         self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.AgentCalled
@@ -555,11 +608,15 @@ class RecordBuilder:
         if ring is not None:
             ring["outcome"], ring["ring_s"] = "answered", float(e.ring_time)
         self._close_rings(call, "cancelled", now)  # ringall cancels the others silently
+        call.left_at = None
         call.answered_at, call.talk_done = now, False
         call.agent, call.seat = e.interface, e.member_name
         if not call.queues:  # answered from a queue we did not see it join
             call.queues = [e.queue]
-        call.wait_s = (call.wait_s or 0.0) + e.hold_time
+        if call.keyed:
+            self._stay_wait(call, self._pbx_time(e))
+        else:
+            call.wait_s = (call.wait_s or 0.0) + e.hold_time
         call.queue_exit, call.in_queue = "answered", None
         call.note(now, "answered", e.member_name or e.interface)
 
@@ -631,6 +688,8 @@ class RecordBuilder:
         elif snap.uniqueid == snap.linkedid:
             if call.pending_abandon is not None:
                 self._classify(call, "abandoned", now)
+            elif call.left_at is not None:
+                self._left_with_key(call, now)
             self._close_rings(call, "caller_hung_up", now)  # its abandon was not seen
             if not call.hangup_by:
                 call.hangup_by = _who_hung_up(call.hangup_asked, e.cause)

@@ -13,6 +13,11 @@ What the ledger knows of a call, and where from:
   channel (`hangupsource` the caller's own channel: the caller; empty: the PBX).
 - time to queue: from the CEL `ANSWER` of the first channel (the dialplan's Answer()
   before the IVR) to its first `ENTERQUEUE`.
+- a key pressed in the queue (`EXITWITHKEY`): the builder's rule (builder.py):
+  `left_with_key` until the caller enters a queue again; the wait of such a stay runs
+  from its first `ENTERQUEUE` to the `CONNECT` or exit row (the time out of the queue
+  included), or to the `EXITWITHKEY` if it never comes back; a trunk leg of the call
+  answered after the key (the emergency menu's Dial) makes it transferred.
 - inbound or not: a call is inbound when its first channel started in the trunk's
   inbound context (`from-trunk` in the rendered dialplan) and is no Local channel. A
   callback starts at the seat (`from-seats`) or on a Local channel: those Linkedids
@@ -86,6 +91,13 @@ class LedgerCall:
     talk_s: float | None = None  # None: the ledger does not say
     hangup_by: str = ""
     transferred: bool = False
+    #: when the caller left a queue with a key, until it enters one again
+    key_exit_at: datetime | None = None
+    #: a stay in the queue (an entry and the returns after keys): its first ENTERQUEUE,
+    #: the wait before it, and whether a key interrupted it (builder.py's rule)
+    stay_from: datetime | None = None
+    stay_base: float = 0.0
+    keyed: bool = False
     timeline: list[list[Any]] = field(default_factory=list)
 
     @property
@@ -219,6 +231,8 @@ def _fold(
     channels = {r.uniqueid: r.channame for r in rows if r.eventtype == "CHAN_START"}
     for qrow in queue:
         _apply_queue(call, qrow, channels)
+    if call.key_exit_at is not None and _trunk_leg_answered(call, rows, call.key_exit_at):
+        call.transferred = True
     if not call.hangup_by:
         call.hangup_by = _hangup_by(call, rows)
     if call.ended_at is not None:
@@ -240,6 +254,12 @@ def _seconds(value: str) -> float:
 def _apply_queue(call: LedgerCall, row: QueueRow, channels: dict[str, str]) -> None:
     at = _at(call, ledger_time(row.time))
     if row.event == "ENTERQUEUE":
+        if call.key_exit_at is not None:  # back after a key: the same stay goes on
+            call.key_exit_at = None
+            call.queue_exit = ""
+        else:
+            call.stay_from, call.stay_base = ledger_time(row.time), call.wait_s or 0.0
+            call.keyed = False
         if not call.queues and call.up_at is not None:
             waited = (ledger_time(row.time) - call.up_at).total_seconds()
             call.queued_after_s = round(max(0.0, waited), 3)
@@ -247,7 +267,10 @@ def _apply_queue(call: LedgerCall, row: QueueRow, channels: dict[str, str]) -> N
             call.queues.append(row.queuename)
         call.timeline.append([at, "queue_join", row.queuename])
     elif row.event == "CONNECT":
-        call.wait_s = (call.wait_s or 0.0) + _seconds(row.data1)
+        if call.keyed:
+            _stay_wait(call, ledger_time(row.time))
+        else:
+            call.wait_s = (call.wait_s or 0.0) + _seconds(row.data1)
         call.seat = row.agent
         call.agent = member_interface(channels.get(row.data2, ""))
         call.answered_at = ledger_time(row.time)
@@ -258,14 +281,42 @@ def _apply_queue(call: LedgerCall, row: QueueRow, channels: dict[str, str]) -> N
         call.hangup_by = "caller" if row.event == "COMPLETECALLER" else "agent"
         call.timeline.append([at, "agent_done", call.hangup_by])
     elif row.event in EXITS:
-        call.wait_s = (call.wait_s or 0.0) + _seconds(row.data3)
+        if call.keyed:
+            _stay_wait(call, ledger_time(row.time))
+        else:
+            call.wait_s = (call.wait_s or 0.0) + _seconds(row.data3)
         call.queue_exit = EXITS[row.event]
         call.hangup_by = "caller" if row.event == "ABANDON" else "pbx"
+        call.timeline.append([at, "queue_exit", call.queue_exit])
+    elif row.event == "EXITWITHKEY":
+        call.queue_exit = "left_with_key"
+        call.key_exit_at = ledger_time(row.time)
+        call.keyed = True
+        _stay_wait(call, call.key_exit_at)
         call.timeline.append([at, "queue_exit", call.queue_exit])
     elif row.event in TRANSFERS:
         call.transferred = True
         call.hangup_by = "transfer"
         call.timeline.append([at, "agent_done", "transfer"])
+
+
+def _stay_wait(call: LedgerCall, until: datetime) -> None:
+    """The wait of a stay a key interrupted: from its first entry to `until`."""
+    start = call.stay_from if call.stay_from is not None else until
+    call.wait_s = round(call.stay_base + max(0.0, (until - start).total_seconds()), 3)
+
+
+def _trunk_leg_answered(call: LedgerCall, rows: Sequence[CelRow], since: datetime) -> bool:
+    """A channel of the call on the caller's own endpoint (the trunk), other than the
+    caller's, answered at or after `since`: the dialplan dialed out for the caller."""
+    trunk = member_interface(call.channel)
+    return any(
+        r.eventtype == "ANSWER"
+        and r.uniqueid != call.linkedid
+        and member_interface(r.channame) == trunk
+        and ledger_time(r.eventtime) >= since
+        for r in rows
+    )
 
 
 def _hangup_by(call: LedgerCall, rows: Sequence[CelRow]) -> str:

@@ -10,9 +10,13 @@ losers of a ringall hung up with cause 26 (answered elsewhere), the bridge after
 caller's exit variables once it is out of the bridge.
 
 Options modelled: `c` (continue in the dialplan when the agent hangs up:
-QUEUESTATUS=CONTINUE) and `n` (no retries). The others (t, T, h, H, k, K, i, r, R, w,
-W, x, X, C, ...) only change what DTMF features or ringback a real caller gets, which
-the simulator does not produce, so they are accepted and have no effect.
+QUEUESTATUS=CONTINUE) and `n` (no retries); the `position` argument (join_queue).
+A waiting caller's keys are read the whole time it waits or rings members, during
+periodic announcements too: a key sequence that is an extension of the queue's
+`context` takes it out of the queue to there (`valid_exit`). The other options (t, T,
+h, H, k, K, i, r, R, w, W, x, X, C, ...) only change what DTMF features or ringback a
+real caller gets, which the simulator does not produce, so they are accepted and have
+no effect.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from pbxsim.telephony.pbx import Done, Pbx
 #: hangup causes app_queue uses for member channels it gives up on
 CAUSE_NO_ANSWER = 0
 CAUSE_ANSWERED_ELSEWHERE = 26
+#: sizeof(qe->digits) - 2 (AST_MAX_EXTENSION): longer key sequences start over
+MAX_DIGITS = 78
 
 
 class ChannelCaller:
@@ -38,6 +44,8 @@ class ChannelCaller:
         self.entry: QueueEntry | None = None
         #: member channels given up on, waiting for hangupcalls (see end_ring)
         self._dropped: list[tuple[Channel, int, bool]] = []
+        #: qe->digits: keys pressed so far towards an extension of the queue's context
+        self.digits = ""
 
     # ------------------------------------------------------------ CallerHost
     def caller_block(self) -> Fields:
@@ -65,6 +73,36 @@ class ChannelCaller:
     def hold_stop(self) -> None:
         self._hang_up_dropped()
         self.pbx.moh_stop(self.channel)
+
+    def announce(self, sound: str) -> float:
+        self.pbx.moh_stop(self.channel)
+        return self.pbx.sound_length(sound)
+
+    def key(self, digit: str) -> None:
+        """A key the waiting caller pressed (valid_exit): kept while it can still
+        become an extension of the queue's context, forgotten when it cannot; an
+        exact match points the channel there (ast_goto_if_exists) and ends the wait."""
+        entry = self.entry
+        if entry is None or entry.state not in ("waiting", "ringing"):
+            return
+        if len(self.digits) >= MAX_DIGITS:
+            self.digits = ""
+            return
+        self.digits += digit
+        context = entry.queue.config.context
+        if not context:
+            return
+        callerid = self.channel.caller_num
+        if not self.pbx.exten_can_match(context, self.digits, callerid):
+            self.digits = ""
+            return
+        if not self.pbx.exten_exists(context, self.digits, 1, callerid):
+            return
+        run = self.pbx.run_of(self.channel)
+        if run is None:
+            return
+        run.goto(context, self.digits, 1)
+        self.engine.exit_with_key(entry)
 
     def ring(self, attempt: RingAttempt) -> bool:
         member_channel = self.pbx.request_channel(attempt.member.interface, self.channel)
@@ -131,8 +169,18 @@ class ChannelCaller:
             return
         done, self._done = self._done, None
         self.pbx.set_app_interrupt(self.channel, None)
+        self._stop_listening()
         if done is not None:
             done(0 if status is not None else -1)
+
+    def listen(self) -> None:
+        """Read the caller's keys from now until Queue() returns."""
+        self.pbx.leg(self.channel).dtmf_listeners.append(self.key)
+
+    def _stop_listening(self) -> None:
+        leg = self.pbx.legs.find(self.channel.name)
+        if leg is not None and self.key in leg.dtmf_listeners:
+            leg.dtmf_listeners.remove(self.key)
 
     # ------------------------------------------------------------ telephony side
     def _answered(self) -> bool:
@@ -175,6 +223,7 @@ class ChannelCaller:
             )
         else:
             self.engine.abandon(entry)
+        self._stop_listening()
         done, self._done = self._done, None
         if done is not None:
             done(-1)
@@ -231,6 +280,7 @@ def queue_app(pbx: Pbx, engine: QueueEngine, channel: Channel, args: list[str], 
     caller.entry = result
     if caller._done is not None:
         pbx.set_app_interrupt(channel, caller.interrupted)
+        caller.listen()
 
 
 def install(pbx: Pbx, engine: QueueEngine) -> None:

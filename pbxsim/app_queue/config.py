@@ -44,6 +44,8 @@ DEFAULT_TIMEOUT = 15
 DEFAULT_RETRY = 5
 #: `autopause` modes (app_queue.c autopausesmodes): off, the queue that rang, every queue
 AUTOPAUSE_MODES = ("no", "yes", "all")
+#: MAX_PERIODIC_ANNOUNCEMENTS: sounds one `periodic-announce` line may list
+MAX_PERIODIC_ANNOUNCEMENTS = 10
 
 
 class QueueConfigError(ValueError):
@@ -87,6 +89,15 @@ class QueueConfig:
     announce: str = ""
     announce_frequency: int = 0
     periodic_announce_frequency: int = 0
+    #: `periodic-announce`: the sounds played in turn (app_queue's default sound when
+    #: the key is absent; played only with a frequency)
+    periodic_announce: tuple[str, ...] = ("queue-periodic-announce",)
+    #: seconds after joining of the first periodic announcement; -1: one frequency
+    periodic_announce_startdelay: int = -1
+    relative_periodic_announce: bool = False
+    #: the dialplan context whose one-digit (or longer) extensions a waiting caller may
+    #: leave the queue to by pressing them (EXITWITHKEY); empty: keys do nothing
+    context: str = ""
     announce_position: str = "yes"
     announce_holdtime: str = "no"
     timeoutpriority: str = "app"
@@ -275,6 +286,17 @@ def _apply(queue: QueueConfig, key: str, value: str, source: str, line: int) -> 
         return _with(queue, key, _int(value, source, line, key))
     if key in ("announce-frequency", "periodic-announce-frequency"):
         return _with(queue, key.replace("-", "_"), _int(value, source, line, key))
+    if key == "periodic-announce":
+        # queue_set_param: split on ',' or '|', at most MAX_PERIODIC_ANNOUNCEMENTS
+        sounds = value.replace("|", ",").split(",") if "," in value else [value]
+        return replace(queue, periodic_announce=tuple(sounds[:MAX_PERIODIC_ANNOUNCEMENTS]))
+    if key == "periodic-announce-startdelay":
+        delay = _int(value, source, line, key, minimum=-(2**31))
+        return replace(queue, periodic_announce_startdelay=delay)
+    if key == "relative-periodic-announce":
+        return replace(queue, relative_periodic_announce=ast_true(value))
+    if key == "context":
+        return replace(queue, context=value)
     if key in (
         "ringinuse",
         "autofill",
@@ -303,7 +325,7 @@ def _apply(queue: QueueConfig, key: str, value: str, source: str, line: int) -> 
         if value.lower() not in ("app", "conf"):
             raise QueueConfigError(source, line, f"timeoutpriority: {value!r} is not app|conf")
         return replace(queue, timeoutpriority=value.lower())
-    # Other documented options (context, monitor-format, queue-* sound files, reportholdtime,
+    # Other documented options (monitor-format, queue-* sound files, reportholdtime,
     # memberdelay, timeoutrestart, ...) change nothing this model observes.
     return queue
 

@@ -57,6 +57,7 @@ from pbxsim.events import EventBus, Fields
 
 __all__ = [
     "AUTO_PAUSE",
+    "EXITWITHKEY",
     "RECHECK",
     "CallerHost",
     "Queue",
@@ -68,6 +69,9 @@ __all__ = [
 RECHECK = 1.0  # seconds between "is it my turn?" checks (app_queue.c RECHECK)
 #: the pause reason app_queue gives a member it paused for not answering (rna())
 AUTO_PAUSE = "Auto-Pause"
+#: Queue()'s status for a caller that left with a key of the queue's context (app_queue
+#: sets no QUEUESTATUS then: the dialplan goes on at that extension)
+EXITWITHKEY = "EXITWITHKEY"
 
 
 class QueueEngine:
@@ -497,6 +501,11 @@ class QueueEngine:
         for i, other in enumerate(queue.entries, start=1):
             other.pos = i
         entry.opos = entry.pos
+        if cfg.periodic_announce_startdelay >= 0:
+            # queue_exec: the first announcement `startdelay` seconds after joining
+            entry.announce_last += (
+                cfg.periodic_announce_startdelay - cfg.periodic_announce_frequency
+            )
         if len(queue.entries) == 1:
             self._devstate(f"Queue:{queue.name}", "RINGING")
         self._caller_event(
@@ -542,6 +551,36 @@ class QueueEngine:
         cfg = entry.queue.config
         if cfg.leavewhenempty and self._empty(entry.queue, cfg.leavewhenempty, entry.penalties):
             self._exit_waiting(entry, "LEAVEEMPTY")
+            return
+        if cfg.periodic_announce_frequency and (
+            int(now) - entry.announce_last >= cfg.periodic_announce_frequency
+        ):
+            self._announce(entry, now)
+            return
+        entry.timer = self.scheduler.call_later(RECHECK, self._recheck, entry)
+
+    def _announce(self, entry: QueueEntry, now: float) -> None:
+        """say_periodic_announcement: the music stops, the next sound plays to its end
+        (a key of the queue's context ends it and the wait: `exit_with_key`), the music
+        starts again. The caller's thread is busy meanwhile: it notices a free member
+        only after the sound."""
+        sounds = entry.queue.config.periodic_announce
+        if entry.announce_next >= len(sounds) or not sounds[entry.announce_next]:
+            entry.announce_next = 0
+        length = entry.host.announce(sounds[entry.announce_next])
+        entry.timer = self.scheduler.call_later(length, self._announced, entry, int(now))
+
+    def _announced(self, entry: QueueEntry, started: int) -> None:
+        entry.timer = None
+        if entry.state != "waiting":
+            return
+        cfg = entry.queue.config
+        now = self.scheduler.now()
+        entry.host.hold_start(cfg.musicclass)
+        entry.announce_last = int(now) if cfg.relative_periodic_announce else started
+        entry.announce_next += 1
+        if entry.expire and now >= entry.expire:
+            self._timeout(entry)
             return
         entry.timer = self.scheduler.call_later(RECHECK, self._recheck, entry)
 
@@ -1017,6 +1056,31 @@ class QueueEngine:
 
     def _timeout(self, entry: QueueEntry) -> None:
         self._exit_waiting(entry, "TIMEOUT")
+
+    def exit_with_key(self, entry: QueueEntry) -> None:
+        """The caller pressed a key that is an extension of the queue's `context`
+        (valid_exit, checked by the host, which has pointed the channel there): Queue()
+        stops waiting or ringing and returns 0. Mirrors queue_exec's `stop:` path for
+        `qe.valid_digits`: QUEUEWAIT and the durations, the EXITWITHKEY of queue_log,
+        the music off, leave_queue (QueueCallerLeave, QUEUEPOSITION); no abandon, no
+        QUEUESTATUS."""
+        if entry.state not in ("waiting", "ringing"):
+            return
+        now = self.scheduler.now()
+        self._stop_ringing(entry)
+        entry.state = "gone"
+        wait = int(now) - int(entry.joined_at)
+        entry.host.set_var("QUEUEWAIT", str(wait))
+        entry.host.set_var("QUEUEWAIT_MS", str(wait * 1000))
+        self._duration_vars(entry, now)
+        entry.host.hold_stop()
+        if entry.queue.config.setqueuevar:
+            for name, value in self._queue_vars(entry.queue):
+                entry.host.set_var(name, value)
+        position = entry.pos
+        self._leave(entry)
+        entry.host.set_var("QUEUEPOSITION", str(position))
+        entry.host.finished(EXITWITHKEY)
 
     def _exit_waiting(self, entry: QueueEntry, status: str) -> None:
         """TIMEOUT / LEAVEEMPTY: record_abandoned, then leave, caller goes on."""

@@ -62,9 +62,16 @@ class CallerHost(Protocol):
         """Bridge caller and member; later call engine.call_ended(entry, reason)."""
         ...
 
+    def announce(self, sound: str) -> float:
+        """Stop the music and play a periodic announcement; the seconds it lasts (the
+        engine starts the music again when it is over)."""
+        ...
+
     def finished(self, status: str | None) -> None:
         """Queue() returns. `status` is QUEUESTATUS for a caller that goes on in the
-        dialplan, None for a caller that is hung up (or already gone)."""
+        dialplan (EXITWITHKEY: it left with a key, to where the host has already
+        pointed it, and QUEUESTATUS is not set), None for a caller that is hung up (or
+        already gone)."""
         ...
 
 
@@ -95,6 +102,8 @@ class QueueEntry:
     """A caller in a queue (app_queue's `struct queue_ent`)."""
 
     __slots__ = (
+        "announce_last",
+        "announce_next",
         "answered_at",
         "attempts",
         "callstart",
@@ -145,6 +154,9 @@ class QueueEntry:
         self.tries = 0
         #: QUEUE_MIN_PENALTY / QUEUE_MAX_PENALTY (None: not set)
         self.penalties: tuple[int | None, int | None] = (None, None)
+        #: last_periodic_announce_time (whole seconds) and the next sound to play
+        self.announce_last = int(now)
+        self.announce_next = 0
 
 
 class Queue:

@@ -164,6 +164,13 @@ class Pbx:
     def exten_exists(self, context: str, exten: str, priority: int = 1, callerid: str = "") -> bool:
         return self.find_priority(context, exten, priority, callerid) is not None
 
+    def exten_can_match(self, context: str, exten: str, callerid: str = "") -> bool:
+        """ast_canmatch_extension: `exten` is an extension of `context`, or could
+        become one with more digits."""
+        if self.dialplan is None:
+            return False
+        return self.dialplan.can_match(context, exten, callerid or None)
+
     def find_label(self, context: str, exten: str, label: str, callerid: str = "") -> int | None:
         if self.dialplan is None:
             return None

@@ -3,7 +3,8 @@ pointed at our server: the end-to-end harness of the IVR tests.
 
 A `Call` is an INVITE on the trunk; the harness records what the PBX did with it
 (HOTLINE_* variables as VarSet events, the queue it joined, the contexts it ran) and
-presses keys at given simulated delays after each AGI session starts.
+presses keys at given simulated delays after each AGI session starts, or after the
+call first joins a queue (script "queue").
 """
 
 from __future__ import annotations
@@ -30,8 +31,11 @@ PROMPT_S = 5.0
 @dataclass
 class Call:
     dialed: str
-    #: per AGI script ("incoming", "survey"): (seconds after it starts, key or "hangup")
+    #: per AGI script ("incoming", "queue-key", "survey"), and "queue" (the first queue
+    #: entry): (seconds after it starts, key or "hangup")
     script: dict[str, list[tuple[float, str]]]
+    #: `place` returns once the call joined a queue this many times (or ended)
+    until_joins: int = 1
     channel: Channel | None = None
     variables: dict[str, str] = field(default_factory=dict)
     queue: str | None = None
@@ -39,6 +43,8 @@ class Call:
     agi_runs: list[str] = field(default_factory=list)
     done: asyncio.Event = field(default_factory=asyncio.Event)
     agi_status: list[str] = field(default_factory=list)
+    #: (PBX time, Position) of each QueueCallerJoin
+    joins: list[tuple[float, int]] = field(default_factory=list)
 
 
 class Pbx:
@@ -110,18 +116,25 @@ class Pbx:
             if not call.contexts or call.contexts[-1] != context:
                 call.contexts.append(context)
             if event.get("Application") == "AGI":
-                script = "survey" if "/survey" in (event.get("AppData") or "") else "incoming"
+                data = event.get("AppData") or ""
+                script = next((s for s in ("survey", "queue-key") if f"/{s}" in data), "incoming")
                 call.agi_runs.append(script)
-                for delay, action in call.script.get(script, []):
-                    self.scheduler.call_later(delay, self._act, call, action)
+                self._run_script(call, script)
             if context == "hotline-transfer":
                 call.done.set()
         elif name == "QueueCallerJoin":
             call.queue = event.get("Queue")
-            if "survey" not in call.script:
+            call.joins.append((self.scheduler.now(), int(event.get("Position") or 0)))
+            if len(call.joins) == 1:
+                self._run_script(call, "queue")
+            if "survey" not in call.script and len(call.joins) >= call.until_joins:
                 call.done.set()
         elif name == "Hangup":
             call.done.set()
+
+    def _run_script(self, call: Call, script: str) -> None:
+        for delay, action in call.script.get(script, []):
+            self.scheduler.call_later(delay, self._act, call, action)
 
     def _act(self, call: Call, action: str) -> None:
         assert call.channel is not None

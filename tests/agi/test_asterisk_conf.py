@@ -142,3 +142,40 @@ def test_committed_default_dialplan_is_the_rendered_one() -> None:
     from tests.agi.pbx import CONF
 
     assert (CONF / "extensions.conf").read_text(encoding="utf-8") == default_extensions()
+
+
+def test_every_queue_announces_the_flows_notice_and_offer_and_takes_its_keys(
+    rendered: Path,
+) -> None:
+    """The queue's periodic announcements are the flow's emergency notice and callback
+    offer (prompts of the catalog, rendered), the first a few seconds after joining; its
+    context holds exactly the flow's emergency and callback keys."""
+    flow = load_flow_file(load_catalog())
+    assert flow.callback is not None
+    announced = f"hotline/{flow.emergency.notice},hotline/{flow.callback.offer}"
+    queues = sections(rendered / "queues.conf")
+    for name, [body] in queues.items():
+        if name == "general":
+            continue
+        assert body["periodic-announce"] == announced, name
+        assert 0 < int(body["periodic-announce-startdelay"]) <= 5, name
+        assert int(body["periodic-announce-frequency"]) > 0, name
+        assert body["context"] == "hotline-queue-keys", name
+    plan = load_dialplan(rendered / "extensions.conf")
+    keys = {k for k in "0123456789*#" if plan.exists("hotline-queue-keys", k, 1)}
+    assert keys == {flow.emergency.key, flow.callback.key}
+    # a key's extension asks the queue-key route and goes back to the queue's `rejoin`
+    text = (rendered / "extensions.conf").read_text()
+    assert "/queue-key,${EXTEN}" in text and "Goto(hotline-queue,s,rejoin)" in text
+    assert plan.find_label("hotline-queue", "s", "rejoin") is not None
+
+
+def test_the_committed_queues_conf_announces_and_takes_keys_as_the_template() -> None:
+    """asterisk-conf/queues.conf (the simulator's default) says what queue.in says."""
+    from tests.agi.pbx import CONF
+
+    template = (CONF / "templates" / "queue.in").read_text(encoding="utf-8")
+    committed = (CONF / "queues.conf").read_text(encoding="utf-8")
+    for key in ("periodic-announce", "periodic-announce-startdelay", "context"):
+        line = re.search(rf"^{key} = .*$", template, re.M)
+        assert line is not None and line.group(0) in committed.splitlines(), key

@@ -1,12 +1,14 @@
 """The IVR end to end: pbxsim (an independent Asterisk 22 model) runs the repo's
 extensions.conf, calls our FastAGI server, and queues/transfers on HOTLINE_* variables.
 
-Covers the issue's list: merge, dock, 12345 direct, emergency transfer, callback offer,
-survey, caller hanging up mid-menu, and the AGI server down (the dialplan still queues).
+Covers the issue's list: merge, dock, 12345 direct, emergency transfer (from the
+greeting and from the queue), the callback key in the queue, survey, caller hanging up
+mid-menu, and the AGI server down (the dialplan still queues).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,20 +141,41 @@ async def test_menu_entry_enterprise_desk_and_timeouts_go_to_an_agent(setup) -> 
     pbx.hang_up_all()
 
 
-async def test_callback_offer_recorded_and_caller_still_queued(setup) -> None:  # type: ignore[no-untyped-def]
+async def test_callback_key_in_the_queue_is_recorded_and_the_caller_keeps_its_place(setup) -> None:  # type: ignore[no-untyped-def]
+    """The callback offer is the queue's announcement; 1 takes the caller out of the
+    queue (EXITWITHKEY) to the queue-key route, which records the request, and the
+    dialplan puts it back where it was."""
     server, recorder, waits = setup
     waits.by_queue["hotline-general"] = 600.0
     pbx = Pbx(server.port)
-    call = await pbx.place(Call("12345", {"incoming": [(7.0, "1")]}))
-    assert call.queue == "hotline-general"
+    await pbx.place(Call("12345", {}))
+    call = await pbx.place(Call("12345", {"queue": [(4.0, "1")]}, until_joins=2), "13900002222")
+    assert call.agi_runs == ["incoming", "queue-key"]
+    assert [position for _t, position in call.joins] == [2, 2]
     assert routed(call)["HOTLINE_CALLBACK"] == "1"
+    assert call.variables["QUEUEPOSITION"] == "2"
     [row] = await recorder.open_callbacks()
     assert row.uniqueid == call.channel.uniqueid  # type: ignore[union-attr]
-    assert row.caller == "13900001111" and row.queue == "hotline-general"
+    assert (row.caller, row.dialed, row.queue) == ("13900002222", "12345", "hotline-general")
     assert row.estimated_wait_s == 600.0
-    declined = await pbx.place(Call("12345", {"incoming": [(7.0, "2")]}))
-    assert declined.queue == "hotline-general" and "HOTLINE_CALLBACK" not in routed(declined)
-    assert len(await recorder.open_callbacks()) == 1
+    other = await pbx.place(Call("12345", {"queue": [(4.0, "5")]}))  # no such key: stays
+    assert other.agi_runs == ["incoming"] and len(await recorder.open_callbacks()) == 1
+    pbx.hang_up_all()
+
+
+async def test_emergency_key_in_the_queue_transfers_or_goes_back(setup) -> None:  # type: ignore[no-untyped-def]
+    server, _, _ = setup
+    pbx = Pbx(server.port)
+    call = await pbx.place(Call("12345", {"queue": [(4.0, "9")], "queue-key": [(1.0, "3")]}))
+    call.done.clear()
+    await asyncio.wait_for(call.done.wait(), 10)
+    assert call.agi_runs == ["incoming", "queue-key"]
+    assert routed(call)["HOTLINE_TRANSFER_TO"] == "120"
+    assert call.contexts[-2:] == ["hotline-queue-keys", "hotline-transfer"]
+    back = Call("12345", {"queue": [(4.0, "9")], "queue-key": [(1.0, "0")]}, until_joins=2)
+    await pbx.place(back)
+    assert back.agi_runs == ["incoming", "queue-key"] and len(back.joins) == 2
+    assert routed(back)["HOTLINE_ACTION"] == "queue"
     pbx.hang_up_all()
 
 

@@ -267,6 +267,68 @@ def test_demo_ledger_tells_what_became_of_every_call(tmp_path: Path) -> None:
     assert sum(r.outcome == "not_answered" for c in calls for r in c.rings) > 0
 
 
+def test_queue_keys_draw_nothing_unless_asked_for() -> None:
+    """A mix without queue keys keeps every other draw where it was."""
+    plain = list(generate_callers(random.Random(4), START, START + HOUR, 2400.0))
+    keyed_mix = CallerMix(queue_key_share=0.5, queue_keys=(("1", 1.0), ("9", 1.0)))
+    keyed = list(generate_callers(random.Random(4), START, START + HOUR, 2400.0, mix=keyed_mix))
+    assert all(c.queue_key == "" for c in plain)
+    share = sum(c.queue_key != "" for c in keyed) / len(keyed)
+    assert within(share, 0.5, math.sqrt(0.25 / len(keyed)))
+    assert {c.queue_key for c in keyed} == {"", "1", "9"}
+    assert all(c.queue_key_delay > 0 for c in keyed if c.queue_key)
+    with pytest.raises(ValueError):
+        CallerMix(queue_key_share=1.5)
+
+
+def test_demo_callers_press_keys_while_queued_and_keep_their_call(tmp_path: Path) -> None:
+    """Callers who press 1 or 9 in the queue leave it with the key (EXITWITHKEY), the
+    dialplan brings them back (no FastAGI here) and their wait runs from the first join."""
+    from pbxsim.asterisk_ledger import AsteriskLedger, LedgerRow, QueueLogRow, pbx_apps
+    from pbxsim.demo import DemoOptions, DemoTraffic
+    from pbxsim.events import EventBus
+    from pbxsim.telephony.pbx import build_pbx
+
+    conf = Path(__file__).resolve().parents[2] / "asterisk-conf"
+    scheduler = VirtualScheduler(START + 9 * HOUR)
+    bus = EventBus()
+    system = build_pbx(
+        scheduler,
+        bus,
+        random.Random(3),
+        extensions_conf=conf / "extensions.conf",
+        queues_conf=conf / "queues.conf",
+    )
+    rows: list[LedgerRow] = []
+    AsteriskLedger(scheduler.now, rows.append, pbx_apps(system.pbx)).attach(bus)
+    options = DemoOptions(
+        seats=3,
+        calls_per_hour=80,
+        queue_key_share=0.5,
+        mix=None,
+        until=START + 10 * HOUR,
+        login_seats=True,
+    )
+    traffic = DemoTraffic(system, scheduler, random.Random(7), options)
+    traffic.start()
+    scheduler.run(until=START + 11 * HOUR)
+    qlog = [r for r in rows if isinstance(r, QueueLogRow)]
+    exits = [r for r in qlog if r.event == "EXITWITHKEY"]
+    assert exits and {r.data1 for r in exits} <= {"1", "9"}
+    for row in exits:
+        entries = [r for r in qlog if r.callid == row.callid and r.event == "ENTERQUEUE"]
+        assert len(entries) >= 2  # back in the queue
+        assert entries[1].data3 == row.data2  # at the place it left
+    by_linkedid = {c.linkedid: c for c in traffic.ledger}
+    for row in exits:
+        call = by_linkedid[row.callid]
+        first = next(r for r in qlog if r.callid == row.callid and r.event == "ENTERQUEUE")
+        assert call.joined_at is not None
+        assert abs(call.joined_at - first.time.timestamp()) < 1.0
+        if call.queue_exit == "answered":
+            assert call.answered_at == call.joined_at + (call.waited or 0)
+
+
 def test_demo_agents_who_let_a_call_ring_out_are_auto_paused_and_come_back() -> None:
     """The repo's queues.conf auto-pauses (`autopause = all`) a seat that does not
     answer; the demo's agent unpauses itself `back_from_auto_pause_s` later."""

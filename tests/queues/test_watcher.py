@@ -4,7 +4,16 @@ seats Asterisk auto-pauses, told to the seats side."""
 
 from __future__ import annotations
 
-from callcenter.live.changes import CallerAbandoned, NodeSnapshot, SeatChanged, SeatRemoved
+from callcenter.live.changes import (
+    CallAnswered,
+    CallEnded,
+    CallerAbandoned,
+    CallerJoined,
+    CallerLeft,
+    NodeSnapshot,
+    SeatChanged,
+    SeatRemoved,
+)
 from callcenter.live.live_state import LiveState
 from callcenter.live.node_state import Member, Queue, WaitingCaller
 from queues.seat_state import StateTracker
@@ -82,3 +91,58 @@ async def test_auto_pause_is_followed_once_paused_everywhere_and_once_back() -> 
         assert len(heard) == 2 and watcher._auto_paused == {}
     finally:
         watcher.close()
+
+
+async def _watch(changes: list[object]) -> list[Abandoned]:
+    live = LiveState(lambda: T)
+    handed: list[Abandoned] = []
+
+    async def on_abandoned(a: Abandoned) -> None:
+        handed.append(a)
+
+    watcher = SeatWatcher(live, StateTracker({}), on_abandoned)
+    try:
+        for change in changes:
+            await watcher.handle(change)  # type: ignore[arg-type]
+    finally:
+        watcher.close()
+    return handed
+
+
+def _joined(at: float, seq: int = 1) -> CallerJoined:
+    return CallerJoined(seq, "pbx1", at, "u1", GENERAL, 2, 0, "u1", "13900000007")
+
+
+def _left(at: float, seq: int = 2) -> CallerLeft:
+    return CallerLeft(seq, "pbx1", at, "u1", GENERAL, 2, "u1", 0.0)
+
+
+def _ended(at: float) -> CallEnded:
+    return CallEnded(9, "pbx1", at, "u1", "13900000007", "12345", 60.0, 16, "Normal")
+
+
+async def test_a_caller_who_left_with_a_key_and_hung_up_outside_the_queue_is_handed_on() -> None:
+    """The callback service takes it only if the caller asked for a callback."""
+    handed = await _watch([_joined(T), _left(T + 20), _ended(T + 25)])
+    assert handed == [
+        Abandoned("pbx1", "u1", GENERAL, "13900000007", 20.0, T, 0, left_with_key=True)
+    ]
+
+
+async def test_back_after_a_key_an_abandon_counts_from_the_first_join() -> None:
+    handed = await _watch(
+        [
+            _joined(T),
+            _left(T + 20),
+            _joined(T + 28, seq=3),
+            CallerAbandoned(4, "pbx1", T + 40, "u1", GENERAL, 2, 12, 2, "u1"),
+            _left(T + 40, seq=5),
+            _ended(T + 40),
+        ]
+    )
+    assert handed == [Abandoned("pbx1", "u1", GENERAL, "13900000007", 40.0, T, 0)]
+
+
+async def test_an_answered_caller_is_never_handed_on() -> None:
+    answered = CallAnswered(3, "pbx1", T + 10, "u1", GENERAL, "PJSIP/1001", "1001", 10, 2)
+    assert await _watch([_joined(T), _left(T + 10), answered, _ended(T + 90)]) == []

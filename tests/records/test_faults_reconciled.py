@@ -50,8 +50,8 @@ from pbxsim.ledger import CallOutcome
 from tests.queues.sim import SECRET, USER, Sim, start_pbx, wait_until
 from tests.records.test_simulated_day import (
     DAY_START,
-    DISPOSITIONS,
     UNITS,
+    assert_disposition,
     assert_record,
     start_ivr,
     traffic_options,
@@ -134,7 +134,7 @@ def assert_ledger_fields(row: CallRecord, call: CallOutcome) -> None:
     what = (call.linkedid, call.caller_number, row.source, row.timeline)
     assert row.caller == call.caller_number and row.dialed == call.dialed_number, what
     assert row.unit == UNITS.get(call.dialed_number, ""), what
-    assert row.disposition == DISPOSITIONS[call.queue_exit], what
+    assert_disposition(row, call, what)
     assert row.queue == call.queue, what
     if call.queue_exit == "answered":
         assert row.seat == f"seat-{call.seat}", what
@@ -142,7 +142,7 @@ def assert_ledger_fields(row: CallRecord, call: CallOutcome) -> None:
         assert within(row.talk_s, call.talk_time, call.talk_time_max), what
     else:
         assert row.seat == "", what
-    if call.queue_exit in ("answered", "gave_up"):
+    if call.queue_exit in ("answered", "gave_up", "left_with_key"):
         assert call.waited is not None and call.waited_max is not None
         assert row.wait_s is not None and within(row.wait_s, call.waited, call.waited_max), what
     assert row.hangup_by == call.hangup_by, what

@@ -22,7 +22,7 @@ from callcenter.records.today import DayBook
 from tests.records.factory import DAY0, call
 
 QUEUES = ["", "hotline-general", "hotline-housing"]
-EXITS = ["", "answered", "abandoned", "timeout", "redirected", "refused"]
+EXITS = ["", "answered", "abandoned", "timeout", "redirected", "refused", "left_with_key"]
 
 
 def random_call(rng: random.Random, n: int) -> FinishedCall:

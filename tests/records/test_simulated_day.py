@@ -298,6 +298,9 @@ DISPOSITIONS: dict[str, str] = {
     "answered": "answered",
     "gave_up": "abandoned",
     "timeout": "fallback_routed",
+    # a menu key keyed again as the greeting ended can land in the queue (1 or 9 of its
+    # context): out of the queue, never back, neither answered nor abandoned
+    "left_with_key": "abandoned",
     "": "ivr_only",
 }
 
@@ -307,10 +310,25 @@ def within(whole_seconds: float, low: float, high: float) -> bool:
     return low - TRUNC < whole_seconds < high + TRUNC
 
 
+def left_with_key(row: CallRecord) -> bool:
+    """The caller pressed a key of the queue's context (1, 9) while queued: a menu key
+    keyed again as the greeting ended lands in the queue, as on a real PBX."""
+    return any(step[1:3] == ["queue_exit", "left_with_key"] for step in row.timeline)
+
+
+def assert_disposition(row: CallRecord, call: CallOutcome, what: object) -> None:
+    expected = DISPOSITIONS[call.queue_exit]
+    if row.disposition == "callback_requested":
+        # a 1 that reached the queue asked for a callback: an unanswered call says so
+        assert expected in ("abandoned", "fallback_routed") and left_with_key(row), what
+    else:
+        assert row.disposition == expected, what
+
+
 def assert_record(row: CallRecord, call: CallOutcome, max_wait_s: int) -> None:
     what = (call.linkedid, call.caller_number, row.timeline)
     assert row.caller == call.caller_number and row.dialed == call.dialed_number, what
-    assert row.disposition == DISPOSITIONS[call.queue_exit], what
+    assert_disposition(row, call, what)
     assert row.queue == call.queue, what
     # a record's keys are every key the caller sent, the survey's included
     assert row.ivr_keys == call.ivr_keys + call.survey_key, what
@@ -326,7 +344,7 @@ def assert_record(row: CallRecord, call: CallOutcome, max_wait_s: int) -> None:
         assert within(row.talk_s, call.talk_time, call.talk_time_max), what
     else:
         assert row.agent == "" and row.seat == "", what
-    if call.queue_exit in ("answered", "gave_up"):
+    if call.queue_exit in ("answered", "gave_up", "left_with_key"):
         assert call.waited is not None and call.waited_max is not None
         assert row.wait_s is not None, what
         assert within(row.wait_s, call.waited, call.waited_max), what

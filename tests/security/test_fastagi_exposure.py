@@ -175,8 +175,8 @@ class NoLegacy:
 
 def live_with(where: str) -> LiveState:
     """The live model with the helpers' call (uniqueid, channel) at step `where`:
-    `ivr` (running the incoming AGI), `talking`, `survey` (the agent hung up), or
-    `gone` (not on the PBX)."""
+    `ivr` (running an AGI: the incoming IVR, or the queue-key route), `talking`,
+    `survey` (the agent hung up), or `gone` (not on the PBX)."""
     live = LiveState(time.time)
     node = live.nodes["pbx1"] = NodeState("pbx1", time.time)
     if where == "gone":
@@ -221,10 +221,12 @@ async def ivr() -> AsyncIterator[tuple[Facts, AgiMetrics, list[LiveState]]]:
     await server.stop(grace_s=1.0)
 
 
-async def _run(port: int, script: str) -> list[list[str]]:
+async def _run(
+    port: int, script: str, args: tuple[str, ...] = ("12345", "13900001111")
+) -> list[list[str]]:
     """A peer that runs `script` and presses 1 whenever asked for digits."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(env_block(script, args=("12345", "13900001111")))
+    writer.write(env_block(script, args=args))
     sent: list[list[str]] = []
     try:
         while (command := await read_command(reader, timeout=3.0)) is not None:
@@ -267,21 +269,26 @@ async def test_a_rating_in_the_survey_of_a_live_call_is_recorded(ivr) -> None:  
     assert _refused(metrics, RATING) == 0
 
 
+#: the callback key pressed in the queue: key, caller, dialed number
+CALLBACK_KEY = ("1", "13900001111", "12345")
+
+
 @pytest.mark.parametrize("where", ["gone", "talking", "survey"])
 async def test_a_forged_callback_request_is_refused_and_nothing_written(ivr, where: str) -> None:  # type: ignore[no-untyped-def]
     facts, metrics, live = ivr
     live[0] = live_with(where)
-    sent = await _run(facts.port, "incoming")
+    sent = await _run(facts.port, "queue-key", CALLBACK_KEY)
     assert facts.callbacks == []
     assert _refused(metrics, CALLBACK) == 1
     assert ["SET", "VARIABLE", "HOTLINE_CALLBACK", "1"] not in sent
-    assert ["SET", "VARIABLE", "HOTLINE_ROUTED", "1"] in sent  # the call is still routed
+    # the caller still goes back to its queue
+    assert ["SET", "VARIABLE", "HOTLINE_ACTION", "queue"] in sent
 
 
-async def test_a_callback_request_at_the_offer_of_a_live_call_is_recorded(ivr) -> None:  # type: ignore[no-untyped-def]
+async def test_a_callback_request_from_the_queue_of_a_live_call_is_recorded(ivr) -> None:  # type: ignore[no-untyped-def]
     facts, metrics, live = ivr
     live[0] = live_with("ivr")
-    sent = await _run(facts.port, "incoming")
+    sent = await _run(facts.port, "queue-key", CALLBACK_KEY)
     assert [c.uniqueid for c in facts.callbacks] == [UNIQUEID]
     assert ["SET", "VARIABLE", "HOTLINE_CALLBACK", "1"] in sent
     assert _refused(metrics, CALLBACK) == 0
