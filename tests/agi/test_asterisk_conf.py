@@ -150,7 +150,7 @@ def test_every_queue_announces_the_flows_notice_and_offer_and_takes_its_keys(
     """The queue's periodic announcements are the flow's emergency notice and callback
     offer (prompts of the catalog, rendered), the first a few seconds after joining; its
     context holds exactly the flow's emergency and callback keys."""
-    flow = load_flow_file(load_catalog())
+    flow = load_flow_file(load_catalog(), queues=QueueCatalog.default())
     assert flow.callback is not None
     announced = f"hotline/{flow.emergency.notice},hotline/{flow.callback.offer}"
     queues = sections(rendered / "queues.conf")

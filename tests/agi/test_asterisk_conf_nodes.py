@@ -290,6 +290,7 @@ def test_calls_are_recorded_where_an_agent_answers() -> None:
     assert (
         " same => n,Set(MONITOR_FILENAME=/var/spool/asterisk/monitor/hotline/"
         "${STRFTIME(${EPOCH},Asia/Shanghai,%Y/%m/%d)}/${CHANNEL(linkedid)})\n"
+        " same => n,Set(HOTLINE_QUEUED_AT=${EPOCH})\n"
         " same => n,Queue(${HOTLINE_QUEUE}," in files["extensions.conf"]
     )
 

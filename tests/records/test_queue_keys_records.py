@@ -31,6 +31,7 @@ from ami.events import parse_event
 from ami.frames import parse_frame
 from callcenter import migrate
 from callcenter.db import create_engine, session_factory
+from callcenter.legacy.queues import QueueCatalog
 from callcenter.records.builder import FinishedCall, RecordBuilder
 from callcenter.records.facts import SqlCallFacts
 from callcenter.records.ledger_calls import CelRow, LedgerCall, QueueRow, build_calls
@@ -116,7 +117,7 @@ async def ivr(tmp_path: Path) -> AsyncIterator[tuple[FastAgiServer, SqlCallFacts
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'ivr.db'}")
     await migrate.upgrade(engine)
     catalog = load_catalog()
-    flow = load_flow_file(catalog)
+    flow = load_flow_file(catalog, queues=QueueCatalog.default())
     facts = SqlCallFacts(session_factory(engine), lambda: datetime.now(UTC))
     server = build_agi(
         ServerConfig(port=0, read_timeout_s=5.0),
@@ -137,7 +138,7 @@ async def ivr(tmp_path: Path) -> AsyncIterator[tuple[FastAgiServer, SqlCallFacts
 
 def test_the_12345_greeting_lasts_at_most_5_seconds() -> None:
     """The committed wav files, at the rate they were rendered (not sped up)."""
-    flow = load_flow_file(load_catalog())
+    flow = load_flow_file(load_catalog(), queues=QueueCatalog.default())
     greeting = flow.entry_for("12345").greeting
     assert flow.entry_for("12345").menu is None
     for lang in ("zh", "en"):
