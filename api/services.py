@@ -36,6 +36,7 @@ from callcenter.records.store import RecordStore, RecordWriter
 from callcenter.records.today import DayBook
 from callcenter.records.wiring import RecordsSystem
 from callcenter.tokens import TokenStore
+from callcenter.webhooks.deliveries import SqlDeliveries
 from queues.callbacks import CallbackWorklist
 from queues.catalog import QueueSpec
 from queues.repository import SeatRepository
@@ -106,6 +107,8 @@ class ApiServices:
     record_writer: RecordWriter | None = None
     audit: AuditLog | None = None
     ivr: FlowStore | None = None
+    #: the webhooks outbox's deliveries (`/webhooks/deliveries`)
+    webhook_deliveries: SqlDeliveries | None = None
     #: `GET /queues`' bodies (api/queues.py): a wall of screens polls one list
     queue_lists: BodyCache = field(default_factory=BodyCache, init=False, compare=False)
     #: searches of call records by caller number: each token's allowance (api/caller_search.py)
@@ -126,6 +129,7 @@ class ApiServices:
         legacy: Directory | None = None,
         audit: AuditLog | None = None,
         ivr: FlowStore | None = None,
+        webhook_deliveries: SqlDeliveries | None = None,
     ) -> ApiServices:
         """The API's collaborators out of the process's systems; the live stream is
         built here, over the live model (and the seats, when there are any)."""
@@ -152,6 +156,7 @@ class ApiServices:
             record_writer=records.writer if records else None,
             audit=audit,
             ivr=ivr,
+            webhook_deliveries=webhook_deliveries,
         )
 
 
@@ -281,3 +286,9 @@ async def caller_searches(conn: HTTPConnection) -> CallerSearches:
 
 async def ivr_flows(conn: HTTPConnection) -> FlowStore:
     return _configured(api_services(conn).ivr, "the IVR is not configured in this instance")
+
+
+async def webhook_deliveries(conn: HTTPConnection) -> SqlDeliveries:
+    return _configured(
+        api_services(conn).webhook_deliveries, "webhooks are not configured in this instance"
+    )

@@ -22,12 +22,14 @@ from callcenter.clock import SHANGHAI, CityTime, utcnow
 from callcenter.legacy.directory import Directory
 from callcenter.live.live_state import LiveState
 from callcenter.live.seat_state import wrapup_s
+from callcenter.records.announce import Announcer
 from callcenter.records.builder import FinishedCall, RecordBuilder
 from callcenter.records.callback_tasks import SqlCallbackTasks
 from callcenter.records.facts import SqlCallFacts
 from callcenter.records.history import SqlHistory
 from callcenter.records.store import DialedUnit, DialedUnitLookup, RecordStore, RecordWriter
 from callcenter.records.today import DayBook
+from callcenter.webhooks.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +110,15 @@ def build_records(
     queue_wrapup: Mapping[str, int] | None = None,
     clock: Callable[[], datetime] = utcnow,
     city: CityTime = SHANGHAI,
+    outbox: Outbox | None = None,
 ) -> RecordsSystem:
     """`clock`: when a fact was stored (ratings, callback requests); `city`: the day
-    the figures of today are cut on."""
-    store = RecordStore(sessions, routes) if routes is not None else RecordStore(sessions)
+    the figures of today are cut on; `outbox`: where written facts are announced to
+    webhooks (None: nowhere)."""
+    announcer = Announcer(outbox, city) if outbox is not None else None
+    store = RecordStore(sessions, written=announcer.records_written if announcer else None)
+    if routes is not None:
+        store.route = routes
     writer = RecordWriter(store, spool_dir, flush_every_s, batch_size)
     queue_defaults = dict(queue_wrapup or {})
 
@@ -142,7 +149,7 @@ def build_records(
         listener,
         queue_defaults,
         facts,
-        SqlCallbackTasks(sessions),
+        SqlCallbackTasks(sessions, announcer.callback_done if announcer else None),
         day,
         SqlHistory(sessions),
     )
