@@ -16,7 +16,6 @@ from api.auth import require_roles
 from api.city import City, OptionalStamp, Stamp, written
 from api.pagination import Page, Paging
 from api.services import webhook_deliveries
-from callcenter.clock import utcnow
 from callcenter.tokens import Principal, Role
 from callcenter.webhooks.deliveries import DeliveryFact, NotFailed, SqlDeliveries
 
@@ -99,7 +98,7 @@ async def retry_delivery(
     delivery_id: DeliveryId, _: Admin, deliveries: Deliveries, city: City
 ) -> DeliveryOut:
     try:
-        fact = await deliveries.retry(delivery_id, utcnow())
+        fact = await deliveries.retry(delivery_id)
     except KeyError:
         raise HTTPException(404, f"no webhook delivery {delivery_id}") from None
     except NotFailed as exc:

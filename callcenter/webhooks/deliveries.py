@@ -17,7 +17,7 @@ which is why delivery is at least once and receivers dedupe on `X-Hotline-Delive
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,7 +25,7 @@ from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from callcenter.clock import as_utc
+from callcenter.clock import as_utc, utcnow
 from callcenter.webhooks.models import (
     DELIVERED,
     FAILED,
@@ -84,8 +84,14 @@ class NotFailed(ValueError):
 
 
 class SqlDeliveries:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        """`clock`: when a manual retry is due (the dispatcher's clock)."""
         self.sessions = sessions
+        self.clock = clock
 
     async def claim(
         self, subscriptions: Collection[str], now: datetime, limit: int, lease_s: float
@@ -209,10 +215,10 @@ class SqlDeliveries:
         async with self.sessions() as session:
             return [_fact(row, event_type) for row, event_type in await session.execute(query)]
 
-    async def retry(self, delivery_id: int, now: datetime) -> DeliveryFact:
+    async def retry(self, delivery_id: int) -> DeliveryFact:
         """failed -> pending, due now, with a fresh window of retries. KeyError: no such
         delivery; NotFailed: it is not failed."""
-        d = WebhookDelivery
+        d, now = WebhookDelivery, self.clock()
         async with self.sessions.begin() as session:
             moved = await session.execute(
                 update(d)

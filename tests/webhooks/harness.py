@@ -89,7 +89,7 @@ async def instance(
     sessions = session_factory(engine)
     outbox = Outbox(subs, SHANGHAI.iso, clock)
     announcer = Announcer(outbox, SHANGHAI)
-    deliveries = SqlDeliveries(sessions)
+    deliveries = SqlDeliveries(sessions, clock)
     dispatcher = Dispatcher(
         deliveries,
         subs,
@@ -126,7 +126,7 @@ async def pump(
 async def _holds(until: Callable[[], object]) -> bool:
     value = until()
     if hasattr(value, "__await__"):
-        value = await value  # type: ignore[misc]
+        value = await value
     return bool(value)
 
 

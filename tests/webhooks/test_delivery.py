@@ -24,8 +24,15 @@ def _calls(n: int) -> list:  # type: ignore[type-arg]
     for i in range(n):
         if i % 4 == 3:
             made.append(
-                call(f"c.{i}", queues=[], queue_exit="", wait_s=None, agent="", seat="",
-                     disposition="ivr_only")
+                call(
+                    f"c.{i}",
+                    queues=[],
+                    queue_exit="",
+                    wait_s=None,
+                    agent="",
+                    seat="",
+                    disposition="ivr_only",
+                )
             )
         else:
             made.append(
