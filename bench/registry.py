@@ -12,6 +12,7 @@ from bench.records_bench import bench_records
 from bench.runner import Bench, Target
 from bench.security_bench import bench_security
 from bench.soak_bench import bench_soak
+from bench.webhooks_bench import bench_webhooks
 
 BENCHES: dict[str, Bench] = {
     "ami_read_path": bench_ami_read_path,
@@ -24,6 +25,7 @@ BENCHES: dict[str, Bench] = {
     "api": bench_api,
     "security": bench_security,
     "soak": bench_soak,
+    "webhooks": bench_webhooks,
 }
 
 TARGETS: dict[str, Target] = {
@@ -52,4 +54,7 @@ TARGETS: dict[str, Target] = {
     "healthz_p99_under_slowloris_ms": Target("<=", 50.0, "ms"),
     "slowloris_closed": Target(">=", 1000, "connections"),
     "soak_kb_per_1k_calls": Target("<=", 50.0, "KB/1k calls"),
+    "webhook_deliveries_per_s": Target(">=", 500, "deliveries/s"),
+    "webhook_deliveries_per_s_pg": Target(">=", 500, "deliveries/s"),
+    "webhook_lag_p99_ms": Target("<=", 1000.0, "ms"),
 }

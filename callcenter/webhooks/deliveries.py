@@ -21,7 +21,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import Table, Update, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -44,6 +44,7 @@ class Claimed:
     id: int
     delivery_id: str
     subscription: str
+    stream: str
     event_type: str
     payload: str
     #: attempts before this one
@@ -77,6 +78,9 @@ class DeliveryFact:
     last_error: str
     delivered_at: datetime | None
     created_at: datetime
+
+
+_TABLE: Table = WebhookDelivery.__table__  # type: ignore[assignment]
 
 
 class NotFailed(ValueError):
@@ -125,7 +129,15 @@ class SqlDeliveries:
             update(d)
             .where(d.id.in_(due))
             .values(lease_until=now + timedelta(seconds=lease_s), lease_token=token)
-            .returning(d.id, d.delivery_id, d.subscription, d.event_id, d.attempts, d.window_start)
+            .returning(
+                d.id,
+                d.delivery_id,
+                d.subscription,
+                d.stream,
+                d.event_id,
+                d.attempts,
+                d.window_start,
+            )
             .execution_options(synchronize_session=False)
         )
         async with self.sessions.begin() as session:
@@ -146,6 +158,7 @@ class SqlDeliveries:
                     row.id,
                     row.delivery_id,
                     row.subscription,
+                    row.stream,
                     events[row.event_id].event_type,
                     events[row.event_id].payload,
                     row.attempts,
@@ -162,31 +175,39 @@ class SqlDeliveries:
         A delivery that was answered is delivered whoever's lease it is under; a failure
         reschedules it only under the lease it was sent with (a lapsed claim whose
         delivery was taken over changes nothing)."""
-        d = WebhookDelivery
+        d = _TABLE.c
         given_up = 0
+        answered: dict[int | None, list[Outcome]] = {}
+        for outcome in outcomes:
+            if outcome.ok:
+                answered.setdefault(outcome.status, []).append(outcome)
         async with self.sessions.begin() as session:
+            connection = await session.connection()  # Core statements: no ORM work per row
+            for status, group in answered.items():
+                await connection.execute(
+                    update(_TABLE)
+                    .where(d.id.in_([o.claim.id for o in group]), d.status == PENDING)
+                    .values(
+                        status=DELIVERED,
+                        delivered_at=max(o.at for o in group),
+                        attempts=d.attempts + 1,
+                        last_status=status,
+                        last_error="",
+                        lease_until=None,
+                        lease_token=None,
+                    )
+                )
             for outcome in outcomes:
+                if outcome.ok:
+                    continue
                 claim = outcome.claim
                 attempts = claim.attempts + 1
-                if outcome.ok:
-                    await session.execute(
-                        update(d)
-                        .where(d.id == claim.id, d.status == PENDING)
-                        .values(
-                            status=DELIVERED,
-                            delivered_at=outcome.at,
-                            attempts=attempts,
-                            last_status=outcome.status,
-                            last_error="",
-                            lease_until=None,
-                            lease_token=None,
-                        )
-                    )
-                    continue
                 retry_at = policy.next_attempt(claim.window_start, attempts, outcome.at)
                 given_up += retry_at is None
-                await session.execute(
-                    update(d)
+                if retry_at is not None:
+                    await connection.execute(_behind(claim, retry_at))
+                await connection.execute(
+                    update(_TABLE)
                     .where(d.id == claim.id, d.lease_token == claim.lease_token)
                     .values(
                         status=FAILED if retry_at is None else PENDING,
@@ -245,6 +266,24 @@ class SqlDeliveries:
             rows = await session.execute(select(d.status, func.count()).group_by(d.status))
             found = {status: int(n) for status, n in rows}
         return {status: found.get(status, 0) for status in STATUSES}
+
+
+def _behind(claim: Claimed, retry_at: datetime) -> Update:
+    """The deliveries of the stream behind a head that failed wait as long as it does: a
+    receiver that is down leaves no backlog of due deliveries that cannot be sent,
+    which every claim would otherwise have to look through."""
+    d = _TABLE.c
+    return (
+        update(_TABLE)
+        .where(
+            d.subscription == claim.subscription,
+            d.stream == claim.stream,
+            d.status == PENDING,
+            d.id != claim.id,
+            d.next_attempt_at < retry_at,
+        )
+        .values(next_attempt_at=retry_at)
+    )
 
 
 def _fact(row: WebhookDelivery, event_type: str) -> DeliveryFact:

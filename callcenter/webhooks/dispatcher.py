@@ -23,12 +23,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-import httpx
-
 from callcenter import __version__
 from callcenter.clock import utcnow
 from callcenter.config import WebhookSubscription
 from callcenter.webhooks.deliveries import Claimed, Outcome, SqlDeliveries
+from callcenter.webhooks.http import HttpClient, HttpError
 from callcenter.webhooks.retry import RetryPolicy
 from callcenter.webhooks.signing import sign
 
@@ -48,28 +47,26 @@ class Sender(Protocol):
 
 
 class HttpSender:
-    """POSTs over one pooled httpx client; every exception is an answer, never raised."""
+    """POSTs over keep-alive connections (http.py); every failure is an answer, never
+    raised."""
 
     def __init__(self, timeout_s: float, connections: int) -> None:
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout_s),
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-            follow_redirects=False,
-        )
+        self.client = HttpClient(timeout_s, idle_per_origin=connections)
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Answer:
         try:
-            response = await self.client.post(url, content=body, headers=dict(headers))
-        except httpx.TimeoutException as exc:
-            return Answer(None, f"timed out: {type(exc).__name__}")
-        except (httpx.HTTPError, OSError) as exc:
-            return Answer(None, f"{type(exc).__name__}: {exc}"[:500])
-        if 200 <= response.status_code < 300:
-            return Answer(response.status_code)
-        return Answer(response.status_code, f"HTTP {response.status_code}: {response.text[:200]}")
+            response = await self.client.post(url, body, headers)
+        except TimeoutError:
+            return Answer(None, f"no answer within {self.client.timeout_s:g} s")
+        except HttpError as exc:
+            return Answer(None, str(exc)[:500])
+        if 200 <= response.status < 300:
+            return Answer(response.status)
+        excerpt = response.excerpt.decode("utf-8", "replace")
+        return Answer(response.status, f"HTTP {response.status}: {excerpt}"[:500])
 
     async def close(self) -> None:
-        await self.client.aclose()
+        await self.client.close()
 
 
 def headers(subscription: WebhookSubscription, claim: Claimed, body: bytes) -> dict[str, str]:
@@ -120,17 +117,21 @@ class Dispatcher:
         already known are written before it ends."""
         try:
             while True:
+                self._wake.clear()  # an attempt ending from here on wakes the wait below
                 if not await self.round():
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.poll_s)
-                self._wake.clear()
         finally:
             await self._abandon_in_flight()
 
     async def round(self) -> int:
-        """Write finished attempts, claim and start new ones; how many were started."""
-        await self._write_outcomes()
+        """Write finished attempts, claim and start new ones; how many were started.
+        While POSTs are in flight it waits for a quarter of the places to come free, so
+        that a busy receiver is fed by a few large claims rather than many small ones."""
         free = self.concurrency - len(self._in_flight)
+        if self._in_flight and free < max(1, self.concurrency // 4):
+            return 0
+        await self._write_outcomes()
         claimed = await self.deliveries.claim(self.subscriptions, self.clock(), free, self.lease_s)
         for claim in claimed:
             task = asyncio.create_task(self._send(claim), name=f"webhook {claim.delivery_id}")

@@ -46,7 +46,7 @@ class WebhookEvent(Base):
 class WebhookDelivery(Base):
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
-        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at", "id"),
         Index("ix_webhook_deliveries_stream", "subscription", "stream", "status", "event_id"),
         Index("ix_webhook_deliveries_status_id", "status", "id"),
     )
