@@ -34,6 +34,7 @@ PATH_VALUES = {
     "number": "057187001234",
     "name": "housing",
     "task_id": "1",
+    "delivery_id": "1",
     "call_id": "pbx1:1764141243.2207",
 }
 REQUIRED_QUERY = {"start": "2026-11-26T00:00:00+08:00", "end": "2026-11-27T00:00:00+08:00"}
