@@ -221,6 +221,20 @@ class SqlDeliveries:
                 )
         return given_up
 
+    async def release(self, claims: Sequence[Claimed]) -> None:
+        """Give back the leases of claims that were not sent to the end (a stop)."""
+        if not claims:
+            return
+        d = _TABLE.c
+        async with self.sessions.begin() as session:
+            connection = await session.connection()
+            for claim in claims:
+                await connection.execute(
+                    update(_TABLE)
+                    .where(d.id == claim.id, d.lease_token == claim.lease_token)
+                    .values(lease_until=None, lease_token=None)
+                )
+
     async def page(
         self, status: str | None, before_id: int | None, limit: int
     ) -> list[DeliveryFact]:

@@ -104,7 +104,8 @@ class Dispatcher:
         self.delivered = 0
         self.attempts_failed = 0
         self.given_up = 0
-        self._in_flight: set[asyncio.Task[None]] = set()
+        #: each POST in flight and the claim it sends
+        self._in_flight: dict[asyncio.Task[None], Claimed] = {}
         self._done: list[Outcome] = []
         self._wake = asyncio.Event()
 
@@ -135,9 +136,12 @@ class Dispatcher:
         claimed = await self.deliveries.claim(self.subscriptions, self.clock(), free, self.lease_s)
         for claim in claimed:
             task = asyncio.create_task(self._send(claim), name=f"webhook {claim.delivery_id}")
-            self._in_flight.add(task)
-            task.add_done_callback(self._in_flight.discard)
+            self._in_flight[task] = claim
+            task.add_done_callback(self._landed)
         return len(claimed)
+
+    def _landed(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.pop(task, None)
 
     async def drain(self) -> None:
         """Wait for every attempt in flight and write its outcome (tests, shutdown)."""
@@ -177,10 +181,16 @@ class Dispatcher:
             log.warning("webhooks: %d deliveries failed for good (retries exhausted)", given_up)
 
     async def _abandon_in_flight(self) -> None:
-        for task in list(self._in_flight):
+        """On stop: POSTs in flight are cut, their leases given back (sent again at once
+        by whichever instance claims them next), known outcomes written."""
+        cut = dict(self._in_flight)
+        for task in cut:
             task.cancel()
-        for task in list(self._in_flight):
+        for task in cut:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        answered = {outcome.claim.id for outcome in self._done}
         with contextlib.suppress(Exception):
             await self._write_outcomes()
+        with contextlib.suppress(Exception):
+            await self.deliveries.release([c for c in cut.values() if c.id not in answered])

@@ -153,3 +153,30 @@ async def test_two_instances_share_the_work_without_sending_twice(database_url: 
         await a.close()
         await b.close()
         await receiver.stop()
+
+
+async def test_a_clean_stop_gives_its_claims_back(database_url: str) -> None:
+    clock = HandClock()
+    receiver = Receiver(lambda i, r: (204, 2.0))  # slow: the stop comes mid-POST
+    await receiver.start()
+    subs = subscriptions(receiver.url.rsplit("/", 1)[0])
+    first = await instance(database_url, subs, clock)
+    try:
+        await first.store.upsert(_calls(3))
+        running = asyncio.create_task(first.dispatcher.run())
+        while not receiver.requests:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        assert first.dispatcher.delivered == 0
+    finally:
+        await first.close()
+    receiver.behaviour = lambda i, r: (204, 0.0)
+    second = await instance(database_url, subs, clock)
+    try:
+        assert await second.dispatcher.round() > 0  # at once: no lease to wait out
+        await pump(second.dispatcher, clock, lambda: settled(second.deliveries))
+        _check(receiver, 3)
+    finally:
+        await second.close()
+        await receiver.stop()
