@@ -72,3 +72,20 @@ def test_signature_is_the_hex_hmac_sha256_of_the_body() -> None:
     assert verify("k" * 16, body, f"sha256={expected}")
     assert not verify("k" * 16, body + b" ", f"sha256={expected}")
     assert not verify("j" * 16, body, f"sha256={expected}")
+
+
+def test_serve_builds_the_dispatcher_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from unittest.mock import MagicMock
+
+    from callcenter.process.service import Service
+    from callcenter.webhooks.deliveries import SqlDeliveries
+
+    deliveries = SqlDeliveries(MagicMock())
+    assert Service(load_settings())._build_dispatcher(deliveries) is None
+    monkeypatch.setenv("CALLCENTER_WEBHOOK_RETRY_HOURS", "2")
+    monkeypatch.setenv("CALLCENTER_WEBHOOK_CONCURRENCY", "5")
+    settings = _load(monkeypatch, [GOOD])
+    dispatcher = Service(settings)._build_dispatcher(deliveries)  # type: ignore[arg-type]
+    assert dispatcher is not None
+    assert dispatcher.policy.give_up_after_s == 7200 and dispatcher.concurrency == 5
+    assert list(dispatcher.subscriptions) == ["province"]
