@@ -42,6 +42,7 @@ from callcenter.records.store import RecordStore, RecordWriter
 from callcenter.records.today import DayBook
 from callcenter.records.wiring import RecordsSystem
 from callcenter.tokens import TokenStore
+from callcenter.webhooks.deliveries import SqlDeliveries
 from queues.callbacks import CallbackWorklist
 from queues.repository import SeatRepository
 from queues.seat_state import StateTracker
@@ -119,6 +120,8 @@ class ApiServices:
     intake: SqlIntake | None = None
     audit: AuditLog | None = None
     ivr: FlowStore | None = None
+    #: the webhooks outbox's deliveries (`/webhooks/deliveries`)
+    webhook_deliveries: SqlDeliveries | None = None
     #: `GET /queues`' bodies (api/queues.py): a wall of screens polls one list
     queue_lists: BodyCache = field(default_factory=BodyCache, init=False, compare=False)
     #: searches of call records by caller number: each token's allowance (api/caller_search.py)
@@ -143,6 +146,7 @@ class ApiServices:
         catalog: CatalogHolder | None = None,
         catalog_store: CatalogStore | None = None,
         cards: CardLookup | None = None,
+        webhook_deliveries: SqlDeliveries | None = None,
     ) -> ApiServices:
         """The API's collaborators out of the process's systems; the live stream and
         the desks' hub are built here, over the live model (and the seats, when there
@@ -182,6 +186,7 @@ class ApiServices:
             intake=records.intake if records else None,
             audit=audit,
             ivr=ivr,
+            webhook_deliveries=webhook_deliveries,
         )
 
 
@@ -371,3 +376,9 @@ async def caller_searches(conn: HTTPConnection) -> CallerSearches:
 
 async def ivr_flows(conn: HTTPConnection) -> FlowStore:
     return _configured(api_services(conn).ivr, "the IVR is not configured in this instance")
+
+
+async def webhook_deliveries(conn: HTTPConnection) -> SqlDeliveries:
+    return _configured(
+        api_services(conn).webhook_deliveries, "webhooks are not configured in this instance"
+    )

@@ -14,6 +14,7 @@ from bench.runner import Bench, Target
 from bench.security_bench import bench_security
 from bench.soak_bench import bench_soak
 from bench.unit_cards_bench import bench_unit_cards
+from bench.webhooks_bench import bench_webhooks
 
 BENCHES: dict[str, Bench] = {
     "ami_read_path": bench_ami_read_path,
@@ -28,6 +29,7 @@ BENCHES: dict[str, Bench] = {
     "security": bench_security,
     "soak": bench_soak,
     "unit_cards": bench_unit_cards,
+    "webhooks": bench_webhooks,
 }
 
 TARGETS: dict[str, Target] = {
@@ -60,4 +62,7 @@ TARGETS: dict[str, Target] = {
     "soak_kb_per_1k_calls": Target("<=", 50.0, "KB/1k calls"),
     "unit_card_search_p99_ms": Target("<=", 50.0, "ms"),
     "unit_card_sqlite_search_p99_ms": Target("<=", 50.0, "ms"),
+    "webhook_deliveries_per_s": Target(">=", 500, "deliveries/s"),
+    "webhook_deliveries_per_s_pg": Target(">=", 500, "deliveries/s"),
+    "webhook_lag_p99_ms": Target("<=", 1000.0, "ms"),
 }

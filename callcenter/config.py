@@ -13,8 +13,9 @@ import ipaddress
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -41,6 +42,62 @@ class AmiNode(BaseModel):
     #: overriding CALLCENTER_AMI_BINDADDR / CALLCENTER_AMI_PERMIT for this node
     bindaddr: str | None = None
     permit: list[str] | None = None
+
+
+class SecretSettingError(Exception):
+    """A secret setting refused: raised as is, so that no message shows its value."""
+
+
+#: the events the service announces to webhooks (callcenter/webhooks/; README)
+WEBHOOK_EVENTS = ("call.offered", "call.ended", "callback.done")
+
+
+class WebhookSubscription(BaseModel):
+    """One receiver of webhooks (the province's work-order platform): where, the HMAC
+    secret its signatures are checked with, and which events it wants."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: names the subscription in the deliveries table and API; the URL if not given.
+    #: Renaming one starts a new subscription (pending deliveries keep the old name)
+    name: str | None = Field(default=None, min_length=1, max_length=64)
+    url: str = Field(max_length=255)
+    secret: SecretStr
+    events: list[str] = Field(min_length=1)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"url must be an http:// or https:// URL, got {url!r}")
+        return url
+
+    @field_validator("secret")
+    @classmethod
+    def _long_secret(cls, secret: SecretStr) -> SecretStr:
+        if len(secret.get_secret_value()) < 16:
+            # not a ValueError: pydantic would print the refused value, the secret
+            raise SecretSettingError(
+                "CALLCENTER_WEBHOOKS: a subscription's secret must be at least 16"
+                " characters (it is the HMAC-SHA256 key receivers check signatures with)"
+            )
+        return secret
+
+    @field_validator("events")
+    @classmethod
+    def _known_events(cls, events: list[str]) -> list[str]:
+        unknown = [e for e in events if e not in WEBHOOK_EVENTS]
+        if unknown:
+            raise ValueError(
+                f"unknown event(s) {unknown}; this version announces {list(WEBHOOK_EVENTS)}"
+            )
+        return events
+
+    @property
+    def key(self) -> str:
+        """The subscription's name in the deliveries table."""
+        return self.name or self.url
 
 
 class Settings(BaseSettings):
@@ -149,6 +206,14 @@ class Settings(BaseSettings):
     #: the same directory as this service sees it (a mount); unset: `records purge`
     #: cannot delete recordings and says so
     recordings_dir: Path | None = None
+    #: receivers of signed webhooks (JSON list of {name, url, secret, events})
+    webhooks: list[WebhookSubscription] = Field(default_factory=list)
+    #: one POST waits this long for its answer
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    #: POSTs in flight at once, per instance (each to a different call)
+    webhook_concurrency: int = Field(default=32, ge=1, le=1000)
+    #: a delivery is retried (exponential backoff with jitter) this long, then failed
+    webhook_retry_hours: float = Field(default=24.0, gt=0, le=24 * 14)
 
     # the embedded demo (`serve --demo`): pbxsim as the PBX, with simulated traffic
     demo_seats: int = Field(default=60, ge=1, le=5000)
@@ -217,6 +282,17 @@ class Settings(BaseSettings):
         names = [n.name for n in self.ami_nodes]
         if len(names) != len(set(names)):
             raise ValueError(f"CALLCENTER_AMI_NODES: node names must be unique, got {names}")
+        return self
+
+    @model_validator(mode="after")
+    def _unique_webhook_names(self) -> Settings:
+        keys = [w.key for w in self.webhooks]
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        if twice:
+            raise ValueError(
+                f"CALLCENTER_WEBHOOKS: two subscriptions named {twice}: give each a unique"
+                " name (or URL)"
+            )
         return self
 
     @classmethod

@@ -11,7 +11,8 @@ from sqlalchemy.engine import Connection
 import agi.ivr.models  # noqa: F401  (registers the IVR flow table)
 import callcenter.audit.models  # registers the API audit log's table
 import callcenter.legacy.card_tables  # registers the unit cards and their index
-import callcenter.legacy.models  # noqa: F401  (registers the legacy tables)
+import callcenter.legacy.models
+import callcenter.webhooks.models  # noqa: F401  (registers the legacy tables and the webhooks outbox)
 import queues.models  # noqa: F401  (registers the seat tables)
 from callcenter.db import create_engine
 from callcenter.models import Base

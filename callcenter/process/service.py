@@ -76,6 +76,11 @@ from callcenter.records.wiring import (
     directory_units,
 )
 from callcenter.tokens import TokenStore
+from callcenter.webhooks.deliveries import SqlDeliveries
+from callcenter.webhooks.dispatcher import Dispatcher, HttpSender
+from callcenter.webhooks.metrics import DispatcherCollector
+from callcenter.webhooks.outbox import Outbox
+from callcenter.webhooks.retry import RetryPolicy
 from queues.callbacks import CallbackPolicy
 from queues.priority import PriorityRules
 from queues.wiring import SeatsSystem, build_seats, follow_wrapups
@@ -209,7 +214,10 @@ class Service:
             batch_size=settings.records_batch_size,
             city=city,
             intake_wrapup_s=settings.intake_wrapup_s,
+            outbox=Outbox(settings.webhooks, city.iso) if settings.webhooks else None,
         )
+        webhook_deliveries = SqlDeliveries(sessions)
+        dispatcher = self._build_dispatcher(webhook_deliveries)
         listeners = FanOut([live, records.listener])
         nodes = [PbxNode(self._node_config(n), listeners) for n in settings.ami_nodes]
         for node in nodes:
@@ -256,6 +264,7 @@ class Service:
             ivr=agi.flows,
             catalog=catalog,
             catalog_store=catalog_store,
+            webhook_deliveries=webhook_deliveries,
         )
         limits = body_limits(settings.http_max_json_bytes, settings.http_max_import_bytes)
         app = create_app(services, self.metrics, __version__, limits)
@@ -288,6 +297,8 @@ class Service:
             loops["auditor"] = auditor.run
         if reconcile is not None:
             loops["reconciler"] = reconcile.run
+        if dispatcher is not None:
+            loops["webhooks"] = dispatcher.run
         supervisor = Supervisor(utcnow, city.iso)
         self.metrics.register(SupervisorCollector(supervisor))
         for name, loop in loops.items():
@@ -319,11 +330,31 @@ class Service:
             with contextlib.suppress(Exception):  # the last minute's counted refusals
                 await audit.flush()
             records.writer.close()
+            if dispatcher is not None:
+                await dispatcher.sender.close()
             if stopping_pbx is not None:
                 await stopping_pbx
             with contextlib.suppress(Exception):
                 await instances.deregister()
             await engine.dispose()
+
+    def _build_dispatcher(self, deliveries: SqlDeliveries) -> Dispatcher | None:
+        """The webhook delivery loop, when any subscription is configured."""
+        settings = self.settings
+        if not settings.webhooks:
+            return None
+        dispatcher = Dispatcher(
+            deliveries,
+            settings.webhooks,
+            HttpSender(settings.webhook_timeout_s, settings.webhook_concurrency),
+            policy=RetryPolicy(give_up_after_s=settings.webhook_retry_hours * 3600),
+            concurrency=settings.webhook_concurrency,
+            timeout_s=settings.webhook_timeout_s,
+        )
+        self.metrics.register(DispatcherCollector(dispatcher))
+        names = ", ".join(s.key for s in settings.webhooks)
+        log.info("webhooks to %s", names)
+        return dispatcher
 
     def _connection_limits(self, file_limit: int) -> ConnectionLimits:
         """The HTTP connection cap: as configured, or what the open-file limit leaves

@@ -14,6 +14,7 @@ Times are the caller's (`at`): the worklist runs on PBX time.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Protocol
@@ -127,9 +128,16 @@ class CallbackTasks(Protocol):
         ...
 
 
+#: called in the transaction that marks a callback done (announce.py: the webhooks outbox)
+CallbackDone = Callable[[AsyncSession, CallbackTaskFact], Awaitable[None]]
+
+
 class SqlCallbackTasks:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], done: CallbackDone | None = None
+    ) -> None:
         self.sessions = sessions
+        self.done = done
 
     async def requested(self, uniqueid: str) -> bool:
         async with self.sessions() as session:
@@ -240,6 +248,8 @@ class SqlCallbackTasks:
             row.outcome, row.updated_at = outcome[:200], at
             if answered:
                 row.status = DONE
+                if self.done is not None:
+                    await self.done(session, _fact(row))
             elif seat_missed:
                 # not the caller's attempt: back in line at the same place
                 row.status, row.attempts = OPEN, max(0, row.attempts - 1)

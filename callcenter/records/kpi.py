@@ -285,6 +285,11 @@ class KpiRow(Figures):
 SATISFIED = (1, 2)  # 满意, 基本满意
 
 
+def is_offered(kind: str, queue: str) -> bool:
+    """Whether a record is an offered call: a call (not a callback) that joined a queue."""
+    return kind == "call" and queue != ""
+
+
 def count_into(
     tally: Tally,
     queue: str,

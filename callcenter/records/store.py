@@ -35,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,6 +63,10 @@ class DialedUnit:
     district: str
     mode: str
 
+
+#: called in the upsert's transaction with the rows as written (announce.py: the
+#: webhooks outbox), so what is announced is what was written, no more, no less
+RowsWritten = Callable[[AsyncSession, list[dict[str, Any]]], Awaitable[None]]
 
 #: dialed number -> its legacy route (unit, district, mode), or None for 12345 itself
 DialedUnitLookup = Callable[[str], DialedUnit | None]
@@ -95,10 +99,14 @@ class RecordStore:
     """Upserts call records; knows nothing about AMI."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], route: DialedUnitLookup = _no_route
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        route: DialedUnitLookup = _no_route,
+        written: RowsWritten | None = None,
     ) -> None:
         self.sessions = sessions
         self.route = route
+        self.written = written
         table = cast(Table, CallRecord.__table__)
         self._rows_upsert = _on_conflict(sqlite.insert(table))
         self._batch = ColumnBatch(table)
@@ -133,6 +141,8 @@ class RecordStore:
                 # Core executemany on the table (not the ORM's bulk path): sent as
                 # multi-row VALUES pages ("insertmanyvalues"), compiled once
                 await connection.execute(self._rows_upsert, rows)
+            if self.written is not None:
+                await self.written(session, rows)
         return len(rows)
 
 

@@ -22,6 +22,7 @@ from callcenter.clock import SHANGHAI, CityTime, utcnow
 from callcenter.legacy.directory import Directory
 from callcenter.live.live_state import LiveState
 from callcenter.live.seat_state import wrapup_s
+from callcenter.records.announce import Announcer
 from callcenter.records.builder import FinishedCall, RecordBuilder
 from callcenter.records.callback_tasks import SqlCallbackTasks
 from callcenter.records.facts import SqlCallFacts
@@ -29,6 +30,7 @@ from callcenter.records.history import SqlHistory
 from callcenter.records.intake import SqlIntake, UnitLookup
 from callcenter.records.store import DialedUnit, DialedUnitLookup, RecordStore, RecordWriter
 from callcenter.records.today import DayBook
+from callcenter.webhooks.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -122,13 +124,18 @@ def build_records(
     clock: Callable[[], datetime] = utcnow,
     city: CityTime = SHANGHAI,
     intake_wrapup_s: float = 120.0,
+    outbox: Outbox | None = None,
 ) -> RecordsSystem:
     """`clock`: when a fact was stored (ratings, callback requests); `city`: the day
     the figures of today are cut on; `intake_wrapup_s`: how long after a call its agent
     writes the intake without it being a correction, at least (the seat's own wrap-up
     when longer). The intake's units are checked against the legacy directory once the
-    process sets `intake.units` (`directory_units`)."""
-    store = RecordStore(sessions, routes) if routes is not None else RecordStore(sessions)
+    process sets `intake.units` (`directory_units`). `outbox`: where written facts are
+    announced to webhooks (None: nowhere)."""
+    announcer = Announcer(outbox, city) if outbox is not None else None
+    store = RecordStore(sessions, written=announcer.records_written if announcer else None)
+    if routes is not None:
+        store.route = routes
     writer = RecordWriter(store, spool_dir, flush_every_s, batch_size)
     queue_defaults = dict(queue_wrapup or {})
 
@@ -159,7 +166,7 @@ def build_records(
         listener,
         queue_defaults,
         facts,
-        SqlCallbackTasks(sessions),
+        SqlCallbackTasks(sessions, announcer.callback_done if announcer else None),
         day,
         SqlHistory(sessions),
         SqlIntake(sessions, live.clock, live.mark_confidential, wrapup_grace_s=intake_wrapup_s),

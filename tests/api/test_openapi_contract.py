@@ -34,6 +34,7 @@ PATH_VALUES = {
     "number": "057187001234",
     "name": "housing",
     "task_id": "1",
+    "delivery_id": "1",
     "call_id": "pbx1:1764141243.2207",
     "code": "U017",
 }

@@ -100,6 +100,8 @@ MATRIX: list[tuple[str, str, object, set[Role] | None]] = [
     ("GET", "/api/v1/intake-kinds", None, {ADM, SUP, AGT, INT}),
     ("GET", "/api/v1/stats/kpis?start=2026-11-26&end=2026-11-27", None, {ADM, SUP, INT}),
     ("GET", "/api/v1/stats/today", None, {ADM, SUP, INT}),
+    ("GET", "/api/v1/webhooks/deliveries?status=failed", None, {ADM, INT}),
+    ("POST", "/api/v1/webhooks/deliveries/1/retry", None, {ADM}),
 ]
 
 
