@@ -148,12 +148,14 @@ async def _find(
     call = _in_progress(live, node, linkedid)
     if call is not None:
         _none_of_theirs(principal, call.seat, missing)
-        return node, linkedid, FoundCall(CallAtSeat(call.seat, True), call.confidential)
+        at_seat = CallAtSeat(call.seat, True, confidential=call.confidential)
+        return node, linkedid, FoundCall(at_seat, call.confidential)
     record = await _written(records, writer, node, linkedid)
     if record is None:
         raise HTTPException(404, missing)
     _none_of_theirs(principal, record.seat, missing)
-    at_seat = CallAtSeat(record.seat, False, record.ended_at.timestamp(), record.wrapup_s)
+    ended_at = record.ended_at.timestamp()
+    at_seat = CallAtSeat(record.seat, False, ended_at, record.wrapup_s, record.confidential)
     return node, linkedid, FoundCall(at_seat, record.confidential)
 
 

@@ -49,7 +49,13 @@ class SecretSettingError(Exception):
 
 
 #: the events the service announces to webhooks (callcenter/webhooks/; README)
-WEBHOOK_EVENTS = ("call.offered", "call.ended", "callback.done")
+WEBHOOK_EVENTS = (
+    "call.offered",
+    "call.answered",
+    "call.intake",
+    "call.ended",
+    "callback.done",
+)
 
 
 class WebhookSubscription(BaseModel):

@@ -290,6 +290,7 @@ class Service:
             "overflow": seats.overflow.run,
             "queue params poller": lambda: poll_queue_params(live, QUEUE_PARAMS_EVERY_S),
             "record writer": records.writer.run,
+            "call answers": records.answers.run,
             "day book refresh": records.day.run,
             "audit log": audit.run,
         }
@@ -325,6 +326,8 @@ class Service:
             await agi.stop()
             for node in nodes:
                 await node.stop()
+            with contextlib.suppress(Exception):  # answers of calls still in progress
+                await records.answers.flush()
             with contextlib.suppress(Exception):  # what is not written stays in the spool
                 await records.writer.flush()
             with contextlib.suppress(Exception):  # the last minute's counted refusals

@@ -54,6 +54,9 @@ ENDED_MEMORY = 50_000
 
 #: (queue, member interface) -> the member's wrap-up seconds, from the live model
 WrapupLookup = Callable[[str, str, str], float]
+#: told of each answer (the draft and the queue answered from), on the AMI reader's
+#: path: memory only, never raises (answers.py)
+AnswerHook = Callable[["RecordDraft", str], None]
 
 
 def _no_wrapup(node: str, queue: str, interface: str) -> float:
@@ -284,11 +287,16 @@ class RecordBuilder:
     """Follows every node's events; hands each finished call to `sink` exactly once."""
 
     def __init__(
-        self, clock: Callable[[], float], sink: Sink, wrapup: WrapupLookup = _no_wrapup
+        self,
+        clock: Callable[[], float],
+        sink: Sink,
+        wrapup: WrapupLookup = _no_wrapup,
+        answered: AnswerHook | None = None,
     ) -> None:
         self.clock = clock
         self.sink = sink
         self.wrapup = wrapup
+        self.answered = answered
         self.open: dict[tuple[str, str], RecordDraft] = {}
         self.finished = 0
         #: (node, linkedid) of calls already finished -> when: a duplicated Hangup, or
@@ -619,6 +627,8 @@ class RecordBuilder:
             call.wait_s = (call.wait_s or 0.0) + e.hold_time
         call.queue_exit, call.in_queue = "answered", None
         call.note(now, "answered", e.member_name or e.interface)
+        if self.answered is not None:
+            self.answered(call, e.queue)
 
     def _on_complete(
         self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.AgentComplete

@@ -32,7 +32,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.clock import as_utc
 from callcenter.privacy import CONFIDENTIAL_CATEGORIES
-from callcenter.records.facts import ConfidentialMarkFact, InProgressMark, store_mark
+from callcenter.records.facts import (
+    ConfidentialMarkFact,
+    InProgressMark,
+    known_facts,
+    store_mark,
+)
 from callcenter.records.locks import lock_calls
 from callcenter.records.models import CallIntake
 from callcenter.tokens import Role
@@ -170,6 +175,8 @@ class CallAtSeat:
     in_progress: bool
     ended_at: float | None = None
     wrapup_s: float = 0.0
+    #: whether the call is confidential (its live mark or its record's) before this write
+    confidential: bool = False
 
 
 def writing_window_open(call: CallAtSeat, now: float, wrapup_grace_s: float) -> bool:
@@ -229,6 +236,10 @@ class IntakeVersion:
         return IntakeFields(self.kind, self.unit, self.summary, self.ticket, self.resolved_on_call)
 
 
+#: announces a version written (announce.py: `call.intake`), in its transaction after
+#: the call's lock; the bool: whether the call is confidential with this version
+IntakeAnnounce = Callable[[AsyncSession, IntakeVersion, bool], Awaitable[None]]
+
 #: a unit code -> its name in the legacy directory, or None when there is no such unit
 UnitLookup = Callable[[str], Awaitable[str | None]]
 
@@ -248,8 +259,10 @@ class SqlIntake:
         in_progress: InProgressMark,
         units: UnitLookup = _no_directory,
         wrapup_grace_s: float = 120.0,
+        announce: IntakeAnnounce | None = None,
     ) -> None:
         self.sessions = sessions
+        self.announce = announce
         self.clock = clock
         self.in_progress = in_progress
         self.units = units
@@ -351,6 +364,9 @@ class SqlIntake:
             if marks:
                 mark = ConfidentialMarkFact(node, linkedid, author.name, REPORT_MARK_REASON, at)
                 await store_mark(session, mark)
+            if self.announce is not None:
+                confidential = marks or call.confidential or await _marked(session, node, linkedid)
+                await self.announce(session, stored, confidential)
         if marks:
             self.in_progress(node, linkedid)
         return stored
@@ -368,6 +384,11 @@ class SqlIntake:
     async def current(self, node: str, linkedid: str) -> IntakeVersion | None:
         async with self.sessions() as session:
             return await _current(session, node, linkedid)
+
+
+async def _marked(session: AsyncSession, node: str, linkedid: str) -> bool:
+    """Whether the call has a confidential mark (a fact written after its record)."""
+    return (node, linkedid) in (await known_facts(session, [linkedid])).marked
 
 
 async def _current(session: AsyncSession, node: str, linkedid: str) -> IntakeVersion | None:

@@ -23,6 +23,7 @@ from callcenter.legacy.directory import Directory
 from callcenter.live.live_state import LiveState
 from callcenter.live.seat_state import wrapup_s
 from callcenter.records.announce import Announcer
+from callcenter.records.answers import AnswerLog
 from callcenter.records.builder import FinishedCall, RecordBuilder
 from callcenter.records.callback_tasks import SqlCallbackTasks
 from callcenter.records.facts import SqlCallFacts
@@ -111,6 +112,21 @@ class RecordsSystem:
     history: SqlHistory
     #: the agents' intake of each call (kind, unit, summary, ticket), in versions
     intake: SqlIntake
+    #: answers seen, until their `call.answered` is written (a task: `answers.run`)
+    answers: AnswerLog
+
+
+def queue_priority(live: LiveState) -> Callable[[str, str], int]:
+    """The caller's queue priority as app_queue got it (the channel's QUEUE_PRIO, which
+    the screen pop shows too), 0 when it has none."""
+
+    def lookup(node: str, linkedid: str) -> int:
+        state = live.nodes.get(node)
+        channel = state.channels.get(linkedid) if state is not None else None
+        value = channel.variables.get("QUEUE_PRIO", "0") if channel is not None else "0"
+        return int(value) if value.isdigit() else 0
+
+    return lookup
 
 
 def build_records(
@@ -132,7 +148,10 @@ def build_records(
     when longer). The intake's units are checked against the legacy directory once the
     process sets `intake.units` (`directory_units`). `outbox`: where written facts are
     announced to webhooks (None: nowhere)."""
-    announcer = Announcer(outbox, city) if outbox is not None else None
+    answers = AnswerLog(sessions, queue_priority(live))
+    announcer = (
+        Announcer(outbox, city, answers, route=lambda: store.route) if outbox is not None else None
+    )
     store = RecordStore(sessions, written=announcer.records_written if announcer else None)
     if routes is not None:
         store.route = routes
@@ -156,7 +175,7 @@ def build_records(
         writer.add(record)
         day.observe(record)
 
-    builder = RecordBuilder(live.clock, finished, wrapup)
+    builder = RecordBuilder(live.clock, finished, wrapup, answers.saw)
     listener = RecordsListener(live, builder)
     facts = SqlCallFacts(sessions, clock, live.mark_confidential)
     return RecordsSystem(
@@ -169,5 +188,12 @@ def build_records(
         SqlCallbackTasks(sessions, announcer.callback_done if announcer else None),
         day,
         SqlHistory(sessions),
-        SqlIntake(sessions, live.clock, live.mark_confidential, wrapup_grace_s=intake_wrapup_s),
+        SqlIntake(
+            sessions,
+            live.clock,
+            live.mark_confidential,
+            wrapup_grace_s=intake_wrapup_s,
+            announce=announcer.intake_written if announcer else None,
+        ),
+        answers,
     )

@@ -33,12 +33,20 @@ def test_subscriptions_read_from_json(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "s3cret" not in repr(settings)
 
 
+def test_every_event_the_service_announces_may_be_subscribed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    events = ["call.offered", "call.answered", "call.intake", "call.ended", "callback.done"]
+    settings = _load(monkeypatch, [GOOD | {"events": events}])
+    assert settings.webhooks[0].events == events  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
         ({"url": "ftp://platform/x"}, "url must be an http:// or https:// URL"),
         ({"url": "https://"}, "url must be an http:// or https:// URL"),
-        ({"events": ["call.answered"]}, "unknown event(s) ['call.answered']"),
+        ({"events": ["call.transferred"]}, "unknown event(s) ['call.transferred']"),
         ({"events": []}, "events"),
         ({"secret": None}, "secret"),
         ({"colour": "red"}, "colour"),
