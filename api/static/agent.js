@@ -404,21 +404,30 @@ async function saveIntake(event) {
   $("intake-message").dataset.saved = result.ok ? "1" : "";
 }
 
-let unitSearch = null;
-function searchUnits() {  // the unit picker's suggestions, from the unit cards
-  clearTimeout(unitSearch);
-  unitSearch = setTimeout(async () => {
-    const q = $("intake-unit").value.trim();
-    if (q.length < 1) return;
-    const result = await api("GET", `/api/v1/unit-cards?q=${encodeURIComponent(q)}&limit=10`);
-    if (!result.ok) return;  // not offered: the code is typed as it is
-    $("unit-options").replaceChildren(...result.data.items.map((card) => {
+// The unit picker: every unit of the legacy directory (`GET /units`, the units an
+// intake may name), loaded once, the browser's datalist filtering them as one types.
+// A directory of a city's units is a few hundred rows: a few pages at most.
+const UNIT_PAGES_MAX = 10;
+let unitsLoaded = false;
+async function loadUnits() {
+  if (unitsLoaded) return;
+  const options = [];
+  let cursor = null;
+  for (let pageNo = 0; pageNo < UNIT_PAGES_MAX; pageNo++) {
+    const query = cursor ? `&cursor=${encodeURIComponent(cursor)}` : "";
+    const result = await api("GET", `/api/v1/units?limit=1000${query}`);
+    if (!result.ok) return;  // not offered: the code is typed as it is (and checked on save)
+    for (const unit of result.data.items) {
       const option = document.createElement("option");
-      option.value = card.unit_code;
-      option.textContent = [card.unit, card.district].filter(Boolean).join(" · ");
-      return option;
-    }));
-  }, 250);
+      option.value = unit.code;
+      option.textContent = [unit.name, unit.district].filter(Boolean).join(" · ");
+      options.push(option);
+    }
+    cursor = result.data.next_cursor;
+    if (!cursor) break;
+  }
+  $("unit-options").replaceChildren(...options);
+  unitsLoaded = true;
 }
 
 // --- transfer and conference -----------------------------------------------------------
@@ -515,7 +524,7 @@ $("logout").addEventListener("click", () => seatAction("logout"));
 $("pause").addEventListener("click", () => seatAction("pause", { reason: $("pause-reason").value }));
 $("unpause").addEventListener("click", () => seatAction("unpause"));
 $("intake").addEventListener("submit", saveIntake);
-$("intake-unit").addEventListener("input", searchUnits);
+$("intake-unit").addEventListener("focus", loadUnits);
 for (const mode of ["blind", "consult", "conference"]) {
   $(`transfer-${mode}`).addEventListener("click",
     () => transferAction("transfer", { to: $("transfer-target").value, mode }));
@@ -528,6 +537,7 @@ $("confidential").addEventListener("click", markConfidential);
 function loadOptions() {
   if (!live.token()) return;
   loadKinds();
+  loadUnits();
   loadTargets();
 }
 

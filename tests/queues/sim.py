@@ -28,6 +28,7 @@ from callcenter.db import create_engine, session_factory
 from callcenter.legacy.queues import CatalogHolder, QueueCatalog
 from callcenter.live.live_state import LiveState
 from callcenter.records.wiring import RecordsSystem, build_records
+from callcenter.webhooks.outbox import Outbox
 from pbxsim.ami_server import AmiServer
 from pbxsim.asterisk_ledger_db import LedgerWriter, start_ledger
 from pbxsim.channel import Channel
@@ -145,6 +146,7 @@ class Floor:
     records: RecordsSystem
     watcher_task: asyncio.Task[None] | None = None
     writer_task: asyncio.Task[None] | None = None
+    answers_task: asyncio.Task[None] | None = None
 
     async def restart_pbx(self) -> None:
         port = self.sim.port
@@ -154,7 +156,8 @@ class Floor:
         self.sim = await start_pbx(len(self.sim.phones), port=port, ledger_url=self.sim.ledger_url)
 
     async def close(self) -> None:
-        tasks = [t for t in (self.watcher_task, self.writer_task) if t is not None]
+        running = (self.watcher_task, self.writer_task, self.answers_task)
+        tasks = [t for t in running if t is not None]
         for task in tasks:
             task.cancel()
         # every task gone before the database goes: a write cancelled half-way must not
@@ -174,8 +177,11 @@ async def open_floor(
     skills: Callable[[int], dict[str, int]],
     callback_policy: CallbackPolicy | None = None,
     overflow_s: dict[str, float] | None = None,
+    outbox: Outbox | None = None,
     **kw: object,
 ) -> Floor:
+    """`outbox`: the records announce to webhooks through it (and the answers' task
+    runs)."""
     sim = await start_pbx(seats, **kw)  # type: ignore[arg-type]
     live = LiveState(sim.scheduler.now)
     engine = create_engine(database_url)
@@ -196,6 +202,7 @@ async def open_floor(
         Path(tempfile.mkdtemp(prefix="floor-spool-")),
         flush_every_s=0.05,
         queue_wrapup=system.wrapups,
+        outbox=outbox,
     )
     node = PbxNode(
         NodeConfig(
@@ -216,6 +223,8 @@ async def open_floor(
     floor = Floor(sim, live, node, engine, system, records)
     floor.watcher_task = asyncio.create_task(system.watcher.run())
     floor.writer_task = asyncio.create_task(records.writer.run())
+    if outbox is not None:
+        floor.answers_task = asyncio.create_task(records.answers.run())
     return floor
 
 
