@@ -16,6 +16,7 @@ from api.auth import require_roles
 from api.city import City, OptionalStamp, Stamp, written
 from api.pagination import Page, Paging
 from api.services import webhook_deliveries
+from callcenter.config import WEBHOOK_EVENTS
 from callcenter.tokens import Principal, Role
 from callcenter.webhooks.deliveries import DeliveryFact, NotFailed, SqlDeliveries
 
@@ -48,7 +49,7 @@ class DeliveryOut(BaseModel):
     delivery_id: str = Field(description="`X-Hotline-Delivery`: the same on every retry")
     subscription: str = Field(description="the subscription's name (its URL if unnamed)")
     event_id: int
-    event_type: str = Field(description="call.offered | call.ended | callback.done")
+    event_type: str = Field(description=" | ".join(WEBHOOK_EVENTS))
     stream: str = Field(
         description="what the event is about: `call:<node>:<Linkedid>` or `callback:<id>`; "
         "a stream's events are delivered in order"
