@@ -86,6 +86,17 @@ class RecordsCollector(Collector):
             "1 if the last write reached the database",
             value=1 if writer.database_ok else 0,
         )
+        answers = self._records.answers
+        yield GaugeMetricFamily(
+            "callcenter_records_answers_pending",
+            "answers seen whose call.answered webhook event is not yet written",
+            value=len(answers.pending),
+        )
+        for name, help_text, value in (
+            ("answers_dropped", "answers never announced: the backlog was full", answers.dropped),
+            ("answers_write_failures", "failed writes of call.answered events", answers.failures),
+        ):
+            yield CounterMetricFamily(f"callcenter_records_{name}", help_text, value=value)
         yield GaugeMetricFamily(
             "callcenter_calls_in_progress",
             "calls the record builder is following",

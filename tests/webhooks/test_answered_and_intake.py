@@ -21,7 +21,7 @@ from callcenter.clock import SHANGHAI
 from callcenter.config import WEBHOOK_EVENTS, WebhookSubscription
 from callcenter.db import create_engine, session_factory
 from callcenter.records.announce import Announcer
-from callcenter.records.answers import AnswerLog
+from callcenter.records.answers import Answer, AnswerLog
 from callcenter.records.builder import FinishedCall, RecordBuilder
 from callcenter.records.intake import Author, CallAtSeat, IntakeFields, SqlIntake
 from callcenter.records.store import DialedUnit, RecordStore
@@ -214,3 +214,32 @@ async def test_no_subscriber_no_answer_kept(database_url: str) -> None:
         assert not answers.pending
     finally:
         await engine.dispose()
+
+
+async def test_a_failed_write_keeps_the_answers_and_a_full_backlog_counts_drops(
+    desk: Desk,
+) -> None:
+    written = desk.answers.announce
+    assert written is not None
+
+    async def down(session: AsyncSession, answers: list[Answer]) -> None:
+        raise ConnectionError("database down")
+
+    desk.answers.announce = down
+    _answered_call(desk)
+    assert not await desk.answers.flush()
+    assert len(desk.answers.pending) == 1 and desk.answers.failures == 1
+    desk.answers.limit = 1  # another answer (a second member) finds the backlog full
+    other = snap("2.1")  # a channel of the same call
+    desk.feed(
+        ev.Newchannel("Newchannel", {}, channel=other),
+        ev.AgentConnect(
+            "AgentConnect", {}, channel=other, dest=snap("2.2"), queue="hotline-general",
+            interface="PJSIP/1002", member_name="1002", hold_time=1,
+        ),
+    )  # fmt: skip
+    assert desk.answers.dropped == 1 and len(desk.answers.pending) == 1
+    desk.answers.announce = written  # back: the kept answer is written
+    assert await desk.answers.flush()
+    assert _kinds(await desk.events()) == ["call.offered", "call.answered"]
+    assert not desk.answers.pending
