@@ -120,6 +120,15 @@ async def test_an_intake_saved_on_the_desk_reaches_the_record_the_figures_and_th
                     15,
                     "the intake kinds",
                 )
+                # the unit picker offers the directory's units (`GET /units`)
+                await until(
+                    lambda p=page: p.evaluate(
+                        "(document.querySelector('#unit-options option[value=\"HOUSING\"]')"
+                        " || {}).textContent || ''"
+                    ),
+                    15,
+                    "the directory's units in the picker",
+                )
 
             channel = floor.sim.call(CALLER, OLD)
             state = floor.live.nodes["pbx1"]
