@@ -207,7 +207,8 @@ async def test_no_subscriber_no_answer_kept(database_url: str) -> None:
             url="http://127.0.0.1:9/x", secret=SecretStr(SECRETS["archive"]), events=["call.ended"]
         )
         Announcer(Outbox([only_ended], SHANGHAI.iso), SHANGHAI, answers)
-        builder = RecordBuilder(lambda: T0, [].append, answered=answers.saw)
+        finished: list[FinishedCall] = []
+        builder = RecordBuilder(lambda: T0, finished.append, answered=answers.saw)
         join = ev.QueueCallerJoin("QueueCallerJoin", {}, channel=snap(), queue="hotline-general")
         for event in (new(), join, new(SEAT), connect()):
             builder.apply("pbx1", event)
