@@ -15,7 +15,10 @@ in the transaction that writes it (the outbox's rule):
   the offer too, ahead of it: the `call.offered` the record would write later is then
   the same event (same dedupe key), so per call the order is offered, answered, ...
 - `call.intake`: each intake version, in the transaction that writes it (intake.py),
-  after the call's answers still in memory.
+  after the call's answers still in memory. The platform's own ticket change (an
+  integration token's PATCH) is announced too, not suppressed: it is a version like the
+  others, other subscriptions need it, and a receiver counting versions sees no gap;
+  its `role` and `author` let the platform recognise its own change.
 - `callback.done`: when a callback reached its caller (callback_tasks.py).
 
 Events about one call share one stream (`call_stream`) and are delivered in the order
