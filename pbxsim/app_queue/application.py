@@ -157,7 +157,8 @@ class ChannelCaller:
         elif entry.state == "connected" and entry.connected is attempt:
             # AgentComplete goes out as the agent's channel starts hanging up; the caller
             # leaves Queue() when the bridge has let it go (_left_bridge)
-            self.engine.call_ended(entry, "agent", finish=False)
+            transferred = self.pbx.leg(member_channel).transferred
+            self.engine.call_ended(entry, "transfer" if transferred else "agent", finish=False)
 
     def _left_bridge(self) -> None:
         if self.entry is not None:

@@ -64,6 +64,9 @@ class Leg:
     sip_call_id: str = ""
     #: the bridge a hung-up channel left; it dissolves when the channel is gone
     left_bridge: Bridge | None = None
+    #: the channel handed its call on (BlindTransfer, a completed Atxfer): app_queue
+    #: reports the end of the member's call as Reason transfer
+    transferred: bool = False
 
 
 class ChannelRegistry:

@@ -87,6 +87,17 @@ class Originator:
                 self._prepare(channel, req)
                 self._dial(channel, req, resource)
                 return
+        user, at, endpoint_name = resource.partition("@")
+        dialer = pbx.find_app("Dial")
+        if tech.upper() == "PJSIP" and at and f"PJSIP/{endpoint_name}" in pbx.endpoints:
+            from pbxsim.telephony.dial import Dialer
+
+            if isinstance(dialer, Dialer):
+                # `PJSIP/<number>@<trunk>`: the carrier's party behind the trunk
+                channel = dialer.request_far_end(endpoint_name, user, resource, None)
+                self._prepare(channel, req)
+                self._dial(channel, req, resource)
+                return
         self._respond(req, None, REASON_FAILED)
 
     def _prepare(self, one: Channel, req: OriginateRequest) -> None:
