@@ -830,8 +830,8 @@ def build_pbx(
     from pbxsim.manager_actions import register_manager_actions
     from pbxsim.telephony.agi_app import agi_app
     from pbxsim.telephony.apps import register_builtin_apps
-    from pbxsim.telephony.dial import install as install_dial
     from pbxsim.telephony.confbridge import Conferences
+    from pbxsim.telephony.dial import install as install_dial
     from pbxsim.telephony.manager import ChannelActions
     from pbxsim.telephony.pjsip_conf import load_pjsip_conf
     from pbxsim.telephony.softphone import Softphone

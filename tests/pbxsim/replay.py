@@ -46,8 +46,8 @@ from pathlib import Path
 from pbxsim.ami_server import AmiServer
 from pbxsim.clock import AsyncioScheduler
 from pbxsim.events import EventBus
-from pbxsim.telephony.pbx import PbxSystem, build_pbx
 from pbxsim.telephony.dial import FarEndPolicy
+from pbxsim.telephony.pbx import PbxSystem, build_pbx
 from pbxsim.telephony.softphone import RingPolicy
 from tests.pbxsim.transcript import (
     AgiSession,
