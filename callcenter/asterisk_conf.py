@@ -39,10 +39,10 @@ from callcenter.db import session_factory
 from callcenter.legacy.queues import asterisk_queue
 from callcenter.legacy.repository import LegacyRepository
 from callcenter.private_files import write_file
+from callcenter.transfers.targets import EMERGENCY, transfer_whitelist
 from queues.repository import SeatRepository
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "asterisk-conf" / "templates"
-EMERGENCY = {"110": "police", "119": "fire", "120": "ambulance", "122": "traffic accident"}
 _PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
 _EXTENSION = re.compile(r"[0-9]{2,10}")
 #: what a seat's interface may hold in `Dial(...)`: no argument separator, no comment
@@ -265,16 +265,10 @@ def _recording_line(recording: Recording | None) -> str:
 def transfer_targets(
     legacy: Iterable[tuple[str, str | None, str]], flow: Flow | None
 ) -> dict[str, str]:
-    """Numbers agents may transfer to: emergency services, the flow's transfer numbers
-    and each legacy number's `transfer_to` (dock/retain), labelled for the comment."""
-    targets = dict(EMERGENCY)
-    if flow is not None:
-        for number in flow.transfer_numbers():
-            targets.setdefault(number, "IVR transfer")
-    for _number, transfer_to, unit in legacy:
-        if transfer_to:
-            targets.setdefault(transfer_to, unit)
-    return targets
+    """Numbers agents may transfer to (callcenter.transfers.targets, the one
+    whitelist), labelled for the comment."""
+    numbers = flow.transfer_numbers() if flow is not None else ()
+    return {n: t.name for n, t in transfer_whitelist(legacy, numbers).items()}
 
 
 def render(inputs: ConfInputs) -> dict[str, str]:

@@ -451,8 +451,9 @@ class Dialer:
         return self.request_far_end(endpoint_name, user, number, caller), 0
 
     def request_far_end(
-        self, endpoint_name: str, user: str, number: str, caller: Channel | None
-    ) -> Channel:
+        self, endpoint_name: str, user: str, number: str, caller: Channel | None,
+        accountcode: str = "",
+    ) -> Channel:  # fmt: skip
         """`PJSIP/<user>@<endpoint>`: a channel on that endpoint (`PJSIP/trunk-…`, Down,
         in the endpoint's context at `s`, as chan_pjsip creates outbound channels) whose
         far party behaves as the `FarEndPolicy` says. Without a caller it is an AMI
@@ -462,7 +463,7 @@ class Dialer:
         channel = pbx.new_channel(
             pbx.ids.tech_name("PJSIP", endpoint_name), endpoint.context, "s", state=DOWN,
             linkedid=caller.linkedid if caller is not None else None, device=endpoint.device,
-            party_a=caller is None,
+            party_a=caller is None, accountcode=accountcode,
         )  # fmt: skip
         endpoint.channels.append(channel)
         pbx.leg(channel).sip_call_id = str(pbx.uuid())

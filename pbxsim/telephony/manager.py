@@ -91,6 +91,7 @@ class ChannelActions:
             timeout=timeout,
             action_id=req.action_id,
             asynchronous=_ast_true(req.get("Async") or ""),
+            account=req.get("Account") or "",
         )
         if request.asynchronous:
             self.pbx.scheduler.call_soon(self.originator.originate, request)

@@ -238,6 +238,7 @@ class Pbx:
         device: str = "",
         party_a: bool = True,
         caller: tuple[str, str] = ("", ""),
+        accountcode: str = "",
     ) -> Channel:
         """Create a channel and emit `Newchannel`. `party_a=False` for dialed channels,
         which never get a CDR of their own (cdr.py)."""
@@ -253,6 +254,7 @@ class Pbx:
             caller_num=caller[0],
             caller_name=caller[1],
             created_at=now,
+            accountcode=accountcode,
         )
         self.legs.add(Leg(channel, device=device))
         if party_a:

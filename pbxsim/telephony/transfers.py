@@ -253,6 +253,7 @@ def dual_redirect(
         if channel.hungup:
             continue
         if pbx.run_of(channel) is not None:
+            pbx.leg(channel).moved_with_peer = True
             pbx.redirect(channel, context, exten, priority)
         else:
             pbx.leg(channel).requester = None

@@ -116,11 +116,6 @@ def xfer_replay(transcripts_dir: Path) -> tuple[list[Scenario], Recording]:
 #: title fragment -> (stream, event) pairs known to differ, with the reason
 GAPS: dict[str, dict[tuple[str, str], str]] = {
     "three-party": {
-        ("PJSIP/trunk-#0", "AgentComplete"): (
-            "app_queue keeps watching the members after a dual Redirect and posts "
-            "AgentComplete (Reason agent) when the seat hangs up; pbxsim's Queue() "
-            "reports the Redirect itself (Reason transfer)"
-        ),
         ("PJSIP/trunk-#1", "ConfbridgeJoin"): (
             "app_confbridge posts ConfbridgeJoin from its own thread: for the originated "
             "channel it came after BridgeEnter and OriginateResponse, for the redirected "
