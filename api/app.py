@@ -32,6 +32,7 @@ from api.security_headers import SecurityHeaders
 from api.services import ApiServices, attach
 from api.stats import router as stats_router
 from api.strict_query import reject_unknown_query
+from api.transfers import router as transfers_router
 
 STATIC = Path(__file__).with_name("static")
 
@@ -88,6 +89,7 @@ def create_app(
     app.include_router(audit_router)
     app.include_router(reconciliation_router)
     app.include_router(ivr_router)
+    app.include_router(transfers_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_docs(app)
 

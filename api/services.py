@@ -36,6 +36,7 @@ from callcenter.records.store import RecordStore, RecordWriter
 from callcenter.records.today import DayBook
 from callcenter.records.wiring import RecordsSystem
 from callcenter.tokens import TokenStore
+from callcenter.transfers.service import TransferService
 from queues.callbacks import CallbackWorklist
 from queues.catalog import QueueSpec
 from queues.repository import SeatRepository
@@ -106,6 +107,8 @@ class ApiServices:
     record_writer: RecordWriter | None = None
     audit: AuditLog | None = None
     ivr: FlowStore | None = None
+    #: transfers and three-party calls of calls at a seat, over AMI
+    transfers: TransferService | None = None
     #: `GET /queues`' bodies (api/queues.py): a wall of screens polls one list
     queue_lists: BodyCache = field(default_factory=BodyCache, init=False, compare=False)
     #: searches of call records by caller number: each token's allowance (api/caller_search.py)
@@ -126,6 +129,7 @@ class ApiServices:
         legacy: Directory | None = None,
         audit: AuditLog | None = None,
         ivr: FlowStore | None = None,
+        transfers: TransferService | None = None,
     ) -> ApiServices:
         """The API's collaborators out of the process's systems; the live stream is
         built here, over the live model (and the seats, when there are any)."""
@@ -152,6 +156,7 @@ class ApiServices:
             record_writer=records.writer if records else None,
             audit=audit,
             ivr=ivr,
+            transfers=transfers,
         )
 
 

@@ -65,6 +65,8 @@ from callcenter.records.reconcile_runner import ReconcileRunner
 from callcenter.records.store import RecordWriter
 from callcenter.records.wiring import RecordsSystem, build_records, directory_routes
 from callcenter.tokens import TokenStore
+from callcenter.transfers.service import TransferService
+from callcenter.transfers.targets import WhitelistSource
 from queues.callbacks import CallbackPolicy
 from queues.priority import PriorityRules
 from queues.wiring import SeatsSystem, build_seats
@@ -210,6 +212,16 @@ class Service:
         wallboard_url = f"http://{settings.http_host}:{settings.http_port}/"
         if self.demo:
             wallboard_url += "#token=" + await demo_wallboard_token(tokens)
+        transfers = TransferService(
+            live,
+            WhitelistSource(
+                LegacyRepository(sessions, utcnow),
+                lambda: agi.flows().transfer_numbers(),
+                time.time,
+            ),
+            time.time,
+            records.builder.legs_in_progress,
+        )
         services = ApiServices.from_systems(
             readiness=checks,
             city=city,
@@ -220,6 +232,7 @@ class Service:
             legacy=directory,
             audit=audit,
             ivr=agi.flows,
+            transfers=transfers,
         )
         limits = body_limits(settings.http_max_json_bytes, settings.http_max_import_bytes)
         app = create_app(services, self.metrics, __version__, limits)

@@ -38,6 +38,11 @@ from ami.errors import ActionFailed, AmiError, NotConnected
 from ami.node import PbxNode
 from callcenter.live.live_state import LiveState
 from callcenter.live.node_state import Call, Channel
+from callcenter.records.transfer_legs import (
+    CONFERENCE_ACCOUNT,
+    CONFERENCE_CONTEXT,
+    TARGETS_CONTEXT,
+)
 from callcenter.transfers.targets import TransferTarget
 
 log = logging.getLogger(__name__)
@@ -45,13 +50,9 @@ T = TypeVar("T")
 
 Mode = Literal["blind", "consult", "conference"]
 MODES: tuple[Mode, ...] = ("blind", "consult", "conference")
-#: what the dialplan calls the whitelist and the rooms (extensions.conf.in)
-TARGETS_CONTEXT = "hotline-transfer-targets"
-CONFERENCE_CONTEXT = "hotline-conference"
-#: the AccountCode of a channel originated into a call's room: prefix + the Linkedid
-CONFERENCE_ACCOUNT = "hotline-xfer:"
-#: the record's legs of one call (callcenter.records.transfer_legs), None: no such call
-LegsOf = Callable[[str, str], list[dict[str, Any]] | None]
+#: a call in progress: when it started and its record's transfer legs so far
+#: (callcenter.records.transfer_legs); None: not in progress
+LegsOf = Callable[[str, str], tuple[float, list[dict[str, Any]]] | None]
 TargetSource = Callable[[], Awaitable[Mapping[str, TransferTarget]]]
 
 
@@ -165,8 +166,8 @@ class TransferService:
         return run
 
     def _next_index(self, node: str, linkedid: str) -> int:
-        legs = self.legs_of(node, linkedid) or []
-        return len(legs) + 1
+        found = self.legs_of(node, linkedid)
+        return len(found[1]) + 1 if found is not None else 1
 
     # --- the operations --------------------------------------------------------------
     async def start(self, node: str, linkedid: str, to: str, mode: Mode) -> Running:
