@@ -359,6 +359,10 @@ def render(inputs: ConfInputs) -> dict[str, str]:
         "cdr.conf": _template("cdr.conf.in"),
         "cdr_manager.conf": _template("cdr_manager.conf.in"),
         "cel.conf": _template("cel.conf.in"),
+        # transfers and three-party calls (callcenter/transfers/service.py)
+        "features.conf": _template("features.conf.in"),
+        "confbridge.conf": _template("confbridge.conf.in"),
+        "indications.conf": _template("indications.conf.in"),
     }
     if inputs.ledger is not None:
         files.update(_ledger_files(inputs.ledger))

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pbxsim.channel import Channel
+from pbxsim.dialplan.model import Dialplan
 from pbxsim.manager_api import ActionRegistry, Message, Request, error, response
 from pbxsim.telephony import local
 from pbxsim.telephony.bridge import Bridge
@@ -53,6 +54,17 @@ def load_featuremap(path: str | Path | None) -> dict[str, str]:
             name, _, value = line.partition("=")
             codes[name.strip().lstrip(">").strip()] = value.lstrip(">").strip()
     return codes
+
+
+def collected_digits(dialplan: Dialplan, context: str, exten: str) -> str:
+    """What Atxfer's digit collector ends with when `exten` is keyed into `context`
+    (bridge_basic.c `grab_transfer` -> `ast_app_dtget`): it stops at the first prefix
+    that is an extension and can match nothing longer."""
+    for end in range(1, len(exten) + 1):
+        prefix = exten[:end]
+        if dialplan.exists(context, prefix) and not dialplan.match_more(context, prefix):
+            return prefix
+    return exten
 
 
 @dataclass
@@ -144,16 +156,9 @@ class TransferActions:
         return [response(req, "Atxfer successfully queued")]
 
     def collected(self, context: str, exten: str) -> str:
-        """What the digit collector ends with when `exten` is keyed into `context`:
-        it stops at the first prefix that is an extension and cannot grow."""
-        dialplan = self.pbx.dialplan
-        if dialplan is None:
+        if self.pbx.dialplan is None:
             return exten[:1]
-        for end in range(1, len(exten) + 1):
-            prefix = exten[:end]
-            if dialplan.exists(context, prefix) and not dialplan.match_more(context, prefix):
-                return prefix
-        return exten
+        return collected_digits(self.pbx.dialplan, context, exten)
 
     def _attended(self, transferer: Channel, exten: str, context: str) -> None:
         pbx = self.pbx
