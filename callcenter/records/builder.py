@@ -276,6 +276,9 @@ class RecordBuilder:
         #: (node, linkedid) of calls already finished -> when: a duplicated Hangup, or
         #: a late event of a closed call, must not open a second, empty record. Oldest
         #: first; bounded by ENDED_FOR_S and ENDED_MEMORY.
+        #: the Linkedid of a leg bringing a target into a room -> (the call's Linkedid,
+        #: the leg's live channels), per node
+        self._targets: dict[tuple[str, str], tuple[str, set[str]]] = {}
         self._ended: dict[tuple[str, str], float] = {}
 
     # --- resync: calls that ended or began while we were not listening ---------------
@@ -356,14 +359,9 @@ class RecordBuilder:
         if handler is None:
             return
         snap = getattr(event, "channel", None)
-        if isinstance(event, (ev.DialBegin, ev.DialEnd)) and snap is None:
-            snap = event.dest  # an Originate's dial: only the dialled channel's block
-            if snap is not None and legs.parent_of(snap.account_code):
-                self._conference_target(node, snap, event)
-            return
         if not isinstance(snap, ev.ChannelSnapshot) or not snap.linkedid:
             return
-        if legs.parent_of(snap.account_code):
+        if (node, snap.linkedid) in self._targets or legs.parent_of(snap.channel):
             self._conference_target(node, snap, event)
             return
         call = self._call(node, snap, event)
@@ -666,26 +664,39 @@ class RecordBuilder:
             call.note(self.clock(), "transfer_left", "agent")
 
     def _conference_target(self, node: str, snap: ev.ChannelSnapshot, e: ev.AmiEvent) -> None:
-        """An event of a target brought into a call's room: its own Linkedid, so it is
-        followed on the call it was brought into (its AccountCode) and makes no record
-        of its own."""
-        parent = legs.parent_of(snap.account_code)
-        call = self.open.get((node, parent or ""))
+        """An event of the leg that brings a target into a call's room
+        (transfer_legs.parent_of): a call of its own to Asterisk, followed on the call
+        it was brought into, making no record of its own."""
+        key = (node, snap.linkedid)
+        followed = self._targets.get(key)
+        if followed is None:
+            parent = legs.parent_of(snap.channel) or ""
+            followed = self._targets[key] = (parent, set())
+        parent, channels = followed
+        if isinstance(e, ev.Hangup):
+            channels.discard(snap.uniqueid)
+            if not channels:
+                del self._targets[key]
+        else:
+            channels.add(snap.uniqueid)
+        call = self.open.get((node, parent))
         if call is None:
             return
-        leg = self._conference_leg(call)
+        last = legs.last_leg(call.transfers, "conference")
+        starts = isinstance(e, ev.Newchannel) and snap.uniqueid == snap.linkedid
+        leg = self._conference_leg(call) if starts or last is None else last
         at = self._rel(call)
+        one = legs.parent_of(snap.channel) is not None and snap.channel.endswith(";1")
         if isinstance(e, ev.DialBegin):
-            leg["to"] = leg["to"] or e.dial_string.partition("@")[0]
-        elif isinstance(e, ev.DialEnd) and e.dial_status != "ANSWER":
+            target = e.dest.exten if e.dest is not None else ""
+            leg["to"] = leg["to"] or e.dial_string.partition("@")[0] or target
+        elif isinstance(e, ev.DialEnd):
             legs.dial_ended(leg, e.dial_status, at)
-        elif isinstance(e, ev.ConfbridgeJoin) and leg["answered"] is None:
-            leg["answered"], leg["status"] = at, "ANSWER"
-            if leg["state"] == "dialing":
+            if e.dial_status == "ANSWER" and leg["state"] == "dialing":
                 leg["state"] = "conference"
         elif isinstance(e, ev.ConfbridgeLeave) and not leg["left_by"]:
             leg["left_by"] = "target"
-        elif isinstance(e, ev.Hangup):
+        elif isinstance(e, ev.Hangup) and one:
             if leg["ended"] is None:
                 leg["ended"] = at
             if leg["answered"] is None:

@@ -21,8 +21,10 @@ The events, per mode (transfers/ami-xfer.log): blind -- `BlindTransfer` (its
 transferee block is the caller: the call's Linkedid), then the caller's `DialEnd`;
 consult -- the `Local/<to>@hotline-transfer-targets-…;1` Atxfer creates (the call's
 Linkedid), its `;2`'s `DialEnd`, `AttendedTransfer`, the `;1`'s `Hangup`; conference --
-`ConfbridgeJoin/Leave` of a room named after the call, and the target's own channel,
-a call of its own to Asterisk, recognised by its AccountCode `hotline-xfer:<Linkedid>`.
+`ConfbridgeJoin/Leave` of a room named after the call, and the target's leg: the
+`Local/<Linkedid>@hotline-conference-target` pair the service originates (a call of
+its own to Asterisk, with its own Linkedid; its `;1` joins the room, its `;2` dials
+the target through the whitelist) and the channel it dials.
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ from typing import Any
 TARGETS_CONTEXT = "hotline-transfer-targets"
 #: the dialplan's context of the three-party rooms
 CONFERENCE_CONTEXT = "hotline-conference"
-#: the AccountCode of a target originated into a call's room: prefix + the Linkedid
-CONFERENCE_ACCOUNT = "hotline-xfer:"
+#: the dialplan's context an originated `Local/<Linkedid>@…` dials a room's target from
+CONFERENCE_TARGET_CONTEXT = "hotline-conference-target"
 #: the legs an agent's transfer makes (the other kinds are app_queue's and the IVR's)
 LEG_KINDS = frozenset({"blind", "consult", "conference"})
 #: states after which a leg changes no more (but its `ended`)
@@ -71,11 +73,13 @@ def consult_target(channel: str) -> tuple[str, str] | None:
     return head.removeprefix("Local/"), channel[:-2] + ";2"
 
 
-def parent_of(account_code: str) -> str | None:
-    """The Linkedid of the call a conference target was brought into, or None."""
-    if account_code.startswith(CONFERENCE_ACCOUNT):
-        return account_code.removeprefix(CONFERENCE_ACCOUNT) or None
-    return None
+def parent_of(channel: str) -> str | None:
+    """`Local/<Linkedid>@hotline-conference-target-<n>;1|2` (the channel the service
+    originates to bring a target into a call's room) -> that call's Linkedid."""
+    head, sep, _ = channel.partition("@" + CONFERENCE_TARGET_CONTEXT + "-")
+    if not sep or not head.startswith("Local/"):
+        return None
+    return head.removeprefix("Local/") or None
 
 
 def dial_ended(leg: Leg, status: str, at: float) -> None:

@@ -14,11 +14,13 @@ Which AMI actions, and why (transcripts: asterisk-22.10.1/transfers/):
   the caller). Atxfer needs features.conf's `atxfer` code and an explicit extension
   per target, both rendered (asterisk_conf.py).
 * **conference** -> a dual `Redirect` of caller and seat into a ConfBridge room named
-  after the call (its Linkedid) in `hotline-conference`, then `Originate` of the target
-  into the same room; **leave** hangs up the seat's channel and the other two stay.
-  The originated channel is a call of its own to Asterisk (its own Linkedid): its
-  AccountCode `hotline-xfer:<Linkedid>` ties it to the call for the records and
-  the ledger (CDR/CEL carry it).
+  after the call (its Linkedid) in `hotline-conference`, then `Originate` of
+  `Local/<Linkedid>@hotline-conference-target/n` into the same room, whose `;2` dials
+  the target through the whitelist context (`HOTLINE_TRANSFER_TO`); **leave** hangs up
+  the seat's channel and the other two stay. An originated channel is a call of its own
+  to Asterisk (its own Linkedid); the Local channel's name ties it to the call for the
+  records and the ledger (CEL keeps channel names), and being a Local channel it is
+  never taken for an inbound call by the reconciler.
 
 Every action runs under the AMI node's action timeout (the Originate under the ring
 timeout, in the background: the answer comes later, the record shows it). A refusal
@@ -39,8 +41,8 @@ from ami.node import PbxNode
 from callcenter.live.live_state import LiveState
 from callcenter.live.node_state import Call, Channel
 from callcenter.records.transfer_legs import (
-    CONFERENCE_ACCOUNT,
     CONFERENCE_CONTEXT,
+    CONFERENCE_TARGET_CONTEXT,
     TARGETS_CONTEXT,
 )
 from callcenter.transfers.targets import TransferTarget
@@ -118,7 +120,6 @@ class TransferService:
     clock: Callable[[], float]
     #: the record's legs of a call in progress or recorded
     legs_of: LegsOf
-    trunk: str = "trunk"
     ring_timeout_s: float = 30.0
     _running: dict[tuple[str, str], Running] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -205,11 +206,11 @@ class TransferService:
         try:
             result = await actions.originate(
                 pbx,
-                f"PJSIP/{to}@{self.trunk}",
+                f"Local/{room}@{CONFERENCE_TARGET_CONTEXT}/n",
                 context=CONFERENCE_CONTEXT,
                 exten=room,
                 caller_id=parties.caller.connected_line_num or "",
-                account=CONFERENCE_ACCOUNT + linkedid,
+                variables={"HOTLINE_TRANSFER_TO": to},
                 ring_timeout_s=self.ring_timeout_s,
             )
         except AmiError as exc:

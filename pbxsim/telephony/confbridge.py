@@ -3,15 +3,19 @@ three-party call needs them: rooms made on first join, `ConfbridgeStart/Join/Lea
 the room's softmix bridge (`BridgeCreator: ConfBridge`, `BridgeName`: the room), and the
 room ending when its last user leaves (transfers/ami-xfer.log, scenario 3).
 
-A room's users are plain users of `default_user` (no admin, no marked users): the
-transcript's confbridge.conf has nothing else. app_confbridge does not load at all
-without a confbridge.conf ("Unable to load config. Not loading module."), so `install`
-is only called when the configuration directory has one (`build_pbx`).
+User profiles (`ConfBridge(room,,profile)`, `type = user` sections of confbridge.conf)
+give `marked` and `end_marked`: when the last marked user leaves, the users with
+`end_marked` are taken out of the room (`CONFBRIDGE_RESULT=ENDMARKED`, their dialplan
+goes on), as app_confbridge's `conf_handle_marked_left` does. The transcript's users
+are `default_user` (neither). app_confbridge does not load at all without a
+confbridge.conf ("Unable to load config. Not loading module."), so `install` is only
+called when the configuration directory has one (`build_pbx`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pbxsim.channel import Channel
 from pbxsim.events import Fields
@@ -59,20 +63,56 @@ class ConferenceBridge(Bridge):
         ]
 
 
+@dataclass(frozen=True)
+class UserProfile:
+    marked: bool = False
+    end_marked: bool = False
+
+
+def load_user_profiles(path: str | Path | None) -> dict[str, UserProfile]:
+    """The `type = user` sections of confbridge.conf (name -> profile)."""
+    profiles: dict[str, UserProfile] = {"default_user": UserProfile()}
+    if path is None or not Path(path).exists():
+        return profiles
+    sections: dict[str, dict[str, str]] = {}
+    current: dict[str, str] | None = None
+    for raw in Path(path).read_text(encoding="utf-8").splitlines():
+        line = raw.split(";", 1)[0].strip()
+        if line.startswith("[") and "]" in line:
+            current = sections.setdefault(line[1 : line.index("]")].strip(), {})
+        elif current is not None and "=" in line:
+            key, _, value = line.partition("=")
+            current[key.strip().lower()] = value.strip().lower()
+    yes = ("yes", "true", "1", "on")
+    for name, body in sections.items():
+        if body.get("type") == "user":
+            profiles[name] = UserProfile(body.get("marked") in yes, body.get("end_marked") in yes)
+    return profiles
+
+
+@dataclass
+class User:
+    channel: Channel
+    joined_at: float
+    profile: UserProfile
+    done: Done
+
+
 @dataclass
 class Room:
     name: str
     bridge: ConferenceBridge
-    #: users in the order they joined, with the time each joined
-    users: list[tuple[Channel, float]] = field(default_factory=list)
+    #: users in the order they joined
+    users: list[User] = field(default_factory=list)
 
 
 class Conferences:
     """The rooms of one PBX and the ConfBridge() application."""
 
-    def __init__(self, pbx: Pbx) -> None:
+    def __init__(self, pbx: Pbx, profiles: dict[str, UserProfile] | None = None) -> None:
         self.pbx = pbx
         self.rooms: dict[str, Room] = {}
+        self.profiles = profiles if profiles is not None else {"default_user": UserProfile()}
 
     def install(self, actions: ActionRegistry | None = None) -> None:
         self.pbx.register_app("ConfBridge", self.app)
@@ -98,26 +138,40 @@ class Conferences:
         if not name:
             done(-1)
             return
+        profile_name = args[2].strip() if len(args) > 2 and args[2].strip() else "default_user"
+        profile = self.profiles.get(profile_name)
+        if profile is None:
+            done(-1)  # "Conference user profile %s does not exist"
+            return
         room = self._room(name)
-        room.users.append((channel, pbx.scheduler.now()))
+        user = User(channel, pbx.scheduler.now(), profile, done)
+        room.users.append(user)
         join = [("Conference", name), *room.bridge.block(), *channel.block()]
         pbx.bus.emit("ConfbridgeJoin", "call", [*join, ("Admin", "No"), ("Muted", "No")])
         room.bridge.enter(channel)
 
         def leave() -> None:
-            self._leave(room, channel)
+            self._leave(room, user)
             done(-1)
 
         pbx.set_app_interrupt(channel, leave)
 
-    def _leave(self, room: Room, channel: Channel) -> None:
+    def _leave(self, room: Room, user: User) -> None:
         pbx = self.pbx
-        room.users = [(c, t) for c, t in room.users if c is not channel]
+        channel = user.channel
+        room.users = [u for u in room.users if u is not user]
         fields = [("Conference", room.name), *room.bridge.block(), *channel.block()]
         pbx.bus.emit("ConfbridgeLeave", "call", [*fields, ("Admin", "No")])
         if channel in room.bridge.members:
             room.bridge._leave(channel)
-        if not room.users:
+        if user.profile.marked and not any(u.profile.marked for u in room.users):
+            for other in [u for u in room.users if u.profile.end_marked]:
+                # conf_handle_marked_left: out of the room, on in the dialplan
+                pbx.set_app_interrupt(other.channel, None)
+                self._leave(room, other)
+                pbx.set_var(other.channel, "CONFBRIDGE_RESULT", "ENDMARKED")
+                other.done(0)
+        if not room.users and room.name in self.rooms:
             pbx.bus.emit("ConfbridgeEnd", "call", [("Conference", room.name), *room.bridge.block()])
             room.bridge.destroy()
             self.rooms.pop(room.name, None)
@@ -134,11 +188,15 @@ class Conferences:
             return [error(request, "No Conference by that name found.")]
         now = self.pbx.scheduler.now()
         items = []
-        for channel, _joined in room.users:
+        for user in room.users:
+            channel = user.channel
             answered = channel.answered_at if channel.answered_at is not None else now
+            flags = dict(_USER_FLAGS)
+            flags["MarkedUser"] = "Yes" if user.profile.marked else "No"
+            flags["EndMarked"] = "Yes" if user.profile.end_marked else "No"
             fields = [
                 ("Conference", name),
-                *_USER_FLAGS,
+                *flags.items(),
                 ("AnsweredTime", str(int(now - answered))),
                 *channel.block(),
             ]

@@ -832,7 +832,7 @@ def build_pbx(
     from pbxsim.manager_actions import register_manager_actions
     from pbxsim.telephony.agi_app import agi_app
     from pbxsim.telephony.apps import register_builtin_apps
-    from pbxsim.telephony.confbridge import Conferences
+    from pbxsim.telephony.confbridge import Conferences, load_user_profiles
     from pbxsim.telephony.dial import install as install_dial
     from pbxsim.telephony.manager import ChannelActions
     from pbxsim.telephony.pjsip_conf import load_pjsip_conf
@@ -871,7 +871,7 @@ def build_pbx(
     TransferActions(pbx, load_featuremap(features)).register(actions)
     confbridge = confbridge_conf if confbridge_conf is not None else etc / "confbridge.conf"
     if Path(confbridge).exists():
-        Conferences(pbx).install(actions)
+        Conferences(pbx, load_user_profiles(confbridge)).install(actions)
     users: dict[str, Any] = {}
     if manager_conf is not None:
         users = dict(users_from_manager_conf(Path(manager_conf).read_text(encoding="utf-8")))

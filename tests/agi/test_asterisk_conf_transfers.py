@@ -14,6 +14,7 @@ from asterisk.config import Config
 from callcenter.asterisk_conf import ConfInputs, render, transfer_targets
 from callcenter.transfers.targets import transfer_whitelist
 from pbxsim.dialplan import load_dialplan
+from pbxsim.telephony.confbridge import UserProfile, load_user_profiles
 from pbxsim.telephony.transfers import collected_digits, load_featuremap
 
 UNITS = [
@@ -79,11 +80,18 @@ def test_every_target_is_an_explicit_extension_the_digit_collector_reaches(
 def test_conference_context_puts_a_call_room_in_confbridge(rendered: Path) -> None:
     plan = load_dialplan(rendered / "extensions.conf")
     steps = plan.find("hotline-conference", "1796170379.8")
-    assert [(p.app, p.data) for p in steps] == [
-        ("Answer", ""),
-        ("ConfBridge", "${EXTEN}"),
-        ("Hangup", ""),
+    assert [p.app for p in steps] == ["Answer", "Set", "ConfBridge", "Hangup"]
+    assert steps[2].data == "${EXTEN},,${CONFBRIDGE_USER}"
+    target = plan.find("hotline-conference-target", "1796170379.8")
+    assert [(p.app, p.data) for p in target] == [
+        ("Goto", "hotline-transfer-targets,${HOTLINE_TRANSFER_TO},1")
     ]
+
+
+def test_the_caller_is_the_marked_user_of_the_room(rendered: Path) -> None:
+    profiles = load_user_profiles(rendered / "confbridge.conf")
+    assert profiles["hotline-caller"] == UserProfile(marked=True, end_marked=False)
+    assert profiles["hotline-party"] == UserProfile(marked=False, end_marked=True)
 
 
 def test_the_whitelist_is_one_definition() -> None:

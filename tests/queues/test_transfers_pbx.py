@@ -16,7 +16,7 @@ import pytest
 from callcenter.asterisk_conf import ConfInputs, render, transfer_targets
 from callcenter.db import session_factory
 from callcenter.records import query as q
-from callcenter.transfers.service import NotAtSeat, NotATarget, TransferService, WrongState
+from callcenter.transfers.service import NotATarget, NotAtSeat, TransferService, WrongState
 from callcenter.transfers.targets import TransferTarget, transfer_whitelist
 from pbxsim.channel import Channel
 from pbxsim.telephony.softphone import fixed_policy
@@ -191,6 +191,13 @@ async def test_three_party_call_the_agent_leaves(floor: Floor) -> None:
     assert not any(name.startswith("PJSIP/1001-") for name in pbx_channels(floor))
     floor.sim.hang_up(caller)
     record = await record_of(floor, caller)
+    # the caller was the room's marked user: the unit's line goes with it
+    await wait_until(lambda: not pbx_channels(floor), 10)
+    await wait_until(lambda: not floor.records.builder.open, 10)
+    await floor.records.writer.flush()
+    async with session_factory(floor.engine)() as session:
+        (only,) = await q.page(session, q.CallFilter(), None, 10)
+    assert only.linkedid == caller.uniqueid  # the target's leg made no record of its own
     (leg,) = record.transfers
     assert (leg["kind"], leg["to"], leg["state"], leg["left_by"]) == (
         "conference",
