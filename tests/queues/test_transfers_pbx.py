@@ -8,6 +8,7 @@ Asterisk's own ledger (pbxsim writes it) tells the reconciler the same."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,11 @@ import pytest
 from callcenter.asterisk_conf import ConfInputs, render, transfer_targets
 from callcenter.db import session_factory
 from callcenter.records import query as q
+from callcenter.records.ledger_calls import CelRow, LedgerCall, QueueRow, build_calls
+from callcenter.records.reconcile import rebuild
 from callcenter.transfers.service import NotATarget, NotAtSeat, TransferService, WrongState
 from callcenter.transfers.targets import TransferTarget, transfer_whitelist
+from pbxsim.asterisk_ledger import AsteriskLedger, pbx_apps
 from pbxsim.channel import Channel
 from pbxsim.telephony.softphone import fixed_policy
 from tests.queues.sim import Floor, open_floor, wait_until
@@ -48,16 +52,24 @@ def conf_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+#: Asterisk's ledger rows (CDR, CEL, queue_log) pbxsim wrote during the test
+LEDGER: list[Any] = []
+
+
 @pytest.fixture
 async def floor(database_url: str, conf_dir: Path) -> AsyncIterator[Floor]:
     floor = await open_floor(
         database_url, 2, general, policy=lambda _e: fixed_policy(0.5), conf_dir=conf_dir
     )
+    LEDGER.clear()
+    pbx = floor.sim.system.pbx
+    detach = AsteriskLedger(floor.sim.scheduler.now, LEDGER.append, pbx_apps(pbx)).attach(pbx.bus)
     try:
         await floor.seats.service.login("1001")
         await wait_until(lambda: "PJSIP/1001" in floor.live.nodes["pbx1"].queues[GENERAL].members)
         yield floor
     finally:
+        detach()
         await floor.close()
 
 
@@ -102,6 +114,63 @@ def pbx_channels(floor: Floor) -> list[str]:
     return [c.name for c in floor.sim.system.pbx.legs.channels()]
 
 
+def _utc(local: datetime) -> datetime:
+    """cel.eventtime is the PBX's local time without zone; the service reads UTC."""
+    return datetime.fromtimestamp(local.timestamp(), UTC).replace(tzinfo=None)
+
+
+async def ledger_call(channel: Channel) -> LedgerCall:
+    """The call as the reconciler folds Asterisk's ledger rows."""
+
+    def ended() -> bool:
+        return any(
+            getattr(r, "eventtype", "") == "LINKEDID_END" and r.linkedid == channel.uniqueid
+            for r in LEDGER
+        )
+
+    await wait_until(ended, 10)
+    cel = [
+        CelRow(
+            r.eventtype,
+            _utc(r.eventtime),
+            r.cid_num,
+            r.exten,
+            r.context,
+            r.channame,
+            r.uniqueid,
+            r.linkedid,
+            r.extra,
+        )  # fmt: skip
+        for r in LEDGER
+        if r.table == "cel"
+    ]
+    queue = [
+        QueueRow(r.time, r.callid, r.queuename, r.agent, r.event, r.data1, r.data2, r.data3)
+        for r in LEDGER
+        if r.table == "queue_log"
+    ]
+    calls = build_calls(cel, queue, "from-trunk")
+    return next(c for c in calls if c.linkedid == channel.uniqueid)
+
+
+def shape(transfers: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """What the record and the ledger must agree on (times differ by clock)."""
+    return [
+        (t["kind"], t["to"], t["state"], t["left_by"], t["answered"] is not None)
+        for t in transfers
+        if t["kind"] in ("blind", "consult", "conference")
+    ]
+
+
+async def agrees_with_ledger(record: Any, channel: Channel) -> None:
+    call = await ledger_call(channel)
+    assert shape(call.transfers) == shape(record.transfers)
+    assert call.disposition == record.disposition
+    rebuilt = rebuild("pbx1", call)
+    assert shape(rebuilt.transfers) == shape(record.transfers)
+    assert rebuilt.disposition == record.disposition
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_blind_transfer_to_a_unit(floor: Floor) -> None:
     service = service_of(floor)
@@ -126,6 +195,7 @@ async def test_blind_transfer_to_a_unit(floor: Floor) -> None:
     )
     assert leg["started"] <= leg["answered"] <= leg["ended"]
     assert record.disposition == "transferred" and record.seat == "1001"
+    await agrees_with_ledger(record, caller)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -148,6 +218,7 @@ async def test_consult_110_then_complete(floor: Floor) -> None:
     assert (leg["kind"], leg["to"], leg["state"]) == ("consult", "110", "completed")
     assert leg["answered"] is not None and leg["ended"] is not None
     assert record.disposition == "transferred"
+    await agrees_with_ledger(record, caller)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -167,6 +238,7 @@ async def test_consult_a_unit_then_cancel_returns_to_the_caller(floor: Floor) ->
     (leg,) = record.transfers
     assert (leg["kind"], leg["to"], leg["state"]) == ("consult", UNIT, "returned")
     assert record.disposition == "answered"
+    await agrees_with_ledger(record, caller)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -207,3 +279,4 @@ async def test_three_party_call_the_agent_leaves(floor: Floor) -> None:
     )
     assert leg["answered"] is not None
     assert record.disposition == "transferred"
+    await agrees_with_ledger(record, caller)
