@@ -44,20 +44,26 @@ _TRANSFER: dict[str, Any] = {
 
 
 class TargetOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"number": "110", "name": "police", "kind": "emergency"}]}
+    )
+
     number: str
     name: str
     kind: Literal["emergency", "unit"]
 
 
 class TransferIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"to": "110", "mode": "consult"}]}
+    )
 
     to: str = Field(min_length=1, max_length=32, description="a number of /transfer-targets")
     mode: Mode = Field(description="blind | consult | conference")
 
 
 class TransferOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"example": _TRANSFER})
+    model_config = ConfigDict(json_schema_extra={"examples": [_TRANSFER]})
 
     id: str
     call: str
