@@ -57,6 +57,12 @@ LEDGER: list[Any] = []
 
 
 @pytest.fixture
+def no_atxfer_code(conf_dir: Path) -> None:
+    """The PBX started without features.conf (requested before `floor`)."""
+    (conf_dir / "features.conf").unlink()
+
+
+@pytest.fixture
 async def floor(database_url: str, conf_dir: Path) -> AsyncIterator[Floor]:
     floor = await open_floor(
         database_url, 2, general, policy=lambda _e: fixed_policy(0.5), conf_dir=conf_dir
@@ -280,3 +286,96 @@ async def test_three_party_call_the_agent_leaves(floor: Floor) -> None:
     assert leg["answered"] is not None
     assert record.disposition == "transferred"
     await agrees_with_ledger(record, caller)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_api_who_may_transfer_and_how_it_fails(no_atxfer_code: None, floor: Floor) -> None:
+    """The routes over the same PBX: the call's agent may, another seat's agent gets a
+    404 as for a missing call, a supervisor may; 422 off the whitelist, 409 when the
+    call is not at a seat; Asterisk's refusal is a 502 with its message; the legs are
+    in GET .../transfers during the call and in the record after it."""
+    import httpx
+    from prometheus_client import CollectorRegistry
+
+    from api.app import create_app
+    from api.services import ApiServices
+    from callcenter.tokens import Role, TokenStore
+
+    tokens = TokenStore(session_factory(floor.engine), lambda: datetime.now(UTC))
+    services = ApiServices.from_systems(
+        tokens=tokens,
+        live=floor.live,
+        seats=floor.seats,
+        records=floor.records,
+        transfers=service_of(floor),
+    )
+    app = create_app(services, CollectorRegistry(), "t")
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+
+    async def bearer(role: Role, seat: str | None = None) -> dict[str, str]:
+        _, token = await tokens.create(f"{role.value}-{seat}", role, seat)
+        return {"Authorization": f"Bearer {token}"}
+
+    mine, other, sup = (
+        await bearer(Role.AGENT, "1001"),
+        await bearer(Role.AGENT, "1002"),
+        await bearer(Role.SUPERVISOR),
+    )
+    try:
+        targets = (await client.get("/api/v1/transfer-targets", headers=mine)).json()
+        assert targets[0] == {"number": "110", "name": "police", "kind": "emergency"}
+        assert {"number": UNIT, "name": "HOUSING 住建局", "kind": "unit"} in targets
+
+        caller = await answered_call(floor, "13900000005")
+        call_id = f"pbx1:{caller.uniqueid}"
+        url = f"/api/v1/calls/{call_id}"
+        r = await client.post(f"{url}/transfer", json={"to": "110", "mode": "blind"}, headers=other)
+        assert r.status_code == 404  # not its call: as if there were none
+        r = await client.post(f"{url}/transfer", json={"to": "999", "mode": "blind"}, headers=mine)
+        assert r.status_code == 422 and "transfer-targets" in r.json()["detail"]
+        r = await client.post(f"{url}/transfer", json={"to": "110", "mode": "ring"}, headers=mine)
+        assert r.status_code == 422
+        r = await client.post(f"{url}/transfer/complete", headers=mine)
+        assert r.status_code == 409 and "no consultation" in r.json()["detail"]
+
+        # this PBX has no features.conf: Asterisk refuses an attended transfer
+        r = await client.post(f"{url}/transfer", json={"to": UNIT, "mode": "consult"}, headers=mine)
+        assert r.status_code == 502
+        assert "No attended transfer feature code found" in r.json()["detail"]
+
+        r = await client.post(
+            f"{url}/transfer", json={"to": UNIT, "mode": "conference"}, headers=sup
+        )
+        assert r.status_code == 202
+        body = r.json()
+        assert (body["id"], body["call"], body["mode"], body["to"], body["state"]) == (
+            f"{call_id}/1",
+            call_id,
+            "conference",
+            UNIT,
+            "dialing",
+        )
+        assert datetime.fromisoformat(body["started_at"]).utcoffset() is not None
+        await wait_until(lambda: leg_state(floor, caller) == "conference", 10)
+        legs_now = (await client.get(f"{url}/transfers", headers=mine)).json()
+        assert [(t["mode"], t["to"], t["state"]) for t in legs_now] == [
+            ("conference", UNIT, "conference")
+        ]
+        assert (await client.get(f"{url}/transfers", headers=other)).status_code == 404
+        r = await client.post(f"{url}/conference/leave", headers=mine)
+        assert r.status_code == 200 and r.json()["state"] == "left"
+        await wait_until(lambda: leg_state(floor, caller) == "left", 10)
+        r = await client.post(f"{url}/transfer", json={"to": "110", "mode": "blind"}, headers=mine)
+        assert r.status_code == 409  # the agent is out of the call
+
+        floor.sim.hang_up(caller)
+        await record_of(floor, caller)
+        recorded = (await client.get(f"{url}/transfers", headers=mine)).json()
+        assert [(t["id"], t["state"], t["left_by"]) for t in recorded] == [
+            (f"{call_id}/1", "left", "agent")
+        ]
+        assert recorded[0]["answered_at"] is not None and recorded[0]["ended_at"] is not None
+        detail = (await client.get(url, headers=sup)).json()
+        assert [t["kind"] for t in detail["transfers"]] == ["conference"]
+    finally:
+        await client.aclose()
