@@ -146,7 +146,7 @@ async def ledger_call(channel: Channel) -> LedgerCall:
             r.uniqueid,
             r.linkedid,
             r.extra,
-        )  # fmt: skip
+        )
         for r in LEDGER
         if r.table == "cel"
     ]
