@@ -244,7 +244,9 @@ def dual_redirect(
     """AMI Redirect with ExtraChannel of two parties of one bridge (ast_async_goto of
     both, manager.c `action_redirect`): both leave the bridge -- the extra channel
     first, as the transcript shows -- without ending each other, then each runs its
-    target; a channel without a dialplan run (a dialed seat) gets one."""
+    target; a channel without a dialplan run (a dialed seat) gets one. A caller in
+    Queue() returns from it, but app_queue's subscription still follows the member
+    (`Leg.moved_with_peer`): AgentComplete comes at the member's hangup."""
     moves = ((second, extra_where), (first, where))
     for channel, _where in moves:
         bridge = pbx.leg(channel).bridge
