@@ -40,6 +40,7 @@ def add_legs(calls: Sequence[LedgerCall], by_call: Mapping[str, Sequence[CelRow]
         rows = by_call.get(call.linkedid, ())
         call.transfers.extend(_blind(call, rows))
         call.transfers.extend(_consult(call, rows))
+        call.transfers.sort(key=lambda leg: leg["started"])
     for linkedid, rows in by_call.items():
         root = next(
             (r for r in rows if r.eventtype == "CHAN_START" and r.uniqueid == linkedid), None

@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 Mode = Literal["blind", "consult", "conference"]
+#: a leg in these states is still going on (callcenter.records.transfer_legs)
+OPEN_STATES = frozenset({"dialing", "talking", "conference"})
 MODES: tuple[Mode, ...] = ("blind", "consult", "conference")
 #: a call in progress: when it started and its record's transfer legs so far
 #: (callcenter.records.transfer_legs); None: not in progress
@@ -121,6 +123,8 @@ class TransferService:
     #: the record's legs of a call in progress or recorded
     legs_of: LegsOf
     ring_timeout_s: float = 30.0
+    #: how long a started consultation/conference counts as on before its leg shows
+    grace_s: float = 10.0
     _running: dict[tuple[str, str], Running] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -156,12 +160,21 @@ class TransferService:
         return found
 
     def running(self, node: str, linkedid: str) -> Running | None:
-        """The consultation/conference still on: its seat channel is still up."""
+        """The consultation/conference still on: its seat's channel is up and its leg
+        in the record is open (a leg not seen yet counts as open for `grace_s`: the
+        events that make it follow the action's reply)."""
         run = self._running.get((node, linkedid))
         state = self.live.nodes.get(node)
         if run is None or state is None:
             return None
-        if not any(c.name == run.seat_channel for c in state.channels.values()):
+        seated = any(c.name == run.seat_channel for c in state.channels.values())
+        found = self.legs_of(node, linkedid)
+        legs = found[1] if found is not None else []
+        if len(legs) >= run.index:
+            open_leg = legs[run.index - 1]["state"] in OPEN_STATES
+        else:
+            open_leg = self.clock() - run.started_at < self.grace_s
+        if not (seated and open_leg):
             del self._running[(node, linkedid)]
             return None
         return run

@@ -379,3 +379,32 @@ async def test_api_who_may_transfer_and_how_it_fails(no_atxfer_code: None, floor
         assert [t["kind"] for t in detail["transfers"]] == ["conference"]
     finally:
         await client.aclose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_consult_target_hangs_up_first_the_agent_is_back(floor: Floor) -> None:
+    """The target hangs up during the consultation: Asterisk gives the seat back to
+    the caller, the leg is `returned`, and the agent may transfer again."""
+    from pbxsim.telephony.dial import Dialer, FarEndResponse
+
+    dialer = floor.sim.system.pbx.find_app("Dial")
+    assert isinstance(dialer, Dialer)
+    dialer.far_end = lambda _endpoint, _number: FarEndResponse(answer_delay=1.0, talk_time=2.0)
+    service = service_of(floor)
+    caller = await answered_call(floor, "13900000006")
+    await service.start("pbx1", caller.uniqueid, "110", "consult")
+    await wait_until(lambda: leg_state(floor, caller) == "returned", 10)
+    assert service.running("pbx1", caller.uniqueid) is None
+    assert service.parties("pbx1", caller.uniqueid).seat == "1001"
+    dialer.far_end = lambda _endpoint, _number: FarEndResponse(answer_delay=1.0)
+    run = await service.start("pbx1", caller.uniqueid, UNIT, "blind")
+    assert run.index == 2
+    await wait_until(lambda: leg_state(floor, caller) == "completed", 10)
+    floor.sim.hang_up(caller)
+    record = await record_of(floor, caller)
+    assert [(t["kind"], t["to"], t["state"]) for t in record.transfers] == [
+        ("consult", "110", "returned"),
+        ("blind", UNIT, "completed"),
+    ]
+    assert record.disposition == "transferred"
+    await agrees_with_ledger(record, caller)
