@@ -24,13 +24,40 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from callcenter.records import transfer_legs as legs
 from callcenter.records.ledger import ledger_time
 
-if TYPE_CHECKING:
-    from callcenter.records.ledger_calls import CelRow, LedgerCall
+
+class CelRow(Protocol):
+    """The CEL columns read here (ledger_calls.CelRow)."""
+
+    @property
+    def eventtype(self) -> str: ...
+    @property
+    def eventtime(self) -> datetime: ...
+    @property
+    def exten(self) -> str: ...
+    @property
+    def context(self) -> str: ...
+    @property
+    def channame(self) -> str: ...
+    @property
+    def uniqueid(self) -> str: ...
+    @property
+    def extra(self) -> str: ...
+
+
+class LedgerCall(Protocol):
+    """What a folded call (ledger_calls.LedgerCall) offers the legs."""
+
+    linkedid: str
+    started_at: datetime
+    ended_at: datetime | None
+    agent: str
+    transfers: list[dict[str, Any]]
 
 
 def add_legs(calls: Sequence[LedgerCall], by_call: Mapping[str, Sequence[CelRow]]) -> None:
