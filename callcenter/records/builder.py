@@ -273,12 +273,12 @@ class RecordBuilder:
         self.wrapup = wrapup
         self.open: dict[tuple[str, str], RecordDraft] = {}
         self.finished = 0
-        #: (node, linkedid) of calls already finished -> when: a duplicated Hangup, or
-        #: a late event of a closed call, must not open a second, empty record. Oldest
-        #: first; bounded by ENDED_FOR_S and ENDED_MEMORY.
         #: the Linkedid of a leg bringing a target into a room -> (the call's Linkedid,
         #: the leg's live channels), per node
         self._targets: dict[tuple[str, str], tuple[str, set[str]]] = {}
+        #: (node, linkedid) of calls already finished -> when: a duplicated Hangup, or
+        #: a late event of a closed call, must not open a second, empty record. Oldest
+        #: first; bounded by ENDED_FOR_S and ENDED_MEMORY.
         self._ended: dict[tuple[str, str], float] = {}
 
     # --- resync: calls that ended or began while we were not listening ---------------
@@ -659,8 +659,8 @@ class RecordBuilder:
         who = "caller" if snap.uniqueid == snap.linkedid else "agent"
         if not leg["left_by"]:
             leg["left_by"] = who
-        if who == "agent" and leg["state"] in ("dialing", "conference"):
-            leg["state"] = "left" if leg["answered"] is not None else "failed"
+        if who == "agent" and leg["state"] == "conference":
+            leg["state"] = "left"  # before the target answered: when it does
             call.note(self.clock(), "transfer_left", "agent")
 
     def _conference_target(self, node: str, snap: ev.ChannelSnapshot, e: ev.AmiEvent) -> None:
@@ -693,7 +693,7 @@ class RecordBuilder:
         elif isinstance(e, ev.DialEnd):
             legs.dial_ended(leg, e.dial_status, at)
             if e.dial_status == "ANSWER" and leg["state"] == "dialing":
-                leg["state"] = "conference"
+                leg["state"] = "left" if leg["left_by"] == "agent" else "conference"
         elif isinstance(e, ev.ConfbridgeLeave) and not leg["left_by"]:
             leg["left_by"] = "target"
         elif isinstance(e, ev.Hangup) and one:
