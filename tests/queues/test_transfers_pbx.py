@@ -202,6 +202,16 @@ async def test_blind_transfer_to_a_unit(floor: Floor) -> None:
     assert leg["started"] <= leg["answered"] <= leg["ended"]
     assert record.disposition == "transferred" and record.seat == "1001"
     await agrees_with_ledger(record, caller)
+    # app_queue's and CEL's own words for it (pbxsim writes them as Asterisk 22 does)
+    (row,) = [r for r in LEDGER if r.table == "queue_log" and r.callid == caller.uniqueid][-1:]
+    assert (row.event, row.agent, row.data1, row.data2) == (
+        "BLINDTRANSFER",
+        "1001",
+        UNIT,
+        "hotline-transfer-targets",
+    )
+    (cel,) = [r for r in LEDGER if getattr(r, "eventtype", "") == "BLINDTRANSFER"]
+    assert cel.channame.startswith("PJSIP/1001-") and f'"extension":"{UNIT}"' in cel.extra
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -225,6 +235,9 @@ async def test_consult_110_then_complete(floor: Floor) -> None:
     assert leg["answered"] is not None and leg["ended"] is not None
     assert record.disposition == "transferred"
     await agrees_with_ledger(record, caller)
+    rows = [r for r in LEDGER if r.table == "queue_log" and r.callid == caller.uniqueid]
+    assert rows[-1].event == "ATTENDEDTRANSFER" and rows[-1].data1 == "BRIDGE"
+    assert [r.eventtype for r in LEDGER if getattr(r, "eventtype", "") == "ATTENDEDTRANSFER"]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
