@@ -245,7 +245,7 @@ async def list_transfers(
     live = service.legs_of(node, linkedid) if call is not None else None
     if call is not None and live is not None:
         _none_of_theirs(principal, call.seat, missing)
-        return _legs_out(call_id, live[0], live[1], city)
+        return _legs_out(call_id, live.started_at, live.legs, city)
     async with records.sessions() as session:
         record = await q.get(session, node, linkedid)
     if record is None:

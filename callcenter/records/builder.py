@@ -343,15 +343,15 @@ class RecordBuilder:
         if draft.callback_of and not draft.dialed:  # the seat's leg shows whom it calls
             draft.number = DialedNumber(draft.caller, settled=True)
 
-    def legs_in_progress(
-        self, node: str, linkedid: str
-    ) -> tuple[float, list[dict[str, Any]]] | None:
-        """A call in progress: when it started and its transfer legs so far (copies);
-        None when the call is not in progress."""
+    def legs_in_progress(self, node: str, linkedid: str) -> legs.LiveLegs | None:
+        """A call in progress and its transfer legs so far; None when it is not in
+        progress. Every instance follows every node's events, so every instance
+        answers the same."""
         call = self.open.get((node, linkedid))
         if call is None:
             return None
-        return call.started_at, [dict(t) for t in call.transfers if t["kind"] in legs.LEG_KINDS]
+        ours = [dict(t) for t in call.transfers if t["kind"] in legs.LEG_KINDS]
+        return legs.LiveLegs(call.started_at, call.agent, ours)
 
     # --- events ----------------------------------------------------------------------
     def apply(self, node: str, event: ev.AmiEvent) -> None:

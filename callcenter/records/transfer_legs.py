@@ -29,6 +29,7 @@ the target through the whitelist) and the channel it dials.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 #: the dialplan's whitelist context (Atxfer's Local channels are named after it)
@@ -43,6 +44,17 @@ LEG_KINDS = frozenset({"blind", "consult", "conference"})
 FINAL = frozenset({"completed", "returned", "failed"})
 
 Leg = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class LiveLegs:
+    """A call in progress as its record draft has it: when it started, the member
+    interface that answered it (`PJSIP/1001`: its channel is the seat's), and copies of
+    its transfer legs so far."""
+
+    started_at: float
+    agent: str
+    legs: list[Leg]
 
 
 def new_leg(kind: str, to: str, at: float) -> Leg:

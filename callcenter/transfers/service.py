@@ -33,7 +33,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
 from ami import actions
 from ami.errors import ActionFailed, AmiError, NotConnected
@@ -44,6 +44,7 @@ from callcenter.records.transfer_legs import (
     CONFERENCE_CONTEXT,
     CONFERENCE_TARGET_CONTEXT,
     TARGETS_CONTEXT,
+    LiveLegs,
 )
 from callcenter.transfers.targets import TransferTarget
 
@@ -54,9 +55,8 @@ Mode = Literal["blind", "consult", "conference"]
 #: a leg in these states is still going on (callcenter.records.transfer_legs)
 OPEN_STATES = frozenset({"dialing", "talking", "conference"})
 MODES: tuple[Mode, ...] = ("blind", "consult", "conference")
-#: a call in progress: when it started and its record's transfer legs so far
-#: (callcenter.records.transfer_legs); None: not in progress
-LegsOf = Callable[[str, str], tuple[float, list[dict[str, Any]]] | None]
+#: a call in progress with its record's transfer legs so far; None: not in progress
+LegsOf = Callable[[str, str], LiveLegs | None]
 TargetSource = Callable[[], Awaitable[Mapping[str, TransferTarget]]]
 
 
@@ -104,19 +104,23 @@ class Parties:
     seat_channel: Channel
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Running:
-    """A consultation or a conference the service started and that is not over."""
+    """A transfer of a call: the `index`-th leg of its record (1-based)."""
 
     mode: Mode
     to: str
-    seat_channel: str
     started_at: float
     index: int
 
 
 @dataclass
 class TransferService:
+    """What runs now is read from the call's record draft (`legs_of`), which every
+    instance builds from the same events: a `complete` may reach another instance than
+    the `transfer` did. Only a transfer whose leg has not shown yet is this instance's
+    own knowledge (`grace_s`), against a second one started meanwhile."""
+
     live: LiveState
     targets: TargetSource
     clock: Callable[[], float]
@@ -125,8 +129,8 @@ class TransferService:
     ring_timeout_s: float = 30.0
     #: how long a started consultation/conference counts as on before its leg shows
     grace_s: float = 10.0
-    _running: dict[tuple[str, str], Running] = field(default_factory=dict)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _pending: dict[tuple[str, str], Running] = field(default_factory=dict, init=False)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False)
 
     # --- what a call looks like now ----------------------------------------------------
     def call(self, node: str, linkedid: str) -> Call | None:
@@ -160,28 +164,37 @@ class TransferService:
         return found
 
     def running(self, node: str, linkedid: str) -> Running | None:
-        """The consultation/conference still on: its seat's channel is up and its leg
-        in the record is open (a leg not seen yet counts as open for `grace_s`: the
-        events that make it follow the action's reply)."""
-        run = self._running.get((node, linkedid))
-        state = self.live.nodes.get(node)
-        if run is None or state is None:
-            return None
-        seated = any(c.name == run.seat_channel for c in state.channels.values())
+        """The transfer of the call still going on: its leg in the record is open, or
+        this instance started it less than `grace_s` ago and its leg has not shown yet
+        (the events that make it follow the action's reply)."""
         found = self.legs_of(node, linkedid)
-        legs = found[1] if found is not None else []
-        if len(legs) >= run.index:
-            open_leg = legs[run.index - 1]["state"] in OPEN_STATES
-        else:
-            open_leg = self.clock() - run.started_at < self.grace_s
-        if not (seated and open_leg):
-            del self._running[(node, linkedid)]
+        legs = found.legs if found is not None else []
+        pending = self._pending.get((node, linkedid))
+        if pending is not None:
+            if len(legs) < pending.index and self.clock() - pending.started_at < self.grace_s:
+                return pending
+            del self._pending[(node, linkedid)]
+        if found is None or not legs or legs[-1]["state"] not in OPEN_STATES:
             return None
-        return run
+        leg = legs[-1]
+        started = found.started_at + float(leg["started"])
+        return Running(leg["kind"], leg["to"], started, len(legs))
+
+    def seat_channel(self, node: str, linkedid: str) -> Channel | None:
+        """The seat's channel in the call (the member interface that answered it)."""
+        found = self.legs_of(node, linkedid)
+        state = self.live.nodes.get(node)
+        if found is None or state is None or not found.agent:
+            return None
+        prefix = found.agent + "-"
+        for channel in state.channels.values():
+            if channel.linkedid == linkedid and channel.name.startswith(prefix):
+                return channel
+        return None
 
     def _next_index(self, node: str, linkedid: str) -> int:
         found = self.legs_of(node, linkedid)
-        return len(found[1]) + 1 if found is not None else 1
+        return len(found.legs) + 1 if found is not None else 1
 
     # --- the operations --------------------------------------------------------------
     async def start(self, node: str, linkedid: str, to: str, mode: Mode) -> Running:
@@ -193,14 +206,11 @@ class TransferService:
             raise WrongState(f"call {node}:{linkedid} has a transfer in progress")
         parties = self.parties(node, linkedid)
         pbx = self._node(node)
-        run = Running(
-            mode, to, parties.seat_channel.name, self.clock(), self._next_index(node, linkedid)
-        )
+        run = Running(mode, to, self.clock(), self._next_index(node, linkedid))
         seat = parties.seat_channel.name
         if mode == "blind":
             await self._ami(actions.blind_transfer(pbx, seat, to, TARGETS_CONTEXT))
-            return run
-        if mode == "consult":
+        elif mode == "consult":
             await self._ami(actions.atxfer(pbx, seat, to, TARGETS_CONTEXT))
         else:
             room = conference_room(linkedid)
@@ -208,7 +218,7 @@ class TransferService:
                 actions.redirect_both(pbx, parties.caller.name, seat, CONFERENCE_CONTEXT, room)
             )
             self._background(self._bring_in(pbx, node, linkedid, to, room, parties))
-        self._running[(node, linkedid)] = run
+        self._pending[(node, linkedid)] = run
         return run
 
     async def _bring_in(
@@ -236,8 +246,7 @@ class TransferService:
     async def complete(self, node: str, linkedid: str) -> Running:
         """Consultation: the caller goes to the target, the seat leaves."""
         run = self._expect(node, linkedid, "consult", "no consultation in progress")
-        await self._ami(actions.hangup(self._node(node), run.seat_channel))
-        del self._running[(node, linkedid)]
+        await self._ami(actions.hangup(self._node(node), self._seat_of(node, linkedid).name))
         return run
 
     async def cancel(self, node: str, linkedid: str) -> Running:
@@ -247,14 +256,12 @@ class TransferService:
         if local is None:
             raise WrongState(f"call {node}:{linkedid}: the target's leg is gone already")
         await self._ami(actions.hangup(self._node(node), local.name))
-        del self._running[(node, linkedid)]
         return run
 
     async def leave(self, node: str, linkedid: str) -> Running:
         """Conference: the seat leaves, caller and target stay."""
         run = self._expect(node, linkedid, "conference", "no conference in progress")
-        await self._ami(actions.hangup(self._node(node), run.seat_channel))
-        del self._running[(node, linkedid)]
+        await self._ami(actions.hangup(self._node(node), self._seat_of(node, linkedid).name))
         return run
 
     def _expect(self, node: str, linkedid: str, mode: Mode, missing: str) -> Running:
@@ -262,6 +269,12 @@ class TransferService:
         if run is None or run.mode != mode:
             raise WrongState(f"call {node}:{linkedid}: {missing}")
         return run
+
+    def _seat_of(self, node: str, linkedid: str) -> Channel:
+        channel = self.seat_channel(node, linkedid)
+        if channel is None:
+            raise WrongState(f"call {node}:{linkedid}: the agent has left it already")
+        return channel
 
     def _target_leg(self, node: str, linkedid: str, to: str) -> Channel | None:
         """The Local `;1` Atxfer dialled the target through (it sits with the seat)."""
