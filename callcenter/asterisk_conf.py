@@ -286,8 +286,12 @@ def render(inputs: ConfInputs) -> dict[str, str]:
             raise RenderError(f"seat {seat.extension}: cannot dial {seat.interface!r}")
     if not inputs.ami_secret:
         raise RenderError("the AMI user needs a secret (CALLCENTER_AMI_NODES)")
+    # a caller an agent blind-transferred (it carries HOTLINE_QUEUE; a seat dialling out
+    # and Atxfer's Local channels do not) goes back to its queue if nobody answers
     targets = "\n".join(
-        f"exten => {number},1,Dial(PJSIP/${{EXTEN}}@trunk,60)   ; {_comment(label)}"
+        f"exten => {number},1,Dial(PJSIP/${{EXTEN}}@trunk,60)   ; {_comment(label)}\n"
+        ' same => n,GotoIf($["${DIALSTATUS}" != "ANSWER" & "${HOTLINE_QUEUE}" != ""]'
+        "?hotline-queue,s,1)"
         for number, label in sorted(inputs.transfer_targets.items())
         if number.isdigit()
     )

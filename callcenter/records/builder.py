@@ -80,6 +80,9 @@ class RecordDraft:
     queued_after_s: float | None = None  # answer -> first queue entry
     agent: str = ""
     seat: str = ""
+    #: the Uniqueid of the member channel of the answer counted last: the same seat
+    #: answering again (a caller back from a failed transfer) is a new answer
+    member_channel: str = ""
     answered_at: float | None = None
     talk_done: bool = False  # the current answer's AgentComplete has been counted
     talk_s: float = 0.0
@@ -567,9 +570,12 @@ class RecordBuilder:
             ring["outcome"] = "dumped"
 
     def _on_connect(self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.AgentConnect) -> None:
+        member = e.dest.uniqueid if e.dest is not None else ""
         if call.answered_at is not None and call.agent == e.interface:
-            return
+            if not member or member == call.member_channel:
+                return  # this answer, seen again (a replayed event)
         now = self.clock()
+        call.member_channel = member
         ring = self._ringing(call, e.interface)
         if ring is not None:
             ring["outcome"], ring["ring_s"] = "answered", float(e.ring_time)

@@ -276,7 +276,9 @@ def _apply_queue(call: LedgerCall, row: QueueRow, channels: dict[str, str]) -> N
         call.hangup_by = "caller" if row.event == "ABANDON" else "pbx"
         call.timeline.append([at, "queue_exit", call.queue_exit])
     elif row.event in TRANSFERS:
-        call.transferred = True
+        # a blind transfer is logged when it starts: whether it reached anyone is its
+        # leg's (ledger_legs.py); an attended one only once it is done
+        call.transferred = call.transferred or row.event == "ATTENDEDTRANSFER"
         call.hangup_by = "transfer"
         call.timeline.append([at, "agent_done", "transfer"])
 

@@ -422,3 +422,33 @@ async def test_consult_target_hangs_up_first_the_agent_is_back(floor: Floor) -> 
     ]
     assert record.disposition == "transferred"
     await agrees_with_ledger(record, caller)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_blind_transfer_nobody_answers_the_caller_is_queued_again(floor: Floor) -> None:
+    """The unit's line is busy: the blind-transferred caller goes back to its queue
+    (the rendered whitelist context), a seat answers it again; the leg is failed and
+    the call answered, in the record and in the ledger alike."""
+    from pbxsim.telephony.dial import Dialer, FarEndResponse
+
+    dialer = floor.sim.system.pbx.find_app("Dial")
+    assert isinstance(dialer, Dialer)
+    dialer.far_end = lambda _endpoint, _number: FarEndResponse(reject_cause=17, answer_delay=1.0)
+    service = service_of(floor)
+    caller = await answered_call(floor, "13900000007")
+    await service.start("pbx1", caller.uniqueid, UNIT, "blind")
+    await wait_until(lambda: leg_state(floor, caller) == "failed", 10)
+    state = floor.live.nodes["pbx1"]
+    await wait_until(lambda: state.calls[caller.uniqueid].where == "talking", 10)
+    assert not caller.hungup
+    floor.sim.hang_up(caller)
+    record = await record_of(floor, caller)
+    (leg,) = record.transfers
+    assert (leg["kind"], leg["to"], leg["state"], leg["status"]) == (
+        "blind",
+        UNIT,
+        "failed",
+        "BUSY",
+    )
+    assert record.disposition == "answered" and record.hangup_by == "caller"
+    await agrees_with_ledger(record, caller)
