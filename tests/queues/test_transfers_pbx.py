@@ -177,7 +177,7 @@ async def agrees_with_ledger(record: Any, channel: Channel) -> None:
     assert rebuilt.disposition == record.disposition
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 async def test_blind_transfer_to_a_unit(floor: Floor) -> None:
     service = service_of(floor)
     caller = await answered_call(floor, "13900000001")
@@ -214,7 +214,7 @@ async def test_blind_transfer_to_a_unit(floor: Floor) -> None:
     assert cel.channame.startswith("PJSIP/1001-") and f'"extension":"{UNIT}"' in cel.extra
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 async def test_consult_110_then_complete(floor: Floor) -> None:
     service = service_of(floor)
     caller = await answered_call(floor, "13900000002")
@@ -241,7 +241,7 @@ async def test_consult_110_then_complete(floor: Floor) -> None:
     assert [r.eventtype for r in LEDGER if getattr(r, "eventtype", "") == "ATTENDEDTRANSFER"]
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 async def test_consult_a_unit_then_cancel_returns_to_the_caller(floor: Floor) -> None:
     service = service_of(floor)
     caller = await answered_call(floor, "13900000003")
@@ -261,7 +261,7 @@ async def test_consult_a_unit_then_cancel_returns_to_the_caller(floor: Floor) ->
     await agrees_with_ledger(record, caller)
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 async def test_three_party_call_the_agent_leaves(floor: Floor) -> None:
     service = service_of(floor)
     caller = await answered_call(floor, "13900000004")
@@ -302,7 +302,7 @@ async def test_three_party_call_the_agent_leaves(floor: Floor) -> None:
     await agrees_with_ledger(record, caller)
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 async def test_api_who_may_transfer_and_how_it_fails(no_atxfer_code: None, floor: Floor) -> None:
     """The routes over the same PBX: the call's agent may, another seat's agent gets a
     404 as for a missing call, a supervisor may; 422 off the whitelist, 409 when the
@@ -395,7 +395,7 @@ async def test_api_who_may_transfer_and_how_it_fails(no_atxfer_code: None, floor
         await client.aclose()
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 async def test_consult_target_hangs_up_first_the_agent_is_back(floor: Floor) -> None:
     """The target hangs up during the consultation: Asterisk gives the seat back to
     the caller, the leg is `returned`, and the agent may transfer again."""
@@ -424,7 +424,7 @@ async def test_consult_target_hangs_up_first_the_agent_is_back(floor: Floor) -> 
     await agrees_with_ledger(record, caller)
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 async def test_blind_transfer_nobody_answers_the_caller_is_queued_again(floor: Floor) -> None:
     """The unit's line is busy: the blind-transferred caller goes back to its queue
     (the rendered whitelist context), a seat answers it again; the leg is failed and
