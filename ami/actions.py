@@ -113,8 +113,10 @@ async def originate(
     caller_id: str = "",
     variables: dict[str, str] | None = None,
     ring_timeout_s: float = 30.0,
+    account: str = "",
 ) -> OriginateResult:
-    """Place a call and wait for its outcome (OriginateResponse). Never re-sent."""
+    """Place a call and wait for its outcome (OriginateResponse). Never re-sent.
+    `account`: the new channel's AccountCode (in every event of it, and in CDR/CEL)."""
     action: dict[str, Any] = {
         "Action": "Originate",
         "Channel": channel,
@@ -127,6 +129,8 @@ async def originate(
         action.update(Context=context, Exten=exten, Priority=str(priority))
     if caller_id:
         action["CallerID"] = caller_id
+    if account:
+        action["Account"] = account
     if variables:
         action["Variable"] = [f"{k}={v}" for k, v in variables.items()]
     reply = await node.send(
@@ -155,6 +159,44 @@ async def redirect(
             "Exten": exten,
             "Priority": str(priority),
         },
+        as_list=False,
+    )
+
+
+async def redirect_both(
+    node: PbxNode, channel: str, extra_channel: str, context: str, exten: str, priority: int = 1
+) -> None:
+    """A dual Redirect: both channels leave their bridge together, for the same place
+    (Asterisk: "Dual Redirect successful")."""
+    await node.send(
+        {
+            "Action": "Redirect",
+            "Channel": channel,
+            "ExtraChannel": extra_channel,
+            "Context": context,
+            "Exten": exten,
+            "Priority": str(priority),
+            "ExtraContext": context,
+            "ExtraExten": exten,
+            "ExtraPriority": str(priority),
+        },
+        as_list=False,
+    )
+
+
+async def blind_transfer(node: PbxNode, channel: str, exten: str, context: str) -> None:
+    """`channel` (a party of a two-party bridge) hands its peer to `exten@context`."""
+    await node.send(
+        {"Action": "BlindTransfer", "Channel": channel, "Exten": exten, "Context": context},
+        as_list=False,
+    )
+
+
+async def atxfer(node: PbxNode, channel: str, exten: str, context: str) -> None:
+    """`channel` starts an attended transfer to `exten@context`: Asterisk keys in the
+    atxfer feature code and the digits (features.conf must map `atxfer`)."""
+    await node.send(
+        {"Action": "Atxfer", "Channel": channel, "Exten": exten, "Context": context},
         as_list=False,
     )
 

@@ -341,6 +341,52 @@ class BridgeDestroy(BridgeEvent):
     pass
 
 
+# --- transfers and conferences -------------------------------------------------------
+@event("BlindTransfer")
+@dataclass(frozen=True, slots=True)
+class BlindTransfer(TwoPartyEvent):
+    """stasis_bridges.c `blind_transfer_to_ami`: `channel` is the transferee's block
+    (the caller: its Linkedid names the call), `dest` the transferer's (the seat);
+    Context/Extension are where the transferee is sent."""
+
+    SNAPSHOTS: ClassVar[tuple[str, str]] = ("transferee", "transferer")
+    result: str = ""
+    is_external: str = ""
+    context: str = ""
+    extension: str = ""
+    bridge_uniqueid: str = ""
+
+
+@event("AttendedTransfer")
+@dataclass(frozen=True, slots=True)
+class AttendedTransfer(TwoPartyEvent):
+    """stasis_bridges.c `attended_transfer_to_ami`: `channel` is the transferee's block,
+    `dest` the original transferer's; the target is the channel that took its place."""
+
+    SNAPSHOTS: ClassVar[tuple[str, str]] = ("transferee", "origtransferer")
+    result: str = ""
+    dest_type: str = ""
+    transfer_target_channel: str = ""
+    transfer_target_uniqueid: str = ""
+    dest_bridge_uniqueid: str = ""
+
+
+@event("ConfbridgeJoin")
+@dataclass(frozen=True, slots=True)
+class ConfbridgeJoin(ChannelEvent):
+    conference: str = ""
+    bridge_uniqueid: str = ""
+    admin: str = ""
+
+
+@event("ConfbridgeLeave")
+@dataclass(frozen=True, slots=True)
+class ConfbridgeLeave(ChannelEvent):
+    conference: str = ""
+    bridge_uniqueid: str = ""
+    admin: str = ""
+
+
 # --- queue callers and agents --------------------------------------------------------
 @event("QueueCallerJoin")
 @dataclass(frozen=True, slots=True)
@@ -601,7 +647,8 @@ def parse_event(frame: Frame) -> AmiEvent:
             except ValueError:
                 raise EventParseError(f"{name}: {header}: not a number: {raw!r}") from None
     if issubclass(cls, (ChannelEvent, TwoPartyEvent)) and name.lower() not in _PLAIN_CHANNEL_FIELD:
-        kwargs["channel"] = _snapshot(h, "")
+        first, second = getattr(cls, "SNAPSHOTS", ("", "dest"))
+        kwargs["channel"] = _snapshot(h, first)
         if issubclass(cls, TwoPartyEvent):
-            kwargs["dest"] = _snapshot(h, "dest")
+            kwargs["dest"] = _snapshot(h, second)
     return cls(**kwargs)

@@ -36,6 +36,7 @@ from api.security_headers import SecurityHeaders
 from api.services import ApiServices, attach
 from api.stats import router as stats_router
 from api.strict_query import reject_unknown_query
+from api.transfers import router as transfers_router
 from api.unit_cards import router as unit_cards_router
 from api.webhooks import router as webhooks_router
 
@@ -103,6 +104,7 @@ def create_app(
     app.include_router(reconciliation_router)
     app.include_router(ivr_router)
     app.include_router(webhooks_router)
+    app.include_router(transfers_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_docs(app)
 

@@ -231,7 +231,10 @@ class CallDetail(CallSummary):
     )
     agent: str
     transfers: list[dict[str, Any]] = Field(
-        description="kind (redirect | agent | dial), to, status (Dial's DIALSTATUS)"
+        description="kind (redirect | agent | dial | blind | consult | conference), to, "
+        "status (the target's DIALSTATUS); an agent's transfer legs (blind, consult, "
+        "conference) also have state, started, answered, ended (seconds from the start) "
+        "and left_by (api/transfers.py)"
     )
     fallback: bool = Field(description="the FastAGI did not route the call (dialplan fallback)")
     recording: str

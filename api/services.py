@@ -42,6 +42,7 @@ from callcenter.records.store import RecordStore, RecordWriter
 from callcenter.records.today import DayBook
 from callcenter.records.wiring import RecordsSystem
 from callcenter.tokens import TokenStore
+from callcenter.transfers.service import TransferService
 from callcenter.webhooks.deliveries import SqlDeliveries
 from queues.callbacks import CallbackWorklist
 from queues.repository import SeatRepository
@@ -122,6 +123,8 @@ class ApiServices:
     ivr: FlowStore | None = None
     #: the webhooks outbox's deliveries (`/webhooks/deliveries`)
     webhook_deliveries: SqlDeliveries | None = None
+    #: transfers and three-party calls of calls at a seat, over AMI
+    transfers: TransferService | None = None
     #: `GET /queues`' bodies (api/queues.py): a wall of screens polls one list
     queue_lists: BodyCache = field(default_factory=BodyCache, init=False, compare=False)
     #: searches of call records by caller number: each token's allowance (api/caller_search.py)
@@ -147,6 +150,7 @@ class ApiServices:
         catalog_store: CatalogStore | None = None,
         cards: CardLookup | None = None,
         webhook_deliveries: SqlDeliveries | None = None,
+        transfers: TransferService | None = None,
     ) -> ApiServices:
         """The API's collaborators out of the process's systems; the live stream and
         the desks' hub are built here, over the live model (and the seats, when there
@@ -187,6 +191,7 @@ class ApiServices:
             audit=audit,
             ivr=ivr,
             webhook_deliveries=webhook_deliveries,
+            transfers=transfers,
         )
 
 

@@ -41,10 +41,10 @@ from callcenter.legacy.queues import QueueCatalog, asterisk_queue
 from callcenter.legacy.repository import LegacyRepository
 from callcenter.private_files import write_file
 from callcenter.records.kpi import SL_SECONDS
+from callcenter.transfers.targets import EMERGENCY, transfer_whitelist
 from queues.repository import SeatRepository
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "asterisk-conf" / "templates"
-EMERGENCY = {"110": "police", "119": "fire", "120": "ambulance", "122": "traffic accident"}
 _PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
 _EXTENSION = re.compile(r"[0-9]{2,10}")
 #: what a seat's interface may hold in `Dial(...)`: no argument separator, no comment
@@ -268,16 +268,10 @@ def _recording_line(recording: Recording | None) -> str:
 def transfer_targets(
     legacy: Iterable[tuple[str, str | None, str]], flow: Flow | None
 ) -> dict[str, str]:
-    """Numbers agents may transfer to: emergency services, the flow's transfer numbers
-    and each legacy number's `transfer_to` (dock/retain), labelled for the comment."""
-    targets = dict(EMERGENCY)
-    if flow is not None:
-        for number in flow.transfer_numbers():
-            targets.setdefault(number, "IVR transfer")
-    for _number, transfer_to, unit in legacy:
-        if transfer_to:
-            targets.setdefault(transfer_to, unit)
-    return targets
+    """Numbers agents may transfer to (callcenter.transfers.targets, the one
+    whitelist), labelled for the comment."""
+    numbers = flow.transfer_numbers() if flow is not None else ()
+    return {n: t.name for n, t in transfer_whitelist(legacy, numbers).items()}
 
 
 def _queue_sections(inputs: ConfInputs) -> str:
@@ -320,8 +314,12 @@ def render(inputs: ConfInputs) -> dict[str, str]:
             raise RenderError(f"seat {seat.extension}: cannot dial {seat.interface!r}")
     if not inputs.ami_secret:
         raise RenderError("the AMI user needs a secret (CALLCENTER_AMI_NODES)")
+    # a caller an agent blind-transferred (it carries HOTLINE_QUEUE; a seat dialling out
+    # and Atxfer's Local channels do not) goes back to its queue if nobody answers
     targets = "\n".join(
-        f"exten => {number},1,Dial(PJSIP/${{EXTEN}}@trunk,60)   ; {_comment(label)}"
+        f"exten => {number},1,Dial(PJSIP/${{EXTEN}}@trunk,60)   ; {_comment(label)}\n"
+        ' same => n,GotoIf($["${DIALSTATUS}" != "ANSWER" & "${HOTLINE_QUEUE}" != ""]'
+        "?hotline-queue,s,1)"
         for number, label in sorted(inputs.transfer_targets.items())
         if number.isdigit()
     )
@@ -382,6 +380,10 @@ def render(inputs: ConfInputs) -> dict[str, str]:
         "cdr.conf": _template("cdr.conf.in"),
         "cdr_manager.conf": _template("cdr_manager.conf.in"),
         "cel.conf": _template("cel.conf.in"),
+        # transfers and three-party calls (callcenter/transfers/service.py)
+        "features.conf": _template("features.conf.in"),
+        "confbridge.conf": _template("confbridge.conf.in"),
+        "indications.conf": _template("indications.conf.in"),
     }
     if inputs.ledger is not None:
         files.update(_ledger_files(inputs.ledger))

@@ -25,7 +25,10 @@ Asterisk back ends are fed by the same stasis messages:
   before the leave) nor `QueueCallerAbandon`, its key the
   last DTMF the caller sent while queued (the contexts this serves have one-digit
   extensions) — and ADDMEMBER/REMOVEMEMBER (callid MANAGER), PAUSE/UNPAUSE (callid
-  NONE, data1 reason).
+  NONE, data1 reason); a transferred call ends with BLINDTRANSFER (exten, context,
+  hold, talk, position) or ATTENDEDTRANSFER (BRIDGE, bridge id, hold, talk, position)
+  instead of COMPLETE*, and CEL has a BLINDTRANSFER / ATTENDEDTRANSFER row on the
+  transferer.
   `agent` is the member's MemberName.
 
 Times: cdr and cel carry the PBX's local time without zone (cel to the microsecond,
@@ -219,6 +222,8 @@ class AsteriskLedger:
     #: hangups held back until their bridge is gone: bridge id -> (when, event, channel)
     _held: dict[str, list[tuple[float, AmiEvent, _Chan]]] = field(default_factory=dict)
     _left: dict[str, str] = field(default_factory=dict)
+    #: transferee uniqueid -> the queue_log event and leading data of its transfer
+    _transfers: dict[str, tuple[str, tuple[str, str]]] = field(default_factory=dict)
     _sequence: int = 0
 
     def attach(self, bus: EventBus) -> Callable[[], None]:
@@ -487,15 +492,67 @@ class AsteriskLedger:
         self._refresh(event)
         uniqueid = event.get("Uniqueid") or ""
         entry = self._entries.pop(uniqueid, None)
-        kind = "COMPLETEAGENT" if event.get("Reason") == "agent" else "COMPLETECALLER"
+        transfer = self._transfers.pop(uniqueid, None)
+        if event.get("Reason") == "transfer" and transfer is not None:
+            kind, head = transfer[0], list(transfer[1])
+        else:
+            kind = "COMPLETEAGENT" if event.get("Reason") == "agent" else "COMPLETECALLER"
+            head = []
         self._queue_log(
             uniqueid,
             event.get("Queue") or "",
             event.get("MemberName") or "NONE",
             kind,
+            *head,
             event.get("HoldTime") or "0",
             event.get("TalkTime") or "0",
             entry.position if entry is not None else "1",
+        )
+
+    def _blind_transfer(self, event: AmiEvent) -> None:
+        """cel.c `cel_blind_transfer_cb`: a BLINDTRANSFER row on the transferer; the
+        queue_log row (app_queue `handle_blind_transfer`) replaces the COMPLETE* of
+        the AgentComplete that follows."""
+        chan = self._chans.get(event.get("TransfererUniqueid") or "")
+        if event.get("Result") != "Success" or chan is None:
+            return
+        extra = {
+            "extension": event.get("Extension") or "",
+            "context": event.get("Context") or "",
+            "bridge_id": event.get("BridgeUniqueid") or "",
+            "transferee_channel_name": event.get("TransfereeChannel") or "N/A",
+            "transferee_channel_uniqueid": event.get("TransfereeUniqueid") or "N/A",
+        }
+        self._cel(chan, "BLINDTRANSFER", extra=json.dumps(extra, separators=(",", ":")))
+        transferee = event.get("TransfereeUniqueid") or ""
+        self._transfers[transferee] = (
+            "BLINDTRANSFER",
+            (event.get("Extension") or "", event.get("Context") or ""),
+        )
+
+    def _attended_transfer(self, event: AmiEvent) -> None:
+        """cel.c `cel_attended_transfer_cb` (a bridge merge: bridge1 is the
+        transferee's); app_queue `log_attended_transfer` writes `BRIDGE|<bridge>`."""
+        if event.get("Result") != "Success":
+            return
+        chan = self._chans.get(event.get("OrigTransfererUniqueid") or "")
+        if chan is None:
+            return
+        extra = {
+            "bridge1_id": event.get("OrigBridgeUniqueid") or "",
+            "channel2_name": event.get("SecondTransfererChannel") or "",
+            "channel2_uniqueid": event.get("SecondTransfererUniqueid") or "",
+            "bridge2_id": event.get("SecondBridgeUniqueid") or "",
+            "transferee_channel_name": event.get("TransfereeChannel") or "N/A",
+            "transferee_channel_uniqueid": event.get("TransfereeUniqueid") or "N/A",
+            "transfer_target_channel_name": event.get("TransferTargetChannel") or "N/A",
+            "transfer_target_channel_uniqueid": event.get("TransferTargetUniqueid") or "N/A",
+        }
+        self._cel(chan, "ATTENDEDTRANSFER", extra=json.dumps(extra, separators=(",", ":")))
+        transferee = event.get("TransfereeUniqueid") or ""
+        self._transfers[transferee] = (
+            "ATTENDEDTRANSFER",
+            ("BRIDGE", event.get("DestBridgeUniqueid") or ""),
         )
 
     def _ring_no_answer(self, event: AmiEvent) -> None:
@@ -613,6 +670,8 @@ _HANDLERS: dict[str, Callable[[AsteriskLedger, AmiEvent], None]] = {
     "AgentConnect": AsteriskLedger._agent_connect,
     "AgentComplete": AsteriskLedger._agent_complete,
     "AgentRingNoAnswer": AsteriskLedger._ring_no_answer,
+    "BlindTransfer": AsteriskLedger._blind_transfer,
+    "AttendedTransfer": AsteriskLedger._attended_transfer,
     "QueueCallerAbandon": AsteriskLedger._caller_abandon,
     "QueueCallerLeave": AsteriskLedger._caller_leave,
     "DTMFEnd": AsteriskLedger._dtmf_end,

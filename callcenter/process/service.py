@@ -76,6 +76,8 @@ from callcenter.records.wiring import (
     directory_units,
 )
 from callcenter.tokens import TokenStore
+from callcenter.transfers.service import TransferService
+from callcenter.transfers.targets import WhitelistSource
 from callcenter.webhooks.deliveries import SqlDeliveries
 from callcenter.webhooks.dispatcher import Dispatcher, HttpSender
 from callcenter.webhooks.metrics import DispatcherCollector
@@ -250,6 +252,16 @@ class Service:
         if self.demo:
             wallboard_url += "#token=" + await demo_wallboard_token(tokens)
             desk_url += "#token=" + await demo_agent_token(tokens)
+        transfers = TransferService(
+            live,
+            WhitelistSource(
+                LegacyRepository(sessions, utcnow),
+                lambda: agi.flows().transfer_numbers(),
+                time.time,
+            ),
+            time.time,
+            records.builder.legs_in_progress,
+        )
         services = ApiServices.from_systems(
             readiness=checks,
             city=city,
@@ -265,6 +277,7 @@ class Service:
             catalog=catalog,
             catalog_store=catalog_store,
             webhook_deliveries=webhook_deliveries,
+            transfers=transfers,
         )
         limits = body_limits(settings.http_max_json_bytes, settings.http_max_import_bytes)
         app = create_app(services, self.metrics, __version__, limits)

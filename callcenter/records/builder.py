@@ -37,6 +37,7 @@ from ami import events as ev
 from callcenter.live.dialed import DialedNumber
 from callcenter.live.node_state import Call, NodeState
 from callcenter.privacy import makes_confidential
+from callcenter.records import transfer_legs as legs
 from callcenter.records.prompts import agi_prompts, app_prompts
 
 RINGING = "ringing"
@@ -103,11 +104,16 @@ class RecordDraft:
     queued_after_s: float | None = None  # answer -> first queue entry
     agent: str = ""
     seat: str = ""
+    #: the Uniqueid of the member channel of the answer counted last: the same seat
+    #: answering again (a caller back from a failed transfer) is a new answer
+    member_channel: str = ""
     answered_at: float | None = None
     talk_done: bool = False  # the current answer's AgentComplete has been counted
     talk_s: float = 0.0
     wrapup_s: float = 0.0
     transfers: list[dict[str, Any]] = field(default_factory=list)
+    #: a consultation's Local channel names (`;1` and `;2`) -> its leg in `transfers`
+    consults: dict[str, int] = field(default_factory=dict)
     transfer_to: str = ""
     hangup_by: str = ""
     hangup_asked: str = ""  # caller | pbx: who first asked the caller's channel to go
@@ -208,7 +214,7 @@ def disposition_of(call: RecordDraft) -> str:
     disposition is its outcome."""
     if call.callback_of:
         return callback_outcome(call)
-    if any(t["kind"] != "dial" or t["status"] == "ANSWER" for t in call.transfers):
+    if any(legs.transferred(t) for t in call.transfers):
         return "transferred"  # a Dial that was not answered hands the caller back
     if call.answered_at is not None:
         return "answered"
@@ -266,7 +272,7 @@ def finish(call: RecordDraft, ended_at: float) -> FinishedCall:
         seat=call.seat,
         talk_s=call.talk_s,
         wrapup_s=call.wrapup_s,
-        transfers=call.transfers,
+        transfers=legs.close(call.transfers, round(ended_at - call.started_at, 3)),
         hangup_by=call.hangup_by,
         disposition=disposition_of(call),
         fallback=call.fallback,
@@ -299,6 +305,9 @@ class RecordBuilder:
         self.answered = answered
         self.open: dict[tuple[str, str], RecordDraft] = {}
         self.finished = 0
+        #: the Linkedid of a leg bringing a target into a room -> (the call's Linkedid,
+        #: the leg's live channels), per node
+        self._targets: dict[tuple[str, str], tuple[str, set[str]]] = {}
         #: (node, linkedid) of calls already finished -> when: a duplicated Hangup, or
         #: a late event of a closed call, must not open a second, empty record. Oldest
         #: first; bounded by ENDED_FOR_S and ENDED_MEMORY.
@@ -366,6 +375,16 @@ class RecordBuilder:
         if draft.callback_of and not draft.dialed:  # the seat's leg shows whom it calls
             draft.number = DialedNumber(draft.caller, settled=True)
 
+    def legs_in_progress(self, node: str, linkedid: str) -> legs.LiveLegs | None:
+        """A call in progress and its transfer legs so far; None when it is not in
+        progress. Every instance follows every node's events, so every instance
+        answers the same."""
+        call = self.open.get((node, linkedid))
+        if call is None:
+            return None
+        ours = [dict(t) for t in call.transfers if t["kind"] in legs.LEG_KINDS]
+        return legs.LiveLegs(call.started_at, call.agent, ours)
+
     # --- events ----------------------------------------------------------------------
     def apply(self, node: str, event: ev.AmiEvent) -> None:
         handler = _HANDLERS.get(type(event))
@@ -373,6 +392,9 @@ class RecordBuilder:
             return
         snap = getattr(event, "channel", None)
         if not isinstance(snap, ev.ChannelSnapshot) or not snap.linkedid:
+            return
+        if (node, snap.linkedid) in self._targets or legs.parent_of(snap.channel):
+            self._conference_target(node, snap, event)
             return
         call = self._call(node, snap, event)
         if call is not None:
@@ -609,9 +631,12 @@ class RecordBuilder:
             ring["outcome"] = "dumped"
 
     def _on_connect(self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.AgentConnect) -> None:
+        member = e.dest.uniqueid if e.dest is not None else ""
         if call.answered_at is not None and call.agent == e.interface:
-            return
+            if not member or member == call.member_channel:
+                return  # this answer, seen again (a replayed event)
         now = self.clock()
+        call.member_channel = member
         ring = self._ringing(call, e.interface)
         if ring is not None:
             ring["outcome"], ring["ring_s"] = "answered", float(e.ring_time)
@@ -643,11 +668,112 @@ class RecordBuilder:
         call.talk_s += e.talk_time
         call.wrapup_s = self.wrapup(call.node, e.queue, e.interface)
         call.hangup_by = e.reason or "unknown"
-        if e.reason == "transfer":
+        ours = [t for t in call.transfers if t["kind"] in legs.LEG_KINDS]
+        if e.reason == "transfer" and not (ours and ours[-1]["ended"] is None):
             call.transfers.append(
                 {"kind": "agent", "from_queue": e.queue, "to": call.transfer_to, "status": ""}
             )
         call.note(now, "agent_done", e.reason)
+
+    # --- transfers an agent started (transfer_legs.py) ---------------------------------
+    def _rel(self, call: RecordDraft) -> float:
+        return round(self.clock() - call.started_at, 3)
+
+    def _on_newchannel(self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.Newchannel) -> None:
+        call.channels.add(snap.uniqueid)
+        target = legs.consult_target(snap.channel)
+        if target is not None and call.answered_at is not None and call.in_queue is None:
+            call.transfers.append(legs.new_leg("consult", target[0], self._rel(call)))
+            call.consults[target[1]] = call.consults[snap.channel] = len(call.transfers) - 1
+            call.note(self.clock(), "transfer_consult", target[0])
+
+    def _on_blind_transfer(
+        self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.BlindTransfer
+    ) -> None:
+        if e.result != "Success" or snap.uniqueid != snap.linkedid:
+            return
+        call.transfers.append(legs.new_leg("blind", e.extension, self._rel(call)))
+        call.note(self.clock(), "transfer_blind", e.extension)
+
+    def _on_attended_transfer(
+        self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.AttendedTransfer
+    ) -> None:
+        leg = legs.last_leg(call.transfers, "consult")
+        if e.result != "Success" or leg is None or leg["state"] in legs.FINAL:
+            return
+        leg["state"] = "completed"
+        call.note(self.clock(), "transfer_completed", leg["to"])
+
+    def _consult_leg(self, call: RecordDraft, channel: str) -> dict[str, Any] | None:
+        index = call.consults.get(channel)
+        return call.transfers[index] if index is not None else None
+
+    def _on_conference_join(
+        self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.ConfbridgeJoin
+    ) -> None:
+        call.channels.add(snap.uniqueid)
+        if e.conference == call.linkedid:
+            self._conference_leg(call)
+
+    def _conference_leg(self, call: RecordDraft) -> dict[str, Any]:
+        leg = legs.last_leg(call.transfers, "conference")
+        if leg is None or leg["ended"] is not None:
+            leg = legs.new_leg("conference", "", self._rel(call))
+            call.transfers.append(leg)
+            call.note(self.clock(), "transfer_conference", "")
+        return leg
+
+    def _on_conference_leave(
+        self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.ConfbridgeLeave
+    ) -> None:
+        leg = legs.last_leg(call.transfers, "conference")
+        if e.conference != call.linkedid or leg is None:
+            return
+        who = "caller" if snap.uniqueid == snap.linkedid else "agent"
+        if not leg["left_by"]:
+            leg["left_by"] = who
+        if who == "agent" and leg["state"] == "conference":
+            leg["state"] = "left"  # before the target answered: when it does
+            call.note(self.clock(), "transfer_left", "agent")
+
+    def _conference_target(self, node: str, snap: ev.ChannelSnapshot, e: ev.AmiEvent) -> None:
+        """An event of the leg that brings a target into a call's room
+        (transfer_legs.parent_of): a call of its own to Asterisk, followed on the call
+        it was brought into, making no record of its own."""
+        key = (node, snap.linkedid)
+        followed = self._targets.get(key)
+        if followed is None:
+            parent = legs.parent_of(snap.channel) or ""
+            followed = self._targets[key] = (parent, set())
+        parent, channels = followed
+        if isinstance(e, ev.Hangup):
+            channels.discard(snap.uniqueid)
+            if not channels:
+                del self._targets[key]
+        else:
+            channels.add(snap.uniqueid)
+        call = self.open.get((node, parent))
+        if call is None:
+            return
+        last = legs.last_leg(call.transfers, "conference")
+        starts = isinstance(e, ev.Newchannel) and snap.uniqueid == snap.linkedid
+        leg = self._conference_leg(call) if starts or last is None else last
+        at = self._rel(call)
+        one = legs.parent_of(snap.channel) is not None and snap.channel.endswith(";1")
+        if isinstance(e, ev.DialBegin):
+            target = e.dest.exten if e.dest is not None else ""
+            leg["to"] = leg["to"] or e.dial_string.partition("@")[0] or target
+        elif isinstance(e, ev.DialEnd):
+            legs.dial_ended(leg, e.dial_status, at)
+            if e.dial_status == "ANSWER" and leg["state"] == "dialing":
+                leg["state"] = "left" if leg["left_by"] == "agent" else "conference"
+        elif isinstance(e, ev.ConfbridgeLeave) and not leg["left_by"]:
+            leg["left_by"] = "target"
+        elif isinstance(e, ev.Hangup) and one:
+            if leg["ended"] is None:
+                leg["ended"] = at
+            if leg["answered"] is None:
+                leg["state"] = "failed"
 
     def _on_dial_begin(self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.DialBegin) -> None:
         if call.callback_of and snap.uniqueid == snap.linkedid:
@@ -661,11 +787,28 @@ class RecordBuilder:
             return  # app_queue ringing seats is a Dial too; those are ring attempts
         if call.joined_late and not call.queues and call.answered_at is None:
             return  # a call met mid-way may be in a queue we did not see it join
+        blind = legs.last_leg(call.transfers, "blind")
+        if blind is not None and blind["state"] == "dialing" and not blind["status"]:
+            return  # the caller dials the target of its blind transfer: that leg's
         target = call.transfer_to or (e.dest.exten if e.dest else "") or e.dial_string
         call.transfers.append({"kind": "dial", "from_queue": "", "to": target, "status": ""})
         call.note(self.clock(), "transfer_dial", target)
 
     def _on_dial_end(self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.DialEnd) -> None:
+        consult = self._consult_leg(call, snap.channel)
+        if consult is not None:
+            legs.dial_ended(consult, e.dial_status, self._rel(call))
+            return
+        blind = legs.last_leg(call.transfers, "blind")
+        if (
+            blind is not None
+            and snap.uniqueid == snap.linkedid
+            and blind["state"] == "dialing"
+            and not blind["status"]
+        ):
+            legs.dial_ended(blind, e.dial_status, self._rel(call))
+            call.note(self.clock(), "transfer_result", e.dial_status)
+            return
         if call.callback_of and snap.uniqueid == snap.linkedid:
             now = self.clock()
             call.callback_status = e.dial_status
@@ -693,6 +836,13 @@ class RecordBuilder:
 
     def _on_hangup(self, call: RecordDraft, snap: ev.ChannelSnapshot, e: ev.Hangup) -> None:
         now = self.clock()
+        consult = self._consult_leg(call, snap.channel)
+        if consult is not None and snap.channel.endswith(";1"):
+            if consult["state"] in ("dialing", "talking"):
+                consult["state"] = "returned" if consult["answered"] is not None else "failed"
+                call.note(now, "transfer_returned", consult["to"])
+            if consult["ended"] is None:
+                consult["ended"] = self._rel(call)
         if call.callback_of:
             self._callback_hangup(call, snap, e, now)
         elif snap.uniqueid == snap.linkedid:
@@ -778,7 +928,11 @@ def _who_hung_up(asked: str, cause: int) -> str:
 
 _HANDLERS: dict[type[ev.AmiEvent], Callable[..., None]] = {}
 for _cls, _fn in (
-    (ev.Newchannel, RecordBuilder._on_channel),
+    (ev.Newchannel, RecordBuilder._on_newchannel),
+    (ev.BlindTransfer, RecordBuilder._on_blind_transfer),
+    (ev.AttendedTransfer, RecordBuilder._on_attended_transfer),
+    (ev.ConfbridgeJoin, RecordBuilder._on_conference_join),
+    (ev.ConfbridgeLeave, RecordBuilder._on_conference_leave),
     (ev.Newstate, RecordBuilder._on_channel),
     (ev.NewCallerid, RecordBuilder._on_channel),
     (ev.VarSet, RecordBuilder._on_varset),

@@ -36,10 +36,19 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callcenter.records import transfer_legs as legs
 from callcenter.records.ledger import CEL, QUEUE_LOG, ledger_time, naive_utc
+from callcenter.records.ledger_legs import add_legs
 
 INBOUND_CONTEXT = "from-trunk"
-CEL_EVENTS = ("CHAN_START", "ANSWER", "HANGUP", "LINKEDID_END")
+CEL_EVENTS = (
+    "CHAN_START",
+    "ANSWER",
+    "HANGUP",
+    "LINKEDID_END",
+    "BLINDTRANSFER",
+    "ATTENDEDTRANSFER",
+)
 ABANDONED = "abandoned"
 #: queue_log exits app_queue classifies itself -> the builder's queue_exit
 EXITS = {"ABANDON": ABANDONED, "EXITWITHTIMEOUT": "timeout", "EXITEMPTY": "left_empty"}
@@ -99,11 +108,14 @@ class LedgerCall:
     stay_base: float = 0.0
     keyed: bool = False
     timeline: list[list[Any]] = field(default_factory=list)
+    #: the legs of the transfers an agent started (transfer_legs.py), as far as the
+    #: ledger tells them (ledger_legs.py)
+    transfers: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def disposition(self) -> str:
         """The builder's disposition rule (builder.disposition_of) on the ledger's facts."""
-        if self.transferred:
+        if self.transferred or any(legs.transferred(leg) for leg in self.transfers):
             return "transferred"
         if self.answered_at is not None:
             return "answered"
@@ -205,6 +217,7 @@ def build_calls(
         if call is not None:
             calls.append(call)
     calls.sort(key=lambda c: (c.started_at, c.linkedid))
+    add_legs(calls, by_call)
     return calls
 
 
@@ -295,7 +308,9 @@ def _apply_queue(call: LedgerCall, row: QueueRow, channels: dict[str, str]) -> N
         _stay_wait(call, call.key_exit_at)
         call.timeline.append([at, "queue_exit", call.queue_exit])
     elif row.event in TRANSFERS:
-        call.transferred = True
+        # a blind transfer is logged when it starts: whether it reached anyone is its
+        # leg's (ledger_legs.py); an attended one only once it is done
+        call.transferred = call.transferred or row.event == "ATTENDEDTRANSFER"
         call.hangup_by = "transfer"
         call.timeline.append([at, "agent_done", "transfer"])
 

@@ -191,7 +191,7 @@ def rebuild(node: str, call: LedgerCall) -> FinishedCall:
         seat=call.seat,
         talk_s=call.talk_s or 0.0,
         wrapup_s=0.0,
-        transfers=[],
+        transfers=list(call.transfers),
         hangup_by=call.hangup_by,
         disposition=call.disposition,
         fallback=False,

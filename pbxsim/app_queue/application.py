@@ -205,7 +205,8 @@ class ChannelCaller:
         elif entry.state == "connected" and entry.connected is attempt:
             # AgentComplete goes out as the agent's channel starts hanging up; the caller
             # leaves Queue() when the bridge has let it go (_left_bridge)
-            self.engine.call_ended(entry, "agent", finish=False)
+            transferred = self.pbx.leg(member_channel).transferred
+            self.engine.call_ended(entry, "transfer" if transferred else "agent", finish=False)
 
     def _left_bridge(self) -> None:
         if self.entry is not None:
@@ -216,8 +217,14 @@ class ChannelCaller:
         entry = self.entry
         if entry is None:
             return
-        if entry.state == "connected":
-            redirected = self.pbx.leg(self.channel).async_goto
+        leg = self.pbx.leg(self.channel)
+        if entry.state == "connected" and leg.async_goto and leg.moved_with_peer:
+            # a dual Redirect took caller and member out together (transfers/
+            # ami-xfer.log): Queue() returns, app_queue's stasis subscription still
+            # follows the member and posts AgentComplete (Reason agent) at its hangup
+            pass
+        elif entry.state == "connected":
+            redirected = leg.async_goto
             self.engine.call_ended(
                 entry, "transfer" if redirected else "caller", caller_alive=False
             )

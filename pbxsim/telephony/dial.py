@@ -448,19 +448,22 @@ class Dialer:
         # transcripts') would make real Asterisk refuse the request
         if f"PJSIP/{endpoint_name}" not in pbx.endpoints:
             return None, CAUSE_NO_ROUTE_DESTINATION
-        return self._request_far_end(endpoint_name, user, number, caller), 0
+        return self.request_far_end(endpoint_name, user, number, caller), 0
 
-    def _request_far_end(
-        self, endpoint_name: str, user: str, number: str, caller: Channel
-    ) -> Channel:
+    def request_far_end(
+        self, endpoint_name: str, user: str, number: str, caller: Channel | None,
+        accountcode: str = "",
+    ) -> Channel:  # fmt: skip
         """`PJSIP/<user>@<endpoint>`: a channel on that endpoint (`PJSIP/trunk-…`, Down,
         in the endpoint's context at `s`, as chan_pjsip creates outbound channels) whose
-        far party behaves as the `FarEndPolicy` says."""
+        far party behaves as the `FarEndPolicy` says. Without a caller it is an AMI
+        Originate's channel: a call of its own (its own Linkedid, party A)."""
         pbx = self.pbx
         endpoint = pbx.endpoints[f"PJSIP/{endpoint_name}"]
         channel = pbx.new_channel(
             pbx.ids.tech_name("PJSIP", endpoint_name), endpoint.context, "s", state=DOWN,
-            linkedid=caller.linkedid, device=endpoint.device, party_a=False,
+            linkedid=caller.linkedid if caller is not None else None, device=endpoint.device,
+            party_a=caller is None, accountcode=accountcode,
         )  # fmt: skip
         endpoint.channels.append(channel)
         pbx.leg(channel).sip_call_id = str(pbx.uuid())

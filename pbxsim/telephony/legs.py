@@ -64,6 +64,12 @@ class Leg:
     sip_call_id: str = ""
     #: the bridge a hung-up channel left; it dissolves when the channel is gone
     left_bridge: Bridge | None = None
+    #: the channel handed its call on (BlindTransfer, a completed Atxfer): app_queue
+    #: reports the end of the member's call as Reason transfer
+    transferred: bool = False
+    #: moved by a dual Redirect together with its bridge peer: app_queue keeps
+    #: watching the member and reports the call when the member hangs up
+    moved_with_peer: bool = False
 
 
 class ChannelRegistry:

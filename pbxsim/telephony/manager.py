@@ -28,6 +28,7 @@ from pbxsim.telephony.originate import (
     parse_variables,
 )
 from pbxsim.telephony.pbx import Pbx
+from pbxsim.telephony.transfers import dual_redirect
 
 
 def _ast_true(value: str) -> bool:
@@ -90,6 +91,7 @@ class ChannelActions:
             timeout=timeout,
             action_id=req.action_id,
             asynchronous=_ast_true(req.get("Async") or ""),
+            account=req.get("Account") or "",
         )
         if request.asynchronous:
             self.pbx.scheduler.call_soon(self.originator.originate, request)
@@ -127,11 +129,27 @@ class ChannelActions:
             return [error(req, "Priority not specified")]
         if not priority_text.isdigit() or int(priority_text) < 1:
             return [error(req, "Priority is invalid")]
+        extra_name = req.get("ExtraChannel") or ""
+        extra_where: tuple[str, str, int] | None = None
+        if extra_name:
+            # an ExtraContext/ExtraExten/ExtraPriority left out means the first's
+            extra_exten = req.get("ExtraExten") or exten
+            extra_priority = req.get("ExtraPriority") or priority_text
+            if not extra_priority.isdigit() or int(extra_priority) < 1:
+                return [error(req, "ExtraPriority is invalid")]
+            extra_where = (req.get("ExtraContext") or context, extra_exten, int(extra_priority))
         channel = self.pbx.find_channel(name)
         if channel is None:
             return [error(req, f"Channel does not exist: {name}")]
-        self.pbx.redirect(channel, context, exten, int(priority_text))
-        return [response(req, "Redirect successful")]
+        if extra_where is None:
+            self.pbx.redirect(channel, context, exten, int(priority_text))
+            return [response(req, "Redirect successful")]
+        extra = self.pbx.find_channel(extra_name)
+        if extra is None:
+            return [error(req, f"ExtraChannel does not exist: {extra_name}")]
+        where = (context, exten, int(priority_text))
+        self.pbx.scheduler.call_soon(dual_redirect, self.pbx, channel, extra, where, extra_where)
+        return [response(req, "Dual Redirect successful")]
 
     # ------------------------------------------------------------------ Hangup
 

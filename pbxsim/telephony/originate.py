@@ -42,6 +42,8 @@ class OriginateRequest:
     #: Async: true posts OriginateResponse; a synchronous one is answered by `on_result`
     asynchronous: bool = True
     on_result: Callable[[bool], None] | None = None
+    #: `Account`: the new channel's AccountCode (set before the call is placed)
+    account: str = ""
 
 
 def parse_callerid(text: str) -> tuple[str, str]:
@@ -87,10 +89,25 @@ class Originator:
                 self._prepare(channel, req)
                 self._dial(channel, req, resource)
                 return
+        user, at, endpoint_name = resource.partition("@")
+        dialer = pbx.find_app("Dial")
+        if tech.upper() == "PJSIP" and at and f"PJSIP/{endpoint_name}" in pbx.endpoints:
+            from pbxsim.telephony.dial import Dialer
+
+            if isinstance(dialer, Dialer):
+                # `PJSIP/<number>@<trunk>`: the carrier's party behind the trunk
+                channel = dialer.request_far_end(
+                    endpoint_name, user, resource, None, accountcode=req.account
+                )
+                self._prepare(channel, req)
+                self._dial(channel, req, resource)
+                return
         self._respond(req, None, REASON_FAILED)
 
     def _prepare(self, one: Channel, req: OriginateRequest) -> None:
         pbx = self.pbx
+        if req.account:
+            one.accountcode = req.account
         pbx.leg(one).dial_app = "AppDial2"
         pbx.newexten(one, "AppDial2", "(Outgoing Line)")
         # Asterisk builds the variable list by prepending: the last header is set first

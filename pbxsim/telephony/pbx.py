@@ -245,6 +245,7 @@ class Pbx:
         device: str = "",
         party_a: bool = True,
         caller: tuple[str, str] = ("", ""),
+        accountcode: str = "",
     ) -> Channel:
         """Create a channel and emit `Newchannel`. `party_a=False` for dialed channels,
         which never get a CDR of their own (cdr.py)."""
@@ -260,6 +261,7 @@ class Pbx:
             caller_num=caller[0],
             caller_name=caller[1],
             created_at=now,
+            accountcode=accountcode,
         )
         self.legs.add(Leg(channel, device=device))
         if party_a:
@@ -816,13 +818,17 @@ def build_pbx(
     pjsip_conf: str | Path | None = None,
     ring_policy: Callable[[str], RingPolicy] | None = None,
     far_end: FarEndPolicy | None = None,
+    features_conf: str | Path | None = None,
+    confbridge_conf: str | Path | None = None,
 ) -> PbxSystem:
     """Load the configs and connect every part: dialplan, AstDB, the built-in apps,
     AGI(), app_queue's Queue() and actions, the AstDB/Command/Ping actions, the channel
     actions and one simulated softphone per pjsip.conf endpoint (`ring_policy(name)`
     decides how that seat answers; default: after 1 s, talking until the caller hangs
     up; `far_end(endpoint, number)` how the party reached by `Dial(PJSIP/<number>@trunk)`
-    behaves, default: answers after 3 s). `python -m pbxsim` calls this once at start-up."""
+    behaves, default: answers after 3 s). features.conf (AMI Atxfer's code) and
+    confbridge.conf (ConfBridge is only loaded with one) default to the files next to
+    extensions.conf. `python -m pbxsim` calls this once at start-up."""
     from pbxsim.ami_server import users_from_manager_conf
     from pbxsim.app_queue.application import install as install_queue
     from pbxsim.app_queue.config import load_queues_conf
@@ -833,10 +839,12 @@ def build_pbx(
     from pbxsim.manager_actions import register_manager_actions
     from pbxsim.telephony.agi_app import agi_app
     from pbxsim.telephony.apps import register_builtin_apps
+    from pbxsim.telephony.confbridge import Conferences, load_user_profiles
     from pbxsim.telephony.dial import install as install_dial
     from pbxsim.telephony.manager import ChannelActions
     from pbxsim.telephony.pjsip_conf import load_pjsip_conf
     from pbxsim.telephony.softphone import Softphone
+    from pbxsim.telephony.transfers import TransferActions, load_featuremap
 
     astdb = AstDB()
     dialplan = load_dialplan(extensions_conf)
@@ -863,6 +871,14 @@ def build_pbx(
     register_manager_actions(actions, scheduler=scheduler, cli=cli, astdb=astdb)
     register_queue_actions(engine, actions, cli)
     ChannelActions(pbx).register(actions, cli)
+    # Asterisk reads every .conf from one directory: features.conf and confbridge.conf
+    # are looked for next to extensions.conf unless given
+    etc = Path(extensions_conf).parent
+    features = features_conf if features_conf is not None else etc / "features.conf"
+    TransferActions(pbx, load_featuremap(features)).register(actions)
+    confbridge = confbridge_conf if confbridge_conf is not None else etc / "confbridge.conf"
+    if Path(confbridge).exists():
+        Conferences(pbx, load_user_profiles(confbridge)).install(actions)
     users: dict[str, Any] = {}
     if manager_conf is not None:
         users = dict(users_from_manager_conf(Path(manager_conf).read_text(encoding="utf-8")))

@@ -98,6 +98,18 @@ MATRIX: list[tuple[str, str, object, set[Role] | None]] = [
     ),
     ("GET", "/api/v1/calls/pbx1:1764141243.2207/intake", None, {ADM, SUP, AGT, INT}),
     ("GET", "/api/v1/intake-kinds", None, {ADM, SUP, AGT, INT}),
+    # transfers: the call's agent (another seat's call is a 404), supervisors, admins
+    ("GET", "/api/v1/transfer-targets", None, {ADM, SUP, AGT}),
+    (
+        "POST",
+        "/api/v1/calls/pbx1:1764141243.2207/transfer",
+        {"to": "110", "mode": "blind"},
+        {ADM, SUP, AGT},
+    ),
+    ("POST", "/api/v1/calls/pbx1:1764141243.2207/transfer/complete", None, {ADM, SUP, AGT}),
+    ("POST", "/api/v1/calls/pbx1:1764141243.2207/transfer/cancel", None, {ADM, SUP, AGT}),
+    ("POST", "/api/v1/calls/pbx1:1764141243.2207/conference/leave", None, {ADM, SUP, AGT}),
+    ("GET", "/api/v1/calls/pbx1:1764141243.2207/transfers", None, {ADM, SUP, AGT}),
     ("GET", "/api/v1/stats/kpis?start=2026-11-26&end=2026-11-27", None, {ADM, SUP, INT}),
     ("GET", "/api/v1/stats/today", None, {ADM, SUP, INT}),
     ("GET", "/api/v1/webhooks/deliveries?status=failed", None, {ADM, INT}),

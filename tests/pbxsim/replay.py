@@ -46,6 +46,7 @@ from pathlib import Path
 from pbxsim.ami_server import AmiServer
 from pbxsim.clock import AsyncioScheduler
 from pbxsim.events import EventBus
+from pbxsim.telephony.dial import FarEndPolicy
 from pbxsim.telephony.pbx import PbxSystem, build_pbx
 from pbxsim.telephony.softphone import RingPolicy
 from tests.pbxsim.transcript import (
@@ -162,6 +163,8 @@ class ReplaySpec:
     inbound: list[InboundCall] = field(default_factory=list)
     #: how the PJSIP seats answer (None: build_pbx's default)
     ring_policy: Callable[[str], RingPolicy] | None = None
+    #: how the carrier's parties behind a trunk answer (None: build_pbx's default)
+    far_end: FarEndPolicy | None = None
 
 
 class FastAgiPlayer:
@@ -238,6 +241,7 @@ async def replay_log(spec: ReplaySpec) -> tuple[list[Scenario], Recording]:
         manager_conf=spec.config_dir / "manager.conf",
         pjsip_conf=spec.pjsip_conf,
         ring_policy=spec.ring_policy,
+        far_end=spec.far_end,
     )
     player = FastAgiPlayer(sessions, recording)
     agi_port = await player.start()

@@ -98,8 +98,11 @@ async def start_pbx(
     start: float | None = None,
     ledger_url: str | None = None,
     ledger_create: bool = False,
+    conf_dir: Path = CONF,
 ) -> Sim:
-    """`start`: the simulated Unix time the PBX clock starts at (default: now);
+    """`conf_dir`: the configuration read (extensions.conf, queues.conf, and -- when
+    there -- features.conf and confbridge.conf); default: the repo's asterisk-conf/.
+    `start`: the simulated Unix time the PBX clock starts at (default: now);
     `ledger_url`: write Asterisk's ledger there, as `python -m pbxsim --ledger-url`
     (`ledger_create`: make its tables when missing)."""
     scheduler = AsyncioScheduler(asyncio.get_running_loop(), speed=speed, start=start)
@@ -108,8 +111,8 @@ async def start_pbx(
         scheduler,
         bus,
         random.Random(3),
-        extensions_conf=CONF / "extensions.conf",
-        queues_conf=CONF / "queues.conf",
+        extensions_conf=conf_dir / "extensions.conf",
+        queues_conf=conf_dir / "queues.conf",
         manager_conf=TRANSCRIPTS / "config" / "manager.conf",
     )
     system.pbx.agi_connect_to = ("127.0.0.1", free_port())  # no FastAGI: fallback routing
