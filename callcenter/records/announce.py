@@ -143,7 +143,7 @@ class Announcer:
             if answer.first_queue and self.outbox.wants(CALL_OFFERED):
                 offered = self.offered_of(answer)
                 yield OutboxEvent(CALL_OFFERED, stream, f"{CALL_OFFERED}:{key}", offered)
-            dedupe = f"{CALL_ANSWERED}:{key}:{answer.member}"
+            dedupe = f"{CALL_ANSWERED}:{key}:{answer.leg}"
             yield OutboxEvent(CALL_ANSWERED, stream, dedupe, self.answered(answer))
 
     async def callback_done(self, session: AsyncSession, task: CallbackTaskFact) -> None:

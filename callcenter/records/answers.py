@@ -67,6 +67,8 @@ class Answer:
     ivr_keys: str
     seat: str
     member: str  # the member's interface
+    #: the Uniqueid of the member's channel that took the call ('' if not seen)
+    member_channel: str
     answered_at: float
 
     @property
@@ -74,9 +76,15 @@ class Answer:
         return (self.node, self.linkedid)
 
     @property
+    def leg(self) -> str:
+        """Which answer of the call this is: the member's channel (the same seat taking
+        the caller back after a failed transfer answers on a new one), else the member."""
+        return self.member_channel or self.member
+
+    @property
     def key(self) -> tuple[str, str, str]:
-        """One answer per member and call (a replayed AgentConnect is the same one)."""
-        return (self.node, self.linkedid, self.member)
+        """A replayed AgentConnect is the same answer."""
+        return (self.node, self.linkedid, self.leg)
 
 
 def answer_of(draft: RecordDraft, queue: str, priority: int) -> Answer:
@@ -97,6 +105,7 @@ def answer_of(draft: RecordDraft, queue: str, priority: int) -> Answer:
         ivr_keys=draft.keys,
         seat=draft.seat,
         member=draft.agent,
+        member_channel=draft.member_channel,
         answered_at=draft.answered_at if draft.answered_at is not None else draft.started_at,
     )
 

@@ -244,3 +244,18 @@ async def test_a_failed_write_keeps_the_answers_and_a_full_backlog_counts_drops(
     assert await desk.answers.flush()
     assert _kinds(await desk.events()) == ["call.offered", "call.answered"]
     assert not desk.answers.pending
+
+
+async def test_the_same_seat_answering_again_is_a_new_answer(desk: Desk) -> None:
+    """A caller back from a failed transfer is taken on a new member channel: announced
+    again; the first answer replayed is not."""
+    _answered_call(desk)
+    again = ev.AgentConnect(
+        "AgentConnect", {}, channel=snap(), dest=snap("1.3", context="from-seats", exten="s"),
+        queue="hotline-general", interface="PJSIP/1001", member_name="1001", hold_time=1,
+    )  # fmt: skip
+    desk.feed(connect(hold_time=2), again, again)
+    assert await desk.answers.flush()
+    events = await desk.events()
+    assert _kinds(events) == ["call.offered", "call.answered", "call.answered"]
+    assert [e["data"]["seat"] for e in events[1:]] == ["1001", "1001"]
