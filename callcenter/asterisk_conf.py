@@ -35,8 +35,8 @@ from agi.ivr.model import Flow, load_flow_file
 from agi.ivr.store import FlowStore
 from callcenter.clock import DEFAULT_TIMEZONE
 from callcenter.config import AmiNode, Settings, is_loopback
-from callcenter.from110 import From110
 from callcenter.db import session_factory
+from callcenter.from110 import From110
 from callcenter.legacy.catalog_store import CatalogStore
 from callcenter.legacy.queues import QueueCatalog, asterisk_queue
 from callcenter.legacy.repository import LegacyRepository

@@ -20,6 +20,9 @@ import re
 from dataclasses import dataclass
 
 SOURCE_110 = "110"
+#: a call the caller dialed themselves (the record's `call_source` otherwise)
+DIRECT = "direct"
+SOURCES = (DIRECT, SOURCE_110)
 DEFAULT_HEADER = "X-110-Ref"
 DEFAULT_PRIORITY = 10
 REF_MAX_CHARS = 64

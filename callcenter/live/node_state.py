@@ -178,6 +178,9 @@ class Call:
     routed_queue: str = ""
     #: the abandoned call (its linkedid) this call is the service's callback of
     callback_of: str = ""
+    #: who handed the call over, as the caller channel's HOTLINE_SOURCE says ("110"
+    #: for the 110 platform, callcenter/from110.py; "" a caller's own call)
+    source: str = ""
 
     @property
     def dialed(self) -> str:
@@ -209,13 +212,20 @@ KEPT_VARIABLES = frozenset(
         "HOTLINE_TRANSFER_TO",
         "DID",
         "HOTLINE_CALLBACK_OF",
+        "HOTLINE_SOURCE",
     }
 )
 
 #: caller-channel variables a resync reads back with Getvar (call_variables.py): what
 #: a call first seen in a snapshot cannot show otherwise, its channel having moved on
 #: to `hotline-queue,s`
-RECALLED_VARIABLES = ("DID", "HOTLINE_UNIT", "HOTLINE_QUEUE", "HOTLINE_CALLBACK_OF")
+RECALLED_VARIABLES = (
+    "DID",
+    "HOTLINE_UNIT",
+    "HOTLINE_QUEUE",
+    "HOTLINE_CALLBACK_OF",
+    "HOTLINE_SOURCE",
+)
 
 
 #: hung-up channels remembered against events Asterisk publishes after their Hangup
@@ -484,6 +494,8 @@ class NodeState:
             call.routed_queue = value
         elif variable == "HOTLINE_CALLBACK_OF":
             call.callback_of = value
+        elif variable == "HOTLINE_SOURCE":
+            call.source = value
 
     def _on_hangup(self, e: ev.Hangup) -> None:
         snap = e.channel

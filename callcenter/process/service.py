@@ -465,6 +465,7 @@ class Service:
                 repeat_priority=settings.priority_repeat,
                 numbers=settings.priority_numbers,
                 units=settings.priority_units,
+                from_110=settings.from_110_priority,
             ),
             records.callback_tasks,
             records.history,
