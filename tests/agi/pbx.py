@@ -86,12 +86,19 @@ class Pbx:
     def astdb_put(self, family: str, key: str, value: str) -> None:
         self.pbx.astdb.put(family, key, value)
 
-    async def place(self, call: Call, caller: str = "13900001111", timeout: float = 10.0) -> Call:
+    async def place(
+        self,
+        call: Call,
+        caller: str = "13900001111",
+        timeout: float = 10.0,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> Call:
+        """`headers`: the INVITE's own (PJSIP_HEADER reads them)."""
         # the dialplan starts synchronously inside incoming(): its first events arrive
         # before the channel is returned, so they are claimed by the call being placed
         self._placing = call
         try:
-            channel = self.trunk.incoming(call.dialed, caller, "")
+            channel = self.trunk.incoming(call.dialed, caller, "", headers=headers)
         finally:
             self._placing = None
         call.channel = channel
