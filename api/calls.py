@@ -340,7 +340,11 @@ class ConfidentialOut(BaseModel):
 
 
 def _summary_fields(record: CallRecord, principal: Principal) -> dict[str, Any]:
-    data = {name: getattr(record, name) for name in CallSummary.model_fields if name != "id"}
+    data = {
+        name: getattr(record, name)
+        for name in CallSummary.model_fields
+        if name not in ("id", "source", "source_ref")
+    }
     data["id"] = f"{record.node}:{record.linkedid}"
     data["caller"] = record_caller(record.caller, record.confidential, Viewer.of(principal))
     data["queue"] = directory_name(record.queue)
