@@ -385,7 +385,13 @@ class Service:
         if len(settings.ami_nodes) != 1:
             log.warning("ledger reconciliation off: it runs with a single AMI node only")
             return None
-        reconciler = Reconciler(sessions, records.store, settings.ami_nodes[0].name, utcnow)
+        reconciler = Reconciler(
+            sessions,
+            records.store,
+            settings.ami_nodes[0].name,
+            utcnow,
+            from_110=settings.from_110(),
+        )
         runner = ReconcileRunner(reconciler, settings.reconcile_interval_s)
         live.connect_hooks.append(runner.on_connected)
         register_reconcile_metrics(self.metrics, reconciler)
