@@ -179,8 +179,10 @@ class Call:
     #: the abandoned call (its linkedid) this call is the service's callback of
     callback_of: str = ""
     #: who handed the call over, as the caller channel's HOTLINE_SOURCE says ("110"
-    #: for the 110 platform, callcenter/from110.py; "" a caller's own call)
+    #: for the 110 platform, callcenter/from110.py; "" a caller's own call) and 110's
+    #: reference as HOTLINE_SOURCE_REF holds it (a restart mid-call reads both back)
     source: str = ""
+    source_ref: str = ""
 
     @property
     def dialed(self) -> str:
@@ -213,6 +215,7 @@ KEPT_VARIABLES = frozenset(
         "DID",
         "HOTLINE_CALLBACK_OF",
         "HOTLINE_SOURCE",
+        "HOTLINE_SOURCE_REF",
     }
 )
 
@@ -225,6 +228,7 @@ RECALLED_VARIABLES = (
     "HOTLINE_QUEUE",
     "HOTLINE_CALLBACK_OF",
     "HOTLINE_SOURCE",
+    "HOTLINE_SOURCE_REF",
 )
 
 
@@ -496,6 +500,8 @@ class NodeState:
             call.callback_of = value
         elif variable == "HOTLINE_SOURCE":
             call.source = value
+        elif variable == "HOTLINE_SOURCE_REF":
+            call.source_ref = value
 
     def _on_hangup(self, e: ev.Hangup) -> None:
         snap = e.channel

@@ -359,6 +359,8 @@ class RecordBuilder:
             draft.callback_of = seen.callback_of
         if seen.source == SOURCE_110:
             draft.call_source = SOURCE_110
+            if not draft.call_source_ref:
+                draft.call_source_ref = clean_ref(seen.source_ref) or ""
         if draft.joined_late and not draft.queues and not draft.callback_of:
             queue = seen.queue or seen.routed_queue  # where it waits, or was routed to
             if queue:
