@@ -228,8 +228,11 @@ RECALLED_VARIABLES = (
     "HOTLINE_QUEUE",
     "HOTLINE_CALLBACK_OF",
     "HOTLINE_SOURCE",
-    "HOTLINE_SOURCE_REF",
 )
+#: caller-channel variables a resync reads back only when another one read back holds a
+#: value: 110's reference exists on a hand-over from 110 only, so the other calls cost
+#: no Getvar for it
+RECALLED_WHEN = {"HOTLINE_SOURCE_REF": ("HOTLINE_SOURCE", "110")}
 
 
 #: hung-up channels remembered against events Asterisk publishes after their Hangup
