@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -63,7 +64,7 @@ def test_settings_give_the_rule_and_refuse_what_the_dialplan_cannot_hold() -> No
         ("from_110_header", "", "CALLCENTER_FROM_110_HEADER"),
     ):
         with pytest.raises(ValidationError, match=named):
-            Settings(**{field: value})
+            Settings(**{field: cast(Any, value)})
     with pytest.raises(ValidationError):
         Settings(from_110_priority=101)
 
@@ -101,7 +102,8 @@ async def agi() -> AsyncIterator[FastAgiServer]:
         lambda: flow,
         catalog,
         Nothing(),
-        None,  # type: ignore[arg-type]  (no fact is written on this route)
+        # no fact is written on the `incoming` route
+        None,  # type: ignore[arg-type]
         lambda: datetime.now(UTC),
         None,
         AgiMetrics(CollectorRegistry()),
