@@ -14,6 +14,7 @@ from typing import Any, cast
 import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
+from typer.testing import CliRunner
 
 from agi.ivr.catalog import load_catalog
 from agi.ivr.model import load_flow_file
@@ -25,6 +26,7 @@ from callcenter.config import Settings
 from callcenter.from110 import From110
 from callcenter.legacy.queues import QueueCatalog
 from callcenter.live.live_state import LiveState
+from callcenter.process.cli import app
 from pbxsim.dialplan import load_dialplan
 from queues.priority import CallerPriority, PriorityRules
 from tests.agi.helpers import AnyCall
@@ -129,3 +131,29 @@ async def test_a_hand_over_on_110s_trunk_over_pbxsim(agi: FastAgiServer, tmp_pat
     direct = await other.place(Call("12345", {}), headers=(("X-Case-Ref", "A-8"),))
     assert direct.variables["HOTLINE_SOURCE"] == "" and direct.variables["QUEUE_PRIO"] == "0"
     other.hang_up_all()
+
+
+def test_render_writes_the_rule_from_the_environment(tmp_path: Path) -> None:
+    env = {
+        "CALLCENTER_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}",
+        "CALLCENTER_AMI_NODES": '[{"name": "pbx1", "secret": "s3cret"}]',
+        "CALLCENTER_SIP_SECRET": "sip-secret",
+        "CALLCENTER_FROM_110_NUMBERS": '["96110"]',
+        "CALLCENTER_FROM_110_PRIORITY": "15",
+    }
+    runner = CliRunner()
+    for args in (
+        ["db", "upgrade"],
+        ["seats", "provision", "--count", "2"],
+        ["asterisk-conf", "render", "--out", str(tmp_path / "out")],
+    ):
+        result = runner.invoke(app, args, env=env)
+        assert result.exit_code == 0, result.output
+    text = (tmp_path / "out" / "pbx1" / "extensions.conf").read_text(encoding="utf-8")
+    assert '$["${DID}" = "96110"]?110:' in text and "?15:)" in text
+    refused = runner.invoke(
+        app,
+        ["asterisk-conf", "render", "--out", str(tmp_path / "o2")],
+        env={**env, "CALLCENTER_FROM_110_HEADER": "X Ref"},
+    )
+    assert refused.exit_code == 2 and "CALLCENTER_FROM_110_HEADER" in refused.output
