@@ -38,10 +38,12 @@ from api.http_server import (
 from api.services import ApiServices, CheckResult, ReadinessCheck
 from api.unit_cards import card_lookup
 from callcenter import __version__, migrate
+from callcenter.asterisk_conf import DEMO_FROM_110
 from callcenter.audit.repository import AuditLog
 from callcenter.clock import CityTime, utcnow
 from callcenter.config import AmiNode, Settings
 from callcenter.db import create_engine, session_factory
+from callcenter.from110 import From110
 from callcenter.heap import freeze_startup_heap
 from callcenter.instances import InstanceRegistry
 from callcenter.legacy.astdb_mirror import AstDbMirror
@@ -390,7 +392,7 @@ class Service:
             records.store,
             settings.ami_nodes[0].name,
             utcnow,
-            from_110=settings.from_110(),
+            from_110=self._from_110(),
         )
         runner = ReconcileRunner(reconciler, settings.reconcile_interval_s)
         live.connect_hooks.append(runner.on_connected)
@@ -511,6 +513,13 @@ class Service:
             seats.priority.queue_priority,
             queues=catalog,
         )
+
+    def _from_110(self) -> From110:
+        """Which calls are 110's hand-overs for the reconciler's rebuilt records: the
+        settings' rule, or with `--demo` and none configured, the one the simulator's
+        dialplan (asterisk-conf/extensions.conf) was rendered with."""
+        rule = self.settings.from_110()
+        return DEMO_FROM_110 if self.demo and not rule.configured else rule
 
     def _node_config(self, node: AmiNode) -> NodeConfig:
         if node.secret is None:
