@@ -86,6 +86,8 @@ _SUMMARY: dict[str, Any] = {
     "direction": "inbound",
     "kind": "call",
     "callback_of": "",
+    "source": "direct",
+    "source_ref": "",
 }
 _DETAIL: dict[str, Any] = _SUMMARY | {
     "ivr_keys": "0",
@@ -144,6 +146,8 @@ _CALLBACK: dict[str, Any] = _DETAIL | {
     "direction": "outbound",
     "kind": "callback",
     "callback_of": "1764141243.2207",
+    "source": "direct",
+    "source_ref": "",
     "ivr_keys": "",
     "prompts": [],
     "queues": [],
@@ -210,6 +214,18 @@ class CallSummary(BaseModel):
         description="call | callback (a callback of an abandoned caller: never offered, "
         "not counted in the call KPIs)",
         examples=["call"],
+    )
+    source: str = Field(
+        default="direct",
+        description="who handed the call over: direct (the caller dialed) | 110 (the 110 "
+        "platform's hand-over: its number or trunk, CALLCENTER_FROM_110_*)",
+        examples=["direct"],
+    )
+    source_ref: str = Field(
+        default="",
+        description="110's reference for its hand-over (its SIP header); '' for none. "
+        "Not a caller's number: shown to whoever may read the call",
+        examples=[""],
     )
     callback_of: str = Field(
         description="a callback's original call: the Linkedid of the abandoned call it "
@@ -327,10 +343,17 @@ class ConfidentialOut(BaseModel):
 
 
 def _summary_fields(record: CallRecord, principal: Principal) -> dict[str, Any]:
-    data = {name: getattr(record, name) for name in CallSummary.model_fields if name != "id"}
+    data = {
+        name: getattr(record, name)
+        for name in CallSummary.model_fields
+        if name not in ("id", "source", "source_ref")
+    }
     data["id"] = f"{record.node}:{record.linkedid}"
     data["caller"] = record_caller(record.caller, record.confidential, Viewer.of(principal))
     data["queue"] = directory_name(record.queue)
+    # the table's own `source` says who wrote the record (ami | ledger)
+    data["source"] = record.call_source
+    data["source_ref"] = record.call_source_ref
     return data
 
 
@@ -363,6 +386,7 @@ def _filter(
     queue: str | None,
     seat: str | None,
     disposition: str | None,
+    source: str | None = None,
 ) -> q.CallFilter:
     if principal.role == Role.AGENT:
         if seat is not None and seat != principal.seat:
@@ -380,6 +404,7 @@ def _filter(
             queue=queue,
             seat=seat,
             disposition=disposition,
+            source=source,
             caller_reaches_confidential=filter_reaches_confidential(Viewer.of(principal)),
         )
     except q.RecordQueryError as exc:
@@ -391,6 +416,9 @@ Records = Annotated[RecordStore, Depends(call_records)]
 InProgress = Annotated[LiveState | None, Depends(live_state_if_any)]
 Searches = Annotated[CallerSearches, Depends(caller_searches)]
 Audit = Annotated[AuditLog | None, Depends(audit_log_if_any)]
+SourceQuery = Annotated[
+    str | None, Query(description="direct | 110: only the calls the 110 platform handed over")
+]
 Start = Annotated[datetime | None, time_query("start", "started at or after", "2026-12-02")]
 End = Annotated[datetime | None, time_query("end", "started before", "2026-12-03T00:00:00+08:00")]
 
@@ -410,11 +438,12 @@ async def list_calls(
     unit: str | None = None,
     seat: str | None = None,
     disposition: str | None = None,
+    source: SourceQuery = None,
     *,
     queue: Annotated[str | None, Depends(queue_filter)],
     page: Paging,
 ) -> Page[CallSummary]:
-    where = _filter(principal, start, end, caller, number, unit, queue, seat, disposition)
+    where = _filter(principal, start, end, caller, number, unit, queue, seat, disposition, source)
     after = page.after(int, str, str)
     if caller is not None:
         searches.admit(principal)
@@ -499,10 +528,11 @@ async def export_calls(
         Encoding,
         Query(description="utf-8-sig: UTF-8 with a BOM (Excel); gb18030; utf-8: no BOM"),
     ] = DEFAULT_ENCODING,
+    source: SourceQuery = None,
     *,
     queue: Annotated[str | None, Depends(queue_filter)],
 ) -> StreamingResponse:
-    where = _filter(principal, start, end, caller, number, unit, queue, seat, disposition)
+    where = _filter(principal, start, end, caller, number, unit, queue, seat, disposition, source)
     if caller is not None:
         searches.admit(principal)
     viewer = Viewer.of(principal)

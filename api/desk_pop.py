@@ -65,6 +65,8 @@ class Ring:
     wait_s: float | None
     priority: int
     ivr_keys: str
+    #: the call's HOTLINE_SOURCE ("110": handed over by the 110 platform)
+    source: str = ""
 
     @property
     def id(self) -> str:
@@ -159,6 +161,7 @@ class PopBuilder:
             wait_s=None if wait_s is None else round(max(0.0, wait_s), 1),
             priority=priority,
             ivr_keys=keys,
+            source=call.source,
         )
 
     # --- the database's part (once per call, bounded) ------------------------------------
@@ -223,6 +226,7 @@ class PopBuilder:
                 ring.linkedid,
                 looked.history or [],
                 self.live.clock(),
+                ring.source,
             )
         reasons = list(decision.reasons) if decision is not None else []
         history = None

@@ -155,13 +155,13 @@ async def kpis(
     ],
     end: Annotated[datetime, time_query("end", "to (exclusive)", "2026-12-03", required=True)],
     group: Annotated[
-        Literal["queue", "seat", "number", "dialed_unit", "kind", "unit"] | None,
+        Literal["queue", "seat", "number", "dialed_unit", "kind", "unit", "source"] | None,
         Query(
             description="one row per queue / seat / dialed number / unit of the dialed "
             "number (`dialed_unit`) / intake kind (`kind`: consultation, help, opinion, "
             "suggestion, complaint, report) / unit the matter concerns (`unit`, the "
             "agent's intake); a call without an intake is in the group `unclassified`; "
-            "absent: all calls"
+            "who handed the call over (`source`: direct, 110); absent: all calls"
         ),
     ] = None,
     period: Annotated[

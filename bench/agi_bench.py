@@ -77,6 +77,8 @@ def _reply(command: bytes) -> bytes:
         return b"200 result=0\n"
     if command.startswith(b"GET DATA"):
         return b"200 result= (timeout)\n"
+    if command.startswith(b"GET VARIABLE"):
+        return b"200 result=1 ()\n"  # set empty by the dialplan: not from 110
     return b"200 result=1\n"
 
 
@@ -259,6 +261,7 @@ async def _panoramisk_server(routes: dict[str, LegacyRoute]) -> asyncio.Server:
         legacy = routes.get(dialed)
         greeting = flow.legacy.notice if legacy else flow.entry_for(dialed).greeting
         queue = legacy.queue if legacy else flow.general_queue
+        await request.send_command("GET VARIABLE HOTLINE_SOURCE")  # not a hand-over from 110
         await request.send_command("ANSWER")
         await request.send_command(f'STREAM FILE {catalog.sound(greeting)} "90"')
         await request.send_command(f'SET VARIABLE HOTLINE_CALL_ID "{h["agi_uniqueid"]}"')

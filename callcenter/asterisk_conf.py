@@ -36,6 +36,7 @@ from agi.ivr.store import FlowStore
 from callcenter.clock import DEFAULT_TIMEZONE
 from callcenter.config import AmiNode, Settings, is_loopback
 from callcenter.db import session_factory
+from callcenter.from110 import From110
 from callcenter.legacy.catalog_store import CatalogStore
 from callcenter.legacy.queues import QueueCatalog, asterisk_queue
 from callcenter.legacy.repository import LegacyRepository
@@ -45,7 +46,7 @@ from callcenter.transfers.targets import EMERGENCY, transfer_whitelist
 from queues.repository import SeatRepository
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "asterisk-conf" / "templates"
-_PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
+_PLACEHOLDER = re.compile(r"@@([A-Z0-9_]+)@@")
 _EXTENSION = re.compile(r"[0-9]{2,10}")
 #: what a seat's interface may hold in `Dial(...)`: no argument separator, no comment
 _INTERFACE = re.compile(r"[A-Za-z0-9]+/[A-Za-z0-9_.@/+:-]{1,100}")
@@ -205,6 +206,8 @@ class ConfInputs:
     ledger: LedgerDb | None = None
     #: None: calls are not recorded (no MixMonitor; records keep an empty recording)
     recording: Recording | None = None
+    #: which inbound calls are the 110 platform's hand-overs (none by default)
+    from_110: From110 = field(default_factory=From110)
 
 
 def _template(name: str) -> str:
@@ -336,6 +339,8 @@ def render(inputs: ConfInputs) -> dict[str, str]:
             "TRANSFER_TARGETS": targets,
             "SEAT_EXTENSIONS": seat_extens or "; (no seats configured)",
             "RECORDING": _recording_line(inputs.recording),
+            "FROM_110": inputs.from_110.dialplan_lines(),
+            "FROM_110_PRIORITY": str(inputs.from_110.priority),
         },
     )
     queues = _fill(_template("queues.conf.in"), {"QUEUES": _queue_sections(inputs)})
@@ -661,6 +666,16 @@ def _recording(settings: Settings, out: _Collector) -> Recording | None:
     return Recording(settings.recording_format, directory.rstrip("/") or "/", settings.timezone)
 
 
+def from_110_rule(settings: Settings, out: _Collector) -> From110:
+    """The hand-over rule from CALLCENTER_FROM_110_* (validated there already; a
+    problem left is reported with the others)."""
+    try:
+        return settings.from_110()
+    except ValueError as exc:
+        out.config(f"CALLCENTER_FROM_110_*: {exc}")
+        return From110()
+
+
 def plan(settings: Settings, options: RenderOptions, content: DatabaseContent) -> RenderPlan:
     """One configuration per node of CALLCENTER_AMI_NODES, with that node's seats.
 
@@ -676,6 +691,7 @@ def plan(settings: Settings, options: RenderOptions, content: DatabaseContent) -
     except RenderError as exc:
         out.config(str(exc))
     recording = _recording(settings, out)
+    from_110 = from_110_rule(settings, out)
     if not _SAFE_VALUE.fullmatch(options.trunk_host):
         out.config(f"--trunk-host {options.trunk_host!r} contains a line break or ';'")
 
@@ -773,6 +789,7 @@ def plan(settings: Settings, options: RenderOptions, content: DatabaseContent) -
                     sip_secret=sip_secret,
                     ledger=ledger,
                     recording=recording,
+                    from_110=from_110,
                 ),
                 access,
             )
@@ -798,10 +815,16 @@ def write_nodes(out: Path, files: Mapping[str, Mapping[str, str]]) -> dict[str, 
     return {node: write(out / node, node_files) for node, node_files in files.items()}
 
 
+#: the number the demo's simulated 110 platform dials (pbxsim.demo); a deployment
+#: names its own in CALLCENTER_FROM_110_NUMBERS
+DEMO_FROM_110 = From110(numbers=("12345110",))
+
+
 def default_extensions() -> str:
     """The dialplan with the embedded defaults: agi://127.0.0.1:4573, the emergency
-    services as the only transfer targets, no seats. It is committed as
-    asterisk-conf/extensions.conf, which the bundled simulator reads (`serve --demo`)."""
+    services as the only transfer targets, no seats, the demo's 110 hand-over number.
+    It is committed as asterisk-conf/extensions.conf, which the bundled simulator
+    reads (`serve --demo`)."""
     inputs = ConfInputs(
         agi_url="agi://127.0.0.1:4573",
         default_queue="hotline-general",
@@ -811,5 +834,6 @@ def default_extensions() -> str:
         trunk_host="127.0.0.2",
         ami_user="callcenter",
         ami_secret="unused",
+        from_110=DEMO_FROM_110,
     )
     return render(inputs)["extensions.conf"]

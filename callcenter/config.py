@@ -23,6 +23,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from callcenter import from110
 from callcenter.clock import DEFAULT_TIMEZONE, zone
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/callcenter.db"
@@ -191,6 +192,14 @@ class Settings(BaseSettings):
     priority_numbers: dict[str, int] = Field(default_factory=dict)
     #: unit code -> priority (a unit flagged urgent)
     priority_units: dict[str, int] = Field(default_factory=dict)
+    #: calls the 110 platform hands over (callcenter/from110.py; `asterisk-conf render`
+    #: writes the rule into the dialplan): the numbers it dials (DIDs) and the PJSIP
+    #: endpoints its trunk arrives on, the priority they queue with (above every other
+    #: rule's), and the SIP header carrying 110's reference
+    from_110_numbers: list[str] = Field(default_factory=list)
+    from_110_trunks: list[str] = Field(default_factory=list)
+    from_110_priority: int = Field(default=from110.DEFAULT_PRIORITY, ge=0, le=100)
+    from_110_header: str = from110.DEFAULT_HEADER
     # call records: finished calls are journaled here until the database has them
     records_spool_dir: Path = Path("./var/records-spool")
     records_flush_every_s: float = Field(default=0.2, gt=0, le=60)
@@ -256,6 +265,46 @@ class Settings(BaseSettings):
                     "(e.g. 10.0.0.11 or 10.0.0.0/24)"
                 ) from exc
         return entries
+
+    @field_validator("from_110_numbers")
+    @classmethod
+    def _from_110_numbers(cls, numbers: list[str]) -> list[str]:
+        bad = [n for n in numbers if not from110.NUMBER.fullmatch(n)]
+        if bad:
+            raise ValueError(
+                f"CALLCENTER_FROM_110_NUMBERS: {bad} are not dialed numbers (2-20 digits)"
+            )
+        return numbers
+
+    @field_validator("from_110_trunks")
+    @classmethod
+    def _from_110_trunks(cls, trunks: list[str]) -> list[str]:
+        bad = [t for t in trunks if not from110.ENDPOINT.fullmatch(t)]
+        if bad:
+            raise ValueError(
+                f"CALLCENTER_FROM_110_TRUNKS: {bad} are not PJSIP endpoint names "
+                "(letters, digits, '_', '.', '+', '-')"
+            )
+        return trunks
+
+    @field_validator("from_110_header")
+    @classmethod
+    def _from_110_header(cls, header: str) -> str:
+        if not from110.HEADER_NAME.fullmatch(header):
+            raise ValueError(
+                f"CALLCENTER_FROM_110_HEADER: {header!r} is not a SIP header name "
+                "(letters, digits, '_', '.', '+', '-'; e.g. X-110-Ref)"
+            )
+        return header
+
+    def from_110(self) -> from110.From110:
+        """The hand-over rule these settings give."""
+        return from110.From110(
+            numbers=tuple(self.from_110_numbers),
+            trunks=tuple(self.from_110_trunks),
+            priority=self.from_110_priority,
+            header=self.from_110_header,
+        )
 
     @model_validator(mode="after")
     def _agi_exposure(self) -> Settings:

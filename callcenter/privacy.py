@@ -21,6 +21,11 @@ mask hides (`filter_reaches_confidential`).
 
 The agent's summary of a confidential call (its intake) is read only by admin and the
 agent who took it (`intake_summary_visible`).
+
+110's reference on a call the 110 platform handed over (`source_ref`,
+callcenter/from110.py) is not a caller's number and names nobody: it is 110's case
+number, which the agent quotes back to 110. It is shown with the call to whoever may
+read the call, confidential or not, and no `caller=` rule applies to it.
 """
 
 from __future__ import annotations

@@ -49,6 +49,9 @@ class Channel:
     created_at: float = 0.0
     answered_at: float | None = None
     hungup: bool = False
+    #: the headers of the INVITE that created an inbound PJSIP channel, in order
+    #: (res_pjsip_header_funcs keeps them for PJSIP_HEADER(read,...))
+    sip_headers: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def tech(self) -> str:

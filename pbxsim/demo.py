@@ -60,6 +60,8 @@ class DemoOptions:
     legacy_share: float = 0.15
     #: share of callers who press 1 (callback) or 9 (emergency) while queued
     queue_key_share: float = 0.0
+    #: share of calls the 110 platform hands over (traffic.CallerMix.from_110_share)
+    from_110_share: float = 0.0
     #: agents log in from their phones at start (until the service logs seats in itself)
     login_seats: bool = True
     #: specialist queues each seat also serves, besides the general queue
@@ -155,7 +157,11 @@ class DemoTraffic:
                 if options.legacy_csv is not None
                 else CallerMix()
             )
-            mix = replace(mix, queue_key_share=options.queue_key_share)
+            mix = replace(
+                mix,
+                queue_key_share=options.queue_key_share,
+                from_110_share=options.from_110_share,
+            )
         profile = options.profile
         if profile is None:
             profile = HourlyProfile.flat() if options.flat_profile else HourlyProfile()
@@ -207,7 +213,9 @@ class DemoTraffic:
         # a queue join) come before the channel is returned; _on_event tracks it then
         self._placing = (caller, outcome)
         try:
-            channel = self.trunk.incoming(caller.dialed_number, caller.caller_number, "")
+            channel = self.trunk.incoming(
+                caller.dialed_number, caller.caller_number, "", headers=caller.headers
+            )
         finally:
             self._placing = None
         call = self._calls.get(channel.uniqueid) or self._track(caller, outcome, channel)

@@ -86,6 +86,12 @@ def parser() -> argparse.ArgumentParser:
         help="share of callers who press 1 (callback) or 9 (emergency) while queued",
     )
     p.add_argument(
+        "--from-110-share",
+        type=float,
+        default=0.02,
+        help="share of calls the 110 platform hands over (dialing 12345110, with X-110-Ref)",
+    )
+    p.add_argument(
         "--no-login-seats",
         action="store_true",
         help="do not log the softphones into queues (the service does it)",
@@ -196,6 +202,7 @@ async def serve(args: argparse.Namespace) -> None:
                 flat_profile=not args.daily_profile,
                 legacy_csv=args.legacy_csv,
                 queue_key_share=args.queue_key_share,
+                from_110_share=args.from_110_share,
                 login_seats=not args.no_login_seats,
                 seat_behaviour=SeatBehaviour(
                     no_answer_probability=args.no_answer_share,

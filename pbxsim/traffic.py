@@ -185,6 +185,11 @@ DEFAULT_IVR_CHOICES: tuple[tuple[str, float], ...] = (
 )
 
 
+#: the number the demo's 110 platform dials (callcenter.asterisk_conf DEMO_FROM_110
+#: renders it into the committed dialplan)
+FROM_110_NUMBER = "12345110"
+
+
 @dataclass(frozen=True, slots=True)
 class CallerMix:
     """Who calls and how they behave."""
@@ -205,6 +210,12 @@ class CallerMix:
     queue_key_share: float = 0.0
     queue_keys: tuple[tuple[str, float], ...] = (("1", 0.8), ("9", 0.2))
     queue_key_delay: Distribution = field(default_factory=lambda: Distribution.lognormal(22.0, 0.4))
+    #: share of calls the 110 platform hands over: they dial `from_110_number` (a
+    #: number the dialplan knows as 110's) with 110's reference in `from_110_header`,
+    #: and press nothing (no greeting plays for them); 0 draws nothing
+    from_110_share: float = 0.0
+    from_110_number: str = FROM_110_NUMBER
+    from_110_header: str = "X-110-Ref"
 
     @classmethod
     def with_legacy_csv(
@@ -222,6 +233,8 @@ class CallerMix:
             raise ValueError("ivr_choices need non-negative weights")
         if not 0.0 <= self.queue_key_share <= 1.0:
             raise ValueError("queue_key_share must be within [0, 1]")
+        if not 0.0 <= self.from_110_share <= 1.0:
+            raise ValueError("from_110_share must be within [0, 1]")
         if not self.queue_keys or any(w < 0 for _, w in self.queue_keys):
             raise ValueError("queue_keys need non-negative weights")
 
@@ -241,6 +254,12 @@ class Caller:
     #: the key pressed while queued ("" none) and when, in seconds after joining
     queue_key: str = ""
     queue_key_delay: float = 0.0
+    #: SIP headers of the INVITE beyond SIP's own (110's reference on a hand-over)
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def from_110(self) -> bool:
+        return bool(self.headers)
 
 
 def make_caller(rng: random.Random, mix: CallerMix, index: int, arrival: float) -> Caller:
@@ -251,6 +270,11 @@ def make_caller(rng: random.Random, mix: CallerMix, index: int, arrival: float) 
     dtmf_delay = mix.dtmf_delay.draw(rng)
     patience = mix.patience.draw(rng)
     queue_key, queue_key_delay = _queue_key(rng, mix)
+    headers: tuple[tuple[str, str], ...] = ()
+    if mix.from_110_share > 0 and rng.random() < mix.from_110_share:
+        # 110 passes the citizen's number on as the caller ID, and its case number
+        dialed, legacy, ivr_digits, queue_key = mix.from_110_number, False, "", ""
+        headers = ((mix.from_110_header, f"110-{rng.randrange(10**10):010d}"),)
     return Caller(
         index=index,
         arrival=arrival,
@@ -262,6 +286,7 @@ def make_caller(rng: random.Random, mix: CallerMix, index: int, arrival: float) 
         patience=patience,
         queue_key=queue_key,
         queue_key_delay=queue_key_delay,
+        headers=headers,
     )
 
 

@@ -14,6 +14,10 @@ live model's (this PBX's calls now: waiting in a queue, talking to a seat, or an
 and on to the survey). Nothing about callers is kept in this process, so every
 instance, and the same one after a restart, decides alike. A withheld or malformed
 number (`anonymous`, empty) identifies nobody and is never a repeat caller.
+
+A call the 110 platform hands over (callcenter/from110.py: the dialplan tags it
+`HOTLINE_SOURCE=110`) queues with `from_110`, above every other rule by default: 110
+has already screened the caller and keeps the matter open until 12345 takes it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from callcenter.from110 import DEFAULT_PRIORITY, SOURCE_110
 from callcenter.live.live_state import LiveState
 from callcenter.records.history import CallerHistory, PastCall
 from queues.callbacks import callable_number
@@ -42,6 +47,8 @@ class PriorityRules:
     numbers: dict[str, int] = field(default_factory=dict)
     #: unit code -> priority (a unit flagged urgent: flood, outage)
     units: dict[str, int] = field(default_factory=dict)
+    #: a hand-over from the 110 platform (CALLCENTER_FROM_110_PRIORITY)
+    from_110: int = DEFAULT_PRIORITY
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,7 @@ class PriorityDecision:
 _REASON_WORDS = {
     "repeat caller": ("重复来电", "repeat caller"),
     "priority list": ("优先名单", "priority list"),
+    "from 110": ("110 转来", "from 110"),
 }
 
 
@@ -69,11 +77,15 @@ def reason_words(reason: str) -> dict[str, str]:
 
 
 def rule_decision(
-    rules: PriorityRules, caller: str, unit: str, repeat: bool, base: int = 0
+    rules: PriorityRules, caller: str, unit: str, repeat: bool, base: int = 0, source: str = ""
 ) -> PriorityDecision:
     """The priority the rules give and which of them gave it (the reasons a screen pop
-    shows), once it is known whether the caller is a repeat caller."""
+    shows), once it is known whether the caller is a repeat caller; `source` is the
+    call's HOTLINE_SOURCE ("110" for a hand-over from the 110 platform)."""
     best, reasons = base, []
+    if source == SOURCE_110:
+        best = max(best, rules.from_110)
+        reasons.append("from 110")
     if repeat:
         best = max(best, rules.repeat_priority)
         reasons.append("repeat caller")
@@ -114,13 +126,21 @@ class CallerPriority:
         self.live = live
         self.lookup_timeout_s = lookup_timeout_s
 
-    async def decide(self, caller: str, unit: str, now: float, base: int = 0) -> PriorityDecision:
+    async def decide(
+        self, caller: str, unit: str, now: float, base: int = 0, source: str = ""
+    ) -> PriorityDecision:
         """`now`: PBX time (the records' and the live model's clock)."""
         repeat = callable_number(caller) and await self._repeat(caller, now)
-        return rule_decision(self.rules, caller, unit, repeat, base)
+        return rule_decision(self.rules, caller, unit, repeat, base, source)
 
     def explain(
-        self, caller: str, unit: str, linkedid: str, earlier: Sequence[PastCall], now: float
+        self,
+        caller: str,
+        unit: str,
+        linkedid: str,
+        earlier: Sequence[PastCall],
+        now: float,
+        source: str = "",
     ) -> PriorityDecision:
         """Why the call `linkedid` in progress is where it is: the rules as they stand
         now, the repeat rule read off `earlier` (the caller's calls the screen pop has
@@ -134,11 +154,11 @@ class CallerPriority:
                 c.queued and not c.callback and c.started_at.timestamp() >= since for c in earlier
             )
         )
-        return rule_decision(self.rules, caller, unit, repeat)
+        return rule_decision(self.rules, caller, unit, repeat, source=source)
 
-    async def queue_priority(self, caller: str, unit: str, base: int) -> int:
+    async def queue_priority(self, caller: str, unit: str, base: int, source: str = "") -> int:
         """The IVR's hook (agi.ivr.flows.PriorityHook), decided now."""
-        return (await self.decide(caller, unit, self.live.clock(), base)).priority
+        return (await self.decide(caller, unit, self.live.clock(), base, source)).priority
 
     async def _repeat(self, caller: str, now: float) -> bool:
         if queued_now(self.live, caller):

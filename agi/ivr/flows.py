@@ -8,6 +8,10 @@ if anything fails before it, the dialplan's fallback queues the caller anyway.
 Caller-facing rules (DOMAIN.md, GB/T 33358): no forced menu on the default entry; every
 menu has 0 = agent; timeouts and wrong keys lead to an agent, never to a hang-up; the
 emergency key is live during greetings, menus and the wait in the queue.
+
+A call the 110 platform hands over (the dialplan set `HOTLINE_SOURCE=110`,
+callcenter/from110.py) hears no greeting and no menu: 110 has screened the caller
+already, so it goes straight to the general queue with the 110 priority.
 """
 
 from __future__ import annotations
@@ -17,12 +21,15 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Protocol
 
 from agi.ivr.catalog import PromptCatalog
 from agi.ivr.live_calls import CALLBACK, RATING, CallGate
 from agi.ivr.lookups import RouteLookup, WaitEstimator
 from agi.ivr.model import AgentOption, Flow, MenuOption, QueueOption, TransferOption
+from agi.protocol.env import AgiEnv
 from agi.protocol.session import AgiSession as Session
+from callcenter.from110 import SOURCE_110, clean_ref
 from callcenter.records.facts import CallbackRequestFact, CallFacts, RatingFact
 
 log = logging.getLogger(__name__)
@@ -44,10 +51,12 @@ class Decision:
     desk: str = ""
 
 
-#: (caller number, unit, the IVR's priority) -> the priority to queue with (the
-#: queues.priority rules: repeat caller, priority list, urgent unit; it may ask the
-#: database, and answers within its own timeout)
-PriorityHook = Callable[[str, str, int], Awaitable[int]]
+class PriorityHook(Protocol):
+    """(caller number, unit, the IVR's priority, the call's source) -> the priority to
+    queue with (the queues.priority rules: from 110, repeat caller, priority list,
+    urgent unit; it may ask the database, and answers within its own timeout)."""
+
+    def __call__(self, caller: str, unit: str, base: int, source: str = "") -> Awaitable[int]: ...
 
 
 class IncomingFlow:
@@ -63,17 +72,26 @@ class IncomingFlow:
         routes: RouteLookup,
         clock: Callable[[], datetime],
         priority: PriorityHook | None = None,
+        ref_dropped: Callable[[], None] | None = None,
     ) -> None:
         self.flow = flow
         self.catalog = catalog
         self.routes = routes
         self.clock = clock
         self.priority = priority
+        self.ref_dropped = ref_dropped
 
     async def __call__(self, session: Session) -> None:
         flow = self.flow()
         env = session.env
         dialed = env.dialed_number
+        source = await session.get_variable("HOTLINE_SOURCE") or ""
+        if source == SOURCE_110:
+            await session.answer()
+            await self._keep_ref(session)
+            base = Decision("queue", flow.general_queue)
+            await self._answer_dialplan(session, await self._prioritised(env, base, source))
+            return
         legacy = self.routes.route(dialed, self.clock()) if dialed else None
         await session.answer()
         emergency_keys = flow.emergency.key
@@ -94,13 +112,26 @@ class IncomingFlow:
             elif key == "0":
                 menu = None  # 0 = agent, also during the greeting
         decision = await run_menus(session, self.catalog, flow, menu, base) if menu else base
-        if decision.action == "queue" and self.priority is not None:
-            caller = env.arg(2) or env.callerid or ""
-            decision = replace(
-                decision,
-                priority=await self.priority(caller, decision.unit, decision.priority),
-            )
+        if decision.action == "queue":
+            decision = await self._prioritised(env, decision, source)
         await self._answer_dialplan(session, decision)
+
+    async def _prioritised(self, env: AgiEnv, decision: Decision, source: str) -> Decision:
+        if self.priority is None:
+            return decision
+        caller = env.arg(2) or env.callerid or ""
+        got = await self.priority(caller, decision.unit, decision.priority, source)
+        return replace(decision, priority=got)
+
+    async def _keep_ref(self, session: Session) -> None:
+        """110's reference as the dialplan copied it from the INVITE: a malformed one is
+        cleared (the record then keeps none) and counted; the call goes on."""
+        raw = await session.get_variable("HOTLINE_SOURCE_REF") or ""
+        if clean_ref(raw) is None:
+            log.warning("IVR: a malformed 110 reference dropped (%d chars)", len(raw))
+            if self.ref_dropped is not None:
+                self.ref_dropped()
+            await session.set_variable("HOTLINE_SOURCE_REF", "")
 
     def _sound(self, prompt: str) -> str:
         return self.catalog.sound(prompt)

@@ -33,11 +33,13 @@ def build_routes(
     priority: PriorityHook | None = None,
     *,
     gate: CallGate,
+    ref_dropped: Callable[[], None] | None = None,
 ) -> dict[str, Handler]:
     """`gate` vouches for the call before a rating or a callback request is written
-    (agi/ivr/live_calls.py: `LiveCallGate` over the live model)."""
+    (agi/ivr/live_calls.py: `LiveCallGate` over the live model); `ref_dropped` counts
+    malformed hand-over references."""
     return {
-        INCOMING: IncomingFlow(flow, catalog, routes, clock, priority),
+        INCOMING: IncomingFlow(flow, catalog, routes, clock, priority, ref_dropped),
         QUEUE_KEY: QueueKeyFlow(flow, catalog, facts, gate, waits),
         SURVEY: SurveyFlow(flow, catalog, facts, gate),
     }
@@ -56,5 +58,15 @@ def build_agi(
     *,
     gate: CallGate,
 ) -> FastAgiServer:
-    handlers = build_routes(flow, catalog, routes, facts, clock, waits, priority, gate=gate)
+    handlers = build_routes(
+        flow,
+        catalog,
+        routes,
+        facts,
+        clock,
+        waits,
+        priority,
+        gate=gate,
+        ref_dropped=metrics.ref_dropped if metrics is not None else None,
+    )
     return FastAgiServer(handlers, config, metrics)

@@ -57,6 +57,7 @@ class AgiMetrics(Collector):
         self._commands: dict[str, _Histogram] = {}
         self._sessions: dict[tuple[str, str], int] = {}
         self._refused: dict[tuple[str, str], int] = {}
+        self.refs_dropped = 0
         self.active = 0
         registry.register(self)
 
@@ -82,6 +83,11 @@ class AgiMetrics(Collector):
         the live model does not show at that step (agi/ivr/live_calls.py)."""
         key = (what, reason)
         self._refused[key] = self._refused.get(key, 0) + 1
+
+    def ref_dropped(self) -> None:
+        """A hand-over's reference (the 110 platform's SIP header) was malformed and
+        dropped; the call went on without it."""
+        self.refs_dropped += 1
 
     def collect(self) -> Iterator[Metric]:
         commands = HistogramMetricFamily(
@@ -114,6 +120,11 @@ class AgiMetrics(Collector):
         for (what, reason), count in sorted(self._refused.items()):
             refused.add_metric([what, reason], count)
         yield refused
+        yield CounterMetricFamily(
+            "callcenter_ivr_source_refs_dropped",
+            "Hand-over references (110's SIP header) dropped as malformed",
+            value=self.refs_dropped,
+        )
         yield GaugeMetricFamily(
             "callcenter_agi_sessions_active", "FastAGI sessions in progress", value=self.active
         )

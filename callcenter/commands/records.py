@@ -22,6 +22,7 @@ from callcenter.commands.common import (
 )
 from callcenter.config import Settings
 from callcenter.db import session_factory
+from callcenter.from110 import From110
 from callcenter.legacy.directory import Directory
 from callcenter.legacy.repository import LegacyRepository
 from callcenter.records.reconcile import Reconciler, ReconcileReport
@@ -137,7 +138,10 @@ def reconcile(
     if end <= start:
         raise typer.BadParameter("must be after --from", param_hint="--to")
     name = _node_name(settings, node)
-    report = run_on_database(settings, lambda engine: _reconcile(engine, name, start, end, dry_run))
+    report = run_on_database(
+        settings,
+        lambda engine: _reconcile(engine, name, start, end, dry_run, settings.from_110()),
+    )
     if as_json:
         emit_json(report.to_json())
     else:
@@ -156,13 +160,20 @@ def _node_name(settings: Settings, node: str | None) -> str:
 
 
 async def _reconcile(
-    engine: AsyncEngine, node: str, start: datetime, end: datetime, dry_run: bool
+    engine: AsyncEngine,
+    node: str,
+    start: datetime,
+    end: datetime,
+    dry_run: bool,
+    from_110: From110,
 ) -> ReconcileReport:
     sessions = session_factory(engine)
     directory = Directory(LegacyRepository(sessions, utcnow), utcnow)
     await directory.reload()
     store = RecordStore(sessions, directory_routes(directory))
-    return await Reconciler(sessions, store, node, utcnow).run(start, end, dry_run)
+    return await Reconciler(sessions, store, node, utcnow, from_110=from_110).run(
+        start, end, dry_run
+    )
 
 
 def _summary(report: ReconcileReport) -> str:

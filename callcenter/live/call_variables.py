@@ -3,8 +3,9 @@
 `CoreShowChannels` shows where a caller's channel is now, not how it got there: a
 queued caller sits in `hotline-queue,s`, so neither its dialed number nor the unit and
 queue the IVR routed it to can be read off the listing. The dialplan keeps them in the
-caller channel's variables (`DID`, `HOTLINE_UNIT`, `HOTLINE_QUEUE`; a callback's
-`HOTLINE_CALLBACK_OF`), and `Getvar` reads them back after a resync. The round trips
+caller channel's variables (`DID`, `HOTLINE_UNIT`, `HOTLINE_QUEUE`, `HOTLINE_SOURCE`;
+a callback's `HOTLINE_CALLBACK_OF`; a hand-over from 110's `HOTLINE_SOURCE_REF`), and
+`Getvar` reads them back after a resync. The round trips
 are bounded in number and time: a variable that cannot be read leaves the call as the
 snapshot had it, and is asked again at the next resync.
 """
@@ -17,7 +18,7 @@ import logging
 from ami import actions
 from ami.errors import AmiError
 from ami.node import PbxNode
-from callcenter.live.node_state import NodeState
+from callcenter.live.node_state import RECALLED_WHEN, NodeState
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,9 @@ async def recall_call_variables(
                 )
                 return False
         state.recall_variable(linkedid, variable, value or "")
+        for then, (after, holding) in RECALLED_WHEN.items():
+            if variable == after and value == holding:
+                return await read(linkedid, channel, then)
         return True
 
     reads = [

@@ -178,6 +178,11 @@ class Call:
     routed_queue: str = ""
     #: the abandoned call (its linkedid) this call is the service's callback of
     callback_of: str = ""
+    #: who handed the call over, as the caller channel's HOTLINE_SOURCE says ("110"
+    #: for the 110 platform, callcenter/from110.py; "" a caller's own call) and 110's
+    #: reference as HOTLINE_SOURCE_REF holds it (a restart mid-call reads both back)
+    source: str = ""
+    source_ref: str = ""
 
     @property
     def dialed(self) -> str:
@@ -209,13 +214,25 @@ KEPT_VARIABLES = frozenset(
         "HOTLINE_TRANSFER_TO",
         "DID",
         "HOTLINE_CALLBACK_OF",
+        "HOTLINE_SOURCE",
+        "HOTLINE_SOURCE_REF",
     }
 )
 
 #: caller-channel variables a resync reads back with Getvar (call_variables.py): what
 #: a call first seen in a snapshot cannot show otherwise, its channel having moved on
 #: to `hotline-queue,s`
-RECALLED_VARIABLES = ("DID", "HOTLINE_UNIT", "HOTLINE_QUEUE", "HOTLINE_CALLBACK_OF")
+RECALLED_VARIABLES = (
+    "DID",
+    "HOTLINE_UNIT",
+    "HOTLINE_QUEUE",
+    "HOTLINE_CALLBACK_OF",
+    "HOTLINE_SOURCE",
+)
+#: caller-channel variables a resync reads back only when another one read back holds a
+#: value: 110's reference exists on a hand-over from 110 only, so the other calls cost
+#: no Getvar for it
+RECALLED_WHEN = {"HOTLINE_SOURCE_REF": ("HOTLINE_SOURCE", "110")}
 
 
 #: hung-up channels remembered against events Asterisk publishes after their Hangup
@@ -484,6 +501,10 @@ class NodeState:
             call.routed_queue = value
         elif variable == "HOTLINE_CALLBACK_OF":
             call.callback_of = value
+        elif variable == "HOTLINE_SOURCE":
+            call.source = value
+        elif variable == "HOTLINE_SOURCE_REF":
+            call.source_ref = value
 
     def _on_hangup(self, e: ev.Hangup) -> None:
         snap = e.channel

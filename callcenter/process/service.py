@@ -38,10 +38,12 @@ from api.http_server import (
 from api.services import ApiServices, CheckResult, ReadinessCheck
 from api.unit_cards import card_lookup
 from callcenter import __version__, migrate
+from callcenter.asterisk_conf import DEMO_FROM_110
 from callcenter.audit.repository import AuditLog
 from callcenter.clock import CityTime, utcnow
 from callcenter.config import AmiNode, Settings
 from callcenter.db import create_engine, session_factory
+from callcenter.from110 import From110
 from callcenter.heap import freeze_startup_heap
 from callcenter.instances import InstanceRegistry
 from callcenter.legacy.astdb_mirror import AstDbMirror
@@ -401,7 +403,13 @@ class Service:
         if len(settings.ami_nodes) != 1:
             log.warning("ledger reconciliation off: it runs with a single AMI node only")
             return None
-        reconciler = Reconciler(sessions, records.store, settings.ami_nodes[0].name, utcnow)
+        reconciler = Reconciler(
+            sessions,
+            records.store,
+            settings.ami_nodes[0].name,
+            utcnow,
+            from_110=self._from_110(),
+        )
         runner = ReconcileRunner(reconciler, settings.reconcile_interval_s)
         live.connect_hooks.append(runner.on_connected)
         register_reconcile_metrics(self.metrics, reconciler)
@@ -481,6 +489,7 @@ class Service:
                 repeat_priority=settings.priority_repeat,
                 numbers=settings.priority_numbers,
                 units=settings.priority_units,
+                from_110=settings.from_110_priority,
             ),
             records.callback_tasks,
             records.history,
@@ -520,6 +529,13 @@ class Service:
             seats.priority.queue_priority,
             queues=catalog,
         )
+
+    def _from_110(self) -> From110:
+        """Which calls are 110's hand-overs for the reconciler's rebuilt records: the
+        settings' rule, or with `--demo` and none configured, the one the simulator's
+        dialplan (asterisk-conf/extensions.conf) was rendered with."""
+        rule = self.settings.from_110()
+        return DEMO_FROM_110 if self.demo and not rule.configured else rule
 
     def _node_config(self, node: AmiNode) -> NodeConfig:
         if node.secret is None:

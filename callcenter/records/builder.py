@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ami import events as ev
+from callcenter.from110 import DIRECT, SOURCE_110, clean_ref
 from callcenter.live.dialed import DialedNumber
 from callcenter.live.node_state import Call, NodeState
 from callcenter.privacy import makes_confidential
@@ -132,6 +133,9 @@ class RecordDraft:
     #: a callback's Dial to the caller: its DIALSTATUS, and the called leg's hangup cause
     callback_status: str = ""
     callback_cause: int | None = None
+    #: who handed the call over (HOTLINE_SOURCE: `110` or `direct`) and 110's reference
+    call_source: str = DIRECT
+    call_source_ref: str = ""
 
     @property
     def dialed(self) -> str:
@@ -177,6 +181,8 @@ class FinishedCall:
     #: seconds from the caller's answer to its first queue entry (greeting and menus);
     #: None: never queued, or its answer was not seen
     queued_after_s: float | None = None
+    call_source: str = DIRECT  # direct | 110 (callcenter/from110.py)
+    call_source_ref: str = ""  # 110's reference for its hand-over
 
     def to_json(self) -> dict[str, Any]:
         """The fields by name, in declaration order (a new dict: callers extend it). A
@@ -283,6 +289,8 @@ def finish(call: RecordDraft, ended_at: float) -> FinishedCall:
         kind="callback" if call.callback_of else "call",
         callback_of=call.callback_of,
         queued_after_s=None if call.callback_of else call.queued_after_s,
+        call_source=call.call_source,
+        call_source_ref=call.call_source_ref,
     )
 
 
@@ -366,6 +374,10 @@ class RecordBuilder:
             draft.unit = seen.unit
         if seen.callback_of and not draft.callback_of:
             draft.callback_of = seen.callback_of
+        if seen.source == SOURCE_110:
+            draft.call_source = SOURCE_110
+            if not draft.call_source_ref:
+                draft.call_source_ref = clean_ref(seen.source_ref) or ""
         if draft.joined_late and not draft.queues and not draft.callback_of:
             queue = seen.queue or seen.routed_queue  # where it waits, or was routed to
             if queue:
@@ -459,6 +471,11 @@ class RecordBuilder:
             call.seat = value
         elif name == "HOTLINE_UNIT":
             call.unit = value
+        elif name == "HOTLINE_SOURCE":
+            call.call_source = SOURCE_110 if value == SOURCE_110 else DIRECT
+        elif name == "HOTLINE_SOURCE_REF":
+            # the dialplan copied it from the INVITE: a malformed one is not kept
+            call.call_source_ref = clean_ref(value) or ""
         elif name == "HOTLINE_TRANSFER_TO":
             call.transfer_to = value
         elif name == "AGISTATUS" and value != "SUCCESS":

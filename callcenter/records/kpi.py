@@ -75,12 +75,14 @@ def _intake_column(column: Any) -> Any:
 
 #: group name -> the record column it groups by. `unit` is the unit the matter
 #: concerns (the agent's intake, intake.py), on which the city assesses units;
-#: `dialed_unit` the unit whose number the caller dialed (the legacy directory's route)
+#: `dialed_unit` the unit whose number the caller dialed (the legacy directory's route);
+#: `source` who handed the call over (direct | 110, callcenter/from110.py)
 GROUPS: dict[str, Any] = {
     "queue": CallRecord.queue,
     "dialed_unit": CallRecord.unit,
     "seat": CallRecord.seat,
     "number": CallRecord.dialed,
+    "source": CallRecord.call_source,
     "kind": _intake_column(CallIntake.kind),
     "unit": _intake_column(CallIntake.unit),
 }

@@ -113,6 +113,13 @@ class LedgerCall:
     transfers: list[dict[str, Any]] = field(default_factory=list)
 
     @property
+    def endpoint(self) -> str:
+        """The PJSIP endpoint the call came in on: chan_pjsip names a channel
+        `PJSIP/<endpoint>-<sequence>`; "" for another technology."""
+        tech, _, rest = self.channel.partition("/")
+        return rest.rsplit("-", 1)[0] if tech.upper() == "PJSIP" and "-" in rest else ""
+
+    @property
     def disposition(self) -> str:
         """The builder's disposition rule (builder.disposition_of) on the ledger's facts."""
         if self.transferred or any(legs.transferred(leg) for leg in self.transfers):

@@ -82,6 +82,10 @@ class CallRecord(Base):
     #: who wrote the record: `ami` (the live builder) or `ledger` (rebuilt by the
     #: reconciler from Asterisk's own ledger, for a call the builder never saw)
     source: Mapped[str] = mapped_column(String(16), default="ami", server_default="ami")
+    #: who handed the call over: `direct` (the caller dialed) or `110` (the 110
+    #: platform's hand-over, callcenter/from110.py); and 110's reference, "" for none
+    call_source: Mapped[str] = mapped_column(String(8), default="direct", server_default="direct")
+    call_source_ref: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class ReconciliationRun(Base):

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Select, and_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callcenter.from110 import SOURCES
 from callcenter.records.models import CallIntake, CallRecord
 
 DISPOSITIONS = frozenset(
@@ -38,6 +39,8 @@ class CallFilter:
     queue: str | None = None
     seat: str | None = None
     disposition: str | None = None
+    #: who handed the call over: direct | 110 (callcenter/from110.py)
+    source: str | None = None
     #: whether `caller` may match a confidential record (callcenter.privacy
     #: `filter_reaches_confidential`: only for a viewer who sees their numbers)
     caller_reaches_confidential: bool = False
@@ -55,6 +58,8 @@ class CallFilter:
             raise RecordQueryError(
                 f"disposition: unknown {self.disposition!r}; one of {sorted(DISPOSITIONS)}"
             )
+        if self.source is not None and self.source not in SOURCES:
+            raise RecordQueryError(f"source: unknown {self.source[:40]!r}; one of {list(SOURCES)}")
 
     def apply(self, query: Select[Any]) -> Select[Any]:
         r = CallRecord
@@ -69,6 +74,7 @@ class CallFilter:
             (r.queue, self.queue),
             (r.seat, self.seat),
             (r.disposition, self.disposition),
+            (r.call_source, self.source),
         ):
             if value is not None:
                 query = query.where(column == value)
@@ -150,7 +156,12 @@ EXPORT_COLUMNS = (
     "direction",
     "kind",
     "callback_of",
+    "source",
+    "source_ref",
 )
+#: export columns named otherwise in the table (the table's `source` says who wrote
+#: the record: the live builder or the reconciler)
+_EXPORT_FROM = {"source": "call_source", "source_ref": "call_source_ref"}
 #: the call's current intake (intake.py), after the record's columns: empty for a call
 #: without one. `kind` above is the record's (call | callback), so these are prefixed.
 INTAKE_EXPORT_COLUMNS = ("intake_kind", "intake_unit", "ticket", "resolved_on_call")
@@ -163,7 +174,7 @@ async def stream_rows(
     """Export rows (`EXPORT_HEADER`) in chunks from a server-side cursor: memory stays
     flat whatever the number of rows."""
     r, i = CallRecord, CallIntake
-    columns = [getattr(r, name) for name in EXPORT_COLUMNS]
+    columns = [getattr(r, _EXPORT_FROM.get(name, name)) for name in EXPORT_COLUMNS]
     columns += [i.kind, i.unit, i.ticket, i.resolved_on_call]
     joined = (
         select(*columns)

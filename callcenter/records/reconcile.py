@@ -12,6 +12,11 @@ one window of one node's ledger (ledger_calls.py) and the node's records for it,
   per field, both values); rings, keys, prompts, the time to queue and the timeline are
   kept (a rebuilt record takes its time to queue from the ledger: CEL ANSWER to the
   first ENTERQUEUE);
+- a rebuilt record's `call_source` is the 110 hand-over rule (callcenter/from110.py)
+  applied to the ledger's dialed number and first channel's endpoint; 110's reference
+  is not in the ledger (it lives in a channel variable, which neither CDR nor the CEL
+  events read here carry), so a rebuilt record has none. A record's source is never
+  corrected: the live record saw the rule the dialplan ran at the time of the call;
 - calls without `LINKEDID_END` are in progress (the live builder's), outbound legs
   (callbacks) are listed for the callback records and never written as inbound calls;
 - a record of the window whose Linkedid the ledger does not know at all is
@@ -34,6 +39,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callcenter.from110 import DIRECT, SOURCE_110, From110
 from callcenter.records.builder import FinishedCall
 from callcenter.records.ledger_calls import (
     INBOUND_CONTEXT,
@@ -169,9 +175,11 @@ def _same_disposition(record: str, ledger: str) -> bool:
     return record == "transferred" and ledger == "answered"
 
 
-def rebuild(node: str, call: LedgerCall) -> FinishedCall:
-    """A record from the ledger alone (the store adds the unit and the stored facts)."""
+def rebuild(node: str, call: LedgerCall, from_110: From110 | None = None) -> FinishedCall:
+    """A record from the ledger alone (the store adds the unit and the stored facts);
+    `from_110`: which calls are the 110 platform's hand-overs (none when not given)."""
     assert call.ended_at is not None
+    handed = from_110 is not None and from_110.matches(call.dialed, call.endpoint)
     return FinishedCall(
         node=node,
         linkedid=call.linkedid,
@@ -198,6 +206,7 @@ def rebuild(node: str, call: LedgerCall) -> FinishedCall:
         recording="",
         timeline=call.timeline,
         queued_after_s=call.queued_after_s,
+        call_source=SOURCE_110 if handed else DIRECT,
     )
 
 
@@ -213,8 +222,10 @@ class Reconciler:
         overlap: timedelta = timedelta(minutes=10),
         first_lookback: timedelta = timedelta(days=1),
         inbound_context: str = INBOUND_CONTEXT,
+        from_110: From110 | None = None,
     ) -> None:
         self.sessions = sessions
+        self.from_110 = from_110
         self.store = store
         self.node = node
         self.clock = clock
@@ -352,7 +363,7 @@ class Reconciler:
         for call in inbound:
             row = records.get(call.linkedid)
             if row is None:
-                rebuilt.append(rebuild(self.node, call))
+                rebuilt.append(rebuild(self.node, call, self.from_110))
                 continue
             report.records += 1
             corrections, values = compare(row, call, self.store.route)

@@ -215,6 +215,10 @@ def _channel_read(scope: Scope, data: str) -> str:
         "state": STATE_DESC[ch.state],
         "hangupsource": ch.variables.get("__HANGUPSOURCE", ""),
     }
+    if item == "endpoint" and ch.tech.upper() == "PJSIP":
+        # chan_pjsip's CHANNEL(endpoint): the session's endpoint, the `PJSIP/<endpoint>-`
+        # part of the channel's name (ast_sip_session channel naming)
+        return ch.name.split("/", 1)[1].rsplit("-", 1)[0]
     if item not in values:
         raise FunctionError(f"Unknown or unavailable item requested: '{item}'")
     return values[item]
@@ -231,6 +235,36 @@ def _channel_write(scope: Scope, data: str, value: str) -> None:
         ch.accountcode = value
     else:
         raise FunctionError(f"Unknown or unavailable item requested: '{item}'")
+
+
+def _pjsip_header_read(scope: Scope, data: str) -> str:
+    """`PJSIP_HEADER(read,<name>[,<number>])` as res_pjsip_header_funcs.c read_header:
+    the <number>th (from 1) header of the INVITE with that name, compared without
+    case (pj_stricmp2), a trailing `*` matching a prefix; its value stripped. No PJSIP
+    channel, no such header: an error, so the value reads empty."""
+    ch = scope.channel
+    if ch is None or ch.tech.upper() != "PJSIP":
+        raise FunctionError("This function requires a PJSIP channel.")
+    args = split_args(data, ",", max_args=3)
+    if len(args) < 2 or not args[1]:
+        raise FunctionError("This function requires a header name.")
+    if args[0].strip().lower() != "read":
+        raise FunctionError(f"Unknown action '{args[0]}' is not valid, must be 'read'")
+    name = args[1].strip().lower()
+    number = 1
+    if len(args) > 2 and args[2].strip():
+        if not args[2].strip().isdigit() or int(args[2]) < 1:
+            raise FunctionError("Invalid value for header number")
+        number = int(args[2])
+    seen = 0
+    for header, value in ch.sip_headers:
+        header = header.lower()
+        hit = header.startswith(name[:-1]) if name.endswith("*") else header == name
+        if hit:
+            seen += 1
+            if seen == number:
+                return value.strip()
+    raise FunctionError(f"There was no header named {args[1]}.")
 
 
 # --- AstDB and globals -----------------------------------------------------------------
@@ -303,6 +337,7 @@ def default_functions() -> FunctionRegistry:
     reg.register("FILTER", _filter)
     reg.register("CALLERID", _callerid_read, _callerid_write)
     reg.register("CHANNEL", _channel_read, _channel_write)
+    reg.register("PJSIP_HEADER", _pjsip_header_read)
     reg.register("DB", _db_read, _db_write)
     reg.register("DB_EXISTS", _db_exists)
     reg.register("DB_DELETE", _db_delete)

@@ -22,7 +22,7 @@ Channel names use chan_pjsip's one counter for all endpoints, shared through `Id
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -156,10 +156,16 @@ class Softphone:
     # ------------------------------------------------------------------ inbound
 
     def incoming(
-        self, exten: str, caller_num: str, caller_name: str, *, call_id: str = ""
+        self,
+        exten: str,
+        caller_num: str,
+        caller_name: str,
+        *,
+        call_id: str = "",
+        headers: Sequence[tuple[str, str]] = (),
     ) -> Channel:
-        """An INVITE from this endpoint (the trunk) to `exten`: the channel runs the
-        endpoint's context."""
+        """An INVITE from this endpoint (the trunk) to `exten`, with `headers` (beyond
+        the ones SIP itself needs): the channel runs the endpoint's context."""
         pbx = self.pbx
         name = pbx.ids.tech_name("PJSIP", self.endpoint)
         channel = pbx.new_channel(
@@ -168,6 +174,7 @@ class Softphone:
         )  # fmt: skip
         self.channels.append(channel)
         channel.dnid = exten
+        channel.sip_headers = list(headers)
         self._call_ids += 1
         pbx.leg(channel).sip_call_id = call_id or f"{self._call_ids}-{pbx.rng.randrange(1 << 16)}"
         pbx.set_var(channel, "SIPDOMAIN", pbx.sip_domain)

@@ -54,21 +54,25 @@ class Pbx:
         seats: int = 0,
         talk_time: float = 3.0,
         queues: tuple[str, ...] = ("hotline-general",),
+        extensions_conf: Path = CONF / "extensions.conf",
+        trunk: str = "trunk",
     ) -> None:
+        """`extensions_conf`: another rendering of the dialplan; `trunk`: the PJSIP
+        endpoint calls arrive on."""
         self.scheduler = AsyncioScheduler(asyncio.get_running_loop(), speed=SPEED)
         self.bus = EventBus()
         self.system: PbxSystem = build_pbx(
             self.scheduler,
             self.bus,
             random.Random(5),
-            extensions_conf=CONF / "extensions.conf",
+            extensions_conf=extensions_conf,
             queues_conf=CONF / "queues.conf",
         )
         self.pbx = self.system.pbx
         self.pbx.agi_connect_to = ("127.0.0.1", agi_port)
         #: our prompts last a few seconds; key presses below are timed against this
         self.pbx.default_sound_length = PROMPT_S
-        self.trunk = Softphone(self.pbx, "trunk", "from-trunk")
+        self.trunk = Softphone(self.pbx, trunk, "from-trunk")
         self.calls: dict[str, Call] = {}
         self._placing: Call | None = None
         for i in range(seats):
@@ -86,12 +90,19 @@ class Pbx:
     def astdb_put(self, family: str, key: str, value: str) -> None:
         self.pbx.astdb.put(family, key, value)
 
-    async def place(self, call: Call, caller: str = "13900001111", timeout: float = 10.0) -> Call:
+    async def place(
+        self,
+        call: Call,
+        caller: str = "13900001111",
+        timeout: float = 10.0,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> Call:
+        """`headers`: the INVITE's own (PJSIP_HEADER reads them)."""
         # the dialplan starts synchronously inside incoming(): its first events arrive
         # before the channel is returned, so they are claimed by the call being placed
         self._placing = call
         try:
-            channel = self.trunk.incoming(call.dialed, caller, "")
+            channel = self.trunk.incoming(call.dialed, caller, "", headers=headers)
         finally:
             self._placing = None
         call.channel = channel

@@ -18,6 +18,7 @@ from callcenter.clock import SHANGHAI
 from callcenter.live.live_state import LiveState
 from callcenter.live.node_state import Member, Queue
 from callcenter.records.history import PastCall
+from queues.priority import CallerPriority, PriorityRules
 
 QUEUE = "hotline-housing"
 CALLER = "13912341111"
@@ -134,3 +135,38 @@ async def test_a_pop_goes_to_the_rung_seat_only_and_follows_the_call() -> None:
         assert len(hub.pop_latencies) == 2 and max(hub.pop_latencies) < 1.0
     finally:
         await hub.stop()
+
+
+async def test_a_pop_says_a_call_was_handed_over_by_110() -> None:
+    """The dialplan's HOTLINE_SOURCE=110 on the caller's channel reaches the live call,
+    and the pop explains its priority with it (zh/en words for the screen)."""
+
+    class NoHistory:
+        async def last_queued(self, caller: str, since_epoch: float) -> float | None:
+            return None
+
+    live = LiveState(lambda: 1_795_140_000.0)
+    state = live.node_state("pbx1")
+    state.stale = False
+    state.queues[QUEUE] = Queue(QUEUE)
+    iface = "PJSIP/1001"
+    state.queues[QUEUE].members[iface] = Member(QUEUE, iface, member_name="1001", status=1)
+    pops = PopBuilder(
+        live,
+        SHANGHAI,
+        priority=CallerPriority(PriorityRules(), NoHistory(), live),
+        wall_clock=lambda: datetime.now(UTC),
+        timeout_s=0.05,
+    )
+    hub = DeskHub(live, pops, pause_reasons=["meal"])
+    one, _ = await hub.attach("1001")
+    try:
+        state.apply(event("Newchannel", **channel("h.1", "12345110")))
+        state.apply(event("VarSet", **channel("h.1"), Variable="HOTLINE_SOURCE", Value="110"))
+        state.apply(event("QueueCallerJoin", **channel("h.1"), Queue=QUEUE, Position="1"))
+        state.apply(agent("AgentCalled", "h.1", "1001"))
+        (pop,) = of_type(await frames(one), "pop")
+        assert pop["pop"]["priority_reasons"] == ["from 110"]
+        assert pop["pop"]["priority_reason_words"] == [{"zh": "110 转来", "en": "from 110"}]
+    finally:
+        hub.detach(one)

@@ -213,3 +213,23 @@ def test_db_function_and_assign() -> None:
 )
 def test_split_args(data: str, max_args: int | None, expected: list[str]) -> None:
     assert split_args(data, max_args=max_args) == expected
+
+
+def test_pjsip_header_and_channel_endpoint_read_the_invite() -> None:
+    """res_pjsip_header_funcs read_header: the Nth header of that name, any case, a
+    trailing `*` a prefix, the value stripped; none, or no PJSIP channel: empty.
+    chan_pjsip CHANNEL(endpoint): the endpoint the channel came in on."""
+    ch = Channel("PJSIP/police-110-00000001", "1.1", "1.1", "from-trunk", "12345")
+    ch.sip_headers = [("X-110-Ref", " A-1 "), ("x-110-ref", "A-2"), ("X-Other", "o")]
+    scope = Scope.for_channel(ch)
+    assert substitute("${PJSIP_HEADER(read,x-110-REF)}", scope) == "A-1"
+    assert substitute("${PJSIP_HEADER(read,X-110-Ref,2)}", scope) == "A-2"
+    assert substitute("${PJSIP_HEADER(read,X-110-Ref,3)}", scope) == ""
+    assert substitute("${PJSIP_HEADER(read,X-O*)}", scope) == "o"
+    assert substitute("${PJSIP_HEADER(read,X-None)}", scope) == ""
+    assert substitute("${CHANNEL(endpoint)}", scope) == "police-110"
+    local, _, _, _ = make_scope()
+    local.sip_headers = [("X-110-Ref", "A-1")]
+    local_scope = Scope.for_channel(local)
+    assert substitute("${PJSIP_HEADER(read,X-110-Ref)}", local_scope) == ""
+    assert substitute("${CHANNEL(endpoint)}", local_scope) == ""

@@ -15,6 +15,7 @@ import pytest
 from pbxsim.clock import VirtualScheduler
 from pbxsim.traffic import (
     DAY,
+    FROM_110_NUMBER,
     HOUR,
     Caller,
     CallerMix,
@@ -379,3 +380,19 @@ def test_demo_agents_who_let_a_call_ring_out_are_auto_paused_and_come_back() -> 
     back = [p for p in pauses if p[2] == "0"]
     assert back and back[0][0] == first[0] + 90.0
     assert {p[1] for p in back[:2]} == {p[1] for p in at_once}
+
+
+def test_a_share_of_callers_come_from_110_with_a_reference() -> None:
+    mix = CallerMix(from_110_share=0.2)
+    callers = list(generate_callers(random.Random(7), 0.0, 86400.0, 2000, mix=mix))
+    handed = [c for c in callers if c.from_110]
+    assert 0.15 < len(handed) / len(callers) < 0.25
+    for c in handed:
+        assert c.dialed_number == FROM_110_NUMBER and not c.ivr_digits and not c.queue_key
+        ((name, ref),) = c.headers
+        assert name == "X-110-Ref" and ref.startswith("110-") and len(ref) == 14
+    # no share: the same draws as a mix without the option
+    plain = list(generate_callers(random.Random(7), 0.0, 86400.0, 2000, mix=CallerMix()))
+    assert not any(c.from_110 for c in plain)
+    with pytest.raises(ValueError, match="from_110_share"):
+        CallerMix(from_110_share=1.5)

@@ -61,3 +61,17 @@ def test_explain_reads_the_repeat_rule_off_the_history_and_the_live_model() -> N
     assert rules.explain(CALLER, "", "now.1", [], NOW).reasons == ("repeat caller",)
     # a withheld number is nobody's repeat
     assert rules.explain("anonymous", "", "now.3", [past(1)], NOW).reasons == ()
+
+
+def test_a_hand_over_from_110_outranks_every_rule_and_says_so() -> None:
+    decision = rule_decision(RULES, "13900000009", "WATER", repeat=True, source="110")
+    assert decision.priority == RULES.from_110 == 10
+    assert decision.reasons[0] == "from 110" and len(decision.reasons) == 4
+    assert reason_words("from 110") == {"zh": "110 转来", "en": "from 110"}
+    assert rule_decision(RULES, CALLER, "", repeat=False, source="direct").reasons == ()
+    # the screen pop explains the call in progress with the source the live model kept
+    live = LiveState(lambda: NOW)
+    rules = CallerPriority(RULES, NoHistory(), live)
+    assert rules.explain(CALLER, "", "now.1", [], NOW, source="110").reasons == ("from 110",)
+    lower = PriorityRules(from_110=1, units={"WATER": 7})
+    assert rule_decision(lower, CALLER, "WATER", repeat=False, source="110").priority == 7

@@ -50,6 +50,7 @@ def random_call(rng: random.Random, n: int) -> FinishedCall:
         queued_after_s=rng.choice([0.4, 1.0, 5.0, 5.5, 6.0, 10.0, 14.0, 300.0, 301.0])
         if queue
         else None,
+        call_source="110" if rng.random() < 0.2 else "direct",
     )
 
 
@@ -143,6 +144,13 @@ async def test_sql_and_python_count_alike(database_url: str, seed: int) -> None:
             by_queue = await kpi.compute(session, int(DAY0), int(DAY0) + 86400, "queue")
         for sql_row in by_queue:
             mine = [c for c in calls if (c.queues[0] if c.queues else "") == sql_row.group]
+            same(kpi.figures_of(python_tally(mine).figures()), kpi.figures_of(sql_row))
+        # per source: the 110 platform's hand-overs and the callers' own calls
+        async with sessions() as session:
+            by_source = await kpi.compute(session, int(DAY0), int(DAY0) + 86400, "source")
+        assert {r.group for r in by_source} == {"direct", "110"}
+        for sql_row in by_source:
+            mine = [c for c in calls if c.call_source == sql_row.group]
             same(kpi.figures_of(python_tally(mine).figures()), kpi.figures_of(sql_row))
         # per intake kind and unit: the current version's, `unclassified` without one
         intakes = random_intakes(rng, calls)

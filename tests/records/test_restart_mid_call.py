@@ -149,7 +149,7 @@ async def test_a_failed_getvar_keeps_the_snapshot_and_is_logged(
     state.calls["1.1"] = Call("1.1", 90.0, caller_id_num="13900000001", channels={"1.1"})
     with caplog.at_level(logging.WARNING):
         unread = await recall_call_variables(FailingNode(), state)  # type: ignore[arg-type]
-    assert unread == 4
+    assert unread == len(RECALLED_VARIABLES)  # each one read, none could be
     call = state.calls["1.1"]
     assert (call.dialed, call.unit, call.routed_queue) == ("", "", "")
     assert state.unread_variables() == [("1.1", "PJSIP/trunk-00000001", [*RECALLED_VARIABLES])]
