@@ -1,6 +1,7 @@
 """A call's intake as the API shows it (`Intake`), in `/calls/{id}/intake` and in
-`GET /calls/{id}`: one shape, one rule for who reads the summary of a confidential call
-(callcenter/privacy.py `intake_summary_visible`)."""
+`GET /calls/{id}`: its fields and the rule for who reads the summary of a confidential
+call are defined once, by `IntakeVersion.shown` (callcenter/records/intake.py), which
+the `call.intake` webhook sends too."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.city import Stamp, written
+from api.city import Stamp
 from callcenter.clock import CityTime
-from callcenter.privacy import Viewer, intake_summary_visible
+from callcenter.privacy import Viewer
 from callcenter.records.intake import KIND_NAMES, IntakeVersion
 
 INTAKE_EXAMPLE: dict[str, Any] = {
@@ -59,24 +60,4 @@ def shown_intake(
     version: IntakeVersion, confidential: bool, call_seat: str, viewer: Viewer, city: CityTime
 ) -> Intake:
     """`version` for `viewer`: the summary withheld when it may not read it."""
-    visible = intake_summary_visible(confidential, call_seat, viewer)
-    return written(
-        Intake,
-        {
-            "call": f"{version.node}:{version.linkedid}",
-            "version": version.version,
-            "kind": version.kind,
-            "unit": version.unit,
-            "unit_name": version.unit_name,
-            "summary": version.summary if visible else "",
-            "summary_hidden": not visible,
-            "ticket": version.ticket,
-            "resolved_on_call": version.resolved_on_call,
-            "author": version.author,
-            "role": version.role,
-            "seat": version.seat,
-            "written_at": version.written_at,
-            "correction": version.correction,
-        },
-        city,
-    )
+    return Intake.model_validate(version.shown(confidential, call_seat, viewer, city))

@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.clock import CityTime
 from callcenter.legacy.queues import directory_name
-from callcenter.privacy import Viewer, intake_summary_visible, live_caller, record_caller
+from callcenter.privacy import Viewer, live_caller, record_caller
 from callcenter.records.answers import Answer, AnswerLog
 from callcenter.records.callback_tasks import CallbackTaskFact
 from callcenter.records.intake import IntakeVersion
@@ -244,24 +244,8 @@ class Announcer:
 
     def intake_event(self, version: IntakeVersion, confidential: bool) -> OutboxEvent:
         """`GET /calls/{id}/intake`'s `Intake` as an integration token reads it."""
-        visible = intake_summary_visible(confidential, "", WEBHOOK_VIEWER)
         key = f"{version.node}:{version.linkedid}"
-        data = {
-            "call": key,
-            "version": version.version,
-            "kind": version.kind,
-            "unit": version.unit,
-            "unit_name": version.unit_name,
-            "summary": version.summary if visible else "",
-            "summary_hidden": not visible,
-            "ticket": version.ticket,
-            "resolved_on_call": version.resolved_on_call,
-            "author": version.author,
-            "role": version.role,
-            "seat": version.seat,
-            "written_at": self.city.iso(version.written_at),
-            "correction": version.correction,
-        }
+        data = version.shown(confidential, "", WEBHOOK_VIEWER, self.city)
         stream = call_stream(version.node, version.linkedid)
         return OutboxEvent(CALL_INTAKE, stream, f"{CALL_INTAKE}:{key}:{version.version}", data)
 

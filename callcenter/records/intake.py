@@ -30,8 +30,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callcenter.clock import as_utc
-from callcenter.privacy import CONFIDENTIAL_CATEGORIES
+from callcenter.clock import CityTime, as_utc
+from callcenter.privacy import CONFIDENTIAL_CATEGORIES, Viewer, intake_summary_visible
 from callcenter.records.facts import (
     ConfidentialMarkFact,
     InProgressMark,
@@ -234,6 +234,29 @@ class IntakeVersion:
     @property
     def given(self) -> IntakeFields:
         return IntakeFields(self.kind, self.unit, self.summary, self.ticket, self.resolved_on_call)
+
+    def shown(
+        self, confidential: bool, call_seat: str, viewer: Viewer, city: CityTime
+    ) -> dict[str, Any]:
+        """This version as `viewer` reads it, the summary withheld when it may not: the one
+        outward shape of an intake, for the API (`Intake`) and the `call.intake` webhook."""
+        visible = intake_summary_visible(confidential, call_seat, viewer)
+        return {
+            "call": f"{self.node}:{self.linkedid}",
+            "version": self.version,
+            "kind": self.kind,
+            "unit": self.unit,
+            "unit_name": self.unit_name,
+            "summary": self.summary if visible else "",
+            "summary_hidden": not visible,
+            "ticket": self.ticket,
+            "resolved_on_call": self.resolved_on_call,
+            "author": self.author,
+            "role": self.role,
+            "seat": self.seat,
+            "written_at": city.iso(self.written_at),
+            "correction": self.correction,
+        }
 
 
 #: announces a version written (announce.py: `call.intake`), in its transaction after
