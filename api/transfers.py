@@ -11,6 +11,7 @@ its outcome is the call record's (`transfers`, also in `GET /calls/{id}`), so wh
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -137,8 +138,22 @@ def _their_call(service: TransferService, principal: Principal, call_id: str) ->
     return node, linkedid
 
 
-def _refused(exc: TransferError) -> HTTPException:
-    return HTTPException(exc.status, str(exc))
+async def _acted(
+    service: TransferService,
+    principal: Principal,
+    call_id: str,
+    step: Callable[[str, str], Awaitable[Running]],
+    state: State,
+    city: City,
+) -> TransferOut:
+    """`step` on the principal's call in progress, its refusal as the service's status
+    (409, 422, 502, 503) with its message: the one way every transfer action answers."""
+    node, linkedid = _their_call(service, principal, call_id)
+    try:
+        run = await step(node, linkedid)
+    except TransferError as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
+    return _running_out(call_id, run, state, city)
 
 
 @router.get(
@@ -171,12 +186,14 @@ async def start_transfer(
     service: Service,
     city: City,
 ) -> TransferOut:
-    node, linkedid = _their_call(service, principal, call_id)
-    try:
-        run = await service.start(node, linkedid, body.to, body.mode)
-    except TransferError as exc:
-        raise _refused(exc) from exc
-    return _running_out(call_id, run, "dialing", city)
+    return await _acted(
+        service,
+        principal,
+        call_id,
+        lambda node, linkedid: service.start(node, linkedid, body.to, body.mode),
+        "dialing",
+        city,
+    )
 
 
 @router.post(
@@ -187,12 +204,7 @@ async def start_transfer(
 async def complete_transfer(
     principal: Actor, call_id: str, service: Service, city: City
 ) -> TransferOut:
-    node, linkedid = _their_call(service, principal, call_id)
-    try:
-        run = await service.complete(node, linkedid)
-    except TransferError as exc:
-        raise _refused(exc) from exc
-    return _running_out(call_id, run, "completed", city)
+    return await _acted(service, principal, call_id, service.complete, "completed", city)
 
 
 @router.post(
@@ -203,12 +215,7 @@ async def complete_transfer(
 async def cancel_transfer(
     principal: Actor, call_id: str, service: Service, city: City
 ) -> TransferOut:
-    node, linkedid = _their_call(service, principal, call_id)
-    try:
-        run = await service.cancel(node, linkedid)
-    except TransferError as exc:
-        raise _refused(exc) from exc
-    return _running_out(call_id, run, "returned", city)
+    return await _acted(service, principal, call_id, service.cancel, "returned", city)
 
 
 @router.post(
@@ -219,12 +226,7 @@ async def cancel_transfer(
 async def leave_conference(
     principal: Actor, call_id: str, service: Service, city: City
 ) -> TransferOut:
-    node, linkedid = _their_call(service, principal, call_id)
-    try:
-        run = await service.leave(node, linkedid)
-    except TransferError as exc:
-        raise _refused(exc) from exc
-    return _running_out(call_id, run, "left", city)
+    return await _acted(service, principal, call_id, service.leave, "left", city)
 
 
 @router.get(
