@@ -98,7 +98,7 @@ def answer_of(draft: RecordDraft, queue: str, priority: int) -> Answer:
         dialed=draft.dialed,
         unit=draft.unit,
         confidential=draft.confidential,
-        first_queue="" if draft.callback_of or not draft.queues else draft.queues[0],
+        first_queue=next(iter(draft.offered_queues), ""),
         queue=queue,
         wait_s=draft.wait_s,
         priority=priority,

@@ -138,6 +138,12 @@ class RecordDraft:
     call_source_ref: str = ""
 
     @property
+    def offered_queues(self) -> list[str]:
+        """The queues the call was offered in: none for a callback, a call we place,
+        which no KPI counts as offered though it may pass a queue to reach a seat."""
+        return [] if self.callback_of else self.queues
+
+    @property
     def dialed(self) -> str:
         return self.number.number
 
@@ -270,7 +276,7 @@ def finish(call: RecordDraft, ended_at: float) -> FinishedCall:
         confidential=call.confidential,
         ivr_keys=call.keys,
         prompts=call.prompts,
-        queues=[] if call.callback_of else call.queues,  # a callback is never offered
+        queues=call.offered_queues,
         queue_exit=call.queue_exit,
         wait_s=call.wait_s,
         rings=closed_rings(call, ended_at),
