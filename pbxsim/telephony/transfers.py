@@ -86,17 +86,26 @@ class TransferActions:
         actions.register("BlindTransfer", self.blind_transfer, "call")
         actions.register("Atxfer", self.atxfer, "call")
 
+    def _transferer(self, req: Request) -> tuple[Channel, str] | Message:
+        """The action's channel and target extension, or the error manager.c's
+        action_blind_transfer and action_atxfer both answer, in their order."""
+        name, exten = req.get("Channel") or "", req.get("Exten") or ""
+        if not name:
+            return error(req, "No channel specified")
+        if not exten:
+            return error(req, "No extension specified")
+        channel = self.pbx.find_channel(name)
+        if channel is None:
+            return error(req, "Channel specified does not exist")
+        return channel, exten
+
     # ------------------------------------------------------------------ blind
 
     def blind_transfer(self, req: Request) -> list[Message]:
-        name, exten = req.get("Channel") or "", req.get("Exten") or ""
-        if not name:
-            return [error(req, "No channel specified")]
-        if not exten:
-            return [error(req, "No extension specified")]
-        channel = self.pbx.find_channel(name)
-        if channel is None:
-            return [error(req, "Channel specified does not exist")]
+        found = self._transferer(req)
+        if isinstance(found, list):  # an AMI error response
+            return [found]
+        channel, exten = found
         context = req.get("Context") or channel.context
         bridge = self.pbx.leg(channel).bridge
         # ast_bridge_transfer_blind: only a channel in a two-party bridge transfers
@@ -139,14 +148,10 @@ class TransferActions:
     # ------------------------------------------------------------------ attended
 
     def atxfer(self, req: Request) -> list[Message]:
-        name, exten = req.get("Channel") or "", req.get("Exten") or ""
-        if not name:
-            return [error(req, "No channel specified")]
-        if not exten:
-            return [error(req, "No extension specified")]
-        channel = self.pbx.find_channel(name)
-        if channel is None:
-            return [error(req, "Channel specified does not exist")]
+        found = self._transferer(req)
+        if isinstance(found, list):  # an AMI error response
+            return [found]
+        channel, exten = found
         if not self.featuremap.get("atxfer"):
             return [error(req, "No attended transfer feature code found")]
         context = req.get("Context") or ""
