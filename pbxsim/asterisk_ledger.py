@@ -509,6 +509,20 @@ class AsteriskLedger:
             entry.position if entry is not None else "1",
         )
 
+    def _transferred(
+        self,
+        event: AmiEvent,
+        chan: _Chan,
+        kind: str,
+        extra: dict[str, str],
+        target: tuple[str, str],
+    ) -> None:
+        """A transfer's CEL row `kind` on the transferer with cel.c's `extra` JSON;
+        `target`: the queue_log data the transferee's AgentComplete then writes
+        instead of COMPLETE*."""
+        self._cel(chan, kind, extra=json.dumps(extra, separators=(",", ":")))
+        self._transfers[event.get("TransfereeUniqueid") or ""] = (kind, target)
+
     def _blind_transfer(self, event: AmiEvent) -> None:
         """cel.c `cel_blind_transfer_cb`: a BLINDTRANSFER row on the transferer; the
         queue_log row (app_queue `handle_blind_transfer`) replaces the COMPLETE* of
@@ -520,15 +534,10 @@ class AsteriskLedger:
             "extension": event.get("Extension") or "",
             "context": event.get("Context") or "",
             "bridge_id": event.get("BridgeUniqueid") or "",
-            "transferee_channel_name": event.get("TransfereeChannel") or "N/A",
-            "transferee_channel_uniqueid": event.get("TransfereeUniqueid") or "N/A",
+            **_channel_or_na(event, "transferee"),
         }
-        self._cel(chan, "BLINDTRANSFER", extra=json.dumps(extra, separators=(",", ":")))
-        transferee = event.get("TransfereeUniqueid") or ""
-        self._transfers[transferee] = (
-            "BLINDTRANSFER",
-            (event.get("Extension") or "", event.get("Context") or ""),
-        )
+        target = (event.get("Extension") or "", event.get("Context") or "")
+        self._transferred(event, chan, "BLINDTRANSFER", extra, target)
 
     def _attended_transfer(self, event: AmiEvent) -> None:
         """cel.c `cel_attended_transfer_cb` (a bridge merge: bridge1 is the
@@ -543,17 +552,11 @@ class AsteriskLedger:
             "channel2_name": event.get("SecondTransfererChannel") or "",
             "channel2_uniqueid": event.get("SecondTransfererUniqueid") or "",
             "bridge2_id": event.get("SecondBridgeUniqueid") or "",
-            "transferee_channel_name": event.get("TransfereeChannel") or "N/A",
-            "transferee_channel_uniqueid": event.get("TransfereeUniqueid") or "N/A",
-            "transfer_target_channel_name": event.get("TransferTargetChannel") or "N/A",
-            "transfer_target_channel_uniqueid": event.get("TransferTargetUniqueid") or "N/A",
+            **_channel_or_na(event, "transferee"),
+            **_channel_or_na(event, "transfer_target"),
         }
-        self._cel(chan, "ATTENDEDTRANSFER", extra=json.dumps(extra, separators=(",", ":")))
-        transferee = event.get("TransfereeUniqueid") or ""
-        self._transfers[transferee] = (
-            "ATTENDEDTRANSFER",
-            ("BRIDGE", event.get("DestBridgeUniqueid") or ""),
-        )
+        target = ("BRIDGE", event.get("DestBridgeUniqueid") or "")
+        self._transferred(event, chan, "ATTENDEDTRANSFER", extra, target)
 
     def _ring_no_answer(self, event: AmiEvent) -> None:
         self._refresh(event)
@@ -679,3 +682,13 @@ _HANDLERS: dict[str, Callable[[AsteriskLedger, AmiEvent], None]] = {
     "QueueMemberRemoved": AsteriskLedger._member_removed,
     "QueueMemberPause": AsteriskLedger._member_pause,
 }
+
+
+def _channel_or_na(event: AmiEvent, role: str) -> dict[str, str]:
+    """cel.c's `<role>_channel_name` and `_uniqueid` of a transfer's extra from the
+    event's `<Role>Channel` and `<Role>Uniqueid`; "N/A" for a channel it lacks."""
+    prefix = "".join(part.capitalize() for part in role.split("_"))
+    return {
+        f"{role}_channel_name": event.get(f"{prefix}Channel") or "N/A",
+        f"{role}_channel_uniqueid": event.get(f"{prefix}Uniqueid") or "N/A",
+    }
