@@ -10,6 +10,7 @@ answer says so (`next_step`).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path
@@ -157,8 +158,17 @@ def _installed(services: ApiServices, changed: QueueCatalog) -> CatalogChanged:
     return CatalogChanged(queues=entries(changed), next_step=NEXT_STEP)
 
 
-def _refused(exc: CatalogError) -> HTTPException:
-    return HTTPException(409 if isinstance(exc, QueueInUse) else 422, "; ".join(exc.problems))
+async def _changed(services: ApiServices, change: Awaitable[QueueCatalog]) -> CatalogChanged:
+    """The catalogue `change` stores, installed; refused as 404 (an unknown queue), 409
+    (a queue still in use, naming its users) or 422 (every rule broken), nothing changed."""
+    try:
+        changed = await change
+    except UnknownQueue as exc:
+        raise HTTPException(404, str(exc)) from None
+    except CatalogError as exc:
+        status = 409 if isinstance(exc, QueueInUse) else 422
+        raise HTTPException(status, "; ".join(exc.problems)) from None
+    return _installed(services, changed)
 
 
 @router.get(
@@ -192,11 +202,7 @@ async def add_queue(
         overflow_after_s=body.overflow_after_s,
         position=last + 10 if body.position is None else body.position,
     )
-    try:
-        changed = await store.add(queue, f"{who.name} (token {who.token_id})")
-    except CatalogError as exc:
-        raise _refused(exc) from None
-    return _installed(services, changed)
+    return await _changed(services, store.add(queue, f"{who.name} (token {who.token_id})"))
 
 
 @router.patch(
@@ -217,13 +223,8 @@ async def update_queue(
         changes |= {"display_zh": body.display.zh, "display_en": body.display.en}
     if not changes:
         raise HTTPException(422, "nothing to change")
-    try:
-        changed = await store.update(name, changes, f"{who.name} (token {who.token_id})")
-    except UnknownQueue as exc:
-        raise HTTPException(404, str(exc)) from None
-    except CatalogError as exc:
-        raise _refused(exc) from None
-    return _installed(services, changed)
+    author = f"{who.name} (token {who.token_id})"
+    return await _changed(services, store.update(name, changes, author))
 
 
 @router.delete(
@@ -238,10 +239,4 @@ async def remove_queue(
     flows: FlowStore | None = services.ivr
     if flows is None:
         raise HTTPException(503, "the IVR is not configured here: its use of a queue is unknown")
-    try:
-        changed = await store.remove(name, removal_checks(flow_users(flows)))
-    except UnknownQueue as exc:
-        raise HTTPException(404, str(exc)) from None
-    except CatalogError as exc:
-        raise _refused(exc) from None
-    return _installed(services, changed)
+    return await _changed(services, store.remove(name, removal_checks(flow_users(flows))))
