@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from fastapi import WebSocket, WebSocketDisconnect
+from fastapi import WebSocket
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -46,13 +46,13 @@ from api.live_rows import SeatFloor, screen_labels, seat_rows_for
 from api.live_ws import (
     CLOSE_FORBIDDEN,
     CLOSE_TOO_SLOW,
-    CLOSE_UNAUTHENTICATED,
     CLOSE_UNAVAILABLE,
     HEARTBEAT,
     HEARTBEAT_S,
     SEND_TIMEOUT_S,
     TokenWatch,
     authenticate,
+    serve_until_closed,
 )
 from callcenter.clock import SHANGHAI, CityTime
 from callcenter.live.changes import (
@@ -490,32 +490,8 @@ async def serve_desk(websocket: WebSocket, hub: DeskHub | None, tokens: TokenSto
     watch = hub.token_watch(tokens)
     gone = watch.hold(digest)
     client, first = await hub.attach(principal.seat)
-    sender = asyncio.create_task(hub.serve(websocket, client, first))
-    revoked = asyncio.create_task(gone.wait())
     try:
-        # reading is how a closed socket is noticed; a desk has nothing more to say
-        while not sender.done():
-            receive = asyncio.create_task(websocket.receive())
-            done, _ = await asyncio.wait(
-                {receive, sender, revoked}, return_when=asyncio.FIRST_COMPLETED
-            )
-            if receive in done and receive.result()["type"] == "websocket.disconnect":
-                break
-            if receive not in done:
-                receive.cancel()
-            if revoked in done:
-                sender.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await sender
-                with contextlib.suppress(Exception):
-                    await websocket.close(CLOSE_UNAUTHENTICATED, "token revoked")
-                break
-    except WebSocketDisconnect:
-        pass
+        await serve_until_closed(websocket, hub.serve(websocket, client, first), gone)
     finally:
-        sender.cancel()
-        revoked.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await sender
         hub.detach(client)
         watch.release(digest, gone)

@@ -44,7 +44,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -592,30 +592,15 @@ async def authenticate(
     return principal, hash_token(token)
 
 
-async def serve_socket(
-    websocket: WebSocket,
-    stream: LiveStream | None,
-    tokens: TokenStore | None,
-    since: int | None,
-    epoch: str | None,
+async def serve_until_closed(
+    websocket: WebSocket, sending: Coroutine[Any, Any, None], gone: asyncio.Event
 ) -> None:
-    """One screen's connection (routed in api/live.py), from accept to close."""
-    await websocket.accept()
-    if stream is None:
-        await websocket.close(CLOSE_UNAVAILABLE, "no PBX link configured in this instance")
-        return
-    authenticated = await authenticate(websocket, tokens)
-    if authenticated is None or tokens is None:
-        return
-    principal, digest = authenticated
-    watch = stream.token_watch(tokens)
-    gone = watch.hold(digest)
-    await stream.ensure_started()
-    client, first = stream.attach(since, epoch, Sight.of(principal))
-    sender = asyncio.create_task(stream.serve(websocket, client, first))
+    """Run `sending` (the frames to a live screen or a desk) until it ends, the client
+    goes, or `gone` is set: the token revoked, the socket closed with 4401. Reading is
+    how a closed socket is noticed; the client has nothing more to say after its token."""
+    sender = asyncio.create_task(sending)
     revoked = asyncio.create_task(gone.wait())
     try:
-        # reading is how a closed socket is noticed; clients have nothing more to say
         while not sender.done():
             receive = asyncio.create_task(websocket.receive())
             done, _ = await asyncio.wait(
@@ -639,5 +624,30 @@ async def serve_socket(
         revoked.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await sender
+
+
+async def serve_socket(
+    websocket: WebSocket,
+    stream: LiveStream | None,
+    tokens: TokenStore | None,
+    since: int | None,
+    epoch: str | None,
+) -> None:
+    """One screen's connection (routed in api/live.py), from accept to close."""
+    await websocket.accept()
+    if stream is None:
+        await websocket.close(CLOSE_UNAVAILABLE, "no PBX link configured in this instance")
+        return
+    authenticated = await authenticate(websocket, tokens)
+    if authenticated is None or tokens is None:
+        return
+    principal, digest = authenticated
+    watch = stream.token_watch(tokens)
+    gone = watch.hold(digest)
+    await stream.ensure_started()
+    client, first = stream.attach(since, epoch, Sight.of(principal))
+    try:
+        await serve_until_closed(websocket, stream.serve(websocket, client, first), gone)
+    finally:
         stream.detach(client)
         watch.release(digest, gone)
