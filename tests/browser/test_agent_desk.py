@@ -9,11 +9,7 @@ test_wallboard.py)."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -25,37 +21,9 @@ from callcenter.tokens import Role, TokenStore
 from tests.api.server import serving
 from tests.api.test_desk import CALLER, OLD, answer_slowly, legacy_directory
 from tests.browser.cdp import Browser
+from tests.browser.desk import POP_CALL, POP_SHOWN, SEAT_STATE, log_in, popped, text, until
 from tests.browser.test_wallboard import chromium_or_skip, screenshot
 from tests.queues.sim import open_floor
-
-UNIT = "市住房和城乡建设局"
-POP_SHOWN = "!document.getElementById('pop').hidden"
-POP_CALL = "document.getElementById('pop').dataset.call || null"
-SEAT_STATE = "document.getElementById('seat').dataset.state"
-#: installed in a page: whether its pop ever became visible, and every call it showed
-WATCH_POPS = """(() => { window.popsSeen = [];
-  const pop = document.getElementById('pop');
-  new MutationObserver(() => { if (!pop.hidden) window.popsSeen.push(pop.dataset.call || '?'); })
-    .observe(pop, { attributes: true, attributeFilter: ['hidden', 'data-call'] }); })()"""
-
-
-async def until(check: Callable[[], Awaitable[Any]], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{what}: not within {timeout} s (last: {last!r})")
-
-
-async def text(browser: Browser, element: str) -> str:
-    """The element's text ('' while the page is still loading)."""
-    value: str = await browser.evaluate(
-        f"(document.getElementById('{element}') || {{}}).textContent || ''"
-    )
-    return value
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -81,16 +49,7 @@ async def test_an_agent_logs_in_and_its_desk_pops_the_call_that_rings_it(
             for seat, token in tokens_of.items():
                 pages[seat] = await Browser.launch(binary, f"http://{host}/agent#token={token}")
             for seat, page in pages.items():
-                await until(lambda p=page: text(p, "seat-id"), 10, "the desk's first frame")
-                assert seat in await text(page, "seat-id")
-                await until(lambda p=page: p.evaluate(f"{SEAT_STATE} === 'offline'"), 10, "row")
-                assert await page.evaluate("document.getElementById('pop').hidden")
-                await page.evaluate(WATCH_POPS)
-                # log in on the page; the seat's row comes back on the desk's stream
-                await page.evaluate("document.getElementById('login').click()")
-                await until(
-                    lambda p=page: p.evaluate(f"{SEAT_STATE} === 'available'"), 10, "logged in"
-                )
+                await log_in(page, seat, 10)
             # a pause with a reason from the list, shown in words, then back to work
             two = pages["1002"]
             await two.evaluate(
@@ -103,30 +62,7 @@ async def test_an_agent_logs_in_and_its_desk_pops_the_call_that_rings_it(
             await until(lambda: two.evaluate(f"{SEAT_STATE} === 'available'"), 10, "unpaused")
 
             floor.sim.call(CALLER, OLD)
-            state = floor.live.nodes["pbx1"]
-            start = time.monotonic()
-            while not any(m.ringing for q in state.queues.values() for m in q.members.values()):
-                assert time.monotonic() - start < 10, "no seat rang"
-                await asyncio.sleep(0.005)
-            rang = time.monotonic()
-            ringing = next(
-                m.member_name
-                for q in state.queues.values()
-                for m in q.members.values()
-                if m.ringing
-            )
-            page, other = pages[ringing], pages["1002" if ringing == "1001" else "1001"]
-            await until(
-                lambda: page.evaluate(
-                    f"{POP_SHOWN} && document.getElementById('pop-unit').textContent"
-                    f".includes({UNIT!r})"
-                ),
-                1.0,
-                "the pop with the dialed unit within a second of the ring",
-            )
-            assert time.monotonic() - rang < 1.0
-            call = await page.evaluate(POP_CALL)
-            assert await text(page, "pop-dialed") == OLD
+            _, page, other, call = await popped(floor, pages, 10)
             assert "市本级" in await text(page, "pop-unit")
 
             # taken: the number whole for the agent who has the call

@@ -12,7 +12,6 @@ chromium is missing outside CI (see test_wallboard.py)."""
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,12 +36,11 @@ from callcenter.webhooks.outbox import Outbox
 from tests.api.server import serving
 from tests.api.test_desk import CALLER, OLD, answer_slowly, legacy_directory
 from tests.browser.cdp import Browser
-from tests.browser.test_agent_desk import POP_CALL, POP_SHOWN, SEAT_STATE, WATCH_POPS, text, until
+from tests.browser.desk import log_in, popped, text, until
 from tests.browser.test_wallboard import chromium_or_skip, screenshot
 from tests.queues.sim import open_floor
 from tests.webhooks.receiver import Receiver
 
-UNIT = "市住房和城乡建设局"
 SECRET = "province-platform-secret-0123"
 TICKET = "ZJ12345-20261206-000042"
 SUMMARY = "来电反映小区电梯停运三天，物业未处理。"
@@ -103,14 +101,8 @@ async def test_an_intake_saved_on_the_desk_reaches_the_record_the_figures_and_th
         async with serving(app) as host, httpx.AsyncClient(base_url=f"http://{host}") as api:
             for seat, token in tokens_of.items():
                 pages[seat] = await Browser.launch(binary, f"http://{host}/agent#token={token}")
-            for page in pages.values():
-                await until(lambda p=page: text(p, "seat-id"), 15, "the desk's first frame")
-                await until(lambda p=page: p.evaluate(f"{SEAT_STATE} === 'offline'"), 15, "row")
-                await page.evaluate(WATCH_POPS)
-                await page.evaluate("document.getElementById('login').click()")
-                await until(
-                    lambda p=page: p.evaluate(f"{SEAT_STATE} === 'available'"), 15, "logged in"
-                )
+            for seat, page in pages.items():
+                await log_in(page, seat, 15)
                 # the kinds the service offers, in the form before any call
                 await until(
                     lambda p=page: p.evaluate(
@@ -131,32 +123,7 @@ async def test_an_intake_saved_on_the_desk_reaches_the_record_the_figures_and_th
                 )
 
             channel = floor.sim.call(CALLER, OLD)
-            state = floor.live.nodes["pbx1"]
-
-            def ringing() -> str | None:
-                for queue in state.queues.values():
-                    for member in queue.members.values():
-                        if member.ringing:
-                            return str(member.member_name)
-                return None
-
-            async def rings() -> str | None:
-                return ringing()
-
-            seat = await until(rings, 15, "a seat rang")
-            rang = time.monotonic()
-            page, other = pages[seat], pages["1002" if seat == "1001" else "1001"]
-            await until(
-                lambda: page.evaluate(
-                    f"{POP_SHOWN} && document.getElementById('pop-unit').textContent"
-                    f".includes({UNIT!r})"
-                ),
-                1.0,
-                "the pop with the dialed unit within a second of the ring",
-            )
-            assert time.monotonic() - rang < 1.0
-            call = await page.evaluate(POP_CALL)
-            assert await text(page, "pop-dialed") == OLD
+            seat, page, other, call = await popped(floor, pages, 15)
             await until(lambda: page.evaluate(
                 f"document.getElementById('card').textContent.includes({DUTIES!r})"
             ), 5, "the unit's card on the pop")  # fmt: skip
