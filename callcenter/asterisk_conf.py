@@ -820,11 +820,11 @@ def write_nodes(out: Path, files: Mapping[str, Mapping[str, str]]) -> dict[str, 
 DEMO_FROM_110 = From110(numbers=("12345110",))
 
 
-def default_extensions() -> str:
+def default_extensions(from_110: From110 = DEMO_FROM_110) -> str:
     """The dialplan with the embedded defaults: agi://127.0.0.1:4573, the emergency
-    services as the only transfer targets, no seats, the demo's 110 hand-over number.
-    It is committed as asterisk-conf/extensions.conf, which the bundled simulator
-    reads (`serve --demo`)."""
+    services as the only transfer targets, no seats, and `from_110`'s hand-over (the
+    demo's number by default). With that default it is committed as
+    asterisk-conf/extensions.conf, which the bundled simulator reads (`serve --demo`)."""
     inputs = ConfInputs(
         agi_url="agi://127.0.0.1:4573",
         default_queue="hotline-general",
@@ -834,6 +834,6 @@ def default_extensions() -> str:
         trunk_host="127.0.0.2",
         ami_user="callcenter",
         ami_secret="unused",
-        from_110=DEMO_FROM_110,
+        from_110=from_110,
     )
     return render(inputs)["extensions.conf"]

@@ -21,7 +21,7 @@ from agi.ivr.model import load_flow_file
 from agi.ivr.routes import build_agi
 from agi.protocol.metrics import AgiMetrics
 from agi.protocol.server import FastAgiServer, ServerConfig
-from callcenter.asterisk_conf import EMERGENCY, ConfInputs, render
+from callcenter.asterisk_conf import default_extensions
 from callcenter.config import Settings
 from callcenter.from110 import From110
 from callcenter.legacy.queues import QueueCatalog
@@ -33,21 +33,6 @@ from tests.agi.helpers import AnyCall
 from tests.agi.pbx import Call, Pbx
 
 RULE = From110(numbers=("96110",), trunks=("police110",), priority=12, header="X-Case-Ref")
-
-
-def extensions(rule: From110) -> str:
-    inputs = ConfInputs(
-        agi_url="agi://127.0.0.1:4573",
-        default_queue="hotline-general",
-        queues=("hotline-general",),
-        transfer_targets=dict(EMERGENCY),
-        seats=(),
-        trunk_host="127.0.0.2",
-        ami_user="callcenter",
-        ami_secret="unused",
-        from_110=rule,
-    )
-    return render(inputs)["extensions.conf"]
 
 
 def test_settings_give_the_rule_and_refuse_what_the_dialplan_cannot_hold() -> None:
@@ -72,7 +57,7 @@ def test_settings_give_the_rule_and_refuse_what_the_dialplan_cannot_hold() -> No
 
 
 def test_the_rendered_lines_tag_numbers_and_trunks_before_the_service_is_asked() -> None:
-    text = extensions(RULE)
+    text = default_extensions(RULE)
     trunk = text.split("[from-trunk]")[1].split("\n[")[0]
     assert (
         ' same => n,Set(HOTLINE_SOURCE=${IF($["${DID}" = "96110" | '
@@ -82,7 +67,7 @@ def test_the_rendered_lines_tag_numbers_and_trunks_before_the_service_is_asked()
     assert "?12:)" in trunk  # the fallback's priority
     assert trunk.index("HOTLINE_SOURCE=") < trunk.index("AGI(") < trunk.index("(fallback)")
     # nothing configured: nothing is tagged, the header is never read
-    plain = extensions(From110())
+    plain = default_extensions(From110())
     assert "PJSIP_HEADER" not in plain and "Set(HOTLINE_SOURCE=)" in plain
 
 
@@ -119,7 +104,7 @@ async def agi() -> AsyncIterator[FastAgiServer]:
 
 async def test_a_hand_over_on_110s_trunk_over_pbxsim(agi: FastAgiServer, tmp_path: Path) -> None:
     conf = tmp_path / "extensions.conf"
-    conf.write_text(extensions(RULE), encoding="utf-8")
+    conf.write_text(default_extensions(RULE), encoding="utf-8")
     load_dialplan(conf)
     pbx = Pbx(agi.port, extensions_conf=conf, trunk="police110")
     handed = await pbx.place(Call("12345", {}), headers=(("x-case-ref", "A-7"),))
