@@ -19,8 +19,10 @@ A command never migrates the database as a side effect: only `callcenter db upgr
 from __future__ import annotations
 
 import asyncio
+import getpass
 import inspect
 import json
+import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -35,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callcenter import migrate
 from callcenter.config import Settings, load_settings
 from callcenter.db import create_engine, redacted_url
+from callcenter.legacy.records import RowError
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -73,6 +76,30 @@ def fail(message: str, code: int = EXIT_REJECTED) -> NoReturn:
     """Say what is wrong on stderr and exit with `code`."""
     console.print(f"[red]error:[/red] {escape(message)}")
     raise typer.Exit(code)
+
+
+#: `--actor` of the commands that change something; see `actor_or_user`
+ActorOption = Annotated[
+    str | None, typer.Option("--actor", help="Who makes the change (default: $USER).")
+]
+
+
+def actor_or_user(actor: str | None) -> str:
+    """Who makes a change: `--actor` when given, else the login user ("unknown" when
+    the system cannot tell), as the change's history records it."""
+    if actor:
+        return actor
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+def print_row_errors(where: str, errors: list[RowError]) -> None:
+    """A rejected file's errors for people, one `file:line: column: reason` each."""
+    console.print(f"[red]{escape(where)}: {len(errors)} error(s); nothing was written[/red]")
+    for error in errors:
+        console.print(escape(f"{where}:{error.line or '-'}: {error.column}: {error.reason}"))
 
 
 def emit_json(document: Any) -> None:

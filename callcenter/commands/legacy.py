@@ -12,8 +12,6 @@ Exit codes and `--json` follow callcenter/commands/common.py.
 
 from __future__ import annotations
 
-import getpass
-import os
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,12 +26,15 @@ from callcenter.commands.common import (
     EXIT_CODES_HELP,
     EXIT_REJECTED,
     EXIT_USAGE,
+    ActorOption,
     JsonOption,
+    actor_or_user,
     console,
     emit_json,
     fail,
     help_from_doc,
     load_settings_or_exit,
+    print_row_errors,
     run_on_database,
 )
 from callcenter.db import session_factory
@@ -63,9 +64,6 @@ T = TypeVar("T")
 SHOWN_PER_KIND = 50  # changes listed per kind on a terminal; --json has them all
 
 
-ActorOption = Annotated[
-    str | None, typer.Option("--actor", help="Who makes the change (default: $USER).")
-]
 EncodingOption = Annotated[
     str | None,
     typer.Option("--encoding", help="File encoding (default: detect UTF-8 / UTF-8 BOM / GB18030)."),
@@ -89,15 +87,6 @@ ForceOption = Annotated[
         "(default 0.10) of the directory; without it such a prune is refused (exit 1).",
     ),
 ]
-
-
-def _actor(actor: str | None) -> str:
-    if actor:
-        return actor
-    try:
-        return os.environ.get("USER") or getpass.getuser()
-    except Exception:
-        return "unknown"
 
 
 def _run(work: Callable[[LegacyRepository], Awaitable[T]]) -> T:
@@ -156,12 +145,6 @@ def _rejected(errors: list[RowError], dry_run: bool, when: datetime | None) -> d
     return result.summary() | {"directory_version": None}
 
 
-def _print_errors(where: str, errors: list[RowError]) -> None:
-    console.print(f"[red]{escape(where)}: {len(errors)} error(s); nothing was written[/red]")
-    for error in errors:
-        console.print(escape(f"{where}:{error.line or '-'}: {error.column}: {error.reason}"))
-
-
 def _shown(lines: list[str]) -> None:
     for line in lines[:SHOWN_PER_KIND]:
         typer.echo(line)
@@ -212,7 +195,7 @@ def _print_refusal(file: Path, result: WriteResult) -> None:
     """A rejected plan: what a refused prune would remove (stdout), then every error."""
     if result.plan.prune_refusal is not None:
         _removals(result.plan)
-    _print_errors(str(file), result.plan.errors)
+    print_row_errors(str(file), result.plan.errors)
 
 
 def _progress_bar() -> tuple[Progress | None, ProgressFn | None]:
@@ -265,14 +248,14 @@ def import_(
     if not parsed.ok:
         if as_json:
             emit_json(head | _rejected(parsed.errors, dry_run, when))
-        _print_errors(str(file), parsed.errors)
+        print_row_errors(str(file), parsed.errors)
         raise typer.Exit(EXIT_REJECTED)
     bar, progress = (None, None) if as_json or dry_run else _progress_bar()
 
     async def work(repo: LegacyRepository) -> WriteResult:
         return await repo.import_records(
             parsed.records,
-            actor=_actor(actor),
+            actor=actor_or_user(actor),
             reason=f"import {file.name}",
             prune=prune,
             force=force,
@@ -292,7 +275,7 @@ def import_(
         if not as_json:
             _print_refusal(file, result)
         else:
-            _print_errors(str(file), result.plan.errors)
+            print_row_errors(str(file), result.plan.errors)
         raise typer.Exit(EXIT_REJECTED)
     if as_json:
         return
@@ -331,7 +314,7 @@ def diff(
     if not parsed.ok:
         if as_json:
             emit_json(head | {"differences": True} | _rejected(parsed.errors, True, None))
-        _print_errors(str(file), parsed.errors)
+        print_row_errors(str(file), parsed.errors)
         raise typer.Exit(EXIT_REJECTED)
 
     async def work(repo: LegacyRepository) -> WriteResult:
@@ -347,7 +330,7 @@ def diff(
         _print_plan(result.plan)
         _print_kept(file, result.plan)
     if result.plan.errors:
-        _print_errors(str(file), result.plan.errors)
+        print_row_errors(str(file), result.plan.errors)
     if differs:
         raise typer.Exit(EXIT_REJECTED)
 
@@ -459,7 +442,7 @@ def rollback(
     key = _number(number)
 
     async def work(repo: LegacyRepository) -> WriteResult:
-        return await repo.rollback(key, to, actor=_actor(actor))
+        return await repo.rollback(key, to, actor=actor_or_user(actor))
 
     head = {"number": key, "to": to}
     try:

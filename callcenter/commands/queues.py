@@ -9,8 +9,6 @@ configuration, which is why every change ends by saying so (`NEXT_STEP`).
 
 from __future__ import annotations
 
-import getpass
-import os
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -25,7 +23,9 @@ from callcenter.commands.common import (
     EXIT_CODES_HELP,
     EXIT_REJECTED,
     EXIT_USAGE,
+    ActorOption,
     JsonOption,
+    actor_or_user,
     console,
     emit_json,
     fail,
@@ -72,16 +72,6 @@ Overflow = Annotated[
     ),
 ]
 Position = Annotated[int | None, typer.Option(help="Order on screens (lower first).")]
-Actor = Annotated[str | None, typer.Option(help="Who changes it (default: $USER).")]
-
-
-def _actor(actor: str | None) -> str:
-    if actor:
-        return actor
-    try:
-        return os.environ.get("USER") or getpass.getuser()
-    except Exception:
-        return "unknown"
 
 
 def _rows(catalog: QueueCatalog) -> list[dict[str, Any]]:
@@ -171,7 +161,7 @@ def add(
     wrapup: Wrapup = None,
     overflow_after: Overflow = None,
     position: Position = None,
-    actor: Actor = None,
+    actor: ActorOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Add a queue (after the last one on screens unless --position)."""
@@ -192,7 +182,7 @@ def add(
             overflow_after_s=overflow_after,
             position=last + 10 if position is None else position,
         )
-        return await store.add(queue, _actor(actor))
+        return await store.add(queue, actor_or_user(actor))
 
     _change(settings, as_json, f"queue {name} ({asterisk_queue(name)}) added", write)
 
@@ -209,7 +199,7 @@ def update(
         bool, typer.Option("--no-overflow", help="Never offer its callers to general seats.")
     ] = False,
     position: Position = None,
-    actor: Actor = None,
+    actor: ActorOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Change what is given of a queue; the rest stays."""
@@ -233,7 +223,7 @@ def update(
     async def write(
         store: CatalogStore, _sessions: async_sessionmaker[AsyncSession]
     ) -> QueueCatalog:
-        return await store.update(name, changes, _actor(actor))
+        return await store.update(name, changes, actor_or_user(actor))
 
     _change(settings, as_json, f"queue {name} updated", write)
 

@@ -7,8 +7,6 @@ callcenter/legacy/cards.py's, the same the API holds an edit to. Exit codes and
 
 from __future__ import annotations
 
-import getpass
-import os
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,18 +20,20 @@ from callcenter.commands.common import (
     EXIT_CODES_HELP,
     EXIT_REJECTED,
     EXIT_USAGE,
+    ActorOption,
     JsonOption,
+    actor_or_user,
     console,
     emit_json,
     fail,
     help_from_doc,
     load_settings_or_exit,
+    print_row_errors,
     run_on_database,
 )
 from callcenter.db import session_factory
 from callcenter.legacy import card_files
 from callcenter.legacy.card_store import ImportResult, UnitCards
-from callcenter.legacy.records import RowError
 from callcenter.spreadsheet import DEFAULT_ENCODING, encoding_named
 
 app = typer.Typer(
@@ -64,15 +64,6 @@ def _format(path: Path | None, given: str | None) -> card_files.Format:
     )
 
 
-def _actor(actor: str | None) -> str:
-    if actor:
-        return actor
-    try:
-        return os.environ.get("USER") or getpass.getuser()
-    except Exception:
-        return "unknown"
-
-
 def _on_cards(work: Callable[[UnitCards], Awaitable[T]]) -> T:
     """Run `work` on the cards of the configured (migrated) database."""
     settings = load_settings_or_exit()
@@ -81,12 +72,6 @@ def _on_cards(work: Callable[[UnitCards], Awaitable[T]]) -> T:
         return await work(UnitCards(session_factory(engine), lambda: datetime.now(UTC)))
 
     return run_on_database(settings, on)
-
-
-def _print_errors(where: str, errors: list[RowError]) -> None:
-    console.print(f"[red]{escape(where)}: {len(errors)} error(s); nothing was written[/red]")
-    for error in errors:
-        console.print(escape(f"{where}:{error.line or '-'}: {error.column}: {error.reason}"))
 
 
 @app.command("import", epilog=EXIT_CODES_HELP)
@@ -101,9 +86,7 @@ def import_(
         str | None,
         typer.Option("--encoding", help="File encoding (default: detect UTF-8 / GB18030)."),
     ] = None,
-    actor: Annotated[
-        str | None, typer.Option("--actor", help="Who makes the change (default: $USER).")
-    ] = None,
+    actor: ActorOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Check the whole file, then write every card in one transaction (or none).
@@ -126,12 +109,14 @@ def import_(
         result = ImportResult(False, dry_run, errors=parsed.errors)
     else:
         result = _on_cards(
-            lambda cards: cards.import_cards(parsed.cards, actor=_actor(actor), dry_run=dry_run)
+            lambda cards: cards.import_cards(
+                parsed.cards, actor=actor_or_user(actor), dry_run=dry_run
+            )
         )
     if as_json:
         emit_json(head | result.summary())
     if result.errors:
-        _print_errors(str(file), result.errors)
+        print_row_errors(str(file), result.errors)
         raise typer.Exit(EXIT_REJECTED)
     state = "would apply" if dry_run else ("applied" if result.applied else "no change")
     console.print(
