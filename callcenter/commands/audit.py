@@ -20,6 +20,7 @@ from callcenter.commands.common import (
     emit_json,
     help_from_doc,
     load_settings_or_exit,
+    retention,
     run_on_database,
 )
 from callcenter.db import session_factory
@@ -41,11 +42,10 @@ def purge(
     --json: {purged, days} (days null and purged 0 when the retention is 0: keep forever).
     """
     settings = load_settings_or_exit()
-    keep = days if days is not None else settings.audit_retention_days
-    if keep <= 0:
+    keep = retention(days, settings.audit_retention_days)
+    if keep is None:
         if as_json:
             emit_json({"purged": 0, "days": None})
-        console.print("retention is 0 (keep forever): nothing purged")
         return
 
     async def run(engine: AsyncEngine) -> int:

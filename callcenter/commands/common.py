@@ -102,6 +102,16 @@ def print_row_errors(where: str, errors: list[RowError]) -> None:
         console.print(escape(f"{where}:{error.line or '-'}: {error.column}: {error.reason}"))
 
 
+def retention(days: int | None, configured: int) -> int | None:
+    """The days a `purge` keeps: `--days` when given, else the configured setting;
+    None for 0, keep forever (said on stderr: nothing is purged)."""
+    keep = days if days is not None else configured
+    if keep <= 0:
+        console.print("retention is 0 (keep forever): nothing purged")
+        return None
+    return keep
+
+
 def emit_json(document: Any) -> None:
     """The command's result for scripts: one JSON document on stdout."""
     sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n")

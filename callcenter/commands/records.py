@@ -18,6 +18,7 @@ from callcenter.commands.common import (
     emit_json,
     help_from_doc,
     load_settings_or_exit,
+    retention,
     run_on_database,
 )
 from callcenter.config import Settings
@@ -56,11 +57,10 @@ def purge(
     unreachable, examples}}.
     """
     settings = load_settings_or_exit()
-    keep = days if days is not None else settings.records_retention_days
+    keep = retention(days, settings.records_retention_days)
     files = RecordingFiles(settings.recording_pbx_dir, settings.recordings_dir)
     cleanup = RecordingCleanup()
-    if keep <= 0:
-        console.print("retention is 0 (keep forever): nothing purged")
+    if keep is None:
         deleted = 0
     else:
         before = int(time.time()) - keep * 86400
@@ -78,7 +78,7 @@ def purge(
         emit_json(
             {
                 "purged": deleted,
-                "days": keep if keep > 0 else None,
+                "days": keep,
                 "recordings": {
                     "directory": local,
                     "deleted": cleanup.deleted,
@@ -88,7 +88,7 @@ def purge(
                 },
             }
         )
-    if keep > 0:
+    if keep is not None:
         console.print(
             f"purged {deleted} call records started more than {keep} days ago; "
             f"recordings: {cleanup.deleted} deleted, {cleanup.missing} already gone, "
