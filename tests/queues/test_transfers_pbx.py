@@ -116,6 +116,19 @@ async def record_of(floor: Floor, channel: Channel) -> Any:
     return record
 
 
+async def hung_up(floor: Floor, caller: Channel) -> Any:
+    """The caller hangs up: the call's record, once written."""
+    floor.sim.hang_up(caller)
+    return await record_of(floor, caller)
+
+
+def only_leg(record: Any, **expected: Any) -> dict[str, Any]:
+    """The record's one transfer leg, asserted to hold `expected`."""
+    (leg,) = record.transfers
+    assert {name: leg[name] for name in expected} == expected
+    return dict(leg)
+
+
 def pbx_channels(floor: Floor) -> list[str]:
     return [c.name for c in floor.sim.system.pbx.legs.channels()]
 
@@ -190,15 +203,8 @@ async def test_blind_transfer_to_a_unit(floor: Floor) -> None:
     assert not any(name.startswith("PJSIP/1001-") for name in pbx_channels(floor))
     with pytest.raises(NotAtSeat):
         await service.start("pbx1", caller.uniqueid, "110", "blind")
-    floor.sim.hang_up(caller)
-    record = await record_of(floor, caller)
-    (leg,) = record.transfers
-    assert (leg["kind"], leg["to"], leg["state"], leg["status"]) == (
-        "blind",
-        UNIT,
-        "completed",
-        "ANSWER",
-    )
+    record = await hung_up(floor, caller)
+    leg = only_leg(record, kind="blind", to=UNIT, state="completed", status="ANSWER")
     assert leg["started"] <= leg["answered"] <= leg["ended"]
     assert record.disposition == "transferred" and record.seat == "1001"
     await agrees_with_ledger(record, caller)
@@ -229,10 +235,8 @@ async def test_consult_110_then_complete(floor: Floor) -> None:
     await wait_until(lambda: leg_state(floor, caller) == "completed", 10)
     assert not any(name.startswith("PJSIP/1001-") for name in pbx_channels(floor))
     assert not caller.hungup  # with 110 now
-    floor.sim.hang_up(caller)
-    record = await record_of(floor, caller)
-    (leg,) = record.transfers
-    assert (leg["kind"], leg["to"], leg["state"]) == ("consult", "110", "completed")
+    record = await hung_up(floor, caller)
+    leg = only_leg(record, kind="consult", to="110", state="completed")
     assert leg["answered"] is not None and leg["ended"] is not None
     assert record.disposition == "transferred"
     await agrees_with_ledger(record, caller)
@@ -253,10 +257,8 @@ async def test_consult_a_unit_then_cancel_returns_to_the_caller(floor: Floor) ->
     await wait_until(lambda: not any(n.startswith("Local/") for n in pbx_channels(floor)), 10)
     parties = service.parties("pbx1", caller.uniqueid)
     assert parties.seat == "1001"
-    floor.sim.hang_up(caller)
-    record = await record_of(floor, caller)
-    (leg,) = record.transfers
-    assert (leg["kind"], leg["to"], leg["state"]) == ("consult", UNIT, "returned")
+    record = await hung_up(floor, caller)
+    only_leg(record, kind="consult", to=UNIT, state="returned")
     assert record.disposition == "answered"
     await agrees_with_ledger(record, caller)
 
@@ -281,8 +283,7 @@ async def test_three_party_call_the_agent_leaves(floor: Floor) -> None:
     stayed = [f.get("Channel") for f in reply if f.get("Event") == "ConfbridgeList"]
     assert len(stayed) == 2 and caller.name in stayed
     assert not any(name.startswith("PJSIP/1001-") for name in pbx_channels(floor))
-    floor.sim.hang_up(caller)
-    record = await record_of(floor, caller)
+    record = await hung_up(floor, caller)
     # the caller was the room's marked user: the unit's line goes with it
     await wait_until(lambda: not pbx_channels(floor), 10)
     await wait_until(lambda: not floor.records.builder.open, 10)
@@ -290,13 +291,7 @@ async def test_three_party_call_the_agent_leaves(floor: Floor) -> None:
     async with session_factory(floor.engine)() as session:
         (only,) = await q.page(session, q.CallFilter(), None, 10)
     assert only.linkedid == caller.uniqueid  # the target's leg made no record of its own
-    (leg,) = record.transfers
-    assert (leg["kind"], leg["to"], leg["state"], leg["left_by"]) == (
-        "conference",
-        UNIT,
-        "left",
-        "agent",
-    )
+    leg = only_leg(record, kind="conference", to=UNIT, state="left", left_by="agent")
     assert leg["answered"] is not None
     assert record.disposition == "transferred"
     await agrees_with_ledger(record, caller)
@@ -414,8 +409,7 @@ async def test_consult_target_hangs_up_first_the_agent_is_back(floor: Floor) -> 
     run = await service.start("pbx1", caller.uniqueid, UNIT, "blind")
     assert run.index == 2
     await wait_until(lambda: leg_state(floor, caller) == "completed", 10)
-    floor.sim.hang_up(caller)
-    record = await record_of(floor, caller)
+    record = await hung_up(floor, caller)
     assert [(t["kind"], t["to"], t["state"]) for t in record.transfers] == [
         ("consult", "110", "returned"),
         ("blind", UNIT, "completed"),
@@ -441,14 +435,7 @@ async def test_blind_transfer_nobody_answers_the_caller_is_queued_again(floor: F
     state = floor.live.nodes["pbx1"]
     await wait_until(lambda: state.calls[caller.uniqueid].where == "talking", 10)
     assert not caller.hungup
-    floor.sim.hang_up(caller)
-    record = await record_of(floor, caller)
-    (leg,) = record.transfers
-    assert (leg["kind"], leg["to"], leg["state"], leg["status"]) == (
-        "blind",
-        UNIT,
-        "failed",
-        "BUSY",
-    )
+    record = await hung_up(floor, caller)
+    only_leg(record, kind="blind", to=UNIT, state="failed", status="BUSY")
     assert record.disposition == "answered" and record.hangup_by == "caller"
     await agrees_with_ledger(record, caller)
