@@ -4,15 +4,13 @@
 from __future__ import annotations
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
 import callcenter.records.models  # noqa: F401  (registers the tables)
 from callcenter import migrate
 from callcenter.db import create_engine
-from callcenter.models import Base
+from tests.records.schema import model_diff
 
 pytestmark = pytest.mark.db
 
@@ -22,14 +20,8 @@ async def test_callback_columns_match_the_model_and_downgrade(database_url: str)
     try:
         await migrate.upgrade(engine)
 
-        def diff(connection: Connection) -> list[object]:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
-            return [
-                d for d in compare_metadata(context, Base.metadata) if "call_records" in repr(d)
-            ]
-
         async with engine.connect() as conn:
-            assert await conn.run_sync(diff) == []
+            assert await conn.run_sync(model_diff, "call_records") == []
         await migrate.downgrade(engine, "0010")
 
         def columns(connection: Connection) -> set[str]:

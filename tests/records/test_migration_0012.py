@@ -6,15 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 import callcenter.records.models  # noqa: F401  (registers the tables)
 from callcenter import migrate
 from callcenter.db import create_engine
-from callcenter.models import Base
+from tests.records.schema import model_diff
 
 pytestmark = pytest.mark.db
 
@@ -43,14 +41,8 @@ async def test_time_to_queue_column_matches_the_model_and_downgrades(database_ur
             )
         await migrate.upgrade(engine)
 
-        def diff(connection: Connection) -> list[object]:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
-            return [
-                d for d in compare_metadata(context, Base.metadata) if "call_records" in repr(d)
-            ]
-
         async with engine.connect() as conn:
-            assert await conn.run_sync(diff) == []
+            assert await conn.run_sync(model_diff, "call_records") == []
             old = await conn.scalar(text("SELECT queued_after_s FROM call_records"))
         assert old is None
         await migrate.downgrade(engine, "0011")

@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
-import callcenter.records.models  # noqa: F401  (registers the tables)
 from callcenter import migrate
 from callcenter.db import create_engine
-from callcenter.models import Base
+from tests.records.schema import model_diff
 
 pytestmark = pytest.mark.db
 
 
 def tables(connection: Connection) -> set[str]:
     return set(inspect(connection).get_table_names())
-
-
-def diff(connection: Connection) -> list[object]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
-    return [d for d in compare_metadata(context, Base.metadata) if "call_intakes" in repr(d)]
 
 
 async def test_intake_table_matches_the_model_and_downgrades(database_url: str) -> None:
@@ -33,7 +25,7 @@ async def test_intake_table_matches_the_model_and_downgrades(database_url: str) 
             assert "call_intakes" not in await conn.run_sync(tables)
         await migrate.upgrade(engine, "0016")
         async with engine.connect() as conn:
-            assert await conn.run_sync(diff) == []
+            assert await conn.run_sync(model_diff, "call_intakes") == []
         await migrate.downgrade(engine, "0015")
         async with engine.connect() as conn:
             left = await conn.run_sync(tables)

@@ -5,15 +5,12 @@ and downgrades."""
 from __future__ import annotations
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
-import callcenter.records.models  # noqa: F401  (registers the tables)
 from callcenter import migrate
 from callcenter.db import create_engine
-from callcenter.models import Base
+from tests.records.schema import model_diff
 
 pytestmark = pytest.mark.db
 
@@ -31,11 +28,6 @@ def server_defaults(connection: Connection) -> dict[str, str | None]:
     }
 
 
-def diff(connection: Connection) -> list[object]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
-    return [d for d in compare_metadata(context, Base.metadata) if "call_source" in repr(d)]
-
-
 async def test_call_source_columns_match_the_model_and_downgrade(database_url: str) -> None:
     engine = create_engine(database_url)
     try:
@@ -44,7 +36,7 @@ async def test_call_source_columns_match_the_model_and_downgrade(database_url: s
             assert "call_source" not in await conn.run_sync(columns)
         await migrate.upgrade(engine, "0019")
         async with engine.connect() as conn:
-            assert await conn.run_sync(diff) == []
+            assert await conn.run_sync(model_diff, "call_source") == []
             defaults = await conn.run_sync(server_defaults)
             assert "direct" in defaults["call_source"] and defaults["call_source_ref"] is not None
         await migrate.downgrade(engine, "0018")
