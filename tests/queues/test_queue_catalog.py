@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner
 
 from api.app import create_app
@@ -114,6 +116,20 @@ def test_the_overflow_setting_points_to_the_catalogue() -> None:
 # --- the table -------------------------------------------------------------------------
 
 
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[Sessions]:
+    """Sessions on a fresh database at the schema's head (the catalogue seeded)."""
+    engine = create_engine(database_url)
+    try:
+        await migrate.upgrade(engine)
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
 @pytest.mark.db
 async def test_migration_seeds_the_default_and_downgrades(database_url: str) -> None:
     engine = create_engine(database_url)
@@ -178,31 +194,26 @@ async def test_a_second_instance_sees_an_added_queue_after_its_refresh(database_
 
 
 @pytest.mark.db
-async def test_a_refused_change_writes_nothing(database_url: str) -> None:
-    engine = create_engine(database_url)
-    try:
-        await migrate.upgrade(engine)
-        store = CatalogStore(session_factory(engine), _now)
-        with pytest.raises(CatalogError, match="exists already"):
-            await store.add(CatalogQueue("housing", Display("住房", "Housing")), "op")
-        with pytest.raises(CatalogError, match="wrap-up must be"):
-            await store.update("housing", {"wrapup_s": 9999}, "op")
-        with pytest.raises(CatalogError, match="cannot change name"):
-            await store.update("housing", {"name": "home"}, "op")
-        with pytest.raises(UnknownQueue):
-            await store.update("tourism", {"wrapup_s": 5}, "op")
-        with pytest.raises(QueueInUse, match="still used by: legacy number 1"):
+async def test_a_refused_change_writes_nothing(sessions: Sessions) -> None:
+    store = CatalogStore(sessions, _now)
+    with pytest.raises(CatalogError, match="exists already"):
+        await store.add(CatalogQueue("housing", Display("住房", "Housing")), "op")
+    with pytest.raises(CatalogError, match="wrap-up must be"):
+        await store.update("housing", {"wrapup_s": 9999}, "op")
+    with pytest.raises(CatalogError, match="cannot change name"):
+        await store.update("housing", {"name": "home"}, "op")
+    with pytest.raises(UnknownQueue):
+        await store.update("tourism", {"wrapup_s": 5}, "op")
+    with pytest.raises(QueueInUse, match="still used by: legacy number 1"):
 
-            async def user(_session: object, name: str) -> list[str]:
-                return ["legacy number 1"] if name == "housing" else []
+        async def user(_session: object, name: str) -> list[str]:
+            return ["legacy number 1"] if name == "housing" else []
 
-            await store.remove("housing", [user])
-        assert await store.load() == QueueCatalog.default()
-        changed = await store.update("housing", {"overflow_after_s": 60.0}, "op")
-        assert changed.queue("housing").overflow_after_s == 60.0
-        assert await store.load() == changed
-    finally:
-        await engine.dispose()
+        await store.remove("housing", [user])
+    assert await store.load() == QueueCatalog.default()
+    changed = await store.update("housing", {"overflow_after_s": 60.0}, "op")
+    assert changed.queue("housing").overflow_after_s == 60.0
+    assert await store.load() == changed
 
 
 # --- the command line, end to end --------------------------------------------------------
@@ -297,54 +308,46 @@ def test_add_a_queue_and_everything_takes_it(
 
 
 @pytest.mark.db
-async def test_admins_change_it_over_http_with_the_same_rules(database_url: str) -> None:
+async def test_admins_change_it_over_http_with_the_same_rules(sessions: Sessions) -> None:
     from agi.ivr.catalog import load_catalog
     from agi.ivr.store import FlowStore
 
-    engine = create_engine(database_url)
-    try:
-        await migrate.upgrade(engine)
-        sessions = session_factory(engine)
-        store = CatalogStore(sessions, _now)
-        holder = CatalogHolder(await store.load())
-        tokens = TokenStore(sessions, _now)
-        flows = FlowStore(load_catalog(), sessions, _now, queues=holder)
-        services = ApiServices(catalog=holder, catalog_store=store, tokens=tokens, ivr=flows)
-        _, token = await tokens.create("adm", Role.ADMIN, None)
-        api = create_app(services, CollectorRegistry(), "t")
-        admin = {"Authorization": f"Bearer {token}"}
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=api), base_url="http://t", headers=admin
-        ) as client:
-            url = "/api/v1/queue-catalog"
-            body = {"name": "tourism", "display": {"zh": "文化旅游", "en": "Culture and tourism"}}
-            r = await client.post(url, json=body | {"wrapup_s": 20})
-            assert r.status_code == 201, r.text
-            assert "queue reload all" in r.json()["next_step"]
-            assert holder.current.queue("tourism").position == 110  # in force here at once
-            assert (await store.load()) == holder.current
-            r = await client.post(url, json=body)
-            assert r.status_code == 422 and "exists already" in r.json()["detail"]
-            r = await client.post(
-                url, json=body | {"name": "x", "display": {"zh": "a\nb", "en": "b"}}
-            )
-            assert r.status_code == 422 and "control character" in r.json()["detail"]
-            r = await client.patch(f"{url}/tourism", json={"overflow_after_s": 90})
-            assert r.status_code == 200, r.text
-            assert holder.current.queue("tourism").overflow_after_s == 90
-            r = await client.patch(f"{url}/tourism", json={"overflow_after_s": None})
-            assert r.status_code == 200 and holder.current.queue("tourism").overflow_after_s is None
-            r = await client.patch(f"{url}/general", json={"overflow_after_s": 30})
-            assert r.status_code == 422 and "overflow into itself" in r.json()["detail"]
-            r = await client.patch(f"{url}/nope", json={"wrapup_s": 5})
-            assert r.status_code == 404
-            r = await client.delete(f"{url}/enterprise")
-            assert r.status_code == 409 and "the IVR flow" in r.json()["detail"]
-            r = await client.delete(f"{url}/tourism")
-            assert r.status_code == 200 and "tourism" not in holder.current
-            assert (await store.load()) == QueueCatalog.default()
-    finally:
-        await engine.dispose()
+    store = CatalogStore(sessions, _now)
+    holder = CatalogHolder(await store.load())
+    tokens = TokenStore(sessions, _now)
+    flows = FlowStore(load_catalog(), sessions, _now, queues=holder)
+    services = ApiServices(catalog=holder, catalog_store=store, tokens=tokens, ivr=flows)
+    _, token = await tokens.create("adm", Role.ADMIN, None)
+    api = create_app(services, CollectorRegistry(), "t")
+    admin = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=api), base_url="http://t", headers=admin
+    ) as client:
+        url = "/api/v1/queue-catalog"
+        body = {"name": "tourism", "display": {"zh": "文化旅游", "en": "Culture and tourism"}}
+        r = await client.post(url, json=body | {"wrapup_s": 20})
+        assert r.status_code == 201, r.text
+        assert "queue reload all" in r.json()["next_step"]
+        assert holder.current.queue("tourism").position == 110  # in force here at once
+        assert (await store.load()) == holder.current
+        r = await client.post(url, json=body)
+        assert r.status_code == 422 and "exists already" in r.json()["detail"]
+        r = await client.post(url, json=body | {"name": "x", "display": {"zh": "a\nb", "en": "b"}})
+        assert r.status_code == 422 and "control character" in r.json()["detail"]
+        r = await client.patch(f"{url}/tourism", json={"overflow_after_s": 90})
+        assert r.status_code == 200, r.text
+        assert holder.current.queue("tourism").overflow_after_s == 90
+        r = await client.patch(f"{url}/tourism", json={"overflow_after_s": None})
+        assert r.status_code == 200 and holder.current.queue("tourism").overflow_after_s is None
+        r = await client.patch(f"{url}/general", json={"overflow_after_s": 30})
+        assert r.status_code == 422 and "overflow into itself" in r.json()["detail"]
+        r = await client.patch(f"{url}/nope", json={"wrapup_s": 5})
+        assert r.status_code == 404
+        r = await client.delete(f"{url}/enterprise")
+        assert r.status_code == 409 and "the IVR flow" in r.json()["detail"]
+        r = await client.delete(f"{url}/tourism")
+        assert r.status_code == 200 and "tourism" not in holder.current
+        assert (await store.load()) == QueueCatalog.default()
 
 
 def test_every_rendered_section_says_what_the_spec_says() -> None:
@@ -384,26 +387,20 @@ def test_every_rendered_section_says_what_the_spec_says() -> None:
 
 
 @pytest.mark.db
-async def test_a_table_broken_by_hand_keeps_the_catalogue_in_force(database_url: str) -> None:
+async def test_a_table_broken_by_hand_keeps_the_catalogue_in_force(sessions: Sessions) -> None:
     """The reload raises (the supervisor shows it on /readyz) and changes nothing."""
     from sqlalchemy import update
 
     from callcenter.legacy.models import QueueCatalogRow
 
-    engine = create_engine(database_url)
-    try:
-        await migrate.upgrade(engine)
-        sessions = session_factory(engine)
-        store = CatalogStore(sessions, _now)
-        holder = CatalogHolder(await store.load())
-        async with sessions() as session, session.begin():
-            await session.execute(
-                update(QueueCatalogRow)
-                .where(QueueCatalogRow.name == "housing")
-                .values(strategy="loudest")
-            )
-        with pytest.raises(CatalogError, match="queue 'housing': unknown strategy 'loudest'"):
-            await keep_current(store, holder, every_s=0.0)
-        assert holder.current == QueueCatalog.default()
-    finally:
-        await engine.dispose()
+    store = CatalogStore(sessions, _now)
+    holder = CatalogHolder(await store.load())
+    async with sessions() as session, session.begin():
+        await session.execute(
+            update(QueueCatalogRow)
+            .where(QueueCatalogRow.name == "housing")
+            .values(strategy="loudest")
+        )
+    with pytest.raises(CatalogError, match="queue 'housing': unknown strategy 'loudest'"):
+        await keep_current(store, holder, every_s=0.0)
+    assert holder.current == QueueCatalog.default()
