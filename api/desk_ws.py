@@ -45,13 +45,11 @@ from api.desk_pop import PopBuilder, Ring, call_id
 from api.live_rows import SeatFloor, screen_labels, seat_rows_for
 from api.live_ws import (
     CLOSE_FORBIDDEN,
-    CLOSE_TOO_SLOW,
     CLOSE_UNAVAILABLE,
-    HEARTBEAT,
     HEARTBEAT_S,
-    SEND_TIMEOUT_S,
     TokenWatch,
     authenticate,
+    send_frames,
     serve_until_closed,
 )
 from callcenter.clock import SHANGHAI, CityTime
@@ -424,26 +422,13 @@ class DeskHub:
     # --- one desk's socket -----------------------------------------------------------------
     async def serve(self, websocket: WebSocket, client: DeskClient, first: list[str]) -> None:
         """Send `first`, then the desk's frames, a heartbeat when there are none."""
+
+        def frame(item: str) -> str | None:
+            return None if client.too_slow else item
+
         try:
-            for text in first:
-                async with asyncio.timeout(SEND_TIMEOUT_S):
-                    await websocket.send_text(text)
-            while True:
-                try:
-                    async with asyncio.timeout(self.heartbeat_s):
-                        item = await client.queue.get()
-                except TimeoutError:
-                    item = HEARTBEAT
-                if client.too_slow:
-                    self.cut += 1
-                    await websocket.close(CLOSE_TOO_SLOW, "too slow; reconnect")
-                    return
-                async with asyncio.timeout(SEND_TIMEOUT_S):
-                    await websocket.send_text(item)
-        except TimeoutError:
-            self.cut += 1
-            with contextlib.suppress(Exception):
-                await websocket.close(CLOSE_TOO_SLOW, "too slow; reconnect")
+            if await send_frames(websocket, first, client.queue, lambda: self.heartbeat_s, frame):
+                self.cut += 1
         finally:
             self.detach(client)
 

@@ -46,7 +46,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import WebSocket, WebSocketDisconnect
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -62,6 +62,7 @@ from callcenter.records.today import DayBook
 from callcenter.tokens import CACHE_TTL_S, Principal, Role, TokenStore, hash_token
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 AUTH_TIMEOUT_S = 5.0
 SEND_TIMEOUT_S = 10.0
@@ -394,34 +395,20 @@ class LiveStream:
 
     async def serve(self, websocket: WebSocket, client: StreamClient, first: list[str]) -> None:
         """Send `first`, then the client's queue, until it goes or falls behind too often."""
+
+        def frame(item: str | None) -> str | None:
+            if item is not RESNAPSHOT:
+                return item
+            client.resnapshots += 1
+            if client.resnapshots > MAX_RESNAPSHOTS:
+                return None
+            self.resnapshots += 1
+            client.waiting_for_snapshot = False
+            return self.snapshot_message(client.sight)
+
         try:
-            for text in first:
-                async with asyncio.timeout(SEND_TIMEOUT_S):
-                    await websocket.send_text(text)
-            while True:
-                try:
-                    async with asyncio.timeout(self.heartbeat_s):
-                        item = await client.queue.get()
-                except TimeoutError:
-                    item = HEARTBEAT
-                if item is RESNAPSHOT:
-                    client.resnapshots += 1
-                    if client.resnapshots > MAX_RESNAPSHOTS:
-                        self.cut += 1
-                        await websocket.close(CLOSE_TOO_SLOW, "too slow; reconnect")
-                        return
-                    self.resnapshots += 1
-                    client.waiting_for_snapshot = False
-                    item = self.snapshot_message(client.sight)
-                # asyncio.timeout, not wait_for: 3.11's wait_for makes a task per frame,
-                # and this runs for every client for every delta
-                async with asyncio.timeout(SEND_TIMEOUT_S):
-                    await websocket.send_text(item)
-        except TimeoutError:
-            self.cut += 1
-            log.info("live stream: a client did not take a frame in %.0f s; cut", SEND_TIMEOUT_S)
-            with contextlib.suppress(Exception):
-                await websocket.close(CLOSE_TOO_SLOW, "too slow; reconnect")
+            if await send_frames(websocket, first, client.queue, lambda: self.heartbeat_s, frame):
+                self.cut += 1
         finally:
             self.detach(client)
 
@@ -590,6 +577,43 @@ async def authenticate(
         )
         return None
     return principal, hash_token(token)
+
+
+async def send_frames(
+    websocket: WebSocket,
+    first: list[str],
+    queue: asyncio.Queue[T],
+    heartbeat_s: Callable[[], float],
+    frame: Callable[[T | str], str | None],
+) -> bool:
+    """Send `first`, then `frame` of each item of `queue` (of HEARTBEAT after
+    `heartbeat_s()` without one, read at each wait: it may change while serving), the
+    way a live screen and a desk are both served. True when the client was cut for
+    being too slow, the socket closed with CLOSE_TOO_SLOW: `frame` answered None (the client's
+    own rule), or a frame was not taken within SEND_TIMEOUT_S."""
+    try:
+        for text in first:
+            async with asyncio.timeout(SEND_TIMEOUT_S):
+                await websocket.send_text(text)
+        while True:
+            try:
+                async with asyncio.timeout(heartbeat_s()):
+                    item: T | str = await queue.get()
+            except TimeoutError:
+                item = HEARTBEAT
+            framed = frame(item)
+            if framed is None:
+                await websocket.close(CLOSE_TOO_SLOW, "too slow; reconnect")
+                return True
+            # asyncio.timeout, not wait_for: 3.11's wait_for makes a task per frame,
+            # and this runs for every client for every delta
+            async with asyncio.timeout(SEND_TIMEOUT_S):
+                await websocket.send_text(framed)
+    except TimeoutError:
+        log.info("a client did not take a frame in %.0f s; cut", SEND_TIMEOUT_S)
+        with contextlib.suppress(Exception):
+            await websocket.close(CLOSE_TOO_SLOW, "too slow; reconnect")
+        return True
 
 
 async def serve_until_closed(
