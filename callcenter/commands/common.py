@@ -26,6 +26,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -110,6 +111,25 @@ def retention(days: int | None, configured: int) -> int | None:
         console.print("retention is 0 (keep forever): nothing purged")
         return None
     return keep
+
+
+def write_export(
+    output: Path | None, data: bytes, summary: str, as_json: bool, document: dict[str, Any]
+) -> None:
+    """An export's `data` on stdout, or written to `output`, then with `--json` the
+    document `{"file": output} | document`; `summary` (how many of what) for people
+    either way. A file that cannot be written exits 2."""
+    if output is None:
+        typer.echo(data, nl=False)
+        console.print(escape(summary))
+        return
+    try:
+        output.write_bytes(data)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_USAGE)
+    if as_json:
+        emit_json({"file": str(output)} | document)
+    console.print(escape(f"{output}: {summary}"))
 
 
 def emit_json(document: Any) -> None:

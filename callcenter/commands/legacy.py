@@ -36,6 +36,7 @@ from callcenter.commands.common import (
     load_settings_or_exit,
     print_row_errors,
     run_on_database,
+    write_export,
 )
 from callcenter.db import session_factory
 from callcenter.legacy import csvfile
@@ -371,17 +372,8 @@ def export(
         fail("--json needs -o FILE: without it stdout is the CSV itself", EXIT_USAGE)
     records = _run(lambda repo: repo.records())
     data = csvfile.write(records, chosen)
-    if output is None:
-        typer.echo(data, nl=False)
-        console.print(f"{len(records)} numbers ({chosen})")
-        return
-    try:
-        output.write_bytes(data)
-    except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_USAGE)
-    if as_json:
-        emit_json({"file": str(output), "numbers": len(records), "encoding": chosen})
-    console.print(escape(f"{output}: {len(records)} numbers ({chosen})"))
+    summary = f"{len(records)} numbers ({chosen})"
+    write_export(output, data, summary, as_json, {"numbers": len(records), "encoding": chosen})
 
 
 @app.command("show", epilog=EXIT_CODES_HELP)

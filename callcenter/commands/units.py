@@ -30,6 +30,7 @@ from callcenter.commands.common import (
     load_settings_or_exit,
     print_row_errors,
     run_on_database,
+    write_export,
 )
 from callcenter.db import session_factory
 from callcenter.legacy import card_files
@@ -163,14 +164,5 @@ def export(
         fail("--json needs -o FILE: without it stdout is the file itself", EXIT_USAGE)
     stored = _on_cards(lambda cards: cards.stored())
     data = card_files.write(stored, chosen, csv_encoding)
-    if output is None:
-        typer.echo(data, nl=False)
-        console.print(f"{len(stored)} cards ({chosen})")
-        return
-    try:
-        output.write_bytes(data)
-    except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_USAGE)
-    if as_json:
-        emit_json({"file": str(output), "cards": len(stored), "format": chosen})
-    console.print(escape(f"{output}: {len(stored)} cards ({chosen})"))
+    summary = f"{len(stored)} cards ({chosen})"
+    write_export(output, data, summary, as_json, {"cards": len(stored), "format": chosen})
