@@ -43,6 +43,14 @@ async def text(browser: Browser, element: str) -> str:
     return value
 
 
+async def close_pages(pages: dict[str, Browser]) -> None:
+    """Close every page, emptied from `pages`: in the test before the server stops (the
+    pages' sockets go first), and again in its `finally` for those still open."""
+    while pages:
+        _, browser = pages.popitem()
+        await browser.close()
+
+
 async def log_in(page: Browser, seat: str, timeout: float) -> None:
     """The desk of `seat` shows its first frame (the seat offline, no pop), watches its
     pops (WATCH_POPS), and logs in on the page: the seat's row comes back available on

@@ -21,7 +21,16 @@ from callcenter.tokens import Role, TokenStore
 from tests.api.server import serving
 from tests.api.test_desk import CALLER, OLD, answer_slowly, legacy_directory
 from tests.browser.cdp import Browser
-from tests.browser.desk import POP_CALL, POP_SHOWN, SEAT_STATE, log_in, popped, text, until
+from tests.browser.desk import (
+    POP_CALL,
+    POP_SHOWN,
+    SEAT_STATE,
+    close_pages,
+    log_in,
+    popped,
+    text,
+    until,
+)
 from tests.browser.test_wallboard import chromium_or_skip, screenshot
 from tests.queues.sim import open_floor
 
@@ -105,12 +114,9 @@ async def test_an_agent_logs_in_and_its_desk_pops_the_call_that_rings_it(
             )
             assert "令牌已失效" in await text(other, "link-message")
             assert await other.evaluate("!document.getElementById('token-form').hidden")
-            for browser in pages.values():
-                await browser.close()  # before the server stops: its socket goes first
-            pages.clear()
+            await close_pages(pages)  # before the server stops: its sockets go first
     finally:
-        for browser in pages.values():
-            await browser.close()
+        await close_pages(pages)
         if services.desk is not None:
             await services.desk.stop()
         await floor.close()

@@ -36,7 +36,7 @@ from callcenter.webhooks.outbox import Outbox
 from tests.api.server import serving
 from tests.api.test_desk import CALLER, OLD, answer_slowly, legacy_directory
 from tests.browser.cdp import Browser
-from tests.browser.desk import log_in, popped, text, until
+from tests.browser.desk import close_pages, log_in, popped, text, until
 from tests.browser.test_wallboard import chromium_or_skip, screenshot
 from tests.queues.sim import open_floor
 from tests.webhooks.receiver import Receiver
@@ -203,12 +203,9 @@ async def test_an_intake_saved_on_the_desk_reaches_the_record_the_figures_and_th
             # the other agent's desk never showed the call, nor any
             assert await other.evaluate("window.popsSeen") == []
             assert call not in await other.evaluate("document.documentElement.outerHTML")
-            for browser in pages.values():
-                await browser.close()  # before the server stops: its socket goes first
-            pages.clear()
+            await close_pages(pages)  # before the server stops: its sockets go first
     finally:
-        for browser in pages.values():
-            await browser.close()
+        await close_pages(pages)
         if services.desk is not None:
             await services.desk.stop()
         dispatching.cancel()
