@@ -70,7 +70,7 @@ async def test_listener_killed_mid_traffic_then_resync() -> None:
         assert took < 5.0
         assert not live.nodes["pbx1"].stale
         await sim.scheduler.sleep(2.0)
-        assert await model_vs_queuestatus(live, node) == []
+        assert await model_vs_queuestatus(live, node, sim.scheduler) == []
         assert node.stats.connects == 2
     finally:
         await node.stop()
@@ -97,7 +97,7 @@ async def test_pbx_restart_with_different_state_is_followed() -> None:
         assert not state.calls and not state.channels
         await add_members(node, ["3001"], "q-ringall")
         await sim.scheduler.sleep(0.5)
-        assert await model_vs_queuestatus(live, node) == []
+        assert await model_vs_queuestatus(live, node, sim.scheduler) == []
         assert list(live.nodes["pbx1"].queues["q-ringall"].members) == ["Local/3001@sim-agent/n"]
     finally:
         await node.stop()
@@ -155,7 +155,7 @@ async def test_two_nodes_one_down_the_other_unaffected() -> None:
         assert all(v.stale for v in views if v.node == "pbx2")
         assert not any(v.stale for v in views if v.node == "pbx1")
         await add_members(nodes[0], ["1002"])  # node 1 keeps working
-        assert await model_vs_queuestatus(live, nodes[0]) == []
+        assert await model_vs_queuestatus(live, nodes[0], sims[0].scheduler) == []
     finally:
         for node in nodes:
             await node.stop()

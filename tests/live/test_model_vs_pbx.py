@@ -117,7 +117,7 @@ async def run_ops(ops: list[tuple[object, ...]], seed: int) -> list[str]:
                     await node.send({"Action": "Hangup", "Channel": victim.name}, check=False)
             elif kind == "wait":
                 await sim.scheduler.sleep(float(o[1]))  # type: ignore[arg-type]
-        return await model_vs_queuestatus(live, node)
+        return await model_vs_queuestatus(live, node, sim.scheduler)
     finally:
         await node.stop()
         await sim.stop()
