@@ -152,6 +152,9 @@ class RecordDraft:
             self.timeline.append([round(at - self.started_at, 3), what, detail])
 
 
+_DURATIONS = ("wait_s", "talk_s", "wrapup_s", "queued_after_s")
+
+
 @dataclass(frozen=True)
 class FinishedCall:
     """A finished call, ready to be stored (see store.py)."""
@@ -189,6 +192,14 @@ class FinishedCall:
     queued_after_s: float | None = None
     call_source: str = DIRECT  # direct | 110 (callcenter/from110.py)
     call_source_ref: str = ""  # 110's reference for its hand-over
+
+    def __post_init__(self) -> None:
+        # durations to the millisecond, as the KPIs sum them (kpi.py `to_ms`): no
+        # value lies between two milliseconds for SQL and Python to round apart
+        for name in _DURATIONS:
+            value = self.__dict__[name]
+            if value is not None:
+                self.__dict__[name] = round(value, 3)
 
     def to_json(self) -> dict[str, Any]:
         """The fields by name, in declaration order (a new dict: callers extend it). A

@@ -105,6 +105,26 @@ TO_QUEUE_EDGES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20, 30, 45, 60, 120, 300)
 TO_QUEUE_BUCKETS = len(TO_QUEUE_EDGES) + 1
 
 
+def to_ms(seconds: float) -> int:
+    """A duration in whole milliseconds, as `_ms` has it in SQL. Records keep their
+    durations to the millisecond (builder.py `FinishedCall`), so no value is a tie that the two
+    sides could round apart."""
+    return round(seconds * 1000)
+
+
+def _ms(column: Any) -> Any:
+    """`to_ms` in SQL."""
+    return func.round(column * 1000)
+
+
+def mean_s(total_ms: int, n: int) -> float | None:
+    """A mean duration in seconds, to the millisecond (half up, in integers: exact);
+    None over no calls."""
+    if n <= 0:
+        return None
+    return ((2 * total_ms + n) // (2 * n)) / 1000
+
+
 def _p90(hist: list[int], n: int) -> float | None:
     """The upper edge of the bucket holding the 90th percentile (the last edge when
     it lies above every edge: "at least")."""
@@ -134,7 +154,9 @@ def buckets_of(total: int, at_most: list[int]) -> list[int]:
 class Tally:
     """Additive sums of the KPIs' parts over some calls: what a `KpiRow` is computed
     from. Sums, not means, so a call can be added and taken away again (a record that
-    replaces its draft, a correction from the database)."""
+    replaces its draft, a correction from the database). Durations are summed in whole
+    milliseconds (`to_ms`): integers add up exactly in any order, so a mean is the same
+    whichever way its calls were added, in SQL or here, and rounds the same."""
 
     calls: int = 0
     offered: int = 0
@@ -142,13 +164,13 @@ class Tally:
     answered_15s: int = 0
     abandoned: int = 0
     short_abandoned: int = 0
-    wait_sum: float = 0.0  # waits of answered calls that have one
+    wait_ms: int = 0  # waits of answered calls that have one
     wait_n: int = 0
-    handle_sum: float = 0.0  # talk + wrap-up of answered calls
+    handle_ms: int = 0  # talk + wrap-up of answered calls
     rated: int = 0
     satisfied: int = 0
     callbacks_reached: int = 0
-    to_queue_sum: float = 0.0  # answer -> queue entry, of the calls that joined a queue
+    to_queue_ms: int = 0  # answer -> queue entry, of the calls that joined a queue
     to_queue_n: int = 0
     #: those calls by time to queue, one count per TO_QUEUE_EDGES bucket (+ one above)
     to_queue_hist: list[int] = field(default_factory=lambda: [0] * TO_QUEUE_BUCKETS)
@@ -160,14 +182,14 @@ class Tally:
         self.answered_15s += sign * other.answered_15s
         self.abandoned += sign * other.abandoned
         self.short_abandoned += sign * other.short_abandoned
-        self.wait_sum += sign * other.wait_sum
+        self.wait_ms += sign * other.wait_ms
         self.wait_n += sign * other.wait_n
-        self.handle_sum += sign * other.handle_sum
+        self.handle_ms += sign * other.handle_ms
         self.rated += sign * other.rated
         self.satisfied += sign * other.satisfied
         self.callbacks_reached += sign * other.callbacks_reached
         if other.to_queue_n:
-            self.to_queue_sum += sign * other.to_queue_sum
+            self.to_queue_ms += sign * other.to_queue_ms
             self.to_queue_n += sign * other.to_queue_n
             hist = self.to_queue_hist
             for i, n in enumerate(other.to_queue_hist):
@@ -194,8 +216,8 @@ class Tally:
             "sl15": ratio(self.answered_15s, self.offered),
             "sl15_of_answered": ratio(self.answered_15s, self.answered),
             "abandon_rate": ratio(self.abandoned, self.offered),
-            "asa_s": round(self.wait_sum / self.wait_n, 3) if self.wait_n else None,
-            "aht_s": round(self.handle_sum / self.answered, 3) if self.answered else None,
+            "asa_s": mean_s(self.wait_ms, self.wait_n),
+            "aht_s": mean_s(self.handle_ms, self.answered),
             "rated": self.rated,
             "satisfied": self.satisfied,
             "satisfaction": ratio(self.satisfied, self.rated),
@@ -203,9 +225,7 @@ class Tally:
             "callback_completion": ratio(
                 self.callbacks_reached, self.abandoned + self.short_abandoned
             ),
-            "time_to_queue_s": (
-                round(self.to_queue_sum / self.to_queue_n, 3) if self.to_queue_n else None
-            ),
+            "time_to_queue_s": mean_s(self.to_queue_ms, self.to_queue_n),
             "time_to_queue_p90_s": _p90(self.to_queue_hist, self.to_queue_n),
         }
 
@@ -315,10 +335,10 @@ def count_into(
         tally.offered += 1
         if agent:
             tally.answered += 1
-            tally.handle_sum += talk_s + wrapup_s
+            tally.handle_ms += to_ms(talk_s) + to_ms(wrapup_s)
             if wait_s is not None:
                 tally.wait_n += 1
-                tally.wait_sum += wait_s
+                tally.wait_ms += to_ms(wait_s)
                 if wait_s <= SL_SECONDS:
                     tally.answered_15s += 1
     if queue_exit == "abandoned":
@@ -335,7 +355,7 @@ def count_into(
             tally.satisfied += 1
     if queued_after_s is not None:
         tally.to_queue_n += 1
-        tally.to_queue_sum += queued_after_s
+        tally.to_queue_ms += to_ms(queued_after_s)
         tally.to_queue_hist[bisect_left(TO_QUEUE_EDGES, queued_after_s)] += 1
 
 
@@ -445,13 +465,13 @@ async def compute(
         _count(and_(answered, r.wait_s <= SL_SECONDS)),
         _count(and_(abandoned, r.wait_s > SHORT_ABANDON_S)),
         _count(and_(abandoned, r.wait_s <= SHORT_ABANDON_S)),
-        func.sum(r.wait_s).filter(answered),
+        func.sum(_ms(r.wait_s)).filter(answered),
         _count(and_(answered, r.wait_s.is_not(None))),
-        func.sum(r.talk_s + r.wrapup_s).filter(answered),
+        func.sum(_ms(r.talk_s) + _ms(r.wrapup_s)).filter(answered),
         _count(r.rating.is_not(None)),
         _count(r.rating.in_(SATISFIED)),
         _count(and_(abandoned, called_back)),
-        func.sum(r.queued_after_s),
+        func.sum(_ms(r.queued_after_s)),
         func.count(r.queued_after_s),
         *_to_queue_buckets(r.queued_after_s),
     ).where(r.start_epoch >= start_epoch, r.start_epoch < end_epoch, r.kind != CALLBACK)
@@ -475,13 +495,13 @@ async def compute(
             answered_15s=int(sums[3]),
             abandoned=int(sums[4]),
             short_abandoned=int(sums[5]),
-            wait_sum=float(sums[6] or 0.0),
+            wait_ms=int(sums[6] or 0),
             wait_n=int(sums[7]),
-            handle_sum=float(sums[8] or 0.0),
+            handle_ms=int(sums[8] or 0),
             rated=int(sums[9]),
             satisfied=int(sums[10]),
             callbacks_reached=int(sums[11]),
-            to_queue_sum=float(sums[12] or 0.0),
+            to_queue_ms=int(sums[12] or 0),
             to_queue_n=int(sums[13]),
             to_queue_hist=buckets_of(int(sums[13]), [int(n) for n in sums[14:]]),
         )

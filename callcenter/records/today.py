@@ -44,6 +44,7 @@ from callcenter.records.kpi import (
     called_back_since,
     contribution,
     count_into,
+    to_ms,
 )
 from callcenter.records.models import CallRecord
 
@@ -136,7 +137,8 @@ class DayBook:
         self._local: dict[Key, float] = {}
         self._queues: dict[str, Tally] = {}
         self._hours: dict[int, Tally] = {}
-        self._seats: dict[str, list[float]] = {}
+        #: seat -> [calls, talk in whole milliseconds (exact, in any order)]
+        self._seats: dict[str, list[int]] = {}
         self._peaks: dict[int, int] | None = None
         self._seat_view: dict[str, SeatDay] | None = None
         self.refreshes = 0
@@ -203,9 +205,9 @@ class DayBook:
         self._queues.setdefault(entry.queue, Tally()).add(entry.tally, sign)
         self._hours.setdefault(entry.hour, Tally()).add(entry.tally, sign)
         if entry.seat:
-            seat = self._seats.setdefault(entry.seat, [0.0, 0.0])
+            seat = self._seats.setdefault(entry.seat, [0, 0])
             seat[0] += sign
-            seat[1] += sign * entry.talk_s
+            seat[1] += sign * to_ms(entry.talk_s)
             self._seat_view = None
 
     def _roll(self, now: float) -> None:
@@ -387,8 +389,8 @@ class DayBook:
     def _seat_days(self) -> dict[str, SeatDay]:
         if self._seat_view is None:
             self._seat_view = {
-                name: SeatDay(int(calls), round(talk, 1))
-                for name, (calls, talk) in self._seats.items()
+                name: SeatDay(calls, round(talk_ms / 1000, 1))
+                for name, (calls, talk_ms) in self._seats.items()
                 if calls
             }
         return self._seat_view
