@@ -37,7 +37,9 @@ def waiting(floor: Floor) -> list[str]:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_virtual_hold_keeps_the_place_and_is_fair(database_url: str) -> None:
-    talk = lambda _ext: fixed_policy(0.5, 12.0)  # noqa: E731
+    # the seats' calls last long enough (3 s of the test's time) for every caller below
+    # to be waiting before the first seat is free, however slow the machine
+    talk = lambda _ext: fixed_policy(0.5, 60.0)  # noqa: E731
     floor = await open_floor(database_url, 2, general, POLICY, policy=talk)
     worklist = floor.seats.callbacks
     at_claim: list[list[str]] = []

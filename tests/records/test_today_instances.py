@@ -368,6 +368,16 @@ def _channel(pbx: Pbx, uniqueid: str) -> str:
     return f"{uniqueid}: {channel.name} state {channel.state} hungup {channel.hungup}"
 
 
+async def events_read(instances: list[Instance]) -> None:
+    """Return once every instance has taken in every event pbxsim sent it so far: a
+    Ping's reply follows them on the connection, and an event is handled as it is
+    read (a caller the ledger has answered may otherwise still wait in a draft, its
+    AgentConnect on the way)."""
+    await asyncio.gather(
+        *(i.service.node.send({"Action": "Ping"}, timeout=10.0) for i in instances)
+    )
+
+
 async def pause_at_a_settled_instant(
     scheduler: AsyncioScheduler,
     instances: list[Instance],
@@ -385,6 +395,7 @@ async def pause_at_a_settled_instant(
             await wait_until(lambda: waiting(calls) > 0, 30)
         scheduler.pause()  # (no await since the wait: the caller still waits)
         try:
+            await events_read(instances)
             await wait_until(lambda: not unsettled(instances, calls, pbx), 0.5)
             return
         except AssertionError:
@@ -502,7 +513,8 @@ async def check_instant(
     truth = rows_of(readings[0].stats, groups)
     what = f"{label} ({len(calls)} calls so far)"
     # the product's surfaces: the same figures, each of them
-    assert rows_of(before.stats, groups) == truth, (what, "own records vs read back")
+    own = rows_of(before.stats, groups)
+    assert own == truth, (what, "own records vs read back", differing(own, truth))
     for instance, reading in zip(instances, readings, strict=True):
         at = f"{what}, instance {instance.name}"
         stats = rows_of(reading.stats, groups)
