@@ -32,6 +32,11 @@ class Target:
         return measured >= self.value if self.op == ">=" else measured <= self.value
 
 
+def unmatched(benches: dict[str, Bench], filters: list[str]) -> list[str]:
+    """The filters no benchmark's name contains."""
+    return [f for f in filters if not any(f in name for name in benches)]
+
+
 def run(
     benches: dict[str, Bench], targets: dict[str, Target], only: list[str] | None, console: Console
 ) -> dict[str, object]:
