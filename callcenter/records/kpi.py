@@ -45,7 +45,17 @@ from dataclasses import dataclass, field, fields
 from typing import Annotated, Any
 
 from pydantic import Field
-from sqlalchemy import ColumnElement, and_, exists, func, literal, literal_column, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -427,6 +437,17 @@ def _count(condition: ColumnElement[bool]) -> Any:
     return func.count().filter(condition)
 
 
+async def _plan_for_this_range(session: AsyncSession) -> None:
+    """On PostgreSQL, plan the aggregate for the range it is run with. asyncpg prepares
+    each statement once per connection, and from its sixth run PostgreSQL may use a
+    generic plan that does not know how much of the table the range covers: the day's
+    figures took 40 % longer with it (bench: kpi_day_query_ms). Planning one aggregate
+    costs under a millisecond."""
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+
 async def compute(
     session: AsyncSession,
     start_epoch: int,
@@ -483,6 +504,7 @@ async def compute(
     grouping = [k for k, used in ((keys[0], period), (keys[1], group)) if used]
     if grouping:
         query = query.group_by(*grouping).order_by(*grouping)
+    await _plan_for_this_range(session)
     out = []
     for row in (await session.execute(query)).all():
         start, grp, *sums = row
