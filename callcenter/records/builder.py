@@ -152,9 +152,6 @@ class RecordDraft:
             self.timeline.append([round(at - self.started_at, 3), what, detail])
 
 
-_DURATIONS = ("wait_s", "talk_s", "wrapup_s", "queued_after_s")
-
-
 @dataclass(frozen=True)
 class FinishedCall:
     """A finished call, ready to be stored (see store.py)."""
@@ -196,10 +193,13 @@ class FinishedCall:
     def __post_init__(self) -> None:
         # durations to the millisecond, as the KPIs sum them (kpi.py `to_ms`): no
         # value lies between two milliseconds for SQL and Python to round apart
-        for name in _DURATIONS:
-            value = self.__dict__[name]
-            if value is not None:
-                self.__dict__[name] = round(value, 3)
+        fields = self.__dict__
+        fields["talk_s"] = round(self.talk_s * 1000) / 1000
+        fields["wrapup_s"] = round(self.wrapup_s * 1000) / 1000
+        if self.wait_s is not None:
+            fields["wait_s"] = round(self.wait_s * 1000) / 1000
+        if self.queued_after_s is not None:
+            fields["queued_after_s"] = round(self.queued_after_s * 1000) / 1000
 
     def to_json(self) -> dict[str, Any]:
         """The fields by name, in declaration order (a new dict: callers extend it). A

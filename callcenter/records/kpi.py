@@ -116,9 +116,10 @@ TO_QUEUE_BUCKETS = len(TO_QUEUE_EDGES) + 1
 
 
 def to_ms(seconds: float) -> int:
-    """A duration in whole milliseconds, as `_ms` has it in SQL. Records keep their
-    durations to the millisecond (builder.py `FinishedCall`), so no value is a tie that the two
-    sides could round apart."""
+    """A duration in whole milliseconds, as `_ms` has it in SQL (`count_into` writes it
+    inline: it runs for every call in progress on every view). Records keep their
+    durations to the millisecond (builder.py `FinishedCall`), so no value is a tie that
+    the two sides could round apart."""
     return round(seconds * 1000)
 
 
@@ -345,10 +346,10 @@ def count_into(
         tally.offered += 1
         if agent:
             tally.answered += 1
-            tally.handle_ms += to_ms(talk_s) + to_ms(wrapup_s)
+            tally.handle_ms += round((talk_s + wrapup_s) * 1000)
             if wait_s is not None:
                 tally.wait_n += 1
-                tally.wait_ms += to_ms(wait_s)
+                tally.wait_ms += round(wait_s * 1000)
                 if wait_s <= SL_SECONDS:
                     tally.answered_15s += 1
     if queue_exit == "abandoned":
@@ -365,7 +366,7 @@ def count_into(
             tally.satisfied += 1
     if queued_after_s is not None:
         tally.to_queue_n += 1
-        tally.to_queue_ms += to_ms(queued_after_s)
+        tally.to_queue_ms += round(queued_after_s * 1000)
         tally.to_queue_hist[bisect_left(TO_QUEUE_EDGES, queued_after_s)] += 1
 
 
@@ -488,7 +489,7 @@ async def compute(
         _count(and_(abandoned, r.wait_s <= SHORT_ABANDON_S)),
         func.sum(_ms(r.wait_s)).filter(answered),
         _count(and_(answered, r.wait_s.is_not(None))),
-        func.sum(_ms(r.talk_s) + _ms(r.wrapup_s)).filter(answered),
+        func.sum(_ms(r.talk_s + r.wrapup_s)).filter(answered),
         _count(r.rating.is_not(None)),
         _count(r.rating.in_(SATISFIED)),
         _count(and_(abandoned, called_back)),
