@@ -183,22 +183,12 @@ def test_a_mean_does_not_depend_on_the_order_calls_came_and_went() -> None:
     replaces; another instance adds the same calls once each, in another order. Two
     waits whose mean lies half a millisecond between two (11.511 and 25.708: 18.6095)
     came out 18.609 one way and 18.61 the other when summed as floats."""
-    parts = [
-        kpi.contribution(
-            kind="call",
-            queue="hotline-general",
-            agent="PJSIP/1001",
-            queue_exit="answered",
-            wait_s=wait,
-            talk_s=wait,
-            wrapup_s=0.0,
-            rating=None,
-            called_back=False,
-            queued_after_s=wait,
+    first, second, gone = kpi.Tally(), kpi.Tally(), kpi.Tally()
+    for part, wait in ((first, 11.511), (second, 25.708), (gone, 286.394)):
+        # an answered call: its wait, talk and time to queue all `wait`
+        kpi.count_into(
+            part, "hotline-general", "PJSIP/1001", "answered", wait, wait, 0.0, None, False, wait
         )
-        for wait in (11.511, 25.708, 286.394)
-    ]
-    first, second, gone = (p for p in parts if p is not None)
     once = kpi.Tally()
     once.add(first)
     once.add(second)
