@@ -7,11 +7,33 @@ from pathlib import Path
 
 import pytest
 
+from callcenter.heap import freeze_startup_heap
+
 REPO = Path(__file__).resolve().parent.parent
 #: the shared reference material, copied into the repository (tests/fixtures/README.md)
 SHARED = Path(os.environ.get("CALLCENTER_SHARED_DIR", REPO / "tests" / "fixtures" / "shared"))
 TRANSCRIPTS = SHARED / "asterisk-transcripts" / "asterisk-22.10.1"
 LEGACY_CSV = SHARED / "data" / "legacy_numbers.csv"
+
+
+# --- the garbage collector off the tests' event loops ----------------------------------
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _heap_frozen_for_the_module() -> None:
+    """Before a module's own fixtures (a golden replay runs in one): see below."""
+    freeze_startup_heap()
+
+
+@pytest.fixture(autouse=True)
+def _heap_frozen_for_the_test() -> None:
+    """What earlier tests left alive is collected once and frozen before each test, as
+    the service freezes its start-up heap (callcenter/heap.py). A full collection
+    walking a whole session's objects stalled a test's event loop for a second, which a
+    simulated clock running 10 to 300 times real time turns into a call's worth of
+    simulated time: a golden replay's hangups landed in the next scenario. Each
+    collection here walks only what the last test left; the rest is frozen already."""
+    freeze_startup_heap()
 
 
 @pytest.fixture(scope="session")

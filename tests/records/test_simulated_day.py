@@ -64,7 +64,6 @@ from the ledger.
 from __future__ import annotations
 
 import asyncio
-import gc
 import random
 import time
 from collections import defaultdict
@@ -89,7 +88,6 @@ from ami.node import NodeConfig, PbxNode
 from callcenter import migrate
 from callcenter.clock import SHANGHAI
 from callcenter.db import create_engine, session_factory
-from callcenter.heap import freeze_startup_heap
 from callcenter.legacy.directory import LegacyRoute
 from callcenter.legacy.queues import QueueCatalog
 from callcenter.live.live_state import LiveState
@@ -375,17 +373,6 @@ async def watch_loop(stalls: list[float], every: float = 0.005) -> None:
 async def run_day(database_url: str, tmp_path: Path, run: Run) -> tuple[list[CallOutcome], float]:
     """The day's traffic with the product listening; returns the ledger and the largest
     lag (simulated s) between a call's arrival and the start its record shows."""
-    # what the test session piled up before this test is frozen, as the service freezes
-    # its start-up heap (callcenter/heap.py): a full collection walking it stalled the
-    # shared loop for a second once, three hundred simulated seconds at this speed
-    freeze_startup_heap()
-    try:
-        return await _run_day(database_url, tmp_path, run)
-    finally:
-        gc.unfreeze()
-
-
-async def _run_day(database_url: str, tmp_path: Path, run: Run) -> tuple[list[CallOutcome], float]:
     sim = await start_pbx(0, speed=run.speed, start=run.start)
     sim.system.pbx.globals["HOTLINE_MAX_WAIT"] = str(run.max_wait_s)
     engine = create_engine(database_url)
